@@ -1,0 +1,96 @@
+"""The ``jdl`` command line: one Typer app, each stage registering its own commands.
+
+Stage CLIs live in ``jdl/<stage>/cli.py`` and expose ``register(app)``; they import heavy
+libraries inside their commands so that ``jdl --help`` stays fast. Errors the user can cause
+(:class:`jdl.core.errors.JDLError`) are printed as messages, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from jdl import __version__
+from jdl.core.errors import JDLError
+
+app = typer.Typer(
+    name="jdl",
+    help="Justice Data Lab: evaluate a programme's effect on re-offending.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+# Stages whose ``cli`` module registers commands, in pipeline order.
+STAGES = (
+    "admin",
+    "intake",
+    "linkage",
+    "cohort",
+    "matching",
+    "inference",
+    "report",
+    "pipeline_cli",
+    "service",
+    "catalogue",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"jdl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Justice Data Lab command line."""
+
+
+def _register_stages() -> None:
+    for stage in STAGES:
+        module_name = f"jdl.{stage}" if stage.endswith("_cli") else f"jdl.{stage}.cli"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # this stage has no commands yet
+            raise
+        module.register(app)
+
+
+_register_stages()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app, turning user errors into messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("[red]Aborted.[/red]")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except JDLError as exc:
+        err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+        for problem in getattr(exc, "problems", []):
+            err_console.print(f"  • {problem}", highlight=False)
+        if exc.hint:
+            err_console.print(exc.hint, highlight=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()
