@@ -102,5 +102,5 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings read once from the environment (tests may call ``get_settings.cache_clear()``)."""
+    """Settings read once from the environment (tests call ``get_settings.cache_clear()``)."""
     return Settings()

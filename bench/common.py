@@ -1,0 +1,66 @@
+"""Measuring a benchmark case: wall time and peak memory, each case in a fresh process.
+
+A case is a module-level function returning a dict of extra figures. ``run_case`` runs it in a
+spawned process (so peak RSS is the case's own, not the runner's) and returns one result record.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).parent / "results"
+WORK_DIR = Path(__file__).parent / "work"
+
+
+def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict, queue) -> None:
+    try:
+        start = time.perf_counter()
+        extra = func(*args, **kwargs) or {}
+        wall = time.perf_counter() - start
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        queue.put({"ok": True, "wall_s": round(wall, 3), "peak_rss_mib": round(peak_kib / 1024, 1),
+                   **extra})
+    except BaseException:  # report, never hang the runner
+        queue.put({"ok": False, "error": traceback.format_exc()})
+
+
+def run_case(name: str, func: Callable[..., dict[str, Any] | None], *args: Any,
+             **kwargs: Any) -> dict[str, Any]:
+    """Run ``func(*args, **kwargs)`` in a fresh process; return its figures under ``name``."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(func, args, kwargs, queue))
+    proc.start()
+    record = queue.get()
+    proc.join()
+    record = {"case": name, **record}
+    status = "ok" if record.get("ok") else "FAILED"
+    print(f"  {name}: {status} " + ", ".join(
+        f"{k}={v}" for k, v in record.items() if k not in {"case", "ok", "error"}), flush=True)
+    if not record.get("ok"):
+        print(record.get("error"), flush=True)
+    return record
+
+
+def write_results(stage: str, records: list[dict[str, Any]]) -> Path:
+    """Write ``bench/results/<stage>.json`` with the machine description."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{stage}.json"
+    payload = {
+        "stage": stage,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": mp.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "results": records,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    return path
