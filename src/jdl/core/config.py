@@ -38,11 +38,22 @@ class SynthSettings(BaseModel):
 class IntakeSettings(BaseModel):
     """Submission validation (issue: intake)."""
 
+    # MoJ JDL minimum; below it the submission is refused (small samples are rarely conclusive).
     min_cohort_size: int = 60
     max_file_bytes: int = 50 * 1024 * 1024
     max_rows: int = 200_000
-    min_age_at_intervention: int = 10
+    max_columns: int = 60  # columns read from a file; the template has 10
+    header_search_rows: int = 10  # the headings may sit below a title, within these rows
+    # Zip-bomb guards for XLSX (and the expanded size of Parquet files).
+    max_xlsx_entries: int = 1_000
+    max_xlsx_uncompressed_bytes: int = 600 * 1024 * 1024
+    max_xlsx_compression_ratio: float = 200.0
+    min_age_at_intervention: int = 10  # age of criminal responsibility in England and Wales
     max_age_at_intervention: int = 110
+    earliest_date_year: int = 1900  # dates before this year are typing mistakes
+    # Selective-sample safeguard: warn when fewer than this share of the declared participants
+    # were submitted.
+    min_share_of_declared: float = 0.8
 
 
 class LinkageSettings(BaseModel):
@@ -58,24 +69,46 @@ class CohortSettings(BaseModel):
     waiting_period_days: int = 183
     min_age_at_index: int = 15
     index_window_days: int = 365
+    # Days before the reference date an index event may fall, for community programmes only
+    # (a court order that started shortly before the referral); 0 = strictly on or after.
+    community_lookback_days: int = 0
+    # MoJ counts offences committed on the day of release from custody; never on a court order's
+    # first day (they are usually part of the index case).
+    count_release_day: bool = True
     excluded_offence_flags: tuple[str, ...] = ("sexual", "domestic_violence", "terrorism")
+    # Person-level markers from `flags` (e.g. "gang", "vulnerable") that exclude when recorded on
+    # or before the index date; empty by default, a deployment adds its own.
+    excluded_person_flags: tuple[str, ...] = ()
+    # Deployment-specific exclusions: reason -> SQL predicate (DuckDB dialect) over the event's
+    # eligibility columns (age_at_index, index_type, offence_group, disposal, sentence_days...).
+    custom_exclusions: dict[str, str] = Field(default_factory=dict)
+    # Comparison pool: "first_per_person_year" (MoJ annual cohorts) or "all" index events.
+    pool_events: Literal["first_per_person_year", "all"] = "first_per_person_year"
 
 
 class MatchingSettings(BaseModel):
-    """Propensity score matching (issue: matching)."""
+    """Propensity score matching (issue: matching). See docs/matching-and-inference.md."""
 
     method: str = "nearest"
     ratio: int = 1
     replace: bool = False
-    caliper: float | None = 0.2
-    smd_good: float = 0.1
+    caliper: float | None = 0.2  # SDs of the propensity score (Austin 2011)
+    m_order: str = "largest"
+    exact: tuple[str, ...] = ("index_type", "index_year")
+    smd_good: float = 0.1  # |SMD| below this: well balanced
+    smd_poor: float = 0.25  # |SMD| above this after matching: too poor to report (Rubin 2001)
+    var_ratio_low: float = 0.5
+    var_ratio_high: float = 2.0
 
 
 class InferenceSettings(BaseModel):
     """Effect estimation and the lab's reporting rules (issue: matching/inference)."""
 
-    alpha: float = 0.05
-    min_treated_reoffenders: int = 30
+    alpha: float = 0.05  # significant at p <= alpha
+    min_treated_reoffenders: int = 30  # fewer: not significant, no headline days-to-first
+    min_expected_count: float = 10.0  # normal-approximation check n*p >= 10 (and n*(1-p))
+    power: float = 0.8  # for minimum detectable effects and required sample sizes
+    follow_up_days: int = 365  # censoring time for days to first re-offence curves
 
 
 class DisclosureSettings(BaseModel):

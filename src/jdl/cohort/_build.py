@@ -1,0 +1,295 @@
+"""Building the treated cohort and the comparison pool in the engine, with the attrition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from jdl.cohort._covariates import COVARIATE_SET_VERSION, covariate_measures
+from jdl.cohort._eligibility import eligibility_sql, exclusion_rules
+from jdl.cohort._index import (
+    EXCLUDE_TABLE,
+    LINK_TABLE,
+    SUBMISSION_TABLE,
+    pool_events_sql,
+    treated_rows_sql,
+)
+from jdl.cohort._spec import SETTINGS, CohortSpec, default_spec
+from jdl.core.errors import UsageError
+from jdl.engines.duckdb import DuckDBEngine
+from jdl.outcomes import EVENT_COLUMNS, OUTCOME_SET_VERSION, Measure, measures_sql, outcome_measures
+from jdl.outcomes._dialect import quote_string
+
+ROWS_TABLE = "_jdl_cohort_rows"
+LINK_COLUMNS = ("row_number", "person_id", "method")
+DATE_COLUMNS = ("index_date", "intervention_start", "conviction_date")
+_CASTS = {
+    "person_id": "BIGINT", "event_id": "BIGINT", "treated": "INTEGER", "index_date": "DATE",
+    "index_type": "VARCHAR", "index_offence_id": "BIGINT", "offence_group": "VARCHAR",
+    "disposal": "VARCHAR", "sentence_days": "INTEGER", "sentence_start": "DATE",
+}
+# Linkage-stage reasons (rows), then eligibility-stage reasons (people) before the rules.
+LINKAGE_REASONS = {
+    "rejected_at_intake": "Rejected at intake",
+    "not_linked": "Not matched to national records",
+    "duplicate_row": "Duplicate row (same person as another row)",
+}
+INDEX_REASONS = {
+    "no_reference_date": "No index, intervention or conviction date",
+    "no_index_event": "No release or court order start in the index window",
+}
+
+
+def analysis_measures(spec: CohortSpec) -> tuple[Measure, ...]:
+    """Covariates then outcomes: the columns every analysed event gets."""
+    return covariate_measures() + outcome_measures(spec.follow_up)
+
+
+@dataclass(frozen=True)
+class AttritionStep:
+    """One bucket of the chevron: ``stage`` is where the rows/people were lost."""
+
+    stage: str  # "linkage" (rows) or "eligibility" (people)
+    reason: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Attrition:
+    """Submitted rows -> linked people -> eligible people; each row in exactly one bucket."""
+
+    submitted: int
+    linked: int
+    eligible: int
+    steps: tuple[AttritionStep, ...]
+
+    def table(self) -> pd.DataFrame:
+        """The chevron as a table: totals and the counted reasons between them."""
+        rows = [("submitted", "", "Submitted", self.submitted)]
+        rows += [(s.stage, s.reason, s.label, s.count) for s in self.steps if s.stage == "linkage"]
+        rows.append(("linked", "", "Linked people", self.linked))
+        rows += [(s.stage, s.reason, s.label, s.count) for s in self.steps
+                 if s.stage == "eligibility"]
+        rows.append(("eligible", "", "Eligible people", self.eligible))
+        return pd.DataFrame(rows, columns=["stage", "reason", "label", "count"])
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """The treated cohort: ``data`` has one row per eligible person (their index event) with
+    covariates and outcomes; ``rows`` says what happened to every submitted row."""
+
+    data: pd.DataFrame
+    attrition: Attrition
+    rows: pd.DataFrame
+    spec: CohortSpec
+    setting: str
+    covariate_set_version: str = COVARIATE_SET_VERSION
+    outcome_set_version: str = OUTCOME_SET_VERSION
+
+    @property
+    def linked_person_ids(self) -> list[int]:
+        """Every person any row linked to: excluded from the comparison pool."""
+        ids = self.rows["person_id"].dropna().astype("int64").unique()
+        return sorted(int(i) for i in ids)
+
+    @property
+    def strata(self) -> list[tuple[str, int]]:
+        """(index_type, index_year) pairs of the eligible people: what matching needs."""
+        pairs = self.data[["index_type", "index_year"]].drop_duplicates()
+        return sorted((str(t), int(y)) for t, y in pairs.itertuples(index=False))
+
+
+def _resolve_spec(engine: DuckDBEngine, spec: CohortSpec | None, data_cutoff) -> CohortSpec:
+    if spec is not None:
+        return spec
+    return default_spec(engine.path, data_cutoff)
+
+
+def _check_inputs(link: pd.DataFrame, submission: pd.DataFrame, setting: str) -> None:
+    if setting not in SETTINGS:
+        raise UsageError(f"Unknown programme setting {setting!r}.",
+                         hint=f"Use one of {', '.join(SETTINGS)}.")
+    missing = [c for c in LINK_COLUMNS if c not in link.columns]
+    missing += [c for c in ("row_number",) if c not in submission.columns]
+    if missing:
+        raise UsageError(f"Link table or submission lacks columns: {missing}.")
+    if link["row_number"].duplicated().any():
+        raise UsageError("The link table has more than one row per submitted row.")
+
+
+def _submission_dates(submission: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"row_number": submission["row_number"].astype("int64")})
+    for column in DATE_COLUMNS:
+        values = submission[column] if column in submission.columns else None
+        out[column] = pd.to_datetime(values, errors="coerce") if values is not None else pd.NaT
+        out[column] = out[column].astype("datetime64[us]")
+    return out
+
+
+def _events_from(table: str, where: str) -> str:
+    columns = ", ".join(f"CAST({c} AS {_CASTS[c]}) AS {c}" for c in EVENT_COLUMNS)
+    return f"SELECT {columns} FROM {table} WHERE {where}"
+
+
+def _attrition(rows: pd.DataFrame, spec: CohortSpec, rejected_at_intake: int) -> Attrition:
+    counts = rows["status"].value_counts()
+    steps = [AttritionStep("linkage", "rejected_at_intake", LINKAGE_REASONS["rejected_at_intake"],
+                           int(rejected_at_intake))]
+    steps += [AttritionStep("linkage", r, label, int(counts.get(r, 0)))
+              for r, label in LINKAGE_REASONS.items() if r != "rejected_at_intake"]
+    steps += [AttritionStep("eligibility", r, label, int(counts.get(r, 0)))
+              for r, label in INDEX_REASONS.items()]
+    steps += [AttritionStep("eligibility", rule.reason, rule.label, int(counts.get(rule.reason, 0)))
+              for rule in exclusion_rules(spec)]
+    submitted = len(rows) + int(rejected_at_intake)
+    linked = submitted - sum(s.count for s in steps if s.stage == "linkage")
+    eligible = int(counts.get("eligible", 0))
+    attrition = Attrition(submitted, linked, eligible, tuple(steps))
+    assert eligible + sum(s.count for s in steps) == submitted, "a row is in no bucket"
+    return attrition
+
+
+def build_cohort(
+    engine: DuckDBEngine,
+    link: pd.DataFrame,
+    submission: pd.DataFrame,
+    setting: str,
+    *,
+    spec: CohortSpec | None = None,
+    data_cutoff=None,
+    rejected_at_intake: int = 0,
+) -> CohortResult:
+    """The treated cohort of a linked submission.
+
+    ``link``: row_number, person_id (nullable), method ('id'|'probabilistic'|'none');
+    ``submission``: the accepted rows (row_number and the index_date, intervention_start,
+    conviction_date it has); ``setting``: custody, community or both; ``rejected_at_intake``:
+    rows refused earlier, counted at the top of the chevron. The spec defaults to the settings
+    with the cut-off from the data directory's manifest.
+    """
+    _check_inputs(link, submission, setting)
+    spec = _resolve_spec(engine, spec, data_cutoff)
+    link_in = pd.DataFrame({
+        "row_number": link["row_number"].astype("int64"),
+        "person_id": link["person_id"].astype("Int64"),
+        "method": link["method"].astype("string"),
+    })
+    engine.register(LINK_TABLE, link_in)
+    engine.register(SUBMISSION_TABLE, _submission_dates(submission))
+    try:
+        rows = engine.df(treated_rows_sql(spec, setting))
+    finally:
+        engine.unregister(LINK_TABLE)
+        engine.unregister(SUBMISSION_TABLE)
+    engine.register(ROWS_TABLE, rows)
+    try:
+        events = _events_from(ROWS_TABLE, "status IS NULL")
+        reasons = engine.df(
+            f"SELECT event_id, exclusion_reason FROM ({eligibility_sql(events, spec)}) AS el"
+        )
+        rows = rows.merge(reasons, on="event_id", how="left")
+        waiting = rows["status"].isna()
+        rows.loc[waiting, "status"] = rows.loc[waiting, "exclusion_reason"].fillna("eligible")
+        rows = rows.drop(columns="exclusion_reason")
+        engine.unregister(ROWS_TABLE)
+        engine.register(ROWS_TABLE, rows)
+        sql = measures_sql(_events_from(ROWS_TABLE, "status = 'eligible'"),
+                           analysis_measures(spec), spec.follow_up)
+        data = engine.df(sql)
+    finally:
+        engine.unregister(ROWS_TABLE)
+    keep = ["row_number", "person_id", "method", "reference_date", "reference_source", "status",
+            "event_id", "index_date", "index_type"]
+    return CohortResult(data=data, attrition=_attrition(rows, spec, rejected_at_intake),
+                        rows=rows[keep], spec=spec, setting=setting)
+
+
+def pool_sql(spec: CohortSpec, *, exclude: bool = False,
+             strata: Iterable[tuple[str, int]] | None = None) -> str:
+    """The comparison pool query: eligible events of the national records with every measure.
+    ``exclude``: drop people listed in the exclude table; ``strata``: only these
+    (index_type, index_year) pairs."""
+    events = pool_events_sql(spec, exclude=exclude)
+    where = "exclusion_reason IS NULL"
+    if strata is not None:
+        pairs = sorted(set(strata))
+        if not pairs:
+            where += " AND FALSE"
+        else:
+            where += " AND (" + " OR ".join(
+                f"(index_type = {quote_string(t)} AND EXTRACT(YEAR FROM index_date) = {int(y)})"
+                for t, y in pairs) + ")"
+    eligible = (f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({eligibility_sql(events, spec)}) "
+                f"AS el WHERE {where}")
+    return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
+
+
+def build_pool(
+    engine: DuckDBEngine,
+    *,
+    spec: CohortSpec | None = None,
+    data_cutoff=None,
+    exclude_person_ids: Iterable[int] = (),
+    strata: Iterable[tuple[str, int]] | None = None,
+) -> pd.DataFrame:
+    """The comparison pool as a DataFrame (same definitions as the cohort), without the people
+    in ``exclude_person_ids``, optionally only the given (index_type, index_year) strata."""
+    spec = _resolve_spec(engine, spec, data_cutoff)
+    exclude = pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")})
+    engine.register(EXCLUDE_TABLE, exclude)
+    try:
+        return engine.df(pool_sql(spec, exclude=True, strata=strata))
+    finally:
+        engine.unregister(EXCLUDE_TABLE)
+
+
+def pool_attrition(engine: DuckDBEngine, *, spec: CohortSpec | None = None,
+                   data_cutoff=None) -> pd.DataFrame:
+    """Pool candidate events by index type and outcome of the eligibility rules."""
+    spec = _resolve_spec(engine, spec, data_cutoff)
+    sql = f"""
+    SELECT index_type, COALESCE(exclusion_reason, 'eligible') AS status, COUNT(*) AS events
+    FROM ({eligibility_sql(pool_events_sql(spec, exclude=False), spec)}) AS el
+    GROUP BY ALL ORDER BY index_type, status"""
+    return engine.df(sql)
+
+
+def write_pool(engine: DuckDBEngine, out_dir: str | Path, *, spec: CohortSpec | None = None,
+               data_cutoff=None) -> Path:
+    """Write the whole national pool as Parquet partitioned by index_type and index_year, so
+    matching reads only its strata (:func:`read_pool`). Nobody is excluded here: submitted people
+    are dropped when reading."""
+    spec = _resolve_spec(engine, spec, data_cutoff)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    engine.execute(
+        f"COPY ({pool_sql(spec)}) TO {quote_string(str(out))} "
+        "(FORMAT parquet, PARTITION_BY (index_type, index_year), OVERWRITE_OR_IGNORE)"
+    )
+    return out
+
+
+def read_pool(pool_dir: str | Path, *, strata: Iterable[tuple[str, int]] | None = None,
+              exclude_person_ids: Iterable[int] = ()) -> pd.DataFrame:
+    """Read pool strata written by :func:`write_pool`, without the excluded people."""
+    pattern = quote_string(str(Path(pool_dir) / "**" / "*.parquet"))
+    where = ["NOT EXISTS (SELECT 1 FROM exclude_ids AS x WHERE x.person_id = p.person_id)"]
+    if strata is not None:
+        pairs = sorted(set(strata)) or [("", -1)]
+        where.append("(" + " OR ".join(
+            f"(index_type = {quote_string(t)} AND index_year = {int(y)})" for t, y in pairs) + ")")
+    with DuckDBEngine() as local:
+        local.register("exclude_ids", pd.DataFrame(
+            {"person_id": pd.Series(list(exclude_person_ids), dtype="int64")}))
+        data = local.df(
+            f"SELECT * REPLACE (CAST(index_year AS INTEGER) AS index_year) "
+            f"FROM read_parquet({pattern}, hive_partitioning = true) AS p "
+            f"WHERE {' AND '.join(where)} ORDER BY event_id"
+        )
+    first = ["person_id", "event_id", "treated", "index_type", "index_year"]
+    return data[first + [c for c in data.columns if c not in first]]

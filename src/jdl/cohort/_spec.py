@@ -1,0 +1,120 @@
+"""The cohort specification: every rule's parameter in one frozen object, and the data cut-off."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlglot
+
+from jdl.core.config import CohortSettings
+from jdl.core.errors import UsageError
+from jdl.outcomes import FollowUp
+
+MANIFEST = "manifest.json"
+SETTINGS = ("custody", "community", "both")
+# Which index events can follow an intervention delivered in each setting.
+INDEX_TYPES_BY_SETTING = {
+    "custody": ("custody_release",),
+    "community": ("court_order", "custody_release"),
+    "both": ("custody_release", "court_order"),
+}
+OFFENCE_FLAG_RULES = {
+    "sexual": ("sexual_offence", "Index offence sexual", "offence_group = 'sexual'"),
+    "domestic_violence": ("domestic_violence", "Index offence domestic-violence related",
+                          "index_dv_flag"),
+    "terrorism": ("terrorism", "Index offence terrorism related", "index_terrorism_flag"),
+}
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    """Parameters of the index-event, eligibility and follow-up rules (see CohortSettings)."""
+
+    data_cutoff: date
+    follow_up_days: int = 365
+    waiting_period_days: int = 183
+    min_age_at_index: int = 15
+    index_window_days: int = 365
+    community_lookback_days: int = 0
+    count_release_day: bool = True
+    excluded_offence_flags: tuple[str, ...] = ("sexual", "domestic_violence", "terrorism")
+    excluded_person_flags: tuple[str, ...] = ()
+    custom_exclusions: tuple[tuple[str, str], ...] = field(default=())
+    pool_events: str = "first_per_person_year"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.excluded_offence_flags) - set(OFFENCE_FLAG_RULES)
+        if unknown:
+            raise UsageError(
+                f"Unknown excluded_offence_flags: {sorted(unknown)}.",
+                hint=f"Use any of {sorted(OFFENCE_FLAG_RULES)}.",
+            )
+        if self.pool_events not in ("first_per_person_year", "all"):
+            raise UsageError(f"Unknown pool_events {self.pool_events!r}.",
+                             hint="Use first_per_person_year or all.")
+        for reason, predicate in self.custom_exclusions:
+            if not reason.isidentifier():
+                raise UsageError(f"Custom exclusion name {reason!r} must be an identifier.")
+            try:
+                sqlglot.parse_one(predicate, read="duckdb")
+            except sqlglot.errors.ParseError as exc:
+                raise UsageError(f"Custom exclusion {reason!r} is not valid SQL: {exc}") from exc
+
+    @classmethod
+    def from_settings(cls, settings: CohortSettings, data_cutoff: date) -> CohortSpec:
+        """The spec for a deployment's settings and a data cut-off date."""
+        return cls(
+            data_cutoff=data_cutoff,
+            follow_up_days=settings.follow_up_days,
+            waiting_period_days=settings.waiting_period_days,
+            min_age_at_index=settings.min_age_at_index,
+            index_window_days=settings.index_window_days,
+            community_lookback_days=settings.community_lookback_days,
+            count_release_day=settings.count_release_day,
+            excluded_offence_flags=tuple(settings.excluded_offence_flags),
+            excluded_person_flags=tuple(settings.excluded_person_flags),
+            custom_exclusions=tuple(sorted(settings.custom_exclusions.items())),
+            pool_events=settings.pool_events,
+        )
+
+    @property
+    def follow_up(self) -> FollowUp:
+        return FollowUp(
+            follow_up_days=self.follow_up_days,
+            waiting_period_days=self.waiting_period_days,
+            count_release_day=self.count_release_day,
+            data_cutoff=self.data_cutoff,
+        )
+
+    @property
+    def last_complete_index_date(self) -> date:
+        """Latest index date whose follow-up and waiting period end by the data cut-off."""
+        return self.data_cutoff - timedelta(days=self.follow_up_days + self.waiting_period_days)
+
+
+def read_data_cutoff(data_dir: str | Path) -> date:
+    """The ``data_cutoff`` recorded in ``DATA_DIR/manifest.json``."""
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        raise UsageError(f"No manifest at {path}: the data cut-off date is unknown.",
+                         hint="Pass the data cut-off date explicitly.")
+    try:
+        return date.fromisoformat(json.loads(path.read_text())["data_cutoff"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UsageError(f"{path} has no valid data_cutoff (ISO date): {exc}") from exc
+
+
+def default_spec(engine_path: Path | None, data_cutoff: date | None = None) -> CohortSpec:
+    """The spec from the current settings, the cut-off read from the data directory's manifest
+    unless given."""
+    from jdl.core.config import get_settings
+
+    if data_cutoff is None:
+        if engine_path is None:
+            raise UsageError("The data cut-off date is unknown for an in-memory engine.",
+                             hint="Pass data_cutoff or a CohortSpec.")
+        data_cutoff = read_data_cutoff(engine_path.parent)
+    return CohortSpec.from_settings(get_settings().cohort, data_cutoff)

@@ -1,0 +1,80 @@
+"""The outcome set: one-year proven re-offending measures (MoJ) and the extended measures.
+
+Versioned: change :data:`OUTCOME_SET_VERSION` whenever a definition changes, so reports can say
+which definitions produced them. The written rules are in ``docs/cohort-and-outcomes.md``.
+"""
+
+from __future__ import annotations
+
+from jdl.admin.contract import OFFENCE_GROUPS
+from jdl.outcomes._dialect import overlap_days, quote_string
+from jdl.outcomes._measures import FollowUp, Measure
+
+OUTCOME_SET_VERSION = "1.0"
+
+
+def _flag(predicate: str) -> str:
+    """0/1 per event: does any joined row satisfy ``predicate``."""
+    return f"MAX(CASE WHEN {predicate} THEN 1 ELSE 0 END)"
+
+
+def headline_outcomes() -> tuple[Measure, ...]:
+    """The three measures every JDL report gives."""
+    return (
+        Measure("reoffended", "offences", _flag("is_reoffence"),
+                "1 if at least one proven re-offence in the follow-up year, else 0.", True),
+        Measure("reoffences", "offences", "COUNT(*) FILTER (WHERE is_reoffence)",
+                "Number of proven re-offences (offences, not court appearances).", True),
+        Measure("days_to_first", "offences", "MIN(offence_day) FILTER (WHERE is_reoffence)",
+                "Days from the index date to the first proven re-offence; empty for "
+                "non-re-offenders (0 = on the day of release).", True),
+    )
+
+
+def _offence_outcomes() -> tuple[Measure, ...]:
+    custody = "is_reoffence AND disposal = 'custody'"
+    by_group = tuple(
+        Measure(f"reoffended_{group}", "offences",
+                _flag(f"is_reoffence AND offence_group = {quote_string(group)}"),
+                f"1 if a proven re-offence in the {group.replace('_', ' ')} group, else 0.")
+        for group in OFFENCE_GROUPS
+    )
+    return (
+        Measure("custodial_reoffence", "offences", _flag(custody),
+                "1 if a proven re-offence received a custodial sentence, else 0."),
+        Measure("custodial_sentences", "offences",
+                f"COUNT(DISTINCT outcome_date) FILTER (WHERE {custody})",
+                "Number of custodial sentences (distinct sentencing dates) for re-offences."),
+        Measure("most_serious_tier", "offences", "MIN(severity) FILTER (WHERE is_reoffence)",
+                "Most serious tier among re-offences (1 = most serious); empty if none."),
+        Measure("reoffended_tier1", "offences", _flag("is_reoffence AND severity = 1"),
+                "1 if a proven re-offence was in the most serious tier, else 0."),
+        Measure("offences_pre", "offences", "COUNT(*) FILTER (WHERE is_pre)",
+                "Proven offences committed in the year before the index sentence date (index "
+                "offence included) - the 'before' volume."),
+        Measure("offence_change", "event", "(reoffences - offences_pre)",
+                "Re-offences in the follow-up year minus offences in the year before."),
+        *by_group,
+    )
+
+
+def _spell_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
+    f = follow_up.follow_up_days
+    measures = []
+    for source, word in (("employment", "employed"), ("benefit", "on out-of-work benefits")):
+        days = overlap_days("start_day", "end_day", 1, f)
+        measures += [
+            Measure(f"{source}_days_post", source, f"CAST(LEAST({f}, COALESCE(SUM({days}), 0)) AS INTEGER)",
+                    f"Days {word} in the follow-up year (days 1..{f} after index)."),
+            Measure(f"{source}_at_end", source, _flag(f"start_day <= {f} AND end_day >= {f}"),
+                    f"1 if {word} on day {f} after the index date, else 0."),
+        ]
+    return tuple(measures)
+
+
+def outcome_measures(follow_up: FollowUp) -> tuple[Measure, ...]:
+    """The full outcome set for ``follow_up``: headline, then extended measures."""
+    return headline_outcomes() + _offence_outcomes() + _spell_outcomes(follow_up)
+
+
+HEADLINE_OUTCOMES = tuple(m.name for m in headline_outcomes())

@@ -1,0 +1,201 @@
+"""Measures as data, and the one SQL builder that computes them per index event.
+
+A :class:`Measure` is a named SQL expression over one *source*: the rows of a national table
+joined to each index event (aggregated per event), or the event itself. Covariates (cohort
+stage) and outcomes (this stage) are both measures, so the treated cohort and the comparison
+pool are computed by exactly the same query. Each joined source exposes day offsets relative to
+the event and the flags below, so definitions read like the written rules.
+
+Offence rows (source ``offences``) expose, besides the contract columns:
+
+- ``offence_day`` / ``outcome_day``: days from the index date to the offence / its conviction;
+- ``history_day`` / ``history_outcome_day``: the same from the *index sentence date*
+  (``sentence_start``, else the index date) - criminal history is what was proven before sentence;
+- ``is_index``: the row is the index offence;
+- ``is_prior``: proven before the index sentence date, not the index offence (known at index);
+- ``is_reoffence``: a proven re-offence (see :class:`FollowUp`);
+- ``is_pre``: committed in the ``pre_period_days`` before the index sentence date and proven by
+  it (the index offence included) - the "before" volume for pre/post change.
+
+Spell rows (``employment``, ``benefit``) expose ``start_day`` and ``end_day`` (inclusive day
+offsets from the index date; an ongoing spell ends at the data cut-off). Assessment rows expose
+``is_latest`` (the latest assessment in the 2 years up to and including the index date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from jdl.outcomes._dialect import add_days, date_literal, days_between
+
+SOURCES = ("event", "offences", "employment", "benefit", "assessment")
+ASSESSMENT_LOOKBACK_DAYS = 730
+
+# Columns every events relation given to :func:`measures_sql` must have.
+EVENT_COLUMNS = (
+    "person_id",
+    "event_id",
+    "treated",
+    "index_date",
+    "index_type",
+    "index_offence_id",
+    "offence_group",
+    "disposal",
+    "sentence_days",
+    "sentence_start",
+)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The proven re-offending rule (MoJ): an offence committed on day ``first_day``..
+    ``follow_up_days`` after the index date and proven (convicted or cautioned) by day
+    ``follow_up_days + waiting_period_days``. ``first_day`` is 1, or 0 for releases from custody
+    when ``count_release_day`` (offences on the day of release count; on a court order's first
+    day they are usually part of the index case)."""
+
+    follow_up_days: int = 365
+    waiting_period_days: int = 183
+    count_release_day: bool = True
+    pre_period_days: int = 365
+    data_cutoff: date | None = None  # ends ongoing spells; required for spell sources
+
+    @property
+    def proven_by_day(self) -> int:
+        return self.follow_up_days + self.waiting_period_days
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One per-event column: ``sql`` is an aggregate over ``source`` rows, or for ``event`` a row
+    expression over the event, the person and the other measures. Names starting ``_`` are
+    intermediates and are not returned."""
+
+    name: str
+    source: str
+    sql: str
+    description: str
+    headline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"Unknown source {self.source!r} for measure {self.name!r}")
+
+
+def _first_day(follow_up: FollowUp) -> str:
+    if follow_up.count_release_day:
+        return "CASE WHEN ev.index_type = 'custody_release' THEN 0 ELSE 1 END"
+    return "1"
+
+
+def _offence_rows(follow_up: FollowUp) -> str:
+    f, p = follow_up.follow_up_days, follow_up.pre_period_days
+    inner = f"""
+        SELECT ev.event_id, o.offence_id, o.offence_date, o.outcome_date, o.offence_code,
+               o.offence_group, o.severity, o.disposal, o.sentence_days, o.dv_flag,
+               o.terrorism_flag,
+               {days_between('ev.index_date', 'o.offence_date')} AS offence_day,
+               {days_between('ev.index_date', 'o.outcome_date')} AS outcome_day,
+               {days_between('ev.history_date', 'o.offence_date')} AS history_day,
+               {days_between('ev.history_date', 'o.outcome_date')} AS history_outcome_day,
+               COALESCE(o.offence_id = ev.index_offence_id, FALSE) AS is_index,
+               {_first_day(follow_up)} AS first_day
+        FROM ev LEFT JOIN offences AS o
+          ON o.person_id = ev.person_id AND o.offence_date <= {add_days('ev.index_date', f)}"""
+    return f"""
+      SELECT r.*,
+             (r.history_outcome_day < 0 AND NOT r.is_index) AS is_prior,
+             (r.offence_day BETWEEN r.first_day AND {f}
+              AND r.outcome_day <= {follow_up.proven_by_day} AND NOT r.is_index) AS is_reoffence,
+             (r.history_day BETWEEN -{p} AND -1 AND r.history_outcome_day <= 0) AS is_pre
+      FROM ({inner}) AS r"""
+
+
+def _spell_rows(table: str, follow_up: FollowUp) -> str:
+    if follow_up.data_cutoff is None:
+        raise ValueError("FollowUp.data_cutoff is needed to end ongoing spells")
+    end = f"COALESCE(s.end_date, {date_literal(follow_up.data_cutoff)})"
+    return f"""
+      SELECT ev.event_id,
+             {days_between('ev.index_date', 's.start_date')} AS start_day,
+             {days_between('ev.index_date', end)} AS end_day
+      FROM ev LEFT JOIN {table} AS s
+        ON s.person_id = ev.person_id
+       AND s.start_date <= {add_days('ev.index_date', follow_up.follow_up_days)}"""
+
+
+def _assessment_rows() -> str:
+    return f"""
+      SELECT ev.event_id, a.assessment_date, a.risk_score, a.need_accommodation,
+             a.need_employment, a.need_drugs, a.need_alcohol, a.need_mental_health,
+             (ROW_NUMBER() OVER (PARTITION BY ev.event_id
+                ORDER BY a.assessment_date DESC NULLS LAST, a.risk_score DESC NULLS LAST) = 1
+              AND a.assessment_date IS NOT NULL) AS is_latest
+      FROM ev LEFT JOIN assessments AS a
+        ON a.person_id = ev.person_id AND a.assessment_date <= ev.index_date
+       AND a.assessment_date > {add_days('ev.index_date', -ASSESSMENT_LOOKBACK_DAYS)}"""
+
+
+def _source_rows(source: str, follow_up: FollowUp) -> str:
+    if source == "offences":
+        return _offence_rows(follow_up)
+    if source == "employment":
+        return _spell_rows("employment_spells", follow_up)
+    if source == "benefit":
+        return _spell_rows("benefit_spells", follow_up)
+    if source == "assessment":
+        return _assessment_rows()
+    raise ValueError(source)
+
+
+def _check_names(measures: Sequence[Measure]) -> None:
+    names = [m.name for m in measures]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"Measures defined twice: {duplicates}")
+    clash = set(names) & {*EVENT_COLUMNS, "index_year"}
+    if clash - {m.name for m in measures if m.source == "event"}:
+        raise ValueError(f"Measures named like event columns: {sorted(clash)}")
+
+
+def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: FollowUp) -> str:
+    """One query: each row of ``events_sql`` (columns :data:`EVENT_COLUMNS`) with every measure.
+
+    The result has ``person_id, event_id, treated, index_type, index_year`` then the measures in
+    the order given. Tables are referred to by their contract names.
+    """
+    measures = list(measures)
+    _check_names(measures)
+    used = [s for s in SOURCES[1:] if any(m.source == s for m in measures)]
+    ctes = [
+        f"""ev AS (
+      SELECT e.*, COALESCE(e.sentence_start, e.index_date) AS history_date,
+             CAST(EXTRACT(YEAR FROM e.index_date) AS INTEGER) AS index_year,
+             p.date_of_birth, p.sex, p.ethnicity, p.nationality, p.region
+      FROM ({events_sql}) AS e JOIN people AS p ON p.person_id = e.person_id)"""
+    ]
+    for source in used:
+        aggregates = ",\n             ".join(
+            f"{m.sql} AS {m.name}" for m in measures if m.source == source
+        )
+        ctes.append(
+            f"""agg_{source} AS (
+      SELECT event_id,
+             {aggregates}
+      FROM ({_source_rows(source, follow_up)}) AS rows_{source}
+      GROUP BY event_id)"""
+        )
+    joins = "".join(f"\n    LEFT JOIN agg_{s} USING (event_id)" for s in used)
+    selected = ["ev.person_id", "ev.event_id", "ev.treated", "ev.index_type", "ev.index_year"]
+    for m in measures:
+        if m.name.startswith("_"):
+            continue
+        own = f"{m.sql} AS {m.name}" if m.source == "event" else f"agg_{m.source}.{m.name}"
+        selected.append(own)
+    columns = ",\n           ".join(selected)
+    return (
+        "WITH " + ",\n    ".join(ctes)
+        + f"\n    SELECT {columns}\n    FROM ev{joins}\n    ORDER BY ev.event_id"
+    )
