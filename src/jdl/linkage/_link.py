@@ -1,0 +1,170 @@
+"""Linking a submission: deterministic ID pass, then the saved Splink model, then resolution.
+
+Linking never trains: it loads ``DIR/linkage-model.json`` (trained once per data version) and
+scores only the candidate pairs its blocking rules produce between the submission and the
+register. The probabilistic pass runs on DuckDB by default; ``backend="spark"`` builds the
+same settings for Spark (pyspark required) from the same comparison definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from jdl.core.errors import UsageError
+from jdl.linkage._deterministic import id_links_sql
+from jdl.linkage._features import FEATURE_COLUMNS, submission_features_sql
+from jdl.linkage._model import LinkageModel
+from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
+from jdl.linkage._resolve import assemble, best_candidates
+from jdl.linkage._result import LinkResult
+from jdl.linkage._settings import settings_creator
+
+SUBMISSION_TABLE = "submission_features"
+REQUIRED_COLUMNS = ("row_number", "forename", "surname", "date_of_birth", "sex")
+OPTIONAL_COLUMNS = ("pnc_id", "prison_number")
+Backend = Literal["duckdb", "spark"]
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """Per-run options (defaults from :class:`jdl.core.config.LinkageSettings`)."""
+
+    match_threshold: float = 0.9
+    ambiguity_margin: float = 3.0
+    candidate_floor: float = 0.01
+    min_id_evidence: int = 2
+    backend: Backend = "duckdb"
+
+
+def load_submission(workspace: Workspace, rows: pd.DataFrame) -> int:
+    """Build the submission's feature records in the workspace; return the number of rows."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
+        raise UsageError(f"The submission rows lack column(s): {', '.join(missing)}.")
+    frame = rows.loc[:, [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in rows]].copy()
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    if frame["row_number"].duplicated().any():
+        raise UsageError("The submission's row_number values are not unique.")
+    workspace.engine.register("submission_rows", frame)
+    workspace.run(
+        f"CREATE OR REPLACE TABLE {SUBMISSION_TABLE} AS "
+        f"{submission_features_sql('submission_rows')}"
+    )
+    workspace.engine.unregister("submission_rows")
+    return len(frame)
+
+
+def id_pass(workspace: Workspace, *, min_evidence: int = 2) -> pd.DataFrame:
+    """``row_number, person_id`` linked by an exact ID with name/date evidence."""
+    return workspace.engine.df(id_links_sql(SUBMISSION_TABLE, REGISTER_TABLE,
+                                            min_evidence=min_evidence))
+
+
+def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: str,
+                     floor: float | None, backend: Backend = "duckdb") -> pd.DataFrame:
+    """Score every blocked (row, register record) pair with the saved model.
+
+    Returns ``row_number, person_id, match_weight, match_probability, match_key`` for pairs
+    with probability >= ``floor`` (``None``: every blocked pair, used to measure blocking).
+    """
+    if backend == "spark":
+        return _score_spark(workspace, model, rows_table=rows_table, floor=floor)
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI(connection=workspace.con)
+    left = db_api.register(rows_table)
+    right = db_api.register(REGISTER_TABLE)
+    linker = Linker([left, right], model.splink, log_level=None)
+    for column in TF_COLUMNS:
+        linker.table_management.register_term_frequency_lookup(
+            db_api.register(f"tf_{column}"), column
+        )
+    predictions = linker.inference.predict_between(
+        left, right, threshold_match_probability=floor, warning_mode="never"
+    )
+    return _tidy_predictions(predictions.as_pandas_dataframe())
+
+
+def _tidy_predictions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Orient pairs as (submission row, register person) whatever side Splink put them on."""
+    left_is_row = frame["source_dataset_l"] == "submission"
+    out = pd.DataFrame({
+        "row_number": frame["unique_id_l"].where(left_is_row, frame["unique_id_r"]),
+        "person_id": frame["person_id_r"].where(left_is_row, frame["person_id_l"]),
+        "match_weight": frame["match_weight"],
+        "match_probability": frame["match_probability"],
+        "match_key": frame["match_key"],
+    })
+    return out.astype({"row_number": "int64", "person_id": "int64"})
+
+
+def settings_for_dialect(model: LinkageModel, dialect: str) -> dict[str, Any]:
+    """The model's settings re-rendered for ``dialect`` with the trained m and u copied over."""
+    creator = settings_creator("link_only", model.splink["probability_two_random_records_match"])
+    settings = creator.create_settings_dict(dialect)
+    for new, old in zip(settings["comparisons"], model.splink["comparisons"], strict=True):
+        for new_level, old_level in zip(new["comparison_levels"], old["comparison_levels"],
+                                        strict=True):
+            for key in ("m_probability", "u_probability"):
+                if key in old_level:
+                    new_level[key] = old_level[key]
+    return settings
+
+
+def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
+                 floor: float | None) -> pd.DataFrame:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise UsageError("The Spark backend needs pyspark.",
+                         hint="pip install 'justice-data-lab[spark]'") from exc
+    from splink import Linker, SparkAPI
+
+    spark = SparkSession.builder.getOrCreate()
+    db_api = SparkAPI(spark_session=spark)
+    columns = ", ".join(FEATURE_COLUMNS)
+
+    def to_spark(table: str) -> Any:
+        return db_api.register(spark.createDataFrame(
+            workspace.engine.df(f"SELECT {columns} FROM {table}")))
+
+    left, right = to_spark(rows_table), to_spark(REGISTER_TABLE)
+    linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)
+    for column in TF_COLUMNS:
+        tf = db_api.register(
+            spark.createDataFrame(workspace.engine.df(f"SELECT * FROM tf_{column}"))
+        )
+        linker.table_management.register_term_frequency_lookup(tf, column)
+    predictions = linker.inference.predict_between(
+        left, right, threshold_match_probability=floor, warning_mode="never"
+    )
+    return _tidy_predictions(predictions.as_pandas_dataframe())
+
+
+def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
+              options: LinkOptions | None = None) -> LinkResult:
+    """Link a submission's accepted rows to the register held by ``workspace``."""
+    options = options or LinkOptions()
+    load_submission(workspace, rows)
+    id_links = id_pass(workspace, min_evidence=options.min_id_evidence)
+    workspace.engine.register("id_linked", id_links)
+    workspace.run(
+        f"CREATE OR REPLACE TABLE remaining_features AS SELECT * FROM {SUBMISSION_TABLE} "
+        "WHERE unique_id NOT IN (SELECT row_number FROM id_linked)"
+    )
+    workspace.engine.unregister("id_linked")
+    remaining = int(workspace.scalar("SELECT count(*) FROM remaining_features"))
+    if remaining:
+        candidates = score_candidates(workspace, model, rows_table="remaining_features",
+                                      floor=options.candidate_floor, backend=options.backend)
+    else:
+        candidates = pd.DataFrame(columns=["row_number", "person_id", "match_weight",
+                                           "match_probability"])
+    chosen = best_candidates(candidates, threshold=options.match_threshold,
+                             ambiguity_margin=options.ambiguity_margin)
+    return assemble(rows["row_number"], id_links, chosen)

@@ -1,0 +1,88 @@
+"""The linkage workspace: one in-memory DuckDB holding the register's feature records.
+
+The national records are attached read-only; the register's records (people plus aliases) are
+turned into feature columns once per workspace and handed to Splink by table name, so Splink
+never copies them through pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from jdl.engines.duckdb import ADMIN_DATABASE, DuckDBEngine, open_admin
+from jdl.linkage._features import register_features_sql, term_frequency_sql
+from jdl.linkage._names import nickname_groups
+
+REGISTER_TABLE = "register_features"
+TF_COLUMNS = ("forename", "surname")
+
+
+class Workspace:
+    """An in-memory DuckDB with the register attached as ``adm`` and its feature table built."""
+
+    def __init__(self, engine: DuckDBEngine) -> None:
+        self.engine = engine
+        self.engine.register("nickname_groups_df", nickname_groups())
+        self.run("CREATE TABLE nickname_groups AS SELECT * FROM nickname_groups_df")
+        self.engine.unregister("nickname_groups_df")
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, threads: int | None = None,
+             memory_limit: str | None = None) -> Workspace:
+        """Attach ``DIR/admin.duckdb`` (read-only) and build the register's feature records."""
+        open_admin(data_dir).close()  # friendly error when the records are missing
+        engine = DuckDBEngine(threads=threads, memory_limit=memory_limit)
+        path = Path(data_dir) / ADMIN_DATABASE
+        engine.execute(f"ATTACH '{path}' AS adm (READ_ONLY)").fetchall()
+        workspace = cls(engine)
+        workspace.build_register()
+        return workspace
+
+    @classmethod
+    def from_frames(cls, people: pd.DataFrame, aliases: pd.DataFrame) -> Workspace:
+        """A workspace over in-memory tables (tests, small examples)."""
+        engine = DuckDBEngine()
+        engine.execute("CREATE SCHEMA adm").fetchall()
+        for name, frame in (("people", people), ("aliases", aliases)):
+            engine.register(f"{name}_df", frame)
+            engine.execute(f"CREATE TABLE adm.{name} AS SELECT * FROM {name}_df").fetchall()
+            engine.unregister(f"{name}_df")
+        workspace = cls(engine)
+        workspace.build_register()
+        return workspace
+
+    def build_register(self) -> None:
+        self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS {register_features_sql('adm')}")
+        for column in TF_COLUMNS:
+            self.run(
+                f"CREATE OR REPLACE TABLE tf_{column} AS "
+                f"{term_frequency_sql(column, REGISTER_TABLE)}"
+            )
+
+    def run(self, sql: str) -> None:
+        """Run a statement to completion (DuckDB 2 refuses new work while a result is open)."""
+        self.engine.execute(sql).fetchall()
+
+    def scalar(self, sql: str) -> Any:
+        """One value, fetched to completion (``DuckDBEngine.scalar`` leaves the result open)."""
+        rows = self.engine.execute(sql).fetchall()
+        return rows[0][0] if rows else None
+
+    @property
+    def con(self) -> Any:
+        return self.engine.con
+
+    def count_people(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM adm.people"))
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
