@@ -57,9 +57,19 @@ class IntakeSettings(BaseModel):
 
 
 class LinkageSettings(BaseModel):
-    """Record linkage (issue: linkage)."""
+    """Record linkage (issue: linkage; docs/linkage.md explains each default)."""
 
-    match_threshold: float = 0.9
+    match_threshold: float = 0.9  # link a row's best candidate at or above this probability
+    ambiguity_margin: float = 3.0  # runner-up within this many bits (log2 BF) -> ambiguous
+    candidate_floor: float = 0.01  # candidates kept for resolution
+    min_id_evidence: int = 2  # of forename/surname/DOB agreeing, for an ID link
+    prior_in_register: float = 0.9  # share of submitted people expected in the records
+    prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities
+    u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
+    seed: int = 42
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    threads: int | None = None  # DuckDB threads (None: all cores)
+    memory_limit: str | None = None  # DuckDB memory limit, e.g. "6GB"
 
 
 class CohortSettings(BaseModel):

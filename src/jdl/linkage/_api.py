@@ -1,0 +1,122 @@
+"""Entry points: train the model for a data directory, link a submission against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from jdl.core.config import LinkageSettings
+from jdl.linkage._link import LinkOptions, id_pass, link_rows, load_submission
+from jdl.linkage._model import (
+    MODEL_FILE,
+    LinkageModel,
+    LinkageModelError,
+    data_version,
+    load_model,
+    save_model,
+    train,
+)
+from jdl.linkage._register import Workspace
+from jdl.linkage._result import LinkResult
+
+
+def options_from(settings: LinkageSettings) -> LinkOptions:
+    return LinkOptions(
+        match_threshold=settings.match_threshold,
+        ambiguity_margin=settings.ambiguity_margin,
+        candidate_floor=settings.candidate_floor,
+        min_id_evidence=settings.min_id_evidence,
+        backend=settings.backend,
+    )
+
+
+def open_workspace(data_dir: str | Path, settings: LinkageSettings | None = None) -> Workspace:
+    settings = settings or LinkageSettings()
+    return Workspace.open(data_dir, threads=settings.threads, memory_limit=settings.memory_limit)
+
+
+def train_model(
+    data_dir: str | Path,
+    *,
+    calibration: list[pd.DataFrame] | None = None,
+    settings: LinkageSettings | None = None,
+    workspace: Workspace | None = None,
+    save: bool = True,
+) -> LinkageModel:
+    """Train the linkage model for the records in ``data_dir`` and save it there.
+
+    ``calibration``: accepted rows of earlier submissions; their rows that the deterministic ID
+    pass links become labelled same-person pairs for the m-probabilities.
+    """
+    settings = settings or LinkageSettings()
+    own = workspace is None
+    ws = workspace or open_workspace(data_dir, settings)
+    try:
+        pairs, features = _calibration_pairs(ws, calibration or [], settings)
+        model = train(
+            ws, data_version=data_version(data_dir), calibration_pairs=pairs,
+            calibration_features=features, prior_in_register=settings.prior_in_register,
+            prior_strength=settings.prior_strength, u_max_pairs=settings.u_max_pairs,
+            seed=settings.seed,
+        )
+    finally:
+        if own:
+            ws.close()
+    if save:
+        save_model(model, Path(data_dir) / MODEL_FILE)
+    return model
+
+
+def _calibration_pairs(ws: Workspace, frames: list[pd.DataFrame], settings: LinkageSettings):
+    """ID-confirmed (row, person) pairs of the calibration submissions, renumbered."""
+    if not frames:
+        return None, None
+    rows = pd.concat(frames, ignore_index=True)
+    rows["row_number"] = range(1, len(rows) + 1)
+    load_submission(ws, rows)
+    ws.run("CREATE OR REPLACE TABLE calibration_features AS SELECT * FROM submission_features")
+    return id_pass(ws, min_evidence=settings.min_id_evidence), "calibration_features"
+
+
+def model_for(data_dir: str | Path, *, settings: LinkageSettings | None = None,
+              train_if_missing: bool = True, workspace: Workspace | None = None) -> LinkageModel:
+    """The saved model for ``data_dir``; trained (once) when missing or made for other data."""
+    path = Path(data_dir) / MODEL_FILE
+    if path.exists():
+        model = load_model(path)
+        if model.data_version == data_version(data_dir):
+            return model
+        if not train_if_missing:
+            raise LinkageModelError(
+                f"The linkage model at {path} was trained on another version of the records.",
+                hint="Retrain it with `jdl link-train --data DIR`.",
+            )
+    elif not train_if_missing:
+        load_model(path)  # raises the friendly "no model" error
+    return train_model(data_dir, settings=settings, workspace=workspace)
+
+
+def link_submission(
+    rows: pd.DataFrame,
+    data_dir: str | Path,
+    *,
+    settings: LinkageSettings | None = None,
+    model: LinkageModel | None = None,
+    workspace: Workspace | None = None,
+) -> LinkResult:
+    """Link a submission's accepted rows to the records in ``data_dir`` with the saved model.
+
+    ``rows``: ``row_number, forename, surname, date_of_birth, sex`` and, where known,
+    ``pnc_id, prison_number`` (the intake stage's accepted rows). Never retrains a model that
+    exists for this data version.
+    """
+    settings = settings or LinkageSettings()
+    own = workspace is None
+    ws = workspace or open_workspace(data_dir, settings)
+    try:
+        model = model or model_for(data_dir, settings=settings, workspace=ws)
+        return link_rows(ws, model, rows, options_from(settings))
+    finally:
+        if own:
+            ws.close()
