@@ -1,0 +1,174 @@
+"""Covariate balance before and after matching, with MatchIt's definitions (ATT).
+
+For each covariate column (categoricals expanded to every level) and the distance:
+
+* **Std. mean difference**: (treated mean - control mean) / SD of the treated group in the
+  *unmatched* sample; for binary columns that SD is ``sqrt(p (1 - p))``. Means after matching use
+  the matching weights. The same denominator is used before and after, so the change is due to
+  the means only (MatchIt ``bal1var``; Stuart 2010).
+* **Variance ratio** (non-binary only): weighted treated variance / weighted control variance,
+  reliability-weights formula ``sum(w (x - m)^2) / (1 - sum(w^2))`` with ``w`` summing to 1.
+* **eCDF mean / max**: mean and maximum absolute difference between the groups' weighted
+  empirical CDFs over the distinct values; for binary columns both equal |mean difference|.
+
+Thresholds follow MatchIt's "assessing balance" vignette: |SMD| < 0.1 good, variance ratio in
+[0.5, 2]; beyond ``smd_poor`` (0.25 by default, Rubin 2001) the lab treats matching quality as
+too poor to report.
+
+References
+----------
+Stuart, E. A. (2010). Matching methods for causal inference. *Statistical Science* 25(1).
+Rubin, D. B. (2001). Using propensity scores to help design observational studies.
+*Health Services and Outcomes Research Methodology* 2, 169-188.
+Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline covariates
+between treatment groups in propensity-score matched samples. *Statistics in Medicine* 28.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
+
+
+def _wvar(x: np.ndarray, w: np.ndarray, binary: bool) -> float:
+    w = w / w.sum()
+    m = float(np.sum(w * x))
+    if binary:
+        return m * (1 - m)
+    denom = 1 - float(np.sum(w * w))
+    return float(np.sum(w * (x - m) ** 2) / denom) if denom > 0 else float("nan")
+
+
+def _wmean(x: np.ndarray, w: np.ndarray) -> float:
+    s = w.sum()
+    return float(np.sum(x * w) / s) if s > 0 else float("nan")
+
+
+def _ecdf_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    w = w.astype("float64").copy()
+    for g in (True, False):
+        s = w[treat == g].sum()
+        if s > 0:
+            w[treat == g] /= s
+    order = np.argsort(x, kind="stable")
+    xo, wo, to = x[order], w[order], treat[order]
+    signed = np.where(to == to[0], -wo, wo)
+    cum = np.abs(np.cumsum(signed))
+    keep = np.append(np.diff(xo) != 0, True)
+    ed = cum[keep]
+    return float(ed.mean()), float(ed.max())
+
+
+def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: float,
+                  binary: bool) -> tuple[float, float, float, float, float, float]:
+    """Means (treated, control), SMD, variance ratio, eCDF mean, eCDF max for one column."""
+    w1, w0 = w[treat], w[~treat]
+    m1, m0 = _wmean(x[treat], w1), _wmean(x[~treat], w0)
+    diff = m1 - m0
+    smd = diff / sd_denom if abs(diff) > _SQRT_EPS else diff
+    if binary:
+        return m1, m0, smd, float("nan"), abs(diff), abs(diff)
+    vr = _wvar(x[treat], w1, False) / _wvar(x[~treat], w0, False)
+    sel = w > 0
+    e_mean, e_max = _ecdf_stats(x[sel], treat[sel], w[sel])
+    return m1, m0, smd, vr, e_mean, e_max
+
+
+def _sd_denominator(x: np.ndarray, treat: np.ndarray, binary: bool) -> float:
+    sd = np.sqrt(_wvar(x[treat], np.ones(int(treat.sum())), binary))
+    if not np.isfinite(sd) or sd < _SQRT_EPS:  # MatchIt falls back to a pooled SD
+        sd = np.sqrt(0.5 * (_wvar(x[treat], np.ones(int(treat.sum())), binary)
+                            + _wvar(x[~treat], np.ones(int((~treat).sum())), binary)))
+    return float(sd) if sd > 0 else 1.0
+
+
+def balance_frame(X: np.ndarray, names: tuple[str, ...], treat: np.ndarray, weights: np.ndarray,
+                  *, smd_good: float, smd_poor: float, vr_low: float,
+                  vr_high: float) -> pd.DataFrame:
+    """The balance table: one row per column, statistics before (``*_un``) and after matching."""
+    rows = []
+    ones = np.ones(len(treat))
+    for j, name in enumerate(names):
+        x = X[:, j]
+        binary = bool(np.all((x == 0) | (x == 1)))
+        sd = _sd_denominator(x, treat, binary)
+        before = balance_stats(x, treat, ones, sd, binary)
+        after = balance_stats(x, treat, weights, sd, binary)
+        rows.append((name, binary, *before, *after))
+    cols = ["covariate", "binary",
+            "mean_treated_un", "mean_control_un", "smd_un", "var_ratio_un", "ecdf_mean_un",
+            "ecdf_max_un",
+            "mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max"]
+    df = pd.DataFrame(rows, columns=cols).set_index("covariate")
+    a = df["smd"].abs()
+    df["status"] = np.where(a < smd_good, "good", np.where(a <= smd_poor, "acceptable", "poor"))
+    vr = df["var_ratio"]
+    vr_bad = vr.notna() & ((vr < vr_low) | (vr > vr_high))
+    df.loc[vr_bad & (df["status"] == "good"), "status"] = "acceptable"
+    return df
+
+
+@dataclass(frozen=True)
+class BalanceTable:
+    """Balance before and after matching, with the lab's verdict on matching quality.
+
+    Attributes
+    ----------
+    table : DataFrame indexed by covariate (``distance`` first), columns ``*_un`` before
+        matching and unsuffixed after, plus ``status`` (good / acceptable / poor).
+    smd_good, smd_poor : thresholds used.
+    """
+
+    table: pd.DataFrame
+    smd_good: float
+    smd_poor: float
+
+    @property
+    def max_abs_smd(self) -> float:
+        """Largest |SMD| after matching over the covariates (distance excluded)."""
+        return float(self.table.drop(index="distance", errors="ignore")["smd"].abs().max())
+
+    @property
+    def poor(self) -> list[str]:
+        """Covariates whose |SMD| after matching exceeds ``smd_poor``."""
+        t = self.table.drop(index="distance", errors="ignore")
+        return list(t.index[t["status"] == "poor"])
+
+    @property
+    def quality_ok(self) -> bool:
+        """The lab's rule: matching quality is reportable only if no covariate is 'poor'."""
+        return not self.poor
+
+    def __str__(self) -> str:
+        cols = ["smd_un", "smd", "var_ratio_un", "var_ratio", "ecdf_max", "status"]
+        verdict = ("matching quality acceptable" if self.quality_ok else
+                   f"matching quality too poor to report: {', '.join(self.poor)}")
+        return (self.table[cols].to_string(float_format=lambda v: f"{v:.4f}")
+                + f"\nmax |SMD| after matching = {self.max_abs_smd:.4f}; {verdict}")
+
+
+def love_plot(balance: BalanceTable, title: str | None = None):
+    """A Love plot: |SMD| before and after matching per covariate, threshold lines drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = balance.table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(t) + 1.5))
+    y = np.arange(len(t))
+    ax.scatter(t["smd_un"].abs(), y, marker="o", facecolors="none", edgecolors="tab:red",
+               label="Before matching")
+    ax.scatter(t["smd"].abs(), y, marker="o", color="tab:blue", label="After matching")
+    ax.axvline(balance.smd_good, color="grey", linestyle="--", linewidth=1)
+    ax.axvline(balance.smd_poor, color="grey", linestyle=":", linewidth=1)
+    ax.set_yticks(y, list(t.index))
+    ax.set_xlabel("Absolute standardised mean difference")
+    ax.set_title(title or "Covariate balance")
+    ax.legend(loc="lower right", frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,144 @@
+"""Unpenalised logistic regression fitted exactly as R's ``glm.fit`` fits it.
+
+MatchIt's default distance is the fitted probability from ``glm(treat ~ ., family = binomial)``.
+To reproduce MatchIt's matches, the scores must agree with R's to many digits, so this follows
+``glm.fit`` step by step: the same starting values (``mustart = (y + 0.5) / 2``), the same IRLS
+updates, R's clamped logit link (``binomial()$linkinv`` and ``mu.eta``), and R's stopping rule
+``|dev - dev_old| / (|dev| + 0.1) < epsilon`` with ``epsilon = 1e-8``, at most 25 iterations.
+Columns that are linear combinations of earlier columns are aliased (coefficient ``NaN``, as
+R's ``NA``) and left out, as R's pivoting QR does.
+
+References
+----------
+R Core Team, ``stats::glm.fit`` and ``src/library/stats/src/family.c``.
+McCullagh, P. and Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed., section 2.5.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = np.finfo(float).eps
+_THRESH = 30.0
+
+
+def linkinv(eta: np.ndarray) -> np.ndarray:
+    """R's ``binomial()$linkinv``: ``exp(eta) / (1 + exp(eta))`` clamped at |eta| > 30."""
+    tmp = np.exp(np.clip(eta, -_THRESH, _THRESH))
+    tmp = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1.0 / _EPS, tmp))
+    return tmp / (1.0 + tmp)
+
+
+def _mu_eta(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(np.clip(eta, -_THRESH, _THRESH))
+    out = e / ((1.0 + e) * (1.0 + e))
+    return np.where(np.abs(eta) > _THRESH, _EPS, out)
+
+
+def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    with np.errstate(divide="ignore"):
+        return float(-2.0 * np.sum(np.where(y > 0.5, np.log(mu), np.log1p(-mu))))
+
+
+def _linpred(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """X @ beta accumulated column by column, so identical rows get bit-identical scores."""
+    eta = X[:, 0] * beta[0]
+    for j in range(1, X.shape[1]):
+        eta += X[:, j] * beta[j]
+    return eta
+
+
+def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Columns kept by a left-to-right rank check, as R's limited-pivoting QR keeps them."""
+    keep: list[int] = []
+    scale = np.sqrt((X * X).sum(axis=0))
+    scale[scale == 0] = 1.0
+    sample = X if X.shape[0] <= 20_000 else X[:: max(1, X.shape[0] // 20_000)]
+    Xs = sample / scale
+    for j in range(X.shape[1]):
+        trial = [*keep, j]
+        s = np.linalg.svd(Xs[:, trial], compute_uv=False)
+        if s[-1] > tol * s[0] and np.any(X[:, j] != 0):
+            keep.append(j)
+    return np.array(keep, dtype=int)
+
+
+def _wls(X: np.ndarray, w: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Weighted least squares; QR-accurate: lstsq when small, scaled normal equations + refine."""
+    Xw = X * w[:, None]
+    zw = z * w
+    if X.shape[0] * X.shape[1] <= 3_000_000:
+        return np.linalg.lstsq(Xw, zw, rcond=None)[0]
+    scale = np.sqrt((Xw * Xw).sum(axis=0))
+    scale[scale == 0] = 1.0
+    A = Xw / scale
+    G = A.T @ A
+    beta = np.linalg.solve(G, A.T @ zw)
+    for _ in range(2):  # iterative refinement brings normal equations to QR accuracy
+        r = zw - A @ beta
+        beta = beta + np.linalg.solve(G, A.T @ r)
+    return beta / scale
+
+
+@dataclass(frozen=True)
+class LogitFit:
+    """A fitted logistic regression: coefficients (NaN where aliased), scores and convergence."""
+
+    coef: np.ndarray
+    names: tuple[str, ...]
+    fitted: np.ndarray
+    linear_predictor: np.ndarray
+    deviance: float
+    iterations: int
+    converged: bool
+
+
+def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
+              *, epsilon: float = 1e-8, maxit: int = 25) -> LogitFit:
+    """Fit ``glm(y ~ X - 1, family = binomial)`` as R does (X includes the intercept column).
+
+    Parameters
+    ----------
+    X : (n, p) model matrix, first column the intercept.
+    y : (n,) 0/1 outcome.
+
+    Returns
+    -------
+    LogitFit
+        ``fitted`` are R's fitted probabilities, the default MatchIt distance.
+    """
+    y = np.asarray(y, dtype="float64")
+    keep = _independent_columns(X)
+    Xk = np.ascontiguousarray(X[:, keep])
+    mu = (y + 0.5) / 2.0
+    eta = np.log(mu / (1.0 - mu))
+    dev_old = _deviance(y, mu)
+    beta = np.zeros(Xk.shape[1])
+    converged = False
+    it = 0
+    for it in range(1, maxit + 1):  # noqa: B007 - the count is reported
+        me = _mu_eta(eta)
+        var = mu * (1.0 - mu)
+        z = eta + (y - mu) / me
+        w = np.sqrt(me * me / var)
+        beta = _wls(Xk, w, z)
+        eta = _linpred(Xk, beta)
+        mu = linkinv(eta)
+        dev = _deviance(y, mu)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            converged = True
+            break
+        dev_old = dev
+    if not converged:
+        warnings.warn("propensity score model did not converge (glm.fit: algorithm did not "
+                      "converge)", RuntimeWarning, stacklevel=2)
+    if np.any(mu > 1 - 10 * _EPS) or np.any(mu < 10 * _EPS):
+        warnings.warn("fitted probabilities numerically 0 or 1 occurred (perfect separation?)",
+                      RuntimeWarning, stacklevel=2)
+    coef = np.full(X.shape[1], np.nan)
+    coef[keep] = beta
+    return LogitFit(coef=coef, names=tuple(names), fitted=mu, linear_predictor=eta,
+                    deviance=float(dev), iterations=it, converged=converged)

@@ -1,0 +1,314 @@
+"""Greedy nearest-neighbour matching on a one-dimensional distance, as MatchIt does it.
+
+The algorithm is MatchIt 4.7's ``nn_matchC_vec`` (``src/nn_matchC_vec.cpp``, ``internal.cpp``),
+re-expressed so that it scales: no distance matrix, one stable sort of all units by score, and
+for matching without replacement a pair of union-find "next available control" pointers, so each
+treated unit finds its nearest still-available control in near-constant time.
+
+What must agree with MatchIt, and how it does:
+
+* Units are placed in one stable order of the score (R's ``order``: ties keep data order).
+  Treated units are matched in ``m_order`` (``largest``: decreasing score, ties in data order).
+* A treated unit's candidates are the nearest available control on its left and on its right
+  in that order (same exact stratum, within the caliper). MatchIt scans outwards alternately,
+  left first, one position per step, and keeps the first candidate found among equally near
+  ones. So a tie goes to the left candidate when its step offset ``a`` is at most the right
+  one's ``b``, where offsets count positions in the full order (treated and used units
+  included) from the scan's starting points.
+* ``k:1`` without replacement runs ``k`` passes over the treated; in pass ``r`` the scan starts
+  from the outermost of the unit's own position and its earlier matches. A treated unit without
+  a match in pass 1 is dropped.
+* With replacement the ``k`` nearest are found in one scan and chosen with ``std::partial_sort``
+  (heap selection, whose tie order is emulated here).
+* The caliper is inclusive: a control at distance equal to the caliper is allowed.
+
+References
+----------
+Ho, D., Imai, K., King, G. and Stuart, E. A. (2011). MatchIt: Nonparametric preprocessing for
+parametric causal inference. *Journal of Statistical Software* 42(8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class _Controls:
+    """Available controls sorted by (stratum, score position), with per-stratum bounds."""
+
+    unit: np.ndarray  # unit index of each control in this order
+    pos: np.ndarray  # position of the control in the full sorted order
+    dist: np.ndarray  # its score
+    lo: np.ndarray  # per treated unit: first index of its stratum block
+    hi: np.ndarray  # per treated unit: one past the last index of its block
+    ins: np.ndarray  # per treated unit: first control index with pos > treated pos
+
+
+def _prepare(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray,
+             strata: np.ndarray | None, treated_idx: np.ndarray) -> tuple[np.ndarray, _Controls]:
+    order = np.argsort(distance, kind="stable")
+    pos = np.empty(len(distance), dtype=np.int64)
+    pos[order] = np.arange(len(distance))
+    ctrl = np.flatnonzero(~treat & eligible)
+    s_all = strata if strata is not None else np.zeros(len(distance), dtype=np.int64)
+    key = np.lexsort((pos[ctrl], s_all[ctrl]))
+    ctrl = ctrl[key]
+    cs = s_all[ctrl]
+    cpos = pos[ctrl]
+    # Composite key (stratum, position) for searchsorted, as one sortable float-free integer.
+    n = len(distance)
+    ckey = cs * (n + 1) + cpos
+    ts = s_all[treated_idx]
+    lo = np.searchsorted(cs, ts, side="left")
+    hi = np.searchsorted(cs, ts, side="right")
+    ins = np.searchsorted(ckey, ts * (n + 1) + pos[treated_idx], side="right")
+    return pos, _Controls(unit=ctrl, pos=cpos, dist=distance[ctrl], lo=lo, hi=hi, ins=ins)
+
+
+def _treated_order(distance: np.ndarray, treated_idx: np.ndarray, m_order: str,
+                   rng: np.random.Generator | None) -> np.ndarray:
+    """Indices into ``treated_idx`` in the order MatchIt matches them."""
+    d = distance[treated_idx]
+    if m_order == "largest":
+        return np.argsort(-d, kind="stable")
+    if m_order == "smallest":
+        return np.argsort(d, kind="stable")
+    if m_order == "data":
+        return np.arange(len(treated_idx))
+    if m_order == "random":
+        return (rng or np.random.default_rng()).permutation(len(treated_idx))
+    raise ValueError(m_order)
+
+
+def nearest_match(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray, *,
+                  ratio: int = 1, replace: bool = False, caliper: float | None = None,
+                  strata: np.ndarray | None = None, m_order: str = "largest",
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    """Match each treated unit to ``ratio`` controls; return the match matrix.
+
+    Parameters
+    ----------
+    distance : (n,) score (propensity score by default).
+    treat : (n,) boolean, True for treated (the focal group).
+    eligible : (n,) boolean, False for discarded units.
+    caliper : maximum absolute score difference (already in score units), or None.
+    strata : (n,) integer exact-matching strata, or None.
+
+    Returns
+    -------
+    (n_treated, ratio) int64 array of control unit indices, -1 where unmatched; rows follow the
+    treated units in data order.
+    """
+    treated_idx = np.flatnonzero(treat)
+    pos, c = _prepare(distance, treat, eligible, strata, treated_idx)
+    cal = np.inf if caliper is None else float(caliper)
+    t_ok = eligible[treated_idx] & (c.hi > c.lo)
+    if replace:
+        if ratio == 1:
+            mm = _replace_one(distance, pos, treated_idx, c, cal)
+        else:
+            mm = _replace_k(distance, pos, treated_idx, c, cal, ratio)
+        mm[~t_ok] = -1
+        return mm
+    order = _treated_order(distance, treated_idx, m_order, rng)
+    return _without_replacement(distance, pos, treated_idx, c, cal, ratio, order, t_ok)
+
+
+def _replace_one(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
+                 cal: float) -> np.ndarray:
+    """1:1 with replacement: every treated unit independently takes its nearest control."""
+    di = distance[treated_idx]
+    ii = pos[treated_idx]
+    jl = c.ins - 1
+    jr = c.ins
+    has_l = jl >= c.lo
+    has_r = jr < c.hi
+    jl_s = np.where(has_l, jl, 0)
+    jr_s = np.where(has_r, jr, 0)
+    if len(c.unit) == 0:
+        return np.full((len(treated_idx), 1), -1, dtype=np.int64)
+    dl = np.where(has_l, np.abs(di - c.dist[jl_s]), np.inf)
+    dr = np.where(has_r, np.abs(di - c.dist[jr_s]), np.inf)
+    has_l &= dl <= cal
+    has_r &= dr <= cal
+    a = ii - c.pos[jl_s]
+    b = c.pos[jr_s] - ii
+    take_left = has_l & (~has_r | (dl < dr) | ((dl == dr) & (a <= b)))
+    take_right = has_r & ~take_left
+    out = np.full(len(treated_idx), -1, dtype=np.int64)
+    out[take_left] = c.unit[jl_s[take_left]]
+    out[take_right] = c.unit[jr_s[take_right]]
+    return out[:, None]
+
+
+def _heap_select(dists: list[float], k: int) -> list[int]:
+    """Indices chosen by libstdc++ ``std::partial_sort(first, first + k, last)`` (heap select).
+
+    Only which elements end up in the first ``k`` matters (the match set), and with ties that
+    depends on the heap's layout, so the heap operations are reproduced exactly.
+    """
+    idx = list(range(len(dists)))
+
+    def less(a: int, b: int) -> bool:
+        return dists[a] < dists[b]
+
+    def push_heap(hole: int, top: int, value: int) -> None:
+        parent = (hole - 1) // 2
+        while hole > top and less(idx[parent], value):
+            idx[hole] = idx[parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        idx[hole] = value
+
+    def adjust_heap(hole: int, length: int, value: int) -> None:
+        top = hole
+        child = hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if less(idx[child], idx[child - 1]):
+                child -= 1
+            idx[hole] = idx[child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            idx[hole] = idx[child - 1]
+            hole = child - 1
+        push_heap(hole, top, value)
+
+    if k >= 2:
+        parent = (k - 2) // 2
+        while True:
+            adjust_heap(parent, k, idx[parent])
+            if parent == 0:
+                break
+            parent -= 1
+    for i in range(k, len(idx)):
+        if less(idx[i], idx[0]):
+            value = idx[i]
+            idx[i] = idx[0]
+            adjust_heap(0, k, value)
+    return idx[:k]
+
+
+def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
+               cal: float, k: int) -> np.ndarray:
+    """k:1 with replacement: MatchIt's single outward scan collecting up to k per side."""
+    out = np.full((len(treated_idx), k), -1, dtype=np.int64)
+    cdist = c.dist.tolist()
+    cpos = c.pos.tolist()
+    cunit = c.unit.tolist()
+    for t in range(len(treated_idx)):
+        i = int(treated_idx[t])
+        di = float(distance[i])
+        ii = int(pos[i])
+        lo, hi, ins = int(c.lo[t]), int(c.hi[t]), int(c.ins[t])
+        # Events in MatchIt's scan order: (offset, side), left before right at equal offsets.
+        left = [(ii - cpos[j], 0, j) for j in range(ins - 1, max(lo, ins - k) - 1, -1)]
+        right = [(cpos[j] - ii, 1, j) for j in range(ins, min(hi, ins + k))]
+        events = sorted(left + right)
+        found_ids: list[int] = []
+        found_d: list[float] = []
+        n_side = [0, 0]
+        stopped = [False, False]
+        for _off, side, j in events:
+            if stopped[side]:
+                continue
+            dc = abs(di - cdist[j])
+            if dc > cal:
+                stopped[side] = True
+                continue
+            if len(found_d) >= k and sum(1 for d in found_d if d < dc) >= k:
+                stopped[side] = True
+                continue
+            found_ids.append(j)
+            found_d.append(dc)
+            n_side[side] += 1
+            if n_side[side] == k:
+                stopped[side] = True
+        if not found_ids:
+            continue
+        if len(found_ids) > k:
+            chosen = [found_ids[q] for q in _heap_select(found_d, k)]
+        else:
+            chosen = found_ids
+        out[t, : len(chosen)] = [cunit[j] for j in chosen]
+    return out
+
+
+def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray,
+                         c: _Controls, cal: float, ratio: int, order: np.ndarray,
+                         t_ok: np.ndarray) -> np.ndarray:
+    """k passes of greedy matching; used controls are skipped with union-find pointers."""
+    m = len(c.unit)
+    # right_next[j]: smallest available index >= j (m = none); left_next[j + 1]: largest <= j.
+    right_next = list(range(m + 1))
+    left_next = list(range(m + 1))  # shifted by one: entry j + 1 stands for index j, 0 = none
+
+    def find_right(j: int) -> int:
+        root = j
+        while right_next[root] != root:
+            root = right_next[root]
+        while right_next[j] != root:
+            right_next[j], j = root, right_next[j]
+        return root
+
+    def find_left(j: int) -> int:  # j is shifted (index + 1)
+        root = j
+        while left_next[root] != root:
+            root = left_next[root]
+        while left_next[j] != root:
+            left_next[j], j = root, left_next[j]
+        return root
+
+    cdist = c.dist.tolist()
+    cpos = c.pos.tolist()
+    lo_l, hi_l, ins_l = c.lo.tolist(), c.hi.tolist(), c.ins.tolist()
+    d_t = distance[treated_idx].tolist()
+    p_t = pos[treated_idx].tolist()
+    ok = t_ok.tolist()
+    out = np.full((len(treated_idx), ratio), -1, dtype=np.int64)
+    first: list[int] = [0] * len(treated_idx)
+    start_l = list(p_t)
+    start_r = list(p_t)
+    available = m
+    for r in range(ratio):
+        for t in order.tolist():
+            if available == 0:
+                break
+            if not ok[t]:
+                continue
+            di = d_t[t]
+            lo, hi, ins = lo_l[t], hi_l[t], ins_l[t]
+            jl = find_left(ins) - 1  # available index <= ins - 1, or -1
+            jr = find_right(ins)
+            has_l = jl >= lo
+            has_r = jr < hi
+            dl = abs(di - cdist[jl]) if has_l else np.inf
+            dr = abs(di - cdist[jr]) if has_r else np.inf
+            has_l = has_l and dl <= cal
+            has_r = has_r and dr <= cal
+            if not (has_l or has_r):
+                if r == 0:
+                    ok[t] = False
+                continue
+            if has_l and (not has_r or dl < dr or (dl == dr and
+                                                   start_l[t] - cpos[jl] <= cpos[jr] - start_r[t])):
+                j = jl
+            else:
+                j = jr
+            out[t, r] = j
+            if r == 0:
+                first[t] = j
+            if cpos[j] < start_l[t]:
+                start_l[t] = cpos[j]
+            if cpos[j] > start_r[t]:
+                start_r[t] = cpos[j]
+            right_next[j] = j + 1
+            left_next[j + 1] = j
+            available -= 1
+    matched = out >= 0
+    out[matched] = c.unit[out[matched]]
+    return out

@@ -1,0 +1,97 @@
+"""The fast nearest-neighbour matcher against a literal step-by-step scan, and hand cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jdl.matching import MatchingError, match
+from jdl.matching._nearest import _heap_select, nearest_match
+
+from ._reference_scan import reference_match
+
+
+def _random_case(seed: int, n: int = 160, levels: int = 12):
+    rng = np.random.default_rng(seed)
+    distance = rng.integers(0, levels, n) / levels  # coarse scores: many exact ties
+    treat = rng.random(n) < 0.3
+    eligible = rng.random(n) > 0.05
+    strata = rng.integers(0, 2, n)
+    return distance, treat, eligible, strata
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize(("ratio", "replace", "caliper", "use_strata"), [
+    (1, False, None, False), (1, False, 0.15, False), (2, False, None, False),
+    (3, False, 0.2, True), (1, True, None, False), (1, True, 0.1, True),
+    (2, True, None, False), (3, True, 0.25, True), (1, False, None, True),
+])
+def test_fast_matcher_equals_literal_scan(seed, ratio, replace, caliper, use_strata):
+    distance, treat, eligible, strata = _random_case(seed)
+    s = strata if use_strata else None
+    if use_strata:  # MatchIt discards units of strata lacking a group before matching
+        both = np.intersect1d(strata[treat], strata[~treat])
+        eligible = eligible & np.isin(strata, both)
+    got = nearest_match(distance, treat, eligible, ratio=ratio, replace=replace,
+                        caliper=caliper, strata=s)
+    want = reference_match(distance, treat, eligible, ratio=ratio, replace=replace,
+                           caliper=caliper, strata=s)
+    assert [sorted(r) for r in got.tolist()] == [sorted(r) for r in want.tolist()]
+
+
+def test_tie_goes_to_the_nearer_position_left_first():
+    # sorted order: c0(0.4) t(0.5) c1(0.6): equal distances, offsets 1 and 1 -> left wins
+    d = np.array([0.5, 0.4, 0.6])
+    t = np.array([True, False, False])
+    assert nearest_match(d, t, np.ones(3, bool)).tolist() == [[1]]
+    # c0(0.4) x(0.45, used treated) t(0.5) c1(0.6): left offset 2 > right offset 1 -> right
+    d = np.array([0.5, 0.4, 0.6, 0.45])
+    t = np.array([True, False, False, True])
+    e = np.array([True, True, True, False])
+    assert nearest_match(d, t, e)[0].tolist() == [2]
+
+
+def test_caliper_is_inclusive_and_drops_unmatched_treated():
+    d = np.array([0.5, 0.7, 0.1, 0.6])
+    t = np.array([True, True, False, False])
+    mm = nearest_match(d, t, np.ones(4, bool), caliper=0.1 + 1e-12)
+    assert mm[:, 0].tolist() == [-1, 3]  # largest first: 0.7 takes 0.6; 0.5 has none left
+    mm = nearest_match(d, t, np.ones(4, bool), caliper=0.05)
+    assert mm[:, 0].tolist() == [-1, -1]
+
+
+def test_exact_strata_are_respected():
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({"t": (rng.random(n) < 0.25).astype(int), "x": rng.normal(size=n),
+                       "year": rng.integers(2015, 2018, n), "kind": rng.choice(["c", "k"], n)})
+    m = match(df, "t", ["x"], exact=["year", "kind"])
+    pairs = m.pairs()
+    for col in ("year", "kind"):
+        assert (df[col].to_numpy()[pairs.treated_row] ==
+                df[col].to_numpy()[pairs.control_row]).all()
+
+
+def test_heap_select_matches_partial_sort_semantics():
+    # all equal: libstdc++ heap selection keeps the first k
+    assert sorted(_heap_select([1.0, 1.0, 1.0, 1.0], 2)) == [0, 1]
+    # make_heap on two tied elements leaves the second on top, so a smaller third replaces it
+    assert sorted(_heap_select([2.0, 2.0, 1.0], 2)) == [0, 2]
+    assert sorted(_heap_select([3.0, 1.0, 2.0, 0.5], 2)) == [1, 3]
+
+
+def test_bad_specifications_raise_clear_errors():
+    df = pd.DataFrame({"t": [1, 0, 0, 1], "x": [1.0, 2.0, 3.0, None], "g": ["a", "b", "a", "b"]})
+    with pytest.raises(MatchingError, match="missing"):
+        match(df, "t", ["x"])
+    with pytest.raises(MatchingError, match="not in the data"):
+        match(df, "t", ["nope"])
+    with pytest.raises(MatchingError, match="0/1"):
+        match(df.assign(t=[2, 0, 0, 1]), "t", ["g"])
+    with pytest.raises(MatchingError, match="ratio"):
+        match(df, "t", ["g"], ratio=0)
+    with pytest.raises(MatchingError, match="method"):
+        match(df, "t", ["g"], method="genetic")
+    with pytest.raises(MatchingError, match="both treated"):
+        match(df.assign(t=1), "t", ["g"])
