@@ -62,9 +62,10 @@ def _spell_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
     f = follow_up.follow_up_days
     measures = []
     for source, word in (("employment", "employed"), ("benefit", "on out-of-work benefits")):
-        days = overlap_days("start_day", "end_day", 1, f)
+        overlap = overlap_days("start_day", "end_day", 1, f)
+        days = f"CAST(LEAST({f}, COALESCE(SUM({overlap}), 0)) AS INTEGER)"
         measures += [
-            Measure(f"{source}_days_post", source, f"CAST(LEAST({f}, COALESCE(SUM({days}), 0)) AS INTEGER)",
+            Measure(f"{source}_days_post", source, days,
                     f"Days {word} in the follow-up year (days 1..{f} after index)."),
             Measure(f"{source}_at_end", source, _flag(f"start_day <= {f} AND end_day >= {f}"),
                     f"1 if {word} on day {f} after the index date, else 0."),

@@ -21,7 +21,7 @@ def days_between(start: str, end: str) -> str:
 def add_days(column: str, days: int) -> str:
     """``column`` shifted by ``days`` (negative: earlier)."""
     sign = "+" if days >= 0 else "-"
-    return f"({column} {sign} INTERVAL ({abs(int(days))}) DAY)"
+    return f"({column} {sign} INTERVAL {abs(int(days))} DAY)"
 
 
 def date_literal(value: date) -> str:
