@@ -142,3 +142,24 @@ def test_assessment_is_the_latest_up_to_index_within_two_years():
     assert r.risk_score.tolist()[0] == 60.0 and pd.isna(r.risk_score.tolist()[1])
     assert r.need_drugs.astype("Int64").tolist() == [0, pd.NA, 0]
     assert r.need_accommodation.astype("Int64").tolist() == [0, pd.NA, 1]
+
+
+def test_history_ends_at_the_index_conviction_when_sentencing_came_later():
+    convicted, sentenced = date(2018, 1, 15), date(2018, 3, 1)
+    offences = [
+        _offence(100, 1, date(2017, 12, 1), convicted, disposal="custody"),  # index offence
+        _offence(101, 1, date(2017, 12, 2), convicted, disposal="custody"),  # convicted with it
+        _offence(102, 1, date(2017, 5, 1), date(2017, 6, 1), disposal="custody"),
+        _offence(103, 1, date(2017, 5, 2), date(2017, 6, 1), disposal="fine"),  # same occasion
+        _offence(104, 1, date(2017, 5, 3), date(2017, 6, 1), disposal="caution"),  # a caution
+        _offence(105, 1, date(2014, 1, 1), date(2014, 2, 1), disposal="caution"),
+    ]
+    events = [_event(1, index_type="custody_release", sentence_start=sentenced,
+                     disposal="custody")]
+    with tiny_admin({"people": [{"person_id": 1}], "index_events": events,
+                     "offences": offences}) as engine:
+        r = _covariates(engine).loc[1]
+    assert r.prev_offences == 4
+    assert (r.prev_convictions, r.prev_cautions, r.prev_custodial) == (1, 2, 1)
+    # recent: committed from 2016-01-15 on; the 2017 occasion counts once in each category
+    assert (r.prev_offences_2y, r.prev_convictions_2y, r.prev_custodial_2y) == (3, 1, 1)

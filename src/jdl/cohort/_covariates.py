@@ -1,8 +1,9 @@
 """The covariate set: what is known about a person at the index date (no look-ahead).
 
-Criminal history counts offences *proven before the index sentence date* (``is_prior``), so the
-index offence and offences sentenced with it are never history, for releases and court orders
-alike. Employment and benefit history covers the days before the index date. Versioned: bump
+Criminal history counts offences *proven before the index conviction date* (``is_prior``), so
+the index offence and offences convicted with it are never history, for releases and court orders
+alike. Occasions (convictions, cautions, custodial sentences) count distinct sanction dates.
+Employment and benefit history covers the days before the index date. Versioned: bump
 :data:`COVARIATE_SET_VERSION` whenever a definition changes.
 """
 
@@ -12,12 +13,14 @@ from jdl.outcomes import Measure
 from jdl.outcomes._dialect import age_at, overlap_days
 
 COVARIATE_SET_VERSION = "1.0"
-RECENT_DAYS = 730  # "recent" history: the two years before the index sentence date
+RECENT_DAYS = 730  # "recent" history: the two years before the index conviction date
 
 
-def _count_occasions(predicate: str) -> str:
-    """Sanction occasions: distinct conviction/caution dates (one court appearance = one)."""
-    return f"COUNT(DISTINCT outcome_date) FILTER (WHERE {predicate})"
+def _count_occasions(predicate: str, representative: str = "occasion_last") -> str:
+    """Sanction occasions: distinct conviction/caution dates (one court appearance = one); an
+    occasion is counted on its latest-committed offence, so offence-date windows mean "any
+    offence of the occasion committed in the window"."""
+    return f"COUNT(*) FILTER (WHERE {representative} AND {predicate})"
 
 
 def _history() -> tuple[Measure, ...]:
@@ -26,26 +29,27 @@ def _history() -> tuple[Measure, ...]:
     custody = "is_prior AND disposal = 'custody'"
     return (
         Measure("prev_offences", "offences", "COUNT(*) FILTER (WHERE is_prior)",
-                "Offences proven before the index sentence date (index offence excluded)."),
+                "Offences proven before the index conviction date (index offence excluded)."),
         Measure("prev_convictions", "offences", _count_occasions(conviction),
                 "Previous conviction occasions (distinct conviction dates)."),
         Measure("prev_cautions", "offences", _count_occasions("is_prior AND disposal = 'caution'"),
                 "Previous caution occasions."),
-        Measure("prev_custodial", "offences", _count_occasions(custody),
+        Measure("prev_custodial", "offences", _count_occasions(custody, "custody_occasion_last"),
                 "Previous custodial sentences (distinct sentencing dates)."),
         Measure("prev_offences_2y", "offences", f"COUNT(*) FILTER (WHERE is_prior AND {recent})",
                 f"Previous offences committed in the {RECENT_DAYS} days before the index "
-                "sentence date."),
+                "conviction date."),
         Measure("prev_convictions_2y", "offences", _count_occasions(f"{conviction} AND {recent}"),
                 "Previous conviction occasions for offences in the recent window."),
-        Measure("prev_custodial_2y", "offences", _count_occasions(f"{custody} AND {recent}"),
+        Measure("prev_custodial_2y", "offences",
+                _count_occasions(f"{custody} AND {recent}", "custody_occasion_last"),
                 "Previous custodial sentences for offences in the recent window."),
         Measure("_first_offence_date", "offences",
                 "MIN(offence_date) FILTER (WHERE is_prior OR is_index)",
                 "Date of the first proven offence (index offence included)."),
         Measure("_first_outcome_day", "offences",
                 "MIN(history_outcome_day) FILTER (WHERE is_prior OR is_index)",
-                "Days from the index sentence date back to the first sanction (<= 0)."),
+                "Days from the index conviction date back to the first sanction (<= 0)."),
         Measure("days_since_last_offence", "offences",
                 "-MAX(offence_day) FILTER (WHERE is_prior)",
                 "Days from the last previously proven offence to the index date; empty if none."),
@@ -75,7 +79,7 @@ def _event_covariates() -> tuple[Measure, ...]:
         Measure("copas_rate", "event", f"LN(({sanctions} + 1) / (10 + {years}))",
                 "OGRS3-style Copas rate ln((S + 1) / (10 + Y)): S = sanction occasions up to "
                 "and including the index one, Y = years from the first sanction to the index "
-                "sentence date. Higher = faster offending."),
+                "conviction date. Higher = faster offending."),
     )
 
 

@@ -43,14 +43,14 @@ def _offence_outcomes() -> tuple[Measure, ...]:
         Measure("custodial_reoffence", "offences", _flag(custody),
                 "1 if a proven re-offence received a custodial sentence, else 0."),
         Measure("custodial_sentences", "offences",
-                f"COUNT(DISTINCT outcome_date) FILTER (WHERE {custody})",
+                f"COUNT(*) FILTER (WHERE custody_occasion_last AND {custody})",
                 "Number of custodial sentences (distinct sentencing dates) for re-offences."),
         Measure("most_serious_tier", "offences", "MIN(severity) FILTER (WHERE is_reoffence)",
                 "Most serious tier among re-offences (1 = most serious); empty if none."),
         Measure("reoffended_tier1", "offences", _flag("is_reoffence AND severity = 1"),
                 "1 if a proven re-offence was in the most serious tier, else 0."),
         Measure("offences_pre", "offences", "COUNT(*) FILTER (WHERE is_pre)",
-                "Proven offences committed in the year before the index sentence date (index "
+                "Proven offences committed in the year before the index conviction date (index "
                 "offence included) - the 'before' volume."),
         Measure("offence_change", "event", "(reoffences - offences_pre)",
                 "Re-offences in the follow-up year minus offences in the year before."),

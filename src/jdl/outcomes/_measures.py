@@ -9,13 +9,19 @@ the event and the flags below, so definitions read like the written rules.
 Offence rows (source ``offences``) expose, besides the contract columns:
 
 - ``offence_day`` / ``outcome_day``: days from the index date to the offence / its conviction;
-- ``history_day`` / ``history_outcome_day``: the same from the *index sentence date*
-  (``sentence_start``, else the index date) - criminal history is what was proven before sentence;
+- ``history_day`` / ``history_outcome_day``: the same from the *index conviction date* (the index
+  offence's ``outcome_date``, else ``sentence_start``, else the index date) - criminal history is
+  what was proven before the index conviction, for releases and court orders alike;
 - ``is_index``: the row is the index offence;
-- ``is_prior``: proven before the index sentence date, not the index offence (known at index);
+- ``is_prior``: proven before the index conviction date (so never the index offence, nor offences
+  convicted with it) - known at index;
 - ``is_reoffence``: a proven re-offence (see :class:`FollowUp`);
-- ``is_pre``: committed in the ``pre_period_days`` before the index sentence date and proven by
-  it (the index offence included) - the "before" volume for pre/post change.
+- ``is_pre``: committed in the ``pre_period_days`` before the index conviction date and proven by
+  it (the index offence included) - the "before" volume for pre/post change;
+- ``occasion_last`` / ``custody_occasion_last``: the row represents its sanction occasion (the
+  person's offences sharing an ``outcome_date`` and caution-or-not / custody-or-not): it is the
+  occasion's latest-committed offence. ``COUNT(*) FILTER (WHERE occasion_last AND ...)`` counts
+  occasions without ``COUNT(DISTINCT)``, which is several times slower per event.
 
 Spell rows (``employment``, ``benefit``) expose ``start_day`` and ``end_day`` (inclusive day
 offsets from the index date; an ongoing spell ends at the data cut-off). Assessment rows expose
@@ -84,6 +90,17 @@ class Measure:
             raise ValueError(f"Unknown source {self.source!r} for measure {self.name!r}")
 
 
+_OCCASIONS = """
+        SELECT o.*,
+               ROW_NUMBER() OVER (PARTITION BY o.person_id, o.outcome_date, o.disposal = 'caution'
+                                  ORDER BY o.offence_date DESC, o.offence_id) = 1
+                 AS occasion_last,
+               ROW_NUMBER() OVER (PARTITION BY o.person_id, o.outcome_date, o.disposal = 'custody'
+                                  ORDER BY o.offence_date DESC, o.offence_id) = 1
+                 AS custody_occasion_last
+        FROM offences AS o"""
+
+
 def _first_day(follow_up: FollowUp) -> str:
     if follow_up.count_release_day:
         return "CASE WHEN ev.index_type = 'custody_release' THEN 0 ELSE 1 END"
@@ -95,14 +112,14 @@ def _offence_rows(follow_up: FollowUp) -> str:
     inner = f"""
         SELECT ev.event_id, o.offence_id, o.offence_date, o.outcome_date, o.offence_code,
                o.offence_group, o.severity, o.disposal, o.sentence_days, o.dv_flag,
-               o.terrorism_flag,
+               o.terrorism_flag, o.occasion_last, o.custody_occasion_last,
                {days_between('ev.index_date', 'o.offence_date')} AS offence_day,
                {days_between('ev.index_date', 'o.outcome_date')} AS outcome_day,
                {days_between('ev.history_date', 'o.offence_date')} AS history_day,
                {days_between('ev.history_date', 'o.outcome_date')} AS history_outcome_day,
                COALESCE(o.offence_id = ev.index_offence_id, FALSE) AS is_index,
                {_first_day(follow_up)} AS first_day
-        FROM ev LEFT JOIN offences AS o
+        FROM ev LEFT JOIN ({_OCCASIONS}) AS o
           ON o.person_id = ev.person_id AND o.offence_date <= {add_days('ev.index_date', f)}"""
     return f"""
       SELECT r.*,
@@ -171,10 +188,11 @@ def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: Follow
     used = [s for s in SOURCES[1:] if any(m.source == s for m in measures)]
     ctes = [
         f"""ev AS (
-      SELECT e.*, COALESCE(e.sentence_start, e.index_date) AS history_date,
+      SELECT e.*, COALESCE(io.outcome_date, e.sentence_start, e.index_date) AS history_date,
              CAST(EXTRACT(YEAR FROM e.index_date) AS INTEGER) AS index_year,
              p.date_of_birth, p.sex, p.ethnicity, p.nationality, p.region
-      FROM ({events_sql}) AS e JOIN people AS p ON p.person_id = e.person_id)"""
+      FROM ({events_sql}) AS e JOIN people AS p ON p.person_id = e.person_id
+      LEFT JOIN offences AS io ON io.offence_id = e.index_offence_id)"""
     ]
     for source in used:
         aggregates = ",\n             ".join(
