@@ -1,0 +1,62 @@
+"""Matching a file's headings to the template's columns, refusing what cannot be resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jdl.core.errors import SubmissionRefused
+from jdl.intake._spec import (
+    COLUMN_BY_NAME,
+    EVENT_DATE_COLUMNS,
+    REQUIRED_COLUMNS,
+    canonical_for,
+)
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which position in the file holds each template column, and what else is there."""
+
+    positions: dict[str, int]  # canonical column -> position in the file
+    headers: dict[str, str]  # canonical column -> heading as written in the file
+    extra: tuple[tuple[int, str], ...]  # (position, heading) of columns not in the template
+
+
+def map_columns(headers: tuple[str, ...]) -> ColumnMap:
+    """Map headings (case-, space- and synonym-insensitively); refuse missing or ambiguous ones."""
+    positions: dict[str, int] = {}
+    extra: list[tuple[int, str]] = []
+    for position, heading in enumerate(headers):
+        canonical = canonical_for(heading) if heading else None
+        if canonical is None:
+            extra.append((position, heading))
+            continue
+        if canonical in positions:
+            first = headers[positions[canonical]]
+            raise SubmissionRefused(
+                f"Columns '{first}' and '{heading}' both look like {canonical}, so the lab cannot "
+                "tell which to use.", hint="Delete or rename one of them.")
+        positions[canonical] = position
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if missing:
+        raise SubmissionRefused(
+            f"The file has no {_names(missing)} column{'s' if len(missing) > 1 else ''}, which "
+            "every submission needs.", hint=_accepted_names(missing))
+    if not any(c in positions for c in EVENT_DATE_COLUMNS):
+        raise SubmissionRefused(
+            "The file needs at least one of the columns index_date, conviction_date or "
+            "intervention_start, so the lab knows when to measure re-offending from.",
+            hint=_accepted_names(list(EVENT_DATE_COLUMNS)))
+    return ColumnMap(positions, {c: headers[p] for c, p in positions.items()}, tuple(extra))
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(columns[:-1]) + " or " + columns[-1] if len(columns) > 1 else columns[0]
+
+
+def _accepted_names(columns: list[str]) -> str:
+    parts = []
+    for name in columns:
+        synonyms = COLUMN_BY_NAME[name].synonyms[:3]
+        parts.append(f"{name} (or {', '.join(repr(s) for s in synonyms)})" if synonyms else name)
+    return "Headings the lab recognises: " + "; ".join(parts) + "."

@@ -1,0 +1,168 @@
+"""Programme information: what the organisation tells the lab about the programme it ran.
+
+Sent with every submission (a form in the portal; a YAML or JSON side file for the CLI). It feeds
+the report's description of the programme, the choice of national or regional matching, and the
+selective-sample safeguard: an organisation that submits only the people who completed its
+programme, or a fraction of those it worked with, will see its effect over-stated, and the lab
+says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from jdl.admin.contract import REGIONS
+from jdl.core.errors import JDLError
+
+Sector = Literal["voluntary_community", "public", "private", "education"]
+InterventionType = Literal[
+    "employment", "accommodation", "education", "mentoring", "health", "substance_misuse",
+    "restorative_justice", "family", "youth", "other",
+]
+Setting = Literal["custody", "community", "both"]
+SelectionBasis = Literal["all_participants", "completers_only", "other"]
+REGION_CHOICES: tuple[str, ...] = (*REGIONS, "National")
+
+
+class ProgrammeError(JDLError):
+    """The programme information file is missing, unreadable or has invalid fields."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems or [])
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
+
+
+def _choice_key(value: object) -> object:
+    """``'Substance misuse'`` / ``'voluntary/community'`` -> ``substance_misuse`` /
+    ``voluntary_community``: the portal shows words, files may carry them too."""
+    if isinstance(value, str):
+        return re.sub(r"[^a-z]+", "_", value.strip().lower()).strip("_")
+    return value
+
+
+class Programme(BaseModel):
+    """The programme a submission is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    organisation: str = Field(min_length=1)
+    sector: Sector
+    programme_name: str = Field(min_length=1)
+    intervention_type: InterventionType
+    setting: Setting
+    referral_route: str = Field(min_length=1)
+    region: str
+    delivery_start: dt.date
+    delivery_end: dt.date
+    description: str = Field(min_length=1)
+    declared_participants: int | None = Field(default=None, ge=1)
+    selection_basis: SelectionBasis = "all_participants"
+    selection_notes: str | None = None
+
+    @field_validator("sector", "intervention_type", "setting", "selection_basis", mode="before")
+    @classmethod
+    def _words_to_choice(cls, value: object) -> object:
+        return _choice_key(value)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        for region in REGION_CHOICES:
+            if region.lower() == value.strip().lower():
+                return region
+        raise ValueError(f"must be one of: {', '.join(REGION_CHOICES)}")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Programme:
+        if self.delivery_end < self.delivery_start:
+            raise ValueError("delivery_end is before delivery_start")
+        if self.selection_basis == "other" and not self.selection_notes:
+            raise ValueError("selection_notes must say how people were chosen when "
+                             "selection_basis is 'other'")
+        return self
+
+
+def programme_from_dict(data: Any, *, source: str = "programme information") -> Programme:
+    """Validate a mapping (parsed YAML/JSON or a web form) into a :class:`Programme`."""
+    if not isinstance(data, dict):
+        raise ProgrammeError(f"The {source} should be a set of 'field: value' lines.",
+                             hint=PROGRAMME_HINT)
+    try:
+        return Programme.model_validate(data)
+    except ValidationError as exc:
+        raise ProgrammeError(f"The {source} has {exc.error_count()} problem(s):",
+                             problems=[_describe(e) for e in exc.errors()],
+                             hint=PROGRAMME_HINT) from None
+
+
+PROGRAMME_HINT = "`jdl template --format yaml` writes an example programme file to copy."
+
+
+def _describe(error: Any) -> str:
+    field = ".".join(str(p) for p in error.get("loc", ())) or "(whole file)"
+    kind = error.get("type", "")
+    if kind == "missing":
+        return f"{field}: missing; please fill it in."
+    if kind == "extra_forbidden":
+        return f"{field}: not a programme field (check the spelling)."
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{field}: {error.get('input')!r} is not allowed; use one of {allowed}."
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    shown = error.get("input")
+    if kind.startswith("date") or kind.startswith(("int", "greater")):
+        return f"{field}: {message} (got {shown!r})."
+    return f"{field}: {message}."
+
+
+def load_programme(path: str | Path) -> Programme:
+    """Read programme information from a YAML or JSON file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ProgrammeError(f"There is no programme information file at {path}.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ProgrammeError(f"{path.name} could not be read as text: {exc}.") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ProgrammeError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ProgrammeError(f"{path.name} is not valid YAML: {problem}{where}.",
+                             hint=PROGRAMME_HINT) from None
+    return programme_from_dict(data, source=path.name)
+
+
+EXAMPLE_PROGRAMME: dict[str, Any] = {
+    "organisation": "Example Futures Trust",
+    "sector": "voluntary_community",
+    "programme_name": "Routes to Work",
+    "intervention_type": "employment",
+    "setting": "both",
+    "referral_route": "Prison resettlement team and probation referrals",
+    "region": "North West",
+    "delivery_start": dt.date(2019, 1, 1),
+    "delivery_end": dt.date(2020, 12, 31),
+    "description": "One-to-one employment mentoring starting three months before release and "
+                   "continuing for up to a year after.",
+    "declared_participants": 240,
+    "selection_basis": "all_participants",
+    "selection_notes": None,
+}

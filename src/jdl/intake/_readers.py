@@ -1,0 +1,395 @@
+"""Reading an uploaded file into a table of raw cells, whatever its format.
+
+The file's type is decided by its content, not its name (people rename files). CSV text may be in
+any common encoding and use ``,``, ``;``, tab or ``|`` between values; XLSX is read without
+running or following anything (no macros, no external links, formulas kept as text so they can be
+reported) and only after its zip structure is checked against zip bombs; Parquet is read after its
+metadata is checked. Every problem that stops us reading the file is a :class:`SubmissionRefused`
+with one plain-English message.
+
+Row numbers are kept as the user sees them: in CSV and XLSX the header is row 1 (or wherever it
+is) and the first person is row 2; Parquet has no visible rows, so its records count from 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from jdl.core.config import IntakeSettings
+from jdl.core.errors import SubmissionRefused, UsageError
+from jdl.intake._dates import EXCEL_EPOCH_1900
+from jdl.intake._spec import FULL_NAME_HEADERS, canonical_for, normalise_header
+
+Format = Literal["csv", "xlsx", "parquet"]
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SUPPORTED = "a CSV file, an Excel workbook (.xlsx) or a Parquet file"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the rows came from and how the file was read (shown back to the user)."""
+
+    file_name: str
+    format: Format
+    size_bytes: int
+    header_row: int  # 1-based row of the headings; 0 for Parquet (no header row)
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    def describe(self) -> str:
+        """One line for the summary: ``CSV (UTF-8, comma-separated)``."""
+        if self.format == "csv":
+            delimiter = _DELIMITER_NAMES.get(self.delimiter or ",", self.delimiter)
+            return (f"CSV ({self.encoding}, {delimiter}-separated), "
+                    f"headings on row {self.header_row}")
+        if self.format == "xlsx":
+            return f"Excel workbook, sheet '{self.sheet}', headings on row {self.header_row}"
+        return "Parquet"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """The data rows of a file as raw cells, before any interpretation.
+
+    ``cells`` has one column per heading (object dtype, values as read: text, numbers, dates,
+    None) and one row per data row between the header and the last non-blank row.
+    """
+
+    headers: tuple[str, ...]
+    cells: pd.DataFrame
+    row_numbers: np.ndarray
+    overflow: np.ndarray  # True where a row had values beyond the last heading
+    blank: np.ndarray  # True where a row is empty (and does not overflow)
+    source: SourceInfo
+    notes: tuple[str, ...] = field(default=())
+    excel_epoch: np.datetime64 = EXCEL_EPOCH_1900  # day 0 of serial dates (1904 on old Macs)
+
+
+def read_table(path: str | Path, settings: IntakeSettings) -> RawTable:
+    """Read ``path`` (CSV, XLSX or Parquet, detected from its content) into a :class:`RawTable`."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"There is no file at {path}.")
+    if not path.is_file():
+        raise UsageError(f"{path} is a folder, not a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise SubmissionRefused("The file is empty.", hint=_TEMPLATE_HINT)
+    if size > settings.max_file_bytes:
+        raise SubmissionRefused(
+            f"The file is {_mb(size)}, larger than the {_mb(settings.max_file_bytes)} the lab "
+            "accepts.", hint="Remove columns the template does not ask for, or split the people "
+            "into two submissions and tell the lab they belong together.")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    kind = sniff_format(head)
+    if kind == "xlsx":
+        return _read_xlsx(path, size, settings)
+    if kind == "parquet":
+        return _read_parquet(path, size, settings)
+    return _read_csv(path, size, settings)
+
+
+_TEMPLATE_HINT = "Download the template with `jdl template` and fill in one row per person."
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def sniff_format(head: bytes) -> Format:
+    """The format of a file from its first bytes; refuses formats we know we cannot read."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"  # any zip; _read_xlsx checks it really is a workbook
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SubmissionRefused(
+            "This is an old-style Excel file (.xls) or a password-protected workbook, which the "
+            "lab cannot read.", hint="Remove any password, then use File > Save As and choose "
+            "'Excel Workbook (.xlsx)' or 'CSV UTF-8'.")
+    if head.startswith(b"%PDF"):
+        raise SubmissionRefused(f"This is a PDF document. Please send {SUPPORTED}.",
+                                hint=_TEMPLATE_HINT)
+    return "csv"
+
+
+# --------------------------------------------------------------------------------------- CSV
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes: BOM-marked UTF-8/UTF-16, else UTF-8, else Windows-1252 (Excel's
+    'CSV' on UK Windows), else Latin-1 (never fails). Returns (text, encoding name)."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[3:].decode("utf-8"), "UTF-8 with BOM"
+        except UnicodeDecodeError:
+            pass
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                return data[2:].decode(codec), "UTF-16"
+            except UnicodeDecodeError as exc:
+                raise SubmissionRefused(
+                    "The file says it is UTF-16 text but cannot be read as such.",
+                    hint="Save it again as 'CSV UTF-8'.") from exc
+    if b"\x00" in data[:65536]:
+        raise SubmissionRefused(f"This does not look like a text (CSV) file. Please send "
+                                f"{SUPPORTED}.", hint=_TEMPLATE_HINT)
+    for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
+        try:
+            return data.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "Latin-1"
+
+
+def _parse_csv(text: str, delimiter: str, limit: int | None = None) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                break
+    except csv.Error as exc:
+        raise SubmissionRefused(
+            f"The CSV file is malformed near row {reader.line_num}: {exc}.",
+            hint="Open it in Excel, check that row, and save it again as 'CSV UTF-8'.") from exc
+    return rows
+
+
+def choose_delimiter(text: str, search_rows: int) -> str:
+    """The delimiter under which the most headings are recognised (then: most columns)."""
+    sample = text[:65536]
+    best, best_score = ",", (-1, -1)
+    for delimiter in DELIMITERS:
+        rows = _parse_csv(sample, delimiter, limit=search_rows)
+        recognised = max((_recognised(r) for r in rows), default=0)
+        width = max((len(r) for r in rows), default=0)
+        score = (recognised, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_csv(path: Path, size: int, settings: IntakeSettings) -> RawTable:
+    text, encoding = decode_text(path.read_bytes())
+    delimiter = choose_delimiter(text, settings.header_search_rows)
+    rows = _parse_csv(text, delimiter)
+    header_index = find_header(rows[: settings.header_search_rows])
+    source = SourceInfo(path.name, "csv", size, header_index + 1, encoding, delimiter)
+    return _build(rows[header_index], rows[header_index + 1 :], header_index + 2, source,
+                  settings)
+
+
+# -------------------------------------------------------------------------------------- XLSX
+
+
+def check_zip(path: Path, settings: IntakeSettings) -> list[str]:
+    """Refuse workbooks that are not safe to open; return notes for the user.
+
+    Python's ``zipfile`` never writes more than an entry's declared size (a lying header fails
+    its CRC check), so checking the declared sizes bounds what reading can expand to.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SubmissionRefused("The file looks like a zip archive or Excel workbook but is "
+                                "damaged.", hint="Save it again from Excel as .xlsx.") from exc
+    names = {info.filename for info in infos}
+    if "xl/workbook.xml" not in names:
+        what = "an OpenDocument spreadsheet (.ods)" if "content.xml" in names else (
+            "a Word document" if "word/document.xml" in names else "a zip archive")
+        raise SubmissionRefused(f"This is {what}, not an Excel workbook. Please send {SUPPORTED}.",
+                                hint=_TEMPLATE_HINT)
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
+        raise SubmissionRefused(
+            "The workbook contains macros, which the lab does not accept.",
+            hint="Use File > Save As and choose 'Excel Workbook (.xlsx)' (not macro-enabled).")
+    total = sum(info.file_size for info in infos)
+    worst = max((info.file_size / max(info.compress_size, 1) for info in infos), default=0.0)
+    if (len(infos) > settings.max_xlsx_entries or total > settings.max_xlsx_uncompressed_bytes
+            or worst > settings.max_xlsx_compression_ratio):
+        raise SubmissionRefused(
+            "The workbook expands to far more data than a submission should hold, so the lab will "
+            "not open it.", hint="Copy just the people's rows into a new workbook, or save as CSV.")
+    notes = []
+    if any(name.startswith("xl/externalLinks/") for name in names):
+        notes.append("The workbook links to other workbooks. Links are never followed: cells "
+                     "that use them are reported as formulas.")
+    return notes
+
+
+def _pick_sheet(workbook: Any) -> tuple[Any, list[str]]:
+    names = workbook.sheetnames
+    for name in names:
+        if normalise_header(name) in {"submission", "people", "data"}:
+            return workbook[name], []
+    notes = [f"The workbook has {len(names)} sheets; only the first, '{names[0]}', was read."] if \
+        len(names) > 1 else []
+    return workbook[names[0]], notes
+
+
+def _read_xlsx(path: Path, size: int, settings: IntakeSettings) -> RawTable:
+    import openpyxl  # heavy; only when a workbook arrives
+
+    notes = check_zip(path, settings)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False,
+                                          keep_vba=False, keep_links=False)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise SubmissionRefused("The Excel workbook could not be opened; it may be damaged.",
+                                hint="Open it in Excel and save it again as .xlsx, or save "
+                                "as CSV.") from exc
+    try:
+        sheet, sheet_notes = _pick_sheet(workbook)
+        notes += sheet_notes
+        width = min(sheet.max_column or settings.max_columns, settings.max_columns)
+        sheet.reset_dimensions()  # a wrong <dimension> must not cut rows off
+        rows = _xlsx_rows(sheet, width, settings)
+        epoch = np.datetime64(workbook.epoch.date(), "D")
+    except SubmissionRefused:
+        raise
+    except Exception as exc:
+        raise SubmissionRefused("The Excel workbook could not be read; it may be damaged.",
+                                hint="Open it in Excel and save it again, or save as CSV.") from exc
+    finally:
+        workbook.close()
+    header_index = find_header(rows[: settings.header_search_rows])
+    source = SourceInfo(path.name, "xlsx", size, header_index + 1, sheet=sheet.title)
+    return _build(rows[header_index], rows[header_index + 1 :], header_index + 2, source,
+                  settings, notes, epoch)
+
+
+def _xlsx_rows(sheet: Any, width: int, settings: IntakeSettings) -> list[list[Any]]:
+    """All rows up to the last non-blank one; runs of blank rows are held back until data follows
+    them, so formatting that reaches row 1,048,576 costs nothing and triggers no row limit."""
+    rows: list[list[Any]] = []
+    pending_blank = 0
+    limit = settings.max_rows + settings.header_search_rows + 1
+    for values in sheet.iter_rows(max_col=width, values_only=True):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            pending_blank += 1
+            continue
+        if pending_blank:
+            rows.extend([[None] * width] * pending_blank)
+            pending_blank = 0
+        rows.append(list(values))
+        if len(rows) > limit:
+            raise _too_many_rows(settings)
+    return rows
+
+
+def _too_many_rows(settings: IntakeSettings) -> SubmissionRefused:
+    return SubmissionRefused(
+        f"The file has more than {settings.max_rows:,} rows, the most the lab accepts in one "
+        "submission.", hint="Check for stray content far below your data, or split the "
+        "submission and tell the lab the parts belong together.")
+
+
+# ----------------------------------------------------------------------------------- Parquet
+
+
+def _read_parquet(path: Path, size: int, settings: IntakeSettings) -> RawTable:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+        if meta.num_rows > settings.max_rows:
+            raise _too_many_rows(settings)
+        if meta.num_columns > settings.max_columns:
+            raise SubmissionRefused(f"The Parquet file has {meta.num_columns} columns; the lab "
+                                    f"reads at most {settings.max_columns}.")
+        expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if expanded > settings.max_xlsx_uncompressed_bytes:
+            raise SubmissionRefused("The Parquet file expands to far more data than a submission "
+                                    "should hold, so the lab will not read it.")
+        frame = parquet.read().to_pandas().astype(object)
+    except SubmissionRefused:
+        raise
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise SubmissionRefused("The Parquet file could not be read; it may be damaged.",
+                                hint="Export it again, or send a CSV file.") from exc
+    frame = frame.where(frame.notna(), None)
+    headers = [str(c) for c in frame.columns]
+    source = SourceInfo(path.name, "parquet", size, 0)
+    return _build(headers, frame.to_numpy().tolist(), 1, source, settings)
+
+
+# ---------------------------------------------------------------------------------- Shared
+
+
+def _recognised(row: list[Any]) -> int:
+    return len({canonical_for(c) for c in row if c is not None} - {None})
+
+
+def find_header(rows: list[list[Any]]) -> int:
+    """Index of the heading row: the first of the top rows naming at least two template
+    columns (some people put a title above the headings)."""
+    for index, row in enumerate(rows):
+        if _recognised(row) >= 2:
+            return index
+    for row in rows:
+        if any(normalise_header(c) in FULL_NAME_HEADERS for c in row if c is not None):
+            raise SubmissionRefused(
+                "The file has a single 'Name' column. The lab needs forenames and surnames in "
+                "separate columns to link people reliably.",
+                hint="Split the names into 'forename' and 'surname' columns (see the template).")
+    raise SubmissionRefused(
+        "No column headings were found. The first row should name the columns, e.g. forename, "
+        "surname, date_of_birth, sex.", hint=_TEMPLATE_HINT)
+
+
+def is_blank(frame: pd.DataFrame) -> np.ndarray:
+    """Rows in which every cell is empty or whitespace."""
+    blank = np.ones(len(frame), dtype=bool)
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        text = pd.Series(column.to_numpy(dtype=object), dtype="str")
+        blank &= (text.isna() | (text.str.strip() == "")).to_numpy()
+    return blank
+
+
+def _row_is_blank(row: list[Any]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def _build(header: list[Any], body: list[list[Any]], first_row_number: int, source: SourceInfo,
+           settings: IntakeSettings, notes: list[str] | None = None,
+           excel_epoch: np.datetime64 = EXCEL_EPOCH_1900) -> RawTable:
+    """Trim trailing blank rows, square the rows up to the headings, note overflowing rows."""
+    headers = ["" if h is None else str(h).strip() for h in header]
+    while headers and not headers[-1]:
+        headers.pop()  # trailing empty heading cells
+    width = len(headers)
+    last = len(body)
+    while last and _row_is_blank(body[last - 1]):
+        last -= 1
+    if last > settings.max_rows:
+        raise _too_many_rows(settings)
+    body = body[:last]
+    overflow = np.array([len(r) > width and not _row_is_blank(r[width:]) for r in body],
+                        dtype=bool)
+    square = [r if len(r) == width else (list(r[:width]) + [None] * (width - len(r)))
+              for r in body]
+    columns = list(zip(*square, strict=True)) if square else [()] * width
+    cells = pd.DataFrame({i: np.array(col, dtype=object) for i, col in enumerate(columns)},
+                         index=range(last), columns=range(width))
+    blank = np.array([_row_is_blank(r) for r in square], dtype=bool) & ~overflow
+    row_numbers = np.arange(first_row_number, first_row_number + last, dtype=np.int64)
+    return RawTable(tuple(headers), cells, row_numbers, overflow, blank, source,
+                    tuple(notes or ()), excel_epoch)
