@@ -52,16 +52,26 @@ def _linpred(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
-    """Columns kept by a left-to-right rank check, as R's limited-pivoting QR keeps them."""
-    keep: list[int] = []
+    """Columns kept by a left-to-right rank check, as R's limited-pivoting QR keeps them.
+
+    Column j is aliased when its residual after projection on the kept columns is below
+    ``tol`` of its norm (computed from the scaled Gram matrix: cheap for any n).
+    """
     scale = np.sqrt((X * X).sum(axis=0))
     scale[scale == 0] = 1.0
-    sample = X if X.shape[0] <= 20_000 else X[:: max(1, X.shape[0] // 20_000)]
-    Xs = sample / scale
+    Xs = X / scale
+    G = Xs.T @ Xs
+    keep: list[int] = []
     for j in range(X.shape[1]):
-        trial = [*keep, j]
-        s = np.linalg.svd(Xs[:, trial], compute_uv=False)
-        if s[-1] > tol * s[0] and np.any(X[:, j] != 0):
+        if G[j, j] == 0:
+            continue
+        if keep:
+            Gk = G[np.ix_(keep, keep)]
+            g = G[keep, j]
+            resid = G[j, j] - g @ np.linalg.solve(Gk, g)
+        else:
+            resid = G[j, j]
+        if resid > tol**2 * G[j, j]:
             keep.append(j)
     return np.array(keep, dtype=int)
 
@@ -70,7 +80,7 @@ def _wls(X: np.ndarray, w: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Weighted least squares; QR-accurate: lstsq when small, scaled normal equations + refine."""
     Xw = X * w[:, None]
     zw = z * w
-    if X.shape[0] * X.shape[1] <= 3_000_000:
+    if X.shape[0] * X.shape[1] <= 200_000:
         return np.linalg.lstsq(Xw, zw, rcond=None)[0]
     scale = np.sqrt((Xw * Xw).sum(axis=0))
     scale[scale == 0] = 1.0
