@@ -57,6 +57,14 @@ class ParsedDates:
     values: pd.Series
     problem: pd.Series
     swappable: pd.Series
+    day_first_only: int = 0  # values that can only be day/month (first part over 12)
+
+    @property
+    def looks_month_first(self) -> bool:
+        """True when month/day-only values are at least as common as day/month-only ones, so the
+        ambiguous values of this column cannot be trusted either."""
+        us = int((self.problem == US_ORDER).sum())
+        return us > 0 and us >= self.day_first_only
 
 
 def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int = 2100,
@@ -70,6 +78,7 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
     has_parts = np.zeros(n, dtype=bool)
     problem = np.full(n, None, dtype=object)
     swappable = np.zeros(n, dtype=bool)
+    day_first_only = 0
     direct = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
 
     values = raw.to_numpy(dtype=object)
@@ -111,6 +120,7 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
             ok = ~us
             _set_parts(where[ok], uk[hit][ok], (2, 1, 0), year, month, day, has_parts, problem)
             swappable[where] = (first <= 12) & (second <= 12) & (first != second)
+            day_first_only = int(((first > 12) & (second <= 12)).sum())
 
         short = text.str.match(_SHORT_YEAR).to_numpy(dtype=bool, na_value=False)
         problem[positions[short]] = TWO_DIGIT_YEAR
@@ -148,6 +158,7 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
         values=pd.Series(result.astype("datetime64[s]"), index=index),
         problem=pd.Series(problem, index=index, dtype=object),
         swappable=pd.Series(swappable & ~np.isnat(result), index=index),
+        day_first_only=day_first_only,
     )
 
 

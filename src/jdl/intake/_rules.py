@@ -66,10 +66,10 @@ RULES: dict[str, Rule] = {
         Rule("date_out_of_range", "error", "{column} is not a plausible date ({value}).",
              "Check the year. " + _DATE_FIX),
         Rule("date_swappable", "warning",
-             "{column} {value} could be day/month or month/day, and other dates in this column "
-             "are month/day; it was read as {detail}.",
+             "{column} {value} could be day/month or month/day, and this column has as many "
+             "month/day dates as day/month ones; it was read as {detail}.",
              "Check this date and write it as dd/mm/yyyy or yyyy-mm-dd."),
-        Rule("dob_future", "error", "{column} (date of birth) is in the future ({value}).",
+        Rule("dob_future", "error", "{column} is in the future ({value}).",
              "Check the year of birth."),
         Rule("date_future", "error", "{column} is in the future ({value}).",
              "Check the year: re-offending can only be measured after events that have happened."),

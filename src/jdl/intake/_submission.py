@@ -39,7 +39,7 @@ class Refusal:
 @dataclass(frozen=True)
 class Counts:
     """Row counts; ``rows == accepted + rejected`` always (``blank`` rows are among the
-    rejected)."""
+    rejected; ``with_warnings`` counts accepted rows that have a warning)."""
 
     rows: int
     accepted: int
@@ -87,8 +87,9 @@ class Submission:
         rejected = int((status == "rejected").sum())
         blank = int((self.issues["code"] == "blank_row").sum())
         warned = self.issues.loc[self.issues["severity"] == "warning", "row_number"].dropna()
+        accepted_rows = self.rows.loc[status == "accepted", "row_number"]
         return Counts(len(self.rows), len(self.rows) - rejected, rejected, blank,
-                      int(warned.nunique()))
+                      int(accepted_rows.isin(warned).sum()))
 
     @property
     def acceptable(self) -> bool:

@@ -22,12 +22,7 @@ from jdl.core.errors import SubmissionRefused
 from jdl.core.identifiers import PRISON_NUMBER_PATTERN, format_pnc_ids, normalise_pnc_id
 from jdl.intake import _arrow as arrow
 from jdl.intake._columns import ColumnMap, map_columns
-from jdl.intake._dates import (
-    US_ORDER,
-    ParsedDates,
-    age_in_years,
-    parse_dates,
-)
+from jdl.intake._dates import ParsedDates, age_in_years, parse_dates
 from jdl.intake._programme import Programme
 from jdl.intake._readers import RawTable, is_blank, read_table
 from jdl.intake._rules import RULES
@@ -244,7 +239,7 @@ def _check_date(cells: pd.Series, name: str, found: _Found, settings: IntakeSett
                          excel_epoch=excel_epoch)
     for code in pd.unique(parsed.problem.dropna()):
         found.add(parsed.problem == code, name, str(code))
-    if (parsed.problem == US_ORDER).any():  # this column shows signs of month/day order
+    if parsed.looks_month_first:
         shown = parsed.values.dt.strftime("%-d %B %Y")
         found.add(parsed.swappable, name, "date_swappable", shown)
     return parsed
