@@ -22,7 +22,7 @@ FOLLOW_UP = FollowUp(data_cutoff=date(2024, 12, 31))
 
 def _covariates(engine) -> pd.DataFrame:
     sql = measures_sql(EVENTS_SQL, covariate_measures(), FOLLOW_UP)
-    return engine.df(sql).set_index("person_id")
+    return engine.df(sql).sort_values("person_id").set_index("person_id")
 
 
 def _event(pid: int, **kw) -> dict:

@@ -63,7 +63,8 @@ def _world(cases: dict[str, tuple], *, index_offence: bool = True):
 
 def _outcomes(engine, follow_up: FollowUp | None = None) -> pd.DataFrame:
     follow_up = follow_up or FollowUp(data_cutoff=CUTOFF)
-    return engine.df(measures_sql(EVENTS_SQL, outcome_measures(follow_up), follow_up))
+    result = engine.df(measures_sql(EVENTS_SQL, outcome_measures(follow_up), follow_up))
+    return result.sort_values("event_id", ignore_index=True)
 
 
 def test_reoffending_cases():

@@ -136,6 +136,10 @@ def _events_from(table: str, where: str) -> str:
     return f"SELECT {columns} FROM {table} WHERE {where}"
 
 
+def _ordered(sql: str) -> str:
+    return f"SELECT * FROM ({sql}) AS measured ORDER BY event_id"
+
+
 def _attrition(rows: pd.DataFrame, spec: CohortSpec, rejected_at_intake: int) -> Attrition:
     counts = rows["status"].value_counts()
     steps = [AttritionStep("linkage", "rejected_at_intake", LINKAGE_REASONS["rejected_at_intake"],
@@ -200,7 +204,7 @@ def build_cohort(
         engine.register(ROWS_TABLE, rows)
         sql = measures_sql(_events_from(ROWS_TABLE, "status = 'eligible'"),
                            analysis_measures(spec), spec.follow_up)
-        data = engine.df(sql)
+        data = engine.df(_ordered(sql))
     finally:
         engine.unregister(ROWS_TABLE)
     keep = ["row_number", "person_id", "method", "reference_date", "reference_source", "status",
@@ -243,7 +247,7 @@ def build_pool(
     exclude = pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")})
     engine.register(EXCLUDE_TABLE, exclude)
     try:
-        return engine.df(pool_sql(spec, exclude=True, strata=strata))
+        return engine.df(_ordered(pool_sql(spec, exclude=True, strata=strata)))
     finally:
         engine.unregister(EXCLUDE_TABLE)
 
