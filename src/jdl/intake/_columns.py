@@ -8,8 +8,10 @@ from jdl.core.errors import SubmissionRefused
 from jdl.intake._spec import (
     COLUMN_BY_NAME,
     EVENT_DATE_COLUMNS,
+    FULL_NAME_HEADERS,
     REQUIRED_COLUMNS,
     canonical_for,
+    normalise_header,
 )
 
 
@@ -38,6 +40,12 @@ def map_columns(headers: tuple[str, ...]) -> ColumnMap:
                 "tell which to use.", hint="Delete or rename one of them.")
         positions[canonical] = position
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if {"forename", "surname"} & set(missing) and any(
+            normalise_header(h) in FULL_NAME_HEADERS for _, h in extra):
+        raise SubmissionRefused(
+            "The file has a single 'Name' column. The lab needs forenames and surnames in "
+            "separate columns to find people reliably.",
+            hint="Split the names into 'forename' and 'surname' columns (see the template).")
     if missing:
         raise SubmissionRefused(
             f"The file has no {_names(missing)} column{'s' if len(missing) > 1 else ''}, which "

@@ -27,7 +27,7 @@ import pandas as pd
 from jdl.core.config import IntakeSettings
 from jdl.core.errors import SubmissionRefused, UsageError
 from jdl.intake._dates import EXCEL_EPOCH_1900
-from jdl.intake._spec import FULL_NAME_HEADERS, canonical_for, normalise_header
+from jdl.intake._spec import canonical_for, normalise_header
 
 Format = Literal["csv", "xlsx", "parquet"]
 DELIMITERS = (",", ";", "\t", "|")
@@ -343,12 +343,6 @@ def find_header(rows: list[list[Any]]) -> int:
     for index, row in enumerate(rows):
         if _recognised(row) >= 2:
             return index
-    for row in rows:
-        if any(normalise_header(c) in FULL_NAME_HEADERS for c in row if c is not None):
-            raise SubmissionRefused(
-                "The file has a single 'Name' column. The lab needs forenames and surnames in "
-                "separate columns to link people reliably.",
-                hint="Split the names into 'forename' and 'surname' columns (see the template).")
     raise SubmissionRefused(
         "No column headings were found. The first row should name the columns, e.g. forename, "
         "surname, date_of_birth, sex.", hint=_TEMPLATE_HINT)

@@ -1,0 +1,196 @@
+"""Reading files: encodings, delimiters, headings, formats, and refusing what cannot be read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+
+import pandas as pd
+import pytest
+
+from jdl.core.config import IntakeSettings
+from jdl.core.errors import UsageError
+from jdl.intake import CANONICAL_COLUMNS, check_submission, read_table, write_template
+
+from ._factory import TODAY, people, write_csv, write_xlsx
+
+
+def check(path, settings=None):
+    return check_submission(path, settings=settings, today=TODAY)
+
+
+@pytest.mark.parametrize(("encoding", "label"), [
+    ("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 with BOM"), ("cp1252", "Windows-1252"),
+    ("utf-16", "UTF-16"),
+])
+def test_csv_encodings(tmp_path, encoding, label):
+    rows = people(70)
+    rows[0]["forename"] = "Zoë"
+    sub = check(write_csv(tmp_path / "s.csv", rows, encoding=encoding))
+    assert sub.source.encoding == label
+    assert sub.counts.accepted == 70
+    assert sub.accepted_rows().loc[0, "forename"] == "Zoë"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_csv_delimiters(tmp_path, delimiter):
+    rows = people(65)
+    rows[0]["surname"] = "Smith, Jones; Tab"  # quoted where needed
+    sub = check(write_csv(tmp_path / "s.csv", rows, delimiter=delimiter))
+    assert sub.source.delimiter == delimiter
+    assert sub.counts.accepted == 65 and sub.errors.empty
+
+
+def test_headings_matched_by_synonyms_case_and_spacing(tmp_path):
+    header = ["First Name", " SURNAME ", "D.O.B.", "Gender", "PNC Number", "NOMS no",
+              "Date of conviction", "Programme start date", "End date", "Index_Date"]
+    rows = [[r[c] for c in CANONICAL_COLUMNS] for r in people(70)]
+    sub = check(write_csv(tmp_path / "s.csv", rows, header))
+    assert sub.acceptable
+    assert sub.column_map["date_of_birth"] == "D.O.B."
+    assert sub.column_map["prison_number"] == "NOMS no"
+    assert sub.counts.accepted == 70
+
+
+def test_title_rows_above_the_headings_shift_row_numbers(tmp_path):
+    path = write_csv(tmp_path / "s.csv", people(70), preamble=["Referrals 2019,,", ""])
+    sub = check(path)
+    assert sub.source.header_row == 3
+    assert sub.rows["row_number"].iloc[0] == 4
+
+
+def test_xlsx_with_real_date_cells_and_serial_numbers(tmp_path):
+    rows = people(70)
+    rows[0]["date_of_birth"] = 31000  # a date cell that lost its format
+    sub = check(write_xlsx(tmp_path / "s.xlsx", rows))
+    assert sub.source.format == "xlsx" and sub.counts.accepted == 70
+    assert sub.accepted_rows().loc[0, "date_of_birth"] == pd.Timestamp("1984-11-14")
+    expected = dt.datetime.strptime(rows[1]["date_of_birth"], "%d/%m/%Y")
+    assert sub.accepted_rows().loc[1, "date_of_birth"] == pd.Timestamp(expected)
+
+
+def test_xlsx_template_filled_in_validates(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write_template(tmp_path / "t.xlsx", "xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["Submission", "Guidance"]
+    sheet = book["Submission"]
+    for row in people(70):
+        sheet.append([row[c] for c in CANONICAL_COLUMNS])
+    book.save(path)
+    sub = check(path)
+    assert sub.source.sheet == "Submission" and sub.counts.accepted == 70
+
+
+def test_xlsx_formula_cells_are_rejected_not_evaluated(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    book = load_workbook(path)
+    book["Submission"]["A5"] = '=WEBSERVICE("http://example.invalid")'
+    book.save(path)
+    sub = check(path)
+    issue = sub.errors[sub.errors["row_number"] == 5].iloc[0]
+    assert issue["code"] == "formula" and "WEBSERVICE" in issue["value"]
+
+
+def test_xlsx_trailing_formatted_rows_are_not_rows(tmp_path):
+    from openpyxl import load_workbook
+    from openpyxl.styles import Font
+
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    book = load_workbook(path)
+    sheet = book["Submission"]
+    for r in range(100, 5000, 7):
+        sheet.cell(row=r, column=1).font = Font(bold=True)
+    book.save(path)
+    assert check(path).counts.rows == 70
+
+
+def test_parquet(tmp_path):
+    frame = pd.DataFrame(people(70))
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"], format="%d/%m/%Y").dt.date
+    path = tmp_path / "s.parquet"
+    frame.to_parquet(path)
+    sub = check(path)
+    assert sub.source.format == "parquet" and sub.counts.accepted == 70
+    assert sub.rows["row_number"].iloc[0] == 1  # no header row in Parquet
+
+
+REFUSED = [
+    (b"", "empty"),
+    (b"%PDF-1.7 ...", "PDF"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), ".xls"),
+    (bytes(range(256)) * 20, "not look like a text"),
+    (b"just some words\nwith no headings\n", "No column headings"),
+    (b"Name,DOB,sex\nJane Smith,01/01/1990,F\n", "single 'Name' column"),
+    (b"forename,First name,surname,dob,sex,index_date\n", "both look like forename"),
+    (b"PK\x03\x04garbage", "damaged"),
+]
+
+
+@pytest.mark.parametrize(("content", "phrase"), REFUSED, ids=[p for _, p in REFUSED])
+def test_unusable_files_are_refused_with_one_message(tmp_path, content, phrase):
+    path = tmp_path / "upload.csv"
+    path.write_bytes(content)
+    sub = check(path)
+    assert not sub.acceptable
+    assert phrase in sub.refusal.message
+    assert sub.counts.accepted == 0
+
+
+def _zip(path, entries):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_macro_workbook_refused(tmp_path):
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("xl/vbaProject.bin", b"\x00" * 100)
+    sub = check(path)
+    assert sub.refusal.code == "file" and "macros" in sub.refusal.message
+
+
+def test_zip_bomb_refused_before_reading(tmp_path):
+    path = _zip(tmp_path / "bomb.xlsx", {"xl/workbook.xml": "<x/>",
+                                         "xl/worksheets/sheet1.xml": "0" * 5_000_000})
+    sub = check(path)
+    assert "expands to far more data" in sub.refusal.message
+    other = _zip(tmp_path / "docs.xlsx", {"word/document.xml": "<x/>"})
+    assert "Word document" in check(other).refusal.message
+
+
+def test_external_links_are_noted_not_followed(tmp_path):
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("xl/externalLinks/externalLink1.xml", "<externalLink/>")
+    sub = check(path)
+    assert sub.acceptable
+    assert any("links to other workbooks" in m for m in sub.warnings["message"])
+
+
+def test_size_and_row_limits(tmp_path):
+    path = write_csv(tmp_path / "s.csv", people(70))
+    small = IntakeSettings(max_file_bytes=1000)
+    assert "larger than" in check(path, small).refusal.message
+    few = IntakeSettings(max_rows=50)
+    assert "more than 50 rows" in check(path, few).refusal.message
+    xlsx = write_xlsx(tmp_path / "s.xlsx", people(70))
+    assert "more than 50 rows" in check(xlsx, few).refusal.message
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        check_submission(tmp_path / "nope.csv")
+    with pytest.raises(UsageError):
+        check_submission(tmp_path)
+
+
+def test_read_table_keeps_raw_cells(tmp_path, settings):
+    raw = read_table(write_csv(tmp_path / "s.csv", people(3)), settings)
+    assert raw.headers == CANONICAL_COLUMNS
+    assert raw.cells.shape == (3, 10) and raw.row_numbers.tolist() == [2, 3, 4]
