@@ -59,9 +59,8 @@ class IntakeSettings(BaseModel):
 class LinkageSettings(BaseModel):
     """Record linkage (issue: linkage; docs/linkage.md explains each default)."""
 
-    match_threshold: float = 0.9  # link a row's best candidate at or above this probability
-    ambiguity_margin: float = 3.0  # runner-up within this many bits (log2 BF) -> ambiguous
-    candidate_floor: float = 0.01  # candidates kept for resolution
+    match_threshold: float = 0.9  # link a row's best person at or above this probability
+    candidate_floor: float = 0.0001  # pairwise probability below which candidates are dropped
     min_id_evidence: int = 2  # of forename/surname/DOB agreeing, for an ID link
     prior_in_register: float = 0.9  # share of submitted people expected in the records
     prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities

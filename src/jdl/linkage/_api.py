@@ -24,8 +24,8 @@ from jdl.linkage._result import LinkResult
 def options_from(settings: LinkageSettings) -> LinkOptions:
     return LinkOptions(
         match_threshold=settings.match_threshold,
-        ambiguity_margin=settings.ambiguity_margin,
         candidate_floor=settings.candidate_floor,
+        prior_in_register=settings.prior_in_register,
         min_id_evidence=settings.min_id_evidence,
         backend=settings.backend,
     )

@@ -24,7 +24,7 @@ def evidence_sql(s: str = "s", r: str = "r") -> str:
     )
     dob = (
         f"({s}.dob = {r}.dob OR {s}.dob_swapped = {r}.dob "
-        f"OR damerau_levenshtein({s}.dob, {r}.dob) <= 1 "
+        f"OR levenshtein({s}.dob, {r}.dob) <= 1 "
         f"OR ({s}.dob_md = {r}.dob_md AND abs({s}.dob_year - {r}.dob_year) = 1))"
     )
     return " + ".join(f"coalesce(CAST({e} AS INTEGER), 0)" for e in (forename, surname, dob))

@@ -21,6 +21,9 @@ FEATURE_COLUMNS = (
     "dob",
     "dob_swapped",
     "dob_md",
+    "dob_md_swapped",
+    "dob_ym",
+    "dob_yd",
     "dob_year",
     "sex",
     "pnc_id",
@@ -85,6 +88,10 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                CASE WHEN day(c.date_of_birth) <= 12
                     THEN strftime(c.date_of_birth, '%Y-%d-%m') END AS dob_swapped,
                strftime(c.date_of_birth, '%m-%d') AS dob_md,
+               CASE WHEN day(c.date_of_birth) <= 12
+                    THEN strftime(c.date_of_birth, '%d-%m') END AS dob_md_swapped,
+               strftime(c.date_of_birth, '%Y-%m') AS dob_ym,
+               strftime(c.date_of_birth, '%Y-%d') AS dob_yd,
                year(c.date_of_birth) AS dob_year,
                c.sex,
                c.pnc_id,

@@ -18,7 +18,7 @@ from jdl.linkage._deterministic import id_links_sql
 from jdl.linkage._features import FEATURE_COLUMNS, submission_features_sql
 from jdl.linkage._model import LinkageModel
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
-from jdl.linkage._resolve import assemble, best_candidates
+from jdl.linkage._resolve import assemble, best_candidates, row_posteriors
 from jdl.linkage._result import LinkResult
 from jdl.linkage._settings import settings_creator
 
@@ -33,8 +33,8 @@ class LinkOptions:
     """Per-run options (defaults from :class:`jdl.core.config.LinkageSettings`)."""
 
     match_threshold: float = 0.9
-    ambiguity_margin: float = 3.0
-    candidate_floor: float = 0.01
+    candidate_floor: float = 0.0001
+    prior_in_register: float = 0.9
     min_id_evidence: int = 2
     backend: Backend = "duckdb"
 
@@ -165,6 +165,9 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     else:
         candidates = pd.DataFrame(columns=["row_number", "person_id", "match_weight",
                                            "match_probability"])
-    chosen = best_candidates(candidates, threshold=options.match_threshold,
-                             ambiguity_margin=options.ambiguity_margin)
+    posteriors = row_posteriors(
+        candidates, pair_prior=model.splink["probability_two_random_records_match"],
+        n_people=model.n_people, prior_in_register=options.prior_in_register,
+    )
+    chosen = best_candidates(posteriors, threshold=options.match_threshold)
     return assemble(rows["row_number"], id_links, chosen)

@@ -5,11 +5,16 @@ duplicate pairs for EM to learn what a match looks like, and EM blocked on commo
 converges to "same name" rather than "same person". Instead:
 
 * u-probabilities come from random pairs of register records (Splink's random sampling);
-* m-probabilities come from **labelled same-person pairs**: each person's record against their
-  alias records, and, when calibration submissions are given, rows confirmed by an exact ID
-  with name/date evidence (the deterministic pass) against the person's record. Each level's
-  m is a Bayesian blend of those counts with a documented prior (``PRIOR_M``), so a level the
-  labels rarely reach keeps a sensible value;
+* m-probabilities come from **labelled same-person pairs**: rows of earlier (calibration)
+  submissions confirmed by an exact ID with name/date evidence (the deterministic pass),
+  compared with the person's record — the same typing process as the rows to be linked. Each
+  level's m is a Bayesian blend of those counts with a documented prior (``PRIOR_M``), so a
+  level the labels rarely reach keeps a sensible value, and with no calibration data the
+  prior alone is used. The ID comparisons keep their prior (those pairs were chosen by ID).
+  Alias pairs are *not* used for m: an alias differs from the main record by construction,
+  and m learnt from them made "same surname" less likely than "different surname" for a true
+  match (measured; the sanity check refuses such a model). Aliases instead enter the register
+  as extra records of their person, so a submission using an alias links directly;
 * the prior probability of a match is ``prior_in_register / number of people``.
 
 :func:`sanity_check` then refuses a model whose m-probabilities make no sense (exact agreement
@@ -34,6 +39,7 @@ from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
 from jdl.linkage._settings import PRIOR_M, settings_creator
 
 MODEL_FILE = "linkage-model.json"
+ID_COMPARISONS = ("pnc_id", "prison_number")
 MODEL_FORMAT = 1
 
 
@@ -133,15 +139,14 @@ def train(
     )
     model = linker.misc.save_model_to_json()
 
-    counts, label_pairs = _alias_level_counts(linker, register, workspace)
+    counts, label_pairs = pd.Series(dtype=float), {"id_confirmed_rows": 0}
     if calibration_pairs is not None and calibration_features is not None and len(
         calibration_pairs
     ):
-        extra, n_extra = _calibration_level_counts(
+        counts, n_pairs = _calibration_level_counts(
             linker, db_api, workspace, calibration_pairs, calibration_features
         )
-        counts = counts.add(extra, fill_value=0)
-        label_pairs["id_confirmed_rows"] = n_extra
+        label_pairs["id_confirmed_rows"] = n_pairs
     _set_parameters(model, counts, prior_strength, u_floor=1.0 / u_max_pairs)
     model["link_type"] = "link_only"
     model["retain_intermediate_calculation_columns"] = False
@@ -171,18 +176,6 @@ def _gamma_counts(pairs: pd.DataFrame, model_comparisons: list[dict[str, Any]]) 
             if int(gamma) >= 0:
                 out[(name, by_gamma[int(gamma)])] = out.get((name, by_gamma[int(gamma)]), 0) + n
     return pd.Series(out, dtype=float)
-
-
-def _alias_level_counts(linker: Any, register: Any, workspace: Workspace):
-    """Level counts over every pair of records of one person (a person and their aliases)."""
-    from splink import block_on
-
-    pairs = linker.inference.predict_within(
-        register, blocking_rules_to_generate_predictions=[block_on("person_id")],
-        warning_mode="never",
-    ).as_pandas_dataframe()
-    comparisons = linker.misc.save_model_to_json()["comparisons"]
-    return _gamma_counts(pairs, comparisons), {"alias_pairs": len(pairs)}
 
 
 def _calibration_level_counts(linker: Any, db_api: Any, workspace: Workspace,
@@ -219,6 +212,8 @@ def _set_parameters(model: dict[str, Any], counts: pd.Series, prior_strength: fl
         name = comparison["output_column_name"]
         prior = PRIOR_M[name]
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        if name in ID_COMPARISONS:
+            counts = counts.drop([k for k in counts.index if k[0] == name])
         total = sum(counts.get((name, lv["label_for_charts"]), 0.0) for lv in levels)
         for level in levels:
             label = level["label_for_charts"]

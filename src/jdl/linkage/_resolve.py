@@ -1,6 +1,23 @@
-"""One person per row: choose each row's best candidate, or none, and flag duplicates."""
+"""One person per row: turn scored candidate pairs into each row's person, or none.
+
+Splink's match probability is per *pair*: it weighs one register record against the prior
+chance that two random records match, as if each pair were alone. A row, though, is exactly one
+of the register's N people or nobody, and blocking shows us every person with a plausible
+claim. So the probability that row r is person i is
+
+    P(i | r) = λ·BF_i / ((1 − π) + Σ_j λ·BF_j),     λ = π / N,
+
+with BF the Bayes factor (2^(match weight − prior weight)), π the share of submitted people
+expected in the records, and the sum over the row's candidates (people outside the blocks have
+negligible Bayes factors). A row links to its best person when P ≥ threshold; it is
+*ambiguous* when it is probably in the records (Σ_j P(j | r) ≥ threshold) but no one person
+reaches the threshold — linking it would be a guess, and a wrong link harms the evaluation
+more than a missing one.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,32 +25,45 @@ import pandas as pd
 from jdl.linkage._result import LinkResult, summarise
 
 
-def best_candidates(candidates: pd.DataFrame, *, threshold: float,
-                    ambiguity_margin: float) -> pd.DataFrame:
-    """Per row, the best person above ``threshold`` unless another person is nearly as good.
+def row_posteriors(candidates: pd.DataFrame, *, pair_prior: float, n_people: int,
+                   prior_in_register: float) -> pd.DataFrame:
+    """``row_number, person_id, posterior`` for every candidate person of every row.
 
-    ``candidates`` has ``row_number, person_id, match_probability, match_weight`` (several
-    register records of one person — aliases — may appear; the best record counts). A row is
-    *ambiguous* when its second-best person also clears the threshold and trails the best by
-    less than ``ambiguity_margin`` in match weight (log2 Bayes factor): linking either would be
-    a guess, and a wrong link poisons the evaluation more than a missing one.
+    ``candidates`` has ``row_number, person_id, match_weight`` (a person's alias records may
+    appear too: the best record counts).
+    """
+    per_person = (
+        candidates.loc[:, ["row_number", "person_id", "match_weight"]]
+        .groupby(["row_number", "person_id"], as_index=False)["match_weight"].max()
+    )
+    log2_bf = per_person["match_weight"] - math.log2(pair_prior / (1.0 - pair_prior))
+    log2_a = log2_bf + math.log2(prior_in_register / n_people)
+    log2_none = math.log2(1.0 - prior_in_register)
+    # log2 of the denominator per row, computed stably (log-sum-exp in base 2).
+    top = np.maximum(log2_a.groupby(per_person["row_number"]).transform("max"), log2_none)
+    total = np.exp2(log2_a - top).groupby(per_person["row_number"]).transform("sum")
+    log2_denominator = top + np.log2(total + np.exp2(log2_none - top))
+    return per_person.assign(posterior=np.exp2(log2_a - log2_denominator)).drop(
+        columns="match_weight"
+    )
+
+
+def best_candidates(posteriors: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
+    """Per row with a candidate: the best person if their posterior reaches ``threshold``.
+
+    Returns ``row_number, person_id, match_probability, ambiguous`` (ambiguous rows keep
+    their best posterior for diagnosis but get no person).
     """
     columns = ["row_number", "person_id", "match_probability", "ambiguous"]
-    if candidates.empty:
+    if posteriors.empty:
         return pd.DataFrame(columns=columns)
-    per_person = (
-        candidates.sort_values("match_weight", ascending=False)
-        .drop_duplicates(["row_number", "person_id"])
-    )
-    per_person = per_person.assign(rank=per_person.groupby("row_number").cumcount())
-    best = per_person[per_person["rank"] == 0].set_index("row_number")
-    second = per_person[per_person["rank"] == 1].set_index("row_number")
-    best = best[best["match_probability"] >= threshold]
-    second = second.reindex(best.index)
-    ambiguous = (second["match_probability"] >= threshold) & (
-        best["match_weight"] - second["match_weight"] < ambiguity_margin
-    )
-    out = best.assign(ambiguous=ambiguous.fillna(False).astype(bool)).reset_index()
+    ordered = posteriors.sort_values(["row_number", "posterior"], ascending=[True, False])
+    best = ordered.drop_duplicates("row_number").set_index("row_number")
+    in_records = ordered.groupby("row_number")["posterior"].sum()
+    linked = best["posterior"] >= threshold
+    ambiguous = ~linked & (in_records.reindex(best.index) >= threshold)
+    out = best.assign(ambiguous=ambiguous, match_probability=best["posterior"])
+    out = out[linked | ambiguous].reset_index()
     return out.loc[:, columns]
 
 
@@ -46,16 +76,14 @@ def assemble(row_numbers: pd.Series, id_links: pd.DataFrame,
     chosen = pd.concat([ids, prob], ignore_index=True)
     chosen = chosen[~chosen["row_number"].duplicated()]  # the ID pass wins
     links = links.merge(chosen, on="row_number", how="left")
-    links["ambiguous"] = links["ambiguous"].fillna(False).astype(bool)
-    unlinked = links["method"].isna() | links["ambiguous"]
-    links.loc[unlinked, "method"] = "none"
-    links.loc[links["ambiguous"], ["person_id"]] = np.nan
-    links.loc[(links["method"] == "none") & ~links["ambiguous"], "match_probability"] = np.nan
+    links["ambiguous"] = links["ambiguous"].astype("boolean").fillna(False).astype(bool)
+    links.loc[links["method"].isna() | links["ambiguous"], "method"] = "none"
+    links.loc[links["ambiguous"], "person_id"] = np.nan
     links["person_id"] = links["person_id"].astype("Int64")
     links["match_probability"] = links["match_probability"].astype(float)
     links = links.sort_values("row_number", kind="stable").reset_index(drop=True)
     linked = links["person_id"].notna()
     links["duplicate"] = linked & links["person_id"].duplicated()
-    return LinkResult(links=links.loc[:, ["row_number", "person_id", "match_probability",
-                                          "method", "ambiguous", "duplicate"]],
-                      summary=summarise(links))
+    links = links.loc[:, ["row_number", "person_id", "match_probability", "method", "ambiguous",
+                          "duplicate"]]
+    return LinkResult(links=links, summary=summarise(links))

@@ -3,6 +3,8 @@
 One backend-neutral definition: every level is an equality, a null check, a Splink string
 distance or a comparison of pre-computed columns (see :mod:`jdl.linkage._features`), so the
 same creators give the DuckDB and the Spark settings. Heavy import (splink) happens on call.
+Levenshtein rather than Damerau-Levenshtein: on DuckDB it is 3-5x faster (measured on 2.4M
+pairs) and the Jaro-Winkler level already catches transposed letters.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ PRIOR_M: dict[str, dict[str, float]] = {
     },
     "dob": {
         "exact": 0.84, "day and month swapped": 0.04, "year one off": 0.04, "one character": 0.05,
-        "within a year": 0.01, "else": 0.02,
+        "swapped and year one off": 0.005, "else": 0.025,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
@@ -48,7 +50,7 @@ def comparisons() -> list[Any]:
                 tf_adjustment_column="forename", tf_adjustment_weight=1.0
             ),
             label(cll.ArrayIntersectLevel("forename_groups", 1), "nickname or variant"),
-            label(cll.DamerauLevenshteinLevel("forename", 1), "one edit"),
+            label(cll.LevenshteinLevel("forename", 1), "one edit"),
             label(cll.JaroWinklerLevel("forename", 0.88), "similar"),
             label(cll.CustomLevel('"forename_l" = "surname_r"'), "swapped with surname"),
             label(cll.CustomLevel('substr("forename_l", 1, 1) = substr("forename_r", 1, 1)'),
@@ -63,7 +65,7 @@ def comparisons() -> list[Any]:
             label(cll.ExactMatchLevel("surname"), "exact").configure(
                 tf_adjustment_column="surname", tf_adjustment_weight=1.0
             ),
-            label(cll.DamerauLevenshteinLevel("surname", 1), "one edit"),
+            label(cll.LevenshteinLevel("surname", 1), "one edit"),
             label(cll.JaroWinklerLevel("surname", 0.88), "similar"),
             label(cll.CustomLevel('"surname_l" = "forename_r"'), "swapped with forename"),
             label(cll.ElseLevel(), "else"),
@@ -78,8 +80,10 @@ def comparisons() -> list[Any]:
             label(cll.CustomLevel(
                 '"dob_md_l" = "dob_md_r" AND abs("dob_year_l" - "dob_year_r") = 1'
             ), "year one off"),
-            label(cll.DamerauLevenshteinLevel("dob", 1), "one character"),
-            label(cll.CustomLevel('abs("dob_year_l" - "dob_year_r") <= 1'), "within a year"),
+            label(cll.LevenshteinLevel("dob", 1), "one character"),
+            label(cll.CustomLevel(
+                '"dob_md_swapped_l" = "dob_md_r" AND abs("dob_year_l" - "dob_year_r") = 1'
+            ), "swapped and year one off"),
             label(cll.ElseLevel(), "else"),
         ],
     )
@@ -108,12 +112,17 @@ def _exact(column: str) -> Any:
 
 
 def blocking_rules() -> list[Any]:
-    """Candidate-pair rules: each catches the errors the others miss (measured recall in docs).
+    """Candidate-pair rules: a pair is scored when any rule holds.
 
-    A pair is compared when any rule holds: same ID; same date of birth (any name error);
-    date of birth with day and month swapped; same surname and birth year or birth day/month
-    (date errors); same forename and birth day/month (surname change plus wrong year); same
-    forename and surname (any date error).
+    Designed for up to two errors per row among a name typo, a nickname, a day/month swap and
+    a wrong year or digit, with no rule keyed on a single name alone (a common name in a 10M
+    register would give thousands of pairs per row):
+
+    * same PNC ID / prison number;
+    * same date of birth (any name errors), or with day and month swapped (plus a name error);
+    * surname with birth day/month (wrong year), with day/month swapped (swap and wrong year),
+      with year-month (wrong day) or year-day (wrong month) — each plus a forename error;
+    * forename with birth day/month or year-month (surname error plus a date error).
     """
     from splink import block_on
 
@@ -122,10 +131,12 @@ def blocking_rules() -> list[Any]:
         block_on("prison_number"),
         block_on("dob"),
         'l."dob_swapped" = r."dob"',
-        block_on("surname", "dob_year"),
         block_on("surname", "dob_md"),
+        'l."surname" = r."surname" AND l."dob_md_swapped" = r."dob_md"',
+        block_on("surname", "dob_ym"),
+        block_on("surname", "dob_yd"),
         block_on("forename", "dob_md"),
-        block_on("forename", "surname"),
+        block_on("forename", "dob_ym"),
     ]
 
 
