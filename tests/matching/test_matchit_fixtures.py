@@ -112,3 +112,17 @@ def test_balance_after_matching_matches_matchit_vignette(lalonde):
         if vr is not None:
             assert b.loc[name, "var_ratio"] == pytest.approx(vr, abs=1e-4), name
     assert b.loc["re74", "mean_control"] == pytest.approx(2342.1076, abs=1e-3)
+
+
+def test_large_data_solver_agrees_with_small_data_solver(lalonde):
+    """The normal-equations path (big tables) reproduces the QR path: lalonde stacked 400x has
+    the same maximum-likelihood fit and the same IRLS iterates."""
+    from jdl.matching import fit_logit
+    from jdl.matching._design import build_design
+
+    d = build_design(lalonde, COVS)
+    y = lalonde["treat"].to_numpy(dtype=float)
+    small = fit_logit(d.X, y)
+    big = fit_logit(np.tile(d.X, (400, 1)), np.tile(y, 400))
+    assert big.iterations == small.iterations
+    assert np.allclose(big.coef, small.coef, rtol=1e-9, atol=1e-13)

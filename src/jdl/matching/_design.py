@@ -79,8 +79,11 @@ class Design:
     balance_names: tuple[str, ...]
 
 
-def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
+def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
+                 with_balance: bool = True) -> Design:
     """Model matrix like R's ``model.matrix(~ covariates)`` plus MatchIt's balance matrix.
+
+    ``with_balance=False`` skips the balance matrix (built later, only if balance is asked for).
 
     Raises
     ------
@@ -107,8 +110,9 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
             codes = pd.Categorical(s, categories=levels).codes
             for j, lv in enumerate(levels):
                 ind = (codes == j).astype("float64")
-                bcols.append(ind)
-                bnames.append(f"{name}{lv}")
+                if with_balance:
+                    bcols.append(ind)
+                    bnames.append(f"{name}{lv}")
                 if j > 0:
                     cols.append(ind)
                     names.append(f"{name}{lv}")
@@ -118,9 +122,12 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str]) -> Design:
                 raise MatchingError(f"covariate '{name}' has infinite values.")
             cols.append(x)
             names.append(str(name))
-            bcols.append(x)
-            bnames.append(str(name))
-    X = np.column_stack(cols)
+            if with_balance:
+                bcols.append(x)
+                bnames.append(str(name))
+    X = np.empty((n, len(cols)), order="F")  # column-major: fast per-column passes in IRLS
+    for j, col in enumerate(cols):
+        X[:, j] = col
     B = np.column_stack(bcols) if bcols else np.empty((n, 0))
     return Design(X=X, names=tuple(names), balance_X=B, balance_names=tuple(bnames))
 

@@ -77,20 +77,35 @@ def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 
 
 def _wls(X: np.ndarray, w: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Weighted least squares; QR-accurate: lstsq when small, scaled normal equations + refine."""
-    Xw = X * w[:, None]
-    zw = z * w
-    if X.shape[0] * X.shape[1] <= 200_000:
-        return np.linalg.lstsq(Xw, zw, rcond=None)[0]
-    scale = np.sqrt((Xw * Xw).sum(axis=0))
-    scale[scale == 0] = 1.0
-    A = Xw / scale
-    G = A.T @ A
-    beta = np.linalg.solve(G, A.T @ zw)
-    for _ in range(2):  # iterative refinement brings normal equations to QR accuracy
-        r = zw - A @ beta
-        beta = beta + np.linalg.solve(G, A.T @ r)
-    return beta / scale
+    """Weighted least squares by QR-accurate ``lstsq`` (the small-data path)."""
+    return np.linalg.lstsq(X * w[:, None], z * w, rcond=None)[0]
+
+
+class _NormalEquations:
+    """Large-data WLS: equilibrated normal equations, refined once at convergence.
+
+    Each IRLS step recomputes everything from the current linear predictor, so solve errors do
+    not accumulate; only the final step needs QR-level accuracy, which one step of iterative
+    refinement gives when the equilibrated Gram matrix is well conditioned.
+    """
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.scale = np.sqrt((X * X).sum(axis=0))
+        self.scale[self.scale == 0] = 1.0
+        self.Xs = X / self.scale
+
+    def solve(self, w2: np.ndarray, z: np.ndarray) -> np.ndarray:
+        self._sw = np.sqrt(w2)
+        self._Bt = self.Xs.T * self._sw  # (p, n), C-ordered: one fast pass
+        self._G = self._Bt @ self._Bt.T  # symmetric rank-k update (BLAS syrk)
+        self._z = z
+        self._beta = np.linalg.solve(self._G, self._Bt @ (self._sw * z))
+        return self._beta / self.scale
+
+    def refine(self) -> np.ndarray:
+        r = self._z - self.Xs @ self._beta
+        self._beta = self._beta + np.linalg.solve(self._G, self._Bt @ (self._sw * r))
+        return self._beta / self.scale
 
 
 @dataclass(frozen=True)
@@ -122,24 +137,32 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
     """
     y = np.asarray(y, dtype="float64")
     keep = _independent_columns(X)
-    Xk = np.ascontiguousarray(X[:, keep])
+    Xk = X if len(keep) == X.shape[1] else X[:, keep]
+    Xk = np.asfortranarray(Xk)
     mu = (y + 0.5) / 2.0
     eta = np.log(mu / (1.0 - mu))
     dev_old = _deviance(y, mu)
     beta = np.zeros(Xk.shape[1])
     converged = False
     it = 0
+    big = Xk.shape[0] * Xk.shape[1] > 200_000
+    ne = _NormalEquations(Xk) if big else None
     for it in range(1, maxit + 1):  # noqa: B007 - the count is reported
         me = _mu_eta(eta)
         var = mu * (1.0 - mu)
         z = eta + (y - mu) / me
-        w = np.sqrt(me * me / var)
-        beta = _wls(Xk, w, z)
+        w2 = me * me / var
+        beta = ne.solve(w2, z) if ne is not None else _wls(Xk, np.sqrt(w2), z)
         eta = _linpred(Xk, beta)
         mu = linkinv(eta)
         dev = _deviance(y, mu)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             converged = True
+            if ne is not None:
+                beta = ne.refine()
+                eta = _linpred(Xk, beta)
+                mu = linkinv(eta)
+                dev = _deviance(y, mu)
             break
         dev_old = dev
     if not converged:

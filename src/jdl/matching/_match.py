@@ -128,7 +128,7 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
     _check_options(method, distance, ratio, caliper, m_order, estimand, discard)
     df = to_pandas(data)
     t = treatment_indicator(df, treatment)
-    design = build_design(df, covariates)
+    design = build_design(df, covariates, with_balance=False)
     exact = tuple(exact or ())
     if isinstance(distance, str) and distance == "mahalanobis" and method != "nearest":
         raise MatchingError("Mahalanobis distance is available for nearest-neighbour only.")
@@ -161,7 +161,8 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
         rng = np.random.default_rng(random_state)
         if scores is None:
             from jdl.matching._mahalanobis import mahalanobis_match
-            mm = mahalanobis_match(design.balance_X, t, ~discarded, ratio=ratio,
+            bal = build_design(df, covariates).balance_X
+            mm = mahalanobis_match(bal, t, ~discarded, ratio=ratio,
                                    replace=replace, strata=strata, m_order=m_order, rng=rng)
         else:
             mm = nearest_match(scores, t, ~discarded, ratio=ratio, replace=replace,
@@ -184,8 +185,7 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
                             hint="Loosen the caliper or exact strata, or check overlap.")
     return MatchResult(spec=spec, data=df, treat=t, distance=scores, weights=normalise(w, t),
                        subclass=sub, match_matrix=mm, discarded=discarded, caliper_abs=cal_abs,
-                       model=model, balance_X=design.balance_X,
-                       balance_names=design.balance_names, thresholds=thresholds or Thresholds())
+                       model=model, thresholds=thresholds or Thresholds())
 
 
 def _exact_subclasses(df: pd.DataFrame, covariates: list[str], t: np.ndarray) -> np.ndarray:

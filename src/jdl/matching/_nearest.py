@@ -52,10 +52,10 @@ def _prepare(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray,
     order = np.argsort(distance, kind="stable")
     pos = np.empty(len(distance), dtype=np.int64)
     pos[order] = np.arange(len(distance))
-    ctrl = np.flatnonzero(~treat & eligible)
+    ctrl = order[(~treat & eligible)[order]]  # available controls in score order
     s_all = strata if strata is not None else np.zeros(len(distance), dtype=np.int64)
-    key = np.lexsort((pos[ctrl], s_all[ctrl]))
-    ctrl = ctrl[key]
+    if strata is not None:
+        ctrl = ctrl[np.argsort(s_all[ctrl], kind="stable")]
     cs = s_all[ctrl]
     cpos = pos[ctrl]
     # Composite key (stratum, position) for searchsorted, as one sortable float-free integer.

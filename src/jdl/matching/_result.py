@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -70,8 +70,6 @@ class MatchResult:
     discarded: np.ndarray
     caliper_abs: float | None
     model: LogitFit | None
-    balance_X: np.ndarray = field(repr=False)
-    balance_names: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
 
     @property
@@ -109,7 +107,10 @@ class MatchResult:
 
     def balance(self) -> BalanceTable:
         """Standardised mean differences, variance ratios and eCDF statistics, before/after."""
-        X, names = self.balance_X, self.balance_names
+        from jdl.matching._design import build_design
+
+        design = build_design(self.data, self.spec.covariates)
+        X, names = design.balance_X, design.balance_names
         if self.distance is not None:
             X = np.column_stack([self.distance, X])
             names = ("distance", *names)
