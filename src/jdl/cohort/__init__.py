@@ -20,6 +20,7 @@ from jdl.cohort._build import (
     write_pool,
 )
 from jdl.cohort._covariates import COVARIATE_SET_VERSION, COVARIATES, covariate_measures
+from jdl.cohort._describe import describe_definitions
 from jdl.cohort._eligibility import Exclusion, eligibility_sql, exclusion_rules
 from jdl.cohort._index import pool_events_sql, treated_rows_sql
 from jdl.cohort._spec import INDEX_TYPES_BY_SETTING, CohortSpec, read_data_cutoff
@@ -37,6 +38,7 @@ __all__ = [
     "build_cohort",
     "build_pool",
     "covariate_measures",
+    "describe_definitions",
     "eligibility_sql",
     "exclusion_rules",
     "pool_attrition",

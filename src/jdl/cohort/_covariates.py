@@ -29,7 +29,8 @@ def _history() -> tuple[Measure, ...]:
     custody = "is_prior AND disposal = 'custody'"
     return (
         Measure("prev_offences", "offences", "COUNT(*) FILTER (WHERE is_prior)",
-                "Offences proven before the index conviction date (index offence excluded)."),
+                "Offences proven before the index conviction date (so not the index offence nor "
+                "offences convicted with it)."),
         Measure("prev_convictions", "offences", _count_occasions(conviction),
                 "Previous conviction occasions (distinct conviction dates)."),
         Measure("prev_cautions", "offences", _count_occasions("is_prior AND disposal = 'caution'"),

@@ -1,0 +1,95 @@
+"""``jdl cohort ...``: build the comparison pool, show attrition and the definitions.
+
+Heavy libraries load inside the commands so that ``jdl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+cohort_app = typer.Typer(help="Index events, eligibility, covariates, outcomes and the pool.",
+                         no_args_is_help=True)
+
+_DATA = typer.Option("--data", "-d", help="Data directory holding admin.duckdb and manifest.json.")
+_CUTOFF = typer.Option("--cutoff", help="Data cut-off date (default: from the manifest).")
+
+
+def _cutoff(value: str | None) -> date | None:
+    from jdl.core.errors import UsageError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"--cutoff {value!r} is not an ISO date (YYYY-MM-DD).") from exc
+
+
+@cohort_app.command("pool")
+def pool(
+    data: Annotated[Path, _DATA],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the Parquet pool.")],
+    cutoff: Annotated[str | None, _CUTOFF] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads.")] = None,
+) -> None:
+    """Derive covariates and outcomes for every eligible event of the national records and write
+    them partitioned by index type and year."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from jdl.cohort import read_pool, write_pool
+    from jdl.engines.duckdb import open_admin
+
+    start = time.perf_counter()
+    with open_admin(data, threads=threads) as engine:
+        write_pool(engine, out, data_cutoff=_cutoff(cutoff))
+    pool_data = read_pool(out)
+    summary = (pool_data.groupby(["index_type", "index_year"])
+               .agg(events=("event_id", "size"), reoffended=("reoffended", "mean")).reset_index())
+    table = Table("index type", "year", "events", "re-offended")
+    for row in summary.itertuples(index=False):
+        table.add_row(row.index_type, str(row.index_year), f"{row.events:,}",
+                      f"{100 * row.reoffended:.1f}%")
+    console = Console()
+    console.print(table)
+    console.print(f"{len(pool_data):,} pool events written to {out} in "
+                  f"{time.perf_counter() - start:.1f} s")
+
+
+@cohort_app.command("attrition")
+def attrition(
+    data: Annotated[Path, _DATA],
+    cutoff: Annotated[str | None, _CUTOFF] = None,
+) -> None:
+    """Candidate pool events by index type and eligibility outcome."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from jdl.cohort import pool_attrition
+    from jdl.engines.duckdb import open_admin
+
+    with open_admin(data) as engine:
+        counts = pool_attrition(engine, data_cutoff=_cutoff(cutoff))
+    table = Table("index type", "status", "events")
+    for row in counts.itertuples(index=False):
+        table.add_row(row.index_type, row.status, f"{row.events:,}")
+    Console().print(table)
+
+
+@cohort_app.command("definitions")
+def definitions() -> None:
+    """Print the exclusion rules, covariate set and outcome set (Markdown)."""
+    from jdl.cohort import describe_definitions
+
+    typer.echo(describe_definitions())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``jdl cohort ...`` to the root app."""
+    app.add_typer(cohort_app, name="cohort")
