@@ -87,11 +87,14 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
     else:
         kinds = np.array([_kind(v) for v in values], dtype=object)
 
+    problem[kinds == "other"] = UNREADABLE  # booleans, lists...
+
     # Real date cells (XLSX, Parquet).
     is_date = kinds == "date"
     if is_date.any():
         stamps = pd.to_datetime(pd.Series(values[is_date]), errors="coerce")
         direct[is_date] = stamps.to_numpy().astype("datetime64[D]")
+        problem[is_date & np.isnat(direct)] = OUT_OF_RANGE
 
     # Numbers: Excel serial day numbers.
     is_number = kinds == "number"
