@@ -213,6 +213,15 @@ def test_attrition_puts_every_row_in_one_bucket():
     assert r.strata == [("court_order", 2020)]
 
 
+def test_accepted_rows_missing_from_the_link_table_are_not_linked():
+    # e.g. linkage's linked_people(): only the rows that found someone
+    with _world([_ev(1, 1, 0)]) as engine:
+        r = build_cohort(engine, _link([1]), _submission(3, intervention_start=D), "both",
+                         spec=SPEC)
+    assert _status(r) == {1: "eligible", 2: "not_linked", 3: "not_linked"}
+    assert (r.attrition.submitted, r.attrition.linked) == (3, 1)
+
+
 def test_bad_inputs_are_usage_errors():
     with _world([_ev(1, 1, 0)]) as engine:
         with pytest.raises(UsageError):

@@ -153,9 +153,9 @@ def _attrition(rows: pd.DataFrame, spec: CohortSpec, rejected_at_intake: int) ->
     submitted = len(rows) + int(rejected_at_intake)
     linked = submitted - sum(s.count for s in steps if s.stage == "linkage")
     eligible = int(counts.get("eligible", 0))
-    attrition = Attrition(submitted, linked, eligible, tuple(steps))
-    assert eligible + sum(s.count for s in steps) == submitted, "a row is in no bucket"
-    return attrition
+    if eligible + sum(s.count for s in steps) != submitted:
+        raise AssertionError(f"attrition buckets do not add up: {counts.to_dict()}")
+    return Attrition(submitted, linked, eligible, tuple(steps))
 
 
 def build_cohort(
@@ -259,7 +259,7 @@ def pool_attrition(engine: DuckDBEngine, *, spec: CohortSpec | None = None,
     sql = f"""
     SELECT index_type, COALESCE(exclusion_reason, 'eligible') AS status, COUNT(*) AS events
     FROM ({eligibility_sql(pool_events_sql(spec, exclude=False), spec)}) AS el
-    GROUP BY ALL ORDER BY index_type, status"""
+    GROUP BY index_type, COALESCE(exclusion_reason, 'eligible') ORDER BY index_type, status"""
     return engine.df(sql)
 
 

@@ -3,7 +3,8 @@ which events of the national records form the comparison pool. Pure SQL builders
 
 Treated rows (rules, in order):
 
-1. A row whose link has no person (method ``none``) is *not linked*.
+1. A row whose link has no person (method ``none``), or an accepted row missing from the link
+   table, is *not linked*.
 2. Rows resolving to the same person count once: the row with the earliest reference date (then
    the lowest row number) is kept, the others are *duplicate rows*.
 3. The reference date is the supplied index date, else the intervention start, else the
@@ -32,7 +33,7 @@ _TYPE_ORDER = "CASE ie.index_type WHEN 'custody_release' THEN 0 ELSE 1 END"
 
 
 def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
-    """One row per submitted (linked-or-not) row: its status before eligibility and its event.
+    """One row per submitted row (in either table): its status before eligibility and its event.
 
     Reads :data:`LINK_TABLE` (row_number, person_id, method) and :data:`SUBMISSION_TABLE`
     (row_number, index_date, intervention_start, conviction_date).
@@ -43,14 +44,16 @@ def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
     window_end = add_days("r.reference_date", spec.index_window_days)
     return f"""
     WITH rows_in AS (
-      SELECT l.row_number, CAST(l.person_id AS BIGINT) AS person_id, l.method,
+      SELECT COALESCE(l.row_number, s.row_number) AS row_number,
+             CAST(l.person_id AS BIGINT) AS person_id, COALESCE(l.method, 'none') AS method,
              CAST(COALESCE(s.index_date, s.intervention_start, s.conviction_date) AS DATE)
                AS reference_date,
              CASE WHEN s.index_date IS NOT NULL THEN 'index_date'
                   WHEN s.intervention_start IS NOT NULL THEN 'intervention_start'
                   WHEN s.conviction_date IS NOT NULL THEN 'conviction_date' END
                AS reference_source
-      FROM {LINK_TABLE} AS l LEFT JOIN {SUBMISSION_TABLE} AS s ON s.row_number = l.row_number
+      FROM {LINK_TABLE} AS l FULL OUTER JOIN {SUBMISSION_TABLE} AS s
+        ON s.row_number = l.row_number
     ),
     ranked AS (
       SELECT r.*, CASE WHEN r.person_id IS NULL OR r.method = 'none' THEN NULL ELSE
