@@ -88,7 +88,8 @@ def test_inconclusive_wording_and_required_sample_size():
     assert not rate.significant and rate.direction == "inconclusive"
     assert "insufficient evidence" in rate.conclusion
     assert "does not mean the programme has no effect" in rate.conclusion
-    assert "may be lower by up to" in rate.conclusion
+    assert "the programme may decrease the number of people who commit" in rate.conclusion
+    assert "or may increase it by up to" in rate.conclusion
     # Fleiss 4.14, 45% -> 40%, 1:1, alpha 0.05, power 0.8, by hand: pbar = 0.425,
     # (1.95996 * sqrt(2 * 0.425 * 0.575) + 0.84162 * sqrt(0.24 + 0.2475))^2 / 0.05^2 = 1533.3
     assert rate.required_n == 1534

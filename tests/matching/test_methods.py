@@ -103,3 +103,24 @@ def test_categorical_level_order_sets_the_reference(lalonde):
     # a reparameterisation: same scores, so same matches as with the default reference
     base = match(lalonde, "treat", COVS)
     assert np.allclose(m.distance, base.distance, atol=1e-10)
+
+
+def test_match_with_settings_uses_lab_defaults():
+    from jdl.core.config import MatchingSettings
+    from jdl.matching import match_with_settings
+
+    rng = np.random.default_rng(2)
+    n = 600
+    df = pd.DataFrame({"treated": (rng.random(n) < 0.2).astype(int), "age": rng.normal(30, 8, n),
+                       "index_type": rng.choice(["custody", "court_order"], n),
+                       "index_year": rng.choice(["2020", "2021"], n)})
+    m = match_with_settings(df, "treated", ["age", "index_type", "index_year"])
+    assert m.spec.exact == ("index_type", "index_year") and m.spec.caliper == 0.2
+    p = m.pairs()
+    assert (df["index_year"].to_numpy()[p.treated_row]
+            == df["index_year"].to_numpy()[p.control_row]).all()
+    m2 = match_with_settings(df, "treated", ["age"], MatchingSettings(exact=(), caliper=None),
+                             ratio=2)
+    assert m2.spec.ratio == 2 and m2.caliper_abs is None and not m2.spec.exact
+    with pytest.raises(MatchingError, match="exact strata"):
+        match(df, "treated", ["age"], method="subclass", exact=["index_year"])

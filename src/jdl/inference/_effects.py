@@ -40,7 +40,7 @@ _SCALE = {"rate": 100.0, "frequency": 100.0, "days": 1.0, "mean": 1.0}
 _UNIT = {"rate": "people", "frequency": "re-offences", "days": "days", "mean": ""}
 _WHAT = {"rate": "the number of people who commit a proven re-offence within one year",
          "frequency": "the number of proven re-offences committed within one year",
-         "days": "the average time to first proven re-offence, among those who re-offend,"}
+         "days": "the average time to first proven re-offence among those who re-offend"}
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,9 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
                     "This is a statistically significant result.")
         return text
     if lo < 0 < hi:
-        body = (f"{lead}{what} may be {lower} by up to {_fmt(lo)}{u}, or may be {higher} by up "
-                f"to {_fmt(hi)}{u}.")
+        dec, inc = ("shorten", "lengthen") if kind == "days" else ("decrease", "increase")
+        body = (f"{lead}the programme may {dec} {what} by up to {_fmt(lo)}{u}, or may {inc} it "
+                f"by up to {_fmt(hi)}{u}.")
     elif hi <= 0:
         body = f"{lead}{what} could be {lower} by between {_fmt(hi)} and {_fmt(lo)}{u}."
     else:

@@ -3,6 +3,7 @@
 Public API
 ----------
 match : match treated rows to comparison rows (nearest neighbour, exact, subclass).
+match_with_settings : ``match`` with the lab's configured specification (MatchingSettings).
 MatchResult : matched rows, weights, pair ids, ``balance()``, ``love_plot()``, ``summary()``.
 BalanceTable : SMDs, variance ratios and eCDF statistics before and after matching.
 MatchSpec, Thresholds : the specification and balance thresholds stored with a result.
@@ -13,8 +14,8 @@ MatchingError : raised for specifications that cannot run on the data.
 from jdl.matching._balance import BalanceTable
 from jdl.matching._errors import MatchingError
 from jdl.matching._glm import LogitFit, fit_logit
-from jdl.matching._match import match
+from jdl.matching._match import match, match_with_settings
 from jdl.matching._result import MatchResult, MatchSpec, Thresholds
 
 __all__ = ["BalanceTable", "LogitFit", "MatchResult", "MatchSpec", "MatchingError", "Thresholds",
-           "fit_logit", "match"]
+           "fit_logit", "match", "match_with_settings"]

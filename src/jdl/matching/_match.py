@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from jdl.matching._weights import (
     weights_from_match_matrix,
     weights_from_subclass,
 )
+
+if TYPE_CHECKING:
+    from jdl.core.config import MatchingSettings
 
 METHODS = ("nearest", "exact", "subclass")
 M_ORDERS = ("largest", "smallest", "data", "random")
@@ -130,6 +134,9 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
     t = treatment_indicator(df, treatment)
     design = build_design(df, covariates, with_balance=False)
     exact = tuple(exact or ())
+    if exact and method != "nearest":
+        raise MatchingError(f"exact strata are supported with method='nearest', not '{method}'.",
+                            hint="For exact matching on those columns use method='exact'.")
     if isinstance(distance, str) and distance == "mahalanobis" and method != "nearest":
         raise MatchingError("Mahalanobis distance is available for nearest-neighbour only.")
     scores, model = (None, None) if method == "exact" else _distance(
@@ -218,3 +225,23 @@ def _quantile_subclasses(scores: np.ndarray, t: np.ndarray, discarded: np.ndarra
         if not (in_s & t).any() or not (in_s & ~t).any():
             sub[in_s] = -1
     return sub.astype(np.int64)
+
+
+def match_with_settings(data: object, treatment: str, covariates: Sequence[str],
+                        settings: MatchingSettings | None = None, **overrides) -> MatchResult:
+    """Match with the lab's configured specification (``MatchingSettings``).
+
+    Defaults: 1:1 nearest neighbour without replacement on a logistic propensity score,
+    caliper 0.2 SD (Austin 2011), exact strata on index type and year. ``overrides`` are
+    keyword arguments of :func:`match` (e.g. ``caliper=None``).
+    """
+    from jdl.core.config import get_settings
+
+    cfg = settings or get_settings().matching
+    kw: dict = {"method": cfg.method, "ratio": cfg.ratio, "replace": cfg.replace,
+                "caliper": cfg.caliper, "m_order": cfg.m_order,
+                "exact": list(cfg.exact) if cfg.method == "nearest" and cfg.exact else None,
+                "thresholds": Thresholds(cfg.smd_good, cfg.smd_poor, cfg.var_ratio_low,
+                                         cfg.var_ratio_high)}
+    kw.update(overrides)
+    return match(data, treatment, covariates, **kw)
