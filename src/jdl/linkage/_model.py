@@ -226,6 +226,20 @@ def _set_parameters(model: dict[str, Any], counts: pd.Series, prior_strength: fl
         if not other.get("u_probability"):
             other["u_probability"] = max(1.0 - sum(lv["u_probability"] for lv in agreeing),
                                          u_floor)
+        _cap_at_exact(levels)
+
+
+def _cap_at_exact(levels: list[dict[str, Any]]) -> None:
+    """No partial agreement may count for more than exact agreement (raise its u if it does).
+
+    A near-miss level that random pairs rarely reach gets a tiny, noisy u; without the cap a
+    typo could outweigh the correct spelling.
+    """
+    exact = next(lv for lv in levels if lv["label_for_charts"] == "exact")
+    ratio = exact["m_probability"] / exact["u_probability"]
+    for level in levels:
+        if level is not exact and level["m_probability"] / level["u_probability"] > ratio:
+            level["u_probability"] = level["m_probability"] / ratio
 
 
 def sanity_check(model: LinkageModel) -> list[str]:

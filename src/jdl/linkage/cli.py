@@ -39,10 +39,11 @@ def link(
     updates = {k: v for k, v in {"match_threshold": threshold, "backend": backend}.items()
                if v is not None}
     settings = settings.model_copy(update=updates)
-    rows = accepted_rows(file)
     with console.status("Preparing the register's records...") as status:
         workspace = open_workspace(data, settings)
         try:
+            status.update("Reading the submission...")
+            rows = accepted_rows(file)
             if not (data / MODEL_FILE).exists():
                 status.update("Training the linkage model for these records (once)...")
             model = model_for(data, settings=settings, workspace=workspace)
