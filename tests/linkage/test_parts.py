@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 import pytest
+from tests.linkage.conftest import FAST
 
 from jdl.linkage import (
     MODEL_FILE,
@@ -22,7 +23,6 @@ from jdl.linkage import (
     save_model,
 )
 from jdl.linkage._resolve import best_candidates, row_posteriors
-from tests.linkage.conftest import FAST
 
 
 @pytest.mark.parametrize(("a", "b"), [("Bill", "WILLIAM"), ("peggy", "Margaret"),
