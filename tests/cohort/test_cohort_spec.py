@@ -10,6 +10,7 @@ import pytest
 
 from jdl.cohort import (
     CohortSpec,
+    analysis_frame,
     build_cohort,
     build_pool,
     pool_attrition,
@@ -269,6 +270,20 @@ class TestPool:
         expected = pool.loc[[5, 6]].drop(columns="treated")
         pd.testing.assert_frame_equal(cohort.drop(columns="treated"), expected)
         assert set(cohort.treated) == {1}
+
+    def test_analysis_frame_joins_cohort_and_pool_safely(self):
+        with self.world() as engine:
+            cohort = build_cohort(engine, _link([3]), _submission(1, intervention_start=D),
+                                  "both", spec=SPEC)
+            pool = build_pool(engine, spec=SPEC, exclude_person_ids=cohort.linked_person_ids)
+            unsafe = build_pool(engine, spec=SPEC)
+        frame = analysis_frame(cohort, pool)
+        assert frame.treated.tolist() == [1, 0, 0, 0]
+        assert frame.event_id.tolist() == [5, 1, 3, 6]
+        with pytest.raises(ValueError, match="submitted people"):
+            analysis_frame(cohort, unsafe)
+        with pytest.raises(ValueError, match="columns"):
+            analysis_frame(cohort, pool.drop(columns="reoffended"))
 
     def test_partitioned_pool_round_trip(self, tmp_path):
         with self.world() as engine:

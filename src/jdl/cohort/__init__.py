@@ -5,12 +5,14 @@ Typical use::
 
     cohort = build_cohort(engine, link, submission, setting="custody")
     pool = build_pool(engine, exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
+    data = analysis_frame(cohort, pool)  # treated = 1 rows, then the pool (treated = 0)
 """
 
 from jdl.cohort._build import (
     Attrition,
     AttritionStep,
     CohortResult,
+    analysis_frame,
     analysis_measures,
     build_cohort,
     build_pool,
@@ -34,6 +36,7 @@ __all__ = [
     "CohortResult",
     "CohortSpec",
     "Exclusion",
+    "analysis_frame",
     "analysis_measures",
     "build_cohort",
     "build_pool",

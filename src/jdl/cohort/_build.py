@@ -213,6 +213,19 @@ def build_cohort(
                         rows=rows[keep], spec=spec, setting=setting)
 
 
+def analysis_frame(cohort: CohortResult, pool: pd.DataFrame) -> pd.DataFrame:
+    """Treated rows then pool rows in one frame for matching; refuses a pool that still holds a
+    submitted person or was built with other definitions (different columns)."""
+    if list(pool.columns) != list(cohort.data.columns):
+        raise ValueError("The pool's columns differ from the cohort's: built with other "
+                         "definitions?")
+    overlap = set(pool["person_id"].astype("int64")) & set(cohort.linked_person_ids)
+    if overlap:
+        raise ValueError(f"{len(overlap)} submitted people are in the pool; exclude "
+                         "cohort.linked_person_ids.")
+    return pd.concat([cohort.data, pool], ignore_index=True)
+
+
 def pool_sql(spec: CohortSpec, *, exclude: bool = False,
              strata: Iterable[tuple[str, int]] | None = None) -> str:
     """The comparison pool query: eligible events of the national records with every measure.
