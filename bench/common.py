@@ -27,14 +27,21 @@ def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict
         extra = func(*args, **kwargs) or {}
         wall = time.perf_counter() - start
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        queue.put({"ok": True, "wall_s": round(wall, 3), "peak_rss_mib": round(peak_kib / 1024, 1),
-                   **extra})
+        queue.put(
+            {
+                "ok": True,
+                "wall_s": round(wall, 3),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+                **extra,
+            }
+        )
     except BaseException:  # report, never hang the runner
         queue.put({"ok": False, "error": traceback.format_exc()})
 
 
-def run_case(name: str, func: Callable[..., dict[str, Any] | None], *args: Any,
-             **kwargs: Any) -> dict[str, Any]:
+def run_case(
+    name: str, func: Callable[..., dict[str, Any] | None], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
     """Run ``func(*args, **kwargs)`` in a fresh process; return its figures under ``name``."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -44,8 +51,11 @@ def run_case(name: str, func: Callable[..., dict[str, Any] | None], *args: Any,
     proc.join()
     record = {"case": name, **record}
     status = "ok" if record.get("ok") else "FAILED"
-    print(f"  {name}: {status} " + ", ".join(
-        f"{k}={v}" for k, v in record.items() if k not in {"case", "ok", "error"}), flush=True)
+    print(
+        f"  {name}: {status} "
+        + ", ".join(f"{k}={v}" for k, v in record.items() if k not in {"case", "ok", "error"}),
+        flush=True,
+    )
     if not record.get("ok"):
         print(record.get("error"), flush=True)
     return record
@@ -58,8 +68,11 @@ def write_results(stage: str, records: list[dict[str, Any]]) -> Path:
     payload = {
         "stage": stage,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": mp.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpus": mp.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "results": records,
     }
     path.write_text(json.dumps(payload, indent=2, default=str))
