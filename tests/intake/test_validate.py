@@ -183,6 +183,17 @@ def test_duplicate_people(csv_file):
     assert sub.counts.rejected == 3
 
 
+def test_rows_without_a_usable_name_or_birthday_are_not_duplicates(csv_file):
+    rows = people(70)
+    rows[1] = rows[1] | {"date_of_birth": "", "forename": "Ann", "surname": "Lee", "pnc_id": ""}
+    rows[2] = rows[2] | {"date_of_birth": "", "forename": "Ann", "surname": "Lee", "pnc_id": ""}
+    rows[3] = rows[3] | {"forename": "???", "pnc_id": ""}
+    rows[4] = rows[4] | {"forename": "???", "pnc_id": "", "date_of_birth": rows[3]["date_of_birth"],
+                         "surname": rows[3]["surname"]}
+    sub = check(csv_file(rows))
+    assert not (sub.issues["code"] == "duplicate_person").any()
+
+
 def test_same_name_and_birthday_with_different_pnc_are_two_people(csv_file):
     rows = people(70)
     rows[10] = person(3) | {"pnc_id": person(99)["pnc_id"], "prison_number": ""}

@@ -309,9 +309,10 @@ def _check_duplicates(parsed: dict[str, pd.Series], row_numbers: np.ndarray, fou
     first row that is otherwise valid is kept and the others are rejected."""
     if n < 2:
         return
-    name_dob = (_name_key(parsed["forename"]) + "|" + _name_key(parsed["surname"]) + "|"
-                + parsed["date_of_birth"].astype("int64").astype(str))
-    name_dob = name_dob.where(~name_dob.str.startswith("|") & ~name_dob.str.contains(r"\|\|"))
+    forename, surname = _name_key(parsed["forename"]), _name_key(parsed["surname"])
+    dob = parsed["date_of_birth"]
+    name_dob = (forename + "|" + surname + "|" + dob.astype("int64").astype(str)).where(
+        (forename.fillna("") != "") & (surname.fillna("") != "") & dob.notna())
     pnc = parsed.get("pnc_id", pd.Series(np.nan, index=range(n), dtype=object))
     # Same name and birthday but different PNC IDs: two people, unless the user says otherwise.
     distinct_pnc = pnc.groupby(name_dob).transform("nunique")
