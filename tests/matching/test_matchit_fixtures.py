@@ -126,3 +126,19 @@ def test_large_data_solver_agrees_with_small_data_solver(lalonde):
     big = fit_logit(np.tile(d.X, (400, 1)), np.tile(y, 400))
     assert big.iterations == small.iterations
     assert np.allclose(big.coef, small.coef, rtol=1e-9, atol=1e-13)
+
+
+def test_factor_aware_solver_agrees_with_dense_solver(lalonde):
+    """Large fits sum a factor's indicator blocks by level; same answer as the dense path."""
+    from jdl.matching import fit_logit
+    from jdl.matching._design import build_design
+
+    d = build_design(lalonde, COVS)
+    y = lalonde["treat"].to_numpy(dtype=float)
+    small = fit_logit(d.X, y)
+    reps = 400
+    factors = tuple((np.tile(c, reps), cols) for c, cols in d.factors)
+    assert factors  # race is a factor
+    big = fit_logit(np.tile(d.X, (reps, 1)), np.tile(y, reps), factors=factors)
+    assert big.iterations == small.iterations
+    assert np.allclose(big.coef, small.coef, rtol=1e-9, atol=1e-13)

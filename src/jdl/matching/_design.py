@@ -77,6 +77,8 @@ class Design:
     names: tuple[str, ...]
     balance_X: np.ndarray
     balance_names: tuple[str, ...]
+    # per categorical covariate: level codes per row (0 = reference) and its columns in X
+    factors: tuple[tuple[np.ndarray, tuple[int, ...]], ...] = ()
 
 
 def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
@@ -99,6 +101,7 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
     names: list[str] = ["(Intercept)"]
     bcols: list[np.ndarray] = []
     bnames: list[str] = []
+    factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
     for name in covariates:
         s = df[name]
         if s.isna().any():
@@ -108,6 +111,10 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
         if is_categorical(s):
             levels = levels_of(s)
             codes = pd.Categorical(s, categories=levels).codes
+            if len(levels) > 1:
+                first = len(cols)
+                factors.append((codes.astype(np.int64),
+                                tuple(range(first, first + len(levels) - 1))))
             for j, lv in enumerate(levels):
                 ind = (codes == j).astype("float64")
                 if with_balance:
@@ -129,7 +136,8 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
     for j, col in enumerate(cols):
         X[:, j] = col
     B = np.column_stack(bcols) if bcols else np.empty((n, 0))
-    return Design(X=X, names=tuple(names), balance_X=B, balance_names=tuple(bnames))
+    return Design(X=X, names=tuple(names), balance_X=B, balance_names=tuple(bnames),
+                  factors=tuple(factors))
 
 
 def strata_codes(df: pd.DataFrame, exact: Sequence[str]) -> np.ndarray:

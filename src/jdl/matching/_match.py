@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from jdl.matching._design import (
+    Design,
     build_design,
     strata_codes,
     to_pandas,
@@ -53,11 +54,12 @@ def _check_options(method: str, distance: object, ratio: int, caliper: float | N
         raise MatchingError(f"unknown discard '{discard}'.", hint=f"Use one of: {DISCARDS}.")
 
 
-def _distance(df: pd.DataFrame, t: np.ndarray, X: np.ndarray, names: tuple[str, ...],
+def _distance(df: pd.DataFrame, t: np.ndarray, design: Design,
               distance: object) -> tuple[np.ndarray | None, LogitFit | None]:
     if isinstance(distance, str):
         if distance == "glm":
-            fit = fit_logit(X, t.astype("float64"), names)
+            fit = fit_logit(design.X, t.astype("float64"), design.names,
+                            factors=design.factors)
             return fit.fitted, fit
         return None, None  # mahalanobis
     scores = np.asarray(distance, dtype="float64")
@@ -140,7 +142,7 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
     if isinstance(distance, str) and distance == "mahalanobis" and method != "nearest":
         raise MatchingError("Mahalanobis distance is available for nearest-neighbour only.")
     scores, model = (None, None) if method == "exact" else _distance(
-        df, t, design.X, design.names, distance)
+        df, t, design, distance)
     discarded = _discard(scores, t, discard)
     if m_order is None:
         m_order = "largest" if scores is not None else "data"
