@@ -6,5 +6,13 @@ reality, so it is kept as hard as reality (common names, typing errors, confound
 
 from jdl.admin.synth._generate import SynthConfig, generate
 from jdl.admin.synth._programmes import DEFAULT_PROGRAMMES, ProgrammeSpec
+from jdl.admin.synth._submission import ErrorRates, make_submission
 
-__all__ = ["DEFAULT_PROGRAMMES", "ProgrammeSpec", "SynthConfig", "generate"]
+__all__ = [
+    "DEFAULT_PROGRAMMES",
+    "ErrorRates",
+    "ProgrammeSpec",
+    "SynthConfig",
+    "generate",
+    "make_submission",
+]

@@ -108,6 +108,12 @@ def cut_by_custody(spells: Spells, custody: tuple[np.ndarray, ...]) -> Spells:
     c_person, c_start, c_release = custody
     if not len(c_person) or not len(spells.person):
         return spells
+    # sentences can overlap: what matters is the latest release of any sentence begun so far
+    stride = np.int64(1_000_000)
+    c_release = (
+        np.maximum.accumulate(c_person.astype(np.int64) * stride + c_release)
+        - c_person.astype(np.int64) * stride
+    )
     key_c = c_person.astype(np.int64) * 100_000 + c_start
     key_s = spells.person.astype(np.int64) * 100_000 + spells.start
     # the last custody starting on or before the spell start: is the person still inside?

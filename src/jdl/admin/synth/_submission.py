@@ -1,0 +1,362 @@
+"""The upload a planted programme's organisation would send — with the mistakes real files have.
+
+Staff type these lists by hand, often from case notes: names get typos and nicknames, dates of
+birth get day and month swapped or a digit wrong, identifiers are missing more often than not,
+some people are not on the national register at all, and some appear twice. The true person
+behind each row goes to a separate truth file (lab-internal), never into the upload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import yaml
+
+from jdl.admin.synth._names import NICKNAMES, name_pools
+from jdl.core.errors import UsageError
+
+_KEYBOARD_NEIGHBOURS = {
+    "a": "qwsz",
+    "b": "vghn",
+    "c": "xdfv",
+    "d": "serfcx",
+    "e": "wsdr",
+    "f": "drtgvc",
+    "g": "ftyhbv",
+    "h": "gyujnb",
+    "i": "ujko",
+    "j": "huikmn",
+    "k": "jiolm",
+    "l": "kop",
+    "m": "njk",
+    "n": "bhjm",
+    "o": "iklp",
+    "p": "ol",
+    "q": "wa",
+    "r": "edft",
+    "s": "awedxz",
+    "t": "rfgy",
+    "u": "yhji",
+    "v": "cfgb",
+    "w": "qase",
+    "x": "zsdc",
+    "y": "tghu",
+    "z": "asx",
+}
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """Probability of each kind of mistake, per row."""
+
+    forename_typo: float = 0.03
+    surname_typo: float = 0.04
+    nickname: float = 0.06
+    alias: float = 0.03  # the person gave one of their recorded aliases
+    dob_swap: float = 0.02  # day and month swapped
+    dob_year: float = 0.01  # year off by one
+    dob_digit: float = 0.01  # a day off
+    pnc_present: float = 0.45
+    pnc_typo: float = 0.01
+    prison_number_present: float = 0.35  # among people released from custody
+    not_in_records: float = 0.05  # extra rows for people the register does not hold
+    duplicate: float = 0.02
+    max_errors_per_row: int = 2
+
+    @classmethod
+    def preset(cls, name: str) -> ErrorRates:
+        if name == "default":
+            return cls()
+        if name == "none":
+            return cls(0, 0, 0, 0, 0, 0, 0, 1.0, 0, 1.0, 0, 0, 0)
+        if name == "harsh":
+            # The linkage issue's stress mix: up to two of typo / nickname / day-month swap /
+            # year off by one per row, IDs blank in 60% of rows, 10% not in the register.
+            return cls(0.15, 0.15, 0.15, 0.05, 0.12, 0.12, 0.03, 0.40, 0.01, 0.40, 0.10, 0.02, 2)
+        raise UsageError(f"Unknown error preset {name!r}.", hint="Use default, harsh or none.")
+
+
+def _typo(rng: np.random.Generator, word: str) -> str:
+    if len(word) < 3:
+        return word
+    i = int(rng.integers(1, len(word)))
+    kind = rng.integers(4)
+    lower = word[i].lower()
+    if kind == 0 and lower in _KEYBOARD_NEIGHBOURS:  # substitution by a neighbouring key
+        options = _KEYBOARD_NEIGHBOURS[lower]
+        return word[:i] + options[int(rng.integers(len(options)))] + word[i + 1 :]
+    if kind == 1:  # deletion
+        return word[:i] + word[i + 1 :]
+    if kind == 2 and i < len(word) - 1:  # transposition
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word[:i] + word[i] + word[i:]  # doubled letter
+
+
+def _uk_date(values: pd.Series) -> pd.Series:
+    return values.dt.strftime("%d/%m/%Y").where(values.notna(), "")
+
+
+def _swap_day_month(d: pd.Timestamp) -> pd.Timestamp | None:
+    try:
+        return d.replace(day=d.month, month=d.day)
+    except ValueError:
+        return None
+
+
+def _participants(data_dir: Path, programme: str) -> pd.DataFrame:
+    path = data_dir / "truth" / "participants.parquet"
+    if not path.exists():
+        raise UsageError(
+            f"No planted programmes found in {data_dir}.",
+            hint="Generate the data first: `jdl synth --out DIR`.",
+        )
+    con = duckdb.connect(str(data_dir / "admin.duckdb"), read_only=True)
+    try:
+        known = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT programme FROM read_parquet('{path.as_posix()}') ORDER BY 1"
+            ).fetchall()
+        ]
+        if programme not in known:
+            raise UsageError(
+                f"There is no planted programme called {programme!r}.",
+                hint="Programmes in this dataset: " + ", ".join(known),
+            )
+        return con.execute(
+            f"""
+            SELECT p.person_id, p.forename, p.surname, p.date_of_birth, p.sex, p.pnc_id,
+                   p.prison_number, t.index_date, t.index_type, t.conviction_date,
+                   t.intervention_start, t.intervention_end,
+                   a.forename AS alias_forename, a.surname AS alias_surname,
+                   a.date_of_birth AS alias_dob
+            FROM read_parquet('{path.as_posix()}') t
+            JOIN people p USING (person_id)
+            LEFT JOIN (SELECT * FROM aliases QUALIFY row_number() OVER
+                       (PARTITION BY person_id ORDER BY forename, surname) = 1) a USING (person_id)
+            WHERE t.programme = ?
+            ORDER BY t.person_id
+            """,
+            [programme],
+        ).df()
+    finally:
+        con.close()
+
+
+def _apply_errors(rng: np.random.Generator, df: pd.DataFrame, rates: ErrorRates) -> pd.DataFrame:
+    """Mistakes, at most ``max_errors_per_row`` per row; records what was done in ``errors``."""
+    n = len(df)
+    kinds = {
+        "alias": rates.alias,
+        "nickname": rates.nickname,
+        "forename_typo": rates.forename_typo,
+        "surname_typo": rates.surname_typo,
+        "dob_swap": rates.dob_swap,
+        "dob_year": rates.dob_year,
+        "dob_digit": rates.dob_digit,
+    }
+    draws = {k: rng.random(n) < p for k, p in kinds.items()}
+    errors: list[list[str]] = [[] for _ in range(n)]
+    fore = df["forename"].tolist()
+    sur = df["surname"].tolist()
+    dob = list(pd.to_datetime(df["date_of_birth"]))
+    for i in range(n):  # per-row string edits: a few thousand rows at most
+        for kind in rng.permutation(list(kinds)):
+            if len(errors[i]) >= rates.max_errors_per_row or not draws[kind][i]:
+                continue
+            if _apply_one(rng, kind, i, df, fore, sur, dob):
+                errors[i].append(str(kind))
+    out = df.copy()
+    out["forename"], out["surname"], out["date_of_birth"] = fore, sur, dob
+    out["errors"] = [";".join(e) for e in errors]
+    return out
+
+
+def _apply_one(rng, kind, i, df, fore, sur, dob) -> bool:
+    if kind == "alias":
+        if pd.isna(df["alias_forename"].iat[i]):
+            return False
+        fore[i], sur[i] = df["alias_forename"].iat[i], df["alias_surname"].iat[i]
+        if pd.notna(df["alias_dob"].iat[i]):
+            dob[i] = pd.Timestamp(df["alias_dob"].iat[i])
+        return True
+    if kind == "nickname":
+        variants = NICKNAMES.get(fore[i])
+        if not variants:
+            return False
+        fore[i] = variants[int(rng.integers(len(variants)))]
+        return True
+    if kind == "forename_typo":
+        fore[i] = _typo(rng, fore[i])
+        return True
+    if kind == "surname_typo":
+        sur[i] = _typo(rng, sur[i])
+        return True
+    if kind == "dob_swap":
+        swapped = _swap_day_month(dob[i])
+        if swapped is None or swapped == dob[i]:
+            return False
+        dob[i] = swapped
+        return True
+    if kind == "dob_year":
+        shifted = _shift_year(dob[i], int(rng.choice([-1, 1])))
+        dob[i] = shifted
+        return True
+    if kind == "dob_digit":
+        dob[i] = dob[i] + pd.Timedelta(days=int(rng.choice([-1, 1])))
+        return True
+    return False
+
+
+def _shift_year(d: pd.Timestamp, years: int) -> pd.Timestamp:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def _fabricated(rng: np.random.Generator, n: int, template: pd.DataFrame) -> pd.DataFrame:
+    """People the register does not hold, with plausible dates like the real rows'."""
+    sex = np.where(rng.random(n) < 0.15, "F", "M").astype(object)
+    fore, sur = _sample(rng, sex)
+    years = rng.integers(1965, 2002, n)
+    dob = pd.to_datetime(
+        pd.DataFrame(
+            {"year": years, "month": rng.integers(1, 13, n), "day": rng.integers(1, 29, n)}
+        )
+    )
+    rows = template.sample(n=n, replace=True, random_state=int(rng.integers(2**31)))
+    return pd.DataFrame(
+        {
+            "person_id": pd.array([None] * n, dtype="Int64"),
+            "forename": fore,
+            "surname": sur,
+            "date_of_birth": dob.to_numpy(),
+            "sex": sex,
+            "pnc_id": None,
+            "prison_number": None,
+            "index_date": rows["index_date"].to_numpy(),
+            "conviction_date": rows["conviction_date"].to_numpy(),
+            "intervention_start": rows["intervention_start"].to_numpy(),
+            "intervention_end": rows["intervention_end"].to_numpy(),
+            "index_type": rows["index_type"].to_numpy(),
+            "errors": "not_in_records",
+        }
+    )
+
+
+def _sample(rng: np.random.Generator, sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pools = name_pools()
+    fore = np.empty(len(sex), dtype=object)
+    for s in ("M", "F"):
+        mask = sex == s
+        fore[mask] = pools.forenames[("british", s)].sample(rng, int(mask.sum()))
+    return fore, pools.surnames["british"].sample(rng, len(sex))
+
+
+def _pnc_typo(rng: np.random.Generator, pnc: str) -> str:
+    i = int(rng.integers(5, 12))  # a digit of the serial
+    digit = str((int(pnc[i]) + int(rng.integers(1, 10))) % 10)
+    return pnc[:i] + digit + pnc[i + 1 :]
+
+
+def make_submission(
+    data_dir: str | Path,
+    programme: str,
+    out: str | Path,
+    *,
+    errors: str | ErrorRates = "default",
+    seed: int = 1,
+) -> dict[str, Path]:
+    """Write the programme's upload (CSV), its programme side-file (YAML) and the truth file.
+
+    Returns the paths written: ``upload``, ``programme``, ``truth``.
+    """
+    data_dir, out = Path(data_dir), Path(out)
+    rates = ErrorRates.preset(errors) if isinstance(errors, str) else errors
+    rng = np.random.default_rng([seed, sum(programme.encode())])
+    people = _participants(data_dir, programme)
+    rows = _apply_errors(rng, people, rates)
+    n_fake = round(rates.not_in_records * len(rows) / max(1e-9, 1 - rates.not_in_records))
+    if n_fake:
+        rows = pd.concat([rows, _fabricated(rng, n_fake, people)], ignore_index=True)
+    dup = rows.sample(frac=rates.duplicate, random_state=int(rng.integers(2**31)))
+    dup = dup.assign(
+        errors=dup["errors"].where(dup["errors"] == "", dup["errors"] + ";") + "duplicate"
+    )
+    rows = pd.concat([rows, dup], ignore_index=True)
+    rows = rows.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    upload = _upload_columns(rng, rows, rates)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    upload.to_csv(out, index=False)
+    truth_path = out.with_name(out.stem + ".truth.csv")
+    pd.DataFrame(
+        {
+            "row_number": np.arange(len(rows)) + 2,  # row 1 is the header, as in a spreadsheet
+            "person_id": rows["person_id"].astype("Int64"),
+            "errors": rows["errors"],
+        }
+    ).to_csv(truth_path, index=False)
+    programme_path = out.with_name(out.stem + ".programme.yaml")
+    programme_path.write_text(
+        yaml.safe_dump(_programme_info(data_dir, programme, len(people)), sort_keys=False)
+    )
+    return {"upload": out, "programme": programme_path, "truth": truth_path}
+
+
+def _upload_columns(
+    rng: np.random.Generator, rows: pd.DataFrame, rates: ErrorRates
+) -> pd.DataFrame:
+    n = len(rows)
+    pnc = rows["pnc_id"].where(rng.random(n) < rates.pnc_present)
+    typo = pnc.notna() & (rng.random(n) < rates.pnc_typo)
+    pnc = pnc.astype(object)
+    pnc[typo] = [_pnc_typo(rng, p) for p in pnc[typo]]
+    custody = rows["index_type"] == "custody_release"
+    prison = rows["prison_number"].where(custody & (rng.random(n) < rates.prison_number_present))
+    sex_words = np.where(
+        rng.random(n) < 0.7, rows["sex"], rows["sex"].map({"M": "Male", "F": "Female"})
+    )
+    dates = {
+        c: pd.to_datetime(rows[c])
+        for c in ("index_date", "conviction_date", "intervention_start", "intervention_end")
+    }
+    return pd.DataFrame(
+        {
+            "forename": rows["forename"],
+            "surname": rows["surname"],
+            "date_of_birth": _uk_date(pd.to_datetime(rows["date_of_birth"])),
+            "sex": sex_words,
+            "pnc_id": pnc.fillna(""),
+            "prison_number": prison.fillna(""),
+            "conviction_date": _uk_date(dates["conviction_date"].where(rng.random(n) < 0.7)),
+            "intervention_start": _uk_date(dates["intervention_start"].where(rng.random(n) < 0.95)),
+            "intervention_end": _uk_date(dates["intervention_end"].where(rng.random(n) < 0.8)),
+            "index_date": _uk_date(dates["index_date"].where(rng.random(n) < 0.35)),
+        }
+    )
+
+
+def _programme_info(data_dir: Path, programme: str, participants: int) -> dict:
+    import json
+
+    truth = json.loads((data_dir / "truth" / "programmes.json").read_text())
+    spec = next(p for p in truth["programmes"] if p["name"] == programme)
+    return {
+        "organisation": spec["organisation"],
+        "sector": spec["sector"],
+        "programme_name": programme.replace("-", " ").title(),
+        "intervention_type": spec["intervention_type"],
+        "setting": spec["setting"],
+        "referral_route": spec["referral_route"],
+        "region": spec["region"],
+        "delivery_start": spec["delivery_start"],
+        "delivery_end": spec["delivery_end"],
+        "description": spec["description"],
+        "declared_participants": participants,
+        "selection_basis": "all_participants",
+    }

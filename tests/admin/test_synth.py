@@ -1,0 +1,168 @@
+"""The synthetic generator: determinism, internal consistency, truth files, calibration."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from jdl.admin.summary import PUBLISHED_RATES, headline
+from jdl.admin.synth import DEFAULT_PROGRAMMES, generate
+from jdl.engines import open_admin
+
+
+def _table_digest(path) -> str:
+    con = duckdb.connect()
+    return con.execute(
+        f"SELECT sum(hash(COLUMNS(*))) FROM read_parquet('{path.as_posix()}/*.parquet')"
+    ).fetchall()
+
+
+def test_same_seed_same_data_and_other_seed_differs(tmp_path):
+    a = generate(tmp_path / "a", people=3000, seed=5, chunk_size=1500)
+    b = generate(tmp_path / "b", people=3000, seed=5, chunk_size=1500)
+    c = generate(tmp_path / "c", people=3000, seed=6, chunk_size=1500)
+    assert a["data_version"] == b["data_version"] != c["data_version"]
+    for table in ("people", "offences", "index_events", "employment_spells", "assessments"):
+        da = _table_digest(tmp_path / "a" / "parquet" / table)
+        assert da == _table_digest(tmp_path / "b" / "parquet" / table)
+        assert da != _table_digest(tmp_path / "c" / "parquet" / table)
+
+
+def test_register_is_consistent(synthetic_data_dir):
+    with open_admin(synthetic_data_dir) as e:
+        assert e.scalar("SELECT count(*) FROM people") == 30_000
+        assert e.scalar("SELECT count(DISTINCT pnc_id) FROM people") == 30_000
+        # everyone on the register has a proven offence
+        assert e.scalar("SELECT count(*) FROM people ANTI JOIN offences USING (person_id)") == 0
+        assert e.scalar("SELECT count(*) FROM offences WHERE outcome_date < offence_date") == 0
+        assert e.scalar("SELECT max(outcome_date) FROM offences") <= __import__("datetime").date(
+            2024, 12, 31
+        )
+        # custody releases follow custodial sentences of the stated length (half served)
+        bad = e.scalar(
+            """SELECT count(*) FROM index_events e JOIN offences o USING (offence_id)
+               WHERE e.index_type = 'custody_release' AND (o.disposal <> 'custody'
+                 OR e.index_date <> o.outcome_date + CAST(ceil(o.sentence_days / 2) AS INT))"""
+        )
+        assert bad == 0
+        assert (
+            e.scalar(
+                """SELECT count(*) FROM index_events e JOIN offences o USING (offence_id)
+               WHERE e.index_type = 'court_order' AND (o.disposal NOT IN
+                 ('community', 'suspended') OR e.index_date <> o.outcome_date)"""
+            )
+            == 0
+        )
+        # people with a custodial sentence have a prison number, others none
+        assert (
+            e.scalar(
+                """SELECT count(*) FROM people p WHERE (prison_number IS NOT NULL) <>
+               EXISTS (SELECT 1 FROM offences o WHERE o.person_id = p.person_id
+                       AND o.disposal = 'custody')"""
+            )
+            == 0
+        )
+        # no employment while in custody
+        assert (
+            e.scalar(
+                """SELECT count(*) FROM employment_spells s JOIN index_events e USING (person_id)
+               WHERE e.index_type = 'custody_release'
+                 AND s.start_date > e.sentence_start AND s.start_date < e.index_date"""
+            )
+            == 0
+        )
+        # common names collide with dates of birth, as in real registers
+        shared = e.scalar(
+            """SELECT count(*) FROM (SELECT surname, date_of_birth FROM people
+               GROUP BY ALL HAVING count(*) > 1)"""
+        )
+        assert shared > 10  # ~N²·Σp²/(2·days): about 15 expected among 30,000 people
+
+
+def test_truth_files_match_the_records(synthetic_data_dir):
+    truth = json.loads((synthetic_data_dir / "truth" / "programmes.json").read_text())
+    assert {p["name"] for p in truth["programmes"]} == {s.name for s in DEFAULT_PROGRAMMES}
+    participants = synthetic_data_dir / "truth" / "participants.parquet"
+    assert pq.read_metadata(participants).num_rows == sum(
+        p["participants"] for p in truth["programmes"]
+    )
+    with open_admin(synthetic_data_dir) as e:
+        path = participants.as_posix()
+        # each participant's index event exists with the recorded date and type
+        missing = e.scalar(
+            f"""SELECT count(*) FROM read_parquet('{path}') t ANTI JOIN index_events e
+                ON e.event_id = t.event_id AND e.person_id = t.person_id
+                AND e.index_date = t.index_date AND e.index_type = t.index_type"""
+        )
+        assert missing == 0
+        # the recorded (treated) outcome is what the offences table says
+        mismatched = e.scalar(
+            f"""WITH o AS (
+                  SELECT t.person_id, t.reoffences_treated, count(o.offence_id) AS n
+                  FROM read_parquet('{path}') t LEFT JOIN offences o
+                    ON o.person_id = t.person_id AND o.offence_date > t.index_date
+                   AND o.offence_date <= t.index_date + 365
+                   AND o.outcome_date <= t.index_date + 548
+                  GROUP BY ALL)
+                SELECT count(*) FROM o WHERE n <> reoffences_treated"""
+        )
+        assert mismatched == 0
+        # nobody is in two programmes; interventions are dated sensibly
+        assert (
+            e.scalar(f"SELECT count(*) - count(DISTINCT person_id) FROM read_parquet('{path}')")
+            == 0
+        )
+        assert (
+            e.scalar(
+                f"""SELECT count(*) FROM read_parquet('{path}')
+                WHERE intervention_end < intervention_start"""
+            )
+            == 0
+        )
+
+
+def test_true_effects_follow_the_hazard_ratios(synthetic_data_dir):
+    truth = json.loads((synthetic_data_dir / "truth" / "programmes.json").read_text())
+    for p in truth["programmes"]:
+        effect = p["true_effect"]
+        if not p["participants"]:
+            continue
+        if p["hazard_ratio"] == 1.0:
+            assert abs(effect["att_rate"]) < 0.02, p["name"]
+        elif p["hazard_ratio"] < 1:
+            assert effect["att_rate"] < 0, p["name"]
+        else:
+            assert effect["att_rate"] > 0, p["name"]
+
+
+def test_selection_into_programmes_is_confounded(synthetic_data_dir):
+    """Participants differ from other people with index events on what predicts
+    re-offending — so a naive comparison is biased (the lab's reason to match)."""
+    path = (synthetic_data_dir / "truth" / "participants.parquet").as_posix()
+    with open_admin(synthetic_data_dir) as e:
+        prior = e.df(
+            f"""SELECT t.programme IS NOT NULL AS participant, avg(n) AS mean_prior FROM (
+                  SELECT e.event_id, e.person_id, count(o.offence_id) AS n
+                  FROM index_events e LEFT JOIN offences o ON o.person_id = e.person_id
+                   AND o.outcome_date < e.index_date
+                  WHERE e.index_type = 'custody_release'
+                    AND e.index_date BETWEEN DATE '2015-01-01' AND DATE '2018-12-31'
+                  GROUP BY ALL) x
+                LEFT JOIN (SELECT * FROM read_parquet('{path}')
+                           WHERE programme = 'new-leaf-employment') t USING (event_id)
+                GROUP BY 1 ORDER BY 1"""
+        )
+    non, part = prior["mean_prior"].tolist()
+    assert part < 0.85 * non  # New Leaf recruits people with shorter records
+
+
+def test_calibrated_to_published_reoffending_rates(calibration_data_dir):
+    with open_admin(calibration_data_dir) as e:
+        rates = headline(e, "2024-12-31").reoffending.set_index("index_type")
+    for index_type, published in PUBLISHED_RATES.items():
+        assert rates.loc[index_type, "reoffending_rate"] == pytest.approx(published, abs=0.02)
+        assert 2.0 < rates.loc[index_type, "reoffences_per_reoffender"] < 5.0
+        assert 100 < rates.loc[index_type, "mean_days_to_first"] < 180
