@@ -195,3 +195,44 @@ def test_read_table_keeps_raw_cells(tmp_path, settings):
     raw = read_table(write_csv(tmp_path / "s.csv", people(3)), settings)
     assert raw.headers == CANONICAL_COLUMNS
     assert raw.cells.shape == (3, 10) and raw.row_numbers.tolist() == [2, 3, 4]
+
+
+def test_formula_free_workbooks_take_the_fast_path(tmp_path, monkeypatch):
+    from jdl.intake import _xlsx
+
+    def no_openpyxl(*args):
+        raise AssertionError("openpyxl path used")
+
+    monkeypatch.setattr(_xlsx, "_read_openpyxl", no_openpyxl)
+    assert check(write_xlsx(tmp_path / "s.xlsx", people(70))).counts.accepted == 70
+
+
+def test_workbooks_with_formulas_or_stray_far_cells_take_the_exact_path(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from jdl.intake import _xlsx
+
+    calls = []
+    original = _xlsx._read_openpyxl
+    monkeypatch.setattr(_xlsx, "_read_openpyxl", lambda *a: calls.append(1) or original(*a))
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    book = load_workbook(path)
+    book["Submission"]["B3"] = "=UPPER(A3)"
+    book["Submission"].cell(row=2, column=200, value="stray")
+    book.save(path)
+    sub = check(path)
+    assert calls == [1]
+    assert set(sub.errors["code"]) == {"formula"} and sub.counts.accepted == 69
+
+
+def test_1904_date_system(tmp_path):
+    from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    book = load_workbook(path)
+    book.epoch = CALENDAR_MAC_1904
+    book["Submission"]["C2"] = 29000  # a serial number, not a date cell
+    book.save(path)
+    sub = check(path)
+    assert sub.accepted_rows().loc[0, "date_of_birth"] == pd.Timestamp("1983-05-26")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,12 +26,13 @@ import pandas as pd
 from jdl.core.config import IntakeSettings
 from jdl.core.errors import SubmissionRefused, UsageError
 from jdl.intake._dates import EXCEL_EPOCH_1900
-from jdl.intake._spec import canonical_for, normalise_header
+from jdl.intake._limits import SUPPORTED, TEMPLATE_HINT, too_many_rows
+from jdl.intake._spec import canonical_for
+from jdl.intake._xlsx import read_workbook
 
 Format = Literal["csv", "xlsx", "parquet"]
 DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-SUPPORTED = "a CSV file, an Excel workbook (.xlsx) or a Parquet file"
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def read_table(path: str | Path, settings: IntakeSettings) -> RawTable:
         raise UsageError(f"{path} is a folder, not a file.")
     size = path.stat().st_size
     if size == 0:
-        raise SubmissionRefused("The file is empty.", hint=_TEMPLATE_HINT)
+        raise SubmissionRefused("The file is empty.", hint=TEMPLATE_HINT)
     if size > settings.max_file_bytes:
         raise SubmissionRefused(
             f"The file is {_mb(size)}, larger than the {_mb(settings.max_file_bytes)} the lab "
@@ -99,9 +99,6 @@ def read_table(path: str | Path, settings: IntakeSettings) -> RawTable:
     if kind == "parquet":
         return _read_parquet(path, size, settings)
     return _read_csv(path, size, settings)
-
-
-_TEMPLATE_HINT = "Download the template with `jdl template` and fill in one row per person."
 
 
 def _mb(size: int) -> str:
@@ -121,7 +118,7 @@ def sniff_format(head: bytes) -> Format:
             "'Excel Workbook (.xlsx)' or 'CSV UTF-8'.")
     if head.startswith(b"%PDF"):
         raise SubmissionRefused(f"This is a PDF document. Please send {SUPPORTED}.",
-                                hint=_TEMPLATE_HINT)
+                                hint=TEMPLATE_HINT)
     return "csv"
 
 
@@ -147,7 +144,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     sample = data[:65536]
     if sample.count(b"\x00") > len(sample) // 10:  # binary, not a stray NUL in a cell
         raise SubmissionRefused(f"This does not look like a text (CSV) file. Please send "
-                                f"{SUPPORTED}.", hint=_TEMPLATE_HINT)
+                                f"{SUPPORTED}.", hint=TEMPLATE_HINT)
     for codec, label in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
         try:
             return data.decode(codec), label
@@ -198,107 +195,12 @@ def _read_csv(path: Path, size: int, settings: IntakeSettings) -> RawTable:
 # -------------------------------------------------------------------------------------- XLSX
 
 
-def check_zip(path: Path, settings: IntakeSettings) -> list[str]:
-    """Refuse workbooks that are not safe to open; return notes for the user.
-
-    Python's ``zipfile`` never writes more than an entry's declared size (a lying header fails
-    its CRC check), so checking the declared sizes bounds what reading can expand to.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise SubmissionRefused("The file looks like a zip archive or Excel workbook but is "
-                                "damaged.", hint="Save it again from Excel as .xlsx.") from exc
-    names = {info.filename for info in infos}
-    if "xl/workbook.xml" not in names:
-        what = "an OpenDocument spreadsheet (.ods)" if "content.xml" in names else (
-            "a Word document" if "word/document.xml" in names else "a zip archive")
-        raise SubmissionRefused(f"This is {what}, not an Excel workbook. Please send {SUPPORTED}.",
-                                hint=_TEMPLATE_HINT)
-    if any(name.lower().endswith("vbaproject.bin") for name in names):
-        raise SubmissionRefused(
-            "The workbook contains macros, which the lab does not accept.",
-            hint="Use File > Save As and choose 'Excel Workbook (.xlsx)' (not macro-enabled).")
-    total = sum(info.file_size for info in infos)
-    worst = max((info.file_size / max(info.compress_size, 1) for info in infos), default=0.0)
-    if (len(infos) > settings.max_xlsx_entries or total > settings.max_xlsx_uncompressed_bytes
-            or worst > settings.max_xlsx_compression_ratio):
-        raise SubmissionRefused(
-            "The workbook expands to far more data than a submission should hold, so the lab will "
-            "not open it.", hint="Copy just the people's rows into a new workbook, or save as CSV.")
-    notes = []
-    if any(name.startswith("xl/externalLinks/") for name in names):
-        notes.append("The workbook links to other workbooks. Links are never followed: cells "
-                     "that use them are reported as formulas.")
-    return notes
-
-
-def _pick_sheet(workbook: Any) -> tuple[Any, list[str]]:
-    names = workbook.sheetnames
-    for name in names:
-        if normalise_header(name) in {"submission", "people", "data"}:
-            return workbook[name], []
-    notes = [f"The workbook has {len(names)} sheets; only the first, '{names[0]}', was read."] if \
-        len(names) > 1 else []
-    return workbook[names[0]], notes
-
-
 def _read_xlsx(path: Path, size: int, settings: IntakeSettings) -> RawTable:
-    import openpyxl  # heavy; only when a workbook arrives
-
-    notes = check_zip(path, settings)
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False,
-                                          keep_vba=False, keep_links=False)
-    except Exception as exc:  # openpyxl raises many types for damaged files
-        raise SubmissionRefused("The Excel workbook could not be opened; it may be damaged.",
-                                hint="Open it in Excel and save it again as .xlsx, or save "
-                                "as CSV.") from exc
-    try:
-        sheet, sheet_notes = _pick_sheet(workbook)
-        notes += sheet_notes
-        width = min(sheet.max_column or settings.max_columns, settings.max_columns)
-        sheet.reset_dimensions()  # a wrong <dimension> must not cut rows off
-        rows = _xlsx_rows(sheet, width, settings)
-        epoch = np.datetime64(workbook.epoch.date(), "D")
-    except SubmissionRefused:
-        raise
-    except Exception as exc:
-        raise SubmissionRefused("The Excel workbook could not be read; it may be damaged.",
-                                hint="Open it in Excel and save it again, or save as CSV.") from exc
-    finally:
-        workbook.close()
-    header_index = find_header(rows[: settings.header_search_rows])
-    source = SourceInfo(path.name, "xlsx", size, header_index + 1, sheet=sheet.title)
-    return _build(rows[header_index], rows[header_index + 1 :], header_index + 2, source,
-                  settings, notes, epoch)
-
-
-def _xlsx_rows(sheet: Any, width: int, settings: IntakeSettings) -> list[list[Any]]:
-    """All rows up to the last non-blank one; runs of blank rows are held back until data follows
-    them, so formatting that reaches row 1,048,576 costs nothing and triggers no row limit."""
-    rows: list[list[Any]] = []
-    pending_blank = 0
-    limit = settings.max_rows + settings.header_search_rows + 1
-    for values in sheet.iter_rows(max_col=width, values_only=True):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            pending_blank += 1
-            continue
-        if pending_blank:
-            rows.extend([[None] * width] * pending_blank)
-            pending_blank = 0
-        rows.append(list(values))
-        if len(rows) > limit:
-            raise _too_many_rows(settings)
-    return rows
-
-
-def _too_many_rows(settings: IntakeSettings) -> SubmissionRefused:
-    return SubmissionRefused(
-        f"The file has more than {settings.max_rows:,} rows, the most the lab accepts in one "
-        "submission.", hint="Check for stray content far below your data, or split the "
-        "submission and tell the lab the parts belong together.")
+    book = read_workbook(path, settings)
+    header_index = find_header(book.rows[: settings.header_search_rows])
+    source = SourceInfo(path.name, "xlsx", size, header_index + 1, sheet=book.sheet)
+    return _build(book.rows[header_index], book.rows[header_index + 1 :], header_index + 2,
+                  source, settings, list(book.notes), book.epoch)
 
 
 # ----------------------------------------------------------------------------------- Parquet
@@ -311,7 +213,7 @@ def _read_parquet(path: Path, size: int, settings: IntakeSettings) -> RawTable:
         parquet = pq.ParquetFile(path)
         meta = parquet.metadata
         if meta.num_rows > settings.max_rows:
-            raise _too_many_rows(settings)
+            raise too_many_rows(settings)
         if meta.num_columns > settings.max_columns:
             raise SubmissionRefused(f"The Parquet file has {meta.num_columns} columns; the lab "
                                     f"reads at most {settings.max_columns}.")
@@ -346,7 +248,7 @@ def find_header(rows: list[list[Any]]) -> int:
             return index
     raise SubmissionRefused(
         "No column headings were found. The first row should name the columns, e.g. forename, "
-        "surname, date_of_birth, sex.", hint=_TEMPLATE_HINT)
+        "surname, date_of_birth, sex.", hint=TEMPLATE_HINT)
 
 
 def is_blank(frame: pd.DataFrame) -> np.ndarray:
@@ -375,7 +277,7 @@ def _build(header: list[Any], body: list[list[Any]], first_row_number: int, sour
     while last and _row_is_blank(body[last - 1]):
         last -= 1
     if last > settings.max_rows:
-        raise _too_many_rows(settings)
+        raise too_many_rows(settings)
     body = body[:last]
     overflow = np.array([len(r) > width and not _row_is_blank(r[width:]) for r in body],
                         dtype=bool)
