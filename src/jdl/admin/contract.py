@@ -223,3 +223,33 @@ TABLES: tuple[Table, ...] = (
     FLAGS,
 )
 TABLES_BY_NAME = {t.name: t for t in TABLES}
+
+
+def contract_markdown() -> str:
+    """The contract's tables as Markdown (docs/data-contract.md embeds this; a test checks)."""
+    lines: list[str] = []
+    for table in TABLES:
+        status = "required" if table.required else "optional"
+        lines += [f"### `{table.name}` ({status})", "", table.description, ""]
+        lines += ["| column | type | required | allowed values / range | meaning |",
+                  "|---|---|---|---|---|"]
+        for c in table.columns:
+            allowed = ", ".join(str(v) for v in c.allowed) if c.allowed else ""
+            if c.minimum is not None or c.maximum is not None:
+                allowed = f"{'' if c.minimum is None else c.minimum} to " \
+                          f"{'' if c.maximum is None else c.maximum}"
+            lines.append(
+                f"| `{c.name}` | {c.type} | {'no' if c.nullable else 'yes'} | {allowed} | "
+                f"{c.description} |"
+            )
+        extras = []
+        if table.unique:
+            extras.append(f"Unique: ({', '.join(table.unique)}).")
+        if table.references_people:
+            extras.append("Every `person_id` must exist in `people`.")
+        for earlier, later in table.date_order:
+            extras.append(f"`{later}` may not be before `{earlier}`.")
+        if extras:
+            lines += ["", " ".join(extras)]
+        lines.append("")
+    return "\n".join(lines)

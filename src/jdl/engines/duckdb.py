@@ -29,7 +29,7 @@ class DuckDBEngine:
     ) -> None:
         self.path = None if path is None else Path(path)
         database = ":memory:" if self.path is None else str(self.path)
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = {"enable_progress_bar": False}
         if threads:
             config["threads"] = threads
         if memory_limit:
