@@ -56,6 +56,16 @@ def test_typed_cells_and_blanks():
     assert parsed.problem.iloc[7] == "date_unreadable"
 
 
+def test_mixed_time_zones_give_the_local_calendar_day():
+    cells = pd.Series([pd.Timestamp("2020-01-02 23:30", tz="Europe/London"),
+                       pd.Timestamp("2020-01-02 23:30", tz="America/New_York"),
+                       np.datetime64("2020-01-05T10:00"), np.datetime64("NaT")], dtype=object)
+    parsed = parse_dates(cells)
+    assert parsed.values.iloc[:3].tolist() == [pd.Timestamp(d) for d in (
+        "2020-01-02", "2020-01-02", "2020-01-05")]
+    assert parsed.problem.isna().all() and pd.isna(parsed.values.iloc[3])
+
+
 def test_1904_workbooks():
     parsed = parse_dates(pd.Series([0, 1], dtype=object), excel_epoch=EXCEL_EPOCH_1904)
     assert parsed.values.iloc[1] == pd.Timestamp("1904-01-02")
@@ -71,6 +81,8 @@ def test_swappable_marks_only_ambiguous_day_month():
 cells = st.one_of(
     st.none(), st.text(max_size=30), st.integers(-10**9, 10**9),
     st.floats(allow_nan=True, allow_infinity=True), st.dates(), st.datetimes(), st.booleans(),
+    st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-5))])),
+    st.times(), st.timedeltas(), st.just(np.datetime64("NaT")), st.just(pd.NaT),
     st.from_regex(r"\A\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}\Z"),
 )
 
@@ -81,8 +93,7 @@ def test_any_cells_parse_without_raising(values):
     parsed = parse_dates(pd.Series(values, dtype=object))
     assert len(parsed.values) == len(values)
     for cell, value, problem in zip(values, parsed.values, parsed.problem, strict=True):
-        blank = cell is None or (isinstance(cell, float) and np.isnan(cell)) or (
-            isinstance(cell, str) and not cell.strip())
+        blank = (not cell.strip()) if isinstance(cell, str) else bool(pd.isna(cell))
         if blank:
             assert problem is None and pd.isna(value)
         else:  # every non-blank cell gives exactly one of: a date, a problem

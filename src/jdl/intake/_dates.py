@@ -92,8 +92,8 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
     # Real date cells (XLSX, Parquet).
     is_date = kinds == "date"
     if is_date.any():
-        stamps = pd.to_datetime(pd.Series(values[is_date]), errors="coerce")
-        direct[is_date] = stamps.to_numpy().astype("datetime64[D]")
+        direct[is_date] = np.array([_calendar_day(v) for v in values[is_date]],
+                                   dtype="datetime64[D]")
         problem[is_date & np.isnat(direct)] = OUT_OF_RANGE
 
     # Numbers: Excel serial day numbers.
@@ -165,8 +165,18 @@ def parse_dates(raw: pd.Series, *, earliest_year: int = 1900, latest_year: int =
     )
 
 
+def _calendar_day(value: object) -> np.datetime64:
+    """The calendar date of a date cell as the user saw it (time and time zone dropped)."""
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[D]")
+    if isinstance(value, dt.datetime):  # incl. pandas Timestamps, time-zone aware or not
+        value = value.date()
+    return np.datetime64(value, "D")
+
+
 def _kind(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or (
+            isinstance(value, np.datetime64) and np.isnat(value)):
         return "blank"
     if isinstance(value, str):
         return "text"
