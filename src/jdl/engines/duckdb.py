@@ -29,7 +29,7 @@ class DuckDBEngine:
     ) -> None:
         self.path = None if path is None else Path(path)
         database = ":memory:" if self.path is None else str(self.path)
-        config: dict[str, Any] = {"enable_progress_bar": False}
+        config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
         if memory_limit:
@@ -38,6 +38,7 @@ class DuckDBEngine:
             self.con = duckdb.connect(database, read_only=read_only, config=config)
         except duckdb.Error as exc:
             raise EngineError(f"Could not open the DuckDB database {database}: {exc}") from exc
+        self.con.execute("SET enable_progress_bar = false")  # keep batch output clean
 
     def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None):
         """Run one statement; return the DuckDB result (fetch with .fetchall(), .df(), .arrow())."""
