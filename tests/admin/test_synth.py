@@ -21,9 +21,10 @@ def _table_digest(path) -> str:
 
 
 def test_same_seed_same_data_and_other_seed_differs(tmp_path):
-    a = generate(tmp_path / "a", people=3000, seed=5, chunk_size=1500)
-    b = generate(tmp_path / "b", people=3000, seed=5, chunk_size=1500)
-    c = generate(tmp_path / "c", people=3000, seed=6, chunk_size=1500)
+    """Deterministic for a seed, whatever the number of worker processes."""
+    a = generate(tmp_path / "a", people=3000, seed=5, chunk_size=1500, workers=2)
+    b = generate(tmp_path / "b", people=3000, seed=5, chunk_size=1500, workers=1)
+    c = generate(tmp_path / "c", people=3000, seed=6, chunk_size=1500, workers=1)
     assert a["data_version"] == b["data_version"] != c["data_version"]
     for table in ("people", "offences", "index_events", "employment_spells", "assessments"):
         da = _table_digest(tmp_path / "a" / "parquet" / table)

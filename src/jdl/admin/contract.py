@@ -231,13 +231,17 @@ def contract_markdown() -> str:
     for table in TABLES:
         status = "required" if table.required else "optional"
         lines += [f"### `{table.name}` ({status})", "", table.description, ""]
-        lines += ["| column | type | required | allowed values / range | meaning |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "| column | type | required | allowed values / range | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for c in table.columns:
             allowed = ", ".join(str(v) for v in c.allowed) if c.allowed else ""
             if c.minimum is not None or c.maximum is not None:
-                allowed = f"{'' if c.minimum is None else c.minimum} to " \
-                          f"{'' if c.maximum is None else c.maximum}"
+                allowed = (
+                    f"{'' if c.minimum is None else c.minimum} to "
+                    f"{'' if c.maximum is None else c.maximum}"
+                )
             lines.append(
                 f"| `{c.name}` | {c.type} | {'no' if c.nullable else 'yes'} | {allowed} | "
                 f"{c.description} |"

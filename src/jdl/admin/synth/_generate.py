@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -601,6 +604,30 @@ def _participants_table(
 ProgressCallback = Callable[[int, int], None]
 
 
+def _write_chunk(
+    cfg: SynthConfig, k: int, n_keep: int, offset: int, targets: dict[str, int], parquet_dir: Path
+) -> tuple[pa.Table, dict]:
+    """Simulate one chunk and write its Parquet parts (run in a worker process)."""
+    result = _build_chunk(cfg, k, n_keep, offset, targets)
+    for name, table in result.tables.items():
+        (parquet_dir / name).mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, parquet_dir / name / f"part-{k:05d}.parquet")
+    return result.participants, result.truth_sums
+
+
+def _run_chunks(jobs: list[tuple], workers: int):
+    """Yield each chunk's (participants, truth) in chunk order."""
+    if workers == 1:
+        for job in jobs:
+            yield _write_chunk(*job)
+        return
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_write_chunk, *job) for job in jobs]
+        for future in futures:
+            yield future.result()
+
+
 def generate(
     out_dir: str | Path,
     people: int = 200_000,
@@ -609,8 +636,13 @@ def generate(
     chunk_size: int = 250_000,
     programmes: tuple[ProgrammeSpec, ...] | None = None,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> dict:
-    """Generate synthetic national records into ``out_dir``; return the manifest."""
+    """Generate synthetic national records into ``out_dir``; return the manifest.
+
+    Chunks are simulated in ``workers`` processes (default: one per core); each chunk has its
+    own random stream, so the output does not depend on the number of workers.
+    """
     from jdl.admin._store import build_database, write_manifest
 
     cfg = SynthConfig(
@@ -627,24 +659,22 @@ def generate(
     truth_dir.mkdir(parents=True, exist_ok=True)
     sizes = _chunk_sizes(cfg)
     targets = _targets(cfg)
-    offset = 0
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist()
+    jobs = [(cfg, k, n, offsets[k], targets[k], parquet_dir) for k, n in enumerate(sizes)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     participants: list[pa.Table] = []
     sums: dict[str, dict[str, float]] = {}
-    for k, n_keep in enumerate(sizes):
-        result = _build_chunk(cfg, k, n_keep, offset, targets[k])
-        for name, table in result.tables.items():
-            (parquet_dir / name).mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, parquet_dir / name / f"part-{k:05d}.parquet")
-        if result.participants.num_rows:
-            participants.append(result.participants)
-        for name, t in result.truth_sums.items():
+    results = _run_chunks(jobs, workers)
+    for done, (part, truth) in enumerate(results, start=1):
+        if part.num_rows:
+            participants.append(part)
+        for name, t in truth.items():
             agg = sums.setdefault(name, {})
             for key, value in t.items():
                 weight = 1.0 if key == "n" else t["n"]
                 agg[key] = agg.get(key, 0.0) + value * weight
-        offset += n_keep
         if progress:
-            progress(k + 1, len(sizes))
+            progress(done, len(sizes))
     all_participants = pa.concat_tables(participants) if participants else pa.table({})
     pq.write_table(all_participants, truth_dir / "participants.parquet")
     _write_programme_truth(truth_dir, cfg, sums, all_participants)
