@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from jdl.core.config import IntakeSettings
 from jdl.core.errors import JDLError
-from jdl.intake import CANONICAL_COLUMNS, check_submission
+from jdl.intake import CANONICAL_COLUMNS, accepted_rows_schema, check_submission
 
 from ._factory import TODAY, person
 
@@ -80,3 +80,4 @@ def test_template_shaped_csv_all_rows_accounted(rows):
     submission = _check(buffer.getvalue().encode("utf-8"), ".csv")
     assert submission is not None and submission.source is not None
     _assert_accounted_for(submission)
+    accepted_rows_schema().validate(submission.accepted_rows())  # what linkage may rely on

@@ -14,6 +14,7 @@ from jdl.intake import (
     CANONICAL_COLUMNS,
     IntakeRefused,
     Programme,
+    accepted_rows_schema,
     check_submission,
     validate_submission,
 )
@@ -57,6 +58,7 @@ def test_good_file_all_accepted_with_canonical_values(csv_file, good_rows):
     assert accepted["date_of_birth"].dtype == np.dtype("datetime64[s]")
     expected = dt.datetime.strptime(good_rows[1]["date_of_birth"], "%d/%m/%Y")
     assert accepted.loc[1, "date_of_birth"] == pd.Timestamp(expected)
+    accepted_rows_schema().validate(accepted)
 
 
 def _letter(year: int, serial: int) -> str:

@@ -8,6 +8,7 @@ that cannot be used at all carries a :class:`Refusal`; :func:`validate_submissio
 :class:`IntakeRefused` instead. :meth:`Submission.accepted_rows` is what linkage reads.
 """
 
+from jdl.intake._contract import accepted_rows_schema
 from jdl.intake._dates import ParsedDates, parse_dates
 from jdl.intake._programme import (
     EXAMPLE_PROGRAMME,
@@ -48,6 +49,7 @@ __all__ = [
     "SourceInfo",
     "Submission",
     "TemplateColumn",
+    "accepted_rows_schema",
     "check_submission",
     "csv_safe",
     "escape_value",
