@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import zipfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -81,3 +82,27 @@ def test_template_shaped_csv_all_rows_accounted(rows):
     assert submission is not None and submission.source is not None
     _assert_accounted_for(submission)
     accepted_rows_schema().validate(submission.accepted_rows())  # what linkage may rely on
+
+
+WORKBOOK_PARTS = st.sampled_from([
+    "xl/workbook.xml", "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "xl/styles.xml",
+    "[Content_Types].xml", "xl/_rels/workbook.xml.rels", "_rels/.rels"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(WORKBOOK_PARTS, st.one_of(
+    st.binary(max_size=200),
+    st.sampled_from([b"<workbook/>", b"<worksheet><sheetData><row r='1'><c r='A1' t='s'><v>0"
+                     b"</v></c></row></sheetData></worksheet>", b"<sst><si><t>forename</t></si>"
+                     b"</sst>", b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><x>&a;"
+                     b"</x>"])), min_size=1),
+       st.booleans())
+def test_arbitrary_workbooks(parts, corrupt):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    data = buffer.getvalue()
+    if corrupt and len(data) > 60:  # damage the compressed bytes, keep the zip directory
+        data = data[:40] + bytes(b ^ 0x5A for b in data[40:50]) + data[50:]
+    _assert_accounted_for(_check(data, ".xlsx"))

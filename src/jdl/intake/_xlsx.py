@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def inspect_zip(path: Path, settings: IntakeSettings) -> _Inspection:
                     _stream_contains(archive, info, None)
     except SubmissionRefused:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError,
+            NotImplementedError) as exc:  # RuntimeError: an encrypted part
         raise SubmissionRefused("The file looks like a zip archive or Excel workbook but is "
                                 "damaged.", hint="Save it again from Excel as .xlsx.") from exc
     notes = []
