@@ -25,22 +25,23 @@ _EPS = np.finfo(float).eps
 _THRESH = 30.0
 
 
-def linkinv(eta: np.ndarray) -> np.ndarray:
-    """R's ``binomial()$linkinv``: ``exp(eta) / (1 + exp(eta))`` clamped at |eta| > 30."""
-    tmp = np.exp(np.clip(eta, -_THRESH, _THRESH))
-    tmp = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1.0 / _EPS, tmp))
-    return tmp / (1.0 + tmp)
-
-
-def _mu_eta(eta: np.ndarray) -> np.ndarray:
+def _logit_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(linkinv(eta), mu.eta(eta))`` from one ``exp``, with R's clamping at |eta| > 30."""
     e = np.exp(np.clip(eta, -_THRESH, _THRESH))
-    out = e / ((1.0 + e) * (1.0 + e))
-    return np.where(np.abs(eta) > _THRESH, _EPS, out)
+    opexp = 1.0 + e
+    mu = e / opexp
+    me = e / (opexp * opexp)
+    if np.abs(eta).max() > _THRESH:
+        tmp = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1.0 / _EPS, e))
+        mu = tmp / (1.0 + tmp)
+        me = np.where(np.abs(eta) > _THRESH, _EPS, me)
+    return mu, me
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """R's binomial deviance: ``2 * sum(y log(y / mu) + (1 - y) log((1 - y) / (1 - mu)))``."""
     with np.errstate(divide="ignore"):
-        return float(-2.0 * np.sum(np.where(y > 0.5, np.log(mu), np.log1p(-mu))))
+        return float(2.0 * np.sum(np.log(1.0 / np.where(y > 0.5, mu, 1.0 - mu))))
 
 
 def _linpred(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -231,8 +232,9 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
     keep = _independent_columns(X)
     Xk = X if len(keep) == X.shape[1] else X[:, keep]
     Xk = np.asfortranarray(Xk)
-    mu = (y + 0.5) / 2.0
-    eta = np.log(mu / (1.0 - mu))
+    mustart = (y + 0.5) / 2.0
+    eta = np.log(mustart / (1.0 - mustart))
+    mu, me = _logit_parts(eta)
     dev_old = _deviance(y, mu)
     beta = np.zeros(Xk.shape[1])
     converged = False
@@ -250,20 +252,19 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
         else:
             ne = _NormalEquations(Xk)
     for it in range(1, maxit + 1):  # noqa: B007 - the count is reported
-        me = _mu_eta(eta)
         var = mu * (1.0 - mu)
         z = eta + (y - mu) / me
         w2 = me * me / var
         beta = ne.solve(w2, z) if ne is not None else _wls(Xk, np.sqrt(w2), z)
         eta = linpred(Xk, beta)
-        mu = linkinv(eta)
+        mu, me = _logit_parts(eta)
         dev = _deviance(y, mu)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             converged = True
             if ne is not None:
                 beta = ne.refine()
                 eta = linpred(Xk, beta)
-                mu = linkinv(eta)
+                mu, me = _logit_parts(eta)
                 dev = _deviance(y, mu)
             break
         dev_old = dev
