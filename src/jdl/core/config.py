@@ -121,10 +121,26 @@ class InferenceSettings(BaseModel):
 
 
 class DisclosureSettings(BaseModel):
-    """Statistical disclosure control (ONS 10-5 rule by default)."""
+    """Statistical disclosure control (ONS 10-5 rule by default; docs/disclosure-control.md)."""
 
-    min_count: int = 10
-    rounding_base: int = 5
+    # Counts below this are suppressed (ONS 10-5 rule, ACRO threshold 10; OpenSAFELY: 8).
+    min_count: int = Field(default=10, ge=1)
+    # Released counts are rounded to the nearest multiple of this (ONS, OpenSAFELY: 5).
+    rounding_base: int = Field(default=5, ge=1)
+    # Proportions whose non-events (n - events) are below min_count are suppressed: a 100% cell
+    # is as disclosive as a 0% one (OpenSAFELY, ACRO "zeros are disclosive").
+    suppress_complement: bool = True
+    # Suppress further cells in a table with a published total until at least two cells,
+    # together at least min_count people, are hidden (so no total reveals a hidden cell).
+    secondary_suppression: bool = True
+    # A survival-curve point is released only with at least this many people at risk.
+    min_at_risk: int = Field(default=10, ge=1)
+    # A numeric or text field the disclosure schema does not declare: refuse the release, or
+    # release it as null.
+    unknown_fields: Literal["refuse", "suppress"] = "refuse"
+    # Differencing guard: cohorts differing from an earlier cohort of the same organisation by
+    # more than 0 and fewer than this many people are refused.
+    differencing_min: int = Field(default=10, ge=1)
 
 
 class Settings(BaseSettings):
