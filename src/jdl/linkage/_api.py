@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from jdl.core.config import LinkageSettings
+from jdl.engines.duckdb import open_admin
 from jdl.linkage._link import LinkOptions, id_pass, link_rows, load_submission
 from jdl.linkage._model import (
     MODEL_FILE,
@@ -31,9 +32,17 @@ def options_from(settings: LinkageSettings) -> LinkOptions:
     )
 
 
+def register_cache(data_dir: str | Path) -> Path:
+    """Where the register's feature records for this data version are cached."""
+    return Path(data_dir) / f"linkage-register-{data_version(data_dir)}.parquet"
+
+
 def open_workspace(data_dir: str | Path, settings: LinkageSettings | None = None) -> Workspace:
+    """The register's feature records, from the cache when :func:`train_model` wrote one."""
     settings = settings or LinkageSettings()
-    return Workspace.open(data_dir, threads=settings.threads, memory_limit=settings.memory_limit)
+    open_admin(data_dir).close()  # a friendly error when the records are missing
+    return Workspace.open(data_dir, threads=settings.threads, memory_limit=settings.memory_limit,
+                          cache=register_cache(data_dir))
 
 
 def train_model(
@@ -60,12 +69,23 @@ def train_model(
             prior_strength=settings.prior_strength, u_max_pairs=settings.u_max_pairs,
             seed=settings.seed,
         )
+        if save:
+            save_model(model, Path(data_dir) / MODEL_FILE)
+            _write_cache(ws, data_dir)
     finally:
         if own:
             ws.close()
-    if save:
-        save_model(model, Path(data_dir) / MODEL_FILE)
     return model
+
+
+def _write_cache(ws: Workspace, data_dir: str | Path) -> None:
+    """Cache the register's features for this data version (and drop older caches)."""
+    target = register_cache(data_dir)
+    for old in Path(data_dir).glob("linkage-register-*.parquet"):
+        if old != target:
+            old.unlink()
+    if not target.exists():
+        ws.save_register(target)
 
 
 def _calibration_pairs(ws: Workspace, frames: list[pd.DataFrame], settings: LinkageSettings):

@@ -15,12 +15,17 @@ import pandas as pd
 
 from jdl.core.errors import UsageError
 from jdl.linkage._deterministic import id_links_sql
-from jdl.linkage._features import FEATURE_COLUMNS, submission_features_sql
+from jdl.linkage._features import (
+    FEATURE_COLUMNS,
+    REGISTER,
+    SUBMISSION,
+    submission_features_sql,
+)
 from jdl.linkage._model import LinkageModel
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
 from jdl.linkage._resolve import assemble, best_candidates, row_posteriors
 from jdl.linkage._result import LinkResult
-from jdl.linkage._settings import settings_creator
+from jdl.linkage._settings import blocked_pairs_sql, settings_creator
 
 SUBMISSION_TABLE = "submission_features"
 REQUIRED_COLUMNS = ("row_number", "forename", "surname", "date_of_birth", "sex")
@@ -76,17 +81,30 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
         return _score_spark(workspace, model, rows_table=rows_table, floor=floor)
     from splink import DuckDBAPI, Linker
 
+    # Block in one query, then hand Splink only the register records that are candidates:
+    # its pruning step would otherwise scan the whole register with string keys.
+    workspace.run("CREATE OR REPLACE TABLE blocked_ids AS "
+                  + blocked_pairs_sql(rows_table, REGISTER_TABLE))
+    workspace.run(
+        f"CREATE OR REPLACE TABLE candidate_records AS SELECT * FROM {REGISTER_TABLE} "
+        "WHERE unique_id IN (SELECT id_r FROM blocked_ids)"
+    )
+    workspace.run(
+        "CREATE OR REPLACE TABLE blocked_pairs AS SELECT CAST(match_key AS VARCHAR) AS match_key, "
+        f"'{SUBMISSION}-__-' || id_l AS join_key_l, '{REGISTER}-__-' || id_r AS join_key_r "
+        "FROM blocked_ids"
+    )
     db_api = DuckDBAPI(connection=workspace.con)
     left = db_api.register(rows_table)
-    right = db_api.register(REGISTER_TABLE)
+    right = db_api.register("candidate_records")
     linker = Linker([left, right], model.splink, log_level=None)
     for column in TF_COLUMNS:
         linker.table_management.register_term_frequency_lookup(
             db_api.register(f"tf_{column}"), column
         )
-    predictions = linker.inference.predict_between(
-        left, right, threshold_match_probability=floor, warning_mode="never"
-    )
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
+    predictions = linker.inference.predict(threshold_match_probability=floor,
+                                           warning_mode="never")
     return _tidy_predictions(predictions.as_pandas_dataframe())
 
 

@@ -31,14 +31,18 @@ class Workspace:
 
     @classmethod
     def open(cls, data_dir: str | Path, *, threads: int | None = None,
-             memory_limit: str | None = None) -> Workspace:
-        """Attach ``DIR/admin.duckdb`` (read-only) and build the register's feature records."""
+             memory_limit: str | None = None, cache: Path | None = None) -> Workspace:
+        """Attach ``DIR/admin.duckdb`` (read-only) and build the register's feature records.
+
+        ``cache``: a Parquet file of the feature records written by :meth:`save_register`
+        for this data version; loading it is several times faster than rebuilding (10M people).
+        """
         open_admin(data_dir).close()  # friendly error when the records are missing
         engine = DuckDBEngine(threads=threads, memory_limit=memory_limit)
         path = Path(data_dir) / ADMIN_DATABASE
         engine.execute(f"ATTACH '{path}' AS adm (READ_ONLY)").fetchall()
         workspace = cls(engine)
-        workspace.build_register()
+        workspace.build_register(cache if cache is not None and cache.exists() else None)
         return workspace
 
     @classmethod
@@ -54,13 +58,20 @@ class Workspace:
         workspace.build_register()
         return workspace
 
-    def build_register(self) -> None:
-        self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS {register_features_sql('adm')}")
+    def build_register(self, cache: Path | None = None) -> None:
+        source = (f"SELECT * FROM read_parquet('{cache}')" if cache is not None
+                  else register_features_sql("adm"))
+        self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS {source}")
         for column in TF_COLUMNS:
             self.run(
                 f"CREATE OR REPLACE TABLE tf_{column} AS "
                 f"{term_frequency_sql(column, REGISTER_TABLE)}"
             )
+
+    def save_register(self, path: Path) -> Path:
+        """Write the register's feature records to Parquet (the cache :meth:`open` reads)."""
+        self.run(f"COPY {REGISTER_TABLE} TO '{path}' (FORMAT parquet)")
+        return path
 
     def run(self, sql: str) -> None:
         """Run a statement to completion (DuckDB 2 refuses new work while a result is open)."""

@@ -111,33 +111,61 @@ def _exact(column: str) -> Any:
     )
 
 
-def blocking_rules() -> list[Any]:
-    """Candidate-pair rules: a pair is scored when any rule holds.
+# Blocking rules as data: each rule is a tuple of equalities (left expression, right
+# expression), ``{t}`` standing for the table alias. The left side is the submission. One
+# definition gives both Splink's rules (Spark, training) and the single DuckDB query of
+# :func:`blocked_pairs_sql` (the fast path for linking).
+_F1, _S1 = "substr({t}.forename, 1, 1)", "substr({t}.surname, 1, 1)"
+BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("{t}.pnc_id", "{t}.pnc_id"),),
+    (("{t}.prison_number", "{t}.prison_number"),),
+    (("{t}.dob", "{t}.dob"), (_F1, _F1)),
+    (("{t}.dob", "{t}.dob"), (_S1, _S1)),
+    (("{t}.dob_swapped", "{t}.dob"), (_F1, _F1)),
+    (("{t}.dob_swapped", "{t}.dob"), (_S1, _S1)),
+    (("{t}.surname", "{t}.surname"), ("{t}.dob_md", "{t}.dob_md")),
+    (("{t}.surname", "{t}.surname"), ("{t}.dob_md_swapped", "{t}.dob_md")),
+    (("{t}.surname", "{t}.surname"), ("{t}.dob_ym", "{t}.dob_ym")),
+    (("{t}.surname", "{t}.surname"), ("{t}.dob_yd", "{t}.dob_yd")),
+    (("{t}.forename", "{t}.forename"), ("{t}.dob_md", "{t}.dob_md")),
+    (("{t}.forename", "{t}.forename"), ("{t}.dob_ym", "{t}.dob_ym")),
+)
+
+
+def _condition(rule: tuple[tuple[str, str], ...], left: str, right: str) -> str:
+    return " AND ".join(f"{a.format(t=left)} = {b.format(t=right)}" for a, b in rule)
+
+
+def blocking_rules() -> list[str]:
+    """Candidate-pair rules (Splink SQL strings): a pair is scored when any rule holds.
 
     Designed for up to two errors per row among a name typo, a nickname, a day/month swap and
-    a wrong year or digit, with no rule keyed on a single name alone (a common name in a 10M
-    register would give thousands of pairs per row):
+    a wrong year or digit, with no rule keyed on a single name or a date alone (a common name
+    or a date of birth in a 10M register gives hundreds of pairs per row):
 
     * same PNC ID / prison number;
-    * same date of birth (any name errors), or with day and month swapped (plus a name error);
+    * same date of birth, or with day and month swapped, plus the initial of either name
+      (misses only rows where both initials are wrong, e.g. "Bill Smiht" typed as "Bill Msith");
     * surname with birth day/month (wrong year), with day/month swapped (swap and wrong year),
       with year-month (wrong day) or year-day (wrong month) — each plus a forename error;
     * forename with birth day/month or year-month (surname error plus a date error).
     """
-    from splink import block_on
+    return [_condition(rule, "l", "r") for rule in BLOCKING_RULES]
 
-    return [
-        block_on("pnc_id"),
-        block_on("prison_number"),
-        block_on("dob"),
-        'l."dob_swapped" = r."dob"',
-        block_on("surname", "dob_md"),
-        'l."surname" = r."surname" AND l."dob_md_swapped" = r."dob_md"',
-        block_on("surname", "dob_ym"),
-        block_on("surname", "dob_yd"),
-        block_on("forename", "dob_md"),
-        block_on("forename", "dob_ym"),
-    ]
+
+def blocked_pairs_sql(left: str, right: str) -> str:
+    """All candidate pairs of :data:`BLOCKING_RULES` in one DuckDB query:
+    ``match_key, id_l, id_r`` (the lowest rule that produced the pair).
+
+    Equivalent to Splink's own blocking for these rules, but one hash join per rule over the
+    register instead of Splink's per-rule pipeline.
+    """
+    joins = " UNION ALL ".join(
+        f"SELECT {k} AS match_key, l.unique_id AS id_l, r.unique_id AS id_r "
+        f"FROM {left} AS l JOIN {right} AS r ON {_condition(rule, 'l', 'r')}"
+        for k, rule in enumerate(BLOCKING_RULES)
+    )
+    return f"SELECT min(match_key) AS match_key, id_l, id_r FROM ({joins}) GROUP BY id_l, id_r"
 
 
 def settings_creator(link_type: str, probability_two_random_records_match: float) -> Any:
