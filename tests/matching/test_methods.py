@@ -124,3 +124,13 @@ def test_match_with_settings_uses_lab_defaults():
     assert m2.spec.ratio == 2 and m2.caliper_abs is None and not m2.spec.exact
     with pytest.raises(MatchingError, match="exact strata"):
         match(df, "treated", ["age"], method="subclass", exact=["index_year"])
+
+
+def test_aliased_covariate_is_dropped_like_r(lalonde):
+    """A covariate that is a linear combination of earlier ones gets coefficient NA in R."""
+    df = lalonde.assign(age2=2 * lalonde["age"] + 1)
+    m = match(df, "treat", [*COVS, "age2"])
+    assert np.isnan(m.model.coef[-1])
+    base = match(lalonde, "treat", COVS)
+    assert np.allclose(m.distance, base.distance, atol=1e-10)
+    assert m.match_matrix.tolist() == base.match_matrix.tolist()

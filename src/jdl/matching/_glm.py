@@ -70,10 +70,10 @@ def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     Column j is aliased when its residual after projection on the kept columns is below
     ``tol`` of its norm (computed from the scaled Gram matrix: cheap for any n).
     """
-    scale = np.sqrt((X * X).sum(axis=0))
+    G = X.T @ X  # one BLAS pass, no scaled copy of a big table
+    scale = np.sqrt(np.diag(G)).copy()
     scale[scale == 0] = 1.0
-    Xs = X / scale
-    G = Xs.T @ Xs
+    G = G / np.outer(scale, scale)
     keep: list[int] = []
     for j in range(X.shape[1]):
         if G[j, j] == 0:
@@ -103,7 +103,7 @@ class _NormalEquations:
     """
 
     def __init__(self, X: np.ndarray) -> None:
-        self.scale = np.sqrt((X * X).sum(axis=0))
+        self.scale = np.sqrt(np.einsum("ij,ij->j", X, X))
         self.scale[self.scale == 0] = 1.0
         self.Xs = X / self.scale
 
@@ -135,7 +135,7 @@ class _FactorNormalEquations:
         fcols = [c for _, cols in factors for c in cols]
         self.num = [j for j in range(p) if j not in set(fcols)]
         self.order = np.array(self.num + fcols)
-        self.scale = np.sqrt((X * X).sum(axis=0))
+        self.scale = np.sqrt(np.einsum("ij,ij->j", X, X))
         self.scale[self.scale == 0] = 1.0
         self.XnT = np.ascontiguousarray((X[:, self.num] / self.scale[self.num]).T)
         self.factors = [(codes, len(cols) + 1, self.scale[list(cols)]) for codes, cols in factors]
