@@ -45,5 +45,65 @@ def demo(
     console.print(f"Its programme information: {paths['programme']}")
 
 
+def evaluate(
+    upload: Path = typer.Argument(..., help="The organisation's file (CSV, XLSX or Parquet)."),
+    programme: Path = typer.Option(..., "--programme", help="Programme information (YAML/JSON)."),
+    data: Path = typer.Option(Path("data/default"), "--data", help="National records directory."),
+    out: Path = typer.Option(..., "--out", help="Directory for the report and results."),
+    seed: int = typer.Option(20261124, "--seed", help="Seed for any random tie-breaking."),
+) -> None:
+    """Evaluate a programme: validate, link, build the cohort, match, estimate, apply
+    disclosure control and write report.html, report.pdf and results.json."""
+    evaluation = run_evaluation(upload, programme, data, out, seed)
+    print_outcome(evaluation)
+
+
+def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: int):
+    """``jdl.pipeline.evaluate`` with a Rich progress bar over the stages."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jdl.pipeline import STAGES, evaluate
+
+    labels = {
+        "validate": "Checking the file",
+        "link": "Linking to national records",
+        "cohort": "Building the cohort and comparison pool",
+        "match": "Matching",
+        "estimate": "Estimating effects",
+        "sensitivity": "Sensitivity analyses",
+        "disclose": "Disclosure control",
+        "report": "Writing the report",
+    }
+    with Progress(
+        TextColumn("{task.description:<42}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Starting", total=len(STAGES))
+
+        def step(stage: str) -> None:
+            bar.update(task, description=labels.get(stage, stage), completed=STAGES.index(stage))
+
+        evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step)
+        bar.update(task, completed=len(STAGES))
+    return evaluation
+
+
+def print_outcome(evaluation) -> None:
+    results = evaluation.results
+    console.print(f"[bold]Evaluation of {results['programme']['programme_name']}[/bold]")
+    for name in results["headline_measures"]:
+        m = results["measures"][name]
+        console.print(f"  {m['label']}: {m['conclusion']}", highlight=False)
+    for warning in results.get("warnings", []):
+        console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
+    for key, path in evaluation.files.items():
+        console.print(f"  {key}: {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+    app.command("evaluate")(evaluate)
