@@ -1,0 +1,424 @@
+"""Turn released results into the template's context: formatted cells, sentences and charts.
+
+All decisions about wording and formatting are made here, in Python that tests can reach, so the
+template only lays things out. Nothing here computes a new statistic from people-level data (the
+report has none); the few derived figures (percentages of a profile, the share submitted) are
+computed from released, already rounded numbers only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from jdl.report import _charts
+from jdl.report._values import (
+    Released,
+    fmt_count,
+    fmt_number,
+    fmt_p,
+    fmt_text,
+    fmt_yes_no,
+    humanise,
+    is_missing,
+    mark,
+)
+from jdl.report._wording import (
+    ci_text,
+    e_value_sentence,
+    effect_sentence,
+    hundred_sentence,
+    power_sentences,
+    rosenbaum_sentence,
+    scale_for,
+    status,
+)
+
+LAB_NAME = "Justice Data Lab"
+
+#: Below this share of declared participants submitted, the file is flagged as possibly selective.
+SELECTIVE_SHARE_THRESHOLD = 0.8
+
+_BASIS = {
+    "all_participants": "all the people it worked with in the period",
+    "completers_only": "only the people who completed the programme",
+    "other": "people chosen in some other way",
+}
+
+_PROFILE_TITLES = {
+    "sex": "Sex",
+    "age_band": "Age at the index date",
+    "ethnicity": "Ethnicity",
+    "nationality": "Nationality",
+    "index_offence_group": "Index offence group",
+}
+
+_METHODS = {
+    "nearest": "nearest-neighbour matching",
+    "optimal": "optimal pair matching",
+    "full": "full matching",
+    "subclass": "subclassification",
+    "exact": "exact matching",
+}
+
+_DISTANCES = {"glm": "a propensity score from logistic regression",
+              "mahalanobis": "Mahalanobis distance"}
+
+_RULE_NAMES = {
+    "min_count": "Counts smaller than this are suppressed",
+    "rounding_base": "Other counts are rounded to the nearest",
+    "threshold": "Counts smaller than this are suppressed",
+}
+
+
+def long_date(stamp: Any) -> str:
+    """An ISO timestamp as "24 November 2026" (GOV.UK date style); anything else as given."""
+    if not stamp:
+        return "Not stated"
+    try:
+        when = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    return f"{when.day} {when:%B %Y}"
+
+
+def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
+    """Title-page facts, including the versions that make the report reproducible."""
+    prog = rel.get("programme", default={}) or {}
+    start, end = prog.get("delivery_start"), prog.get("delivery_end")
+    period = f"{long_date(start)} to {long_date(end)}" if start and end else "Not stated"
+    return {
+        "organisation": fmt_text(prog.get("organisation")),
+        "programme": fmt_text(prog.get("programme_name")),
+        "lab_name": lab_name,
+        "date": long_date(rel.get("generated_at")),
+        "config_hash": fmt_text(rel.get("config_hash")),
+        "facts": [
+            ("Organisation", fmt_text(prog.get("organisation"))),
+            ("Programme", fmt_text(prog.get("programme_name"))),
+            ("Type of support", humanise(fmt_text(prog.get("intervention_type")))),
+            ("Setting", humanise(fmt_text(prog.get("setting")))),
+            ("Region", fmt_text(prog.get("region"))),
+            ("How people were referred", fmt_text(prog.get("referral_route"))),
+            ("Delivery period", period),
+        ],
+        "description": prog.get("description"),
+        "versions": [
+            ("Report produced by", lab_name),
+            ("Date of report", long_date(rel.get("generated_at"))),
+            ("Data version", fmt_text(rel.get("data_version"))),
+            ("Software version", fmt_text(rel.get("software_version"))),
+            ("Configuration hash", fmt_text(rel.get("config_hash"))),
+            ("Random seed", fmt_text(rel.get("seed"))),
+            ("Results schema", fmt_text(rel.get("schema_version"))),
+        ],
+    }
+
+
+def selective_block(rel: Released, threshold: float) -> dict[str, Any]:
+    """Item 5 of issue 7: state the share submitted; warn when the file looks selective."""
+    ss = rel.get("selective_sample", default={}) or {}
+    prog = rel.get("programme", default={}) or {}
+    basis = ss.get("selection_basis") or prog.get("selection_basis")
+    declared = ss.get("declared_participants", prog.get("declared_participants"))
+    share = ss.get("share_submitted")
+    reasons: list[str] = []
+    if ss.get("warning"):
+        reasons.append(str(ss["warning"]))
+    if basis == "completers_only":
+        reasons.append("The organisation says the file lists only people who completed the "
+                       "programme. People who finish a programme often differ from those who drop "
+                       "out (for example, they may be more motivated), which can make the results "
+                       "look better than the programme's real effect.")
+    elif basis == "other":
+        reasons.append("The organisation says people were chosen for the file in a way other than "
+                       "'all participants'. If the people chosen differ from those left out, the "
+                       "results may not reflect everyone the programme worked with.")
+    if not is_missing(share) and share < threshold:
+        reasons.append(f"The file covers about {share:.0%} of the people the organisation says it "
+                       "worked with. If the people left out differ from those included, the "
+                       "results may be biased.")
+    path = ("selective_sample",)
+    statement = Markup(
+        f"The organisation told us it worked with "
+        f"{fmt_count(rel, declared, (*path, 'declared_participants'))} people in the period and "
+        f"that the file lists {escape(_BASIS.get(str(basis), 'people chosen in a way not stated'))}"
+        f". It submitted {fmt_count(rel, ss.get('submitted'), (*path, 'submitted'))} records "
+        f"(share submitted: {fmt_number(rel, share, (*path, 'share_submitted'), digits=0, scale=100, suffix='%')}).")
+    return {"show": bool(reasons), "reasons": reasons, "statement": statement}
+
+
+def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any] | None:
+    """Everything the template shows for one measure: sentences, table cells and its chart."""
+    m = rel.get("measures", key)
+    if not isinstance(m, dict):
+        return None
+    path = ("measures", key)
+    scale = scale_for(m)
+    label, css = status(m)
+    reported = bool(m.get("reported", True))
+    num = {"scale": scale.factor, "digits": scale.digits}
+    view = {
+        "key": key,
+        "label": fmt_text(m.get("label"), humanise(key)),
+        "unit": scale.unit,
+        "status": label,
+        "status_class": css,
+        "reported": reported,
+        "reason": m.get("reason_not_reported") or "The lab's reporting rules were not met.",
+        "hundred": hundred_sentence(rel, key, m) if reported else None,
+        "effect": effect_sentence(rel, key, m),
+        "conclusion": m.get("conclusion") if reported else None,
+        "treatment": fmt_number(rel, m.get("treatment"), (*path, "treatment"), **num),
+        "comparison": fmt_number(rel, m.get("comparison"), (*path, "comparison"), **num),
+        "difference": fmt_number(rel, m.get("difference"), (*path, "difference"), signed=True,
+                                 **num),
+        "ci": ci_text(rel, key, m),
+        "p": fmt_p(rel, m.get("p_value"), (*path, "p_value")),
+        "significant": fmt_yes_no(rel, m.get("significant"), (*path, "significant")),
+        "treatment_n": fmt_count(rel, m.get("treatment_n"), (*path, "treatment_n")),
+        "comparison_n": fmt_count(rel, m.get("comparison_n"), (*path, "comparison_n")),
+        "treatment_events": fmt_count(rel, m.get("treatment_events"), (*path, "treatment_events")),
+        "chart": _charts.measure_chart(key, m) if with_chart and reported else None,
+    }
+    return view
+
+
+def can_say(headline: list[dict[str, Any]]) -> list[str]:
+    """One cautious sentence per headline measure for "What you can say".
+
+    Lower is better for re-offending rates and frequencies; for days to first re-offence a
+    longer time is better, so the direction word depends on the measure's unit.
+    """
+    out = []
+    for m in headline:
+        label = m["label"][:1].lower() + m["label"][1:]
+        if not m["reported"]:
+            continue
+        if m["status_class"] == "status-sig":
+            higher = m["status"].endswith("increase")
+            word = "higher" if higher else "lower"
+            if m["unit"] == "days":
+                word = "longer" if higher else "shorter"
+            out.append(f"Among the people analysed, the {label} was {word} for those who "
+                       "received support than for similar people who did not, and the difference "
+                       "is statistically significant.")
+        else:
+            out.append(f"For the {label}, there is not enough evidence to say whether the "
+                       "programme made a difference.")
+    return out
+
+
+def measures_block(rel: Released, keys_field: str, with_chart: bool) -> list[dict[str, Any]]:
+    """Views of the measures listed under ``headline_measures`` or ``extended_measures``."""
+    keys = rel.get(keys_field, default=[]) or []
+    views = [measure_view(rel, k, with_chart) for k in keys]
+    return [v for v in views if v is not None]
+
+
+def attrition_block(rel: Released) -> dict[str, Any]:
+    """The chevron (chart and table) and the table of exclusion reasons."""
+    steps = rel.get("attrition", default=[]) or []
+    rows = [{"step": fmt_text(s.get("step")), "n": fmt_count(rel, s.get("n"), ("attrition", i, "n"))}
+            for i, s in enumerate(steps)]
+    exclusions = rel.get("exclusions", default={}) or {}
+    excl = [{"reason": reason, "n": fmt_count(rel, n, ("exclusions", reason))}
+            for reason, n in exclusions.items()]
+    counts = rel.get("counts", default={}) or {}
+    link_rows = [(label, fmt_count(rel, counts.get(k), ("counts", k))) for k, label in (
+        ("linked_by_id", "Linked using identifiers (such as a PNC number)"),
+        ("linked_probabilistically", "Linked by comparing names and dates of birth"),
+        ("not_found", "Not found in the national records"),
+        ("ambiguous", "More than one possible match (not linked)"),
+        ("duplicates", "Duplicate rows"),
+        ("comparison_pool_n", "People available for the comparison group"),
+    ) if k in counts]
+    return {"chart": _charts.attrition_chart(steps) if steps else None, "rows": rows,
+            "exclusions": excl, "link_rows": link_rows}
+
+
+def profile_block(rel: Released) -> list[dict[str, Any]]:
+    """One table per characteristic; percentages only when every count in it was released."""
+    profile = rel.get("profile", default={}) or {}
+    tables = []
+    for dim, levels in profile.items():
+        if not isinstance(levels, dict):
+            continue
+        values = list(levels.values())
+        complete = all(not is_missing(v) for v in values) and sum(values) > 0
+        total = sum(values) if complete else 0
+        rows = [{"level": humanise(level),
+                 "n": fmt_count(rel, n, ("profile", dim, level)),
+                 "pct": f"{100 * n / total:.0f}%" if complete else None}
+                for level, n in levels.items()]
+        tables.append({"dim": dim, "title": _PROFILE_TITLES.get(dim, humanise(dim)),
+                       "rows": rows, "complete": complete})
+    return tables
+
+
+def _smd_cell(rel: Released, value: Any, path: tuple, threshold: float) -> dict[str, Any]:
+    flagged = not is_missing(value) and abs(value) >= threshold
+    return {"text": fmt_number(rel, value, path, digits=3, signed=True), "flag": flagged}
+
+
+def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
+    """Balance table, Love plot, the settings used, the quality verdict and common support."""
+    balance = rel.get("balance", default=[]) or []
+    rows = []
+    for i, b in enumerate(balance):
+        p = ("balance", i)
+        rows.append({
+            "covariate": humanise(b.get("covariate", "")),
+            "before": _smd_cell(rel, b.get("smd_before"), (*p, "smd_before"), threshold),
+            "after": _smd_cell(rel, b.get("smd_after"), (*p, "smd_after"), threshold),
+            "vr": fmt_number(rel, b.get("variance_ratio_after"), (*p, "variance_ratio_after"),
+                             digits=2),
+        })
+    m = rel.get("matching", default={}) or {}
+    settings = []
+    if m:
+        method = _METHODS.get(str(m.get("method")), humanise(fmt_text(m.get("method"))))
+        distance = _DISTANCES.get(str(m.get("distance")), fmt_text(m.get("distance")))
+        settings = [("Method", f"{method[:1].upper()}{method[1:]} on {distance}"),
+                    ("Comparison people per participant", fmt_text(m.get("ratio"))),
+                    ("Comparison people reused (with replacement)",
+                     "Yes" if m.get("replace") else "No")]
+        if not is_missing(m.get("caliper")):
+            unit = (" standard deviations of the (logit) propensity score"
+                    if m.get("std_caliper") else "")
+            settings.append(("Caliper (how different a match may be)", f"{m['caliper']:g}{unit}"))
+        if m.get("exact"):
+            settings.append(("Matched exactly on", ", ".join(humanise(x) for x in m["exact"])))
+        settings += [
+            ("Participants matched", fmt_count(rel, m.get("treated_matched"),
+                                               ("matching", "treated_matched"))),
+            ("Participants without a match", fmt_count(rel, m.get("treated_unmatched"),
+                                                       ("matching", "treated_unmatched"))),
+            ("Comparison people used", fmt_count(rel, m.get("controls_matched"),
+                                                 ("matching", "controls_matched"))),
+            ("Largest standardised difference after matching",
+             fmt_number(rel, m.get("max_abs_smd_after"), ("matching", "max_abs_smd_after"),
+                        digits=3)),
+        ]
+    unmatched = m.get("treated_unmatched")
+    if is_missing(unmatched) and "treated_unmatched" in m:
+        support = Markup(f"Some participants ({mark()}) had no similar enough person in the "
+                         "comparison pool and were left out of the analysis.")
+    elif not is_missing(unmatched) and unmatched > 0:
+        support = Markup(f"{unmatched:,.0f} participants had no similar enough person in the "
+                         "comparison pool (they were outside the area of common support) and were "
+                         "left out. The results describe the participants who could be matched.")
+    elif unmatched == 0:
+        support = Markup("Every eligible participant had a similar enough comparison person "
+                         "(all were inside the area of common support).")
+    else:
+        support = None
+    return {
+        "rows": rows,
+        "threshold": threshold,
+        "any_flag": any(r["after"]["flag"] for r in rows),
+        "chart": _charts.love_plot(balance, threshold) if balance else None,
+        "settings": settings,
+        "quality": fmt_text(m.get("quality"), "not stated"),
+        "quality_rule": m.get("quality_rule"),
+        "support": support,
+    }
+
+
+def sensitivity_block(rel: Released) -> dict[str, Any]:
+    """The specification spread (table and forest chart) and the hidden-bias measures."""
+    sens = rel.get("sensitivity", default={}) or {}
+    specs = sens.get("specifications") or []
+    rate = rel.get("measures", "proven_reoffending_rate", default={}) or {"unit": "proportion"}
+    scale = scale_for(rate)
+    rows = []
+    for i, s in enumerate(specs):
+        p = ("sensitivity", "specifications", i)
+        num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
+        rows.append({
+            "label": fmt_text(s.get("label")),
+            "difference": fmt_number(rel, s.get("difference"), (*p, "difference"), **num),
+            "ci": Markup(f"({fmt_number(rel, s.get('ci_low'), (*p, 'ci_low'), **num)} to "
+                         f"{fmt_number(rel, s.get('ci_high'), (*p, 'ci_high'), **num)})"),
+            "p": fmt_p(rel, s.get("p_value"), (*p, "p_value")),
+            "treatment_n": fmt_count(rel, s.get("treatment_n"), (*p, "treatment_n")),
+            "comparison_n": fmt_count(rel, s.get("comparison_n"), (*p, "comparison_n")),
+        })
+    return {
+        "rows": rows,
+        "unit": scale.unit,
+        "measure_label": fmt_text(rate.get("label"), "proven re-offending rate"),
+        "chart": _charts.forest_chart(specs, rate) if specs else None,
+        "e_value": e_value_sentence(sens.get("e_value")),
+        "rosenbaum": rosenbaum_sentence(sens.get("rosenbaum")),
+        "present": bool(sens),
+    }
+
+
+def subgroup_block(rel: Released) -> dict[str, Any]:
+    """Exploratory sub-group rows; groups that were not analysed keep their stated reason."""
+    groups = rel.get("subgroups", default=[]) or []
+    reported, not_reported = [], []
+    for i, g in enumerate(groups):
+        p = ("subgroups", i)
+        measure = rel.get("measures", g.get("measure") or "proven_reoffending_rate",
+                          default={}) or {"unit": "proportion"}
+        scale = scale_for(measure)
+        num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
+        base = {"dimension": _PROFILE_TITLES.get(g.get("dimension"), humanise(
+            fmt_text(g.get("dimension")))), "level": humanise(fmt_text(g.get("level"))),
+            "treatment_n": fmt_count(rel, g.get("treatment_n"), (*p, "treatment_n"))}
+        if g.get("reason_not_reported"):
+            not_reported.append({**base, "reason": g["reason_not_reported"]})
+            continue
+        reported.append({
+            **base,
+            "comparison_n": fmt_count(rel, g.get("comparison_n"), (*p, "comparison_n")),
+            "difference": fmt_number(rel, g.get("difference"), (*p, "difference"), **num),
+            "ci": Markup(f"({fmt_number(rel, g.get('ci_low'), (*p, 'ci_low'), **num)} to "
+                         f"{fmt_number(rel, g.get('ci_high'), (*p, 'ci_high'), **num)})"),
+            "p": fmt_p(rel, g.get("p_value"), (*p, "p_value")),
+            "p_adjusted": fmt_p(rel, g.get("p_adjusted"), (*p, "p_adjusted")),
+            "significant": fmt_yes_no(rel, g.get("significant"), (*p, "significant")),
+            "unit": scale.unit,
+        })
+    return {"reported": reported, "not_reported": not_reported, "present": bool(groups)}
+
+
+def disclosure_block(rel: Released) -> dict[str, Any]:
+    """The disclosure stage's rules and notes, which explain every ``[c]`` in the report."""
+    d = rel.get("disclosure", default={}) or {}
+    rules = d.get("rules") or {}
+    return {
+        "rules": [(_RULE_NAMES.get(k, humanise(k)), fmt_text(v)) for k, v in rules.items()],
+        "notes": [str(n) for n in d.get("notes") or []],
+        "n_suppressed": len(d.get("suppressed") or []),
+    }
+
+
+def build_context(rel: Released, *, lab_name: str = LAB_NAME, smd_threshold: float = 0.1,
+                  selective_threshold: float = SELECTIVE_SHARE_THRESHOLD) -> dict[str, Any]:
+    """The whole template context, section by section in the JDL's order."""
+    headline = measures_block(rel, "headline_measures", with_chart=True)
+    inconclusive = any(v["reported"] and v["status_class"] != "status-sig" for v in headline)
+    rate = rel.get("measures", "proven_reoffending_rate")
+    return {
+        "title": title_block(rel, lab_name),
+        "selective": selective_block(rel, selective_threshold),
+        "warnings": [str(w) for w in rel.get("warnings", default=[]) or []],
+        "headline": headline,
+        "can_say": can_say(headline),
+        "extended": measures_block(rel, "extended_measures", with_chart=False),
+        "survival": _charts.survival_chart(rel.get("survival")) if rel.get("survival") else None,
+        "attrition": attrition_block(rel),
+        "profile": profile_block(rel),
+        "matching": matching_block(rel, smd_threshold),
+        "sensitivity": sensitivity_block(rel),
+        "power": power_sentences(rel.get("power"), rate, inconclusive),
+        "inconclusive": inconclusive,
+        "subgroups": subgroup_block(rel),
+        "disclosure": disclosure_block(rel),
+        "any_suppressed": rel.any_suppressed,
+    }

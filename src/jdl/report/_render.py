@@ -1,0 +1,152 @@
+"""Render released results to a self-contained HTML file and, from the same HTML, a PDF.
+
+One HTML document serves both outputs: charts are embedded as base64 PNG data URIs and the CSS
+is inlined, so ``report.html`` can be emailed as one file, and WeasyPrint turns the very same
+markup into ``report.pdf`` using the print rules in the stylesheet (A4, page numbers, a new page
+per section). Keeping one source means the two formats cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from jdl.report._context import LAB_NAME, SELECTIVE_SHARE_THRESHOLD, build_context
+from jdl.report._errors import ReportError
+from jdl.report._values import Released
+
+FORMATS = ("html", "pdf")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files one call of :func:`render_report` wrote (``None`` for formats not asked for)."""
+
+    html: Path | None
+    pdf: Path | None
+    charts: tuple[Path, ...] = ()
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every file written, for a manifest or a listing."""
+        return tuple(p for p in (self.html, self.pdf, *self.charts) if p is not None)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """The Jinja environment over the packaged templates; autoescaping keeps user text inert."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("jdl.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+def _stylesheet() -> str:
+    return resources.files("jdl.report").joinpath("templates/report.css").read_text("utf-8")
+
+
+def _smd_threshold() -> float:
+    """The lab's "well balanced" SMD threshold, from the matching settings."""
+    from jdl.core.config import get_settings
+
+    return float(get_settings().matching.smd_good)
+
+
+def _context(released: Mapping[str, Any], lab_name: str, smd_threshold: float | None,
+             selective_threshold: float) -> dict[str, Any]:
+    rel = Released.from_dict(released)
+    threshold = _smd_threshold() if smd_threshold is None else smd_threshold
+    return build_context(rel, lab_name=lab_name, smd_threshold=threshold,
+                         selective_threshold=selective_threshold)
+
+
+def _html_from_context(ctx: dict[str, Any]) -> str:
+    template = _environment().get_template("report.html.j2")
+    return template.render(css=_stylesheet(), **ctx)
+
+
+def render_html(released: Mapping[str, Any], *, lab_name: str = LAB_NAME,
+                smd_threshold: float | None = None,
+                selective_threshold: float = SELECTIVE_SHARE_THRESHOLD) -> str:
+    """The report as one self-contained HTML document (charts embedded as data URIs).
+
+    ``released`` must be the disclosure stage's output: a results dict with a ``disclosure``
+    block. Raw results are refused with :class:`ReportError`, so an unreleased number cannot
+    reach a report by mistake. ``smd_threshold`` defaults to ``MatchingSettings.smd_good``.
+    """
+    return _html_from_context(_context(released, lab_name, smd_threshold, selective_threshold))
+
+
+def html_to_pdf(html: str, target: Path) -> Path:
+    """Render HTML to a PDF with WeasyPrint (imported here: it is slow to import)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: missing Pango/Cairo system libraries
+        raise ReportError("cannot write a PDF: WeasyPrint is not usable here.",
+                          hint=f"{exc}. Ask for formats=('html',) or install WeasyPrint's "
+                               "system libraries (Pango).") from exc
+    HTML(string=html, base_url=str(target.parent)).write_pdf(target)
+    return target
+
+
+def _charts_of(ctx: dict[str, Any]) -> list[Any]:
+    """Every chart in the context, in report order (for writing them as separate PNGs)."""
+    charts = [m["chart"] for m in ctx["headline"] if m.get("chart")]
+    for extra in (ctx["survival"], ctx["attrition"]["chart"], ctx["matching"]["chart"],
+                  ctx["sensitivity"]["chart"]):
+        if extra is not None:
+            charts.append(extra)
+    return charts
+
+
+def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(str(f).lower() for f in formats))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise ReportError(f"unknown report format(s): {', '.join(unknown) or '(none)'}.",
+                          hint=f"Choose from {', '.join(FORMATS)}.")
+    return chosen
+
+
+def render_report(released: Mapping[str, Any], out_dir: Path, *,
+                  formats: Iterable[str] = FORMATS, lab_name: str = LAB_NAME,
+                  smd_threshold: float | None = None,
+                  selective_threshold: float = SELECTIVE_SHARE_THRESHOLD,
+                  write_charts: bool = True) -> ReportFiles:
+    """Write ``report.html`` and/or ``report.pdf`` (and ``charts/*.png``) into ``out_dir``.
+
+    The charts are also written as separate PNG files so they can be reused in slides; they are
+    drawn from the same released numbers as the report.
+    """
+    chosen = _check_formats(formats)
+    ctx = _context(released, lab_name, smd_threshold, selective_threshold)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the report folder {out_dir}: {exc.strerror}.") from exc
+    html = _html_from_context(ctx)
+    html_path = pdf_path = None
+    if "html" in chosen:
+        html_path = out_dir / "report.html"
+        html_path.write_text(html, encoding="utf-8")
+    if "pdf" in chosen:
+        pdf_path = html_to_pdf(html, out_dir / "report.pdf")
+    chart_paths: list[Path] = []
+    if write_charts:
+        chart_dir = out_dir / "charts"
+        chart_dir.mkdir(exist_ok=True)
+        for chart in _charts_of(ctx):
+            path = chart_dir / f"{chart.name}.png"
+            path.write_bytes(chart.png)
+            chart_paths.append(path)
+    return ReportFiles(html=html_path, pdf=pdf_path, charts=tuple(chart_paths))

@@ -1,0 +1,210 @@
+"""Plain-English wording for measures, in the Justice Data Lab's style.
+
+The JDL words every result for "100 typical people who receive support, compared with 100
+similar people who do not", states a confidence interval as "may decrease ... by up to X, or may
+increase it by up to Y", and says of inconclusive results that there is insufficient evidence and
+that this does not mean the programme fails to affect re-offending
+(``shared/reference/method-notes.md``). It never says a programme "proves" anything or "has no
+effect". The sentences here are built from the released numbers, not copied from the results, so
+the words always agree with the table next to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from jdl.report._values import Released, fmt_number, is_missing, mark
+
+LEAD = "For 100 typical people who received support, compared with 100 similar people who did not"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a measure's unit is shown: multiplied by ``factor``, in ``unit``, with verbs."""
+
+    factor: float
+    unit: str  # table heading unit, e.g. "per 100 people"
+    range_unit: str  # after a range, e.g. "people in every 100"
+    decrease: str = "decrease"
+    increase: str = "increase"
+    digits: int = 1
+
+
+_SCALES = {
+    "proportion": Scale(100.0, "per 100 people", "people in every 100"),
+    "per person": Scale(100.0, "re-offences per 100 people", "re-offences per 100 people"),
+    "days": Scale(1.0, "days", "days", decrease="shorten", increase="lengthen", digits=0),
+}
+
+#: What a measure counts, for sentences ("the programme may decrease <what> ...").
+_WHAT = {
+    "proven_reoffending_rate": "the number of people who commit a proven re-offence within "
+                               "one year",
+    "reoffending_frequency": "the number of proven re-offences committed within one year",
+    "days_to_first_reoffence": "the time to first proven re-offence (among those who re-offend)",
+}
+
+
+def scale_for(measure: dict[str, Any]) -> Scale:
+    """The display scale of a measure; unknown units are shown as they come."""
+    unit = str(measure.get("unit") or "")
+    return _SCALES.get(unit, Scale(1.0, unit, unit, digits=2))
+
+
+def what_for(key: str, measure: dict[str, Any]) -> str:
+    """The thing a measure counts, for use inside a sentence."""
+    label = str(measure.get("label") or key.replace("_", " "))
+    return _WHAT.get(key, f"the {label[:1].lower()}{label[1:]}")
+
+
+def _amount(value: float, scale: Scale) -> str:
+    """A magnitude for a sentence: whole numbers, "less than 1" rather than a misleading 0."""
+    x = abs(value) * scale.factor
+    if 0 < x < 0.5:
+        return "less than 1"
+    return f"{x:,.0f}"
+
+
+def status(measure: dict[str, Any]) -> tuple[str, str]:
+    """(short label, css class) for a measure's result: decrease, increase, inconclusive..."""
+    if not measure.get("reported", True):
+        return "Not reported", "status-none"
+    diff = measure.get("difference")
+    if measure.get("significant") and not is_missing(diff):
+        if diff < 0:
+            return "Statistically significant decrease", "status-sig"
+        return "Statistically significant increase", "status-sig"
+    if measure.get("significant") is None:
+        return "Significance not shown", "status-none"
+    return "Inconclusive", "status-inc"
+
+
+def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
+    """The measure's two group values as a "100 typical people" sentence."""
+    scale = scale_for(measure)
+    path = ("measures", key)
+    t = fmt_number(rel, measure.get("treatment"), (*path, "treatment"),
+                   scale=scale.factor, digits=0 if scale.factor == 100 else scale.digits)
+    c = fmt_number(rel, measure.get("comparison"), (*path, "comparison"),
+                   scale=scale.factor, digits=0 if scale.factor == 100 else scale.digits)
+    unit = measure.get("unit")
+    label = escape(str(measure.get("label") or key))
+    if key == "proven_reoffending_rate" or (unit == "proportion" and key not in _WHAT):
+        did = ("committed a proven re-offence within one year"
+               if key == "proven_reoffending_rate" else f"were counted under “{label}”")
+        return Markup(f"{LEAD}: {t} of the people who received support {did}, "
+                      f"compared with {c} of the similar people who did not.")
+    if unit == "per person":
+        return Markup(f"{LEAD}: those who received support committed {t} proven re-offences "
+                      f"between them within one year, compared with {c} for those who did not.")
+    if unit == "days":
+        return Markup(f"Among people who re-offended, those who received support committed their "
+                      f"first proven re-offence after {t} days on average, compared with {c} days "
+                      "for similar people who did not receive support.")
+    return Markup(f"{label}: {t} for people who received support, compared with {c} for similar "
+                  "people who did not.")
+
+
+def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
+    """What the confidence interval allows us to say, with the lab's significance wording."""
+    if not measure.get("reported", True):
+        reason = measure.get("reason_not_reported") or "The lab's reporting rules were not met."
+        return Markup(f"This measure is not reported. {escape(reason)}")
+    scale = scale_for(measure)
+    what = what_for(key, measure)
+    lo, hi, diff = measure.get("ci_low"), measure.get("ci_high"), measure.get("difference")
+    significant = bool(measure.get("significant"))
+    if any(is_missing(v) for v in (lo, hi, diff)):
+        return Markup(f"The likely size of the difference is not shown {mark()} to protect the "
+                      "people in the analysis.")
+    a, b = sorted((float(lo), float(hi)), key=abs)
+    unit = scale.range_unit
+    if significant:
+        verb = scale.decrease if diff < 0 else scale.increase
+        direction = "decrease" if diff < 0 else "increase"
+        return Markup(f"This is a statistically significant {direction}: the programme may "
+                      f"{verb} {what} by between {_amount(a, scale)} and {_amount(b, scale)} "
+                      f"{unit}.")
+    if lo < 0 < hi:
+        body = (f"The programme may {scale.decrease} {what} by up to {_amount(lo, scale)} {unit}, "
+                f"or may {scale.increase} it by up to {_amount(hi, scale)} {unit}.")
+    else:
+        verb = scale.decrease if hi <= 0 else scale.increase
+        body = (f"The estimates suggest the programme may {verb} {what} by between "
+                f"{_amount(a, scale)} and {_amount(b, scale)} {unit}, but under the lab's rules "
+                "this is not treated as a statistically significant result.")
+    return Markup(f"{body} There is insufficient evidence to draw a conclusion about this measure. "
+                  "This does not mean that the programme fails to affect re-offending.")
+
+
+def difference_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
+    """The difference and its 95% CI on the display scale, e.g. ``-7.5 (-14.0 to -1.0)``."""
+    scale = scale_for(measure)
+    path = ("measures", key)
+    d = fmt_number(rel, measure.get("difference"), (*path, "difference"), scale=scale.factor,
+                   digits=scale.digits, signed=True)
+    return Markup(f"{d} {ci_text(rel, key, measure)}")
+
+
+def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
+    """``(lo to hi)`` on the display scale; either end may be suppressed."""
+    scale = scale_for(measure)
+    path = ("measures", key)
+    lo = fmt_number(rel, measure.get("ci_low"), (*path, "ci_low"), scale=scale.factor,
+                    digits=scale.digits, signed=True)
+    hi = fmt_number(rel, measure.get("ci_high"), (*path, "ci_high"), scale=scale.factor,
+                    digits=scale.digits, signed=True)
+    return Markup(f"({lo} to {hi})")
+
+
+def e_value_sentence(e_value: dict[str, Any] | None) -> str | None:
+    """The E-value (VanderWeele and Ding 2017) in words a non-statistician can follow."""
+    if not e_value or is_missing(e_value.get("point")):
+        return None
+    text = (f"An unmeasured difference between the groups (such as motivation) would have to make "
+            f"people about {e_value['point']:.2f} times as likely to take part and, separately, "
+            f"about {e_value['point']:.2f} times as likely to re-offend to fully explain away the "
+            "estimated difference.")
+    ci = e_value.get("ci")
+    if not is_missing(ci):
+        text += (f" A difference of about {ci:.2f} times on both would be enough to make the "
+                 "result uncertain (confidence interval including no difference).")
+    return text
+
+
+def rosenbaum_sentence(rosenbaum: dict[str, Any] | None) -> str | None:
+    """The Rosenbaum bound (Rosenbaum 2002) in words: how much hidden bias undoes significance."""
+    gamma = (rosenbaum or {}).get("gamma_at_which_significance_lost")
+    if is_missing(gamma):
+        return None
+    strength = "small" if gamma < 1.5 else ("moderate" if gamma < 2 else "large")
+    return (f"If hidden factors made one person in a matched pair up to {gamma:.2f} times as "
+            f"likely as the other to receive support, the result could stop being statistically "
+            f"significant. That is a {strength} amount of hidden bias, so the result is "
+            f"{'sensitive' if strength == 'small' else 'fairly robust'} to factors the lab "
+            "cannot see.")
+
+
+def power_sentences(power: dict[str, Any] | None, rate: dict[str, Any] | None,
+                    inconclusive: bool) -> list[str]:
+    """Sample-size advice (JDL practice): what size of effect this analysis could detect."""
+    power = power or {}
+    out: list[str] = []
+    mde, n = power.get("mde"), power.get("treatment_n")
+    if not is_missing(mde):
+        group = f"{n:,.0f} people" if not is_missing(n) else "this many people"
+        out.append(f"With {group} in the treatment group, the analysis could reliably detect a "
+                   f"change in the re-offending rate of about {mde * 100:.0f} people in every 100 "
+                   "or more (80% power, 5% significance). Smaller real effects may be missed.")
+    required = power.get("required_n_for_observed")
+    if inconclusive and not is_missing(required):
+        out.append(f"To detect a difference of the size observed here, the programme would need "
+                   f"about {math.ceil(required):,} people in the treatment group.")
+    elif inconclusive and rate and not rate.get("significant"):
+        out.append("A larger group of participants, for example by including people from a "
+                   "longer period, would make a clearer answer more likely.")
+    return out
