@@ -116,3 +116,12 @@ def test_bad_inputs_raise_inference_errors():
         estimate_effects(df, {"nope": "rate"}, treatment="treated")
     with pytest.raises(InferenceError, match="must be 0/1"):
         estimate_effects(df.assign(reoffended=2), {"reoffended": "rate"}, treatment="treated")
+
+
+def test_other_rate_columns_are_worded_by_their_label():
+    df = _pairs(1000, 0.30, 0.40).assign(custodial=lambda d: d["reoffended"])
+    res = estimate_effects(df, {"custodial": "rate"}, treatment="treated",
+                           labels={"custodial": "Re-offended and received a custodial sentence"})
+    text = res["custodial"].conclusion
+    assert "counted in 'Re-offended and received a custodial sentence'" in text
+    assert "commit a proven re-offence" not in text

@@ -114,11 +114,27 @@ def _fmt(x: float) -> str:
     return f"{abs(x):.0f}"
 
 
+def _what(kind: str, column: str, label: str) -> str:
+    """What the sentence counts: the standard phrase for the standard columns, else the label."""
+    if DEFAULT_OUTCOMES.get(column) == kind and kind in _WHAT:
+        return _WHAT[kind]
+    if kind == "rate":
+        return f"the number of people counted in '{label}'"
+    if kind == "frequency":
+        return f"the number counted in '{label}'"
+    return f"the average of '{label}'"
+
+
 def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
-                    significant: bool, required: int | None, notes: list[str]) -> str:
-    """The lab's plain-English wording for one measure (JDL report conventions)."""
+                    significant: bool, required: int | None, notes: list[str],
+                    what: str | None = None) -> str:
+    """The lab's plain-English wording for one measure (JDL report conventions).
+
+    ``what`` is the noun phrase the sentence is about; by default the standard phrase for the
+    kind (e.g. "the number of people who commit a proven re-offence within one year").
+    """
     unit = _UNIT.get(kind, "")
-    what = _WHAT.get(kind, f"the average {label}")
+    what = what or _WHAT.get(kind, f"the average of '{label}'")
     lead = ("For 100 typical people who receive support, compared with 100 similar people who "
             "do not, " if kind in ("rate", "frequency") else "Compared with similar people who "
             "do not receive support, ")
@@ -180,7 +196,8 @@ def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
                               ratio=max(est.n_control / max(est.n_treated, 1), 1e-9))
     if suppressed:
         notes.append("Time to first re-offence is not reported as a headline result.")
-    text = conclusion_text(kind, label, diff, lo, hi, significant, required, notes)
+    text = conclusion_text(kind, label, diff, lo, hi, significant, required, notes,
+                           what=_what(kind, name, label))
     return MeasureEffect(measure=name, kind=kind, label=label, treatment_value=t_val,
                          comparison_value=c_val, difference=diff, ci_low=lo, ci_high=hi,
                          p_value=est.p_value, significant=significant, direction=direction,
