@@ -33,6 +33,9 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+validate: $(STAMP)
+	$(BIN)/python -m bench.validate
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
