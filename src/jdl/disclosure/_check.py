@@ -1,0 +1,235 @@
+"""Checks on what is about to leave the lab: the released dict, and any released text.
+
+:func:`find_release_problems` is a proof over the released dict, driven by the same schema as
+:func:`release`: every count shown is at least ``min_count`` and a multiple of ``rounding_base``,
+no estimate is shown over a hidden count, no table shows a total beside exactly one hidden cell,
+no per-person field and nothing undeclared. :func:`check_released_text` is a backstop for
+rendered files (HTML, PDF text): it cannot prove anything about free text, but it finds numbers
+that look like unrounded or small counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jdl.core.config import DisclosureSettings
+from jdl.disclosure._errors import DisclosureError
+from jdl.disclosure._release import Released, refuse_individual_level
+from jdl.disclosure._schema import (
+    DISCLOSURE_SCHEMA,
+    REOFFENDER_MEASURE,
+    SCHEMA,
+    Kind,
+    Path,
+    kind_of,
+    leaves,
+    pointer,
+)
+
+_SIDES = ("treatment", "comparison")
+_PAIRED = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
+           "conclusion")
+
+
+def _settings_of(released: Mapping[str, Any], settings: DisclosureSettings | None):
+    if settings is not None:
+        return settings
+    rules = (released.get("disclosure") or {}).get("rules") or {}
+    return DisclosureSettings(**rules)
+
+
+def find_release_problems(
+    released: Mapping[str, Any], settings: DisclosureSettings | None = None
+) -> list[str]:
+    """Every way ``released`` breaks the rules (empty when it may be published).
+
+    ``settings`` default to the rules recorded in the dict's ``disclosure`` block.
+    """
+    if not isinstance(released, Mapping) or "disclosure" not in released:
+        return ["no 'disclosure' block: this dict has not been through disclosure control"]
+    s = _settings_of(released, settings)
+    problems: list[str] = []
+    try:
+        refuse_individual_level(dict(released))
+    except DisclosureError as e:
+        problems += [f"{p}: individual-level field" for p in e.problems]
+    schema = SCHEMA + DISCLOSURE_SCHEMA
+    slack = 2 * (s.rounding_base // 2)  # rounding moves a difference of two counts this far
+    for path, value in leaves(released):
+        kind = kind_of(path, schema)
+        if kind is None:
+            if value is not None:
+                problems.append(f"{pointer(path)}: not declared in the disclosure schema")
+        elif kind is Kind.COUNT and value is not None:
+            problems += _count_problems(path, value, s)
+    problems += _derived_problems(released, s, slack)
+    problems += _table_problems(released, s)
+    problems += _main_problems(released)
+    for p in (released.get("disclosure") or {}).get("suppressed") or []:
+        if _at(released, p) is not None:
+            problems.append(f"{p}: listed as suppressed but holds a value")
+    return problems
+
+
+def assert_released(
+    released: Mapping[str, Any], settings: DisclosureSettings | None = None
+) -> None:
+    """Raise :class:`DisclosureError` unless ``released`` may be published."""
+    problems = find_release_problems(released, settings)
+    if problems:
+        raise DisclosureError("Results failed disclosure checks; do not publish them.",
+                              problems=problems)
+
+
+def _count_problems(path: Path, value: Any, s: DisclosureSettings) -> list[str]:
+    where = pointer(path)
+    if path[0] == "survival":
+        return [f"{where}: numbers at risk are never released"]
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return [f"{where}: count is not a number"]
+    out = []
+    if value < s.min_count:
+        out.append(f"{where}: count {value} below {s.min_count} released")
+    if value % s.rounding_base:
+        out.append(f"{where}: count {value} not rounded to {s.rounding_base}")
+    return out
+
+
+def _derived_problems(released: Mapping[str, Any], s: DisclosureSettings, slack: int):
+    out: list[str] = []
+    rows: list[tuple[Path, Mapping[str, Any]]] = [
+        (("measures", k), m) for k, m in (released.get("measures") or {}).items()
+        if isinstance(m, Mapping)]
+    rows += [(("subgroups", i), r) for i, r in enumerate(released.get("subgroups") or [])
+             if isinstance(r, Mapping)]
+    for base, row in rows:
+        shown_sides = []
+        for side in _SIDES:
+            deps = [f"{side}_n"] + ([f"{side}_events"] if base[0] == "measures" else [])
+            missing = [d for d in deps if row.get(d) is None]
+            if row.get(side) is not None and missing:
+                out.append(f"{pointer((*base, side))}: shown although {missing} hidden")
+            shown_sides.append(not missing)
+            n, ev = row.get(f"{side}_n"), row.get(f"{side}_events")
+            if (s.suppress_complement and row.get("unit", "proportion") == "proportion"
+                    and n is not None and ev is not None and n - ev < s.min_count - slack):
+                out.append(f"{pointer(base)}: {side} non-events {n - ev} below {s.min_count}")
+        if not all(shown_sides):
+            out += [f"{pointer((*base, k))}: shown although a count it rests on is hidden"
+                    for k in _PAIRED if row.get(k) is not None]
+    return out
+
+
+def _main_problems(released: Mapping[str, Any]) -> list[str]:
+    """Sensitivity analyses re-estimate the headline rate: hidden with it."""
+    main = (released.get("measures") or {}).get(REOFFENDER_MEASURE)
+    if isinstance(main, Mapping) and main.get("difference") is not None:
+        return []
+    sens = released.get("sensitivity") or {}
+    out = [f"/sensitivity/specifications/{i}/{k}"
+           for i, r in enumerate(sens.get("specifications") or []) if isinstance(r, Mapping)
+           for k in _PAIRED if r.get(k) is not None]
+    out += [f"/sensitivity/{b}/{k}" for b in ("e_value", "rosenbaum")
+            for k, v in (sens.get(b) or {}).items() if v is not None]
+    return [f"{p}: shown although the headline difference is hidden" for p in out]
+
+
+def _table_problems(released: Mapping[str, Any], s: DisclosureSettings) -> list[str]:
+    if not s.secondary_suppression:
+        return []
+    tables = {f"/profile/{k}": list(v.values()) for k, v in
+              (released.get("profile") or {}).items() if isinstance(v, Mapping)}
+    tables["/exclusions"] = list((released.get("exclusions") or {}).values())
+    return [f"{name}: exactly one cell hidden beside a published total"
+            for name, cells in tables.items() if sum(c is None for c in cells) == 1]
+
+
+def _at(tree: Any, ptr: str) -> Any:
+    """The value at an RFC 6901 pointer, or None when absent."""
+    node = tree
+    for raw in ptr.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return node
+
+
+# --- released text -------------------------------------------------------------------------------
+
+_NUM = r"(?<![\w.,\-/:])(\d{1,3}(?:,\d{3})+|\d+)(?!\w|[.,:]\d|[\-/]\d)"
+_PEOPLE = (r"\s+(?:people|persons|participants|offenders|re-?offenders|men|women|individuals|"
+           r"rows|records|cases)\b(?!\s+(?:per|in|out of)\s+100\b)")
+_CONTEXTS = (
+    re.compile(_NUM + _PEOPLE, re.I),
+    re.compile(r"\bn\s*[=:]\s*" + _NUM, re.I),
+    re.compile(r"<t[dh][^>]*>\s*" + _NUM + r"\s*</t[dh]>", re.I),
+)
+
+
+def check_released_text(text: str, released: Released) -> list[str]:
+    """Numbers in a rendered released file (HTML, PDF text, JSON) that look like counts breaking
+    the rules: a small or unrounded number beside a people word, after ``n =``, alone in a table
+    cell or after a category label of a released table; or any raw count's exact value where
+    only its rounded value was released. Heuristic: an empty list is necessary, not sufficient
+    (the guarantee is that the report reads only ``released.results``)."""
+    s = released.settings
+    results = released.results
+    allowed = _non_count_numbers(results)
+    found: dict[str, str] = {}
+
+    def judge(token: str, why: str) -> None:
+        n = int(token.replace(",", ""))
+        bad = n < s.min_count or n % s.rounding_base
+        if bad and n not in allowed:
+            found.setdefault(f"{token} ({why})", "")
+
+    for pattern in _CONTEXTS:
+        for m in pattern.finditer(text):
+            judge(m.group(1), f"count context: {m.group(0).strip()!r}")
+    for label in _labels(results) | _count_keys():
+        for m in re.finditer(r"(?<![\w-])" + re.escape(label) + r"[\"']?\s*[:|]?\s*" + _NUM, text):
+            judge(m.group(1), f"after the label {label!r}")
+    raws = {int(a.raw) for a in released.audit
+            if isinstance(a.raw, int | float) and not isinstance(a.raw, bool)
+            and a.raw == int(a.raw) and a.raw >= s.min_count
+            and a.raw % s.rounding_base and a.action in ("suppressed", "rounded")
+            and a.kind == Kind.COUNT}
+    in_words = {int(t.replace(",", "")) for _, v in leaves(results) if isinstance(v, str)
+                for t in re.findall(_NUM, v)}
+    for m in re.finditer(_NUM, text):
+        n = int(m.group(1).replace(",", ""))
+        if n in raws and n not in allowed and n not in in_words:
+            found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
+                             "hidden)", "")
+    return list(found)
+
+
+def _non_count_numbers(results: Mapping[str, Any]) -> set[int]:
+    """Whole numbers released as something other than a count (a ratio of 1, a seed...), which a
+    text may show freely."""
+    out: set[int] = set()
+    for path, value in leaves(results):
+        kind = kind_of(path, SCHEMA + DISCLOSURE_SCHEMA)
+        if (kind in (Kind.STATISTIC, Kind.META) and isinstance(value, int | float)
+                and not isinstance(value, bool) and value == int(value)):
+            out.add(int(value))
+    return out
+
+
+def _count_keys() -> set[str]:
+    """Names of count fields (``treatment_events``, ``n``...), which label counts in JSON text."""
+    keys = {spec.parts[-1] for spec in SCHEMA if spec.kind is Kind.COUNT}
+    return {k for k in keys if k not in ("*", "[]")}
+
+
+def _labels(results: Mapping[str, Any]) -> set[str]:
+    """Category labels of released count tables (profile, exclusions, attrition steps)."""
+    labels = {k for t in (results.get("profile") or {}).values() if isinstance(t, Mapping)
+              for k in t}
+    labels |= set(results.get("exclusions") or {})
+    labels |= {r.get("step") for r in results.get("attrition") or [] if isinstance(r, Mapping)}
+    return {x for x in labels if isinstance(x, str) and x.strip()}

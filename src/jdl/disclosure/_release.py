@@ -1,0 +1,446 @@
+"""``release``: turn lab-internal raw results into the only results anything may publish.
+
+Order of work (each step documented in docs/disclosure-control.md):
+
+1. refuse individual-level rows, an already-released dict, undeclared fields and wrong types;
+2. primary suppression: counts below ``min_count``; for proportions, events whose complement
+   ``n - events`` is below ``min_count`` (100% cells);
+3. secondary suppression in tables with a published total, and the same hiding for the same
+   number elsewhere in the same family of counts (e.g. an exclusion and ``counts``), repeated
+   until nothing changes;
+4. derived values (rates, means, differences, CIs, p-values, wording) built on a hidden count
+   are hidden; survival points with too few people at risk are dropped;
+5. every count still shown is rounded to ``rounding_base``;
+6. a ``disclosure`` block lists the rules, the hidden paths and plain-English notes, and the
+   result is re-checked by :func:`find_release_problems` before it is returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jdl.core.config import DisclosureSettings
+from jdl.disclosure._errors import DisclosureError
+from jdl.disclosure._rules import complement_small, is_small, round_count, secondary_cells
+from jdl.disclosure._schema import (
+    INDIVIDUAL_KEYS,
+    REOFFENDER_MEASURE,
+    TOP_LEVEL_COUNTS,
+    Kind,
+    Path,
+    get,
+    kind_of,
+    leaves,
+    pointer,
+    set_,
+)
+
+Rule = Literal[
+    "primary", "complement", "secondary", "consistency", "derived", "unknown_field",
+    "not_finite", "survival_at_risk", "rounding"]
+
+_DERIVED_ALL = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
+                "conclusion", "direction", "required_n", "se")
+_SIDES = ("treatment", "comparison")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing disclosure control did. ``raw`` is the lab-internal value: never publish an
+    ``Action``; the audit belongs in the lab's internal folder."""
+
+    path: str
+    action: Literal["suppressed", "rounded", "dropped"]
+    rule: Rule
+    raw: Any
+    released: Any = None
+    kind: Kind | None = None
+
+
+@dataclass(frozen=True)
+class Released:
+    """Disclosure-controlled results: ``results`` is the only dict the report, the API and the
+    JSON export may read. Immutable: ``results`` returns a fresh copy each time."""
+
+    results_json: str
+    audit: tuple[Action, ...]
+    settings: DisclosureSettings = field(default_factory=DisclosureSettings)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """The released results dict (JSON-serialisable; hidden values are None)."""
+        return json.loads(self.results_json)
+
+    @property
+    def suppressed(self) -> tuple[str, ...]:
+        """JSON pointers of every value released as null by disclosure control."""
+        return tuple(a.path for a in self.audit if a.action == "suppressed")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The released results as JSON text (what ``results.json`` holds)."""
+        return json.dumps(self.results, indent=indent, ensure_ascii=False)
+
+
+# --- step 1: what may not be released at all ---------------------------------------------------
+
+def refuse_individual_level(raw: object, path: Path = ()) -> None:
+    """Raise if any key that only per-person records carry appears anywhere in ``raw``."""
+    found = [pointer((*p, k)) for p, k in _keys(raw, path) if _norm(k) in INDIVIDUAL_KEYS]
+    if found:
+        raise DisclosureError(
+            "The results contain individual-level fields; only aggregates may be released.",
+            problems=found,
+            hint="Keep per-person tables in the lab's internal folder, never in the results.")
+
+
+def _norm(key: str) -> str:
+    return key.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _keys(node: object, path: Path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield path, str(k)
+            yield from _keys(v, (*path, str(k)))
+    elif isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            yield from _keys(v, (*path, i))
+
+
+def _type_problem(kind: Kind, value: object) -> str | None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if value is None:
+        return None
+    if kind is Kind.COUNT:
+        if not number:
+            return f"expected a count, found {type(value).__name__}"
+        if not math.isfinite(value) or value < 0:
+            return f"expected a count, found {value!r}"
+    elif kind is Kind.STATISTIC and not number:
+        return f"expected a number, found {type(value).__name__}"
+    elif kind is Kind.LABEL and not isinstance(value, str):
+        return f"expected text, found {type(value).__name__}"
+    elif kind is Kind.FLAG and not isinstance(value, bool):
+        return f"expected true/false, found {type(value).__name__}"
+    elif kind in (Kind.DERIVED, Kind.META) and not (number or isinstance(value, str | bool)):
+        return f"expected a scalar, found {type(value).__name__}"
+    return None
+
+
+# --- the release ---------------------------------------------------------------------------------
+
+class _Run:
+    """State of one release; methods are the steps, in order."""
+
+    def __init__(self, raw: dict[str, Any], settings: DisclosureSettings):
+        self.s = settings
+        self.data = copy.deepcopy(raw)
+        self.kinds: dict[Path, Kind] = {}
+        self.hidden: dict[Path, Rule] = {}  # counts hidden, with the rule that hid them
+        self.nulled: dict[Path, Rule] = {}  # other values released as null
+        self.dropped: list[Action] = []
+        self.audit: list[Action] = []
+
+    # step 1
+    def classify(self) -> None:
+        unknown, problems = [], []
+        for path, value in leaves(self.data):
+            kind = kind_of(path)
+            if kind is None:
+                unknown.append(path)
+                continue
+            problem = _type_problem(kind, value)
+            if problem:
+                problems.append(f"{pointer(path)}: {problem}")
+            elif isinstance(value, float) and not math.isfinite(value):
+                self.nulled[path] = "not_finite"
+            self.kinds[path] = kind
+        if problems:
+            raise DisclosureError("Some results fields have the wrong type.", problems=problems)
+        if unknown and self.s.unknown_fields == "refuse":
+            raise DisclosureError(
+                "The results contain fields the disclosure schema does not declare.",
+                problems=[pointer(p) for p in unknown],
+                hint="Declare each field's kind in jdl/disclosure/_schema.py (SCHEMA), or set "
+                     "JDL_DISCLOSURE__UNKNOWN_FIELDS=suppress to release them as null.")
+        for path in unknown:
+            self.nulled[path] = "unknown_field"
+
+    def counts(self) -> dict[Path, float]:
+        return {p: get(self.data, p) for p, k in self.kinds.items()
+                if k is Kind.COUNT and get(self.data, p) is not None and p[0] != "survival"}
+
+    # step 2
+    def primary(self) -> None:
+        for path, n in self.counts().items():
+            if is_small(n, self.s.min_count):
+                self.hidden[path] = "primary"
+        if not self.s.suppress_complement:
+            return
+        for base in self._proportion_rows():
+            for side in _SIDES:
+                n, ev = (*base, f"{side}_n"), (*base, f"{side}_events")
+                if (self._num(n) is not None and self._num(ev) is not None
+                        and complement_small(self._num(n), self._num(ev), self.s.min_count)
+                        and ev not in self.hidden):
+                    self.hidden[ev] = "complement"
+
+    def _proportion_rows(self):
+        for name, m in (self.data.get("measures") or {}).items():
+            if isinstance(m, dict) and m.get("unit") == "proportion":
+                yield ("measures", name)
+        for i, row in enumerate(self.data.get("subgroups") or []):
+            if isinstance(row, dict):
+                yield ("subgroups", i)
+
+    def _num(self, path: Path) -> float | None:
+        try:
+            value = get(self.data, path)
+        except (KeyError, IndexError, TypeError):
+            return None
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    # step 3
+    def secondary(self) -> None:
+        if not self.s.secondary_suppression:
+            return
+        counts = self.counts()
+        family = {p: self._family(p) for p in counts}
+        while True:
+            changed = False
+            for cells in self._tables(counts):
+                extra = secondary_cells([(p, counts[p]) for p in cells], set(self.hidden),
+                                        self.s.min_count)
+                for p in extra:
+                    self.hidden[p] = "secondary"
+                    changed = True
+            for p, rule in list(self.hidden.items()):
+                if rule == "primary" or p not in counts:
+                    continue
+                for q in counts:
+                    if (q not in self.hidden and family[q] == family[p] and family[q]
+                            and counts[q] == counts[p]):
+                        self.hidden[q] = "consistency"
+                        changed = True
+            if not changed:
+                return
+
+    def _tables(self, counts: dict[Path, float]) -> list[list[Path]]:
+        """Groups of counts that add up to a published total (docs: which and why)."""
+        tables: list[list[Path]] = []
+        for dim in self.data.get("profile") or {}:
+            tables.append([p for p in counts if p[:2] == ("profile", dim) and len(p) == 3])
+        tables.append([p for p in counts if p[0] == "exclusions"])
+        rows = self.data.get("subgroups") or []
+        for dim in dict.fromkeys(r.get("dimension") for r in rows if isinstance(r, dict)):
+            for col in ("treatment_n", "comparison_n"):
+                tables.append([p for p in counts if p[0] == "subgroups" and p[2] == col
+                               and rows[p[1]].get("dimension") == dim])
+        return [t for t in tables if t]
+
+    def _family(self, path: Path) -> str:
+        """Counts in one family may be the same quantity published twice; hiding one hides
+        every count of the family with the same value."""
+        head = path[0]
+        if head in ("counts", "exclusions", "attrition", "matching", "selective_sample",
+                    "power", "programme") or (len(path) == 1 and head in TOP_LEVEL_COUNTS):
+            return "flow"
+        if head in ("measures", "sensitivity"):
+            return "measures"
+        if head == "profile":
+            return f"profile:{path[1]}"
+        if head == "subgroups":
+            return f"profile:{self.data['subgroups'][path[1]].get('dimension')}"
+        return ""
+
+    # step 4
+    def derived(self) -> None:
+        measures = self.data.get("measures") or {}
+        side_hidden: dict[str, dict[str, bool]] = {}
+        for name, m in measures.items():
+            if isinstance(m, dict):
+                side_hidden[name] = {s: self._side_hidden(("measures", name), s) for s in _SIDES}
+        main = side_hidden.get(REOFFENDER_MEASURE, {s: True for s in _SIDES})
+        for name, m in measures.items():
+            if not isinstance(m, dict):
+                continue
+            sides = dict(side_hidden[name])
+            if m.get("unit") != "proportion":  # frequency and days are among re-offenders
+                sides = {s: sides[s] or main[s] for s in _SIDES}
+            side_hidden[name] = sides
+            self._hide_row(("measures", name), m, sides)
+        main = side_hidden.get(REOFFENDER_MEASURE, main)
+        main_diff = main["treatment"] or main["comparison"]
+        for i, row in enumerate(self.data.get("subgroups") or []):
+            base = ("subgroups", i)
+            self._hide_row(base, row, {s: self._side_hidden(base, s, need_events=False)
+                                       for s in _SIDES})
+        specs = (self.data.get("sensitivity") or {}).get("specifications") or []
+        for i, row in enumerate(specs):
+            base = ("sensitivity", "specifications", i)
+            self._hide_row(base, row, {s: main_diff or self._side_hidden(base, s, False)
+                                       for s in _SIDES})
+        for block in ("e_value", "rosenbaum"):
+            for key in (self.data.get("sensitivity") or {}).get(block) or {}:
+                if main_diff:
+                    self._null(("sensitivity", block, key))
+        power = self.data.get("power") or {}
+        if main["comparison"]:
+            for key in ("base_rate", "mde"):
+                if key in power:
+                    self._null(("power", key))
+        if main_diff and "required_n_for_observed" in power:
+            self._null(("power", "required_n_for_observed"))
+        self._survival(main, measures.get(REOFFENDER_MEASURE) or {})
+
+    def _side_hidden(self, base: Path, side: str, need_events: bool = True) -> bool:
+        """True when a side's estimate rests on a hidden count, or on no count at all."""
+        paths = [(*base, f"{side}_n")]
+        if need_events or self._num((*base, f"{side}_events")) is not None:
+            paths.append((*base, f"{side}_events"))
+        return any(p in self.hidden or self._num(p) is None for p in paths)
+
+    def _hide_row(self, base: Path, row: dict[str, Any], sides: dict[str, bool]) -> None:
+        for side in _SIDES:
+            if sides[side] and side in row:
+                self._null((*base, side))
+        if sides["treatment"] or sides["comparison"]:
+            hid_any = False
+            for key in _DERIVED_ALL:
+                if key in row:
+                    hid_any |= self._null((*base, key))
+            if base[0] == "measures" and (hid_any or row.get("reported")):
+                if row.get("reported"):
+                    row["reported"] = False
+                if row.get("reason_not_reported") is None:
+                    row["reason_not_reported"] = (
+                        "Not shown to protect confidentiality: based on fewer than "
+                        f"{self.s.min_count} people.")
+
+    def _null(self, path: Path) -> bool:
+        if get(self.data, path) is None:
+            return False
+        self.nulled.setdefault(path, "derived")
+        return True
+
+    def _survival(self, main: dict[str, bool], rate: dict[str, Any]) -> None:
+        curves = self.data.get("survival")
+        if not isinstance(curves, dict):
+            return
+        for arm, points in curves.items():
+            if not isinstance(points, list):
+                continue
+            floor = None
+            if arm in _SIDES and not main[arm]:
+                n, ev = rate.get(f"{arm}_n"), rate.get(f"{arm}_events")
+                if n is not None and ev is not None:
+                    floor = n - ev  # nobody is censored within the fixed follow-up year
+            for i, point in enumerate(points):
+                at_risk = point.get("n_at_risk", floor) if isinstance(point, dict) else None
+                ok = not (arm in _SIDES and main[arm]) and at_risk is not None and (
+                    at_risk >= self.s.min_at_risk)
+                if not ok:
+                    self.dropped.append(Action(pointer(("survival", arm, i)), "dropped",
+                                               "survival_at_risk", copy.deepcopy(point)))
+
+    def _drop_survival_points(self) -> None:
+        """Remove dropped points (after nulling, which addresses points by their raw index) and
+        every ``n_at_risk``: the number at risk decides, it is never released."""
+        curves = self.data.get("survival")
+        if not isinstance(curves, dict):
+            return
+        gone = {a.path for a in self.dropped}
+        for arm, points in curves.items():
+            if isinstance(points, list):
+                curves[arm] = [
+                    {k: v for k, v in p.items() if k != "n_at_risk"}
+                    for i, p in enumerate(points) if pointer(("survival", arm, i)) not in gone]
+
+    # step 5 and 6
+    def apply(self) -> dict[str, Any]:
+        for path, rule in {**self.nulled, **self.hidden}.items():
+            self.audit.append(Action(pointer(path), "suppressed", rule, get(self.data, path),
+                                     kind=self.kinds.get(path)))
+        for path in [*self.hidden, *self.nulled]:
+            set_(self.data, path, None)
+        for path, n in self.counts().items():
+            r = round_count(n, self.s.rounding_base)
+            if r != n or not isinstance(n, int):
+                self.audit.append(Action(pointer(path), "rounded", "rounding", n, r, Kind.COUNT))
+            set_(self.data, path, r)
+        self._drop_survival_points()
+        self.audit.extend(self.dropped)
+        self.data["disclosure"] = {
+            "rules": self.s.model_dump(mode="json"),
+            "suppressed": sorted(a.path for a in self.audit if a.action == "suppressed"),
+            "dropped": [a.path for a in self.dropped],
+            "notes": self._notes(),
+        }
+        return self.data
+
+    def _notes(self) -> list[str]:
+        rules = {a.rule for a in self.audit}
+        s = self.s
+        notes = [f"To protect the people in this report, numbers of people below {s.min_count} "
+                 f"are not shown, and other numbers of people are rounded to the nearest "
+                 f"{s.rounding_base}. Totals may therefore differ from the sum of their parts."]
+        if rules & {"secondary", "consistency"}:
+            notes.append("Some larger numbers are also not shown, so that a hidden number cannot "
+                         "be worked out from a total.")
+        if rules & {"complement", "derived"}:
+            notes.append(f"Rates and estimates are not shown where fewer than {s.min_count} "
+                         "people had, or did not have, the outcome.")
+        if "survival_at_risk" in rules:
+            notes.append(f"Points on the re-offending curves are not shown where fewer than "
+                         f"{s.min_at_risk} people were still being followed.")
+        if rules & {"unknown_field", "not_finite"}:
+            notes.append("Some other values are not shown because they could not be checked.")
+        return notes
+
+
+def release(raw: dict[str, Any], settings: DisclosureSettings | None = None) -> Released:
+    """Apply statistical disclosure control to raw (lab-internal) results.
+
+    Parameters
+    ----------
+    raw
+        The pipeline's raw results dict (``tests/fixtures/raw_results_example.json`` shape).
+    settings
+        ``DisclosureSettings``; defaults: ONS 10-5 rule (suppress < 10, round to 5).
+
+    Returns
+    -------
+    Released
+        The released dict (hidden values None, a ``disclosure`` block added) and an audit.
+
+    Raises
+    ------
+    DisclosureError
+        Individual-level fields, an already released dict, undeclared fields (by default),
+        wrong types.
+    """
+    from jdl.disclosure._check import find_release_problems
+
+    settings = settings or DisclosureSettings()
+    if not isinstance(raw, dict):
+        raise DisclosureError(f"Raw results must be a dict, not {type(raw).__name__}.")
+    refuse_individual_level(raw)
+    if "disclosure" in raw:
+        raise DisclosureError("These results have already been through disclosure control.",
+                              hint="Release the raw results once; never release released ones.")
+    run = _Run(raw, settings)
+    run.classify()
+    run.primary()
+    run.secondary()
+    run.derived()
+    data = run.apply()
+    problems = find_release_problems(data, settings)
+    if problems:  # a bug in the rules above: refuse rather than publish
+        raise DisclosureError("Released results failed their own check; nothing released.",
+                              problems=problems)
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return Released(results_json=text, audit=tuple(run.audit), settings=settings)

@@ -1,0 +1,210 @@
+"""What every field of the results dict is, declared in one place.
+
+Disclosure control must not guess from a field's name whether it holds a count: a count released
+unrounded is a breach, a rate rounded like a count is nonsense. So every path of the raw results
+(``tests/fixtures/raw_results_example.json``) is declared here with its :class:`Kind`. A path
+that matches no pattern is *unknown* and is refused (or released as null, see
+``DisclosureSettings.unknown_fields``); to release a new field, declare it here.
+
+Patterns are JSON-pointer-like: ``/counts/*`` (``*`` is any key of a dict), ``/attrition/[]/n``
+(``[]`` is any index of a list). The first matching pattern wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+Path = tuple[str | int, ...]
+
+
+class Kind(StrEnum):
+    """What a released field is, which decides the rule applied to it."""
+
+    COUNT = "count"  # people or events: suppressed below min_count, else rounded
+    DERIVED = "derived"  # rate, mean, difference, CI, p-value, wording built from counts
+    STATISTIC = "statistic"  # not a count and not from a small cell (SMD, caliper, day...)
+    LABEL = "label"  # text chosen by the lab or the organisation (names, categories)
+    FLAG = "flag"  # true/false
+    META = "meta"  # versions, hashes, seed, timestamps
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One declared pattern: where it is, what it is, and why (shown in the docs)."""
+
+    pattern: str
+    kind: Kind
+    note: str = ""
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.pattern.strip("/").split("/"))
+
+
+#: Counts that the pipeline also copies to the top level of results.json (issue 7).
+TOP_LEVEL_COUNTS = (
+    "submitted", "rejected", "accepted", "linked", "eligible", "treatment_n", "comparison_n")
+
+#: The measure whose re-offender counts the frequency and days measures are built from.
+REOFFENDER_MEASURE = "proven_reoffending_rate"
+
+#: Keys that only per-person records carry; their presence anywhere refuses the release.
+INDIVIDUAL_KEYS = frozenset({
+    "person_id", "pnc_id", "cro_number", "prison_number", "nomis_id", "offender_id",
+    "forename", "forenames", "first_name", "surname", "last_name", "full_name",
+    "date_of_birth", "dob", "birth_date", "row_number", "upload_row", "nino",
+    "ni_number", "postcode", "address", "index_date", "reference_date", "match_probability",
+})
+
+_MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "comparison_events")
+_MEASURE_DERIVED = (
+    "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "significant",
+    "conclusion", "direction", "required_n", "se")
+_ROW_DERIVED = (
+    "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "p_adjusted",
+    "significant", "conclusion")
+
+SCHEMA: tuple[FieldSpec, ...] = (
+    # Provenance and the programme (the organisation's own description).
+    *(FieldSpec(f"/{k}", Kind.META) for k in (
+        "schema_version", "data_version", "software_version", "config_hash", "seed",
+        "generated_at")),
+    FieldSpec("/programme/declared_participants", Kind.COUNT,
+              "the organisation's own figure, rounded like any count"),
+    FieldSpec("/programme/*", Kind.LABEL),
+    # The flow from submission to analysis.
+    FieldSpec("/counts/*", Kind.COUNT, "every entry of counts is a number of people"),
+    *(FieldSpec(f"/{k}", Kind.COUNT, "top-level copy of counts") for k in TOP_LEVEL_COUNTS),
+    FieldSpec("/exclusions/*", Kind.COUNT, "people excluded, by reason"),
+    FieldSpec("/attrition/[]/step", Kind.LABEL),
+    FieldSpec("/attrition/[]/n", Kind.COUNT),
+    FieldSpec("/headline_measures/[]", Kind.LABEL),
+    FieldSpec("/extended_measures/[]", Kind.LABEL),
+    # Measures: counts, then the numbers and words derived from them.
+    *(FieldSpec(f"/measures/*/{k}", Kind.COUNT) for k in _MEASURE_COUNTS),
+    *(FieldSpec(f"/measures/*/{k}", Kind.DERIVED) for k in _MEASURE_DERIVED),
+    FieldSpec("/measures/*/label", Kind.LABEL),
+    FieldSpec("/measures/*/unit", Kind.LABEL),
+    FieldSpec("/measures/*/measure", Kind.LABEL),
+    FieldSpec("/measures/*/kind", Kind.LABEL),
+    FieldSpec("/measures/*/reported", Kind.FLAG),
+    FieldSpec("/measures/*/reason_not_reported", Kind.LABEL),
+    # Balance and matching.
+    FieldSpec("/balance/[]/covariate", Kind.LABEL),
+    FieldSpec("/balance/[]/smd_before", Kind.STATISTIC),
+    FieldSpec("/balance/[]/smd_after", Kind.STATISTIC),
+    FieldSpec("/balance/[]/variance_ratio_before", Kind.STATISTIC),
+    FieldSpec("/balance/[]/variance_ratio_after", Kind.STATISTIC),
+    FieldSpec("/matching/treated_matched", Kind.COUNT),
+    FieldSpec("/matching/treated_unmatched", Kind.COUNT),
+    FieldSpec("/matching/controls_matched", Kind.COUNT),
+    FieldSpec("/matching/exact/[]", Kind.LABEL),
+    FieldSpec("/matching/ratio", Kind.STATISTIC),
+    FieldSpec("/matching/caliper", Kind.STATISTIC),
+    FieldSpec("/matching/max_abs_smd_after", Kind.STATISTIC),
+    FieldSpec("/matching/replace", Kind.FLAG),
+    FieldSpec("/matching/std_caliper", Kind.FLAG),
+    FieldSpec("/matching/method", Kind.LABEL),
+    FieldSpec("/matching/distance", Kind.LABEL),
+    FieldSpec("/matching/quality", Kind.LABEL),
+    FieldSpec("/matching/quality_rule", Kind.LABEL),
+    # The treatment group's profile: tables of counts whose total is the treatment group.
+    FieldSpec("/profile/*/*", Kind.COUNT, "people in the treatment group, by category"),
+    # Re-offending curves: points are dropped when too few people are at risk.
+    FieldSpec("/survival/*/[]/day", Kind.STATISTIC),
+    FieldSpec("/survival/*/[]/proportion_not_reoffended", Kind.DERIVED),
+    FieldSpec("/survival/*/[]/n_at_risk", Kind.COUNT, "used to decide, never released"),
+    # Sensitivity analyses of the headline rate.
+    FieldSpec("/sensitivity/specifications/[]/label", Kind.LABEL),
+    FieldSpec("/sensitivity/specifications/[]/treatment_n", Kind.COUNT),
+    FieldSpec("/sensitivity/specifications/[]/comparison_n", Kind.COUNT),
+    *(FieldSpec(f"/sensitivity/specifications/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
+    FieldSpec("/sensitivity/e_value/*", Kind.DERIVED),
+    FieldSpec("/sensitivity/rosenbaum/*", Kind.DERIVED),
+    # Power.
+    FieldSpec("/power/treatment_n", Kind.COUNT),
+    FieldSpec("/power/base_rate", Kind.DERIVED),
+    FieldSpec("/power/mde", Kind.DERIVED),
+    FieldSpec("/power/required_n_for_observed", Kind.DERIVED),
+    # Subgroups: a table per dimension, joined to the profile table of the same name.
+    FieldSpec("/subgroups/[]/dimension", Kind.LABEL),
+    FieldSpec("/subgroups/[]/level", Kind.LABEL),
+    FieldSpec("/subgroups/[]/reason_not_reported", Kind.LABEL),
+    FieldSpec("/subgroups/[]/treatment_n", Kind.COUNT),
+    FieldSpec("/subgroups/[]/comparison_n", Kind.COUNT),
+    FieldSpec("/subgroups/[]/treatment_events", Kind.COUNT),
+    FieldSpec("/subgroups/[]/comparison_events", Kind.COUNT),
+    *(FieldSpec(f"/subgroups/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
+    # Selective-sample safeguard (the organisation's own numbers).
+    FieldSpec("/selective_sample/declared_participants", Kind.COUNT),
+    FieldSpec("/selective_sample/submitted", Kind.COUNT),
+    FieldSpec("/selective_sample/share_submitted", Kind.STATISTIC),
+    FieldSpec("/selective_sample/selection_basis", Kind.LABEL),
+    FieldSpec("/selective_sample/warning", Kind.LABEL),
+    FieldSpec("/warnings/[]", Kind.LABEL, "lab-written sentences; must not quote raw counts"),
+)
+
+#: The block ``release`` adds; ``assert_released`` accepts it, ``release`` refuses it as input.
+DISCLOSURE_SCHEMA: tuple[FieldSpec, ...] = (
+    FieldSpec("/disclosure/rules/*", Kind.META),
+    FieldSpec("/disclosure/suppressed/[]", Kind.META),
+    FieldSpec("/disclosure/dropped/[]", Kind.META),
+    FieldSpec("/disclosure/notes/[]", Kind.META),
+)
+
+
+def _matches(parts: tuple[str, ...], path: Path) -> bool:
+    if len(parts) != len(path):
+        return False
+    for want, got in zip(parts, path, strict=True):
+        if want == "[]":
+            if not isinstance(got, int):
+                return False
+        elif want == "*":
+            if not isinstance(got, str):
+                return False
+        elif want != got:
+            return False
+    return True
+
+
+def kind_of(path: Path, schema: tuple[FieldSpec, ...] = SCHEMA) -> Kind | None:
+    """The declared kind of a leaf at ``path``, or None if no pattern declares it."""
+    for spec in schema:
+        if _matches(spec.parts, path):
+            return spec.kind
+    return None
+
+
+def pointer(path: Path) -> str:
+    """RFC 6901 JSON pointer of a path (``/profile/sex/Female``, ``/attrition/0/n``)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def leaves(node: object, path: Path = ()) -> Iterator[tuple[Path, object]]:
+    """Every scalar (including None) in a JSON-like tree, with its path (empty containers hold
+    nothing to release and are skipped)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, (*path, str(key)))
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            yield from leaves(value, (*path, i))
+    else:
+        yield path, node
+
+
+def get(tree: object, path: Path) -> object:
+    """The value at ``path`` (KeyError/IndexError when absent)."""
+    node = tree
+    for part in path:
+        node = node[part]  # type: ignore[index]
+    return node
+
+
+def set_(tree: object, path: Path, value: object) -> None:
+    """Set the value at ``path`` in place."""
+    parent = get(tree, path[:-1])
+    parent[path[-1]] = value  # type: ignore[index]
