@@ -192,7 +192,11 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
     if not (w[t] > 0).any() or not (w[~t] > 0).any():
         raise MatchingError("no matches were found.",
                             hint="Loosen the caliper or exact strata, or check overlap.")
-    return MatchResult(spec=spec, data=df, treat=t, distance=scores, weights=normalise(w, t),
+    arrays = [t, scores, w := normalise(w, t), sub, mm, discarded]
+    for arr in arrays:
+        if arr is not None:
+            arr.flags.writeable = False  # results are immutable
+    return MatchResult(spec=spec, data=df, treat=t, distance=scores, weights=w,
                        subclass=sub, match_matrix=mm, discarded=discarded, caliper_abs=cal_abs,
                        model=model, thresholds=thresholds or Thresholds())
 
