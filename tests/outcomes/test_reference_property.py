@@ -50,3 +50,42 @@ def test_sql_matches_the_reference_rule(people):
         row = got.set_index("person_id").loc[pid]
         days = None if pd.isna(row.days_to_first) else int(row.days_to_first)
         assert (int(row.reoffended), int(row.reoffences), days) == reference(index_type, history)
+
+
+disposals = st.sampled_from(["custody", "community", "fine", "caution", "suspended"])
+history_offence = st.tuples(st.integers(-3000, 600), st.integers(0, 400), disposals,
+                            st.integers(1, 3))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["court_order", "custody_release"]),
+                          st.lists(history_offence, max_size=8), st.integers(0, 400)),
+                min_size=1, max_size=4))
+def test_row_windows_do_not_change_any_measure(people):
+    """Pruning the joined offence rows per window is only an optimisation."""
+    from jdl.cohort import covariate_measures
+
+    rows, events, offences = [], [], []
+    for pid, (index_type, history, served) in enumerate(people, start=1):
+        rows.append({"person_id": pid})
+        index_id = pid * 100 + 99
+        convicted = INDEX - timedelta(days=served + 20)
+        events.append({"event_id": pid, "person_id": pid, "index_date": INDEX,
+                       "index_type": index_type, "offence_id": index_id,
+                       "sentence_start": INDEX - timedelta(days=served)})
+        offences.append({"offence_id": index_id, "person_id": pid,
+                         "offence_date": convicted - timedelta(days=30),
+                         "outcome_date": convicted, "disposal": "custody"})
+        for k, (day, lag, disposal, severity) in enumerate(history):
+            offences.append({"offence_id": pid * 100 + k, "person_id": pid,
+                             "offence_date": INDEX + timedelta(days=day),
+                             "outcome_date": INDEX + timedelta(days=day + lag),
+                             "disposal": disposal, "severity": severity})
+    measures = covariate_measures() + outcome_measures(FOLLOW_UP)
+    with tiny_admin({"people": rows, "index_events": events, "offences": offences}) as engine:
+        pruned, full = (
+            engine.df(measures_sql(EVENTS_SQL, measures, FOLLOW_UP, prune=prune))
+            .sort_values("event_id", ignore_index=True)
+            for prune in (True, False)
+        )
+    pd.testing.assert_frame_equal(pruned, full)

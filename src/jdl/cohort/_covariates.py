@@ -16,44 +16,44 @@ COVARIATE_SET_VERSION = "1.0"
 RECENT_DAYS = 730  # "recent" history: the two years before the index conviction date
 
 
-def _count_occasions(predicate: str, representative: str = "occasion_last") -> str:
-    """Sanction occasions: distinct conviction/caution dates (one court appearance = one); an
-    occasion is counted on its latest-committed offence, so offence-date windows mean "any
-    offence of the occasion committed in the window"."""
-    return f"COUNT(*) FILTER (WHERE {representative} AND {predicate})"
+def _occasions(kind: str, recent: bool = False) -> str:
+    """Sanction occasions of a kind (one court appearance or caution = one, however many
+    offences); ``recent``: with an offence committed in the recent window."""
+    predicate = f"{kind}_offences > 0"
+    if recent:
+        predicate += f" AND last_{kind}_day >= -{RECENT_DAYS}"
+    return f"COUNT(*) FILTER (WHERE {predicate})"
+
+
+def _known(name: str, sql: str, description: str) -> Measure:
+    return Measure(name, "offences", sql, description, window="known")
 
 
 def _history() -> tuple[Measure, ...]:
     recent = f"history_day >= -{RECENT_DAYS}"
-    conviction = "is_prior AND disposal <> 'caution'"
-    custody = "is_prior AND disposal = 'custody'"
     return (
-        Measure("prev_offences", "offences", "COUNT(*) FILTER (WHERE is_prior)",
-                "Offences proven before the index conviction date (so not the index offence nor "
-                "offences convicted with it)."),
-        Measure("prev_convictions", "offences", _count_occasions(conviction),
+        _known("prev_offences", "COUNT(*) FILTER (WHERE is_prior)",
+               "Offences proven before the index conviction date (so not the index offence nor "
+               "offences convicted with it)."),
+        Measure("prev_convictions", "occasions", _occasions("convicted"),
                 "Previous conviction occasions (distinct conviction dates)."),
-        Measure("prev_cautions", "offences", _count_occasions("is_prior AND disposal = 'caution'"),
+        Measure("prev_cautions", "occasions", _occasions("cautioned"),
                 "Previous caution occasions."),
-        Measure("prev_custodial", "offences", _count_occasions(custody, "custody_occasion_last"),
+        Measure("prev_custodial", "occasions", _occasions("custodial"),
                 "Previous custodial sentences (distinct sentencing dates)."),
-        Measure("prev_offences_2y", "offences", f"COUNT(*) FILTER (WHERE is_prior AND {recent})",
-                f"Previous offences committed in the {RECENT_DAYS} days before the index "
-                "conviction date."),
-        Measure("prev_convictions_2y", "offences", _count_occasions(f"{conviction} AND {recent}"),
-                "Previous conviction occasions for offences in the recent window."),
-        Measure("prev_custodial_2y", "offences",
-                _count_occasions(f"{custody} AND {recent}", "custody_occasion_last"),
-                "Previous custodial sentences for offences in the recent window."),
-        Measure("_first_offence_date", "offences",
-                "MIN(offence_date) FILTER (WHERE is_prior OR is_index)",
-                "Date of the first proven offence (index offence included)."),
-        Measure("_first_outcome_day", "offences",
-                "MIN(history_outcome_day) FILTER (WHERE is_prior OR is_index)",
-                "Days from the index conviction date back to the first sanction (<= 0)."),
-        Measure("days_since_last_offence", "offences",
-                "-MAX(offence_day) FILTER (WHERE is_prior)",
-                "Days from the last previously proven offence to the index date; empty if none."),
+        _known("prev_offences_2y", f"COUNT(*) FILTER (WHERE is_prior AND {recent})",
+               f"Previous offences committed in the {RECENT_DAYS} days before the index "
+               "conviction date."),
+        Measure("prev_convictions_2y", "occasions", _occasions("convicted", recent=True),
+                "Previous conviction occasions with an offence committed in the recent window."),
+        Measure("prev_custodial_2y", "occasions", _occasions("custodial", recent=True),
+                "Previous custodial sentences with an offence committed in the recent window."),
+        _known("_first_offence_date", "MIN(offence_date) FILTER (WHERE is_prior OR is_index)",
+               "Date of the first proven offence (index offence included)."),
+        _known("_first_outcome_day", "MIN(history_outcome_day) FILTER (WHERE is_prior OR is_index)",
+               "Days from the index conviction date back to the first sanction (<= 0)."),
+        _known("days_since_last_offence", "-MAX(offence_day) FILTER (WHERE is_prior)",
+               "Days from the last previously proven offence to the index date; empty if none."),
     )
 
 

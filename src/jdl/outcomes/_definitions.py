@@ -18,40 +18,44 @@ def _flag(predicate: str) -> str:
     return f"MAX(CASE WHEN {predicate} THEN 1 ELSE 0 END)"
 
 
+def _after(name: str, sql: str, description: str, headline: bool = False) -> Measure:
+    """An offence measure over the follow-up window (re-offences only)."""
+    return Measure(name, "offences", sql, description, headline, window="follow_up")
+
+
 def headline_outcomes() -> tuple[Measure, ...]:
     """The three measures every JDL report gives."""
     return (
-        Measure("reoffended", "offences", _flag("is_reoffence"),
-                "1 if at least one proven re-offence in the follow-up year, else 0.", True),
-        Measure("reoffences", "offences", "COUNT(*) FILTER (WHERE is_reoffence)",
-                "Number of proven re-offences (offences, not court appearances).", True),
-        Measure("days_to_first", "offences", "MIN(offence_day) FILTER (WHERE is_reoffence)",
-                "Days from the index date to the first proven re-offence; empty for "
-                "non-re-offenders (0 = on the day of release).", True),
+        _after("reoffended", _flag("is_reoffence"),
+               "1 if at least one proven re-offence in the follow-up year, else 0.", True),
+        _after("reoffences", "COUNT(*) FILTER (WHERE is_reoffence)",
+               "Number of proven re-offences (offences, not court appearances).", True),
+        _after("days_to_first", "MIN(offence_day) FILTER (WHERE is_reoffence)",
+               "Days from the index date to the first proven re-offence; empty for "
+               "non-re-offenders (0 = on the day of release).", True),
     )
 
 
 def _offence_outcomes() -> tuple[Measure, ...]:
     custody = "is_reoffence AND disposal = 'custody'"
     by_group = tuple(
-        Measure(f"reoffended_{group}", "offences",
-                _flag(f"is_reoffence AND offence_group = {quote_string(group)}"),
-                f"1 if a proven re-offence in the {group.replace('_', ' ')} group, else 0.")
+        _after(f"reoffended_{group}",
+               _flag(f"is_reoffence AND offence_group = {quote_string(group)}"),
+               f"1 if a proven re-offence in the {group.replace('_', ' ')} group, else 0.")
         for group in OFFENCE_GROUPS
     )
     return (
-        Measure("custodial_reoffence", "offences", _flag(custody),
-                "1 if a proven re-offence received a custodial sentence, else 0."),
-        Measure("custodial_sentences", "offences",
-                f"COUNT(*) FILTER (WHERE custody_occasion_last AND {custody})",
-                "Number of custodial sentences (distinct sentencing dates) for re-offences."),
-        Measure("most_serious_tier", "offences", "MIN(severity) FILTER (WHERE is_reoffence)",
-                "Most serious tier among re-offences (1 = most serious); empty if none."),
-        Measure("reoffended_tier1", "offences", _flag("is_reoffence AND severity = 1"),
-                "1 if a proven re-offence was in the most serious tier, else 0."),
+        _after("custodial_reoffence", _flag(custody),
+               "1 if a proven re-offence received a custodial sentence, else 0."),
+        _after("custodial_sentences", f"COUNT(DISTINCT outcome_date) FILTER (WHERE {custody})",
+               "Number of custodial sentences (distinct sentencing dates) for re-offences."),
+        _after("most_serious_tier", "MIN(severity) FILTER (WHERE is_reoffence)",
+               "Most serious tier among re-offences (1 = most serious); empty if none."),
+        _after("reoffended_tier1", _flag("is_reoffence AND severity = 1"),
+               "1 if a proven re-offence was in the most serious tier, else 0."),
         Measure("offences_pre", "offences", "COUNT(*) FILTER (WHERE is_pre)",
                 "Proven offences committed in the year before the index conviction date (index "
-                "offence included) - the 'before' volume."),
+                "offence included) - the 'before' volume.", window="pre"),
         Measure("offence_change", "event", "(reoffences - offences_pre)",
                 "Re-offences in the follow-up year minus offences in the year before."),
         *by_group,

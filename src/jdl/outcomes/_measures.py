@@ -18,10 +18,18 @@ Offence rows (source ``offences``) expose, besides the contract columns:
 - ``is_reoffence``: a proven re-offence (see :class:`FollowUp`);
 - ``is_pre``: committed in the ``pre_period_days`` before the index conviction date and proven by
   it (the index offence included) - the "before" volume for pre/post change;
-- ``occasion_last`` / ``custody_occasion_last``: the row represents its sanction occasion (the
-  person's offences sharing an ``outcome_date`` and caution-or-not / custody-or-not): it is the
-  occasion's latest-committed offence. ``COUNT(*) FILTER (WHERE occasion_last AND ...)`` counts
-  occasions without ``COUNT(DISTINCT)``, which is several times slower per event.
+
+Occasion rows (source ``occasions``): the person's sanction occasions (offences sharing an
+``outcome_date``, i.e. one court appearance or caution) proven before the index conviction date,
+with ``convicted_offences``, ``cautioned_offences``, ``custodial_offences`` and, for windows on
+when the offences were committed, ``last_convicted_day``, ``last_cautioned_day``,
+``last_custodial_day`` (days from the index conviction date to the latest such offence).
+
+Offence measures name a ``window`` that prunes the joined rows before aggregating: ``known``
+(proven by the index conviction date), ``follow_up`` (committed from the index date to the end of
+follow-up), ``pre`` (committed in the pre-period) or ``all``. A window only drops rows its
+measure's flags exclude anyway; ``measures_sql(..., prune=False)`` puts every measure on ``all``
+and a test checks the results are identical.
 
 Spell rows (``employment``, ``benefit``) expose ``start_day`` and ``end_day`` (inclusive day
 offsets from the index date; an ongoing spell ends at the data cut-off). Assessment rows expose
@@ -36,7 +44,8 @@ from datetime import date
 
 from jdl.outcomes._dialect import add_days, date_literal, days_between
 
-SOURCES = ("event", "offences", "employment", "benefit", "assessment")
+SOURCES = ("event", "offences", "occasions", "employment", "benefit", "assessment")
+WINDOWS = ("all", "known", "follow_up", "pre")
 ASSESSMENT_LOOKBACK_DAYS = 730
 
 # Columns every events relation given to :func:`measures_sql` must have.
@@ -84,21 +93,24 @@ class Measure:
     sql: str
     description: str
     headline: bool = False
+    window: str = "all"  # offences only: which joined rows the aggregate needs (see above)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"Unknown source {self.source!r} for measure {self.name!r}")
+        if self.window not in WINDOWS or (self.window != "all" and self.source != "offences"):
+            raise ValueError(f"Bad window {self.window!r} for measure {self.name!r}")
 
 
 _OCCASIONS = """
-        SELECT o.*,
-               ROW_NUMBER() OVER (PARTITION BY o.person_id, o.outcome_date, o.disposal = 'caution'
-                                  ORDER BY o.offence_date DESC, o.offence_id) = 1
-                 AS occasion_last,
-               ROW_NUMBER() OVER (PARTITION BY o.person_id, o.outcome_date, o.disposal = 'custody'
-                                  ORDER BY o.offence_date DESC, o.offence_id) = 1
-                 AS custody_occasion_last
-        FROM offences AS o"""
+        SELECT person_id, outcome_date,
+               COUNT(*) FILTER (WHERE disposal <> 'caution') AS convicted_offences,
+               COUNT(*) FILTER (WHERE disposal = 'caution') AS cautioned_offences,
+               COUNT(*) FILTER (WHERE disposal = 'custody') AS custodial_offences,
+               MAX(offence_date) FILTER (WHERE disposal <> 'caution') AS last_convicted,
+               MAX(offence_date) FILTER (WHERE disposal = 'caution') AS last_cautioned,
+               MAX(offence_date) FILTER (WHERE disposal = 'custody') AS last_custodial
+        FROM offences GROUP BY person_id, outcome_date"""
 
 
 def _first_day(follow_up: FollowUp) -> str:
@@ -107,20 +119,32 @@ def _first_day(follow_up: FollowUp) -> str:
     return "1"
 
 
-def _offence_rows(follow_up: FollowUp) -> str:
+def _window_condition(window: str, follow_up: FollowUp) -> str:
+    f, p = follow_up.follow_up_days, follow_up.pre_period_days
+    if window == "known":
+        return "o.outcome_date <= ev.history_date"
+    if window == "follow_up":
+        return f"o.offence_date BETWEEN ev.index_date AND {add_days('ev.index_date', f)}"
+    if window == "pre":
+        return (f"o.offence_date BETWEEN {add_days('ev.history_date', -p)} "
+                f"AND {add_days('ev.history_date', -1)}")
+    return f"o.offence_date <= {add_days('ev.index_date', f)}"
+
+
+def _offence_rows(follow_up: FollowUp, window: str) -> str:
     f, p = follow_up.follow_up_days, follow_up.pre_period_days
     inner = f"""
         SELECT ev.event_id, o.offence_id, o.offence_date, o.outcome_date, o.offence_code,
                o.offence_group, o.severity, o.disposal, o.sentence_days, o.dv_flag,
-               o.terrorism_flag, o.occasion_last, o.custody_occasion_last,
+               o.terrorism_flag,
                {days_between('ev.index_date', 'o.offence_date')} AS offence_day,
                {days_between('ev.index_date', 'o.outcome_date')} AS outcome_day,
                {days_between('ev.history_date', 'o.offence_date')} AS history_day,
                {days_between('ev.history_date', 'o.outcome_date')} AS history_outcome_day,
                COALESCE(o.offence_id = ev.index_offence_id, FALSE) AS is_index,
                {_first_day(follow_up)} AS first_day
-        FROM ev LEFT JOIN ({_OCCASIONS}) AS o
-          ON o.person_id = ev.person_id AND o.offence_date <= {add_days('ev.index_date', f)}"""
+        FROM ev LEFT JOIN offences AS o
+          ON o.person_id = ev.person_id AND {_window_condition(window, follow_up)}"""
     return f"""
       SELECT r.*,
              (r.history_outcome_day < 0 AND NOT r.is_index) AS is_prior,
@@ -128,6 +152,20 @@ def _offence_rows(follow_up: FollowUp) -> str:
               AND r.outcome_day <= {follow_up.proven_by_day} AND NOT r.is_index) AS is_reoffence,
              (r.history_day BETWEEN -{p} AND -1 AND r.history_outcome_day <= 0) AS is_pre
       FROM ({inner}) AS r"""
+
+
+def _occasion_rows() -> str:
+    days = {k: days_between("ev.history_date", f"oc.last_{k}")
+            for k in ("convicted", "cautioned", "custodial")}
+    return f"""
+      SELECT ev.event_id, oc.outcome_date, oc.convicted_offences, oc.cautioned_offences,
+             oc.custodial_offences,
+             {days_between('ev.history_date', 'oc.outcome_date')} AS history_outcome_day,
+             {days['convicted']} AS last_convicted_day,
+             {days['cautioned']} AS last_cautioned_day,
+             {days['custodial']} AS last_custodial_day
+      FROM ev LEFT JOIN ({_OCCASIONS}) AS oc
+        ON oc.person_id = ev.person_id AND oc.outcome_date < ev.history_date"""
 
 
 def _spell_rows(table: str, follow_up: FollowUp) -> str:
@@ -155,9 +193,11 @@ def _assessment_rows() -> str:
        AND a.assessment_date > {add_days('ev.index_date', -ASSESSMENT_LOOKBACK_DAYS)}"""
 
 
-def _source_rows(source: str, follow_up: FollowUp) -> str:
+def _source_rows(source: str, window: str, follow_up: FollowUp) -> str:
     if source == "offences":
-        return _offence_rows(follow_up)
+        return _offence_rows(follow_up, window)
+    if source == "occasions":
+        return _occasion_rows()
     if source == "employment":
         return _spell_rows("employment_spells", follow_up)
     if source == "benefit":
@@ -177,16 +217,23 @@ def _check_names(measures: Sequence[Measure]) -> None:
         raise ValueError(f"Measures named like event columns: {sorted(clash)}")
 
 
-def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: FollowUp) -> str:
+def _block(m: Measure, prune: bool) -> str:
+    """Name of the aggregate CTE that computes ``m``."""
+    window = m.window if prune else "all"
+    return f"agg_{m.source}" if m.source != "offences" else f"agg_offences_{window}"
+
+
+def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: FollowUp, *,
+                 prune: bool = True) -> str:
     """One query: each row of ``events_sql`` (columns :data:`EVENT_COLUMNS`) with every measure.
 
     The result has ``person_id, event_id, treated, index_type, index_year`` then the measures in
     the order given, in no particular row order (sorting a large pool costs time). Tables are
-    referred to by their contract names.
+    referred to by their contract names. ``prune=False`` joins every offence measure on all rows
+    (slower; the results are the same).
     """
     measures = list(measures)
     _check_names(measures)
-    used = [s for s in SOURCES[1:] if any(m.source == s for m in measures)]
     ctes = [
         f"""ev AS (
       SELECT e.*, COALESCE(io.outcome_date, e.sentence_start, e.index_date) AS history_date,
@@ -195,23 +242,27 @@ def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: Follow
       FROM ({events_sql}) AS e JOIN people AS p ON p.person_id = e.person_id
       LEFT JOIN offences AS io ON io.offence_id = e.index_offence_id)"""
     ]
-    for source in used:
-        aggregates = ",\n             ".join(
-            f"{m.sql} AS {m.name}" for m in measures if m.source == source
-        )
+    blocks: dict[str, list[Measure]] = {}
+    for m in measures:
+        if m.source != "event":
+            blocks.setdefault(_block(m, prune), []).append(m)
+    for block, members in blocks.items():
+        first = members[0]
+        window = first.window if prune else "all"
+        aggregates = ",\n             ".join(f"{m.sql} AS {m.name}" for m in members)
         ctes.append(
-            f"""agg_{source} AS (
+            f"""{block} AS (
       SELECT event_id,
              {aggregates}
-      FROM ({_source_rows(source, follow_up)}) AS rows_{source}
+      FROM ({_source_rows(first.source, window, follow_up)}) AS rows_{block}
       GROUP BY event_id)"""
         )
-    joins = "".join(f"\n    LEFT JOIN agg_{s} USING (event_id)" for s in used)
+    joins = "".join(f"\n    LEFT JOIN {b} USING (event_id)" for b in blocks)
     selected = ["ev.person_id", "ev.event_id", "ev.treated", "ev.index_type", "ev.index_year"]
     for m in measures:
         if m.name.startswith("_"):
             continue
-        own = f"{m.sql} AS {m.name}" if m.source == "event" else f"agg_{m.source}.{m.name}"
+        own = f"{m.sql} AS {m.name}" if m.source == "event" else f"{_block(m, prune)}.{m.name}"
         selected.append(own)
     columns = ",\n           ".join(selected)
     return (
