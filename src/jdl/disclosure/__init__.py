@@ -16,7 +16,13 @@ from jdl.disclosure._differencing import (
 )
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._release import Action, Released, refuse_individual_level, release
-from jdl.disclosure._rules import complement_small, is_small, round_count, secondary_cells
+from jdl.disclosure._rules import (
+    complement_small,
+    is_small,
+    released_count,
+    round_count,
+    secondary_cells,
+)
 from jdl.disclosure._schema import INDIVIDUAL_KEYS, SCHEMA, FieldSpec, Kind, kind_of
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "kind_of",
     "refuse_individual_level",
     "release",
+    "released_count",
     "round_count",
     "secondary_cells",
 ]

@@ -56,7 +56,9 @@ def find_release_problems(
     except DisclosureError as e:
         problems += [f"{p}: individual-level field" for p in e.problems]
     schema = SCHEMA + DISCLOSURE_SCHEMA
-    slack = 2 * (s.rounding_base // 2)  # rounding moves a difference of two counts this far
+    # How far rounding can move a difference of two released counts (n - events).
+    b = s.rounding_base
+    slack = 2 * (b // 2) if s.min_count % b == 0 else (b - 1) + b // 2
     for path, value in leaves(released):
         kind = kind_of(path, schema)
         if kind is None:

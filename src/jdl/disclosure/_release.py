@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from jdl.core.config import DisclosureSettings
 from jdl.disclosure._errors import DisclosureError
-from jdl.disclosure._rules import complement_small, is_small, round_count, secondary_cells
+from jdl.disclosure._rules import complement_small, is_small, released_count, secondary_cells
 from jdl.disclosure._schema import (
     INDIVIDUAL_KEYS,
     REOFFENDER_MEASURE,
@@ -368,7 +368,7 @@ class _Run:
         for path in [*self.hidden, *self.nulled]:
             set_(self.data, path, None)
         for path, n in self.counts().items():
-            r = round_count(n, self.s.rounding_base)
+            r = released_count(n, self.s.min_count, self.s.rounding_base)
             if r != n or not isinstance(n, int):
                 self.audit.append(Action(pointer(path), "rounded", "rounding", n, r, Kind.COUNT))
             set_(self.data, path, r)

@@ -18,6 +18,14 @@ def round_count(n: float, base: int) -> int:
     return int(base * math.floor(n / base + 0.5))
 
 
+def released_count(n: float, min_count: int, base: int) -> int:
+    """The value a count of at least ``min_count`` is released as: rounded to ``base``, but
+    never below ``min_count`` (when ``min_count`` is not a multiple of ``base``, e.g. 12 with
+    base 5, the count 12 is released as 15, not 10), so no released count looks small."""
+    r = round_count(n, base)
+    return r if r >= min_count else base * math.ceil(min_count / base)
+
+
 def complement_small(n: float, events: float, min_count: int) -> bool:
     """A proportion whose non-events ``n - events`` are few is as disclosive as one whose events
     are few: 100% of a group re-offending reveals each member's outcome (OpenSAFELY, ACRO)."""
