@@ -40,6 +40,15 @@ class Chart:
     alt: str
 
     @property
+    def width_px(self) -> int:
+        """Width in CSS pixels (96 per inch), so the chart prints at the size it was drawn.
+
+        Read from the PNG header (IHDR width, bytes 16-20) because ``bbox_inches="tight"``
+        changes the drawn size.
+        """
+        return round(int.from_bytes(self.png[16:20], "big") / DPI * 96)
+
+    @property
     def data_uri(self) -> str:
         """The PNG as a data URI, so report.html is one self-contained file."""
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
@@ -86,7 +95,7 @@ def measure_chart(key: str, measure: dict[str, Any]) -> Chart:
     values = [t, c]
     shown = [0.0 if is_missing(v) else float(v) * f for v in values]
     left.barh([1, 0], shown, color=[BLUE, GREY], height=0.6)
-    top = max(shown + [1e-9])
+    top = max([*shown, 1e-9])
     for y, v, raw in zip([1, 0], shown, values, strict=True):
         left.text(v + top * 0.02, y, _val(raw, f, d), va="center", fontsize=9, color=BLACK)
     left.set_yticks([1, 0], names)
@@ -168,8 +177,9 @@ def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False, fontsize=9)
     _style(ax)
     alt = (f"Love plot of standardised mean differences; dashed lines at ±{threshold:g}. "
-           + "; ".join(f"{humanise(r.get('covariate', ''))}: before {_val(r.get('smd_before'), 1, 2)}"
-                       f", after {_val(r.get('smd_after'), 1, 2)}" for r in balance) + ".")
+           + "; ".join(f"{humanise(r.get('covariate', ''))}: before "
+                       f"{_val(r.get('smd_before'), 1, 2)}, after {_val(r.get('smd_after'), 1, 2)}"
+                       for r in balance) + ".")
     return Chart("love-plot", _png(fig), alt)
 
 

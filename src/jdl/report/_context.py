@@ -34,6 +34,7 @@ from jdl.report._wording import (
     rosenbaum_sentence,
     scale_for,
     status,
+    what_for,
 )
 
 LAB_NAME = "Justice Data Lab"
@@ -141,12 +142,15 @@ def selective_block(rel: Released, threshold: float) -> dict[str, Any]:
                        "worked with. If the people left out differ from those included, the "
                        "results may be biased.")
     path = ("selective_sample",)
+    share_text = fmt_number(rel, share, (*path, "share_submitted"), digits=0, scale=100,
+                            suffix="%")
+    basis_text = escape(_BASIS.get(str(basis), "people chosen in a way not stated"))
     statement = Markup(
         f"The organisation told us it worked with "
         f"{fmt_count(rel, declared, (*path, 'declared_participants'))} people in the period and "
-        f"that the file lists {escape(_BASIS.get(str(basis), 'people chosen in a way not stated'))}"
-        f". It submitted {fmt_count(rel, ss.get('submitted'), (*path, 'submitted'))} records "
-        f"(share submitted: {fmt_number(rel, share, (*path, 'share_submitted'), digits=0, scale=100, suffix='%')}).")
+        f"that the file lists {basis_text}. It submitted "
+        f"{fmt_count(rel, ss.get('submitted'), (*path, 'submitted'))} records "
+        f"(share submitted: {share_text}).")
     return {"show": bool(reasons), "reasons": reasons, "statement": statement}
 
 
@@ -163,6 +167,7 @@ def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any] | 
     view = {
         "key": key,
         "label": fmt_text(m.get("label"), humanise(key)),
+        "what": what_for(key, m),
         "unit": scale.unit,
         "status": label,
         "status_class": css,
@@ -194,7 +199,7 @@ def can_say(headline: list[dict[str, Any]]) -> list[str]:
     """
     out = []
     for m in headline:
-        label = m["label"][:1].lower() + m["label"][1:]
+        label = m["what"]
         if not m["reported"]:
             continue
         if m["status_class"] == "status-sig":
@@ -202,11 +207,11 @@ def can_say(headline: list[dict[str, Any]]) -> list[str]:
             word = "higher" if higher else "lower"
             if m["unit"] == "days":
                 word = "longer" if higher else "shorter"
-            out.append(f"Among the people analysed, the {label} was {word} for those who "
+            out.append(f"Among the people analysed, {label} was {word} for those who "
                        "received support than for similar people who did not, and the difference "
                        "is statistically significant.")
         else:
-            out.append(f"For the {label}, there is not enough evidence to say whether the "
+            out.append(f"For {label}, there is not enough evidence to say whether the "
                        "programme made a difference.")
     return out
 
@@ -221,8 +226,8 @@ def measures_block(rel: Released, keys_field: str, with_chart: bool) -> list[dic
 def attrition_block(rel: Released) -> dict[str, Any]:
     """The chevron (chart and table) and the table of exclusion reasons."""
     steps = rel.get("attrition", default=[]) or []
-    rows = [{"step": fmt_text(s.get("step")), "n": fmt_count(rel, s.get("n"), ("attrition", i, "n"))}
-            for i, s in enumerate(steps)]
+    rows = [{"step": fmt_text(s.get("step")),
+             "n": fmt_count(rel, s.get("n"), ("attrition", i, "n"))} for i, s in enumerate(steps)]
     exclusions = rel.get("exclusions", default={}) or {}
     excl = [{"reason": reason, "n": fmt_count(rel, n, ("exclusions", reason))}
             for reason, n in exclusions.items()]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from jdl.report._context import LAB_NAME, SELECTIVE_SHARE_THRESHOLD, build_context
 from jdl.report._errors import ReportError
@@ -71,7 +72,8 @@ def _context(released: Mapping[str, Any], lab_name: str, smd_threshold: float | 
 
 def _html_from_context(ctx: dict[str, Any]) -> str:
     template = _environment().get_template("report.html.j2")
-    return template.render(css=_stylesheet(), **ctx)
+    # The stylesheet is the package's own file, so it is marked safe (not HTML-escaped).
+    return template.render(css=Markup(_stylesheet()), **ctx)
 
 
 def render_html(released: Mapping[str, Any], *, lab_name: str = LAB_NAME,

@@ -76,12 +76,11 @@ class Released:
         """The value at ``path`` or ``default`` when any step is missing."""
         node: Any = self.data
         for step in path:
-            if isinstance(node, Mapping) and step in node:
-                node = node[step]
-            elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
-                node = node[step]
-            else:
+            in_map = isinstance(node, Mapping) and step in node
+            in_list = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+            if not (in_map or in_list):
                 return default
+            node = node[step]
         return node
 
     def is_suppressed(self, *path: str | int) -> bool:
@@ -128,8 +127,9 @@ def fmt_number(rel: Released, value: Any, path: Iterable[str | int], *, digits: 
         return missing_text(rel, path)
     try:
         number = float(value) * scale
-    except (TypeError, ValueError):
-        raise ReportError(f"expected a number at {'.'.join(map(str, path))}, got {value!r}.")
+    except (TypeError, ValueError) as exc:
+        where = ".".join(map(str, path))
+        raise ReportError(f"expected a number at {where}, got {value!r}.") from exc
     return Markup(escape(_number(number, digits, signed) + suffix))
 
 

@@ -46,6 +46,10 @@ _WHAT = {
                                "one year",
     "reoffending_frequency": "the number of proven re-offences committed within one year",
     "days_to_first_reoffence": "the time to first proven re-offence (among those who re-offend)",
+    "custodial_reoffending_rate": "the number of people who re-offend and receive a custodial "
+                                  "sentence",
+    "serious_reoffending_rate": "the number of people who re-offend with a most serious (tier 1) "
+                                "offence",
 }
 
 
@@ -58,15 +62,27 @@ def scale_for(measure: dict[str, Any]) -> Scale:
 def what_for(key: str, measure: dict[str, Any]) -> str:
     """The thing a measure counts, for use inside a sentence."""
     label = str(measure.get("label") or key.replace("_", " "))
-    return _WHAT.get(key, f"the {label[:1].lower()}{label[1:]}")
+    if key in _WHAT:
+        return _WHAT[key]
+    if measure.get("unit") == "proportion":
+        return f"the number of people counted under “{label}”"
+    return f"the {label[:1].lower()}{label[1:]}"
 
 
-def _amount(value: float, scale: Scale) -> str:
-    """A magnitude for a sentence: whole numbers, "less than 1" rather than a misleading 0."""
+def _amount(value: float, scale: Scale, *, with_unit: bool = False) -> str:
+    """A magnitude for a sentence: whole numbers, "less than 1" rather than a misleading 0.
+
+    With ``with_unit`` the unit follows, singular after 1 ("1 person in every 100").
+    """
     x = abs(value) * scale.factor
-    if 0 < x < 0.5:
-        return "less than 1"
-    return f"{x:,.0f}"
+    text = "less than 1" if 0 < x < 0.5 else f"{x:,.0f}"
+    if not with_unit:
+        return text
+    unit = scale.range_unit
+    if text in ("1", "less than 1"):
+        unit = unit.replace("people in", "person in").replace("re-offences per", "re-offence per")
+        unit = "day" if unit == "days" else unit
+    return f"{text} {unit}"
 
 
 def status(measure: dict[str, Any]) -> tuple[str, str]:
@@ -122,32 +138,23 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
         return Markup(f"The likely size of the difference is not shown {mark()} to protect the "
                       "people in the analysis.")
     a, b = sorted((float(lo), float(hi)), key=abs)
-    unit = scale.range_unit
     if significant:
         verb = scale.decrease if diff < 0 else scale.increase
         direction = "decrease" if diff < 0 else "increase"
         return Markup(f"This is a statistically significant {direction}: the programme may "
-                      f"{verb} {what} by between {_amount(a, scale)} and {_amount(b, scale)} "
-                      f"{unit}.")
+                      f"{verb} {what} by between {_amount(a, scale)} and "
+                      f"{_amount(b, scale, with_unit=True)}.")
     if lo < 0 < hi:
-        body = (f"The programme may {scale.decrease} {what} by up to {_amount(lo, scale)} {unit}, "
-                f"or may {scale.increase} it by up to {_amount(hi, scale)} {unit}.")
+        body = (f"The programme may {scale.decrease} {what} by up to "
+                f"{_amount(lo, scale, with_unit=True)}, or may {scale.increase} it by up to "
+                f"{_amount(hi, scale, with_unit=True)}.")
     else:
         verb = scale.decrease if hi <= 0 else scale.increase
         body = (f"The estimates suggest the programme may {verb} {what} by between "
-                f"{_amount(a, scale)} and {_amount(b, scale)} {unit}, but under the lab's rules "
-                "this is not treated as a statistically significant result.")
+                f"{_amount(a, scale)} and {_amount(b, scale, with_unit=True)}, but under the lab's "
+                "rules this is not treated as a statistically significant result.")
     return Markup(f"{body} There is insufficient evidence to draw a conclusion about this measure. "
                   "This does not mean that the programme fails to affect re-offending.")
-
-
-def difference_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
-    """The difference and its 95% CI on the display scale, e.g. ``-7.5 (-14.0 to -1.0)``."""
-    scale = scale_for(measure)
-    path = ("measures", key)
-    d = fmt_number(rel, measure.get("difference"), (*path, "difference"), scale=scale.factor,
-                   digits=scale.digits, signed=True)
-    return Markup(f"{d} {ci_text(rel, key, measure)}")
 
 
 def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
