@@ -14,7 +14,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -632,7 +631,6 @@ def _raw_results(
         "software_version": __version__,
         "config_hash": config_hash(settings, prog, seed),
         "seed": seed,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "counts": counts,
         **{
             k: counts[k] for k in ("submitted", "linked", "eligible", "treatment_n", "comparison_n")

@@ -33,16 +33,29 @@ def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="Where the demo writes."),
     programme: str = typer.Option(DEMO_PROGRAMME, "--programme", help="Planted programme."),
 ) -> None:
-    """Generate (or reuse) the default synthetic records, show their headline statistics and
-    draw a planted programme's upload."""
+    """The lab end to end: synthetic national records (generated once, then cached), a planted
+    programme's upload, and its full evaluation with a disclosure-controlled report."""
+    import json
+
     from jdl.admin.cli import print_summary
     from jdl.admin.synth import make_submission
 
     ensure_data(data, people, seed)
     print_summary(data)
-    paths = make_submission(data, programme, out / f"{programme}.csv")
+    paths = make_submission(data, programme, out / "upload" / f"{programme}.csv")
     console.print(f"\nThe upload {programme}'s organisation would send: {paths['upload']}")
-    console.print(f"Its programme information: {paths['programme']}")
+    evaluation = run_evaluation(paths["upload"], paths["programme"], data, out / "evaluation",
+                                seed)
+    print_outcome(evaluation)
+    truth = json.loads((data / "truth" / "programmes.json").read_text())
+    spec = next(p for p in truth["programmes"] if p["name"] == programme)
+    effect = spec["true_effect"].get("att_rate")
+    if effect is not None:
+        console.print(
+            f"\n(Synthetic data only: the programme's planted true effect on the re-offending "
+            f"rate is {100 * effect:+.1f} per 100 people.)"
+        )
+    console.print(f"\n[bold]Report:[/bold] {out / 'evaluation' / 'report.pdf'}")
 
 
 def evaluate(

@@ -1,0 +1,111 @@
+"""The evaluation end to end on synthetic records: released outputs are aggregate,
+disclosure-controlled and reproducible; every submitted row is accounted for."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jdl.admin.synth import make_submission
+from jdl.pipeline import evaluate
+
+PROGRAMME = "new-leaf-employment"
+
+
+@pytest.fixture(scope="module")
+def upload(synthetic_data_dir, tmp_path_factory):
+    return make_submission(synthetic_data_dir, PROGRAMME,
+                           tmp_path_factory.mktemp("upload") / f"{PROGRAMME}.csv")
+
+
+@pytest.fixture(scope="module")
+def evaluation(synthetic_data_dir, upload, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluation")
+    return evaluate(upload["upload"], upload["programme"], synthetic_data_dir, out, seed=3)
+
+
+def test_results_json_has_the_documented_fields(evaluation):
+    results = json.loads((evaluation.out_dir / "results.json").read_text())
+    for key in ("submitted", "linked", "eligible", "treatment_n", "comparison_n", "exclusions",
+                "measures", "balance", "matching", "data_version", "software_version",
+                "config_hash"):
+        assert key in results, key
+    for name in ("proven_reoffending_rate", "reoffending_frequency", "days_to_first_reoffence"):
+        measure = results["measures"][name]
+        for field in ("treatment", "comparison", "difference", "ci_low", "ci_high", "p_value",
+                      "significant", "conclusion"):
+            assert field in measure, (name, field)
+    rate = results["measures"]["proven_reoffending_rate"]
+    if rate["treatment"] is not None:
+        assert 0 <= rate["treatment"] <= 1 and 0 <= rate["comparison"] <= 1
+        assert rate["ci_low"] <= rate["difference"] <= rate["ci_high"]
+    assert all({"covariate", "smd_before", "smd_after"} <= set(b) for b in results["balance"])
+
+
+def _numbers_under(node, path=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _numbers_under(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _numbers_under(v, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
+COUNT_PATH = re.compile(
+    r"^\.(submitted|linked|eligible|treatment_n|comparison_n|counts\.\w+|exclusions\..+|"
+    r"attrition\[\d+\]\.n|profile\..+|measures\.\w+\.(treatment_n|comparison_n|"
+    r"treatment_events|comparison_events)|subgroups\[\d+\]\.(treatment_n|comparison_n))$"
+)
+
+
+def test_no_small_or_unrounded_count_is_released(evaluation, synthetic_data_dir):
+    results = json.loads((evaluation.out_dir / "results.json").read_text())
+    counts = [(p, v) for p, v in _numbers_under(results) if COUNT_PATH.match(p)]
+    assert len(counts) > 30
+    for path, value in counts:
+        if value is None or (value == 0 and path.startswith(".exclusions")):
+            continue
+        assert isinstance(value, int), (path, value)
+        assert value >= 10 and value % 5 == 0, (path, value)
+
+
+def test_no_personal_data_in_released_files(evaluation, upload):
+    rows = pd.read_csv(upload["upload"], dtype=str, keep_default_na=False)
+    released = [(evaluation.out_dir / "results.json").read_text(),
+                (evaluation.out_dir / "report.html").read_text()]
+    pdf = (evaluation.out_dir / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    for text in released:
+        for key in ("person_id", "row_number", "pnc_id", "date_of_birth", "forename"):
+            assert f'"{key}"' not in text
+        for surname in rows["surname"].head(50):
+            if len(surname) > 3:
+                assert not re.search(rf"\b{re.escape(surname)}\b", text), surname
+        for pnc in rows["pnc_id"]:
+            if pnc:
+                assert pnc not in text
+    internal = evaluation.out_dir / "internal"
+    assert (internal / "links.csv").exists() and (internal / "matched.csv").exists()
+    assert zlib.crc32(pdf) != 0
+
+
+def test_every_submitted_row_is_accounted_for(evaluation, upload):
+    raw = json.loads((evaluation.out_dir / "internal" / "raw_results.json").read_text())
+    rows = len(pd.read_csv(upload["upload"], dtype=str))
+    assert raw["counts"]["submitted"] == rows
+    analysed = raw["counts"]["treatment_n"]
+    assert analysed + sum(raw["exclusions"].values()) == rows
+
+
+def test_same_inputs_and_seed_give_identical_results(evaluation, synthetic_data_dir, upload,
+                                                     tmp_path):
+    again = evaluate(upload["upload"], upload["programme"], synthetic_data_dir, tmp_path, seed=3)
+    first = (evaluation.out_dir / "results.json").read_text()
+    assert (Path(again.out_dir) / "results.json").read_text() == first
