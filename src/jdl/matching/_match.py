@@ -162,27 +162,7 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
                      random_state=random_state)
     mm = None
     if method == "nearest":
-        strata = None
-        if exact:
-            strata = strata_codes(df, exact)
-            both = np.intersect1d(strata[t], strata[~t])
-            discarded = discarded | ~np.isin(strata, both)
-        rng = np.random.default_rng(random_state)
-        if scores is None:
-            from jdl.matching._mahalanobis import mahalanobis_match
-            bal = build_design(df, covariates).balance_X
-            mm = mahalanobis_match(bal, t, ~discarded, ratio=ratio,
-                                   replace=replace, strata=strata, m_order=m_order, rng=rng)
-        else:
-            mm = nearest_match(scores, t, ~discarded, ratio=ratio, replace=replace,
-                               caliper=cal_abs, strata=strata, m_order=m_order, rng=rng)
-        t_idx = np.flatnonzero(t)
-        if replace:
-            sub = np.full(len(t), -1, dtype=np.int64)
-            w = weights_from_match_matrix(mm, t_idx, len(t))
-        else:
-            sub = subclass_from_match_matrix(mm, t_idx, len(t))
-            w = weights_from_subclass(sub, t)
+        mm, sub, w, discarded = _run_nearest(df, t, scores, discarded, spec, cal_abs)
     elif method == "exact":
         sub = _exact_subclasses(df, list(covariates), t)
         w = weights_from_subclass(sub, t)
@@ -199,6 +179,32 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
     return MatchResult(spec=spec, data=df, treat=t, distance=scores, weights=w,
                        subclass=sub, match_matrix=mm, discarded=discarded, caliper_abs=cal_abs,
                        model=model, thresholds=thresholds or Thresholds())
+
+
+def _run_nearest(df: pd.DataFrame, t: np.ndarray, scores: np.ndarray | None,
+                 discarded: np.ndarray, spec: MatchSpec, cal_abs: float | None):
+    """Nearest-neighbour matching: (match matrix, subclass, raw weights, discarded)."""
+    strata = None
+    if spec.exact:
+        strata = strata_codes(df, spec.exact)
+        both = np.intersect1d(strata[t], strata[~t])
+        discarded = discarded | ~np.isin(strata, both)  # MatchIt discards empty strata
+    rng = np.random.default_rng(spec.random_state)
+    if scores is None:
+        from jdl.matching._mahalanobis import mahalanobis_match
+
+        covs = build_design(df, spec.covariates).balance_X
+        mm = mahalanobis_match(covs, t, ~discarded, ratio=spec.ratio, replace=spec.replace,
+                               strata=strata, m_order=spec.m_order, rng=rng)
+    else:
+        mm = nearest_match(scores, t, ~discarded, ratio=spec.ratio, replace=spec.replace,
+                           caliper=cal_abs, strata=strata, m_order=spec.m_order, rng=rng)
+    t_idx = np.flatnonzero(t)
+    if spec.replace:
+        sub = np.full(len(t), -1, dtype=np.int64)
+        return mm, sub, weights_from_match_matrix(mm, t_idx, len(t)), discarded
+    sub = subclass_from_match_matrix(mm, t_idx, len(t))
+    return mm, sub, weights_from_subclass(sub, t), discarded
 
 
 def _exact_subclasses(df: pd.DataFrame, covariates: list[str], t: np.ndarray) -> np.ndarray:
