@@ -225,11 +225,3 @@ def age_in_years(birth: pd.Series, on: pd.Series) -> pd.Series:
     before_birthday = (o.month < b.month) | ((o.month == b.month) & (o.day < b.day))
     age = (o.year - b.year) - before_birthday.astype(float)
     return pd.Series(np.asarray(age, dtype=float), index=birth.index)
-
-
-def swap_day_month(value: pd.Timestamp) -> dt.date | None:
-    """The date with day and month exchanged, if that is a real date (for messages)."""
-    try:
-        return dt.date(value.year, value.day, value.month)
-    except ValueError:
-        return None
