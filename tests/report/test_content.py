@@ -1,0 +1,279 @@
+"""What the report says: findings first, numbers with their intervals, JDL wording, suppression."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+
+import pytest
+
+from jdl.core.errors import JDLError
+from jdl.report import ReportError, render_html
+
+from ._factory import make_released, outline, visible_text
+
+HEADLINE = ["proven_reoffending_rate", "reoffending_frequency", "days_to_first_reoffence"]
+_SCALE = {"proportion": 100, "per person": 100, "days": 1}
+
+
+def _ci(m: dict) -> str:
+    """The CI as the table should print it, computed here independently of the report code."""
+    s = _SCALE[m["unit"]]
+    d = 0 if m["unit"] == "days" else 1
+    return f"({m['ci_low'] * s:+.{d}f} to {m['ci_high'] * s:+.{d}f})"
+
+
+def _section(html: str, sid: str) -> str:
+    """The HTML of one <section id=...> (sections are not nested)."""
+    start = html.index(f'id="{sid}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_raw_results_are_refused(raw):
+    with pytest.raises(ReportError, match="disclosure control") as info:
+        render_html(raw)
+    assert isinstance(info.value, JDLError)
+
+
+def test_malformed_input_is_a_report_error(released):
+    with pytest.raises(ReportError):
+        render_html([released])
+    bad = copy.deepcopy(released)
+    del bad["measures"]
+    with pytest.raises(ReportError, match="measures"):
+        render_html(bad)
+    bad = copy.deepcopy(released)
+    bad["measures"]["proven_reoffending_rate"]["treatment"] = "lots"
+    with pytest.raises(ReportError, match="proven_reoffending_rate"):
+        render_html(bad)
+
+
+def test_every_headline_measure_appears_with_its_ci(html, released):
+    table = _section(html, "headline")
+    for key in HEADLINE:
+        m = released["measures"][key]
+        assert m["label"] in table
+        assert _ci(m) in table, key
+
+
+def test_summary_comes_first_and_builds_the_100_people_sentences(html):
+    text = visible_text(html)
+    assert text.index("Summary of key findings") < text.index("The three headline measures")
+    summary = visible_text(_section(html, "summary"))
+    lead = ("For 100 typical people who received support, compared with 100 similar people "
+            "who did not")
+    assert summary.count(lead) == 2  # rate and frequency; days are worded per re-offender
+    # 0.2882 and 0.3631 per person -> 29 and 36 per 100; 0.94 and 1.31 -> 94 and 131.
+    assert "29 of the people who received support committed a proven re-offence" in summary
+    assert "compared with 36 of the similar people" in summary
+    assert "committed 94 proven re-offences" in summary and "compared with 131" in summary
+    assert "after 151 days on average, compared with 140 days" in summary
+
+
+def test_significance_wording_follows_the_results(html):
+    summary = visible_text(_section(html, "summary"))
+    # ci -0.1402..-0.0096 -> "between 1 and 14 people in every 100"
+    assert ("statistically significant decrease: the programme may decrease the number of "
+            "people who commit a proven re-offence within one year by between 1 and 14 people "
+            "in every 100") in summary
+    # days: -12.6..35.4 -> inconclusive, "by up to 13 days, or may lengthen it by up to 35 days"
+    assert "may shorten the time to first proven re-offence" in summary
+    assert "by up to 13 days, or may lengthen it by up to 35 days" in summary
+    assert "insufficient evidence" in summary
+    assert "This does not mean that the programme fails to affect re-offending" in summary
+    assert "must not be compared with other" in summary
+
+
+def test_the_results_conclusion_text_is_shown(html, released):
+    text = visible_text(html)
+    for key in HEADLINE:
+        assert released["measures"][key]["conclusion"] in text
+
+
+def _all_inconclusive(raw: dict) -> dict:
+    rel = make_released(raw)
+    for m in rel["measures"].values():
+        m["significant"] = False
+        m["ci_low"], m["ci_high"] = -abs(m["ci_high"]) - 0.01, abs(m["ci_low"]) + 0.01
+    return rel
+
+
+def test_inconclusive_wording_never_claims_proof_or_no_effect(raw):
+    text = visible_text(render_html(_all_inconclusive(raw)))
+    assert "significant decrease" not in text and "significant increase" not in text
+    summary_count = text.count("There is insufficient evidence to draw a conclusion")
+    assert summary_count >= 5  # every measure, headline and extended
+    assert not re.search(r"\bprove[sd]?\b|\bproof\b", text, re.I)
+    allowed = "does not mean the programme has no effect"  # the results' own conclusion text
+    assert "no effect" not in text.replace(allowed, "")
+
+
+def test_inconclusive_results_get_sample_size_advice(raw):
+    rel = _all_inconclusive(raw)
+    rel["power"]["required_n_for_observed"] = 1234.2
+    power = visible_text(_section(render_html(rel), "power"))
+    assert "why some results are inconclusive" in power
+    assert "would need about 1,235 people" in power
+    assert "about 7 people in every 100" in power  # mde 0.0735
+
+
+def test_suppressed_values_show_the_mark_and_the_footnote(html, released):
+    text = visible_text(html)
+    profile = visible_text(_section(html, "profile"))
+    assert re.search(r"Female \[c\]", profile)
+    assert re.search(r"Irish \[c\]", profile)
+    assert re.search(r"Rejected at validation \[c\]", visible_text(_section(html, "attrition")))
+    extended = visible_text(_section(html, "extended"))
+    assert re.search(r"custodial sentence per 100 people \[c\] 4\.0", extended)
+    assert "[c] = suppressed to protect the people in the analysis" in profile
+    for note in released["disclosure"]["notes"]:
+        assert note in visible_text(_section(html, "disclosure"))
+    assert f"Values hidden in this report: {len(released['disclosure']['suppressed'])}" in text
+
+
+def test_sections_without_suppression_have_no_suppression_note(html):
+    assert "[c]" not in visible_text(_section(html, "matching"))
+
+
+def test_percentages_are_not_derived_when_a_count_is_suppressed(html):
+    profile = _section(html, "profile")
+    sex = profile[profile.index("<caption>Sex"):]
+    sex = sex[:sex.index("</table>")]
+    assert "%" not in sex  # Female suppressed: Male's share would reveal it
+    age = profile[profile.index("<caption>Age"):]
+    assert "22%" in age[:age.index("</table>")]  # 75 of 345 after rounding
+
+
+def _null_every_number(node, path=()):
+    """Yield the paths of every number in the results (booleans excluded)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _null_every_number(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _null_every_number(v, (*path, i))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield path
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "unlisted"])
+def test_null_anywhere_never_prints_none_or_nan(raw, listed):
+    rel = make_released(raw)
+    paths = [p for p in _null_every_number(rel) if p[0] not in ("disclosure", "seed")]
+    assert len(paths) > 150
+    for p in paths:
+        node = rel
+        for s in p[:-1]:
+            node = node[s]
+        node[p[-1]] = None
+    if listed:
+        rel["disclosure"]["suppressed"] = [".".join(map(str, p)) for p in paths]
+    text = visible_text(render_html(rel))
+    assert not re.search(r"\bNone\b|\bnan\b|\bNaN\b|\binf\b", text)
+    assert text.count("[c]") > 100
+
+
+def test_measure_not_reported_shows_its_reason_and_no_chart(raw, html):
+    rel = make_released(raw)
+    days = rel["measures"]["days_to_first_reoffence"]
+    reason = "Fewer than 30 people in the treatment group re-offended."
+    days.update(reported=False, reason_not_reported=reason, treatment=None, comparison=None,
+                difference=None, ci_low=None, ci_high=None, p_value=None, significant=False)
+    out = render_html(rel)
+    headline = visible_text(_section(out, "headline"))
+    assert f"Not reported: {reason}" in headline
+    assert "This measure is not reported." in visible_text(_section(out, "summary"))
+    assert len(outline(out).images) == len(outline(html).images) - 1
+
+
+def test_selective_sample_warning_is_prominent_and_early(raw, html):
+    assert 'id="selective-sample"' not in html
+    for change in ({"selection_basis": "completers_only"}, {"share_submitted": 0.5},
+                   {"warning": "Only 120 of 400 participants were submitted."}):
+        rel = make_released(raw)
+        rel["selective_sample"].update(change)
+        out = render_html(rel)
+        assert 'id="selective-sample"' in out, change
+        assert out.index('id="selective-sample"') < out.index('id="summary"')
+        box = visible_text(_section(out, "selective-sample"))
+        assert "Warning" in box
+        if "warning" in change:
+            assert change["warning"] in box
+        if "share_submitted" in change:
+            assert "about 50% of the people" in box
+
+
+def test_share_submitted_is_always_stated(html):
+    summary = visible_text(_section(html, "summary"))
+    assert "worked with 400 people" in summary and "share submitted: 100%" in summary
+
+
+def test_reproducibility_facts_are_printed(html, released):
+    text = visible_text(html)
+    for key in ("config_hash", "data_version", "software_version"):
+        assert released[key] in text
+    assert "24 November 2026" in text
+
+
+def test_attrition_exclusions_and_excluded_groups(html, released):
+    attrition = visible_text(_section(html, "attrition"))
+    for step in released["attrition"]:
+        assert f"{step['step']} {step['n']:,}" in attrition
+    assert "Index offence sexual, domestic-violence-related or terrorism-related 25" in attrition
+    method = visible_text(_section(html, "method"))
+    for group in ("sexual", "domestic-violence", "terrorism", "aged 14 or under", "gang members",
+                  "vulnerable people", "motivation"):
+        assert group in method
+
+
+def test_what_you_can_and_cannot_say(html):
+    section = visible_text(_section(html, "can-say"))
+    assert "must not be ranked or put side by side" in section
+    assert "people like those analysed" in section
+    assert "not the same as desistance" in section
+
+
+def test_balance_flags_large_smds(raw, html):
+    assert "(above 0.1)" not in _section(html, "matching")  # all SMDs after matching < 0.1
+    rel = make_released(raw)
+    rel["balance"][2]["smd_after"] = -0.15
+    matching = _section(render_html(rel), "matching")
+    row = matching[matching.index("Previous offences"):]
+    row = row[:row.index("</tr>")]
+    assert 'class="num flag">-0.150' in row and "(above 0.1)" in row
+    assert "not well balanced" in visible_text(matching)
+    assert "good" in visible_text(matching)  # the verdict is the results', not recomputed
+
+
+def test_common_support_and_sensitivity_in_words(html):
+    matching = visible_text(_section(html, "matching"))
+    assert "4 participants had no similar enough person" in matching
+    sens = visible_text(_section(html, "sensitivity"))
+    assert "1.71 times" in sens and "1.20 times" in sens
+    assert "Without assessment covariates -6.3 (-12.9 to +0.2)" in sens
+
+
+def test_subgroups_are_exploratory_and_small_groups_listed(html):
+    sub = visible_text(_section(html, "subgroups"))
+    assert "exploratory" in sub
+    assert "Sex: Male 318 / 318 -7.9 (-14.7 to -1.0) 0.024 0.072 No" in sub
+    assert "Sex: Female" in sub and "Fewer than 50 people in the group." in sub
+
+
+def test_user_text_is_escaped(raw):
+    rel = make_released(raw)
+    rel["programme"]["organisation"] = "<script>alert(1)</script> & Co"
+    out = render_html(rel)
+    assert "<script>" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in out
+
+
+def test_html_is_self_contained(html):
+    assert not re.search(r"""(src|href)=["'](https?:|//|file:|[^"'#d])""", html)
+    images = outline(html).images
+    assert len(images) == 7  # 3 measures, survival, chevron, Love plot, forest
+    for img in images:
+        src = img["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
