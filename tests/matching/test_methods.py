@@ -134,3 +134,21 @@ def test_aliased_covariate_is_dropped_like_r(lalonde):
     base = match(lalonde, "treat", COVS)
     assert np.allclose(m.distance, base.distance, atol=1e-10)
     assert m.match_matrix.tolist() == base.match_matrix.tolist()
+
+
+def test_subclass_scoot_fills_a_subclass_without_controls():
+    from jdl.matching._match import _scoot
+
+    # subclasses 0,1,2; controls only in 0 and 2 -> subclass 1 needs one.
+    sub = np.array([0, 1, 2, 0, 0, 2, 2])
+    treat = np.array([1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    x = np.array([0.1, 0.5, 0.9, 0.15, 0.2, 0.8, 0.85])
+    # spare controls: subclass 0 has 1 spare (2-1) at distance -1, subclass 2 has 1 at +1:
+    # score = 1/(0-1) + 1/(2-1) = 0 <= 0 -> take from the left: subclass 0's largest x (0.2)
+    out = _scoot(sub, treat, x)
+    assert out.tolist() == [0, 1, 2, 0, 1, 2, 2]
+    # at the last subclass MatchIt always looks left
+    sub = np.array([0, 1, 0, 0])
+    treat = np.array([1, 1, 0, 0], dtype=bool)
+    out = _scoot(sub, treat, np.array([0.1, 0.9, 0.2, 0.3]))
+    assert out.tolist() == [0, 1, 0, 1]

@@ -218,25 +218,65 @@ def _exact_subclasses(df: pd.DataFrame, covariates: list[str], t: np.ndarray) ->
     return np.where(ok, sub, -1).astype(np.int64)
 
 
+def _scoot(sub: np.ndarray, treat: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Fill subclasses that lack a group by moving in the nearest unit of that group.
+
+    MatchIt's ``subclass_scootC`` (``min.n = 1``): for each group, while some subclass has
+    none of its units, take the first such subclass ``s``; look left or right (towards the
+    side where the other subclasses hold more spare units, weighted by 1/distance; at the ends
+    the only side), take from the nearest non-empty subclass there its unit with the score
+    closest to ``s`` (ties: later in data order), and move it into ``s``.
+    """
+    sub = sub.copy()
+    uniq = np.unique(sub)
+    code = np.searchsorted(uniq, sub)
+    nsub = len(uniq)
+    for g in (True, False):
+        idx = np.flatnonzero(treat == g)
+        tab = np.bincount(code[idx], minlength=nsub).astype(float)
+        while tab.min() <= 0:
+            s = int(np.flatnonzero(tab == 0)[0])
+            if s == nsub - 1:
+                left = True
+            elif s == 0:
+                left = False
+            else:
+                others = [s2 for s2 in range(nsub) if s2 != s and tab[s2] > 1]
+                left = sum((tab[s2] - 1) / (s2 - s) for s2 in others) <= 0
+            side = range(s - 1, -1, -1) if left else range(s + 1, nsub)
+            s2 = next((k for k in side if tab[k] > 0), None)
+            if s2 is None:  # nothing on that side: take from the other
+                left = not left
+                side = range(s - 1, -1, -1) if left else range(s + 1, nsub)
+                s2 = next(k for k in side if tab[k] > 0)
+            members = idx[code[idx] == s2]
+            xs = x[members]
+            target = xs.max() if left else xs.min()
+            best = members[np.flatnonzero(xs == target)[-1]]
+            code[best] = s
+            tab[s] += 1
+            tab[s2] -= 1
+    return uniq[code]
+
+
 def _quantile_subclasses(scores: np.ndarray, t: np.ndarray, discarded: np.ndarray,
                          n_sub: int) -> np.ndarray:
     """Subclasses at quantiles of the treated units' scores (MatchIt ``subclass``, ATT).
 
     Cut points are R's type-7 quantiles of the treated scores; units are placed with
-    ``findInterval(..., all.inside = TRUE)``. MatchIt then "scoots" units into subclasses that
-    lack a group; here such subclasses are dropped instead (MatchIt's ``min.n = 0``).
+    ``findInterval(..., all.inside = TRUE)``; subclasses lacking a group are then filled by
+    MatchIt's "scoot" (:func:`_scoot`); subclasses are numbered consecutively.
     """
     if n_sub < 2:
         raise MatchingError("subclass must be at least 2.")
-    q = np.quantile(scores[t & ~discarded], np.linspace(0, 1, n_sub + 1))
-    inner = q[1:-1]
-    sub = np.searchsorted(inner, scores, side="right")
-    sub = np.where(discarded, -1, sub)
-    for s in np.unique(sub[sub >= 0]):
-        in_s = sub == s
-        if not (in_s & t).any() or not (in_s & ~t).any():
-            sub[in_s] = -1
-    return sub.astype(np.int64)
+    keep = ~discarded
+    q = np.quantile(scores[t & keep], np.linspace(0, 1, n_sub + 1))
+    sub = np.full(len(scores), -1, dtype=np.int64)
+    sub[keep] = np.searchsorted(q[1:-1], scores[keep], side="right")
+    sub[keep] = _scoot(sub[keep], t[keep], scores[keep])
+    present = np.unique(sub[keep])
+    sub[keep] = np.searchsorted(present, sub[keep])
+    return sub
 
 
 def match_with_settings(data: object, treatment: str, covariates: Sequence[str],
