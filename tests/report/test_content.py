@@ -198,6 +198,7 @@ def test_selective_sample_warning_is_prominent_and_early(raw, html):
         assert out.index('id="selective-sample"') < out.index('id="summary"')
         box = visible_text(_section(out, "selective-sample"))
         assert "Warning" in box
+        assert "Read the warning" in visible_text(out[:out.index("<main>")])
         if "warning" in change:
             assert change["warning"] in box
         if "share_submitted" in change:

@@ -145,7 +145,7 @@ def attrition_chart(steps: list[dict[str, Any]]) -> Chart:
         middle = (x0 + x1 - tip + (0 if first else tip)) / 2
         ax.text(middle, 0.66, _val(count, 1, 0), ha="center", va="center", color="white",
                 fontsize=12, fontweight="bold")
-        ax.text(middle, 0.32, name, ha="center", va="center", color="white", fontsize=7.5)
+        ax.text(middle, 0.3, name, ha="center", va="center", color="white", fontsize=8.5)
     alt = "Numbers of people at each stage: " + "; ".join(
         f"{s.get('step')}: {_val(s.get('n'), 1, 0)}" for s in steps) + "."
     return Chart("attrition", _png(fig), alt)
