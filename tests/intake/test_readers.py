@@ -207,7 +207,41 @@ def test_formula_free_workbooks_take_the_fast_path(tmp_path, monkeypatch):
     assert check(write_xlsx(tmp_path / "s.xlsx", people(70))).counts.accepted == 70
 
 
-def test_workbooks_with_formulas_or_stray_far_cells_take_the_exact_path(tmp_path, monkeypatch):
+def _formula_workbook(path):
+    from openpyxl import load_workbook
+
+    path = write_xlsx(path, people(70))
+    book = load_workbook(path)
+    sheet = book["Submission"]
+    sheet["B3"] = "=UPPER(A3)"
+    sheet["A9"] = '=CONCAT("a&b", "<c>")'
+    sheet["J80"] = "=TODAY()"  # below the data, no cached value
+    book.create_sheet("Notes")["A1"] = "=1+1"
+    book.save(path)
+    return path
+
+
+def test_formula_cells_found_by_the_fast_path_match_the_exact_path(tmp_path, monkeypatch):
+    from jdl.intake import _xlsx
+
+    path = _formula_workbook(tmp_path / "s.xlsx")
+    original = _xlsx._read_openpyxl
+    monkeypatch.setattr(_xlsx, "_read_openpyxl", lambda *a: pytest.fail("openpyxl path used"))
+    fast = check(path)
+    monkeypatch.setattr(_xlsx, "_read_calamine", lambda *a: None)
+    monkeypatch.setattr(_xlsx, "_read_openpyxl", original)
+    exact = check(path)
+    formulas = fast.errors[fast.errors["code"] == "formula"]
+    assert formulas["row_number"].tolist() == [3, 9, 80]
+    assert formulas["value"].tolist() == ["=UPPER(A3)", '=CONCAT("a&b", "<c>")', "=TODAY()"]
+    assert set(fast.errors.loc[fast.errors["row_number"] < 80, "code"]) == {"formula",
+                                                                            "blank_row"}
+    pd.testing.assert_frame_equal(fast.issues, exact.issues)
+    pd.testing.assert_frame_equal(fast.rows, exact.rows)
+    assert fast.counts.rows == 79  # the formula in row 80 makes rows 72-79 blank rows
+
+
+def test_stray_far_cells_take_the_exact_path(tmp_path, monkeypatch):
     from openpyxl import load_workbook
 
     from jdl.intake import _xlsx
@@ -217,12 +251,10 @@ def test_workbooks_with_formulas_or_stray_far_cells_take_the_exact_path(tmp_path
     monkeypatch.setattr(_xlsx, "_read_openpyxl", lambda *a: calls.append(1) or original(*a))
     path = write_xlsx(tmp_path / "s.xlsx", people(70))
     book = load_workbook(path)
-    book["Submission"]["B3"] = "=UPPER(A3)"
     book["Submission"].cell(row=2, column=200, value="stray")
     book.save(path)
     sub = check(path)
-    assert calls == [1]
-    assert set(sub.errors["code"]) == {"formula"} and sub.counts.accepted == 69
+    assert calls == [1] and sub.counts.accepted == 70
 
 
 def test_1904_date_system(tmp_path):

@@ -285,7 +285,7 @@ def _build(header: list[Any], body: list[list[Any]], first_row_number: int, sour
               for r in body]
     columns = list(zip(*square, strict=True)) if square else [()] * width
     cells = pd.DataFrame({i: np.array(col, dtype=object) for i, col in enumerate(columns)},
-                         index=range(last), columns=range(width))
+                         index=range(last), columns=range(width), dtype=object)
     blank = np.array([_row_is_blank(r) for r in square], dtype=bool) & ~overflow
     row_numbers = np.arange(first_row_number, first_row_number + last, dtype=np.int64)
     return RawTable(tuple(headers), cells, row_numbers, overflow, blank, source,

@@ -114,7 +114,7 @@ def column_text(cells: pd.Series) -> pd.Series:
 
 def _cell_text(value: object) -> str:
     """How a cell reads as text: what the user typed, or the date/number Excel showed."""
-    if value is None:
+    if value is None or value is pd.NaT:
         return ""
     if isinstance(value, str):
         return value
