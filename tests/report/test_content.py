@@ -278,3 +278,15 @@ def test_html_is_self_contained(html):
         src = img["src"] or ""
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_listed_measure_missing_is_refused_and_nulled_measure_not_reported(raw):
+    rel = make_released(raw)
+    del rel["measures"]["serious_reoffending_rate"]
+    with pytest.raises(ReportError, match="serious_reoffending_rate"):
+        render_html(rel)
+    rel = make_released(raw)
+    rel["measures"]["serious_reoffending_rate"] = None
+    extended = visible_text(_section(render_html(rel), "extended"))
+    assert "Serious reoffending rate" in extended
+    assert "Not reported: Suppressed to protect the people in the analysis." in extended

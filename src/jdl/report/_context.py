@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from jdl.report import _charts
+from jdl.report._errors import ReportError
 from jdl.report._values import (
     Released,
     fmt_count,
@@ -154,11 +155,21 @@ def selective_block(rel: Released, threshold: float) -> dict[str, Any]:
     return {"show": bool(reasons), "reasons": reasons, "statement": statement}
 
 
-def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any] | None:
-    """Everything the template shows for one measure: sentences, table cells and its chart."""
-    m = rel.get("measures", key)
+def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any]:
+    """Everything the template shows for one measure: sentences, table cells and its chart.
+
+    A measure listed as headline or extended but absent from ``measures`` is a broken results
+    dict and is refused; one the disclosure stage replaced by ``null`` is shown as not reported.
+    """
+    measures = rel.get("measures", default={}) or {}
+    if key not in measures:
+        raise ReportError(f"measure '{key}' is listed but missing from the released measures.")
+    m = measures[key]
+    if m is None:
+        m = {"label": humanise(key), "reported": False,
+             "reason_not_reported": "Suppressed to protect the people in the analysis."}
     if not isinstance(m, dict):
-        return None
+        raise ReportError(f"measure '{key}' must be an object, not {type(m).__name__}.")
     path = ("measures", key)
     scale = scale_for(m)
     label, css = status(m)
@@ -219,8 +230,7 @@ def can_say(headline: list[dict[str, Any]]) -> list[str]:
 def measures_block(rel: Released, keys_field: str, with_chart: bool) -> list[dict[str, Any]]:
     """Views of the measures listed under ``headline_measures`` or ``extended_measures``."""
     keys = rel.get(keys_field, default=[]) or []
-    views = [measure_view(rel, k, with_chart) for k in keys]
-    return [v for v in views if v is not None]
+    return [measure_view(rel, k, with_chart) for k in keys]
 
 
 def attrition_block(rel: Released) -> dict[str, Any]:
@@ -366,6 +376,10 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
     """Exploratory sub-group rows; groups that were not analysed keep their stated reason."""
     groups = rel.get("subgroups", default=[]) or []
     reported, not_reported = [], []
+    keys = {g.get("measure") or "proven_reoffending_rate" for g in groups}
+    first = rel.get("measures", sorted(keys)[0] if keys else "", default={}) or {}
+    label = fmt_text(first.get("label"), "one-year proven re-offending rate")
+    measure_label = label[:1].lower() + label[1:] if len(keys) <= 1 else "measures shown"
     for i, g in enumerate(groups):
         p = ("subgroups", i)
         measure = rel.get("measures", g.get("measure") or "proven_reoffending_rate",
@@ -389,7 +403,8 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
             "significant": fmt_yes_no(rel, g.get("significant"), (*p, "significant")),
             "unit": scale.unit,
         })
-    return {"reported": reported, "not_reported": not_reported, "present": bool(groups)}
+    return {"reported": reported, "not_reported": not_reported, "present": bool(groups),
+            "measure_label": measure_label}
 
 
 def disclosure_block(rel: Released) -> dict[str, Any]:
