@@ -18,7 +18,7 @@ from jdl.core.config import DisclosureSettings
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._release import Released, refuse_individual_level
 from jdl.disclosure._schema import (
-    DISCLOSURE_SCHEMA,
+    RELEASED_SCHEMA,
     REOFFENDER_MEASURE,
     SCHEMA,
     Kind,
@@ -26,6 +26,7 @@ from jdl.disclosure._schema import (
     kind_of,
     leaves,
     pointer,
+    shape_problems,
 )
 
 _SIDES = ("treatment", "comparison")
@@ -50,12 +51,14 @@ def find_release_problems(
     if not isinstance(released, Mapping) or "disclosure" not in released:
         return ["no 'disclosure' block: this dict has not been through disclosure control"]
     s = _settings_of(released, settings)
-    problems: list[str] = []
+    problems: list[str] = shape_problems(dict(released))
+    if problems:
+        return problems
     try:
         refuse_individual_level(dict(released))
     except DisclosureError as e:
         problems += [f"{p}: individual-level field" for p in e.problems]
-    schema = SCHEMA + DISCLOSURE_SCHEMA
+    schema = RELEASED_SCHEMA
     # How far rounding can move a difference of two released counts (n - events).
     b = s.rounding_base
     slack = 2 * (b // 2) if s.min_count % b == 0 else (b - 1) + b // 2
@@ -145,7 +148,8 @@ def _table_problems(released: Mapping[str, Any], s: DisclosureSettings) -> list[
               (released.get("profile") or {}).items() if isinstance(v, Mapping)}
     tables["/exclusions"] = list((released.get("exclusions") or {}).values())
     return [f"{name}: exactly one cell hidden beside a published total"
-            for name, cells in tables.items() if sum(c is None for c in cells) == 1]
+            for name, cells in tables.items()
+            if sum(c is None for c in cells) == 1 and len(cells) > 1]
 
 
 def _at(tree: Any, ptr: str) -> Any:
@@ -215,7 +219,7 @@ def _non_count_numbers(results: Mapping[str, Any]) -> set[int]:
     text may show freely."""
     out: set[int] = set()
     for path, value in leaves(results):
-        kind = kind_of(path, SCHEMA + DISCLOSURE_SCHEMA)
+        kind = kind_of(path, RELEASED_SCHEMA)
         if (kind in (Kind.STATISTIC, Kind.META) and isinstance(value, int | float)
                 and not isinstance(value, bool) and value == int(value)):
             out.add(int(value))

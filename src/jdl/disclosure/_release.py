@@ -37,6 +37,7 @@ from jdl.disclosure._schema import (
     leaves,
     pointer,
     set_,
+    shape_problems,
 )
 
 Rule = Literal[
@@ -429,6 +430,9 @@ def release(raw: dict[str, Any], settings: DisclosureSettings | None = None) -> 
     if not isinstance(raw, dict):
         raise DisclosureError(f"Raw results must be a dict, not {type(raw).__name__}.")
     refuse_individual_level(raw)
+    shape = shape_problems(raw)
+    if shape:
+        raise DisclosureError("Some results blocks have the wrong shape.", problems=shape)
     if "disclosure" in raw:
         raise DisclosureError("These results have already been through disclosure control.",
                               hint="Release the raw results once; never release released ones.")

@@ -146,6 +146,50 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/warnings/[]", Kind.LABEL, "lab-written sentences; must not quote raw counts"),
 )
 
+#: Container shapes of the results dict: "map" (a dict), "list", a tuple for nested containers
+#: (``("map", "list", "map")``: a dict of lists of dicts) or a dict for named children. Counts
+#: and their rules are found by position, so a wrong shape is refused rather than guessed at.
+SHAPES: dict[str, object] = {
+    "programme": "map", "counts": "map", "exclusions": "map", "matching": "map",
+    "power": "map", "selective_sample": "map",
+    "measures": ("map", "map"), "profile": ("map", "map"),
+    "attrition": ("list", "map"), "balance": ("list", "map"), "subgroups": ("list", "map"),
+    "survival": ("map", "list", "map"),
+    "sensitivity": {"specifications": ("list", "map"), "e_value": "map", "rosenbaum": "map"},
+    "headline_measures": "list", "extended_measures": "list", "warnings": "list",
+}
+
+
+def shape_problems(tree: dict[str, object]) -> list[str]:
+    """Where ``tree``'s containers do not have the shape :data:`SHAPES` declares (a missing or
+    null block is fine; a null inside a declared container is not)."""
+    out: list[str] = []
+    for key, shape in SHAPES.items():
+        if tree.get(key) is not None:
+            _shape(tree[key], shape, (key,), out)
+    return out
+
+
+def _shape(value: object, shape: object, path: Path, out: list[str]) -> None:
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            out.append(f"{pointer(path)}: expected an object")
+            return
+        for key, sub in shape.items():
+            if value.get(key) is not None:
+                _shape(value[key], sub, (*path, key), out)
+        return
+    first, rest = (shape[0], shape[1:]) if isinstance(shape, tuple) else (shape, ())
+    want = dict if first == "map" else list
+    if not isinstance(value, want):
+        out.append(f"{pointer(path)}: expected {'an object' if want is dict else 'a list'}")
+        return
+    if rest:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            _shape(child, rest if len(rest) > 1 else rest[0], (*path, key), out)
+
+
 #: The block ``release`` adds; ``assert_released`` accepts it, ``release`` refuses it as input.
 DISCLOSURE_SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/disclosure/rules/*", Kind.META),
@@ -153,6 +197,10 @@ DISCLOSURE_SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/disclosure/dropped/[]", Kind.META),
     FieldSpec("/disclosure/notes/[]", Kind.META),
 )
+
+
+#: What a released dict may hold: the results schema plus the disclosure block.
+RELEASED_SCHEMA = SCHEMA + DISCLOSURE_SCHEMA
 
 
 def _matches(parts: tuple[str, ...], path: Path) -> bool:
@@ -170,11 +218,30 @@ def _matches(parts: tuple[str, ...], path: Path) -> bool:
     return True
 
 
+_COMPILED: dict[int, tuple[tuple[FieldSpec, ...], dict[tuple[int, str], list[tuple]]]] = {}
+
+
+def _compiled(schema: tuple[FieldSpec, ...]) -> dict[tuple[int, str], list[tuple]]:
+    """Patterns grouped by (length, first segment), in declaration order (cached per schema
+    object: hashing a hundred patterns on every lookup would dominate a release)."""
+    hit = _COMPILED.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    index: dict[tuple[int, str], list[tuple]] = {}
+    for spec in schema:
+        index.setdefault((len(spec.parts), spec.parts[0]), []).append((spec.parts, spec.kind))
+    if len(_COMPILED) < 16:
+        _COMPILED[id(schema)] = (schema, index)
+    return index
+
+
 def kind_of(path: Path, schema: tuple[FieldSpec, ...] = SCHEMA) -> Kind | None:
     """The declared kind of a leaf at ``path``, or None if no pattern declares it."""
-    for spec in schema:
-        if _matches(spec.parts, path):
-            return spec.kind
+    if not path or not isinstance(path[0], str):
+        return None
+    for parts, kind in _compiled(schema).get((len(path), path[0]), ()):
+        if _matches(parts, path):
+            return kind
     return None
 
 
