@@ -80,3 +80,13 @@ def test_template_command(tmp_path, capsys, fmt):
     assert code == 0 and out.exists() and "Wrote" in stdout
     code, _, err = run(capsys, "template", "--format", fmt, "--out", str(out))
     assert code == 2 and "already exists" in err
+
+
+def test_cli_module_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, jdl.intake.cli, jdl.intake as i; "
+            "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules; "
+            "assert sorted(i.__all__) == sorted(i._LOCATIONS); i.check_submission")
+    subprocess.run([sys.executable, "-c", code], check=True)
