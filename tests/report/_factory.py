@@ -32,6 +32,11 @@ def _set(d: dict, path: str, value: Any) -> None:
     node[steps[-1]] = value
 
 
+def pointer(dotted: str) -> str:
+    """``profile.sex.Female`` as the JSON pointer the disclosure stage writes."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in dotted.split("."))
+
+
 def make_released(raw: dict, suppress: Iterable[str] = (), **top: Any) -> dict:
     """A released dict: counts rounded to 5, ``suppress`` paths nulled and listed."""
     rel = copy.deepcopy(raw)
@@ -46,7 +51,7 @@ def make_released(raw: dict, suppress: Iterable[str] = (), **top: Any) -> dict:
     for p in paths:
         _set(rel, p, None)
     rel["disclosure"] = {"rules": {"min_count": 10, "rounding_base": 5},
-                         "suppressed": ["$." + p for p in paths], "notes": list(NOTES)}
+                         "suppressed": [pointer(p) for p in paths], "notes": list(NOTES)}
     rel.update(top)
     return rel
 

@@ -69,10 +69,30 @@ _DISTANCES = {"glm": "a propensity score from logistic regression",
               "mahalanobis": "Mahalanobis distance"}
 
 _RULE_NAMES = {
-    "min_count": "Counts smaller than this are suppressed",
-    "rounding_base": "Other counts are rounded to the nearest",
-    "threshold": "Counts smaller than this are suppressed",
+    "min_count": "Numbers of people below this are not shown",
+    "threshold": "Numbers of people below this are not shown",
+    "rounding_base": "Other numbers of people are rounded to the nearest",
+    "suppress_complement": "Rates are also hidden where fewer people than that did not have "
+                           "the outcome",
+    "secondary_suppression": "Further numbers are hidden so that no total reveals a hidden one",
+    "min_at_risk": "Points on the re-offending curves need at least this many people at risk",
+    "unknown_fields": "Results the rules do not recognise are",
+    "differencing_min": "Cohorts differing from an earlier one of the same organisation by fewer "
+                        "than this many people are refused",
 }
+
+
+def _rule_value(value: Any) -> str:
+    """Rule settings as words: booleans as Yes/No, lists joined, the rest as given."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value == "refuse":
+        return "refused (nothing is released)"
+    if value == "suppress":
+        return "hidden"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "(none)"
+    return fmt_text(value)
 
 
 def long_date(stamp: Any) -> str:
@@ -412,7 +432,7 @@ def disclosure_block(rel: Released) -> dict[str, Any]:
     d = rel.get("disclosure", default={}) or {}
     rules = d.get("rules") or {}
     return {
-        "rules": [(_RULE_NAMES.get(k, humanise(k)), fmt_text(v)) for k, v in rules.items()],
+        "rules": [(_RULE_NAMES.get(k, humanise(k)), _rule_value(v)) for k, v in rules.items()],
         "notes": [str(n) for n in d.get("notes") or []],
         "n_suppressed": len(d.get("suppressed") or []),
     }

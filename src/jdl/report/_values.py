@@ -30,16 +30,20 @@ NOT_APPLICABLE_FIELDS = frozenset({"variance_ratio_after", "required_n_for_obser
 #: Keys the report cannot do without; anything else may be missing or null.
 REQUIRED_KEYS = ("programme", "measures", "headline_measures", "disclosure")
 
-_PATH_SPLIT = re.compile(r"\.|/|\[|\]")
+_PATH_SPLIT = re.compile(r"\.|\[|\]")
 
 
 def normalise_path(path: str) -> tuple[str, ...]:
-    """``$.a.b[0].c``, ``a.b.0.c``, ``/a/b/0/c`` and ``a/b/0/c`` all become ``(a, b, 0, c)``.
+    """JSON pointers (RFC 6901, ``/a/b/0/c``) and dotted paths (``$.a.b[0].c``, ``a.b.0.c``)
+    all become ``(a, b, 0, c)``.
 
-    The disclosure stage is written in parallel, so the report accepts the common spellings of a
-    JSON path rather than betting on one.
+    The disclosure stage writes JSON pointers; the dotted spellings are accepted too, so a
+    hand-written released dict (tests, old files) is read the same way. A pointer is split on
+    ``/`` only, because keys such as exclusion reasons may contain dots.
     """
     text = path.strip()
+    if text.startswith("/"):
+        return tuple(p.replace("~1", "/").replace("~0", "~") for p in text[1:].split("/"))
     if text.startswith("$"):
         text = text[1:]
     parts = [p.strip("'\"") for p in _PATH_SPLIT.split(text)]
