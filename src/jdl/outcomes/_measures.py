@@ -120,6 +120,7 @@ def _first_day(follow_up: FollowUp) -> str:
 
 
 def _window_condition(window: str, follow_up: FollowUp) -> str:
+    """The join condition that keeps only the offence rows a window's measures can use."""
     f, p = follow_up.follow_up_days, follow_up.pre_period_days
     if window == "known":
         return "o.outcome_date <= ev.history_date"
@@ -217,10 +218,15 @@ def _check_names(measures: Sequence[Measure]) -> None:
         raise ValueError(f"Measures named like event columns: {sorted(clash)}")
 
 
+def _join_window(m: Measure, prune: bool) -> str:
+    return m.window if prune else "all"
+
+
 def _block(m: Measure, prune: bool) -> str:
     """Name of the aggregate CTE that computes ``m``."""
-    window = m.window if prune else "all"
-    return f"agg_{m.source}" if m.source != "offences" else f"agg_offences_{window}"
+    if m.source != "offences":
+        return f"agg_{m.source}"
+    return f"agg_offences_{_join_window(m, prune)}"
 
 
 def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: FollowUp, *,
@@ -248,7 +254,7 @@ def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: Follow
             blocks.setdefault(_block(m, prune), []).append(m)
     for block, members in blocks.items():
         first = members[0]
-        window = first.window if prune else "all"
+        window = _join_window(first, prune)
         aggregates = ",\n             ".join(f"{m.sql} AS {m.name}" for m in members)
         ctes.append(
             f"""{block} AS (
