@@ -197,9 +197,7 @@ def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c
                cal: float, k: int) -> np.ndarray:
     """k:1 with replacement: MatchIt's single outward scan collecting up to k per side."""
     out = np.full((len(treated_idx), k), -1, dtype=np.int64)
-    cdist = c.dist.tolist()
-    cpos = c.pos.tolist()
-    cunit = c.unit.tolist()
+    cdist, cpos, cunit = c.dist, c.pos, c.unit  # indexed sparsely: no list copies of the pool
     for t in range(len(treated_idx)):
         i = int(treated_idx[t])
         di = float(distance[i])
@@ -243,34 +241,26 @@ def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.
                          t_ok: np.ndarray) -> np.ndarray:
     """k passes of greedy matching; used controls are skipped with union-find pointers."""
     m = len(c.unit)
-    # right_next[j]: smallest available index >= j (m = none); left_next[j + 1]: largest <= j.
-    right_next = list(range(m + 1))
-    left_next = list(range(m + 1))  # shifted by one: entry j + 1 stands for index j, 0 = none
+    # Union-find over used controls only (dicts: no O(pool) set-up): a used index j points
+    # right to j + 1 and left to j - 1; finds follow and compress the chains.
+    right_next: dict[int, int] = {}
+    left_next: dict[int, int] = {}
 
-    def find_right(j: int) -> int:
+    def find(nxt: dict[int, int], j: int) -> int:
         root = j
-        while right_next[root] != root:
-            root = right_next[root]
-        while right_next[j] != root:
-            right_next[j], j = root, right_next[j]
+        while root in nxt:
+            root = nxt[root]
+        while j != root:
+            nxt[j], j = root, nxt[j]
         return root
 
-    def find_left(j: int) -> int:  # j is shifted (index + 1)
-        root = j
-        while left_next[root] != root:
-            root = left_next[root]
-        while left_next[j] != root:
-            left_next[j], j = root, left_next[j]
-        return root
-
-    cdist = c.dist.tolist()
-    cpos = c.pos.tolist()
+    cdist = c.dist  # indexed a few times per treated unit: no list copy of the pool
+    cpos = c.pos
     lo_l, hi_l, ins_l = c.lo.tolist(), c.hi.tolist(), c.ins.tolist()
     d_t = distance[treated_idx].tolist()
     p_t = pos[treated_idx].tolist()
     ok = t_ok.tolist()
     out = np.full((len(treated_idx), ratio), -1, dtype=np.int64)
-    first: list[int] = [0] * len(treated_idx)
     start_l = list(p_t)
     start_r = list(p_t)
     available = m
@@ -282,8 +272,8 @@ def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.
                 continue
             di = d_t[t]
             lo, hi, ins = lo_l[t], hi_l[t], ins_l[t]
-            jl = find_left(ins) - 1  # available index <= ins - 1, or -1
-            jr = find_right(ins)
+            jl = find(left_next, ins - 1)  # available index <= ins - 1, or -1
+            jr = find(right_next, ins)  # available index >= ins, or m
             has_l = jl >= lo
             has_r = jr < hi
             dl = abs(di - cdist[jl]) if has_l else np.inf
@@ -300,14 +290,12 @@ def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.
             else:
                 j = jr
             out[t, r] = j
-            if r == 0:
-                first[t] = j
             if cpos[j] < start_l[t]:
                 start_l[t] = cpos[j]
             if cpos[j] > start_r[t]:
                 start_r[t] = cpos[j]
             right_next[j] = j + 1
-            left_next[j + 1] = j
+            left_next[j] = j - 1
             available -= 1
     matched = out >= 0
     out[matched] = c.unit[out[matched]]
