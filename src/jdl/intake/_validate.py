@@ -3,7 +3,7 @@
 Each check is a vectorised function over whole columns that returns the positions it flags; the
 wording of every problem lives in :data:`jdl.intake._rules.RULES`. A row with any ``error`` is
 rejected, warnings keep it. Duplicate people are decided last, among rows otherwise valid: the
-first copy is kept and later copies are rejected as "the same person is already in row N", since
+first valid copy is kept and the others are rejected as "the same person is in row N", since
 the lab's analysis counts each person once (linkage also flags different rows that resolve to
 the same national record).
 """
