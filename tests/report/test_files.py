@@ -16,7 +16,7 @@ from ._factory import visible_text
 @pytest.fixture(scope="module")
 def written(released, tmp_path_factory) -> ReportFiles:
     """The one PDF rendering of the session (WeasyPrint takes a few seconds)."""
-    return render_report(released, tmp_path_factory.mktemp("report"))
+    return render_report(released, tmp_path_factory.mktemp("report"), write_charts=True)
 
 
 def _pages(pdf: bytes) -> int:
@@ -75,7 +75,7 @@ def test_pdf_keeps_each_table_on_one_page(written: ReportFiles):
 
 
 def test_html_only(released, tmp_path: Path):
-    files = render_report(released, tmp_path, formats=("html",), write_charts=False)
+    files = render_report(released, tmp_path, formats=("html",))
     assert files.pdf is None and files.charts == ()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
     assert "Summary of key findings" in visible_text(files.html.read_text())

@@ -2,8 +2,9 @@
 
 Public API
 ----------
-render_report(released, out_dir, *, formats=("html", "pdf")) -> ReportFiles
-    Write ``report.html`` (self-contained), ``report.pdf`` (WeasyPrint) and ``charts/*.png``.
+render_report(released, out_dir, *, formats=("html", "pdf"), ...) -> ReportFiles
+    Write ``report.html`` (self-contained) and ``report.pdf`` (WeasyPrint); with
+    ``write_charts=True`` also ``charts/*.png``.
 render_html(released) -> str
     The report as one HTML string.
 ReportFiles : the paths written.

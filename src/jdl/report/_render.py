@@ -123,11 +123,12 @@ def render_report(released: Mapping[str, Any], out_dir: Path, *,
                   formats: Iterable[str] = FORMATS, lab_name: str = LAB_NAME,
                   smd_threshold: float | None = None,
                   selective_threshold: float = SELECTIVE_SHARE_THRESHOLD,
-                  write_charts: bool = True) -> ReportFiles:
-    """Write ``report.html`` and/or ``report.pdf`` (and ``charts/*.png``) into ``out_dir``.
+                  write_charts: bool = False) -> ReportFiles:
+    """Write ``report.html`` and/or ``report.pdf`` into ``out_dir``.
 
-    The charts are also written as separate PNG files so they can be reused in slides; they are
-    drawn from the same released numbers as the report.
+    Both files embed the charts. With ``write_charts`` the charts are also written as separate
+    PNG files (``charts/*.png``, for slides); they are off by default so the released outputs
+    stay the documented set (report.html, report.pdf and the pipeline's results.json).
     """
     chosen = _check_formats(formats)
     ctx = _context(released, lab_name, smd_threshold, selective_threshold)
@@ -138,17 +139,21 @@ def render_report(released: Mapping[str, Any], out_dir: Path, *,
         raise ReportError(f"cannot create the report folder {out_dir}: {exc.strerror}.") from exc
     html = _html_from_context(ctx)
     html_path = pdf_path = None
-    if "html" in chosen:
-        html_path = out_dir / "report.html"
-        html_path.write_text(html, encoding="utf-8")
-    if "pdf" in chosen:
-        pdf_path = html_to_pdf(html, out_dir / "report.pdf")
     chart_paths: list[Path] = []
-    if write_charts:
-        chart_dir = out_dir / "charts"
-        chart_dir.mkdir(exist_ok=True)
-        for chart in _charts_of(ctx):
-            path = chart_dir / f"{chart.name}.png"
-            path.write_bytes(chart.png)
-            chart_paths.append(path)
+    try:
+        if "html" in chosen:
+            html_path = out_dir / "report.html"
+            html_path.write_text(html, encoding="utf-8")
+        if "pdf" in chosen:
+            pdf_path = html_to_pdf(html, out_dir / "report.pdf")
+        if write_charts:
+            chart_dir = out_dir / "charts"
+            chart_dir.mkdir(exist_ok=True)
+            for chart in _charts_of(ctx):
+                path = chart_dir / f"{chart.name}.png"
+                path.write_bytes(chart.png)
+                chart_paths.append(path)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out_dir}: {exc.strerror or exc}.") \
+            from exc
     return ReportFiles(html=html_path, pdf=pdf_path, charts=tuple(chart_paths))
