@@ -125,3 +125,12 @@ def test_other_rate_columns_are_worded_by_their_label():
     text = res["custodial"].conclusion
     assert "counted in 'Re-offended and received a custodial sentence'" in text
     assert "commit a proven re-offence" not in text
+
+
+def test_rows_with_zero_weight_are_ignored():
+    df = _pairs(200, 0.30, 0.40)
+    extra = _pairs(50, 1.0, 1.0).assign(weights=0.0, subclass=lambda d: d["subclass"] + 1000)
+    both = pd.concat([df, extra], ignore_index=True)
+    a = estimate_effects(df, treatment="treated")["reoffended"]
+    b = estimate_effects(both, treatment="treated")["reoffended"]
+    assert (a.difference, a.n_treated_reoffenders) == (b.difference, b.n_treated_reoffenders)

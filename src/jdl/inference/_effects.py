@@ -225,6 +225,8 @@ def _frame_inputs(matched: object, treatment: str | None):
                              hint="Pass a MatchResult or its .matched table.")
     if treatment not in df.columns:
         raise InferenceError(f"treatment column '{treatment}' is not in the matched table.")
+    if "weights" in df.columns:
+        df = df[df["weights"].to_numpy(dtype="float64") > 0]  # unmatched rows play no part
     t = df[treatment].to_numpy(dtype="float64") == 1.0
     w = df["weights"].to_numpy(dtype="float64") if "weights" in df.columns else np.ones(len(df))
     cl = df["subclass"].to_numpy(dtype="int64") if use_cluster else None
