@@ -146,7 +146,6 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
     found.add(raw.overflow, "", "row_overflow")
 
     parsed: dict[str, pd.Series] = {}
-    dates: dict[str, ParsedDates] = {}
     for name in CANONICAL_COLUMNS:
         if name not in text:
             continue
@@ -165,18 +164,15 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
         elif kind == "prison":
             parsed[name] = _check_prison(usable, name, found)
         else:
-            dates[name] = _check_date(cells, name, found, settings, raw.excel_epoch)
-            parsed[name] = dates[name].values
+            parsed[name] = _check_date(cells, name, found, settings, raw.excel_epoch).values
 
-    _check_dates_together(parsed, dates, text, found, settings, today, programme, n)
+    _check_dates_together(parsed, text, found, settings, today, programme, n)
     _check_duplicates(parsed, raw.row_numbers, found, n)
     rows, issues = _assemble(raw, columns, text, parsed, found)
-    issues = pd.concat([issues, _file_issues(raw, columns, rows, programme, settings)],
+    accepted = int((rows["status"] == "accepted").sum())
+    issues = pd.concat([issues, _file_issues(raw, columns, accepted, programme, settings)],
                        ignore_index=True)
-    submission = Submission(raw.source, rows, issues, dict(columns.headers), None, programme)
-    refusal = _cohort_refusal(submission.counts.accepted, len(rows), settings)
-    if refusal is None:
-        return submission
+    refusal = _cohort_refusal(accepted, len(rows), settings)
     return Submission(raw.source, rows, issues, dict(columns.headers), refusal, programme)
 
 
@@ -245,9 +241,9 @@ def _check_date(cells: pd.Series, name: str, found: _Found, settings: IntakeSett
     return parsed
 
 
-def _check_dates_together(parsed: dict[str, pd.Series], dates: dict[str, ParsedDates],
-                          text: dict[str, pd.Series], found: _Found, settings: IntakeSettings,
-                          today: dt.date, programme: Programme | None, n: int) -> None:
+def _check_dates_together(parsed: dict[str, pd.Series], text: dict[str, pd.Series],
+                          found: _Found, settings: IntakeSettings, today: dt.date,
+                          programme: Programme | None, n: int) -> None:
     now = pd.Timestamp(today)
     nat = pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]")
     dob = parsed.get("date_of_birth", nat)
@@ -447,14 +443,13 @@ def _file_issue(code: str, detail: str = "", value: str = "") -> dict[str, objec
                 column="", value=value, detail=detail), "fix": rule.fix.format(column="")}
 
 
-def _file_issues(raw: RawTable, columns: ColumnMap, rows: pd.DataFrame,
+def _file_issues(raw: RawTable, columns: ColumnMap, accepted: int,
                  programme: Programme | None, settings: IntakeSettings) -> pd.DataFrame:
     records = [_file_issue("file_note", note) for note in raw.notes]
     for position, heading in columns.extra:
         if heading or not is_blank(raw.cells[[position]]).all():
             label = f"'{escape_value(heading)}'" if heading else f"{position + 1} (no heading)"
             records.append(_file_issue("extra_column", value=label))
-    accepted = int((rows["status"] == "accepted").sum())
     if programme is not None:
         records += [_file_issue("selective_sample", d)
                     for d in selection_warnings(programme, accepted, settings)]
