@@ -82,16 +82,31 @@ GOOD_HTML = """
 <h2>Profile</h2><table><tr><th>Sex</th><th>Number</th></tr>
 <tr><td>Male</td><td>320</td></tr><tr><td>Female</td><td>30</td></tr>
 <tr><td>Other</td><td>[c]</td></tr></table>
-<p>For 100 typical people who receive support, compared with 100 similar people who do not,
-the number who commit a proven re-offence could be lower by between 1 and 14 people per 100.
-At least 30 re-offenders are needed. 345 people were matched (n = 345). Matching ratio:
+<p>{}</p><p>{}</p>
+<p>At least 30 re-offenders are needed. 345 people were matched (n = 345). Matching ratio:
 <td>1</td>. Delivered 2015-01-01 to 2018-12-31; generated 2026-11-24T19:30:00+00:00.
 Aged 14 or under at the index date. Page 3 of 12.</p>
-"""
+""".format(
+    "The programme may decrease the one-year proven re-offending rate by between 1 and 14 people "
+    "per 100.",
+    "The programme may decrease the number of proven re-offences by between 3 and 71 per 100 "
+    "people.")
 
 
 def test_a_good_report_text_passes(released):
     assert check_released_text(GOOD_HTML, released) == []
+
+
+def test_lab_wording_quoted_verbatim_passes_and_paraphrase_does_not():
+    raw = json.loads(FIXTURE.read_text())
+    wording = ("For 100 typical people who receive support, compared with 100 similar people "
+               "who do not, the number of people who commit a proven re-offence within one year "
+               "could be lower by between 3 and 14 people. This is a statistically significant "
+               "result.")
+    raw["measures"]["proven_reoffending_rate"]["conclusion"] = wording
+    r = release(raw)
+    assert check_released_text(f"<p>{wording}</p>", r) == []
+    assert check_released_text("<p>It could be lower by 3 people.</p>", r)
 
 
 def test_the_released_json_passes(released):

@@ -72,7 +72,7 @@ disclosure_settings = st.builds(
     min_at_risk=st.integers(1, 20))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_results(), s=disclosure_settings)
 def test_no_small_or_unrounded_count_is_ever_released(raw, s):
     out = release(raw, s).results
@@ -84,7 +84,7 @@ def test_no_small_or_unrounded_count_is_ever_released(raw, s):
     assert find_release_problems(out, s) == []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_results(), s=disclosure_settings)
 def test_hidden_cells_cannot_be_recovered_from_a_table_total(raw, s):
     out = release(raw, s).results
@@ -98,7 +98,7 @@ def test_hidden_cells_cannot_be_recovered_from_a_table_total(raw, s):
             assert sum(before[k] for k in hidden) >= s.min_count
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_results(), s=disclosure_settings)
 def test_no_rate_rests_on_a_small_count(raw, s):
     out = release(raw, s).results["measures"]

@@ -10,6 +10,8 @@ that look like unrounded or small counts.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +32,8 @@ from jdl.disclosure._schema import (
 )
 
 _SIDES = ("treatment", "comparison")
+#: Lab-written sentences that must not quote counts (scanned for numbers of people).
+_FREE_TEXT = frozenset({"warning", "reason_not_reported", "quality_rule", "description"})
 _PAIRED = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
            "conclusion")
 
@@ -72,6 +76,10 @@ def find_release_problems(
     problems += _derived_problems(released, s, slack)
     problems += _table_problems(released, s)
     problems += _main_problems(released)
+    for path, value in leaves(released):
+        if isinstance(value, str) and (path[-1] in _FREE_TEXT or path[0] == "warnings"):
+            problems += [f"{pointer(path)}: {p}"
+                         for p in _context_problems(str(value), s, set())]
     for p in (released.get("disclosure") or {}).get("suppressed") or []:
         if _at(released, p) is not None:
             problems.append(f"{p}: listed as suppressed but holds a value")
@@ -170,7 +178,9 @@ _NUM = r"(?<![\w.,\-/:])(\d{1,3}(?:,\d{3})+|\d+)(?!\w|[.,:]\d|[\-/]\d)"
 _PEOPLE = (r"\s+(?:people|persons|participants|offenders|re-?offenders|men|women|individuals|"
            r"rows|records|cases)\b(?!\s+(?:per|in|out of)\s+100\b)")
 _CONTEXTS = (
-    re.compile(_NUM + _PEOPLE, re.I),
+    # "fewer than 10 people" states a threshold, not a count
+    re.compile(r"(?<!fewer than )(?<!less than )(?<!at least )(?<!more than )(?<!under )"
+               + _NUM + _PEOPLE, re.I),
     re.compile(r"\bn\s*[=:]\s*" + _NUM, re.I),
     re.compile(r"<t[dh][^>]*>\s*" + _NUM + r"\s*</t[dh]>", re.I),
 )
@@ -185,32 +195,68 @@ def check_released_text(text: str, released: Released) -> list[str]:
     s = released.settings
     results = released.results
     allowed = _non_count_numbers(results)
-    found: dict[str, str] = {}
+    # Lab wording built from estimates ("could be lower by between 3 and 12 people") is released
+    # as it is: blank it out where the text quotes it verbatim, then judge what is left.
+    text_wo_derived = _blank(text, _strings_in(results, Kind.DERIVED))
+    found = dict.fromkeys(_context_problems(text_wo_derived, s, allowed,
+                                            _labels(results) | _count_keys()))
+    raws = {int(a.raw) for a in released.audit
+            if a.kind == Kind.COUNT and isinstance(a.raw, int | float)
+            and not isinstance(a.raw, bool) and a.raw == int(a.raw) and a.raw >= s.min_count
+            and (a.action == "suppressed" or a.raw % s.rounding_base)}
+    for m in re.finditer(_NUM, _blank(text, _strings_in(results, None))):
+        n = int(m.group(1).replace(",", ""))
+        if n in raws and n not in allowed:
+            found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
+                             "hidden)")
+    return list(found)
+
+
+def _strings_in(results: Mapping[str, Any], kind: Kind | None) -> set[str]:
+    """Released text values (of one kind, or of any kind and every key of every object)."""
+    out = {v for path, v in leaves(results) if isinstance(v, str) and v.strip()
+           and (kind is None or kind_of(path, RELEASED_SCHEMA) is kind)}
+    if kind is None:
+        out |= {k for k in _all_keys(results) if k.strip()}
+    return out
+
+
+def _all_keys(node: Any) -> set[str]:
+    if isinstance(node, Mapping):
+        return {str(k) for k in node} | {k for v in node.values() for k in _all_keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _all_keys(v)}
+    return set()
+
+
+def _blank(text: str, strings: set[str]) -> str:
+    """``text`` with every verbatim (or HTML-escaped, or JSON-escaped) occurrence of
+    ``strings`` replaced by a space, longest first."""
+    for value in sorted(strings, key=len, reverse=True):
+        for form in {value, html.escape(value), html.escape(value, quote=False),
+                     json.dumps(value, ensure_ascii=False)[1:-1]}:
+            text = re.sub(r"(?<!\w)" + re.escape(form) + r"(?!\w)", " ", text)
+    return text
+
+
+def _context_problems(
+    text: str, s: DisclosureSettings, allowed: set[int], labels: set[str] = frozenset()
+) -> list[str]:
+    """Small or unrounded numbers in count contexts of ``text`` (see check_released_text)."""
+    found: dict[str, None] = {}
 
     def judge(token: str, why: str) -> None:
         n = int(token.replace(",", ""))
-        bad = n < s.min_count or n % s.rounding_base
-        if bad and n not in allowed:
-            found.setdefault(f"{token} ({why})", "")
+        if (n < s.min_count or n % s.rounding_base) and n not in allowed:
+            found.setdefault(f"{token} ({why})")
 
     for pattern in _CONTEXTS:
         for m in pattern.finditer(text):
             judge(m.group(1), f"count context: {m.group(0).strip()!r}")
-    for label in _labels(results) | _count_keys():
-        for m in re.finditer(r"(?<![\w-])" + re.escape(label) + r"[\"']?\s*[:|]?\s*" + _NUM, text):
+    for label in labels:
+        for m in re.finditer(r"(?<![\w-])" + re.escape(label) + r"[\"']?\s*[:|]?\s*" + _NUM,
+                             text):
             judge(m.group(1), f"after the label {label!r}")
-    raws = {int(a.raw) for a in released.audit
-            if isinstance(a.raw, int | float) and not isinstance(a.raw, bool)
-            and a.raw == int(a.raw) and a.raw >= s.min_count
-            and a.raw % s.rounding_base and a.action in ("suppressed", "rounded")
-            and a.kind == Kind.COUNT}
-    in_words = {int(t.replace(",", "")) for _, v in leaves(results) if isinstance(v, str)
-                for t in re.findall(_NUM, v)}
-    for m in re.finditer(_NUM, text):
-        n = int(m.group(1).replace(",", ""))
-        if n in raws and n not in allowed and n not in in_words:
-            found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
-                             "hidden)", "")
     return list(found)
 
 

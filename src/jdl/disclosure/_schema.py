@@ -69,7 +69,7 @@ _ROW_DERIVED = (
 SCHEMA: tuple[FieldSpec, ...] = (
     # Provenance and the programme (the organisation's own description).
     *(FieldSpec(f"/{k}", Kind.META) for k in (
-        "schema_version", "data_version", "software_version", "config_hash", "seed",
+        "schema_version", "data_version", "data_cutoff", "software_version", "config_hash", "seed",
         "generated_at")),
     FieldSpec("/programme/declared_participants", Kind.COUNT,
               "the organisation's own figure, rounded like any count"),
@@ -101,6 +101,8 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/matching/treated_unmatched", Kind.COUNT),
     FieldSpec("/matching/controls_matched", Kind.COUNT),
     FieldSpec("/matching/exact/[]", Kind.LABEL),
+    FieldSpec("/matching/covariates/[]", Kind.LABEL),
+    FieldSpec("/matching/comparison_restricted_to/*", Kind.LABEL),
     FieldSpec("/matching/ratio", Kind.STATISTIC),
     FieldSpec("/matching/caliper", Kind.STATISTIC),
     FieldSpec("/matching/max_abs_smd_after", Kind.STATISTIC),
