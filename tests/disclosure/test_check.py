@@ -135,3 +135,22 @@ def test_the_raw_json_would_be_caught(released):
     problems = check_released_text(raw, released)
     assert any(p.startswith("8 ") for p in problems)
     assert any(p.startswith("431 ") for p in problems)
+
+
+@pytest.mark.parametrize(("text", "flagged"), [
+    ("Only 6 people were rejected.", True),
+    ("Fewer than 10 people in the group.", False),
+    ("At least 30 re-offenders are needed.", False),
+    ("Groups under 50 people are not reported.", False),
+    ("n = 8 after exclusions", True),
+])
+def test_lab_written_sentences_are_scanned_for_counts(released, text, flagged):
+    out = released.results
+    out["warnings"] = [text]
+    assert any(p.startswith("/warnings/0:") for p in find_release_problems(out)) is flagged
+
+
+def test_the_exact_value_of_a_hidden_larger_count_is_caught(released):
+    # Mixed (22) is hidden by secondary suppression: quoting it would undo that.
+    assert check_released_text(GOOD_HTML + "<p>Mixed ethnicity: 22</p>", released)
+    assert check_released_text(GOOD_HTML + "<p>of whom 22 were of mixed ethnicity</p>", released)

@@ -316,3 +316,16 @@ def test_released_is_immutable(example):
     assert r.results["counts"]["submitted"] == 430
     with pytest.raises(AttributeError):
         r.results_json = "{}"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("raw", "problem"), [
+    ({"measures": [1, 2]}, "/measures: expected an object"),
+    ({"profile": {"sex": [3, 4]}}, "/profile/sex: expected an object"),
+    ({"subgroups": [None]}, "/subgroups/0: expected an object"),
+    ({"survival": {"treatment": {"day": 0}}}, "/survival/treatment: expected a list"),
+    ({"sensitivity": {"specifications": 3}}, "/sensitivity/specifications: expected a list"),
+])
+def test_blocks_of_the_wrong_shape_are_refused(raw, problem):
+    with pytest.raises(DisclosureError, match="shape") as err:
+        release(raw)
+    assert problem in err.value.problems
