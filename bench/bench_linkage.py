@@ -44,7 +44,9 @@ def _ensure_data(people: int) -> Path:
 
 def _recombined(source: Path, target: Path, factor: int) -> Path:
     """``factor`` copies of the source register's people and aliases, names and dates of
-    birth recombined across people (copy 0 is the source itself, so its truth files hold)."""
+    birth recombined across people (copy 0 is the source itself, so its truth files hold).
+    Copies get IDs no original can have (PNC year 01..09, lower-case prison-number letter),
+    so an ID typed in a submission still points to one person."""
     import duckdb
 
     target.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
                 SELECT p.person_id + {c * n},
                        CASE WHEN p.pnc_id IS NOT NULL THEN '{c:02d}' || substr(p.pnc_id, 3) END,
                        CASE WHEN p.prison_number IS NOT NULL
-                            THEN chr({65 + c}) || substr(p.prison_number, 2) END,
+                            THEN chr({96 + c}) || substr(p.prison_number, 2) END,
                        f.forename, s.surname, d.date_of_birth, f.sex, p.ethnicity,
                        p.nationality, p.region
                 FROM (SELECT *, row_number() OVER () AS rn FROM s.people) AS p
@@ -152,6 +154,7 @@ def link_case(data_dir: str, rows_path: str, truth_path: str,
                               "summary": result.summary.as_dict(),
                               "recall_by_error": _recall_by_error(result.links, truth),
                               "by_programme": _by_programme(result.links, truth)}
+    record["threshold_sweep"] = _sweep(rows, truth, data_dir, model, workspace)
     if blocking:
         load_submission(workspace, rows)
         candidates = score_candidates(workspace, model, rows_table="submission_features",
@@ -160,6 +163,24 @@ def link_case(data_dir: str, rows_path: str, truth_path: str,
         record["candidate_pairs"] = len(candidates)
     workspace.close()
     return record
+
+
+def _sweep(rows, truth, data_dir, model, workspace) -> dict[str, Any]:
+    """Precision and recall at several thresholds (one link at 0.5, then filtered: a row's
+    best person is the same whatever the threshold)."""
+    from jdl.core.config import LinkageSettings
+    from jdl.linkage import link_quality, link_submission
+
+    low = LinkageSettings(match_threshold=0.5)
+    links = link_submission(rows, data_dir, settings=low, model=model,
+                            workspace=workspace).links
+    out = {}
+    for threshold in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+        keep = (links["method"] == "id") | (links["match_probability"] >= threshold)
+        q = link_quality(links.assign(person_id=links["person_id"].where(keep)), truth)
+        out[str(threshold)] = {"precision": round(q["precision"], 5),
+                               "recall": round(q["recall"], 5)}
+    return out
 
 
 def _recall_by_error(links, truth) -> dict[str, Any]:

@@ -143,14 +143,14 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
                          hint="pip install 'justice-data-lab[spark]'") from exc
     from splink import Linker, SparkAPI
 
-    spark = SparkSession.builder.getOrCreate()
-    db_api = SparkAPI(spark_session=spark)
+    db_api = SparkAPI(spark_session=_spark_session(SparkSession))
     columns = ", ".join(FEATURE_COLUMNS)
 
     def to_spark(table: str) -> Any:
         return db_api.register(spark.createDataFrame(
             workspace.engine.df(f"SELECT {columns} FROM {table}")))
 
+    spark = db_api.spark
     left, right = to_spark(rows_table), to_spark(REGISTER_TABLE)
     linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)
     for column in TF_COLUMNS:
@@ -162,6 +162,24 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
         left, right, threshold_match_probability=floor, warning_mode="never"
     )
     return _tidy_predictions(predictions.as_pandas_dataframe())
+
+
+def _spark_session(session_class: Any) -> Any:
+    """The active Spark session, or a local one with Splink's similarity UDF jar."""
+    active = session_class.getActiveSession()
+    if active is not None:
+        return active
+    import tempfile
+
+    from splink.backends.spark import similarity_jar_location
+
+    spark = (session_class.builder.master("local[2]").appName("jdl-linkage")
+             .config("spark.jars", similarity_jar_location())
+             .config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false")
+             .getOrCreate())
+    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="jdl-spark-"))
+    return spark
 
 
 def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,

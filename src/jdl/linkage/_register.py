@@ -59,9 +59,15 @@ class Workspace:
         return workspace
 
     def build_register(self, cache: Path | None = None) -> None:
-        source = (f"SELECT * FROM read_parquet('{cache}')" if cache is not None
-                  else register_features_sql("adm"))
-        self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS {source}")
+        """Build the feature records, or read them from the cache as a view: each blocking
+        join then reads only the columns it needs from Parquet, which measured faster than
+        loading 12M records into memory first (and saves the load)."""
+        if cache is not None:
+            self.run(f"CREATE OR REPLACE VIEW {REGISTER_TABLE} AS "
+                     f"SELECT * FROM read_parquet('{cache}')")
+        else:
+            self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS "
+                     f"{register_features_sql('adm')}")
         for column in TF_COLUMNS:
             self.run(
                 f"CREATE OR REPLACE TABLE tf_{column} AS "
