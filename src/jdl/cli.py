@@ -74,7 +74,9 @@ _register_stages()
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning user errors into messages."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        # without standalone mode click *returns* a typer.Exit code instead of exiting
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
