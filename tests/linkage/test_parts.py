@@ -127,3 +127,28 @@ def test_spark_settings_carry_the_same_parameters(model):
             lv.get("m_probability") for lv in old["comparison_levels"]]
     assert spark["probability_two_random_records_match"] == pytest.approx(
         model.splink["probability_two_random_records_match"])
+
+
+def test_calibration_rows_confirmed_by_id_move_m(register, tmp_path):
+    """ID-confirmed rows of an earlier upload are labelled pairs: many nicknames among them
+    raise the nickname level's m above its prior."""
+    from tests.linkage.conftest import write_data_dir
+
+    from jdl.linkage import train_model
+    from jdl.linkage._settings import PRIOR_M
+
+    people, aliases = register
+    data = write_data_dir(tmp_path / "d", people, aliases)
+    williams = people[people["forename"] == "WILLIAM"].head(40)
+    upload = pd.DataFrame({
+        "row_number": range(1, len(williams) + 1), "forename": "Bill",
+        "surname": williams["surname"].to_numpy(),
+        "date_of_birth": williams["date_of_birth"].to_numpy(), "sex": "M",
+        "pnc_id": williams["pnc_id"].to_numpy(), "prison_number": None,
+    })
+    model = train_model(data, calibration=[upload], settings=FAST, save=False)
+    assert model.label_pairs["id_confirmed_rows"] == len(williams)
+    params = model.parameters().set_index(["comparison", "level"])
+    assert params.loc[("forename", "nickname or variant"), "m"] > 2 * PRIOR_M["forename"][
+        "nickname or variant"]
+    assert params.loc[("pnc_id", "exact"), "m"] == pytest.approx(PRIOR_M["pnc_id"]["exact"])

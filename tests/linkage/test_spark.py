@@ -9,14 +9,15 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from jdl.linkage import link_submission  # noqa: E402
-from tests.linkage.conftest import FAST  # noqa: E402
+from tests.linkage.conftest import FAST
+
+from jdl.linkage import link_submission
 
 pytestmark = pytest.mark.slow
 
 
 def test_spark_links_equal_duckdb_links(register, data_dir):
-    people, aliases = register
+    people, _ = register
     sample = people.iloc[200:240]
     rows = pd.DataFrame({
         "row_number": range(1, len(sample) + 1),
