@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +247,9 @@ def evaluate(
     step("report")
     from jdl.report import render_report
 
-    report = render_report(results, out_dir)
+    # the report carries its date; results.json does not, so it stays reproducible
+    dated = {**results, "generated_at": datetime.now(UTC).date().isoformat()}
+    report = render_report(dated, out_dir)
     _review_released_files(released, [results_path, *report.paths], internal)
     files = {"results": results_path, "html": report.html, "pdf": report.pdf,
              "internal": internal}
