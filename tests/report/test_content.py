@@ -290,3 +290,18 @@ def test_listed_measure_missing_is_refused_and_nulled_measure_not_reported(raw):
     extended = visible_text(_section(render_html(rel), "extended"))
     assert "Serious reoffending rate" in extended
     assert "Not reported: Suppressed to protect the people in the analysis." in extended
+
+
+def test_non_reoffending_extended_measure_wording(raw):
+    rel = make_released(raw)
+    rel["extended_measures"].append("employment_days_after")
+    rel["measures"]["employment_days_after"] = {
+        "label": "Days in employment in the year after the index date", "unit": "days",
+        "treatment": 50.6, "comparison": 51.8, "difference": -1.2, "ci_low": -21.6,
+        "ci_high": 0.3, "p_value": 0.9, "significant": False, "conclusion": None,
+        "treatment_n": 135, "comparison_n": 135, "reported": True, "reason_not_reported": None}
+    extended = visible_text(_section(render_html(rel), "extended"))
+    assert ("may decrease the number of days in employment in the year after the index date by "
+            "up to 22 days, or may increase it by less than 1 day") in extended
+    assert "fails to affect this outcome" in extended
+    assert "shorten the number of days" not in extended

@@ -68,7 +68,8 @@ def test_pdf_keeps_each_table_on_one_page(written: ReportFiles):
     pairs = [("Matching settings", "Largest standardised difference after matching"),
              ("How people were found in the national records",
               "People available for the comparison group"),
-             ("Balance of characteristics before and after matching", "Risk score")]
+             ("Balance of characteristics before and after matching",
+              "Assessed risk of re-offending")]
     for caption, last_row in pairs:
         page = next(i for i, t in enumerate(texts) if caption in t)
         assert last_row in texts[page], caption

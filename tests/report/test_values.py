@@ -66,3 +66,15 @@ def test_suppressed_list_must_be_paths():
     with pytest.raises(ReportError, match="JSON paths"):
         Released.from_dict({"programme": {}, "measures": {}, "headline_measures": [],
                             "disclosure": {"suppressed": [3]}})
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("sexF", "Sex: Female"), ("sex[M]", "Sex: Male"), ("ethnicityAsian", "Ethnicity: Asian"),
+    ("index_offence_groupcriminal_damage", "Index offence: Criminal damage"),
+    ("prev_custodial", "Previous custodial sentences"), ("distance", "Propensity score"),
+    ("sexual_history", "Sexual history"), ("some_new_thing", "Some new thing"),
+])
+def test_covariate_names(code, name):
+    from jdl.report._values import covariate_name
+
+    assert covariate_name(code) == name

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
-from jdl.report._values import SUPPRESSED_MARK, humanise, is_missing
+from jdl.report._values import SUPPRESSED_MARK, covariate_name, humanise, is_missing
 from jdl.report._wording import scale_for
 
 # GOV.UK design-system colours: enough contrast on white, distinguishable with colour blindness.
@@ -154,7 +154,8 @@ def attrition_chart(steps: list[dict[str, Any]]) -> Chart:
 def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
     """Standardised mean differences before and after matching (cobalt's "Love plot")."""
     rows = list(reversed(balance))
-    fig = _figure(6.4, 0.9 + 0.36 * max(len(rows), 1))
+    per_row = min(0.36, 8.0 / max(len(rows), 1))  # long covariate lists still fit on a page
+    fig = _figure(6.4, 1.1 + per_row * max(len(rows), 1))
     ax = fig.add_subplot(1, 1, 1)
     ys = list(range(len(rows)))
     for y, row in zip(ys, rows, strict=True):
@@ -166,7 +167,8 @@ def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
     for x in (-threshold, threshold):
         ax.axvline(x, color=GREY, ls="--", lw=1)
     ax.axvline(0, color=LIGHT, lw=1)
-    ax.set_yticks(ys, [humanise(r.get("covariate", "")) for r in rows])
+    ax.set_yticks(ys, [covariate_name(r.get("covariate", "")) for r in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     values = [abs(r[k]) for r in rows for k in ("smd_before", "smd_after")
               if not is_missing(r.get(k))]
     span = max([*values, threshold]) * 1.2
@@ -174,10 +176,11 @@ def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
     ax.set_xlabel("Standardised mean difference (treatment minus comparison)")
     ax.plot([], [], "o", mfc="white", mec=ORANGE, mew=1.8, label="Before matching")
     ax.plot([], [], "o", color=BLUE, label="After matching")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False, fontsize=9)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=9)
     _style(ax)
+    ax.tick_params(axis="y", labelsize=9 if per_row >= 0.3 else 7)
     alt = (f"Love plot of standardised mean differences; dashed lines at ±{threshold:g}. "
-           + "; ".join(f"{humanise(r.get('covariate', ''))}: before "
+           + "; ".join(f"{covariate_name(r.get('covariate', ''))}: before "
                        f"{_val(r.get('smd_before'), 1, 2)}, after {_val(r.get('smd_after'), 1, 2)}"
                        for r in balance) + ".")
     return Chart("love-plot", _png(fig), alt)

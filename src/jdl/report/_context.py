@@ -17,6 +17,7 @@ from jdl.report import _charts
 from jdl.report._errors import ReportError
 from jdl.report._values import (
     Released,
+    covariate_name,
     fmt_count,
     fmt_number,
     fmt_p,
@@ -24,6 +25,7 @@ from jdl.report._values import (
     fmt_yes_no,
     humanise,
     is_missing,
+    level_name,
     mark,
 )
 from jdl.report._wording import (
@@ -39,6 +41,9 @@ from jdl.report._wording import (
 )
 
 LAB_NAME = "Justice Data Lab"
+
+#: Tables longer than this may break across printed pages (shorter ones are kept whole).
+LONG_TABLE_ROWS = 20
 
 #: Below this share of declared participants submitted, the file is flagged as possibly selective.
 SELECTIVE_SHARE_THRESHOLD = 0.8
@@ -284,7 +289,7 @@ def profile_block(rel: Released) -> list[dict[str, Any]]:
         values = list(levels.values())
         complete = all(not is_missing(v) for v in values) and sum(values) > 0
         total = sum(values) if complete else 0
-        rows = [{"level": humanise(level),
+        rows = [{"level": level_name(level),
                  "n": fmt_count(rel, n, ("profile", dim, level)),
                  "pct": f"{100 * n / total:.0f}%" if complete else None}
                 for level, n in levels.items()]
@@ -305,7 +310,7 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
     for i, b in enumerate(balance):
         p = ("balance", i)
         rows.append({
-            "covariate": humanise(b.get("covariate", "")),
+            "covariate": covariate_name(b.get("covariate", "")),
             "before": _smd_cell(rel, b.get("smd_before"), (*p, "smd_before"), threshold),
             "after": _smd_cell(rel, b.get("smd_after"), (*p, "smd_after"), threshold),
             "vr": fmt_number(rel, b.get("variance_ratio_after"), (*p, "variance_ratio_after"),
@@ -325,7 +330,13 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
                     if m.get("std_caliper") else "")
             settings.append(("Caliper (how different a match may be)", f"{m['caliper']:g}{unit}"))
         if m.get("exact"):
-            settings.append(("Matched exactly on", ", ".join(humanise(x) for x in m["exact"])))
+            exact = ", ".join(covariate_name(x) for x in m["exact"])
+            settings.append(("Matched exactly on", exact))
+        restricted = {k: v for k, v in (m.get("comparison_restricted_to") or {}).items()
+                      if v is not None}
+        if restricted:
+            settings.append(("Comparison people drawn only from", "; ".join(
+                f"{covariate_name(k).lower()} {v}" for k, v in restricted.items())))
         settings += [
             ("Participants matched", fmt_count(rel, m.get("treated_matched"),
                                                ("matching", "treated_matched"))),
@@ -354,6 +365,7 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
         "rows": rows,
         "threshold": threshold,
         "any_flag": any(r["after"]["flag"] for r in rows),
+        "long": len(rows) > LONG_TABLE_ROWS,
         "chart": _charts.love_plot(balance, threshold) if balance else None,
         "settings": settings,
         "quality": fmt_text(m.get("quality"), "not stated"),
@@ -407,7 +419,7 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
         scale = scale_for(measure)
         num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
         base = {"dimension": _PROFILE_TITLES.get(g.get("dimension"), humanise(
-            fmt_text(g.get("dimension")))), "level": humanise(fmt_text(g.get("level"))),
+            fmt_text(g.get("dimension")))), "level": level_name(fmt_text(g.get("level"))),
             "treatment_n": fmt_count(rel, g.get("treatment_n"), (*p, "treatment_n"))}
         if g.get("reason_not_reported"):
             not_reported.append({**base, "reason": g["reason_not_reported"]})

@@ -168,3 +168,75 @@ def humanise(code: str) -> str:
     """``previous_custodial_sentences`` -> ``Previous custodial sentences``."""
     text = str(code).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+#: Plain names for the lab's matching covariates (jdl.cohort's column names).
+COVARIATE_NAMES = {
+    "distance": "Propensity score",
+    "female": "Female",
+    "age_at_index": "Age at the index date",
+    "prev_offences": "Previous offences",
+    "previous_offences": "Previous offences",
+    "prev_convictions": "Previous convictions",
+    "prev_cautions": "Previous cautions",
+    "prev_custodial": "Previous custodial sentences",
+    "previous_custodial_sentences": "Previous custodial sentences",
+    "prev_offences_2y": "Offences in the previous 2 years",
+    "prev_custodial_2y": "Custodial sentences in the previous 2 years",
+    "days_since_last_offence": "Days since the last offence",
+    "no_previous_offence": "No previous offence",
+    "age_at_first_offence": "Age at first offence",
+    "copas_rate": "Copas rate (pace of offending over the career)",
+    "sentence_days": "Length of sentence (days)",
+    "employment_days_1y": "Days in employment, previous year",
+    "employment_days_2y": "Days in employment, previous 2 years",
+    "benefit_days_1y": "Days on out-of-work benefits, previous year",
+    "benefit_days_2y": "Days on out-of-work benefits, previous 2 years",
+    "has_assessment": "Has a risk and needs assessment",
+    "risk_score": "Assessed risk of re-offending",
+    "need_accommodation": "Assessed need: accommodation",
+    "need_employment": "Assessed need: employment",
+    "need_drugs": "Assessed need: drugs",
+    "need_alcohol": "Assessed need: alcohol",
+    "need_mental_health": "Assessed need: mental health",
+}
+
+#: Factors whose levels appear glued to the name in model terms (``sexF``, ``ethnicity[Asian]``).
+FACTOR_NAMES = {
+    "index_offence_group": "Index offence",
+    "age_band": "Age band",
+    "ethnicity": "Ethnicity",
+    "nationality": "Nationality",
+    "index_type": "Index type",
+    "index_year": "Index year",
+    "setting": "Setting",
+    "region": "Region",
+    "sex": "Sex",
+}
+
+LEVEL_NAMES = {"F": "Female", "M": "Male", "EU": "EU"}
+
+
+def level_name(level: object) -> str:
+    """A category level for readers: ``F`` -> ``Female``, ``misc_society`` -> ``Misc society``."""
+    text = str(level)
+    return LEVEL_NAMES.get(text, humanise(text))
+
+
+def covariate_name(code: object) -> str:
+    """A matching covariate or model term in plain words (``ethnicityAsian`` -> ``Ethnicity:
+    Asian``); unknown names are only tidied, never dropped."""
+    text = str(code)
+    if text in COVARIATE_NAMES:
+        return COVARIATE_NAMES[text]
+    for factor, name in FACTOR_NAMES.items():
+        rest = text[len(factor):]
+        if not text.startswith(factor) or not rest:
+            continue
+        # "sexF", "sex[F]", "sex_F" are levels; "sexual_history" is another covariate.
+        glued = rest[0] in "[=_:." or rest[0].isupper() or rest[0].isdigit()
+        if glued or factor == "index_offence_group":
+            level = rest.strip("[]_=:. ")
+            if level:
+                return f"{name}: {level_name(level)}"
+    return humanise(text)

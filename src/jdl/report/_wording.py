@@ -12,7 +12,7 @@ the words always agree with the table next to them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -50,6 +50,9 @@ _WHAT = {
                                   "sentence",
     "serious_reoffending_rate": "the number of people who re-offend with a most serious (tier 1) "
                                 "offence",
+    "employment_days_after": "the number of days in employment in the year after the index date",
+    "benefit_days_after": "the number of days on out-of-work benefits in the year after the "
+                          "index date",
 }
 
 
@@ -66,6 +69,8 @@ def what_for(key: str, measure: dict[str, Any]) -> str:
         return _WHAT[key]
     if measure.get("unit") == "proportion":
         return f"the number of people counted under “{label}”"
+    if label.lower().startswith("days "):
+        return f"the number of {label[:1].lower()}{label[1:]}"
     return f"the {label[:1].lower()}{label[1:]}"
 
 
@@ -83,6 +88,12 @@ def _amount(value: float, scale: Scale, *, with_unit: bool = False) -> str:
         unit = unit.replace("people in", "person in").replace("re-offences per", "re-offence per")
         unit = "day" if unit == "days" else unit
     return f"{text} {unit}"
+
+
+def _up_to(value: float, scale: Scale) -> str:
+    """"by up to 13 days", or "by less than 1 day" (never "by up to less than 1")."""
+    amount = _amount(value, scale, with_unit=True)
+    return f"by {amount}" if amount.startswith("less than") else f"by up to {amount}"
 
 
 def status(measure: dict[str, Any]) -> tuple[str, str]:
@@ -131,6 +142,8 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
         reason = measure.get("reason_not_reported") or "The lab's reporting rules were not met."
         return Markup(f"This measure is not reported. {escape(reason)}")
     scale = scale_for(measure)
+    if key != "days_to_first_reoffence":  # days in work or on benefits rise and fall
+        scale = replace(scale, decrease="decrease", increase="increase")
     what = what_for(key, measure)
     lo, hi, diff = measure.get("ci_low"), measure.get("ci_high"), measure.get("difference")
     significant = bool(measure.get("significant"))
@@ -145,16 +158,16 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
                       f"{verb} {what} by between {_amount(a, scale)} and "
                       f"{_amount(b, scale, with_unit=True)}.")
     if lo < 0 < hi:
-        body = (f"The programme may {scale.decrease} {what} by up to "
-                f"{_amount(lo, scale, with_unit=True)}, or may {scale.increase} it by up to "
-                f"{_amount(hi, scale, with_unit=True)}.")
+        body = (f"The programme may {scale.decrease} {what} {_up_to(lo, scale)}, or may "
+                f"{scale.increase} it {_up_to(hi, scale)}.")
     else:
         verb = scale.decrease if hi <= 0 else scale.increase
         body = (f"The estimates suggest the programme may {verb} {what} by between "
                 f"{_amount(a, scale)} and {_amount(b, scale, with_unit=True)}, but under the lab's "
                 "rules this is not treated as a statistically significant result.")
+    outcome = "re-offending" if "offen" in f"{key} {measure.get('label')}" else "this outcome"
     return Markup(f"{body} There is insufficient evidence to draw a conclusion about this measure. "
-                  "This does not mean that the programme fails to affect re-offending.")
+                  f"This does not mean that the programme fails to affect {outcome}.")
 
 
 def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
