@@ -81,27 +81,17 @@ class Design:
     factors: tuple[tuple[np.ndarray, tuple[int, ...]], ...] = ()
 
 
-def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
-                 with_balance: bool = True) -> Design:
-    """Model matrix like R's ``model.matrix(~ covariates)`` plus MatchIt's balance matrix.
+def _factor_codes(s: pd.Series) -> tuple[np.ndarray, list]:
+    """Level codes (0 = reference) and R's levels for a categorical column."""
+    levels = levels_of(s)
+    if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == levels:
+        return s.cat.codes.to_numpy().astype(np.int64), levels  # already R's factor
+    return pd.Categorical(s, categories=levels).codes.astype(np.int64), levels
 
-    ``with_balance=False`` skips the balance matrix (built later, only if balance is asked for).
 
-    Raises
-    ------
-    MatchingError
-        For absent columns, missing values or a categorical with fewer than two levels.
-    """
-    covariates = list(covariates)
-    if not covariates:
-        raise MatchingError("at least one covariate is needed to estimate a propensity score.")
-    check_columns(df, covariates, "covariate")
-    n = len(df)
-    cols: list[np.ndarray] = [np.ones(n)]
-    names: list[str] = ["(Intercept)"]
-    bcols: list[np.ndarray] = []
-    bnames: list[str] = []
-    factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
+def _read_columns(df: pd.DataFrame, covariates: list[str]) -> list[tuple]:
+    """Per covariate: ("num", name, values) or ("fac", name, codes, levels); checked."""
+    out: list[tuple] = []
     for name in covariates:
         s = df[name]
         if s.isna().any():
@@ -109,35 +99,68 @@ def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
                 f"covariate '{name}' has {int(s.isna().sum())} missing value(s).",
                 hint="Impute or drop them, or add a 'missing' category, before matching.")
         if is_categorical(s):
-            levels = levels_of(s)
-            codes = pd.Categorical(s, categories=levels).codes
-            if len(levels) > 1:
-                first = len(cols)
-                factors.append((codes.astype(np.int64),
-                                tuple(range(first, first + len(levels) - 1))))
-            for j, lv in enumerate(levels):
-                ind = (codes == j).astype("float64")
-                if with_balance:
-                    bcols.append(ind)
-                    bnames.append(f"{name}{lv}")
-                if j > 0:
-                    cols.append(ind)
-                    names.append(f"{name}{lv}")
+            codes, levels = _factor_codes(s)
+            out.append(("fac", str(name), codes, levels))
         else:
             x = s.to_numpy(dtype="float64")
             if not np.isfinite(x).all():
                 raise MatchingError(f"covariate '{name}' has infinite values.")
-            cols.append(x)
-            names.append(str(name))
+            out.append(("num", str(name), x))
+    return out
+
+
+def build_design(df: pd.DataFrame, covariates: Sequence[str], *,
+                 with_balance: bool = True) -> Design:
+    """Model matrix like R's ``model.matrix(~ covariates)`` plus MatchIt's balance matrix.
+
+    The model matrix is allocated once, column-major (IRLS passes over one column at a time),
+    and filled in place. ``with_balance=False`` skips the balance matrix (built later, only if
+    balance is asked for).
+
+    Raises
+    ------
+    MatchingError
+        For absent columns, missing or infinite values.
+    """
+    covariates = list(covariates)
+    if not covariates:
+        raise MatchingError("at least one covariate is needed to estimate a propensity score.")
+    check_columns(df, covariates, "covariate")
+    parts = _read_columns(df, covariates)
+    n = len(df)
+    names: list[str] = ["(Intercept)"]
+    bnames: list[str] = []
+    for part in parts:
+        if part[0] == "num":
+            names.append(part[1])
+            bnames.append(part[1])
+        else:
+            names += [f"{part[1]}{lv}" for lv in part[3][1:]]
+            bnames += [f"{part[1]}{lv}" for lv in part[3]]
+    X = np.empty((n, len(names)), order="F")
+    B = np.empty((n, len(bnames)), order="F") if with_balance else np.empty((n, 0))
+    X[:, 0] = 1.0
+    factors: list[tuple[np.ndarray, tuple[int, ...]]] = []
+    k, b = 1, 0
+    for part in parts:
+        if part[0] == "num":
+            X[:, k] = part[2]
             if with_balance:
-                bcols.append(x)
-                bnames.append(str(name))
-    X = np.empty((n, len(cols)), order="F")  # column-major: fast per-column passes in IRLS
-    for j, col in enumerate(cols):
-        X[:, j] = col
-    B = np.column_stack(bcols) if bcols else np.empty((n, 0))
-    return Design(X=X, names=tuple(names), balance_X=B, balance_names=tuple(bnames),
-                  factors=tuple(factors))
+                B[:, b] = part[2]
+            k, b = k + 1, b + 1
+            continue
+        codes, levels = part[2], part[3]
+        if len(levels) > 1:
+            factors.append((codes, tuple(range(k, k + len(levels) - 1))))
+        for j in range(len(levels)):
+            if j > 0:
+                X[:, k] = codes == j
+                k += 1
+            if with_balance:
+                B[:, b] = codes == j
+                b += 1
+    return Design(X=X, names=tuple(names), balance_X=B,
+                  balance_names=tuple(bnames) if with_balance else (), factors=tuple(factors))
 
 
 def strata_codes(df: pd.DataFrame, exact: Sequence[str]) -> np.ndarray:

@@ -64,14 +64,15 @@ def _linpred_factors(X: np.ndarray, beta: np.ndarray, num: list[int], factors) -
     return eta
 
 
-def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Columns kept by a left-to-right rank check, as R's limited-pivoting QR keeps them.
 
     Column j is aliased when its residual after projection on the kept columns is below
     ``tol`` of its norm (computed from the scaled Gram matrix: cheap for any n).
     """
     G = X.T @ X  # one BLAS pass, no scaled copy of a big table
-    scale = np.sqrt(np.diag(G)).copy()
+    norms = np.sqrt(np.diag(G)).copy()
+    scale = norms.copy()
     scale[scale == 0] = 1.0
     G = G / np.outer(scale, scale)
     keep: list[int] = []
@@ -86,7 +87,7 @@ def _independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
             resid = G[j, j]
         if resid > tol**2 * G[j, j]:
             keep.append(j)
-    return np.array(keep, dtype=int)
+    return np.array(keep, dtype=int), norms
 
 
 def _wls(X: np.ndarray, w: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -102,8 +103,8 @@ class _NormalEquations:
     refinement gives when the equilibrated Gram matrix is well conditioned.
     """
 
-    def __init__(self, X: np.ndarray) -> None:
-        self.scale = np.sqrt(np.einsum("ij,ij->j", X, X))
+    def __init__(self, X: np.ndarray, norms: np.ndarray) -> None:
+        self.scale = norms.copy()
         self.scale[self.scale == 0] = 1.0
         self.Xs = X / self.scale
 
@@ -130,12 +131,12 @@ class _FactorNormalEquations:
     :class:`_NormalEquations`.
     """
 
-    def __init__(self, X: np.ndarray, factors) -> None:
+    def __init__(self, X: np.ndarray, factors, norms: np.ndarray) -> None:
         p = X.shape[1]
         fcols = [c for _, cols in factors for c in cols]
         self.num = [j for j in range(p) if j not in set(fcols)]
         self.order = np.array(self.num + fcols)
-        self.scale = np.sqrt(np.einsum("ij,ij->j", X, X))
+        self.scale = norms.copy()
         self.scale[self.scale == 0] = 1.0
         self.XnT = np.ascontiguousarray((X[:, self.num] / self.scale[self.num]).T)
         self.factors = [(codes, len(cols) + 1, self.scale[list(cols)]) for codes, cols in factors]
@@ -229,7 +230,8 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
         ``fitted`` are R's fitted probabilities, the default MatchIt distance.
     """
     y = np.asarray(y, dtype="float64")
-    keep = _independent_columns(X)
+    keep, norms = _independent_columns(X)
+    norms = norms[keep]
     Xk = X if len(keep) == X.shape[1] else X[:, keep]
     Xk = np.asfortranarray(Xk)
     mustart = (y + 0.5) / 2.0
@@ -244,13 +246,13 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
     linpred = _linpred
     if big:
         if factors and len(keep) == X.shape[1]:
-            ne = _FactorNormalEquations(Xk, factors)
+            ne = _FactorNormalEquations(Xk, factors, norms)
             num, fac = ne.num, factors
 
             def linpred(A: np.ndarray, b: np.ndarray) -> np.ndarray:
                 return _linpred_factors(A, b, num, fac)
         else:
-            ne = _NormalEquations(Xk)
+            ne = _NormalEquations(Xk, norms)
     for it in range(1, maxit + 1):  # noqa: B007 - the count is reported
         var = mu * (1.0 - mu)
         z = eta + (y - mu) / me
