@@ -236,13 +236,13 @@ def test_what_you_can_and_cannot_say(html):
 
 
 def test_balance_flags_large_smds(raw, html):
-    assert "(above 0.1)" not in _section(html, "matching")  # all SMDs after matching < 0.1
+    assert "(0.1 or more)" not in _section(html, "matching")  # all SMDs after matching < 0.1
     rel = make_released(raw)
     rel["balance"][2]["smd_after"] = -0.15
     matching = _section(render_html(rel), "matching")
     row = matching[matching.index("Previous offences"):]
     row = row[:row.index("</tr>")]
-    assert 'class="num flag">-0.150' in row and "(above 0.1)" in row
+    assert 'class="num flag">-0.150' in row and "(0.1 or more)" in row
     assert "not well balanced" in visible_text(matching)
     assert "good" in visible_text(matching)  # the verdict is the results', not recomputed
 
@@ -305,3 +305,12 @@ def test_non_reoffending_extended_measure_wording(raw):
             "up to 22 days, or may increase it by less than 1 day") in extended
     assert "fails to affect this outcome" in extended
     assert "shorten the number of days" not in extended
+
+
+def test_a_large_unmatched_share_is_pointed_out(raw, html):
+    assert "a large share" not in visible_text(_section(html, "matching"))  # 4 of 351
+    rel = make_released(raw)
+    rel["matching"].update(treated_matched=135, treated_unmatched=50)
+    matching = visible_text(_section(render_html(rel), "matching"))
+    assert "50 participants had no similar enough person" in matching
+    assert "about 27% of the eligible participants, a large share" in matching

@@ -45,6 +45,9 @@ LAB_NAME = "Justice Data Lab"
 #: Tables longer than this may break across printed pages (shorter ones are kept whole).
 LONG_TABLE_ROWS = 20
 
+#: Share of eligible participants left unmatched above which the report says so plainly.
+LARGE_UNMATCHED_SHARE = 0.1
+
 #: Below this share of declared participants submitted, the file is flagged as possibly selective.
 SELECTIVE_SHARE_THRESHOLD = 0.8
 
@@ -356,6 +359,12 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
         support = Markup(f"{unmatched:,.0f} participants had no similar enough person in the "
                          "comparison pool (they were outside the area of common support) and were "
                          "left out. The results describe the participants who could be matched.")
+        matched = m.get("treated_matched")
+        if not is_missing(matched) and unmatched / (unmatched + matched) >= LARGE_UNMATCHED_SHARE:
+            share = unmatched / (unmatched + matched)
+            support += Markup(f" That is about {share:.0%} of the eligible participants, a large "
+                              "share: the people left out may differ from those analysed, so the "
+                              "results may not describe everyone the programme worked with.")
     elif unmatched == 0:
         support = Markup("Every eligible participant had a similar enough comparison person "
                          "(all were inside the area of common support).")
