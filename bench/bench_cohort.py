@@ -42,15 +42,22 @@ def pool_case(data_dir: str, out_dir: str) -> dict:
     from jdl.engines.duckdb import open_admin
 
     with open_admin(data_dir, threads=THREADS) as engine:
-        counts = {t: engine.scalar(f"SELECT COUNT(*) FROM {t}")
-                  for t in ("people", "index_events", "offences", "employment_spells")}
+        counts = {
+            t: engine.scalar(f"SELECT COUNT(*) FROM {t}")
+            for t in ("people", "index_events", "offences", "employment_spells")
+        }
         cpu = _cpu_s()
         out = write_pool(engine, out_dir)
         cpu = _cpu_s() - cpu
         rows = engine.scalar(
-            f"SELECT COUNT(*) FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)")
-    return {**counts, "pool_rows": rows, "pool_cpu_s": round(cpu, 1),
-            "load_avg_1m": round(os.getloadavg()[0], 1)}
+            f"SELECT COUNT(*) FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
+        )
+    return {
+        **counts,
+        "pool_rows": rows,
+        "pool_cpu_s": round(cpu, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
+    }
 
 
 def cohort_case(data_dir: str, size: int) -> dict:
@@ -63,17 +70,28 @@ def cohort_case(data_dir: str, size: int) -> dict:
     with open_admin(data_dir, threads=THREADS) as engine:
         sample = engine.df(
             f"SELECT person_id, sentence_start FROM (SELECT * FROM index_events WHERE "
-            f"index_type = 'custody_release') USING SAMPLE reservoir({size} ROWS) REPEATABLE (7)")
-        link = pd.DataFrame({"row_number": range(1, len(sample) + 1),
-                             "person_id": sample.person_id.astype("Int64"),
-                             "match_probability": 1.0, "method": "id"})
-        submission = pd.DataFrame({"row_number": link.row_number,
-                                   "intervention_start": sample.sentence_start})
+            f"index_type = 'custody_release') USING SAMPLE reservoir({size} ROWS) REPEATABLE (7)"
+        )
+        link = pd.DataFrame(
+            {
+                "row_number": range(1, len(sample) + 1),
+                "person_id": sample.person_id.astype("Int64"),
+                "match_probability": 1.0,
+                "method": "id",
+            }
+        )
+        submission = pd.DataFrame(
+            {"row_number": link.row_number, "intervention_start": sample.sentence_start}
+        )
         cpu = _cpu_s()
         result = build_cohort(engine, link, submission, "custody")
         cpu = _cpu_s() - cpu
-    return {"submitted": result.attrition.submitted, "eligible": result.attrition.eligible,
-            "columns": result.data.shape[1], "cohort_cpu_s": round(cpu, 1)}
+    return {
+        "submitted": result.attrition.submitted,
+        "eligible": result.attrition.eligible,
+        "columns": result.data.shape[1],
+        "cohort_cpu_s": round(cpu, 1),
+    }
 
 
 def main(quick: bool = False) -> list[dict]:
@@ -86,8 +104,9 @@ def main(quick: bool = False) -> list[dict]:
         data_dir = _population(people)
         out = WORK_DIR / f"cohort-pool-{people}"
         shutil.rmtree(out, ignore_errors=True)
-        records.append({**run_case(f"pool_{people}", pool_case, str(data_dir), str(out)),
-                        "threads": THREADS})
+        records.append(
+            {**run_case(f"pool_{people}", pool_case, str(data_dir), str(out)), "threads": THREADS}
+        )
         records.append(run_case(f"cohort_1000_of_{people}", cohort_case, str(data_dir), 1000))
         shutil.rmtree(out, ignore_errors=True)
     write_results("cohort", records)

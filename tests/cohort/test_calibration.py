@@ -24,15 +24,19 @@ TOLERANCE = 0.02
 @pytest.fixture(scope="module")
 def rates(synthetic_data_dir):
     cutoff = read_data_cutoff(synthetic_data_dir)
-    generator_definition = CohortSpec(data_cutoff=cutoff, pool_events="all",
-                                      excluded_offence_flags=(), count_release_day=False)
+    generator_definition = CohortSpec(
+        data_cutoff=cutoff, pool_events="all", excluded_offence_flags=(), count_release_day=False
+    )
     with open_admin(synthetic_data_dir) as engine:
         ours = build_pool(engine, spec=generator_definition)
         default = build_pool(engine, spec=CohortSpec(data_cutoff=cutoff))
         theirs = engine.df(reoffending_sql(cutoff.isoformat())).set_index("index_type")
     adults = ours[ours.age_at_index >= 18]
-    return {"ours": adults.groupby("index_type").reoffended.agg(["size", "mean"]),
-            "theirs": theirs, "default": default}
+    return {
+        "ours": adults.groupby("index_type").reoffended.agg(["size", "mean"]),
+        "theirs": theirs,
+        "default": default,
+    }
 
 
 @pytest.mark.parametrize("index_type", sorted(PUBLISHED_RATES))

@@ -31,12 +31,14 @@ def _days(n: int) -> date:
 
 
 def _link(person_ids: list[int | None]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "row_number": range(1, len(person_ids) + 1),
-        "person_id": pd.array(person_ids, dtype="Int64"),
-        "match_probability": [1.0 if p else 0.0 for p in person_ids],
-        "method": ["id" if p else "none" for p in person_ids],
-    })
+    return pd.DataFrame(
+        {
+            "row_number": range(1, len(person_ids) + 1),
+            "person_id": pd.array(person_ids, dtype="Int64"),
+            "match_probability": [1.0 if p else 0.0 for p in person_ids],
+            "method": ["id" if p else "none" for p in person_ids],
+        }
+    )
 
 
 def _submission(n: int, **columns) -> pd.DataFrame:
@@ -49,16 +51,28 @@ def _submission(n: int, **columns) -> pd.DataFrame:
 def _world(events: list[dict], people: list[dict] | None = None, **tables):
     pids = sorted({e["person_id"] for e in events})
     people = people or [{"person_id": p} for p in pids]
-    offences = [{"offence_id": e["offence_id"], "person_id": e["person_id"],
-                 "offence_date": e["index_date"] - timedelta(days=40),
-                 "outcome_date": e["index_date"] - timedelta(days=1),
-                 **e.pop("offence", {})} for e in events]
+    offences = [
+        {
+            "offence_id": e["offence_id"],
+            "person_id": e["person_id"],
+            "offence_date": e["index_date"] - timedelta(days=40),
+            "outcome_date": e["index_date"] - timedelta(days=1),
+            **e.pop("offence", {}),
+        }
+        for e in events
+    ]
     return tiny_admin({"people": people, "index_events": events, "offences": offences, **tables})
 
 
 def _ev(event_id: int, person_id: int, day: int, index_type: str = "court_order", **kw) -> dict:
-    return {"event_id": event_id, "person_id": person_id, "index_date": _days(day),
-            "index_type": index_type, "offence_id": event_id * 10, **kw}
+    return {
+        "event_id": event_id,
+        "person_id": person_id,
+        "index_date": _days(day),
+        "index_type": index_type,
+        "offence_id": event_id * 10,
+        **kw,
+    }
 
 
 def _status(result) -> dict[int, str]:
@@ -66,56 +80,71 @@ def _status(result) -> dict[int, str]:
 
 
 def _event_of(result) -> dict[int, object]:
-    return {r: (None if pd.isna(e) else int(e))
-            for r, e in zip(result.rows.row_number, result.rows.event_id, strict=True)}
+    return {
+        r: (None if pd.isna(e) else int(e))
+        for r, e in zip(result.rows.row_number, result.rows.event_id, strict=True)
+    }
 
 
 class TestIndexEvent:
     def world(self):
-        return _world([
-            _ev(11, 1, -5),  # before the intervention start
-            _ev(12, 1, 10, "custody_release"),
-            _ev(13, 1, 30),
-            _ev(21, 2, 365),  # last day of the window
-            _ev(31, 3, 366),  # just outside
-            _ev(41, 4, 50, "court_order"),  # same day: the release wins
-            _ev(42, 4, 50, "custody_release"),
-        ])
+        return _world(
+            [
+                _ev(11, 1, -5),  # before the intervention start
+                _ev(12, 1, 10, "custody_release"),
+                _ev(13, 1, 30),
+                _ev(21, 2, 365),  # last day of the window
+                _ev(31, 3, 366),  # just outside
+                _ev(41, 4, 50, "court_order"),  # same day: the release wins
+                _ev(42, 4, 50, "custody_release"),
+            ]
+        )
 
     def test_first_event_on_or_after_the_start_within_the_window(self):
         with self.world() as engine:
-            r = build_cohort(engine, _link([1, 2, 3, 4]), _submission(4, intervention_start=D),
-                             "both", spec=SPEC)
+            r = build_cohort(
+                engine, _link([1, 2, 3, 4]), _submission(4, intervention_start=D), "both", spec=SPEC
+            )
         assert _event_of(r) == {1: 12, 2: 21, 3: None, 4: 42}
         assert _status(r)[3] == "no_index_event"
 
     def test_custody_programmes_take_releases_only(self):
         with self.world() as engine:
-            r = build_cohort(engine, _link([1, 4]), _submission(2, intervention_start=D),
-                             "custody", spec=SPEC)
+            r = build_cohort(
+                engine, _link([1, 4]), _submission(2, intervention_start=D), "custody", spec=SPEC
+            )
         assert _event_of(r) == {1: 12, 2: 42}
 
     def test_community_lookback_is_a_setting(self):
         spec = CohortSpec(data_cutoff=CUTOFF, community_lookback_days=7)
         with self.world() as engine:
-            plain = build_cohort(engine, _link([1]), _submission(1, intervention_start=D),
-                                 "community", spec=SPEC)
-            back = build_cohort(engine, _link([1]), _submission(1, intervention_start=D),
-                                "community", spec=spec)
-            custody = build_cohort(engine, _link([1]), _submission(1, intervention_start=D),
-                                   "custody", spec=spec)
+            plain = build_cohort(
+                engine, _link([1]), _submission(1, intervention_start=D), "community", spec=SPEC
+            )
+            back = build_cohort(
+                engine, _link([1]), _submission(1, intervention_start=D), "community", spec=spec
+            )
+            custody = build_cohort(
+                engine, _link([1]), _submission(1, intervention_start=D), "custody", spec=spec
+            )
         assert (_event_of(plain)[1], _event_of(back)[1], _event_of(custody)[1]) == (12, 11, 12)
 
     def test_reference_date_prefers_index_then_intervention_then_conviction(self):
-        sub = _submission(3, index_date=[_days(30), None, None],
-                          intervention_start=[D, _days(-5), None],
-                          conviction_date=[D, D, _days(20)])
+        sub = _submission(
+            3,
+            index_date=[_days(30), None, None],
+            intervention_start=[D, _days(-5), None],
+            conviction_date=[D, D, _days(20)],
+        )
         with self.world() as engine:
             r = build_cohort(engine, _link([1, 1, 1]), sub, "both", spec=SPEC)
             rows = r.rows.set_index("row_number")
         # the earliest reference date among a person's rows is kept (row 2: day -5)
-        assert rows.reference_source.tolist() == ["index_date", "intervention_start",
-                                                  "conviction_date"]
+        assert rows.reference_source.tolist() == [
+            "index_date",
+            "intervention_start",
+            "conviction_date",
+        ]
         assert _status(r) == {1: "duplicate_row", 2: "eligible", 3: "duplicate_row"}
         assert _event_of(r)[2] == 11
 
@@ -128,21 +157,27 @@ class TestIndexEvent:
 class TestEligibility:
     def test_follow_up_must_end_by_the_cutoff(self):
         last = CUTOFF - timedelta(days=365 + 183)
-        with _world([
-            {**_ev(1, 1, 0), "index_date": last},
-            {**_ev(2, 2, 0), "index_date": last + timedelta(days=1)},
-        ]) as engine:
-            r = build_cohort(engine, _link([1, 2]),
-                             _submission(2, intervention_start=last), "both", spec=SPEC)
+        with _world(
+            [
+                {**_ev(1, 1, 0), "index_date": last},
+                {**_ev(2, 2, 0), "index_date": last + timedelta(days=1)},
+            ]
+        ) as engine:
+            r = build_cohort(
+                engine, _link([1, 2]), _submission(2, intervention_start=last), "both", spec=SPEC
+            )
         assert _status(r) == {1: "eligible", 2: "follow_up_incomplete"}
         assert SPEC.last_complete_index_date == last
 
     def test_aged_14_or_under(self):
-        people = [{"person_id": 1, "date_of_birth": date(2005, 3, 1)},
-                  {"person_id": 2, "date_of_birth": date(2005, 3, 2)}]
+        people = [
+            {"person_id": 1, "date_of_birth": date(2005, 3, 1)},
+            {"person_id": 2, "date_of_birth": date(2005, 3, 2)},
+        ]
         with _world([_ev(1, 1, 0), _ev(2, 2, 0)], people) as engine:
-            r = build_cohort(engine, _link([1, 2]), _submission(2, intervention_start=D),
-                             "both", spec=SPEC)
+            r = build_cohort(
+                engine, _link([1, 2]), _submission(2, intervention_start=D), "both", spec=SPEC
+            )
         assert _status(r) == {1: "eligible", 2: "under_minimum_age"}
 
     def test_index_offence_exclusions_and_their_order(self):
@@ -154,11 +189,20 @@ class TestEligibility:
             _ev(5, 5, 0, offence={"offence_group": "sexual"}),  # the event's group decides
         ]
         with _world(events) as engine:
-            r = build_cohort(engine, _link([1, 2, 3, 4, 5]),
-                             _submission(5, index_date=[D, D, D, _days(2000), D]), "both",
-                             spec=SPEC)
-        assert _status(r) == {1: "sexual_offence", 2: "domestic_violence",
-                              3: "domestic_violence", 4: "follow_up_incomplete", 5: "eligible"}
+            r = build_cohort(
+                engine,
+                _link([1, 2, 3, 4, 5]),
+                _submission(5, index_date=[D, D, D, _days(2000), D]),
+                "both",
+                spec=SPEC,
+            )
+        assert _status(r) == {
+            1: "sexual_offence",
+            2: "domestic_violence",
+            3: "domestic_violence",
+            4: "follow_up_incomplete",
+            5: "eligible",
+        }
 
     def test_offence_exclusions_are_configurable(self):
         spec = CohortSpec(data_cutoff=CUTOFF, excluded_offence_flags=("terrorism",))
@@ -169,9 +213,11 @@ class TestEligibility:
             CohortSpec(data_cutoff=CUTOFF, excluded_offence_flags=("arson",))
 
     def test_person_flags_exclude_when_recorded_by_the_index_date(self):
-        flags = [{"person_id": 1, "flag": "gang", "flag_date": D},
-                 {"person_id": 2, "flag": "gang", "flag_date": _days(1)},
-                 {"person_id": 3, "flag": "vulnerable", "flag_date": _days(-100)}]
+        flags = [
+            {"person_id": 1, "flag": "gang", "flag_date": D},
+            {"person_id": 2, "flag": "gang", "flag_date": _days(1)},
+            {"person_id": 3, "flag": "vulnerable", "flag_date": _days(-100)},
+        ]
         spec = CohortSpec(data_cutoff=CUTOFF, excluded_person_flags=("gang", "vulnerable"))
         with _world([_ev(i, i, 0) for i in (1, 2, 3)], flags=flags) as engine:
             link, sub = _link([1, 2, 3]), _submission(3, index_date=D)
@@ -181,11 +227,11 @@ class TestEligibility:
         assert set(_status(default).values()) == {"eligible"}
 
     def test_custom_exclusions(self):
-        spec = CohortSpec(data_cutoff=CUTOFF,
-                          custom_exclusions=(("short_sentence", "sentence_days < 30"),))
+        spec = CohortSpec(
+            data_cutoff=CUTOFF, custom_exclusions=(("short_sentence", "sentence_days < 30"),)
+        )
         with _world([_ev(1, 1, 0, sentence_days=20), _ev(2, 2, 0)]) as engine:
-            r = build_cohort(engine, _link([1, 2]), _submission(2, index_date=D), "both",
-                             spec=spec)
+            r = build_cohort(engine, _link([1, 2]), _submission(2, index_date=D), "both", spec=spec)
         assert _status(r) == {1: "short_sentence", 2: "eligible"}
         assert r.attrition.table().set_index("reason").loc["short_sentence", "count"] == 1
         with pytest.raises(UsageError):
@@ -195,10 +241,14 @@ class TestEligibility:
 def test_attrition_puts_every_row_in_one_bucket():
     events = [_ev(1, 1, 0), _ev(2, 2, 0, offence_group="sexual"), _ev(3, 3, 2000)]
     with _world([*events, _ev(4, 4, -50)]) as engine:
-        r = build_cohort(engine, _link([1, 1, 2, 3, None, 4]),
-                         _submission(6, intervention_start=[D, D, D, _days(2000), D, D]),
-                         "both", spec=SPEC,
-                         rejected_at_intake=3)
+        r = build_cohort(
+            engine,
+            _link([1, 1, 2, 3, None, 4]),
+            _submission(6, intervention_start=[D, D, D, _days(2000), D, D]),
+            "both",
+            spec=SPEC,
+            rejected_at_intake=3,
+        )
     table = r.attrition.table().set_index("reason")["count"]
     a = r.attrition
     assert (a.submitted, a.linked, a.eligible) == (9, 4, 1)
@@ -217,8 +267,9 @@ def test_attrition_puts_every_row_in_one_bucket():
 def test_accepted_rows_missing_from_the_link_table_are_not_linked():
     # e.g. linkage's linked_people(): only the rows that found someone
     with _world([_ev(1, 1, 0)]) as engine:
-        r = build_cohort(engine, _link([1]), _submission(3, intervention_start=D), "both",
-                         spec=SPEC)
+        r = build_cohort(
+            engine, _link([1]), _submission(3, intervention_start=D), "both", spec=SPEC
+        )
     assert _status(r) == {1: "eligible", 2: "not_linked", 3: "not_linked"}
     assert (r.attrition.submitted, r.attrition.linked) == (3, 1)
 
@@ -228,20 +279,25 @@ def test_bad_inputs_are_usage_errors():
         with pytest.raises(UsageError):
             build_cohort(engine, _link([1]), _submission(1), "prison", spec=SPEC)
         with pytest.raises(UsageError):
-            build_cohort(engine, _link([1]).drop(columns="method"), _submission(1), "both",
-                         spec=SPEC)
+            build_cohort(
+                engine, _link([1]).drop(columns="method"), _submission(1), "both", spec=SPEC
+            )
         with pytest.raises(UsageError):  # in-memory engine: no manifest to read the cut-off
             build_cohort(engine, _link([1]), _submission(1), "both")
 
 
 class TestPool:
     def world(self):
-        return _world([
-            _ev(1, 1, 0), _ev(2, 1, 100),  # same person and year: first only
-            _ev(3, 1, 400, "custody_release"),  # next year
-            _ev(4, 2, 0, offence_group="sexual"),  # excluded
-            _ev(5, 3, 10), _ev(6, 4, 20, "custody_release"),
-        ])
+        return _world(
+            [
+                _ev(1, 1, 0),
+                _ev(2, 1, 100),  # same person and year: first only
+                _ev(3, 1, 400, "custody_release"),  # next year
+                _ev(4, 2, 0, offence_group="sexual"),  # excluded
+                _ev(5, 3, 10),
+                _ev(6, 4, 20, "custody_release"),
+            ]
+        )
 
     def test_pool_is_first_eligible_event_per_person_and_year(self):
         with self.world() as engine:
@@ -252,20 +308,27 @@ class TestPool:
         assert set(pool.treated) == {0}
         assert every.event_id.tolist() == [1, 2, 3, 5, 6]
         assert counts.set_index(["index_type", "status"])["events"].to_dict() == {
-            ("court_order", "eligible"): 2, ("court_order", "sexual_offence"): 1,
-            ("custody_release", "eligible"): 2}
+            ("court_order", "eligible"): 2,
+            ("court_order", "sexual_offence"): 1,
+            ("custody_release", "eligible"): 2,
+        }
 
     def test_pool_excludes_people_and_reads_strata(self):
         with self.world() as engine:
-            pool = build_pool(engine, spec=SPEC, exclude_person_ids=[3],
-                              strata=[("custody_release", 2020), ("court_order", 2020)])
+            pool = build_pool(
+                engine,
+                spec=SPEC,
+                exclude_person_ids=[3],
+                strata=[("custody_release", 2020), ("court_order", 2020)],
+            )
         assert pool.event_id.tolist() == [1, 6]
 
     def test_treated_and_pool_rows_are_computed_identically(self):
         with self.world() as engine:
             pool = build_pool(engine, spec=SPEC).set_index("event_id")
-            cohort = build_cohort(engine, _link([3, 4]), _submission(2, intervention_start=D),
-                                  "both", spec=SPEC).data.set_index("event_id")
+            cohort = build_cohort(
+                engine, _link([3, 4]), _submission(2, intervention_start=D), "both", spec=SPEC
+            ).data.set_index("event_id")
         assert cohort.index.tolist() == [5, 6]
         expected = pool.loc[[5, 6]].drop(columns="treated")
         pd.testing.assert_frame_equal(cohort.drop(columns="treated"), expected)
@@ -273,8 +336,9 @@ class TestPool:
 
     def test_analysis_frame_joins_cohort_and_pool_safely(self):
         with self.world() as engine:
-            cohort = build_cohort(engine, _link([3]), _submission(1, intervention_start=D),
-                                  "both", spec=SPEC)
+            cohort = build_cohort(
+                engine, _link([3]), _submission(1, intervention_start=D), "both", spec=SPEC
+            )
             pool = build_pool(engine, spec=SPEC, exclude_person_ids=cohort.linked_person_ids)
             unsafe = build_pool(engine, spec=SPEC)
         frame = analysis_frame(cohort, pool)

@@ -26,13 +26,24 @@ def _covariates(engine) -> pd.DataFrame:
 
 
 def _event(pid: int, **kw) -> dict:
-    return {"event_id": pid, "person_id": pid, "index_date": INDEX, "index_type": "court_order",
-            "offence_id": pid * 100, **kw}
+    return {
+        "event_id": pid,
+        "person_id": pid,
+        "index_date": INDEX,
+        "index_type": "court_order",
+        "offence_id": pid * 100,
+        **kw,
+    }
 
 
 def _offence(oid: int, pid: int, offence: date, outcome: date, **kw) -> dict:
-    return {"offence_id": oid, "person_id": pid, "offence_date": offence,
-            "outcome_date": outcome, **kw}
+    return {
+        "offence_id": oid,
+        "person_id": pid,
+        "offence_date": offence,
+        "outcome_date": outcome,
+        **kw,
+    }
 
 
 def test_age_at_index_counts_completed_years():
@@ -58,8 +69,13 @@ def test_criminal_history_is_what_was_proven_before_the_index_sentence():
         _offence(106, 1, d(2019, 11, 1), d(2020, 6, 1)),  # committed before, proven after
         _offence(107, 1, d(2020, 4, 1), d(2020, 5, 1)),  # after index: an outcome, not history
     ]
-    with tiny_admin({"people": [{"person_id": 1, "date_of_birth": d(1990, 6, 15)}],
-                     "index_events": [_event(1)], "offences": offences}) as engine:
+    with tiny_admin(
+        {
+            "people": [{"person_id": 1, "date_of_birth": d(1990, 6, 15)}],
+            "index_events": [_event(1)],
+            "offences": offences,
+        }
+    ) as engine:
         r = _covariates(engine).loc[1]
     assert r.prev_offences == 4  # 102, 103, 104, 105
     assert r.prev_convictions == 2  # 2019-03-01 and 2010-08-01
@@ -83,10 +99,18 @@ def test_release_history_counts_from_the_sentence_date():
         # proven while in custody for an older offence: after the sentence date, not history
         _offence(102, 1, date(2017, 1, 1), date(2019, 1, 1)),
     ]
-    events = [_event(1, index_type="custody_release", index_date=INDEX, sentence_start=sentence,
-                     disposal="custody")]
-    with tiny_admin({"people": [{"person_id": 1}], "index_events": events,
-                     "offences": offences}) as engine:
+    events = [
+        _event(
+            1,
+            index_type="custody_release",
+            index_date=INDEX,
+            sentence_start=sentence,
+            disposal="custody",
+        )
+    ]
+    with tiny_admin(
+        {"people": [{"person_id": 1}], "index_events": events, "offences": offences}
+    ) as engine:
         r = _covariates(engine).loc[1]
     assert r.prev_offences == 1
     assert r.sentence_type == "custody"
@@ -94,8 +118,13 @@ def test_release_history_counts_from_the_sentence_date():
 
 def test_first_offender_has_no_history():
     offences = [_offence(100, 1, date(2019, 12, 1), INDEX)]
-    with tiny_admin({"people": [{"person_id": 1, "date_of_birth": date(2000, 1, 1)}],
-                     "index_events": [_event(1)], "offences": offences}) as engine:
+    with tiny_admin(
+        {
+            "people": [{"person_id": 1, "date_of_birth": date(2000, 1, 1)}],
+            "index_events": [_event(1)],
+            "offences": offences,
+        }
+    ) as engine:
         r = _covariates(engine).loc[1]
     assert (r.prev_offences, r.prev_convictions, r.prev_cautions) == (0, 0, 0)
     assert pd.isna(r.days_since_last_offence)
@@ -105,16 +134,30 @@ def test_first_offender_has_no_history():
 
 def test_employment_and_benefit_history_before_index():
     spells = [
-        {"person_id": 1, "start_date": INDEX - timedelta(days=500),
-         "end_date": INDEX - timedelta(days=301)},  # 200 days, 65 of them in the last year
+        {
+            "person_id": 1,
+            "start_date": INDEX - timedelta(days=500),
+            "end_date": INDEX - timedelta(days=301),
+        },  # 200 days, 65 of them in the last year
         {"person_id": 1, "start_date": INDEX - timedelta(days=10), "end_date": None},  # ongoing
         {"person_id": 2, "start_date": INDEX + timedelta(days=1), "end_date": None},  # later
     ]
-    benefits = [{"person_id": 2, "benefit_type": "universal_credit",
-                 "start_date": INDEX - timedelta(days=900), "end_date": INDEX}]
-    with tiny_admin({"people": [{"person_id": 1}, {"person_id": 2}],
-                     "index_events": [_event(1), _event(2)],
-                     "employment_spells": spells, "benefit_spells": benefits}) as engine:
+    benefits = [
+        {
+            "person_id": 2,
+            "benefit_type": "universal_credit",
+            "start_date": INDEX - timedelta(days=900),
+            "end_date": INDEX,
+        }
+    ]
+    with tiny_admin(
+        {
+            "people": [{"person_id": 1}, {"person_id": 2}],
+            "index_events": [_event(1), _event(2)],
+            "employment_spells": spells,
+            "benefit_spells": benefits,
+        }
+    ) as engine:
         r = _covariates(engine)
     assert r.employment_days_1y.tolist() == [65 + 10, 0]
     assert r.employment_days_2y.tolist() == [200 + 10, 0]
@@ -126,17 +169,29 @@ def test_employment_and_benefit_history_before_index():
 
 def test_assessment_is_the_latest_up_to_index_within_two_years():
     a = [
-        {"person_id": 1, "assessment_date": INDEX - timedelta(days=100), "risk_score": 40.0,
-         "need_drugs": True},
+        {
+            "person_id": 1,
+            "assessment_date": INDEX - timedelta(days=100),
+            "risk_score": 40.0,
+            "need_drugs": True,
+        },
         {"person_id": 1, "assessment_date": INDEX, "risk_score": 60.0, "need_drugs": False},
         {"person_id": 1, "assessment_date": INDEX + timedelta(days=1), "risk_score": 90.0},
         {"person_id": 2, "assessment_date": INDEX - timedelta(days=730), "risk_score": 10.0},
-        {"person_id": 3, "assessment_date": INDEX - timedelta(days=729), "risk_score": 20.0,
-         "need_accommodation": True},
+        {
+            "person_id": 3,
+            "assessment_date": INDEX - timedelta(days=729),
+            "risk_score": 20.0,
+            "need_accommodation": True,
+        },
     ]
-    with tiny_admin({"people": [{"person_id": i} for i in (1, 2, 3)],
-                     "index_events": [_event(i) for i in (1, 2, 3)],
-                     "assessments": a}) as engine:
+    with tiny_admin(
+        {
+            "people": [{"person_id": i} for i in (1, 2, 3)],
+            "index_events": [_event(i) for i in (1, 2, 3)],
+            "assessments": a,
+        }
+    ) as engine:
         r = _covariates(engine)
     assert r.has_assessment.tolist() == [1, 0, 1]
     assert r.risk_score.tolist()[0] == 60.0 and pd.isna(r.risk_score.tolist()[1])
@@ -154,10 +209,10 @@ def test_history_ends_at_the_index_conviction_when_sentencing_came_later():
         _offence(104, 1, date(2017, 5, 3), date(2017, 6, 1), disposal="caution"),  # a caution
         _offence(105, 1, date(2014, 1, 1), date(2014, 2, 1), disposal="caution"),
     ]
-    events = [_event(1, index_type="custody_release", sentence_start=sentenced,
-                     disposal="custody")]
-    with tiny_admin({"people": [{"person_id": 1}], "index_events": events,
-                     "offences": offences}) as engine:
+    events = [_event(1, index_type="custody_release", sentence_start=sentenced, disposal="custody")]
+    with tiny_admin(
+        {"people": [{"person_id": 1}], "index_events": events, "offences": offences}
+    ) as engine:
         r = _covariates(engine).loc[1]
     assert r.prev_offences == 4
     assert (r.prev_convictions, r.prev_cautions, r.prev_custodial) == (1, 2, 1)

@@ -14,9 +14,14 @@ from jdl.outcomes import to_dialect
 
 SPECS = [
     CohortSpec(data_cutoff=date(2024, 12, 31)),
-    CohortSpec(data_cutoff=date(2024, 12, 31), excluded_person_flags=("gang", "vulnerable"),
-               custom_exclusions=(("short", "sentence_days < 30 AND index_type = 'court_order'"),),
-               pool_events="all", count_release_day=False, community_lookback_days=30),
+    CohortSpec(
+        data_cutoff=date(2024, 12, 31),
+        excluded_person_flags=("gang", "vulnerable"),
+        custom_exclusions=(("short", "sentence_days < 30 AND index_type = 'court_order'"),),
+        pool_events="all",
+        count_release_day=False,
+        community_lookback_days=30,
+    ),
 ]
 
 
@@ -33,8 +38,9 @@ def _queries(spec: CohortSpec) -> list[str]:
 @pytest.mark.parametrize("spec", SPECS)
 def test_every_query_transpiles_to_spark(spec):
     for sql in _queries(spec):
-        spark = sqlglot.transpile(sql, read="duckdb", write="spark",
-                                  unsupported_level=ErrorLevel.RAISE)[0]
+        spark = sqlglot.transpile(
+            sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+        )[0]
         sqlglot.parse_one(spark, read="spark")  # and Spark's parser reads it back
         assert "DATE_DIFF('day'" not in spark and "INTERVAL (" not in spark
         assert to_dialect(sql, "spark") == spark

@@ -21,14 +21,18 @@ EVENTS_SQL = (
 )
 
 offence = st.tuples(st.integers(-400, 600), st.integers(0, 400))  # offence day, days to proof
-person = st.tuples(st.sampled_from(["court_order", "custody_release"]),
-                   st.lists(offence, max_size=6))
+person = st.tuples(
+    st.sampled_from(["court_order", "custody_release"]), st.lists(offence, max_size=6)
+)
 
 
 def reference(index_type: str, offences: list[tuple[int, int]]) -> tuple[int, int, int | None]:
     first = 0 if index_type == "custody_release" and FOLLOW_UP.count_release_day else 1
-    days = [d for d, lag in offences
-            if first <= d <= FOLLOW_UP.follow_up_days and d + lag <= FOLLOW_UP.proven_by_day]
+    days = [
+        d
+        for d, lag in offences
+        if first <= d <= FOLLOW_UP.follow_up_days and d + lag <= FOLLOW_UP.proven_by_day
+    ]
     return int(bool(days)), len(days), min(days) if days else None
 
 
@@ -38,12 +42,24 @@ def test_sql_matches_the_reference_rule(people):
     rows, events, offences = [], [], []
     for pid, (index_type, history) in enumerate(people, start=1):
         rows.append({"person_id": pid})
-        events.append({"event_id": pid, "person_id": pid, "index_date": INDEX,
-                       "index_type": index_type, "offence_id": None})
+        events.append(
+            {
+                "event_id": pid,
+                "person_id": pid,
+                "index_date": INDEX,
+                "index_type": index_type,
+                "offence_id": None,
+            }
+        )
         for k, (day, lag) in enumerate(history):
-            offences.append({"offence_id": pid * 100 + k, "person_id": pid,
-                             "offence_date": INDEX + timedelta(days=day),
-                             "outcome_date": INDEX + timedelta(days=day + lag)})
+            offences.append(
+                {
+                    "offence_id": pid * 100 + k,
+                    "person_id": pid,
+                    "offence_date": INDEX + timedelta(days=day),
+                    "outcome_date": INDEX + timedelta(days=day + lag),
+                }
+            )
     with tiny_admin({"people": rows, "index_events": events, "offences": offences}) as engine:
         got = engine.df(measures_sql(EVENTS_SQL, outcome_measures(FOLLOW_UP), FOLLOW_UP))
     for pid, (index_type, history) in enumerate(people, start=1):
@@ -53,14 +69,23 @@ def test_sql_matches_the_reference_rule(people):
 
 
 disposals = st.sampled_from(["custody", "community", "fine", "caution", "suspended"])
-history_offence = st.tuples(st.integers(-3000, 600), st.integers(0, 400), disposals,
-                            st.integers(1, 3))
+history_offence = st.tuples(
+    st.integers(-3000, 600), st.integers(0, 400), disposals, st.integers(1, 3)
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(["court_order", "custody_release"]),
-                          st.lists(history_offence, max_size=8), st.integers(0, 400)),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["court_order", "custody_release"]),
+            st.lists(history_offence, max_size=8),
+            st.integers(0, 400),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_row_windows_do_not_change_any_measure(people):
     """Pruning the joined offence rows per window is only an optimisation."""
     from jdl.cohort import covariate_measures
@@ -70,22 +95,42 @@ def test_row_windows_do_not_change_any_measure(people):
         rows.append({"person_id": pid})
         index_id = pid * 100 + 99
         convicted = INDEX - timedelta(days=served + 20)
-        events.append({"event_id": pid, "person_id": pid, "index_date": INDEX,
-                       "index_type": index_type, "offence_id": index_id,
-                       "sentence_start": INDEX - timedelta(days=served)})
-        offences.append({"offence_id": index_id, "person_id": pid,
-                         "offence_date": convicted - timedelta(days=30),
-                         "outcome_date": convicted, "disposal": "custody"})
+        events.append(
+            {
+                "event_id": pid,
+                "person_id": pid,
+                "index_date": INDEX,
+                "index_type": index_type,
+                "offence_id": index_id,
+                "sentence_start": INDEX - timedelta(days=served),
+            }
+        )
+        offences.append(
+            {
+                "offence_id": index_id,
+                "person_id": pid,
+                "offence_date": convicted - timedelta(days=30),
+                "outcome_date": convicted,
+                "disposal": "custody",
+            }
+        )
         for k, (day, lag, disposal, severity) in enumerate(history):
-            offences.append({"offence_id": pid * 100 + k, "person_id": pid,
-                             "offence_date": INDEX + timedelta(days=day),
-                             "outcome_date": INDEX + timedelta(days=day + lag),
-                             "disposal": disposal, "severity": severity})
+            offences.append(
+                {
+                    "offence_id": pid * 100 + k,
+                    "person_id": pid,
+                    "offence_date": INDEX + timedelta(days=day),
+                    "outcome_date": INDEX + timedelta(days=day + lag),
+                    "disposal": disposal,
+                    "severity": severity,
+                }
+            )
     measures = covariate_measures() + outcome_measures(FOLLOW_UP)
     with tiny_admin({"people": rows, "index_events": events, "offences": offences}) as engine:
         pruned, full = (
-            engine.df(measures_sql(EVENTS_SQL, measures, FOLLOW_UP, prune=prune))
-            .sort_values("event_id", ignore_index=True)
+            engine.df(measures_sql(EVENTS_SQL, measures, FOLLOW_UP, prune=prune)).sort_values(
+                "event_id", ignore_index=True
+            )
             for prune in (True, False)
         )
     pd.testing.assert_frame_equal(pruned, full)

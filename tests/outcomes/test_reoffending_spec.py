@@ -35,10 +35,20 @@ REOFFENDING_CASES = {
     "court order: offence on the start day does not": (CO, [(0, 30, {})], 0, 0, None),
     "custody: offence on the release day counts": (CR, [(0, 30, {})], 1, 1, 0),
     "offence before index proven after does not": (CR, [(-10, 30, {})], 0, 0, None),
-    "several re-offences, first one dates": (CO, [(20, 60, {}), (10, 50, {}), (400, 420, {})],
-                                              1, 2, 10),
+    "several re-offences, first one dates": (
+        CO,
+        [(20, 60, {}), (10, 50, {}), (400, 420, {})],
+        1,
+        2,
+        10,
+    ),
     "a late-proven earlier offence does not set the first day": (
-        CO, [(100, 700, {}), (200, 300, {})], 1, 1, 200),
+        CO,
+        [(100, 700, {}), (200, 300, {})],
+        1,
+        1,
+        200,
+    ),
 }
 
 
@@ -48,16 +58,35 @@ def _world(cases: dict[str, tuple], *, index_offence: bool = True):
     for pid, (index_type, rows, *_) in enumerate(cases.values(), start=1):
         people.append({"person_id": pid})
         index_offence_id = pid * 10_000 if index_offence else None
-        events.append({"event_id": pid, "person_id": pid, "index_date": INDEX,
-                       "index_type": index_type, "offence_id": index_offence_id})
+        events.append(
+            {
+                "event_id": pid,
+                "person_id": pid,
+                "index_date": INDEX,
+                "index_type": index_type,
+                "offence_id": index_offence_id,
+            }
+        )
         if index_offence:  # the index offence itself: committed before, proven on the index day
-            offences.append({"offence_id": index_offence_id, "person_id": pid,
-                             "offence_date": INDEX - timedelta(days=30), "outcome_date": INDEX})
+            offences.append(
+                {
+                    "offence_id": index_offence_id,
+                    "person_id": pid,
+                    "offence_date": INDEX - timedelta(days=30),
+                    "outcome_date": INDEX,
+                }
+            )
         for offence_day, outcome_day, extra in rows:
             offence_id += 1
-            offences.append({"offence_id": offence_id, "person_id": pid,
-                             "offence_date": INDEX + timedelta(days=offence_day),
-                             "outcome_date": INDEX + timedelta(days=outcome_day), **extra})
+            offences.append(
+                {
+                    "offence_id": offence_id,
+                    "person_id": pid,
+                    "offence_date": INDEX + timedelta(days=offence_day),
+                    "outcome_date": INDEX + timedelta(days=outcome_day),
+                    **extra,
+                }
+            )
     return tiny_admin({"people": people, "index_events": events, "offences": offences})
 
 
@@ -73,8 +102,11 @@ def test_reoffending_cases():
     for pid, (name, case) in enumerate(REOFFENDING_CASES.items(), start=1):
         _, _, reoffended, reoffences, days = case
         row = result.loc[pid]
-        got = (int(row.reoffended), int(row.reoffences),
-               None if pd.isna(row.days_to_first) else int(row.days_to_first))
+        got = (
+            int(row.reoffended),
+            int(row.reoffences),
+            None if pd.isna(row.days_to_first) else int(row.days_to_first),
+        )
         assert got == (reoffended, reoffences, days), name
 
 
@@ -87,9 +119,16 @@ def test_release_day_rule_is_a_setting():
     assert on.reoffended.tolist() == [1]
 
 
-@pytest.mark.parametrize(("follow_up_days", "waiting", "expected"), [
-    (365, 183, 1), (180, 183, 0), (365, 35, 1), (365, 34, 0), (730, 0, 1),
-])
+@pytest.mark.parametrize(
+    ("follow_up_days", "waiting", "expected"),
+    [
+        (365, 183, 1),
+        (180, 183, 0),
+        (365, 35, 1),
+        (365, 34, 0),
+        (730, 0, 1),
+    ],
+)
 def test_follow_up_and_waiting_period_are_settings(follow_up_days, waiting, expected):
     # offence on day 200, proven on day 400
     with _world({"x": (CO, [(200, 400, {})])}) as engine:
@@ -99,28 +138,49 @@ def test_follow_up_and_waiting_period_are_settings(follow_up_days, waiting, expe
 
 def test_index_offence_is_never_a_reoffence():
     # a custody release whose index offence is (oddly) dated on the release day
-    with tiny_admin({
-        "people": [{"person_id": 1}],
-        "index_events": [{"event_id": 1, "person_id": 1, "index_date": INDEX, "index_type": CR,
-                          "offence_id": 7}],
-        "offences": [{"offence_id": 7, "person_id": 1, "offence_date": INDEX,
-                      "outcome_date": INDEX + timedelta(days=10)}],
-    }) as engine:
+    with tiny_admin(
+        {
+            "people": [{"person_id": 1}],
+            "index_events": [
+                {
+                    "event_id": 1,
+                    "person_id": 1,
+                    "index_date": INDEX,
+                    "index_type": CR,
+                    "offence_id": 7,
+                }
+            ],
+            "offences": [
+                {
+                    "offence_id": 7,
+                    "person_id": 1,
+                    "offence_date": INDEX,
+                    "outcome_date": INDEX + timedelta(days=10),
+                }
+            ],
+        }
+    ) as engine:
         assert _outcomes(engine).reoffended.tolist() == [0]
 
 
 def test_extended_offence_outcomes():
     cases = {
-        "two custodial re-offences sentenced together, one violent tier 1": (CO, [
-            (10, 50, {"disposal": "custody", "offence_group": "violence", "severity": 1}),
-            (12, 50, {"disposal": "custody", "offence_group": "theft", "severity": 3}),
-            (30, 80, {"disposal": "community", "offence_group": "theft", "severity": 2}),
-        ]),
-        "one non-custodial re-offence, one offence the year before": (CO, [
-            (-100, -50, {}),
-            (-400, -350, {}),  # more than a year before: not in the pre volume
-            (20, 40, {"disposal": "fine", "offence_group": "drugs", "severity": 2}),
-        ]),
+        "two custodial re-offences sentenced together, one violent tier 1": (
+            CO,
+            [
+                (10, 50, {"disposal": "custody", "offence_group": "violence", "severity": 1}),
+                (12, 50, {"disposal": "custody", "offence_group": "theft", "severity": 3}),
+                (30, 80, {"disposal": "community", "offence_group": "theft", "severity": 2}),
+            ],
+        ),
+        "one non-custodial re-offence, one offence the year before": (
+            CO,
+            [
+                (-100, -50, {}),
+                (-400, -350, {}),  # more than a year before: not in the pre volume
+                (20, 40, {"disposal": "fine", "offence_group": "drugs", "severity": 2}),
+            ],
+        ),
         "custodial sentence outside the follow-up": (CO, [(400, 420, {"disposal": "custody"})]),
     }
     with _world(cases) as engine:
@@ -141,27 +201,54 @@ def test_pre_period_of_a_release_is_before_the_sentence():
     # released 2020-03-01 after a sentence that started 2019-03-01: the "before" year is the
     # year before sentence, not the year in custody
     sentence = date(2019, 3, 1)
-    with tiny_admin({
-        "people": [{"person_id": 1}],
-        "index_events": [{"event_id": 1, "person_id": 1, "index_date": INDEX, "index_type": CR,
-                          "offence_id": 5, "sentence_start": sentence, "disposal": "custody"}],
-        "offences": [
-            {"offence_id": 5, "person_id": 1, "offence_date": date(2018, 12, 1),
-             "outcome_date": sentence, "disposal": "custody"},
-            {"offence_id": 6, "person_id": 1, "offence_date": date(2018, 6, 1),
-             "outcome_date": date(2018, 7, 1)},
-            {"offence_id": 7, "person_id": 1, "offence_date": date(2017, 6, 1),
-             "outcome_date": date(2017, 7, 1)},
-        ],
-    }) as engine:
+    with tiny_admin(
+        {
+            "people": [{"person_id": 1}],
+            "index_events": [
+                {
+                    "event_id": 1,
+                    "person_id": 1,
+                    "index_date": INDEX,
+                    "index_type": CR,
+                    "offence_id": 5,
+                    "sentence_start": sentence,
+                    "disposal": "custody",
+                }
+            ],
+            "offences": [
+                {
+                    "offence_id": 5,
+                    "person_id": 1,
+                    "offence_date": date(2018, 12, 1),
+                    "outcome_date": sentence,
+                    "disposal": "custody",
+                },
+                {
+                    "offence_id": 6,
+                    "person_id": 1,
+                    "offence_date": date(2018, 6, 1),
+                    "outcome_date": date(2018, 7, 1),
+                },
+                {
+                    "offence_id": 7,
+                    "person_id": 1,
+                    "offence_date": date(2017, 6, 1),
+                    "outcome_date": date(2017, 7, 1),
+                },
+            ],
+        }
+    ) as engine:
         assert _outcomes(engine).offences_pre.tolist() == [2]
 
 
 def test_employment_and_benefit_outcomes():
     spells = [
         # employed from 30 days before to day 100 after: 100 follow-up days, not employed on 365
-        {"person_id": 1, "start_date": INDEX - timedelta(days=30),
-         "end_date": INDEX + timedelta(days=100)},
+        {
+            "person_id": 1,
+            "start_date": INDEX - timedelta(days=30),
+            "end_date": INDEX + timedelta(days=100),
+        },
         # ongoing job from day 300: days 300..365 = 66 days, employed on day 365
         {"person_id": 2, "start_date": INDEX + timedelta(days=300), "end_date": None},
         # two overlapping jobs covering the whole year: capped at 365
@@ -170,16 +257,26 @@ def test_employment_and_benefit_outcomes():
         # job starting after the follow-up year
         {"person_id": 4, "start_date": INDEX + timedelta(days=366), "end_date": None},
     ]
-    benefits = [{"person_id": 2, "benefit_type": "jobseekers", "start_date": INDEX,
-                 "end_date": INDEX + timedelta(days=299)}]
+    benefits = [
+        {
+            "person_id": 2,
+            "benefit_type": "jobseekers",
+            "start_date": INDEX,
+            "end_date": INDEX + timedelta(days=299),
+        }
+    ]
     cases = {f"p{i}": (CO, []) for i in range(1, 6)}
     with _world(cases) as engine:
         engine.register("_spells", pd.DataFrame(spells))
-        engine.execute("INSERT INTO employment_spells SELECT person_id, CAST(start_date AS DATE),"
-                       " CAST(end_date AS DATE) FROM _spells")
+        engine.execute(
+            "INSERT INTO employment_spells SELECT person_id, CAST(start_date AS DATE),"
+            " CAST(end_date AS DATE) FROM _spells"
+        )
         engine.register("_benefits", pd.DataFrame(benefits))
-        engine.execute("INSERT INTO benefit_spells SELECT person_id, benefit_type, "
-                       "CAST(start_date AS DATE), CAST(end_date AS DATE) FROM _benefits")
+        engine.execute(
+            "INSERT INTO benefit_spells SELECT person_id, benefit_type, "
+            "CAST(start_date AS DATE), CAST(end_date AS DATE) FROM _benefits"
+        )
         r = _outcomes(engine).set_index("person_id")
     assert r.employment_days_post.tolist() == [100, 66, 365, 0, 0]
     assert r.employment_at_end.tolist() == [0, 1, 1, 0, 0]

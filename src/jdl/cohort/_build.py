@@ -27,9 +27,16 @@ ROWS_TABLE = "_jdl_cohort_rows"
 LINK_COLUMNS = ("row_number", "person_id", "method")
 DATE_COLUMNS = ("index_date", "intervention_start", "conviction_date")
 _CASTS = {
-    "person_id": "BIGINT", "event_id": "BIGINT", "treated": "INTEGER", "index_date": "DATE",
-    "index_type": "VARCHAR", "index_offence_id": "BIGINT", "offence_group": "VARCHAR",
-    "disposal": "VARCHAR", "sentence_days": "INTEGER", "sentence_start": "DATE",
+    "person_id": "BIGINT",
+    "event_id": "BIGINT",
+    "treated": "INTEGER",
+    "index_date": "DATE",
+    "index_type": "VARCHAR",
+    "index_offence_id": "BIGINT",
+    "offence_group": "VARCHAR",
+    "disposal": "VARCHAR",
+    "sentence_days": "INTEGER",
+    "sentence_start": "DATE",
 }
 # Linkage-stage reasons (rows), then eligibility-stage reasons (people) before the rules.
 LINKAGE_REASONS = {
@@ -72,8 +79,9 @@ class Attrition:
         rows = [("submitted", "", "Submitted", self.submitted)]
         rows += [(s.stage, s.reason, s.label, s.count) for s in self.steps if s.stage == "linkage"]
         rows.append(("linked", "", "Linked people", self.linked))
-        rows += [(s.stage, s.reason, s.label, s.count) for s in self.steps
-                 if s.stage == "eligibility"]
+        rows += [
+            (s.stage, s.reason, s.label, s.count) for s in self.steps if s.stage == "eligibility"
+        ]
         rows.append(("eligible", "", "Eligible people", self.eligible))
         return pd.DataFrame(rows, columns=["stage", "reason", "label", "count"])
 
@@ -112,8 +120,9 @@ def _resolve_spec(engine: DuckDBEngine, spec: CohortSpec | None, data_cutoff) ->
 
 def _check_inputs(link: pd.DataFrame, submission: pd.DataFrame, setting: str) -> None:
     if setting not in SETTINGS:
-        raise UsageError(f"Unknown programme setting {setting!r}.",
-                         hint=f"Use one of {', '.join(SETTINGS)}.")
+        raise UsageError(
+            f"Unknown programme setting {setting!r}.", hint=f"Use one of {', '.join(SETTINGS)}."
+        )
     missing = [c for c in LINK_COLUMNS if c not in link.columns]
     missing += [c for c in ("row_number",) if c not in submission.columns]
     if missing:
@@ -142,14 +151,27 @@ def _ordered(sql: str) -> str:
 
 def _attrition(rows: pd.DataFrame, spec: CohortSpec, rejected_at_intake: int) -> Attrition:
     counts = rows["status"].value_counts()
-    steps = [AttritionStep("linkage", "rejected_at_intake", LINKAGE_REASONS["rejected_at_intake"],
-                           int(rejected_at_intake))]
-    steps += [AttritionStep("linkage", r, label, int(counts.get(r, 0)))
-              for r, label in LINKAGE_REASONS.items() if r != "rejected_at_intake"]
-    steps += [AttritionStep("eligibility", r, label, int(counts.get(r, 0)))
-              for r, label in INDEX_REASONS.items()]
-    steps += [AttritionStep("eligibility", rule.reason, rule.label, int(counts.get(rule.reason, 0)))
-              for rule in exclusion_rules(spec)]
+    steps = [
+        AttritionStep(
+            "linkage",
+            "rejected_at_intake",
+            LINKAGE_REASONS["rejected_at_intake"],
+            int(rejected_at_intake),
+        )
+    ]
+    steps += [
+        AttritionStep("linkage", r, label, int(counts.get(r, 0)))
+        for r, label in LINKAGE_REASONS.items()
+        if r != "rejected_at_intake"
+    ]
+    steps += [
+        AttritionStep("eligibility", r, label, int(counts.get(r, 0)))
+        for r, label in INDEX_REASONS.items()
+    ]
+    steps += [
+        AttritionStep("eligibility", rule.reason, rule.label, int(counts.get(rule.reason, 0)))
+        for rule in exclusion_rules(spec)
+    ]
     submitted = len(rows) + int(rejected_at_intake)
     linked = submitted - sum(s.count for s in steps if s.stage == "linkage")
     eligible = int(counts.get("eligible", 0))
@@ -178,11 +200,13 @@ def build_cohort(
     """
     _check_inputs(link, submission, setting)
     spec = _resolve_spec(engine, spec, data_cutoff)
-    link_in = pd.DataFrame({
-        "row_number": link["row_number"].astype("int64"),
-        "person_id": link["person_id"].astype("Int64"),
-        "method": link["method"].astype("string"),
-    })
+    link_in = pd.DataFrame(
+        {
+            "row_number": link["row_number"].astype("int64"),
+            "person_id": link["person_id"].astype("Int64"),
+            "method": link["method"].astype("string"),
+        }
+    )
     engine.register(LINK_TABLE, link_in)
     engine.register(SUBMISSION_TABLE, _submission_dates(submission))
     try:
@@ -202,32 +226,50 @@ def build_cohort(
         rows = rows.drop(columns="exclusion_reason")
         engine.unregister(ROWS_TABLE)
         engine.register(ROWS_TABLE, rows)
-        sql = measures_sql(_events_from(ROWS_TABLE, "status = 'eligible'"),
-                           analysis_measures(spec), spec.follow_up)
+        sql = measures_sql(
+            _events_from(ROWS_TABLE, "status = 'eligible'"), analysis_measures(spec), spec.follow_up
+        )
         data = engine.df(_ordered(sql))
     finally:
         engine.unregister(ROWS_TABLE)
-    keep = ["row_number", "person_id", "method", "reference_date", "reference_source", "status",
-            "event_id", "index_date", "index_type"]
-    return CohortResult(data=data, attrition=_attrition(rows, spec, rejected_at_intake),
-                        rows=rows[keep], spec=spec, setting=setting)
+    keep = [
+        "row_number",
+        "person_id",
+        "method",
+        "reference_date",
+        "reference_source",
+        "status",
+        "event_id",
+        "index_date",
+        "index_type",
+    ]
+    return CohortResult(
+        data=data,
+        attrition=_attrition(rows, spec, rejected_at_intake),
+        rows=rows[keep],
+        spec=spec,
+        setting=setting,
+    )
 
 
 def analysis_frame(cohort: CohortResult, pool: pd.DataFrame) -> pd.DataFrame:
     """Treated rows then pool rows in one frame for matching; refuses a pool that still holds a
     submitted person or was built with other definitions (different columns)."""
     if list(pool.columns) != list(cohort.data.columns):
-        raise ValueError("The pool's columns differ from the cohort's: built with other "
-                         "definitions?")
+        raise ValueError(
+            "The pool's columns differ from the cohort's: built with other definitions?"
+        )
     overlap = set(pool["person_id"].astype("int64")) & set(cohort.linked_person_ids)
     if overlap:
-        raise ValueError(f"{len(overlap)} submitted people are in the pool; exclude "
-                         "cohort.linked_person_ids.")
+        raise ValueError(
+            f"{len(overlap)} submitted people are in the pool; exclude cohort.linked_person_ids."
+        )
     return pd.concat([cohort.data, pool], ignore_index=True)
 
 
-def pool_sql(spec: CohortSpec, *, exclude: bool = False,
-             strata: Iterable[tuple[str, int]] | None = None) -> str:
+def pool_sql(
+    spec: CohortSpec, *, exclude: bool = False, strata: Iterable[tuple[str, int]] | None = None
+) -> str:
     """The comparison pool query: eligible events of the national records with every measure.
     ``exclude``: drop people listed in the exclude table; ``strata``: only these
     (index_type, index_year) pairs."""
@@ -238,11 +280,18 @@ def pool_sql(spec: CohortSpec, *, exclude: bool = False,
         if not pairs:
             where += " AND FALSE"
         else:
-            where += " AND (" + " OR ".join(
-                f"(index_type = {quote_string(t)} AND EXTRACT(YEAR FROM index_date) = {int(y)})"
-                for t, y in pairs) + ")"
-    eligible = (f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({eligibility_sql(events, spec)}) "
-                f"AS el WHERE {where}")
+            where += (
+                " AND ("
+                + " OR ".join(
+                    f"(index_type = {quote_string(t)} AND EXTRACT(YEAR FROM index_date) = {int(y)})"
+                    for t, y in pairs
+                )
+                + ")"
+            )
+    eligible = (
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({eligibility_sql(events, spec)}) "
+        f"AS el WHERE {where}"
+    )
     return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
 
 
@@ -265,8 +314,9 @@ def build_pool(
         engine.unregister(EXCLUDE_TABLE)
 
 
-def pool_attrition(engine: DuckDBEngine, *, spec: CohortSpec | None = None,
-                   data_cutoff=None) -> pd.DataFrame:
+def pool_attrition(
+    engine: DuckDBEngine, *, spec: CohortSpec | None = None, data_cutoff=None
+) -> pd.DataFrame:
     """Pool candidate events by index type and outcome of the eligibility rules."""
     spec = _resolve_spec(engine, spec, data_cutoff)
     sql = f"""
@@ -276,8 +326,9 @@ def pool_attrition(engine: DuckDBEngine, *, spec: CohortSpec | None = None,
     return engine.df(sql)
 
 
-def write_pool(engine: DuckDBEngine, out_dir: str | Path, *, spec: CohortSpec | None = None,
-               data_cutoff=None) -> Path:
+def write_pool(
+    engine: DuckDBEngine, out_dir: str | Path, *, spec: CohortSpec | None = None, data_cutoff=None
+) -> Path:
     """Write the whole national pool as Parquet partitioned by index_type and index_year, so
     matching reads only its strata (:func:`read_pool`). Nobody is excluded here: submitted people
     are dropped when reading."""
@@ -291,18 +342,29 @@ def write_pool(engine: DuckDBEngine, out_dir: str | Path, *, spec: CohortSpec | 
     return out
 
 
-def read_pool(pool_dir: str | Path, *, strata: Iterable[tuple[str, int]] | None = None,
-              exclude_person_ids: Iterable[int] = ()) -> pd.DataFrame:
+def read_pool(
+    pool_dir: str | Path,
+    *,
+    strata: Iterable[tuple[str, int]] | None = None,
+    exclude_person_ids: Iterable[int] = (),
+) -> pd.DataFrame:
     """Read pool strata written by :func:`write_pool`, without the excluded people."""
     pattern = quote_string(str(Path(pool_dir) / "**" / "*.parquet"))
     where = ["NOT EXISTS (SELECT 1 FROM exclude_ids AS x WHERE x.person_id = p.person_id)"]
     if strata is not None:
         pairs = sorted(set(strata)) or [("", -1)]
-        where.append("(" + " OR ".join(
-            f"(index_type = {quote_string(t)} AND index_year = {int(y)})" for t, y in pairs) + ")")
+        where.append(
+            "("
+            + " OR ".join(
+                f"(index_type = {quote_string(t)} AND index_year = {int(y)})" for t, y in pairs
+            )
+            + ")"
+        )
     with DuckDBEngine() as local:
-        local.register("exclude_ids", pd.DataFrame(
-            {"person_id": pd.Series(list(exclude_person_ids), dtype="int64")}))
+        local.register(
+            "exclude_ids",
+            pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")}),
+        )
         data = local.df(
             f"SELECT * REPLACE (CAST(index_year AS INTEGER) AS index_year) "
             f"FROM read_parquet({pattern}, hive_partitioning = true) AS p "

@@ -29,12 +29,23 @@ def describe_definitions(spec: CohortSpec | None = None) -> str:
     """Markdown tables of the exclusion rules, covariates and outcomes for ``spec`` (default
     settings)."""
     spec = spec or CohortSpec(data_cutoff=_EXAMPLE_CUTOFF)
-    lines = [BEGIN, "", f"### Exclusion rules (applied in this order; cut-off shown: "
-             f"{spec.data_cutoff.isoformat()})", "", "| Reason | Label |", "|---|---|"]
+    lines = [
+        BEGIN,
+        "",
+        f"### Exclusion rules (applied in this order; cut-off shown: "
+        f"{spec.data_cutoff.isoformat()})",
+        "",
+        "| Reason | Label |",
+        "|---|---|",
+    ]
     lines += [f"| `{r.reason}` | {r.label} |" for r in exclusion_rules(spec)]
-    lines += ["", f"### Covariate set v{COVARIATE_SET_VERSION}", "",
-              "Always present: `person_id`, `event_id`, `treated`, `index_type`, `index_year`.",
-              ""]
+    lines += [
+        "",
+        f"### Covariate set v{COVARIATE_SET_VERSION}",
+        "",
+        "Always present: `person_id`, `event_id`, `treated`, `index_type`, `index_year`.",
+        "",
+    ]
     lines += _measure_table(covariate_measures())
     lines += ["", f"### Outcome set v{OUTCOME_SET_VERSION}", ""]
     lines += _measure_table(outcome_measures(spec.follow_up))

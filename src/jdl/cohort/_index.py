@@ -86,8 +86,11 @@ def pool_events_sql(spec: CohortSpec, *, exclude: bool) -> str:
     with ``first_per_person_year``, each person's first event of each calendar year (the MoJ
     annual-cohort rule; same tie-break as for treated people). ``exclude`` drops the people in
     :data:`EXCLUDE_TABLE` (person_id) - the submitted people."""
-    where = (f"WHERE NOT EXISTS (SELECT 1 FROM {EXCLUDE_TABLE} AS x "
-             "WHERE x.person_id = ie.person_id)") if exclude else ""
+    where = (
+        (f"WHERE NOT EXISTS (SELECT 1 FROM {EXCLUDE_TABLE} AS x WHERE x.person_id = ie.person_id)")
+        if exclude
+        else ""
+    )
     events = f"SELECT ie.person_id, 0 AS treated, {_EVENT_SELECT} FROM index_events AS ie {where}"
     if spec.pool_events == "all":
         return events

@@ -23,8 +23,11 @@ INDEX_TYPES_BY_SETTING = {
 }
 OFFENCE_FLAG_RULES = {
     "sexual": ("sexual_offence", "Index offence sexual", "offence_group = 'sexual'"),
-    "domestic_violence": ("domestic_violence", "Index offence domestic-violence related",
-                          "index_dv_flag"),
+    "domestic_violence": (
+        "domestic_violence",
+        "Index offence domestic-violence related",
+        "index_dv_flag",
+    ),
     "terrorism": ("terrorism", "Index offence terrorism related", "index_terrorism_flag"),
 }
 
@@ -53,8 +56,10 @@ class CohortSpec:
                 hint=f"Use any of {sorted(OFFENCE_FLAG_RULES)}.",
             )
         if self.pool_events not in ("first_per_person_year", "all"):
-            raise UsageError(f"Unknown pool_events {self.pool_events!r}.",
-                             hint="Use first_per_person_year or all.")
+            raise UsageError(
+                f"Unknown pool_events {self.pool_events!r}.",
+                hint="Use first_per_person_year or all.",
+            )
         for reason, predicate in self.custom_exclusions:
             if not reason.isidentifier():
                 raise UsageError(f"Custom exclusion name {reason!r} must be an identifier.")
@@ -99,8 +104,10 @@ def read_data_cutoff(data_dir: str | Path) -> date:
     """The ``data_cutoff`` recorded in ``DATA_DIR/manifest.json``."""
     path = Path(data_dir) / MANIFEST
     if not path.exists():
-        raise UsageError(f"No manifest at {path}: the data cut-off date is unknown.",
-                         hint="Pass the data cut-off date explicitly.")
+        raise UsageError(
+            f"No manifest at {path}: the data cut-off date is unknown.",
+            hint="Pass the data cut-off date explicitly.",
+        )
     try:
         return date.fromisoformat(json.loads(path.read_text())["data_cutoff"])
     except (KeyError, ValueError, TypeError) as exc:
@@ -114,7 +121,9 @@ def default_spec(engine_path: Path | None, data_cutoff: date | None = None) -> C
 
     if data_cutoff is None:
         if engine_path is None:
-            raise UsageError("The data cut-off date is unknown for an in-memory engine.",
-                             hint="Pass data_cutoff or a CohortSpec.")
+            raise UsageError(
+                "The data cut-off date is unknown for an in-memory engine.",
+                hint="Pass data_cutoff or a CohortSpec.",
+            )
         data_cutoff = read_data_cutoff(engine_path.parent)
     return CohortSpec.from_settings(get_settings().cohort, data_cutoff)

@@ -11,8 +11,9 @@ from typing import Annotated
 
 import typer
 
-cohort_app = typer.Typer(help="Index events, eligibility, covariates, outcomes and the pool.",
-                         no_args_is_help=True)
+cohort_app = typer.Typer(
+    help="Index events, eligibility, covariates, outcomes and the pool.", no_args_is_help=True
+)
 
 _DATA = typer.Option("--data", "-d", help="Data directory holding admin.duckdb and manifest.json.")
 _CUTOFF = typer.Option("--cutoff", help="Data cut-off date (default: from the manifest).")
@@ -50,16 +51,21 @@ def pool(
     with open_admin(data, threads=threads) as engine:
         write_pool(engine, out, data_cutoff=_cutoff(cutoff))
     pool_data = read_pool(out)
-    summary = (pool_data.groupby(["index_type", "index_year"])
-               .agg(events=("event_id", "size"), reoffended=("reoffended", "mean")).reset_index())
+    summary = (
+        pool_data.groupby(["index_type", "index_year"])
+        .agg(events=("event_id", "size"), reoffended=("reoffended", "mean"))
+        .reset_index()
+    )
     table = Table("index type", "year", "events", "re-offended")
     for row in summary.itertuples(index=False):
-        table.add_row(row.index_type, str(row.index_year), f"{row.events:,}",
-                      f"{100 * row.reoffended:.1f}%")
+        table.add_row(
+            row.index_type, str(row.index_year), f"{row.events:,}", f"{100 * row.reoffended:.1f}%"
+        )
     console = Console()
     console.print(table)
-    console.print(f"{len(pool_data):,} pool events written to {out} in "
-                  f"{time.perf_counter() - start:.1f} s")
+    console.print(
+        f"{len(pool_data):,} pool events written to {out} in {time.perf_counter() - start:.1f} s"
+    )
 
 
 @cohort_app.command("attrition")

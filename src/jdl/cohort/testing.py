@@ -16,10 +16,23 @@ from jdl.admin.contract import TABLES
 from jdl.engines.duckdb import DuckDBEngine
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "people": {"forename": "A", "surname": "B", "date_of_birth": date(1980, 1, 1), "sex": "M",
-               "ethnicity": "White", "nationality": "British", "region": "London"},
-    "offences": {"offence_code": "X", "offence_group": "theft", "severity": 3, "disposal": "fine",
-                 "dv_flag": False, "terrorism_flag": False},
+    "people": {
+        "forename": "A",
+        "surname": "B",
+        "date_of_birth": date(1980, 1, 1),
+        "sex": "M",
+        "ethnicity": "White",
+        "nationality": "British",
+        "region": "London",
+    },
+    "offences": {
+        "offence_code": "X",
+        "offence_group": "theft",
+        "severity": 3,
+        "disposal": "fine",
+        "dv_flag": False,
+        "terrorism_flag": False,
+    },
     "index_events": {"offence_group": "theft", "disposal": "community", "sentence_days": 365},
 }
 

@@ -26,38 +26,73 @@ def _after(name: str, sql: str, description: str, headline: bool = False) -> Mea
 def headline_outcomes() -> tuple[Measure, ...]:
     """The three measures every JDL report gives."""
     return (
-        _after("reoffended", _flag("is_reoffence"),
-               "1 if at least one proven re-offence in the follow-up year, else 0.", True),
-        _after("reoffences", "COUNT(*) FILTER (WHERE is_reoffence)",
-               "Number of proven re-offences (offences, not court appearances).", True),
-        _after("days_to_first", "MIN(offence_day) FILTER (WHERE is_reoffence)",
-               "Days from the index date to the first proven re-offence; empty for "
-               "non-re-offenders (0 = on the day of release).", True),
+        _after(
+            "reoffended",
+            _flag("is_reoffence"),
+            "1 if at least one proven re-offence in the follow-up year, else 0.",
+            True,
+        ),
+        _after(
+            "reoffences",
+            "COUNT(*) FILTER (WHERE is_reoffence)",
+            "Number of proven re-offences (offences, not court appearances).",
+            True,
+        ),
+        _after(
+            "days_to_first",
+            "MIN(offence_day) FILTER (WHERE is_reoffence)",
+            "Days from the index date to the first proven re-offence; empty for "
+            "non-re-offenders (0 = on the day of release).",
+            True,
+        ),
     )
 
 
 def _offence_outcomes() -> tuple[Measure, ...]:
     custody = "is_reoffence AND disposal = 'custody'"
     by_group = tuple(
-        _after(f"reoffended_{group}",
-               _flag(f"is_reoffence AND offence_group = {quote_string(group)}"),
-               f"1 if a proven re-offence in the {group.replace('_', ' ')} group, else 0.")
+        _after(
+            f"reoffended_{group}",
+            _flag(f"is_reoffence AND offence_group = {quote_string(group)}"),
+            f"1 if a proven re-offence in the {group.replace('_', ' ')} group, else 0.",
+        )
         for group in OFFENCE_GROUPS
     )
     return (
-        _after("custodial_reoffence", _flag(custody),
-               "1 if a proven re-offence received a custodial sentence, else 0."),
-        _after("custodial_sentences", f"COUNT(DISTINCT outcome_date) FILTER (WHERE {custody})",
-               "Number of custodial sentences (distinct sentencing dates) for re-offences."),
-        _after("most_serious_tier", "MIN(severity) FILTER (WHERE is_reoffence)",
-               "Most serious tier among re-offences (1 = most serious); empty if none."),
-        _after("reoffended_tier1", _flag("is_reoffence AND severity = 1"),
-               "1 if a proven re-offence was in the most serious tier, else 0."),
-        Measure("offences_pre", "offences", "COUNT(*) FILTER (WHERE is_pre)",
-                "Proven offences committed in the year before the index conviction date (index "
-                "offence included) - the 'before' volume.", window="pre"),
-        Measure("offence_change", "event", "(reoffences - offences_pre)",
-                "Re-offences in the follow-up year minus offences in the year before."),
+        _after(
+            "custodial_reoffence",
+            _flag(custody),
+            "1 if a proven re-offence received a custodial sentence, else 0.",
+        ),
+        _after(
+            "custodial_sentences",
+            f"COUNT(DISTINCT outcome_date) FILTER (WHERE {custody})",
+            "Number of custodial sentences (distinct sentencing dates) for re-offences.",
+        ),
+        _after(
+            "most_serious_tier",
+            "MIN(severity) FILTER (WHERE is_reoffence)",
+            "Most serious tier among re-offences (1 = most serious); empty if none.",
+        ),
+        _after(
+            "reoffended_tier1",
+            _flag("is_reoffence AND severity = 1"),
+            "1 if a proven re-offence was in the most serious tier, else 0.",
+        ),
+        Measure(
+            "offences_pre",
+            "offences",
+            "COUNT(*) FILTER (WHERE is_pre)",
+            "Proven offences committed in the year before the index conviction date (index "
+            "offence included) - the 'before' volume.",
+            window="pre",
+        ),
+        Measure(
+            "offence_change",
+            "event",
+            "(reoffences - offences_pre)",
+            "Re-offences in the follow-up year minus offences in the year before.",
+        ),
         *by_group,
     )
 
@@ -69,10 +104,18 @@ def _spell_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
         overlap = overlap_days("start_day", "end_day", 1, f)
         days = f"CAST(LEAST({f}, COALESCE(SUM({overlap}), 0)) AS INTEGER)"
         measures += [
-            Measure(f"{source}_days_post", source, days,
-                    f"Days {word} in the follow-up year (days 1..{f} after index)."),
-            Measure(f"{source}_at_end", source, _flag(f"start_day <= {f} AND end_day >= {f}"),
-                    f"1 if {word} on day {f} after the index date, else 0."),
+            Measure(
+                f"{source}_days_post",
+                source,
+                days,
+                f"Days {word} in the follow-up year (days 1..{f} after index).",
+            ),
+            Measure(
+                f"{source}_at_end",
+                source,
+                _flag(f"start_day <= {f} AND end_day >= {f}"),
+                f"1 if {word} on day {f} after the index date, else 0.",
+            ),
         ]
     return tuple(measures)
 

@@ -127,8 +127,10 @@ def _window_condition(window: str, follow_up: FollowUp) -> str:
     if window == "follow_up":
         return f"o.offence_date BETWEEN ev.index_date AND {add_days('ev.index_date', f)}"
     if window == "pre":
-        return (f"o.offence_date BETWEEN {add_days('ev.history_date', -p)} "
-                f"AND {add_days('ev.history_date', -1)}")
+        return (
+            f"o.offence_date BETWEEN {add_days('ev.history_date', -p)} "
+            f"AND {add_days('ev.history_date', -1)}"
+        )
     return f"o.offence_date <= {add_days('ev.index_date', f)}"
 
 
@@ -138,10 +140,10 @@ def _offence_rows(follow_up: FollowUp, window: str) -> str:
         SELECT ev.event_id, o.offence_id, o.offence_date, o.outcome_date, o.offence_code,
                o.offence_group, o.severity, o.disposal, o.sentence_days, o.dv_flag,
                o.terrorism_flag,
-               {days_between('ev.index_date', 'o.offence_date')} AS offence_day,
-               {days_between('ev.index_date', 'o.outcome_date')} AS outcome_day,
-               {days_between('ev.history_date', 'o.offence_date')} AS history_day,
-               {days_between('ev.history_date', 'o.outcome_date')} AS history_outcome_day,
+               {days_between("ev.index_date", "o.offence_date")} AS offence_day,
+               {days_between("ev.index_date", "o.outcome_date")} AS outcome_day,
+               {days_between("ev.history_date", "o.offence_date")} AS history_day,
+               {days_between("ev.history_date", "o.outcome_date")} AS history_outcome_day,
                COALESCE(o.offence_id = ev.index_offence_id, FALSE) AS is_index,
                {_first_day(follow_up)} AS first_day
         FROM ev LEFT JOIN offences AS o
@@ -156,15 +158,17 @@ def _offence_rows(follow_up: FollowUp, window: str) -> str:
 
 
 def _occasion_rows() -> str:
-    days = {k: days_between("ev.history_date", f"oc.last_{k}")
-            for k in ("convicted", "cautioned", "custodial")}
+    days = {
+        k: days_between("ev.history_date", f"oc.last_{k}")
+        for k in ("convicted", "cautioned", "custodial")
+    }
     return f"""
       SELECT ev.event_id, oc.outcome_date, oc.convicted_offences, oc.cautioned_offences,
              oc.custodial_offences,
-             {days_between('ev.history_date', 'oc.outcome_date')} AS history_outcome_day,
-             {days['convicted']} AS last_convicted_day,
-             {days['cautioned']} AS last_cautioned_day,
-             {days['custodial']} AS last_custodial_day
+             {days_between("ev.history_date", "oc.outcome_date")} AS history_outcome_day,
+             {days["convicted"]} AS last_convicted_day,
+             {days["cautioned"]} AS last_cautioned_day,
+             {days["custodial"]} AS last_custodial_day
       FROM ev LEFT JOIN ({_OCCASIONS}) AS oc
         ON oc.person_id = ev.person_id AND oc.outcome_date < ev.history_date"""
 
@@ -175,11 +179,11 @@ def _spell_rows(table: str, follow_up: FollowUp) -> str:
     end = f"COALESCE(s.end_date, {date_literal(follow_up.data_cutoff)})"
     return f"""
       SELECT ev.event_id,
-             {days_between('ev.index_date', 's.start_date')} AS start_day,
-             {days_between('ev.index_date', end)} AS end_day
+             {days_between("ev.index_date", "s.start_date")} AS start_day,
+             {days_between("ev.index_date", end)} AS end_day
       FROM ev LEFT JOIN {table} AS s
         ON s.person_id = ev.person_id
-       AND s.start_date <= {add_days('ev.index_date', follow_up.follow_up_days)}"""
+       AND s.start_date <= {add_days("ev.index_date", follow_up.follow_up_days)}"""
 
 
 def _assessment_rows() -> str:
@@ -191,7 +195,7 @@ def _assessment_rows() -> str:
               AND a.assessment_date IS NOT NULL) AS is_latest
       FROM ev LEFT JOIN assessments AS a
         ON a.person_id = ev.person_id AND a.assessment_date <= ev.index_date
-       AND a.assessment_date > {add_days('ev.index_date', -ASSESSMENT_LOOKBACK_DAYS)}"""
+       AND a.assessment_date > {add_days("ev.index_date", -ASSESSMENT_LOOKBACK_DAYS)}"""
 
 
 def _source_rows(source: str, window: str, follow_up: FollowUp) -> str:
@@ -229,8 +233,9 @@ def _block(m: Measure, prune: bool) -> str:
     return f"agg_offences_{_join_window(m, prune)}"
 
 
-def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: FollowUp, *,
-                 prune: bool = True) -> str:
+def measures_sql(
+    events_sql: str, measures: Iterable[Measure], follow_up: FollowUp, *, prune: bool = True
+) -> str:
     """One query: each row of ``events_sql`` (columns :data:`EVENT_COLUMNS`) with every measure.
 
     The result has ``person_id, event_id, treated, index_type, index_year`` then the measures in
@@ -271,7 +276,4 @@ def measures_sql(events_sql: str, measures: Iterable[Measure], follow_up: Follow
         own = f"{m.sql} AS {m.name}" if m.source == "event" else f"{_block(m, prune)}.{m.name}"
         selected.append(own)
     columns = ",\n           ".join(selected)
-    return (
-        "WITH " + ",\n    ".join(ctes)
-        + f"\n    SELECT {columns}\n    FROM ev{joins}"
-    )
+    return "WITH " + ",\n    ".join(ctes) + f"\n    SELECT {columns}\n    FROM ev{joins}"
