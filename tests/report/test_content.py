@@ -314,3 +314,25 @@ def test_a_large_unmatched_share_is_pointed_out(raw, html):
     matching = visible_text(_section(render_html(rel), "matching"))
     assert "50 participants had no similar enough person" in matching
     assert "about 27% of the eligible participants, a large share" in matching
+
+
+def test_hidden_bias_wording_depends_on_significance(raw, html):
+    sens = visible_text(_section(html, "sensitivity"))
+    assert "could stop being statistically significant" in sens
+    rel = _all_inconclusive(raw)
+    sens = visible_text(_section(render_html(rel), "sensitivity"))
+    assert "could stop being statistically significant" not in sens
+    assert "already inconclusive" in sens and "1.09 times" not in sens
+
+
+def test_a_significant_increase_is_worded_as_one(raw):
+    rel = make_released(raw)
+    rate = rel["measures"]["proven_reoffending_rate"]
+    rate.update(treatment=0.40, comparison=0.32, difference=0.08, ci_low=0.02, ci_high=0.14,
+                p_value=0.01, significant=True)
+    out = render_html(rel)
+    summary = visible_text(_section(out, "summary"))
+    assert "Statistically significant increase" in summary
+    assert ("the programme may increase the number of people who commit a proven re-offence "
+            "within one year by between 2 and 14 people in every 100") in summary
+    assert "was higher for those who received support" in visible_text(_section(out, "can-say"))

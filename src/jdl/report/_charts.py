@@ -24,7 +24,7 @@ from jdl.report._wording import scale_for
 
 # GOV.UK design-system colours: enough contrast on white, distinguishable with colour blindness.
 BLUE = "#1d70b8"
-ORANGE = "#f47738"
+ORANGE = "#b45309"  # darker than GOV.UK orange: 3:1 against white for thin markers
 GREY = "#505a5f"
 LIGHT = "#b1b4b6"
 BLACK = "#0b0c0c"

@@ -407,8 +407,8 @@ def sensitivity_block(rel: Released) -> dict[str, Any]:
         "unit": scale.unit,
         "measure_label": fmt_text(rate.get("label"), "proven re-offending rate"),
         "chart": _charts.forest_chart(specs, rate) if specs else None,
-        "e_value": e_value_sentence(sens.get("e_value")),
-        "rosenbaum": rosenbaum_sentence(sens.get("rosenbaum")),
+        "e_value": e_value_sentence(sens.get("e_value"), bool(rate.get("significant"))),
+        "rosenbaum": rosenbaum_sentence(sens.get("rosenbaum"), bool(rate.get("significant"))),
         "present": bool(sens),
     }
 

@@ -181,25 +181,35 @@ def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
     return Markup(f"({lo} to {hi})")
 
 
-def e_value_sentence(e_value: dict[str, Any] | None) -> str | None:
-    """The E-value (VanderWeele and Ding 2017) in words a non-statistician can follow."""
+def e_value_sentence(e_value: dict[str, Any] | None, significant: bool) -> str | None:
+    """The E-value (VanderWeele and Ding 2017) in words a non-statistician can follow.
+
+    The E-value for the interval only means something when the interval excludes no
+    difference, i.e. when the result is significant; otherwise it is 1 and is not quoted.
+    """
     if not e_value or is_missing(e_value.get("point")):
         return None
+    point = float(e_value["point"])
     text = (f"An unmeasured difference between the groups (such as motivation) would have to make "
-            f"people about {e_value['point']:.2f} times as likely to take part and, separately, "
-            f"about {e_value['point']:.2f} times as likely to re-offend to fully explain away the "
-            "estimated difference.")
+            f"people about {point:.2f} times as likely to take part and, separately, about "
+            f"{point:.2f} times as likely to re-offend to fully explain away the estimated "
+            "difference.")
     ci = e_value.get("ci")
-    if not is_missing(ci):
+    if significant and not is_missing(ci) and ci > 1:
         text += (f" A difference of about {ci:.2f} times on both would be enough to make the "
                  "result uncertain (confidence interval including no difference).")
+    elif not significant:
+        text += " The result is already inconclusive, so no hidden factor is needed to make it so."
     return text
 
 
-def rosenbaum_sentence(rosenbaum: dict[str, Any] | None) -> str | None:
-    """The Rosenbaum bound (Rosenbaum 2002) in words: how much hidden bias undoes significance."""
+def rosenbaum_sentence(rosenbaum: dict[str, Any] | None, significant: bool) -> str | None:
+    """The Rosenbaum bound (Rosenbaum 2002) in words: how much hidden bias undoes significance.
+
+    Only a significant result can lose its significance, so nothing is said otherwise.
+    """
     gamma = (rosenbaum or {}).get("gamma_at_which_significance_lost")
-    if is_missing(gamma):
+    if is_missing(gamma) or not significant:
         return None
     strength = "small" if gamma < 1.5 else ("moderate" if gamma < 2 else "large")
     return (f"If hidden factors made one person in a matched pair up to {gamma:.2f} times as "
@@ -217,9 +227,11 @@ def power_sentences(power: dict[str, Any] | None, rate: dict[str, Any] | None,
     mde, n = power.get("mde"), power.get("treatment_n")
     if not is_missing(mde):
         group = f"{n:,.0f} people" if not is_missing(n) else "this many people"
+        level, alpha = power.get("power", 0.8), power.get("alpha", 0.05)
         out.append(f"With {group} in the treatment group, the analysis could reliably detect a "
                    f"change in the re-offending rate of about {mde * 100:.0f} people in every 100 "
-                   "or more (80% power, 5% significance). Smaller real effects may be missed.")
+                   f"or more ({level:.0%} power, {alpha:.0%} significance level). Smaller real "
+                   "effects may be missed.")
     required = power.get("required_n_for_observed")
     if inconclusive and not is_missing(required):
         out.append(f"To detect a difference of the size observed here, the programme would need "
