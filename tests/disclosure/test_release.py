@@ -215,17 +215,24 @@ def test_subgroups_hide_with_their_profile_table():
 
 # --- survival --------------------------------------------------------------------------------
 
-def test_survival_points_need_ten_at_risk_and_never_show_the_number():
-    curve = [{"day": 0, "proportion_not_reoffended": 1.0, "n_at_risk": 40},
-             {"day": 90, "proportion_not_reoffended": 0.8, "n_at_risk": 10},
-             {"day": 180, "proportion_not_reoffended": 0.7, "n_at_risk": 9}]
-    r = release({"measures": {"proven_reoffending_rate": measure(40, 30, 40, 30)},
+def test_survival_points_need_ten_at_risk_and_ten_reoffenders_and_never_show_the_number():
+    curve = [{"day": 0, "proportion_not_reoffended": 1.0, "n_at_risk": 60},
+             {"day": 90, "proportion_not_reoffended": 0.85, "n_at_risk": 51},  # 9 re-offended
+             {"day": 180, "proportion_not_reoffended": 0.8, "n_at_risk": 48},  # 12 re-offended
+             {"day": 270, "proportion_not_reoffended": 0.5, "n_at_risk": 9}]  # 9 at risk
+    r = release({"measures": {"proven_reoffending_rate": measure(60, 30, 60, 30)},
                  "survival": {"treatment": curve, "comparison": curve}})
     out = r.results["survival"]
-    assert out["treatment"] == [{"day": 0, "proportion_not_reoffended": 1.0},
-                                {"day": 90, "proportion_not_reoffended": 0.8}]
-    assert r.results["disclosure"]["dropped"] == ["/survival/treatment/2",
-                                                  "/survival/comparison/2"]
+    assert out["treatment"] == [
+        {"day": 0, "proportion_not_reoffended": 1.0},
+        # recomputed from rounded numbers: 1 - 10 / 60, so 12 cannot be read back
+        {"day": 180, "proportion_not_reoffended": round(1 - 10 / 60, 4)}]
+    assert r.results["disclosure"]["dropped"] == [
+        "/survival/treatment/1", "/survival/treatment/3",
+        "/survival/comparison/1", "/survival/comparison/3"]
+    rules = {a.path: a.rule for a in r.audit if a.action == "dropped"}
+    assert rules["/survival/treatment/1"] == "survival_events"
+    assert rules["/survival/treatment/3"] == "survival_at_risk"
     assert all("n_at_risk" not in p for arm in out.values() for p in arm)
 
 
@@ -329,3 +336,11 @@ def test_blocks_of_the_wrong_shape_are_refused(raw, problem):
     with pytest.raises(DisclosureError, match="shape") as err:
         release(raw)
     assert problem in err.value.problems
+
+
+def test_measures_over_everyone_do_not_follow_the_reoffender_counts():
+    out = release({"measures": {
+        "proven_reoffending_rate": measure(347, 8, 347, 126),
+        "employment_days_after": measure(347, 347, 347, 347, unit="days")}}).results
+    assert out["measures"]["employment_days_after"]["treatment"] == 0.3
+    assert out["measures"]["employment_days_after"]["difference"] == -0.05

@@ -9,6 +9,7 @@ same organisation's earlier ones. Rules and sources: docs/disclosure-control.md.
 """
 
 from jdl.disclosure._check import assert_released, check_released_text, find_release_problems
+from jdl.disclosure._describe import describe_schema
 from jdl.disclosure._differencing import (
     DifferencingRisk,
     assert_no_differencing_risk,
@@ -38,6 +39,7 @@ __all__ = [
     "assert_released",
     "check_released_text",
     "complement_small",
+    "describe_schema",
     "differencing_risks",
     "find_release_problems",
     "is_small",

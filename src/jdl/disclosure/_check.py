@@ -33,7 +33,7 @@ from jdl.disclosure._schema import (
 
 _SIDES = ("treatment", "comparison")
 #: Lab-written sentences that must not quote counts (scanned for numbers of people).
-_FREE_TEXT = frozenset({"warning", "reason_not_reported", "quality_rule", "description"})
+_FREE_TEXT = frozenset({"warning", "reason_not_reported", "quality_rule", "description", "note"})
 _PAIRED = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
            "conclusion")
 

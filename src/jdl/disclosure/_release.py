@@ -28,6 +28,7 @@ from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._rules import complement_small, is_small, released_count, secondary_cells
 from jdl.disclosure._schema import (
     INDIVIDUAL_KEYS,
+    REOFFENDER_DEPENDENT,
     REOFFENDER_MEASURE,
     TOP_LEVEL_COUNTS,
     Kind,
@@ -42,7 +43,7 @@ from jdl.disclosure._schema import (
 
 Rule = Literal[
     "primary", "complement", "secondary", "consistency", "derived", "unknown_field",
-    "not_finite", "survival_at_risk", "rounding"]
+    "not_finite", "survival_at_risk", "survival_events", "rounding"]
 
 _DERIVED_ALL = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
                 "conclusion", "direction", "required_n", "se")
@@ -144,6 +145,7 @@ class _Run:
         self.hidden: dict[Path, Rule] = {}  # counts hidden, with the rule that hid them
         self.nulled: dict[Path, Rule] = {}  # other values released as null
         self.dropped: list[Action] = []
+        self.survival_values: dict[tuple[str, int], float] = {}
         self.audit: list[Action] = []
 
     # step 1
@@ -270,7 +272,7 @@ class _Run:
             if not isinstance(m, dict):
                 continue
             sides = dict(side_hidden[name])
-            if m.get("unit") != "proportion":  # frequency and days are among re-offenders
+            if name in REOFFENDER_DEPENDENT:  # built from the re-offenders
                 sides = {s: sides[s] or main[s] for s in _SIDES}
             side_hidden[name] = sides
             self._hide_row(("measures", name), m, sides)
@@ -329,24 +331,45 @@ class _Run:
         return True
 
     def _survival(self, main: dict[str, bool], rate: dict[str, Any]) -> None:
+        """Decide each curve point. A point is shown only when (a) the arm's headline rate is
+        shown (the curve's end is that rate), (b) at least ``min_at_risk`` people are still at
+        risk, and (c) the people who have re-offended by then are none at day 0, or at least
+        ``min_count``; its proportion is then recomputed from the rounded numbers of people
+        (OpenSAFELY's approach to Kaplan-Meier curves), so the exact counts cannot be read
+        back from it."""
         curves = self.data.get("survival")
         if not isinstance(curves, dict):
             return
+        s = self.s
         for arm, points in curves.items():
-            if not isinstance(points, list):
-                continue
-            floor = None
-            if arm in _SIDES and not main[arm]:
-                n, ev = rate.get(f"{arm}_n"), rate.get(f"{arm}_events")
-                if n is not None and ev is not None:
-                    floor = n - ev  # nobody is censored within the fixed follow-up year
+            side = arm if arm in _SIDES else None
+            n = rate.get(f"{side}_n") if side else None
+            ev = rate.get(f"{side}_events") if side else None
+            floor = n - ev if n is not None and ev is not None else None  # no censoring
+            first = points[0].get("n_at_risk") if points and points[0].get("day") == 0 else None
+            n0 = first if first is not None else n
             for i, point in enumerate(points):
-                at_risk = point.get("n_at_risk", floor) if isinstance(point, dict) else None
-                ok = not (arm in _SIDES and main[arm]) and at_risk is not None and (
-                    at_risk >= self.s.min_at_risk)
-                if not ok:
-                    self.dropped.append(Action(pointer(("survival", arm, i)), "dropped",
-                                               "survival_at_risk", copy.deepcopy(point)))
+                where = pointer(("survival", arm, i))
+                at_risk = point.get("n_at_risk", floor)
+                surv = point.get("proportion_not_reoffended")
+                rule: Rule | None = None
+                if (side and main[side]) or at_risk is None or at_risk < s.min_at_risk:
+                    rule = "survival_at_risk"
+                elif surv is not None and isinstance(surv, int | float):
+                    if n0 is None or n0 < s.min_count:
+                        rule = "survival_at_risk"
+                    else:
+                        gone = round(n0 * (1 - surv))
+                        if gone == 0 and point.get("day") == 0:
+                            self.survival_values[(arm, i)] = 1.0
+                        elif gone < s.min_count:
+                            rule = "survival_events"
+                        else:
+                            shown = 1 - (released_count(gone, s.min_count, s.rounding_base)
+                                         / released_count(n0, s.min_count, s.rounding_base))
+                            self.survival_values[(arm, i)] = round(max(shown, 0.0), 4)
+                if rule:
+                    self.dropped.append(Action(where, "dropped", rule, copy.deepcopy(point)))
 
     def _drop_survival_points(self) -> None:
         """Remove dropped points (after nulling, which addresses points by their raw index) and
@@ -356,10 +379,16 @@ class _Run:
             return
         gone = {a.path for a in self.dropped}
         for arm, points in curves.items():
-            if isinstance(points, list):
-                curves[arm] = [
-                    {k: v for k, v in p.items() if k != "n_at_risk"}
-                    for i, p in enumerate(points) if pointer(("survival", arm, i)) not in gone]
+            for i, p in enumerate(points):
+                value = self.survival_values.get((arm, i))
+                if value is not None and value != p.get("proportion_not_reoffended"):
+                    where = pointer(("survival", arm, i, "proportion_not_reoffended"))
+                    self.audit.append(Action(where, "rounded", "rounding",
+                                             p["proportion_not_reoffended"], value, Kind.DERIVED))
+                    p["proportion_not_reoffended"] = value
+            curves[arm] = [
+                {k: v for k, v in p.items() if k != "n_at_risk"}
+                for i, p in enumerate(points) if pointer(("survival", arm, i)) not in gone]
 
     # step 5 and 6
     def apply(self) -> dict[str, Any]:
@@ -395,9 +424,11 @@ class _Run:
         if rules & {"complement", "derived"}:
             notes.append(f"Rates and estimates are not shown where fewer than {s.min_count} "
                          "people had, or did not have, the outcome.")
-        if "survival_at_risk" in rules:
+        if rules & {"survival_at_risk", "survival_events"}:
             notes.append(f"Points on the re-offending curves are not shown where fewer than "
-                         f"{s.min_at_risk} people were still being followed.")
+                         f"{s.min_at_risk} people were still being followed, or fewer than "
+                         f"{s.min_count} had re-offended; the curves are drawn from rounded "
+                         "numbers of people.")
         if rules & {"unknown_field", "not_finite"}:
             notes.append("Some other values are not shown because they could not be checked.")
         return notes

@@ -49,6 +49,8 @@ TOP_LEVEL_COUNTS = (
 
 #: The measure whose re-offender counts the frequency and days measures are built from.
 REOFFENDER_MEASURE = "proven_reoffending_rate"
+#: Measures computed over the re-offenders of REOFFENDER_MEASURE: hidden with its counts.
+REOFFENDER_DEPENDENT = ("reoffending_frequency", "days_to_first_reoffence")
 
 #: Keys that only per-person records carry; their presence anywhere refuses the release.
 INDIVIDUAL_KEYS = frozenset({
@@ -123,6 +125,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/sensitivity/specifications/[]/treatment_n", Kind.COUNT),
     FieldSpec("/sensitivity/specifications/[]/comparison_n", Kind.COUNT),
     *(FieldSpec(f"/sensitivity/specifications/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
+    FieldSpec("/sensitivity/specifications/[]/note", Kind.LABEL, "why it could not be estimated"),
     FieldSpec("/sensitivity/e_value/*", Kind.DERIVED),
     FieldSpec("/sensitivity/rosenbaum/*", Kind.DERIVED),
     # Power.
