@@ -78,3 +78,11 @@ def test_covariate_names(code, name):
     from jdl.report._values import covariate_name
 
     assert covariate_name(code) == name
+
+
+def test_an_object_with_a_results_dict_is_read():
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(results={"programme": {}, "measures": {}, "headline_measures": [],
+                                      "disclosure": {"suppressed": ["/counts/rejected"]}})
+    assert Released.from_dict(result).is_suppressed("counts", "rejected")

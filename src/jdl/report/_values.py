@@ -59,7 +59,13 @@ class Released:
 
     @classmethod
     def from_dict(cls, released: Mapping[str, Any]) -> Released:
-        """Check the dict is released results (it has a ``disclosure`` block) and wrap it."""
+        """Check the dict is released results (it has a ``disclosure`` block) and wrap it.
+
+        The disclosure stage's own result object is accepted too (its ``results`` dict is read).
+        """
+        inner = getattr(released, "results", None)
+        if not isinstance(released, Mapping) and isinstance(inner, Mapping):
+            released = inner
         if not isinstance(released, Mapping):
             raise ReportError(f"released results must be a dict, not {type(released).__name__}.")
         missing = [k for k in REQUIRED_KEYS if k not in released]
