@@ -3,7 +3,8 @@
 An ID alone is not trusted: a mistyped ID can be someone else's. A row links by ID when
 exactly one person carries its PNC ID or prison number *and* at least two of forename, surname
 and date of birth agree with one of that person's records (agreement allows a typo, a known
-nickname and a day/month swap or a one-year slip). Rows that fail go to the probabilistic pass.
+nickname, a day/month swap, a date a day or two out or a one-year slip). Rows that fail go
+to the probabilistic pass.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def evidence_sql(s: str = "s", r: str = "r") -> str:
     dob = (
         f"({s}.dob = {r}.dob OR {s}.dob_swapped = {r}.dob "
         f"OR levenshtein({s}.dob, {r}.dob) <= 1 "
+        f"OR abs(date_diff('day', CAST({s}.dob AS DATE), CAST({r}.dob AS DATE))) <= 2 "
         f"OR ({s}.dob_md = {r}.dob_md AND abs({s}.dob_year - {r}.dob_year) = 1))"
     )
     return " + ".join(f"coalesce(CAST({e} AS INTEGER), 0)" for e in (forename, surname, dob))

@@ -27,8 +27,9 @@ PRIOR_M: dict[str, dict[str, float]] = {
         "else": 0.035,
     },
     "dob": {
-        "exact": 0.84, "day and month swapped": 0.04, "year one off": 0.04, "one character": 0.05,
-        "swapped and year one off": 0.005, "else": 0.025,
+        "exact": 0.84, "day and month swapped": 0.04, "year one off": 0.04,
+        "a day or two off": 0.02, "one character": 0.035, "swapped and year one off": 0.005,
+        "else": 0.02,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
@@ -82,6 +83,8 @@ def comparisons() -> list[Any]:
             label(cll.CustomLevel(
                 'dob_md_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
             ), "year one off"),
+            label(cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=2,
+                                                  metric="day"), "a day or two off"),
             label(cll.LevenshteinLevel("dob", 1), "one character"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
