@@ -154,3 +154,12 @@ def test_the_exact_value_of_a_hidden_larger_count_is_caught(released):
     # Mixed (22) is hidden by secondary suppression: quoting it would undo that.
     assert check_released_text(GOOD_HTML + "<p>Mixed ethnicity: 22</p>", released)
     assert check_released_text(GOOD_HTML + "<p>of whom 22 were of mixed ethnicity</p>", released)
+
+
+def test_estimates_rendered_in_the_report_style_pass(released):
+    # days estimates rounded into table cells; differences and CIs per 100 in words
+    text = ("<tr><td>Average days</td><td>151</td><td>140</td><td>11</td></tr>"
+            "<p>The programme may decrease this by up to 14 people in every 100, or may "
+            "increase it by up to 1 person in every 100.</p><p>With 345 people in the treatment "
+            "group, the analysis could detect a change of about 7 people in every 100.</p>")
+    assert check_released_text(text, released) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -176,14 +177,14 @@ def _at(tree: Any, ptr: str) -> Any:
 
 _NUM = r"(?<![\w.,\-/:])(\d{1,3}(?:,\d{3})+|\d+)(?!\w|[.,:]\d|[\-/]\d)"
 _PEOPLE = (r"\s+(?:people|persons|participants|offenders|re-?offenders|men|women|individuals|"
-           r"rows|records|cases)\b(?!\s+(?:per|in|out of)\s+100\b)")
+           r"rows|records|cases)\b(?!\s+(?:per|in|out of|in every|for every)\s+100\b)")
 _CONTEXTS = (
     # "fewer than 10 people" states a threshold, not a count
     re.compile(r"(?<!fewer than )(?<!less than )(?<!at least )(?<!more than )(?<!under )"
                + _NUM + _PEOPLE, re.I),
     re.compile(r"\bn\s*[=:]\s*" + _NUM, re.I),
-    re.compile(r"<t[dh][^>]*>\s*" + _NUM + r"\s*</t[dh]>", re.I),
 )
+_CELL = re.compile(r"<t[dh][^>]*>\s*" + _NUM + r"\s*</t[dh]>", re.I)
 
 
 def check_released_text(text: str, released: Released) -> list[str]:
@@ -194,19 +195,26 @@ def check_released_text(text: str, released: Released) -> list[str]:
     (the guarantee is that the report reads only ``released.results``)."""
     s = released.settings
     results = released.results
-    allowed = _non_count_numbers(results)
+    allowed = _non_count_numbers(results, renderings=False)
+    rendered = _non_count_numbers(results, renderings=True)
     # Lab wording built from estimates ("could be lower by between 3 and 12 people") is released
     # as it is: blank it out where the text quotes it verbatim, then judge what is left.
     text_wo_derived = _blank(text, _strings_in(results, Kind.DERIVED))
     found = dict.fromkeys(_context_problems(text_wo_derived, s, allowed,
                                             _labels(results) | _count_keys()))
+    # A bare number in a table cell may be an estimate shown rounded (148 days).
+    cells = {v for v in rendered if v >= 0}
+    for m in _CELL.finditer(text_wo_derived):
+        n = int(m.group(1).replace(",", ""))
+        if (n < s.min_count or n % s.rounding_base) and n not in cells:
+            found.setdefault(f"{m.group(1)} (alone in a table cell)")
     raws = {int(a.raw) for a in released.audit
             if a.kind == Kind.COUNT and isinstance(a.raw, int | float)
             and not isinstance(a.raw, bool) and a.raw == int(a.raw) and a.raw >= s.min_count
             and (a.action == "suppressed" or a.raw % s.rounding_base)}
     for m in re.finditer(_NUM, _blank(text, _strings_in(results, None))):
         n = int(m.group(1).replace(",", ""))
-        if n in raws and n not in allowed:
+        if n in raws and n not in rendered and -n - 1 not in rendered:
             found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
                              "hidden)")
     return list(found)
@@ -260,15 +268,22 @@ def _context_problems(
     return list(found)
 
 
-def _non_count_numbers(results: Mapping[str, Any]) -> set[int]:
-    """Whole numbers released as something other than a count (a ratio of 1, a seed...), which a
-    text may show freely."""
+def _non_count_numbers(results: Mapping[str, Any], *, renderings: bool) -> set[int]:
+    """Whole numbers a text may show because they are a released value that is not a count (a
+    ratio of 1, a seed). With ``renderings``, also each estimate rounded or truncated (148.3
+    days as 148: as ``n``) and per 100 (a difference of -0.14 as "14 in every 100": as
+    ``-n - 1``, so the two kinds stay apart in one set of ints)."""
     out: set[int] = set()
     for path, value in leaves(results):
         kind = kind_of(path, RELEASED_SCHEMA)
-        if (kind in (Kind.STATISTIC, Kind.META) and isinstance(value, int | float)
-                and not isinstance(value, bool) and value == int(value)):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if kind in (Kind.STATISTIC, Kind.META) and value == int(value):
             out.add(int(value))
+        if renderings and kind in (Kind.STATISTIC, Kind.DERIVED) and math.isfinite(value):
+            v = abs(value)
+            out |= {round(v), math.floor(v), math.ceil(v)}
+            out |= {-k - 1 for k in (round(v * 100), math.floor(v * 100), math.ceil(v * 100))}
     return out
 
 
