@@ -6,7 +6,7 @@ in the re-offending rate) through the lab's matching and estimation, and reports
 (coverage 93-97%, false-positive rate <= 5.5%, |bias| < 0.5 percentage points). Writes
 ``bench/results/validation.json``; exits 1 if a target is missed.
 
-    python -m bench.validate [--reps 500] [--quick] [--seed N]
+    python -m bench.validate [--reps 500] [--quick] [--seed N] [--source module:Name]
 
 The scenario source is pluggable (:class:`jdl.inference.ScenarioSource`): the built-in
 :class:`jdl.inference.CohortSimulator` now; a source that plants programmes in the synthetic
@@ -48,13 +48,27 @@ def run(source=None, *, reps: int = 500, seed: int = 20261124, out: Path = RESUL
     return report.meets_targets
 
 
+def load_source(spec: str):
+    """Instantiate a scenario source named ``"package.module:Name"`` (no arguments)."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise SystemExit(f"--source must look like package.module:Name, not {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="100 replicates per scenario")
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--source", default=None,
+                        help="scenario source as package.module:Name (default: the built-in "
+                             "cohort simulator)")
     args = parser.parse_args(argv)
-    ok = run(reps=100 if args.quick else args.reps, seed=args.seed)
+    source = load_source(args.source) if args.source else None
+    ok = run(source, reps=100 if args.quick else args.reps, seed=args.seed)
     return 0 if ok else 1
 
 
