@@ -90,44 +90,74 @@ class TestIndexEvent:
     def world(self):
         return _world(
             [
-                _ev(11, 1, -5),  # before the intervention start
+                _ev(11, 1, -5),  # shortly before the intervention start
                 _ev(12, 1, 10, "custody_release"),
                 _ev(13, 1, 30),
                 _ev(21, 2, 365),  # last day of the window
                 _ev(31, 3, 366),  # just outside
                 _ev(41, 4, 50, "court_order"),  # same day: the release wins
                 _ev(42, 4, 50, "custody_release"),
+                _ev(51, 5, -100),
+                _ev(52, 5, -20),
+                _ev(53, 5, -3),
+                _ev(54, 5, 3),
+                _ev(61, 6, -91),
+                _ev(62, 6, 200),
+                # released long after a conviction on day 0, sentenced on day 5
+                _ev(71, 7, 800, "custody_release", sentence_start=_days(5)),
             ]
         )
 
-    def test_first_event_on_or_after_the_start_within_the_window(self):
+    def test_custody_programmes_take_the_next_release(self):
         with self.world() as engine:
             r = build_cohort(
-                engine, _link([1, 2, 3, 4]), _submission(4, intervention_start=D), "both", spec=SPEC
+                engine, _link([1, 4, 7]), _submission(3, intervention_start=D), "custody", spec=SPEC
             )
-        assert _event_of(r) == {1: 12, 2: 21, 3: None, 4: 42}
+        assert _event_of(r) == {1: 12, 2: 42, 3: None}
+
+    def test_community_programmes_prefer_the_latest_order_already_started(self):
+        with self.world() as engine:
+            r = build_cohort(
+                engine,
+                _link([1, 5, 6, 2]),
+                _submission(4, intervention_start=D),
+                "community",
+                spec=SPEC,
+            )
+        # within 90 days before: the latest; none there: the first one after
+        assert _event_of(r) == {1: 11, 2: 53, 3: 62, 4: 21}
+
+    def test_window_ends_are_inclusive_and_lookback_is_a_setting(self):
+        spec = CohortSpec(data_cutoff=CUTOFF, community_lookback_days=0)
+        with self.world() as engine:
+            r = build_cohort(
+                engine,
+                _link([1, 2, 3, 4, 5]),
+                _submission(5, intervention_start=D),
+                "both",
+                spec=spec,
+            )
+            wide = build_cohort(
+                engine,
+                _link([5, 6]),
+                _submission(2, intervention_start=D),
+                "both",
+                spec=CohortSpec(data_cutoff=CUTOFF, community_lookback_days=91),
+            )
+        assert _event_of(r) == {1: 12, 2: 21, 3: None, 4: 42, 5: 54}
         assert _status(r)[3] == "no_index_event"
+        assert _event_of(wide) == {1: 53, 2: 61}
 
-    def test_custody_programmes_take_releases_only(self):
+    def test_a_conviction_date_finds_the_sentence_not_the_release(self):
         with self.world() as engine:
-            r = build_cohort(
-                engine, _link([1, 4]), _submission(2, intervention_start=D), "custody", spec=SPEC
+            by_conviction = build_cohort(
+                engine, _link([7]), _submission(1, conviction_date=D), "custody", spec=SPEC
             )
-        assert _event_of(r) == {1: 12, 2: 42}
-
-    def test_community_lookback_is_a_setting(self):
-        spec = CohortSpec(data_cutoff=CUTOFF, community_lookback_days=7)
-        with self.world() as engine:
-            plain = build_cohort(
-                engine, _link([1]), _submission(1, intervention_start=D), "community", spec=SPEC
+            by_start = build_cohort(
+                engine, _link([7]), _submission(1, intervention_start=D), "custody", spec=SPEC
             )
-            back = build_cohort(
-                engine, _link([1]), _submission(1, intervention_start=D), "community", spec=spec
-            )
-            custody = build_cohort(
-                engine, _link([1]), _submission(1, intervention_start=D), "custody", spec=spec
-            )
-        assert (_event_of(plain)[1], _event_of(back)[1], _event_of(custody)[1]) == (12, 11, 12)
+        assert _event_of(by_conviction) == {1: 71}
+        assert _event_of(by_start) == {1: None}
 
     def test_reference_date_prefers_index_then_intervention_then_conviction(self):
         sub = _submission(
@@ -240,7 +270,7 @@ class TestEligibility:
 
 def test_attrition_puts_every_row_in_one_bucket():
     events = [_ev(1, 1, 0), _ev(2, 2, 0, offence_group="sexual"), _ev(3, 3, 2000)]
-    with _world([*events, _ev(4, 4, -50)]) as engine:
+    with _world([*events, _ev(4, 4, -200)]) as engine:
         r = build_cohort(
             engine,
             _link([1, 1, 2, 3, None, 4]),

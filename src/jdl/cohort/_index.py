@@ -9,17 +9,23 @@ Treated rows (rules, in order):
    the lowest row number) is kept, the others are *duplicate rows*.
 3. The reference date is the supplied index date, else the intervention start, else the
    conviction date; a row with none of them has *no reference date*.
-4. The index event is the first event of an allowed type (custody programmes: releases only;
-   community or both: releases and court-order starts) dated from the reference date (minus
-   ``community_lookback_days`` for community programmes) to ``index_window_days`` after it. Ties
-   on a date: the release first, then the lowest event id. None found: *no index event*.
+4. The event's date compared with the reference date is its index date, except for a
+   conviction-date reference, where it is the date sentenced (``sentence_start``, else the index
+   date): a conviction identifies a sentence, whose release may come years later.
+5. Allowed types: custody programmes take releases only; community and both take releases and
+   court-order starts.
+6. Preferred: the latest allowed event in the ``community_lookback_days`` up to and including
+   the reference date (community and both only - people are referred during an order that has
+   already started); otherwise the first allowed event up to ``index_window_days`` after it (an
+   intervention in custody leads to the next release). Ties: the release first, then the lowest
+   event id. None found: *no index event*.
 """
 
 from __future__ import annotations
 
 from jdl.cohort._spec import INDEX_TYPES_BY_SETTING, CohortSpec
 from jdl.outcomes import EVENT_COLUMNS
-from jdl.outcomes._dialect import add_days, quote_string
+from jdl.outcomes._dialect import add_days, days_between, quote_string
 
 LINK_TABLE = "_jdl_cohort_link"
 SUBMISSION_TABLE = "_jdl_cohort_submission"
@@ -39,9 +45,15 @@ def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
     (row_number, index_date, intervention_start, conviction_date).
     """
     types = ", ".join(quote_string(t) for t in INDEX_TYPES_BY_SETTING[setting])
-    lookback = spec.community_lookback_days if setting == "community" else 0
+    lookback = 0 if setting == "custody" else spec.community_lookback_days
+    event_date = (
+        "CASE WHEN r.reference_source = 'conviction_date' "
+        "THEN COALESCE(ie.sentence_start, ie.index_date) ELSE ie.index_date END"
+    )
     window_start = add_days("r.reference_date", -lookback)
     window_end = add_days("r.reference_date", spec.index_window_days)
+    before = f"{event_date} <= r.reference_date"
+    closeness = f"ABS({days_between('r.reference_date', event_date)})"
     return f"""
     WITH rows_in AS (
       SELECT COALESCE(l.row_number, s.row_number) AS row_number,
@@ -65,10 +77,11 @@ def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
     candidates AS (
       SELECT r.row_number, {_EVENT_SELECT},
              ROW_NUMBER() OVER (PARTITION BY r.row_number
-                                ORDER BY ie.index_date, {_TYPE_ORDER}, ie.event_id) AS pick
+                                ORDER BY CASE WHEN {before} THEN 0 ELSE 1 END, {closeness},
+                                         {_TYPE_ORDER}, ie.event_id) AS pick
       FROM ranked AS r JOIN index_events AS ie ON ie.person_id = r.person_id
       WHERE r.person_row = 1 AND ie.index_type IN ({types})
-        AND ie.index_date BETWEEN {window_start} AND {window_end}
+        AND {event_date} BETWEEN {window_start} AND {window_end}
     )
     SELECT r.row_number, r.person_id, r.method, r.reference_date, r.reference_source,
            CASE WHEN r.person_row IS NULL THEN 'not_linked'

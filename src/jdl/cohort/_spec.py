@@ -41,7 +41,7 @@ class CohortSpec:
     waiting_period_days: int = 183
     min_age_at_index: int = 15
     index_window_days: int = 365
-    community_lookback_days: int = 0
+    community_lookback_days: int = 90
     count_release_day: bool = True
     excluded_offence_flags: tuple[str, ...] = ("sexual", "domestic_violence", "terrorism")
     excluded_person_flags: tuple[str, ...] = ()

@@ -78,9 +78,9 @@ class CohortSettings(BaseModel):
     waiting_period_days: int = 183
     min_age_at_index: int = 15
     index_window_days: int = 365
-    # Days before the reference date an index event may fall, for community programmes only
-    # (a court order that started shortly before the referral); 0 = strictly on or after.
-    community_lookback_days: int = 0
+    # Community and "both" programmes: an index event up to this many days before the reference
+    # date is preferred (people are referred during an order that has already started).
+    community_lookback_days: int = 90
     # MoJ counts offences committed on the day of release from custody; never on a court order's
     # first day (they are usually part of the index case).
     count_release_day: bool = True
