@@ -67,3 +67,18 @@ def test_specification_spread_and_rosenbaum_on_lalonde():
     t = df["employed78"].to_numpy()[m.treat]
     c = df["employed78"].to_numpy()[m.match_matrix[:, 0]]
     assert rb.discordant_pairs == int((t != c).sum())
+
+
+def test_validate_entry_point_writes_its_report(tmp_path):
+    import json
+
+    pytest.importorskip("bench.validate")
+    from bench.validate import run
+
+    out = tmp_path / "validation.json"
+    run(CohortSimulator(population=4_000, treated_share=0.05), reps=3, seed=1, out=out)
+    payload = json.loads(out.read_text())
+    assert payload["reps_per_scenario"] == 3 and payload["source"] == "CohortSimulator"
+    assert {s["scenario"] for s in payload["scenarios"]} == {
+        "no effect", "decrease 5 pp", "increase 5 pp"}
+    assert payload["targets"]["fpr_max"] == 0.055

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jdl.matching import MatchingError, match
 from jdl.matching._nearest import _heap_select, nearest_match
@@ -95,3 +97,24 @@ def test_bad_specifications_raise_clear_errors():
         match(df, "t", ["g"], method="genetic")
     with pytest.raises(MatchingError, match="both treated"):
         match(df.assign(t=1), "t", ["g"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(4, 60), levels=st.integers(2, 8),
+       ratio=st.integers(1, 3), replace=st.booleans(),
+       caliper=st.one_of(st.none(), st.floats(0.05, 0.5)), strata=st.booleans(),
+       m_order=st.sampled_from(["largest", "smallest", "data"]))
+def test_fast_matcher_equals_literal_scan_property(seed, n, levels, ratio, replace, caliper,
+                                                   strata, m_order):
+    rng = np.random.default_rng(seed)
+    distance = rng.integers(0, levels, n) / levels
+    treat = rng.random(n) < 0.4
+    eligible = rng.random(n) > 0.1
+    s = rng.integers(0, 2, n) if strata else None
+    if s is not None:
+        eligible = eligible & np.isin(s, np.intersect1d(s[treat], s[~treat]))
+    got = nearest_match(distance, treat, eligible, ratio=ratio, replace=replace,
+                        caliper=caliper, strata=s, m_order=m_order)
+    want = reference_match(distance, treat, eligible, ratio=ratio, replace=replace,
+                           caliper=caliper, strata=s, m_order=m_order)
+    assert [sorted(r) for r in got.tolist()] == [sorted(r) for r in want.tolist()]
