@@ -344,3 +344,11 @@ def test_measures_over_everyone_do_not_follow_the_reoffender_counts():
         "employment_days_after": measure(347, 347, 347, 347, unit="days")}}).results
     assert out["measures"]["employment_days_after"]["treatment"] == 0.3
     assert out["measures"]["employment_days_after"]["difference"] == -0.05
+
+
+def test_consistency_holds_without_secondary_suppression():
+    s = DisclosureSettings(secondary_suppression=False)
+    out = release({"measures": {
+        "proven_reoffending_rate": measure(347, 340, 347, 126),
+        "days_to_first_reoffence": measure(340, 340, 126, 126, unit="days")}}, s).results
+    assert out["measures"]["days_to_first_reoffence"]["treatment_n"] is None

@@ -209,13 +209,13 @@ class _Run:
 
     # step 3
     def secondary(self) -> None:
-        if not self.s.secondary_suppression:
-            return
+        """Secondary suppression (if enabled) and consistency (always), to a fixed point."""
         counts = self.counts()
         family = {p: self._family(p) for p in counts}
+        tables = self._tables(counts) if self.s.secondary_suppression else []
         while True:
             changed = False
-            for cells in self._tables(counts):
+            for cells in tables:
                 extra = secondary_cells([(p, counts[p]) for p in cells], set(self.hidden),
                                         self.s.min_count)
                 for p in extra:
