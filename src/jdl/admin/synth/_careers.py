@@ -258,6 +258,7 @@ def simulate_offending(
     prior: np.ndarray | None = None,
     hazard_ratio: np.ndarray | None = None,
     effect_end_day: np.ndarray | None = None,
+    blocked: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> OffenceBatch:
     """Offences committed from ``start_day`` until ``end_day`` (the data cut-off).
 
@@ -265,7 +266,9 @@ def simulate_offending(
     committed over a few weeks and sentenced together at one court appearance — which is why
     re-offenders have several re-offences. Offences whose outcome falls after ``end_day`` are
     not yet proven and are not returned (``proven_by``, per person, can set another limit).
-    ``prior`` is the count of offences already committed.
+    ``prior`` is the count of offences already committed. ``blocked`` = (from, until) days per
+    person (-1: none) is a custodial sentence already decided (a case committed earlier and
+    sentenced later): no offending inside it, which by the memoryless property is exact.
     """
     n = len(person)
     end = np.broadcast_to(np.asarray(end_day, dtype=np.int64), (n,))
@@ -288,8 +291,15 @@ def simulate_offending(
         day_next = birth_day[active] + age_next * DAYS_PER_YEAR
         ok = (age_next < MAX_AGE) & (day_next < end[active] + 1)
         active, day_next, age_next = active[ok], day_next[ok], age_next[ok]
+        if blocked is not None:
+            active, day_next, age_next, waiting = _skip_blocked(
+                active, day_next, age_next, t, blocked
+            )
+        else:
+            waiting = active[:0]
         if not active.size:
-            break
+            active = waiting
+            continue
         case = _draw_cases(rng, params, active, day_next, age_next, female, burst, prior_count)
         proven = case.outcome_day <= proven_limit[active]
         rows = np.flatnonzero(proven[case.row_case])
@@ -315,8 +325,20 @@ def simulate_offending(
         locked = (case.disposal == DISPOSAL["custody"]) & proven
         t[active] = np.where(locked, case.release, case.last_day + 0.5)
         still = ~locked | (case.release <= end[active])
-        active = active[still]
+        active = np.concatenate([active[still], waiting[t[waiting] <= end[waiting]]])
     return OffenceBatch.concat(parts)
+
+
+def _skip_blocked(active, day_next, age_next, t, blocked):
+    """People whose next offence would come after their blocked period has begun resume at its
+    end instead (no risk accrues inside it; the process is memoryless)."""
+    start, until = blocked
+    inside = (start[active] >= 0) & (t[active] < until[active]) & (day_next >= start[active])
+    waiting = active[inside]
+    t[waiting] = until[waiting]
+    start[waiting] = -1  # each block applies once
+    keep = ~inside
+    return active[keep], day_next[keep], age_next[keep], waiting
 
 
 @dataclass

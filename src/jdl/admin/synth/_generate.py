@@ -66,7 +66,7 @@ from jdl.admin.synth._programmes import (
 )
 from jdl.core.identifiers import format_pnc_ids
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -335,6 +335,7 @@ def _plant_programmes(
             }
         )
         prior = committed.count_before(person, cands.day[pick], inclusive=True)
+        block = _pending_custody(off, len(people), person, cands.day[pick])
         truth[spec.name] = true_effect(
             rng,
             cfg.params,
@@ -345,6 +346,7 @@ def _plant_programmes(
             burst=people.burst[person],
             index_day=cands.day[pick] + 1,
             prior=prior,
+            blocked=block,
         )
     if not chosen:
         return _sort_offences(off), {}, truth
@@ -357,6 +359,7 @@ def _plant_programmes(
     drop = (future[off.person] >= 0) & (off.offence_day > future[off.person])
     base = off.take(np.flatnonzero(~drop))
     prior = _DayIndex(base.person, base.offence_day).count_before(person, index_day, True)
+    block = _pending_custody(base, len(people), person, index_day)
     treated = simulate_offending(
         rng,
         cfg.params,
@@ -370,10 +373,36 @@ def _plant_programmes(
         prior=prior,
         hazard_ratio=part["hazard_ratio"],
         effect_end_day=index_day + EFFECT_DAYS,
+        blocked=block,
     )
     final = _sort_offences(OffenceBatch.concat([base, treated]))
     part["y1"] = _outcome_counts(final, len(people), person, index_day)
     return final, part, truth
+
+
+def _pending_custody(
+    off: OffenceBatch, n_people: int, person: np.ndarray, index_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Custody already coming to each participant after the index date: from cases committed
+    by then but sentenced (or still being served) later. (start, release) per participant,
+    -1 where none; several such sentences are merged into one span."""
+    pos = np.full(n_people, -1, np.int64)
+    pos[person] = np.arange(len(person))
+    q = pos[off.person]
+    d = np.where(q >= 0, index_day[np.maximum(q, 0)], 0)
+    sel = np.flatnonzero(
+        (q >= 0)
+        & off.principal
+        & (off.disposal == DISPOSAL["custody"])
+        & (off.offence_day <= d)
+        & (off.release_day > d)
+    )
+    start = np.full(len(person), np.iinfo(np.int64).max)
+    until = np.full(len(person), -1, np.int64)
+    np.minimum.at(start, q[sel], np.maximum(off.outcome_day[sel], d[sel] + 1))
+    np.maximum.at(until, q[sel], off.release_day[sel])
+    start = np.where(until >= 0, start, -1)
+    return start, until
 
 
 def _targets(cfg: SynthConfig) -> list[dict[str, int]]:

@@ -286,6 +286,7 @@ def true_effect(
     burst: np.ndarray,
     index_day: np.ndarray,
     prior: np.ndarray,
+    blocked: tuple[np.ndarray, np.ndarray] | None = None,
     reps: int = 24,
 ) -> dict[str, float]:
     """Expected one-year outcomes of the participants with and without the programme.
@@ -316,6 +317,7 @@ def true_effect(
                 prior=prior,
                 hazard_ratio=np.full(n, hr),
                 effect_end_day=index_day + EFFECT_DAYS,
+                blocked=None if blocked is None else (blocked[0].copy(), blocked[1].copy()),
             )
             counted = batch.offence_day <= index_day[batch.person] + FOLLOW_UP_DAYS
             counts = np.bincount(batch.person[counted], minlength=n)
