@@ -163,3 +163,10 @@ def test_estimates_rendered_in_the_report_style_pass(released):
             "increase it by up to 1 person in every 100.</p><p>With 345 people in the treatment "
             "group, the analysis could detect a change of about 7 people in every 100.</p>")
     assert check_released_text(text, released) == []
+
+
+@pytest.mark.parametrize("rules", [{"min_count": "many"}, {"rounding_base": 0}, "strict"])
+def test_invalid_recorded_rules_are_a_problem_not_a_crash(released, rules):
+    out = released.results
+    out["disclosure"]["rules"] = rules
+    assert find_release_problems(out)[0].startswith("/disclosure/rules")

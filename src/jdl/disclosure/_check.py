@@ -55,7 +55,10 @@ def find_release_problems(
     """
     if not isinstance(released, Mapping) or "disclosure" not in released:
         return ["no 'disclosure' block: this dict has not been through disclosure control"]
-    s = _settings_of(released, settings)
+    try:
+        s = _settings_of(released, settings)
+    except (TypeError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+        return [f"/disclosure/rules: not valid disclosure settings ({e.__class__.__name__})"]
     problems: list[str] = shape_problems(dict(released))
     if problems:
         return problems
