@@ -45,7 +45,8 @@ def _ensure_data(people: int) -> Path:
 def _recombined(source: Path, target: Path, factor: int) -> Path:
     """``factor`` copies of the source register's people and aliases, names and dates of
     birth recombined across people (copy 0 is the source itself, so its truth files hold).
-    Copies get IDs no original can have (PNC year 01..09, lower-case prison-number letter),
+    Copies get IDs no original can have (PNC year 01..09, a digit for the prison number's
+    letter),
     so an ID typed in a submission still points to one person."""
     import duckdb
 
@@ -68,7 +69,7 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
                 SELECT p.person_id + {c * n},
                        CASE WHEN p.pnc_id IS NOT NULL THEN '{c:02d}' || substr(p.pnc_id, 3) END,
                        CASE WHEN p.prison_number IS NOT NULL
-                            THEN chr({96 + c}) || substr(p.prison_number, 2) END,
+                            THEN '{c}' || substr(p.prison_number, 2) END,
                        f.forename, s.surname, d.date_of_birth, f.sex, p.ethnicity,
                        p.nationality, p.region
                 FROM (SELECT *, row_number() OVER () AS rn FROM s.people) AS p
