@@ -44,18 +44,19 @@ def pool(
     from rich.console import Console
     from rich.table import Table
 
-    from jdl.cohort import read_pool, write_pool
+    from jdl.cohort import write_pool
     from jdl.engines.duckdb import open_admin
+    from jdl.outcomes._dialect import quote_string
 
     start = time.perf_counter()
     with open_admin(data, threads=threads) as engine:
         write_pool(engine, out, data_cutoff=_cutoff(cutoff))
-    pool_data = read_pool(out)
-    summary = (
-        pool_data.groupby(["index_type", "index_year"])
-        .agg(events=("event_id", "size"), reoffended=("reoffended", "mean"))
-        .reset_index()
-    )
+        summary = engine.df(
+            "SELECT index_type, index_year, COUNT(*) AS events, AVG(reoffended) AS reoffended "
+            f"FROM read_parquet({quote_string(str(out / '**' / '*.parquet'))}, "
+            "hive_partitioning = true) "
+            "GROUP BY index_type, index_year ORDER BY index_type, index_year"
+        )
     table = Table("index type", "year", "events", "re-offended")
     for row in summary.itertuples(index=False):
         table.add_row(
@@ -64,7 +65,8 @@ def pool(
     console = Console()
     console.print(table)
     console.print(
-        f"{len(pool_data):,} pool events written to {out} in {time.perf_counter() - start:.1f} s"
+        f"{int(summary.events.sum()):,} pool events written to {out} in "
+        f"{time.perf_counter() - start:.1f} s"
     )
 
 
