@@ -390,6 +390,8 @@ def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> d
         "base_rate": p0,
         "treatment_n": rate.n_treated,
         "mde": mde.mde_decrease / 100,
+        "power": mde.power,
+        "alpha": mde.alpha,
         "required_n_for_observed": rate.required_n,
     }
     return {"specifications": rows, "e_value": ev, "rosenbaum": rosen, "power": power}

@@ -132,6 +132,8 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/power/treatment_n", Kind.COUNT),
     FieldSpec("/power/base_rate", Kind.DERIVED),
     FieldSpec("/power/mde", Kind.DERIVED),
+    FieldSpec("/power/power", Kind.STATISTIC),
+    FieldSpec("/power/alpha", Kind.STATISTIC),
     FieldSpec("/power/required_n_for_observed", Kind.DERIVED),
     # Subgroups: a table per dimension, joined to the profile table of the same name.
     FieldSpec("/subgroups/[]/dimension", Kind.LABEL),
