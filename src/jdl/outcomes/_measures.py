@@ -17,7 +17,7 @@ Offence rows (source ``offences``) expose, besides the contract columns:
   convicted with it) - known at index;
 - ``is_reoffence``: a proven re-offence (see :class:`FollowUp`);
 - ``is_pre``: committed in the ``pre_period_days`` before the index conviction date and proven by
-  it (the index offence included) - the "before" volume for pre/post change;
+  it (the index offence included) - the "before" volume for pre/post change.
 
 Occasion rows (source ``occasions``): the person's sanction occasions (offences sharing an
 ``outcome_date``, i.e. one court appearance or caution) proven before the index conviction date,
@@ -32,8 +32,10 @@ measure's flags exclude anyway; ``measures_sql(..., prune=False)`` puts every me
 and a test checks the results are identical.
 
 Spell rows (``employment``, ``benefit``) expose ``start_day`` and ``end_day`` (inclusive day
-offsets from the index date; an ongoing spell ends at the data cut-off). Assessment rows expose
-``is_latest`` (the latest assessment in the 2 years up to and including the index date).
+offsets from the index date; an ongoing spell ends at the data cut-off); only spells overlapping
+``SPELL_LOOKBACK_DAYS`` before the index date to the end of follow-up are joined. Assessment
+rows expose ``is_latest`` (the latest assessment in the 2 years up to and including the index
+date).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from jdl.outcomes._dialect import add_days, date_literal, days_between
 SOURCES = ("event", "offences", "occasions", "employment", "benefit", "assessment")
 WINDOWS = ("all", "known", "follow_up", "pre")
 ASSESSMENT_LOOKBACK_DAYS = 730
+SPELL_LOOKBACK_DAYS = 730  # the longest look-back of any spell measure
 
 # Columns every events relation given to :func:`measures_sql` must have.
 EVENT_COLUMNS = (
@@ -183,7 +186,8 @@ def _spell_rows(table: str, follow_up: FollowUp) -> str:
              {days_between("ev.index_date", end)} AS end_day
       FROM ev LEFT JOIN {table} AS s
         ON s.person_id = ev.person_id
-       AND s.start_date <= {add_days("ev.index_date", follow_up.follow_up_days)}"""
+       AND s.start_date <= {add_days("ev.index_date", follow_up.follow_up_days)}
+       AND {end} >= {add_days("ev.index_date", -SPELL_LOOKBACK_DAYS)}"""
 
 
 def _assessment_rows() -> str:
