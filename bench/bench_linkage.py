@@ -45,7 +45,8 @@ def _ensure_data(people: int) -> Path:
 def _recombined(source: Path, target: Path, factor: int) -> Path:
     """``factor`` copies of the source register's people and aliases, names and dates of
     birth recombined across people (copy 0 is the source itself, so its truth files hold).
-    Copies get IDs no original can have (PNC year 01..09, a digit for the prison number's
+    Copies have no aliases (copying the originals' would give each copy its original's
+    names) and get IDs no original can have (PNC year 01..09, a digit for the prison number's
     letter),
     so an ID typed in a submission still points to one person."""
     import duckdb
@@ -76,8 +77,6 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
                 JOIN {shuffled['f']} AS f USING (rn) JOIN {shuffled['s']} AS s USING (rn)
                 JOIN {shuffled['d']} AS d USING (rn)
             """)
-            con.execute(f"INSERT INTO aliases SELECT person_id + {c * n}, forename, surname, "
-                        "date_of_birth FROM s.aliases")
     finally:
         con.close()
     (target / "manifest.json").write_text(json.dumps(
