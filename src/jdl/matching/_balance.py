@@ -72,7 +72,9 @@ def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: flo
     smd = diff / sd_denom if abs(diff) > _SQRT_EPS else diff
     if binary:
         return m1, m0, smd, float("nan"), abs(diff), abs(diff)
-    vr = _wvar(x[treat], w1, False) / _wvar(x[~treat], w0, False)
+    v1, v0 = _wvar(x[treat], w1, False), _wvar(x[~treat], w0, False)
+    # a constant comparison column (e.g. every matched control at 0) has no variance ratio
+    vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else float("nan")
     sel = w > 0
     e_mean, e_max = _ecdf_stats(x[sel], treat[sel], w[sel])
     return m1, m0, smd, vr, e_mean, e_max
