@@ -251,8 +251,7 @@ def evaluate(
     dated = {**results, "generated_at": datetime.now(UTC).date().isoformat()}
     report = render_report(dated, out_dir)
     _review_released_files(released, [results_path, *report.paths], internal)
-    files = {"results": results_path, "html": report.html, "pdf": report.pdf,
-             "internal": internal}
+    files = {"results": results_path, "html": report.html, "pdf": report.pdf, "internal": internal}
     return Evaluation(results=results, out_dir=out_dir, files=files)
 
 
@@ -269,12 +268,13 @@ def _review_released_files(released: Any, paths: list[Path], internal: Path) -> 
     findings = []
     for path in paths:
         if path.suffix in (".json", ".html"):
-            findings += [f"{path.name}: {p}" for p in
-                         check_released_text(path.read_text(), released)]
+            findings += [
+                f"{path.name}: {p}" for p in check_released_text(path.read_text(), released)
+            ]
     (internal / "disclosure-review.txt").write_text(
         "Heuristic scan of released files for count-like numbers (review each; the released "
-        "results passed the disclosure rules):\n" + "\n".join(findings or ["nothing found"])
-        + "\n")
+        "results passed the disclosure rules):\n" + "\n".join(findings or ["nothing found"]) + "\n"
+    )
     return findings
 
 
