@@ -9,9 +9,8 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from tests.linkage.conftest import FAST
-
 from jdl.linkage import link_submission
+from tests.linkage.conftest import FAST
 
 pytestmark = pytest.mark.slow
 
