@@ -6,9 +6,9 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from tests.linkage.conftest import FAST
 
 from jdl.linkage import LINK_COLUMNS, link_quality, link_submission
+from tests.linkage.conftest import FAST
 
 
 def _row(people: pd.DataFrame, person_id: int, **changes) -> dict:
@@ -111,9 +111,8 @@ def test_duplicates_are_flagged_and_summarised(register, data_dir):
 
 def test_indistinguishable_people_are_ambiguous_not_guessed(register, tmp_path):
     """Two people with the same name, sex and DOB: a row naming them links to neither."""
-    from tests.linkage.conftest import write_data_dir
-
     from jdl.linkage import train_model
+    from tests.linkage.conftest import write_data_dir
 
     people, aliases = register
     twin = people.iloc[[0]].assign(person_id=len(people) + 1, pnc_id=None, prison_number=None)

@@ -8,7 +8,6 @@ import math
 
 import pandas as pd
 import pytest
-from tests.linkage.conftest import FAST
 
 from jdl.linkage import (
     MODEL_FILE,
@@ -23,6 +22,7 @@ from jdl.linkage import (
     save_model,
 )
 from jdl.linkage._resolve import best_candidates, row_posteriors
+from tests.linkage.conftest import FAST
 
 
 @pytest.mark.parametrize(("a", "b"), [("Bill", "WILLIAM"), ("peggy", "Margaret"),
@@ -132,10 +132,9 @@ def test_spark_settings_carry_the_same_parameters(model):
 def test_calibration_rows_confirmed_by_id_move_m(register, tmp_path):
     """ID-confirmed rows of an earlier upload are labelled pairs: many nicknames among them
     raise the nickname level's m above its prior."""
-    from tests.linkage.conftest import write_data_dir
-
     from jdl.linkage import train_model
     from jdl.linkage._settings import PRIOR_M
+    from tests.linkage.conftest import write_data_dir
 
     people, aliases = register
     data = write_data_dir(tmp_path / "d", people, aliases)
