@@ -152,10 +152,14 @@ def train(
     model["retain_intermediate_calculation_columns"] = False
     model["retain_matching_columns"] = False
     model["probability_two_random_records_match"] = prior_in_register / n_records
+    warnings = () if label_pairs["id_confirmed_rows"] else (
+        "m-probabilities are the documented priors: no calibration uploads were given "
+        "(jdl link-train --calibration).",
+    )
     result = LinkageModel(
         splink=model, n_people=n_people, n_register_records=n_records,
         data_version=data_version, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        label_pairs=label_pairs,
+        label_pairs=label_pairs, warnings=warnings,
     )
     problems = sanity_check(result)
     if problems:

@@ -77,6 +77,8 @@ def link_train(
     console.print(f"Trained on {model.n_people:,} people ({model.n_register_records:,} records); "
                   f"labelled pairs: {model.label_pairs}")
     console.print(model.parameters().to_string(index=False, float_format="{:.4g}".format))
+    for warning in model.warnings:
+        console.print(f"[yellow]Note:[/yellow] {warning}")
 
 
 def _print_summary(summary: dict[str, int], out: Path) -> None:
