@@ -53,8 +53,8 @@ class DuckDBEngine:
 
     def scalar(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """Run a query returning one value."""
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        rows = self.execute(sql, params).fetchall()  # fetch all: leaves no result open
+        return rows[0][0] if rows else None
 
     def register(self, name: str, data: Any) -> None:
         """Expose a DataFrame / Arrow table to SQL under ``name`` (no copy)."""
