@@ -32,9 +32,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.validate
 
 validate: $(STAMP)
 	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.validate_pipeline --populations 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
