@@ -27,11 +27,15 @@ def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict
         extra = func(*args, **kwargs) or {}
         wall = time.perf_counter() - start
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # worker processes a case starts (e.g. the generator's) count separately;
+        # ru_maxrss of children is the largest single child
+        child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         queue.put(
             {
                 "ok": True,
                 "wall_s": round(wall, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
+                "peak_child_rss_mib": round(child_kib / 1024, 1),
                 **extra,
             }
         )
