@@ -249,7 +249,13 @@ def evaluate(
 
     # the report carries its date; results.json does not, so it stays reproducible
     dated = {**results, "generated_at": datetime.now(UTC).date().isoformat()}
-    report = render_report(dated, out_dir)
+    report = render_report(
+        dated,
+        out_dir,
+        lab_name=settings.report.lab_name,
+        smd_threshold=settings.matching.smd_good,
+        selective_threshold=settings.intake.min_share_of_declared,
+    )
     _review_released_files(released, [results_path, *report.paths], internal)
     files = {"results": results_path, "html": report.html, "pdf": report.pdf, "internal": internal}
     return Evaluation(results=results, out_dir=out_dir, files=files)
@@ -553,7 +559,7 @@ def _survival(result: Any) -> dict[str, list[dict[str, float]]]:
     return out
 
 
-def _selective_sample(prog: dict, submitted: int) -> dict[str, Any]:
+def _selective_sample(prog: dict, submitted: int, min_share: float) -> dict[str, Any]:
     declared = prog.get("declared_participants")
     basis = prog.get("selection_basis") or "all_participants"
     share = None if not declared else min(1.0, submitted / declared)
@@ -564,7 +570,7 @@ def _selective_sample(prog: dict, submitted: int) -> dict[str, Any]:
             "People who drop out often differ from those who finish, so these results "
             "are likely to make the programme look more effective than it is."
         )
-    elif share is not None and share < 0.8:
+    elif share is not None and share < min_share:
         warning = (
             f"The file holds {share:.0%} of the {declared} people the organisation says "
             "it worked with. If those left out differ from those included, the results "
@@ -650,7 +656,7 @@ def _raw_results(
             + ", ".join(balance.poor)
             + ")."
         )
-    selective = _selective_sample(prog, counts["submitted"])
+    selective = _selective_sample(prog, counts["submitted"], settings.intake.min_share_of_declared)
     if selective["warning"]:
         warnings.append(selective["warning"])
     raw = {

@@ -143,6 +143,12 @@ class DisclosureSettings(BaseModel):
     differencing_min: int = Field(default=10, ge=1)
 
 
+class ReportSettings(BaseModel):
+    """The report (issue: evaluation)."""
+
+    lab_name: str = "Justice Data Lab"
+
+
 class Settings(BaseSettings):
     """The lab's configuration: one section per stage."""
 
@@ -156,6 +162,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     disclosure: DisclosureSettings = Field(default_factory=DisclosureSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
 
 @lru_cache(maxsize=1)
