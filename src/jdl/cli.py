@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except JDLError as exc:
         err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
-        for problem in getattr(exc, "problems", []):
+        for problem in exc.problems:
             err_console.print(f"  • {problem}", highlight=False)
         if exc.hint:
             err_console.print(exc.hint, highlight=False)

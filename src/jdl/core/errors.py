@@ -13,13 +13,19 @@ class JDLError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.problems = list(problems or [])  # every problem found, so one run shows them all
 
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+        lines = [self.message, *(f"  - {p}" for p in self.problems)]
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
 
 
 class UsageError(JDLError):
@@ -30,16 +36,6 @@ class UsageError(JDLError):
 
 class ContractError(JDLError):
     """Administrative data does not follow the data contract (docs/data-contract.md)."""
-
-    def __init__(self, message: str, *, problems: list[str] | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.problems = list(problems or [])
-
-    def __str__(self) -> str:
-        lines = [self.message, *(f"  - {p}" for p in self.problems)]
-        if self.hint:
-            lines.append(self.hint)
-        return "\n".join(lines)
 
 
 class SubmissionRefused(JDLError):

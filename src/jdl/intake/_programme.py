@@ -33,14 +33,6 @@ REGION_CHOICES: tuple[str, ...] = (*REGIONS, "National")
 class ProgrammeError(JDLError):
     """The programme information file is missing, unreadable or has invalid fields."""
 
-    def __init__(self, message: str, *, problems: list[str] | None = None,
-                 hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.problems = list(problems or [])
-
-    def __str__(self) -> str:
-        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
-
 
 def _choice_key(value: object) -> object:
     """``'Substance misuse'`` / ``'voluntary/community'`` -> ``substance_misuse`` /
