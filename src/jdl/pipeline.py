@@ -215,23 +215,21 @@ def evaluate(
     sensitivity = _sensitivity(frame, covariates, exact, result, effects, settings, seed)
     subgroups = _subgroups(result, settings)
 
-    prog_dict = prog.model_dump(mode="json")
-    raw = _raw_results(
-        prog_dict,
-        manifest,
-        settings,
-        seed,
-        submission,
-        linked,
-        cohort,
-        result,
-        effects,
-        sensitivity,
-        subgroups,
-        covariates,
-        exact,
-        shared_levels,
+    analysis = _Analysis(
+        programme=prog.model_dump(mode="json"),
+        manifest=manifest,
+        submission=submission,
+        linked=linked,
+        cohort=cohort,
+        result=result,
+        effects=effects,
+        sensitivity=sensitivity,
+        subgroups=subgroups,
+        covariates=covariates,
+        exact=exact,
+        shared_levels=shared_levels,
     )
+    raw = _raw_results(analysis, settings, seed)
     internal = _write_internal(out_dir, link_table, result, raw)
 
     step("disclose")
@@ -590,22 +588,34 @@ def _selective_sample(prog: dict, submitted: int, min_share: float) -> dict[str,
     }
 
 
-def _raw_results(
-    prog,
-    manifest,
-    settings,
-    seed,
-    submission,
-    linked,
-    cohort,
-    result,
-    effects,
-    sensitivity,
-    subgroups,
-    covariates,
-    exact,
-    shared_levels,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Analysis:
+    """Every stage's output for one evaluation: what the raw results are assembled from."""
+
+    programme: dict[str, Any]
+    manifest: dict[str, Any]
+    submission: Any
+    linked: Any
+    cohort: Any
+    result: Any
+    effects: Any
+    sensitivity: dict[str, Any]
+    subgroups: list[dict[str, Any]]
+    covariates: list[str]
+    exact: list[str]
+    shared_levels: dict[str, str]
+
+
+def _raw_results(a: _Analysis, settings: Settings, seed: int) -> dict[str, Any]:
+    """The lab-internal aggregates (the shape of tests/fixtures/raw_results_example.json)."""
+    prog, manifest, submission, linked = a.programme, a.manifest, a.submission, a.linked
+    cohort, result, effects, sensitivity = a.cohort, a.result, a.effects, a.sensitivity
+    subgroups, covariates, exact, shared_levels = (
+        a.subgroups,
+        a.covariates,
+        a.exact,
+        a.shared_levels,
+    )
     s = linked.summary
     att = cohort.attrition
     counts = {
