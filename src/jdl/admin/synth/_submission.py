@@ -302,8 +302,10 @@ def make_submission(
         }
     ).to_csv(truth_path, index=False)
     programme_path = out.with_name(out.stem + ".programme.yaml")
+    # everyone the programme worked with, including people the register does not hold
+    declared = len(people) + n_fake
     programme_path.write_text(
-        yaml.safe_dump(_programme_info(data_dir, programme, len(people)), sort_keys=False)
+        yaml.safe_dump(_programme_info(data_dir, programme, declared), sort_keys=False)
     )
     return {"upload": out, "programme": programme_path, "truth": truth_path}
 
