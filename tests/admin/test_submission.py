@@ -70,7 +70,12 @@ def test_harsh_mix_has_more_mistakes(synthetic_data_dir, tmp_path):
 
 
 def test_programme_side_file(synthetic_data_dir, tmp_path):
-    info = yaml.safe_load(_make(synthetic_data_dir, tmp_path)["programme"].read_text())
+    paths = _make(synthetic_data_dir, tmp_path)
+    info = yaml.safe_load(paths["programme"].read_text())
+    truth = pd.read_csv(paths["truth"])
+    # everyone the programme worked with: each person once, on the register or not
+    people = ~truth["errors"].fillna("").str.contains("duplicate")
+    assert info["declared_participants"] == int(people.sum())
     assert info["sector"] == "education" and info["setting"] == "custody"
     assert set(info) >= {
         "organisation",
