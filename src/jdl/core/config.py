@@ -149,6 +149,20 @@ class ReportSettings(BaseModel):
     lab_name: str = "Justice Data Lab"
 
 
+class ServiceSettings(BaseModel):
+    """The web service and its job worker (issue 8; docs/service.md)."""
+
+    # SQLite by default so `jdl serve` needs no setup; PostgreSQL by URL
+    # (postgresql+psycopg://user:pass@host/db).
+    database_url: str = "sqlite:///out/service/service.db"
+    storage_dir: Path = Path("out/service/files")  # uploads and job outputs, one folder each
+    host: str = "127.0.0.1"
+    port: int = 8000
+    in_process_worker: bool = True  # run queued jobs in a thread of `jdl serve`
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    seed: int = 20261124  # evaluation seed for service jobs (same inputs, same numbers)
+
+
 class Settings(BaseSettings):
     """The lab's configuration: one section per stage."""
 
@@ -162,6 +176,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     disclosure: DisclosureSettings = Field(default_factory=DisclosureSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
 

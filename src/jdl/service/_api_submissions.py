@@ -1,0 +1,240 @@
+"""``/api/submissions``: upload with immediate validation, status, results, report, review.
+
+Isolation rule: an organisation's users see only their organisation's submissions; anything
+else answers 404 (not 403, which would confirm the submission exists) and is audited.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from jdl.core.errors import JDLError
+from jdl.service._audit import deny, record
+from jdl.service._deps import SessionDep, SettingsDep, UserDep
+from jdl.service._jobs import enqueue, job_settings, set_state
+from jdl.service._models import Job, JobState, Role, Submission, SubmissionState, User
+from jdl.service._schemas import RerunIn, SubmissionOut, SubmissionSummary
+from jdl.service._storage import incoming_dir, job_dir, safe_suffix, submission_dir
+
+router = APIRouter(prefix="/api/submissions", tags=["submissions"])
+CHUNK = 1024 * 1024
+MAX_STORED_ISSUES = 200
+
+
+def _visible(db: SessionDep, request: Request, user: User, submission_id: int,
+             action: str) -> Submission:
+    """The submission if ``user`` may see it; otherwise 404, audited."""
+    submission = db.get(Submission, submission_id)
+    if submission is None or not (user.is_lab
+                                  or submission.organisation_id == user.organisation_id):
+        deny(db, request, action, user_id=user.id, submission_id=submission_id,
+             detail="not found or another organisation's submission")
+        raise HTTPException(404, "No such submission.")
+    return submission
+
+
+def _require_role(db: SessionDep, request: Request, user: User, roles: set[Role],
+                  action: str, submission_id: int | None = None) -> None:
+    if user.role not in roles:
+        deny(db, request, action, user_id=user.id, submission_id=submission_id,
+             detail=f"role {user.role} may not do this")
+        raise HTTPException(403, f"Only {' or '.join(sorted(roles))} users may do this.")
+
+
+def _save_upload(file: UploadFile, target: Path, limit: int) -> None:
+    """Copy the upload in chunks, refusing it (413) as soon as it passes the size limit."""
+    written = 0
+    with target.open("wb") as out:
+        while chunk := file.file.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                out.close()
+                target.unlink(missing_ok=True)
+                raise HTTPException(413, f"The file is larger than the limit of "
+                                         f"{limit // (1024 * 1024)} MB.")
+            out.write(chunk)
+
+
+def _parse_programme(text: str) -> Any:
+    from jdl.intake import programme_from_dict
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"The programme is not valid JSON: {exc.msg}.") from None
+    return programme_from_dict(data, source="programme information")
+
+
+def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of the validation: counts and problems, without the offending values
+    (they are personal data; the uploader saw them in the upload's response)."""
+    issues = [{k: v for k, v in issue.items() if k != "value"}
+              for issue in report["issues"][:MAX_STORED_ISSUES]]
+    return {**report, "issues": issues}
+
+
+@router.post("", status_code=201, response_model=SubmissionOut,
+             responses={422: {"description": "Refused: the validation report"}})
+def create_submission(request: Request, db: SessionDep, settings: SettingsDep, user: UserDep,
+                      file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
+                      programme: Annotated[str, Form(description="Programme information, JSON")],
+                      ) -> Any:
+    """Upload a file and its programme: validated at once, queued if the lab can use it."""
+    from jdl.intake import check_submission
+
+    _require_role(db, request, user, {Role.submitter}, "submission.upload")
+    suffix = safe_suffix(file.filename)
+    if suffix is None:
+        raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
+    info = _parse_programme(programme)
+    storage = Path(settings.service.storage_dir)
+    staged = incoming_dir(storage) / f"{uuid.uuid4().hex}{suffix}"
+    _save_upload(file, staged, settings.intake.max_file_bytes)
+    try:
+        checked = check_submission(staged, info, settings.intake)
+        report = checked.to_dict(max_issues=1000)
+        if not checked.acceptable:
+            record(db, request, "submission.refused", user_id=user.id,
+                   detail=f"refused: {checked.refusal.code}")
+            return _refused(report)
+        submission = _store(db, user, staged, suffix, info, report, storage)
+    finally:
+        staged.unlink(missing_ok=True)
+    record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
+    return submission
+
+
+def _refused(report: dict[str, Any]) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=422, content={
+        "detail": report["refusal"]["message"], "hint": report["refusal"]["hint"],
+        "validation": json.loads(json.dumps(report, default=str))})
+
+
+def _store(db: SessionDep, user: User, staged: Path, suffix: str, info: Any,
+           report: dict[str, Any], storage: Path) -> Submission:
+    """Record the accepted submission, move its file into place and queue its job."""
+    submission = Submission(organisation_id=user.organisation_id, submitted_by=user.id,
+                            state=SubmissionState.queued.value, file_name=f"upload{suffix}",
+                            programme=info.model_dump(mode="json"),
+                            validation=json.loads(json.dumps(_stored_validation(report),
+                                                             default=str)))
+    db.add(submission)
+    db.flush()
+    folder = submission_dir(storage, submission.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.move(staged, folder / submission.file_name)
+    (folder / "programme.json").write_text(json.dumps(submission.programme, indent=2))
+    enqueue(db, submission, user.id)
+    db.commit()
+    db.refresh(submission)
+    return submission
+
+
+@router.get("", response_model=list[SubmissionSummary])
+def list_submissions(db: SessionDep, user: UserDep) -> Any:
+    """Lab staff see every submission; organisations see their own."""
+    query = select(Submission).order_by(Submission.id)
+    if not user.is_lab:
+        query = query.where(Submission.organisation_id == user.organisation_id)
+    return db.scalars(query).all()
+
+
+@router.get("/{submission_id}", response_model=SubmissionOut)
+def get_submission(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
+    """State, every timestamped state change, validation summary and jobs."""
+    return _visible(db, request, user, submission_id, "submission.view")
+
+
+def _latest_done(db: SessionDep, submission: Submission) -> Job | None:
+    return db.scalar(select(Job).where(Job.submission_id == submission.id,
+                                       Job.state == JobState.done.value)
+                     .order_by(Job.id.desc()).limit(1))
+
+
+def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user: User,
+                   submission_id: int, name: str, action: str) -> Path:
+    """A released output: organisations only after approval, lab staff once a job is done."""
+    submission = _visible(db, request, user, submission_id, action)
+    if not user.is_lab and submission.state != SubmissionState.approved.value:
+        deny(db, request, action, user_id=user.id, submission_id=submission_id,
+             detail=f"not approved (state {submission.state})")
+        raise HTTPException(409, "The results are released after the lab's review; "
+                                 f"this submission is {submission.state.replace('_', ' ')}.")
+    job = _latest_done(db, submission)
+    path = None if job is None else job_dir(Path(settings.service.storage_dir),
+                                            submission.id, job.id) / name
+    if path is None or not path.is_file():
+        raise HTTPException(409, "There are no results for this submission yet.")
+    record(db, request, action, user_id=user.id, submission_id=submission_id)
+    return path
+
+
+@router.get("/{submission_id}/results.json")
+def get_results(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
+                user: UserDep) -> Any:
+    """The disclosure-controlled results (the released aggregates)."""
+    path = _released_file(request, db, settings, user, submission_id, "results.json",
+                          "results.download")
+    return json.loads(path.read_text())
+
+
+@router.get("/{submission_id}/report.pdf", response_class=FileResponse)
+def get_report(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
+               user: UserDep) -> Any:
+    """The report (organisations: only after a reviewer approved it)."""
+    path = _released_file(request, db, settings, user, submission_id, "report.pdf",
+                          "report.download")
+    return FileResponse(path, media_type="application/pdf",
+                        filename=f"jdl-report-{submission_id}.pdf")
+
+
+@router.post("/{submission_id}/rerun", response_model=SubmissionOut)
+def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
+          settings: SettingsDep, user: UserDep) -> Any:
+    """An analyst runs the evaluation again, optionally with adjusted settings."""
+    _require_role(db, request, user, {Role.analyst}, "submission.rerun", submission_id)
+    submission = _visible(db, request, user, submission_id, "submission.rerun")
+    if submission.state not in (SubmissionState.awaiting_review, SubmissionState.failed):
+        raise HTTPException(409, f"A {submission.state.replace('_', ' ')} submission cannot "
+                                 "be re-run.")
+    try:
+        job_settings(settings, body.settings)
+    except (ValueError, JDLError) as exc:
+        raise HTTPException(422, f"The settings overrides are not valid: {exc}") from None
+    enqueue(db, submission, user.id, body.settings)
+    db.commit()
+    record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id)
+    db.refresh(submission)
+    return submission
+
+
+@router.post("/{submission_id}/approve", response_model=SubmissionOut)
+def approve(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
+    """A reviewer releases the results: a second pair of eyes, never on their own work."""
+    _require_role(db, request, user, {Role.reviewer}, "submission.approve", submission_id)
+    submission = _visible(db, request, user, submission_id, "submission.approve")
+    if submission.state != SubmissionState.awaiting_review.value:
+        raise HTTPException(409, f"Only a submission awaiting review can be approved; this "
+                                 f"one is {submission.state.replace('_', ' ')}.")
+    involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
+    if user.id in involved:
+        deny(db, request, "submission.approve", user_id=user.id, submission_id=submission_id,
+             detail="reviewer ran or submitted this work")
+        raise HTTPException(403, "You cannot approve work you submitted or ran; another "
+                                 "reviewer must approve it.")
+    submission.approved_by = user.id
+    set_state(db, submission, SubmissionState.approved, user.id)
+    db.commit()
+    record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
+    db.refresh(submission)
+    return submission

@@ -1,0 +1,70 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from jdl import __version__
+from jdl.core.config import Settings, get_settings
+from jdl.core.errors import JDLError
+from jdl.service._db import open_database
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service: database migrated on creation, the in-process worker (if enabled) running
+    while the app is (FastAPI lifespan)."""
+    settings = settings or get_settings()
+    sessions = open_database(settings.service.database_url)
+    Path(settings.service.storage_dir).mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.service.in_process_worker:
+            from jdl.service._jobs import Worker
+
+            worker = Worker(sessions, settings)
+            worker.start()
+        app.state.worker = worker
+        yield
+        if worker is not None:
+            worker.stop(timeout=5)
+
+    app = FastAPI(title="Justice Data Lab", version=__version__, lifespan=lifespan,
+                  description="Upload a programme's participants, follow the evaluation, "
+                              "receive the reviewed report.")
+    app.state.settings, app.state.sessions = settings, sessions
+    _add_error_handlers(app)
+
+    from jdl.service._api_submissions import router as submissions
+
+    app.include_router(submissions)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """User errors become clear JSON; anything else a short 500 without a traceback."""
+
+    @app.exception_handler(JDLError)
+    async def _user_error(_request: Request, exc: JDLError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={
+            "detail": exc.message, "hint": exc.hint,
+            "problems": list(getattr(exc, "problems", []))})
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled %s in request", type(exc).__name__)
+        return JSONResponse(status_code=500, content={"detail": "Internal error."})

@@ -1,0 +1,169 @@
+"""The durable job queue and its worker.
+
+Jobs are rows in ``jobs``; a worker claims the oldest queued row with a conditional UPDATE (so
+two workers never run the same job), runs :func:`jdl.pipeline.evaluate` and records the outcome.
+A job found ``running`` when a worker starts belonged to a process that died: it is queued
+again, so nothing is lost on restart (the evaluation is rerun from the start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from jdl.core.config import Settings
+from jdl.core.errors import JDLError
+from jdl.service._models import (
+    Job,
+    JobState,
+    Submission,
+    SubmissionEvent,
+    SubmissionState,
+    utcnow,
+)
+from jdl.service._storage import job_dir, submission_dir
+
+log = logging.getLogger(__name__)
+
+
+def set_state(db: Session, submission: Submission, state: SubmissionState,
+              user_id: int | None = None) -> None:
+    """Change a submission's state and timestamp the change (caller commits)."""
+    submission.state = state.value
+    submission.updated_at = utcnow()
+    db.add(SubmissionEvent(submission_id=submission.id, state=state.value, user_id=user_id))
+
+
+def enqueue(db: Session, submission: Submission, user_id: int,
+            overrides: dict[str, Any] | None = None) -> Job:
+    """Queue an evaluation of ``submission`` (caller commits)."""
+    job = Job(submission_id=submission.id, requested_by=user_id, state=JobState.queued.value,
+              settings_overrides=overrides or {}, attempts=0)
+    db.add(job)
+    set_state(db, submission, SubmissionState.queued, user_id)
+    return job
+
+
+def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
+    """The lab settings with an analyst's overrides, validated like any settings."""
+    merged = base.model_dump()
+    for section, values in overrides.items():
+        merged.setdefault(section, {}).update(values)
+    return Settings.model_validate(merged)
+
+
+def recover(sessions: sessionmaker[Session]) -> int:
+    """Queue again every job left ``running`` by a process that stopped; returns how many."""
+    with sessions() as db:
+        jobs = db.scalars(select(Job).where(Job.state == JobState.running.value)).all()
+        for job in jobs:
+            job.state = JobState.queued.value
+            job.stage = None
+            submission = db.get(Submission, job.submission_id)
+            if submission is not None:
+                set_state(db, submission, SubmissionState.queued)
+        db.commit()
+        return len(jobs)
+
+
+def claim_next(sessions: sessionmaker[Session]) -> int | None:
+    """Atomically mark the oldest queued job running; its id, or None if the queue is empty."""
+    with sessions() as db:
+        candidates = db.scalars(select(Job.id).where(Job.state == JobState.queued.value)
+                                .order_by(Job.id).limit(5)).all()
+        for job_id in candidates:
+            claimed = db.execute(
+                update(Job).where(Job.id == job_id, Job.state == JobState.queued.value)
+                .values(state=JobState.running.value, started_at=utcnow(), finished_at=None,
+                        attempts=Job.attempts + 1, error=None))
+            if claimed.rowcount == 1:
+                job = db.get(Job, job_id)
+                set_state(db, db.get(Submission, job.submission_id), SubmissionState.running)
+                db.commit()
+                return job_id
+            db.rollback()
+    return None
+
+
+def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) -> JobState:
+    """Run one claimed job to done or failed."""
+    from jdl.pipeline import evaluate
+
+    with sessions() as db:
+        job = db.get(Job, job_id)
+        submission = db.get(Submission, job.submission_id)
+        storage = Path(settings.service.storage_dir)
+        folder = submission_dir(storage, submission.id)
+        upload, out = folder / submission.file_name, job_dir(storage, submission.id, job.id)
+        overrides = dict(job.settings_overrides or {})
+
+    def progress(stage: str) -> None:
+        with sessions() as db:
+            db.execute(update(Job).where(Job.id == job_id).values(stage=stage))
+            db.commit()
+
+    try:
+        evaluate(upload, folder / "programme.json", settings.data.data_dir, out,
+                 settings=job_settings(settings, overrides), seed=settings.service.seed,
+                 progress=progress)
+    except JDLError as exc:
+        return _finish(sessions, job_id, JobState.failed, exc.message)
+    except Exception as exc:  # a bug: the job fails, the worker carries on
+        log.exception("job %s failed", job_id)
+        return _finish(sessions, job_id, JobState.failed,
+                       f"Internal error ({type(exc).__name__}); the lab has been told.")
+    return _finish(sessions, job_id, JobState.done, None)
+
+
+def _finish(sessions: sessionmaker[Session], job_id: int, state: JobState,
+            error: str | None) -> JobState:
+    with sessions() as db:
+        job = db.get(Job, job_id)
+        job.state, job.error, job.finished_at = state.value, error, utcnow()
+        submission = db.get(Submission, job.submission_id)
+        set_state(db, submission, SubmissionState.awaiting_review
+                  if state is JobState.done else SubmissionState.failed)
+        db.commit()
+    return state
+
+
+def run_once(sessions: sessionmaker[Session], settings: Settings) -> JobState | None:
+    """Claim and run one job; None when nothing was queued."""
+    job_id = claim_next(sessions)
+    return None if job_id is None else run_job(sessions, settings, job_id)
+
+
+class Worker:
+    """A background thread that runs queued jobs until stopped."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="jdl-worker", daemon=True)
+
+    def start(self) -> None:
+        recovered = recover(self.sessions)
+        if recovered:
+            log.info("re-queued %d job(s) left running by a stopped process", recovered)
+        self._thread.start()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = run_once(self.sessions, self.settings)
+            except Exception:  # the database was unavailable: wait and try again
+                log.exception("worker could not claim a job")
+                ran = None
+            if ran is None:
+                self._stop.wait(self.settings.service.worker_poll_seconds)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to stop after the current job, and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

@@ -1,0 +1,146 @@
+"""The service's tables (SQLAlchemy 2 declarative models).
+
+Storage models only: API responses use the schemas in :mod:`jdl.service._schemas`, so that
+password hashes and token hashes can never reach a response. The schema itself is created by
+the Alembic migrations in ``migrations/`` (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored in UTC."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    """Organisation submitters see their own organisation's submissions; lab staff see all."""
+
+    submitter = "submitter"
+    analyst = "analyst"
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+LAB_ROLES = frozenset({Role.analyst, Role.reviewer, Role.admin})
+
+
+class SubmissionState(StrEnum):
+    """queued -> running -> awaiting_review -> approved; or failed (an analyst may re-run)."""
+
+    queued = "queued"
+    running = "running"
+    awaiting_review = "awaiting_review"
+    approved = "approved"
+    failed = "failed"
+
+
+class JobState(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict] = {datetime: DateTime(timezone=True)}
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    # SHA-256 of the API token: a leaked database does not leak usable tokens.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()
+
+    @property
+    def is_lab(self) -> bool:
+        return self.role in LAB_ROLES
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    file_name: Mapped[str] = mapped_column(String(50))  # stored name, e.g. upload.csv
+    programme: Mapped[dict] = mapped_column(JSON)
+    validation: Mapped[dict] = mapped_column(JSON)  # counts and issue summary from intake
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    events: Mapped[list[SubmissionEvent]] = relationship(
+        order_by="SubmissionEvent.id", cascade="all, delete-orphan")
+    jobs: Mapped[list[Job]] = relationship(order_by="Job.id")
+
+
+class SubmissionEvent(Base):
+    """One row per state change, so every change is timestamped and attributable."""
+
+    __tablename__ = "submission_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """The durable queue: a worker claims a queued row, runs the evaluation, records the end."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    stage: Mapped[str | None] = mapped_column(String(20), nullable=True)  # last stage started
+    settings_overrides: Mapped[dict] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # message only, no data
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEntry(Base):
+    """Every access to personal data and every denied access. Never holds personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(10))  # allowed / denied
+    submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client: Mapped[str | None] = mapped_column(String(100), nullable=True)

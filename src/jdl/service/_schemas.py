@@ -1,0 +1,74 @@
+"""API response schemas, separate from the storage models so that password hashes, token
+hashes and file paths never reach a response."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    state: str
+    at: datetime
+    user_id: int | None
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    state: str
+    stage: str | None
+    attempts: int
+    error: str | None
+    requested_by: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SubmissionOut(BaseModel):
+    """A submission as its organisation and the lab see it: no personal data."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    organisation_id: int
+    submitted_by: int
+    state: str
+    programme: dict[str, Any]
+    validation: dict[str, Any]
+    approved_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[EventOut]
+    jobs: list[JobOut]
+
+
+class SubmissionSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    organisation_id: int
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class RerunIn(BaseModel):
+    """An analyst's re-run: optional overrides of the lab settings, by section, e.g.
+    ``{"matching": {"caliper": 0.1}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    hint: str | None = None
+    problems: list[str] = Field(default_factory=list)

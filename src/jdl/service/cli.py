@@ -1,0 +1,88 @@
+"""``jdl serve``, ``jdl worker`` and ``jdl admin create-org`` / ``create-user``.
+
+Heavy imports (FastAPI, SQLAlchemy, uvicorn) happen inside the commands so ``jdl --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+admin_app = typer.Typer(help="Service administration: organisations and users.",
+                        no_args_is_help=True)
+
+
+def _sessions():
+    from jdl.core.config import get_settings
+    from jdl.service._db import open_database
+
+    return open_database(get_settings().service.database_url)
+
+
+@admin_app.command("create-org")
+def create_org(name: Annotated[str, typer.Argument(help="The organisation's name.")]) -> None:
+    """Create an organisation."""
+    from jdl.service._accounts import create_org as create
+
+    with _sessions()() as db:
+        org = create(db, name)
+        typer.echo(f"Created organisation {org.name!r} (id {org.id}).")
+
+
+@admin_app.command("create-user")
+def create_user(
+    org: Annotated[str, typer.Option("--org", help="Organisation name.")],
+    role: Annotated[str, typer.Option("--role", help="submitter, analyst, reviewer or admin.")],
+    email: Annotated[str, typer.Option("--email", help="The user's email address.")],
+) -> None:
+    """Create a user; prints a one-time password and an API token (shown only once)."""
+    from jdl.service._accounts import create_user as create
+
+    with _sessions()() as db:
+        user = create(db, org, role, email)
+    typer.echo(f"Created {user.role} {user.email} in {user.organisation!r} (id {user.user_id}).")
+    typer.echo(f"One-time password: {user.password}")
+    typer.echo(f"API token: {user.token}")
+    typer.echo("Both are shown only now; the lab stores only their hashes.")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker",
+                                         help="Run queued jobs in this process.")] = True,
+) -> None:
+    """Start the web service (with an in-process job worker unless --no-worker)."""
+    import uvicorn
+
+    from jdl.core.config import get_settings
+    from jdl.service import create_app
+
+    settings = get_settings()
+    settings.service.in_process_worker = worker
+    app = create_app(settings)
+    uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port)
+
+
+def worker() -> None:
+    """Run queued evaluation jobs in this process until interrupted (Ctrl-C)."""
+    from jdl.core.config import get_settings
+    from jdl.service._jobs import Worker
+
+    settings = get_settings()
+    runner = Worker(_sessions(), settings)
+    runner.start()
+    typer.echo("Worker started; Ctrl-C to stop after the current job.")
+    try:
+        while runner._thread.is_alive():
+            runner._thread.join(1.0)
+    except KeyboardInterrupt:
+        runner.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.add_typer(admin_app, name="admin")

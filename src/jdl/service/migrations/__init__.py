@@ -1,0 +1,1 @@
+"""Alembic migrations for the service database (run programmatically by ``_db.upgrade``)."""

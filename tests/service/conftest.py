@@ -1,0 +1,96 @@
+"""Service fixtures: a fresh SQLite database and storage folder per test, organisations and
+users of every role, and a synthetic upload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from jdl.core.config import ServiceSettings, Settings
+from jdl.service import create_app
+from jdl.service._accounts import create_org, create_user
+
+USERS = {
+    "submitter_a": ("Org A", "submitter"),
+    "submitter_a2": ("Org A", "submitter"),
+    "submitter_b": ("Org B", "submitter"),
+    "analyst": ("The Lab", "analyst"),
+    "reviewer": ("The Lab", "reviewer"),
+    "reviewer2": ("The Lab", "reviewer"),
+    "admin": ("The Lab", "admin"),
+}
+
+
+def make_settings(tmp_path: Path, data_dir: Path | None = None, **service: Any) -> Settings:
+    settings = Settings()
+    settings.service = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'service.db'}",
+                                       storage_dir=tmp_path / "files",
+                                       in_process_worker=False, **service)
+    if data_dir is not None:
+        settings.data.data_dir = data_dir
+    return settings
+
+
+class Lab:
+    """A running app with a client and a bearer-token header per user."""
+
+    def __init__(self, client: TestClient, tokens: dict[str, str], ids: dict[str, int]) -> None:
+        self.client, self.tokens, self.ids = client, tokens, ids
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    @property
+    def sessions(self):
+        return self.client.app.state.sessions
+
+    @property
+    def settings(self) -> Settings:
+        return self.client.app.state.settings
+
+    def upload(self, who: str, upload: Path, programme: dict, name: str | None = None):
+        with open(upload, "rb") as fh:
+            return self.client.post(
+                "/api/submissions", headers=self.auth(who),
+                files={"file": (name or upload.name, fh, "text/csv")},
+                data={"programme": yaml_to_json(programme)})
+
+
+def yaml_to_json(programme: dict) -> str:
+    import json
+
+    return json.dumps(programme, default=str)
+
+
+def start_lab(settings: Settings) -> tuple[TestClient, dict[str, str], dict[str, int]]:
+    app = create_app(settings)
+    tokens, ids = {}, {}
+    with app.state.sessions() as db:
+        for org in {org for org, _ in USERS.values()}:
+            create_org(db, org)
+        for who, (org, role) in USERS.items():
+            user = create_user(db, org, role, f"{who}@example.org")
+            tokens[who], ids[who] = user.token, user.user_id
+    return TestClient(app), tokens, ids
+
+
+@pytest.fixture
+def lab(tmp_path):
+    client, tokens, ids = start_lab(make_settings(tmp_path))
+    with client:
+        yield Lab(client, tokens, ids)
+
+
+@pytest.fixture(scope="session")
+def synthetic_upload(synthetic_data_dir, tmp_path_factory) -> dict[str, Any]:
+    """The planted programme's upload and its programme information as a dict."""
+    from jdl.admin.synth import make_submission
+
+    paths = make_submission(synthetic_data_dir, "new-leaf-employment",
+                            tmp_path_factory.mktemp("upload") / "u.csv")
+    return {"upload": paths["upload"],
+            "programme": yaml.safe_load(Path(paths["programme"]).read_text())}
