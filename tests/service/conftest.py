@@ -30,8 +30,8 @@ def make_settings(tmp_path: Path, data_dir: Path | None = None, **service: Any) 
     settings.service = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'service.db'}",
                                        storage_dir=tmp_path / "files",
                                        in_process_worker=False, **service)
-    if data_dir is not None:
-        settings.data.data_dir = data_dir
+    # without a data directory, jobs fail cleanly (tests that run them pass one)
+    settings.data.data_dir = data_dir if data_dir is not None else tmp_path / "no-data"
     return settings
 
 
@@ -76,6 +76,16 @@ def start_lab(settings: Settings) -> tuple[TestClient, dict[str, str], dict[str,
             user = create_user(db, org, role, f"{who}@example.org")
             tokens[who], ids[who] = user.token, user.user_id
     return TestClient(app), tokens, ids
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch):
+    """Argon2id with the cheapest parameters: tests create many users; production keeps
+    argon2-cffi's RFC 9106 defaults."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("jdl.service._security._hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

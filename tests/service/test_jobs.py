@@ -1,0 +1,97 @@
+"""Jobs: a queued job runs to done on synthetic records, the organisation gets its report only
+after approval, failures are recorded, and a job left running by a dead process is re-queued."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from jdl.service._jobs import Worker, claim_next, recover, run_once
+from jdl.service._models import Job, Submission
+from tests.service.conftest import Lab, make_settings, start_lab
+
+
+@pytest.fixture
+def data_lab(tmp_path, synthetic_data_dir):
+    client, tokens, ids = start_lab(make_settings(tmp_path, synthetic_data_dir))
+    with client:
+        yield Lab(client, tokens, ids)
+
+
+def test_queued_job_runs_to_done_and_report_is_released_after_approval(
+        data_lab, synthetic_upload):
+    lab = data_lab
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    assert run_once(lab.sessions, lab.settings).value == "done"
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("submitter_a")).json()
+    assert body["state"] == "awaiting_review"
+    assert [e["state"] for e in body["events"]] == ["queued", "running", "awaiting_review"]
+    job = body["jobs"][0]
+    assert job["state"] == "done" and job["stage"] == "report" and job["attempts"] == 1
+    assert job["started_at"] <= job["finished_at"]
+    # the analyst and reviewer look before release; the organisation waits
+    results = lab.client.get(f"/api/submissions/{sid}/results.json", headers=lab.auth("analyst"))
+    assert results.status_code == 200 and "headline_measures" in results.json()
+    pdf_url = f"/api/submissions/{sid}/report.pdf"
+    assert lab.client.get(pdf_url, headers=lab.auth("submitter_a")).status_code == 409
+    approve = lab.client.post(f"/api/submissions/{sid}/approve", headers=lab.auth("reviewer"))
+    assert approve.status_code == 200
+    pdf = lab.client.get(pdf_url, headers=lab.auth("submitter_a"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    released = lab.client.get(f"/api/submissions/{sid}/results.json",
+                              headers=lab.auth("submitter_a2"))
+    assert released.json() == results.json()
+    assert run_once(lab.sessions, lab.settings) is None  # queue empty
+
+
+def test_failed_job_is_recorded_without_a_traceback(lab, synthetic_upload):
+    # `lab` points at a data directory that does not exist: the evaluation must fail cleanly
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    assert run_once(lab.sessions, lab.settings).value == "failed"
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
+    assert body["state"] == "failed"
+    assert body["jobs"][0]["error"] and "Traceback" not in body["jobs"][0]["error"]
+
+
+def test_job_left_running_is_requeued_on_restart(lab, synthetic_upload):
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    job_id = claim_next(lab.sessions)  # a worker claims it ... and the process dies
+    assert claim_next(lab.sessions) is None
+    assert recover(lab.sessions) == 1
+    with lab.sessions() as db:
+        job = db.get(Job, job_id)
+        assert job.state == "queued" and job.attempts == 1
+        assert db.get(Submission, sid).state == "queued"
+    assert claim_next(lab.sessions) == job_id  # picked up again, nothing lost
+
+
+def test_two_claims_never_take_the_same_job(lab, synthetic_upload):
+    for _ in range(2):
+        lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
+    first, second = claim_next(lab.sessions), claim_next(lab.sessions)
+    assert first != second and None not in (first, second)
+    assert claim_next(lab.sessions) is None
+
+
+def test_worker_thread_runs_queued_jobs(lab, synthetic_upload):
+    lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
+    lab.settings.service.worker_poll_seconds = 0.05
+    worker = Worker(lab.sessions, lab.settings)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with lab.sessions() as db:
+                states = set(db.scalars(select(Job.state)))
+            if states <= {"done", "failed"}:
+                break
+            time.sleep(0.05)
+    finally:
+        worker.stop(timeout=30)
+    assert states == {"failed"}  # no data directory here: it ran and failed cleanly
