@@ -208,3 +208,24 @@ def test_openapi_lists_the_endpoints(lab):
                  "/api/submissions/{submission_id}/approve",
                  "/api/submissions/{submission_id}/rerun"):
         assert path in paths
+
+
+def test_diagnostics_are_for_lab_staff_only(lab, uploaded):
+    url = f"/api/submissions/{uploaded}/diagnostics"
+    assert lab.client.get(url, headers=lab.auth("submitter_a")).status_code == 403
+    assert lab.client.get(url, headers=lab.auth("analyst")).status_code == 409  # not run yet
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"garbage", "multipart/form-data; boundary=xyz"),
+    (b"--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+     "multipart/form-data; boundary=xyz"),
+    (b"{}", "application/json"),
+    (b"", "multipart/form-data"),
+])
+def test_malformed_multipart_bodies_are_clear_errors(lab, body, content_type):
+    response = lab.client.post("/api/submissions", content=body,
+                               headers={**lab.auth("submitter_a"),
+                                        "Content-Type": content_type})
+    assert 400 <= response.status_code < 500
+    assert "detail" in response.json()

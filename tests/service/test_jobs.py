@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from jdl.service._jobs import Worker, claim_next, recover, run_once
-from jdl.service._models import Job, Submission
+from jdl.service._models import AuditEntry, Job, Submission
 from tests.service.conftest import Lab, make_settings, start_lab
 
 
@@ -45,6 +45,17 @@ def test_queued_job_runs_to_done_and_report_is_released_after_approval(
     released = lab.client.get(f"/api/submissions/{sid}/results.json",
                               headers=lab.auth("submitter_a2"))
     assert released.json() == results.json()
+    diagnostics = lab.client.get(f"/api/submissions/{sid}/diagnostics",
+                                 headers=lab.auth("reviewer"))
+    assert diagnostics.status_code == 200
+    assert diagnostics.json()["counts"]["linked"] > 0 and "balance" in diagnostics.json()
+    own = lab.client.get(f"/api/submissions/{sid}/diagnostics", headers=lab.auth("submitter_a"))
+    assert own.status_code == 403
+    with lab.sessions() as db:
+        actions = set(db.scalars(select(AuditEntry.action)
+                                 .where(AuditEntry.submission_id == sid)))
+    assert {"submission.upload", "job.run", "results.download", "report.download",
+            "submission.approve", "diagnostics.view"} <= actions
     assert run_once(lab.sessions, lab.settings) is None  # queue empty
 
 

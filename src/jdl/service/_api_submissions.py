@@ -198,6 +198,30 @@ def get_report(submission_id: int, request: Request, db: SessionDep, settings: S
                         filename=f"jdl-report-{submission_id}.pdf")
 
 
+DIAGNOSTIC_KEYS = ("counts", "exclusions", "attrition", "balance", "matching",
+                   "selective_sample", "warnings")
+
+
+@router.get("/{submission_id}/diagnostics")
+def get_diagnostics(submission_id: int, request: Request, db: SessionDep,
+                    settings: SettingsDep, user: UserDep) -> Any:
+    """Lab staff only: the latest run's unrounded linkage counts, attrition, balance, matching
+    and warnings, and the disclosure review — what an analyst checks before review."""
+    _require_role(db, request, user, {Role.analyst, Role.reviewer, Role.admin},
+                  "diagnostics.view", submission_id)
+    submission = _visible(db, request, user, submission_id, "diagnostics.view")
+    job = _latest_done(db, submission)
+    internal = None if job is None else job_dir(Path(settings.service.storage_dir),
+                                                submission.id, job.id) / "internal"
+    if internal is None or not (internal / "raw_results.json").is_file():
+        raise HTTPException(409, "There are no results for this submission yet.")
+    raw = json.loads((internal / "raw_results.json").read_text())
+    review = internal / "disclosure-review.txt"
+    record(db, request, "diagnostics.view", user_id=user.id, submission_id=submission_id)
+    return {"job_id": job.id, **{k: raw.get(k) for k in DIAGNOSTIC_KEYS},
+            "disclosure_review": review.read_text() if review.is_file() else None}
+
+
 @router.post("/{submission_id}/rerun", response_model=SubmissionOut)
 def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
           settings: SettingsDep, user: UserDep) -> Any:

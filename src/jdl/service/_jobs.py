@@ -9,6 +9,7 @@ again, so nothing is lost on restart (the evaluation is rerun from the start).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError
 from jdl.service._models import (
+    AuditEntry,
     Job,
     JobState,
     Submission,
@@ -84,6 +86,10 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
             if claimed.rowcount == 1:
                 job = db.get(Job, job_id)
                 set_state(db, db.get(Submission, job.submission_id), SubmissionState.running)
+                # the worker is about to read the upload: personal data
+                db.add(AuditEntry(action="job.run", outcome="allowed",
+                                  submission_id=job.submission_id, detail=f"job {job_id}",
+                                  client=f"worker pid {os.getpid()}"))
                 db.commit()
                 return job_id
             db.rollback()
