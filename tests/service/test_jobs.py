@@ -32,6 +32,7 @@ def test_queued_job_runs_to_done_and_report_is_released_after_approval(
     job = body["jobs"][0]
     assert job["state"] == "done" and job["stage"] == "report" and job["attempts"] == 1
     assert job["started_at"] <= job["finished_at"]
+    assert job["finished_at"].endswith("Z") or job["finished_at"].endswith("+00:00")
     # the analyst and reviewer look before release; the organisation waits
     results = lab.client.get(f"/api/submissions/{sid}/results.json", headers=lab.auth("analyst"))
     assert results.status_code == 200 and "headline_measures" in results.json()

@@ -3,17 +3,25 @@ hashes and file paths never reach a response."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Times are stored in UTC; SQLite returns them without a zone, so add it back."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class EventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     state: str
-    at: datetime
+    at: UTCDateTime
     user_id: int | None
 
 
@@ -26,9 +34,9 @@ class JobOut(BaseModel):
     attempts: int
     error: str | None
     requested_by: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
+    finished_at: UTCDateTime | None
 
 
 class SubmissionOut(BaseModel):
@@ -43,8 +51,8 @@ class SubmissionOut(BaseModel):
     programme: dict[str, Any]
     validation: dict[str, Any]
     approved_by: int | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
     events: list[EventOut]
     jobs: list[JobOut]
 
@@ -55,8 +63,8 @@ class SubmissionSummary(BaseModel):
     id: int
     organisation_id: int
     state: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
 
 
 class RerunIn(BaseModel):
