@@ -109,3 +109,26 @@ def test_same_inputs_and_seed_give_identical_results(evaluation, synthetic_data_
     again = evaluate(upload["upload"], upload["programme"], synthetic_data_dir, tmp_path, seed=3)
     first = (evaluation.out_dir / "results.json").read_text()
     assert (Path(again.out_dir) / "results.json").read_text() == first
+
+
+def test_released_files_hold_no_count_like_small_numbers(evaluation):
+    """The disclosure stage's scan of every released file — JSON, HTML and the PDF's text —
+    finds no small or unrounded count (the structural guarantee is that the report reads only
+    released results; this reads what actually left the lab)."""
+    from pypdf import PdfReader
+
+    from jdl.disclosure import check_released_text, release
+
+    raw = json.loads((evaluation.out_dir / "internal" / "raw_results.json").read_text())
+    released = release(raw)
+    pdf_text = " ".join(page.extract_text() or "" for page in
+                        PdfReader(evaluation.out_dir / "report.pdf").pages)
+    pdf_text = " ".join(pdf_text.split())  # PDF lines break where the HTML had spaces
+    texts = {
+        "results.json": (evaluation.out_dir / "results.json").read_text(),
+        "report.html": (evaluation.out_dir / "report.html").read_text(),
+        "report.pdf": pdf_text,
+    }
+    assert len(pdf_text) > 5000
+    for name, text in texts.items():
+        assert check_released_text(text, released) == [], name

@@ -396,7 +396,10 @@ def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> d
         "mde": mde.mde_decrease / 100,
         "power": mde.power,
         "alpha": mde.alpha,
-        "required_n_for_observed": rate.required_n,
+        # a planning figure: rounded up to the next 10 ("about 870 people")
+        "required_n_for_observed": None
+        if rate.required_n is None
+        else int(np.ceil(rate.required_n / 10) * 10),
     }
     return {"specifications": rows, "e_value": ev, "rosenbaum": rosen, "power": power}
 

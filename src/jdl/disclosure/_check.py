@@ -244,7 +244,10 @@ def _blank(text: str, strings: set[str]) -> str:
     """``text`` with every verbatim (or HTML-escaped, or JSON-escaped) occurrence of
     ``strings`` replaced by a space, longest first."""
     for value in sorted(strings, key=len, reverse=True):
-        for form in {value, html.escape(value), html.escape(value, quote=False),
+        escaped = html.escape(value)
+        # Jinja's autoescape writes ' as &#39; where Python's html.escape writes &#x27;
+        for form in {value, escaped, escaped.replace("&#x27;", "&#39;"),
+                     html.escape(value, quote=False),
                      json.dumps(value, ensure_ascii=False)[1:-1]}:
             text = re.sub(r"(?<!\w)" + re.escape(form) + r"(?!\w)", " ", text)
     return text
