@@ -161,6 +161,13 @@ class ServiceSettings(BaseModel):
     in_process_worker: bool = True  # run queued jobs in a thread of `jdl serve`
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     seed: int = 20261124  # evaluation seed for service jobs (same inputs, same numbers)
+    # Web UI sessions: signed with a key kept in a file outside the database (created 0600 on
+    # first start); cookies are Secure unless turned off for plain-HTTP testing.
+    secret_key_file: Path = Path("out/service/secret.key")
+    secure_cookies: bool = True
+    session_max_age_seconds: int = 8 * 3600
+    login_max_failures: int = 5  # per client and email within the window, then 429
+    login_window_seconds: int = 900
 
 
 class Settings(BaseSettings):

@@ -64,13 +64,10 @@ def _save_upload(file: UploadFile, target: Path, limit: int) -> None:
 
 
 def _parse_programme(text: str) -> Any:
-    from jdl.intake import programme_from_dict
-
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"The programme is not valid JSON: {exc.msg}.") from None
-    return programme_from_dict(data, source="programme information")
 
 
 def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +78,36 @@ def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
     return {**report, "issues": issues}
 
 
+def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
+                  file: UploadFile, programme: Any) -> tuple[Submission | None, dict[str, Any]]:
+    """Validate an upload at once: (stored and queued submission, report), or (None, report)
+    when intake refuses it. Raises for a bad file type, an oversized file or an invalid
+    programme (:class:`ProgrammeError`, with one problem per field). The API and the web UI
+    both come through here."""
+    from jdl.intake import check_submission, programme_from_dict
+
+    _require_role(db, request, user, {Role.submitter}, "submission.upload")
+    suffix = safe_suffix(file.filename)
+    if suffix is None:
+        raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
+    info = programme_from_dict(programme, source="programme information")
+    storage = Path(settings.service.storage_dir)
+    staged = incoming_dir(storage) / f"{uuid.uuid4().hex}{suffix}"
+    _save_upload(file, staged, settings.intake.max_file_bytes)
+    try:
+        checked = check_submission(staged, info, settings.intake)
+        report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
+        if not checked.acceptable:
+            record(db, request, "submission.refused", user_id=user.id,
+                   detail=f"refused: {checked.refusal.code}")
+            return None, report
+        submission = _store(db, user, staged, suffix, info, report, storage)
+    finally:
+        staged.unlink(missing_ok=True)
+    record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
+    return submission, report
+
+
 @router.post("", status_code=201, response_model=SubmissionOut,
              responses={422: {"description": "Refused: the validation report"}})
 def create_submission(request: Request, db: SessionDep, settings: SettingsDep, user: UserDep,
@@ -88,28 +115,9 @@ def create_submission(request: Request, db: SessionDep, settings: SettingsDep, u
                       programme: Annotated[str, Form(description="Programme information, JSON")],
                       ) -> Any:
     """Upload a file and its programme: validated at once, queued if the lab can use it."""
-    from jdl.intake import check_submission
-
-    _require_role(db, request, user, {Role.submitter}, "submission.upload")
-    suffix = safe_suffix(file.filename)
-    if suffix is None:
-        raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
-    info = _parse_programme(programme)
-    storage = Path(settings.service.storage_dir)
-    staged = incoming_dir(storage) / f"{uuid.uuid4().hex}{suffix}"
-    _save_upload(file, staged, settings.intake.max_file_bytes)
-    try:
-        checked = check_submission(staged, info, settings.intake)
-        report = checked.to_dict(max_issues=1000)
-        if not checked.acceptable:
-            record(db, request, "submission.refused", user_id=user.id,
-                   detail=f"refused: {checked.refusal.code}")
-            return _refused(report)
-        submission = _store(db, user, staged, suffix, info, report, storage)
-    finally:
-        staged.unlink(missing_ok=True)
-    record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
-    return submission
+    submission, report = accept_upload(db, request, settings, user, file,
+                                       _parse_programme(programme))
+    return _refused(report) if submission is None else submission
 
 
 def _refused(report: dict[str, Any]) -> Any:
@@ -117,7 +125,7 @@ def _refused(report: dict[str, Any]) -> Any:
 
     return JSONResponse(status_code=422, content={
         "detail": report["refusal"]["message"], "hint": report["refusal"]["hint"],
-        "validation": json.loads(json.dumps(report, default=str))})
+        "validation": report})
 
 
 def _store(db: SessionDep, user: User, staged: Path, suffix: str, info: Any,
