@@ -110,6 +110,14 @@ class EffectsResult:
         return self.summary()
 
 
+_SINGULAR = {" people": " person", " re-offences": " re-offence", " days": " day"}
+
+
+def _unit(x: float, unit: str) -> str:
+    """" people" after most numbers, " person" after 1 ("by up to 1 person")."""
+    return _SINGULAR.get(unit, unit) if _fmt(x) == "1" else unit
+
+
 def _fmt(x: float) -> str:
     return f"{abs(x):.0f}"
 
@@ -153,8 +161,8 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
         return text
     if lo < 0 < hi:
         dec, inc = ("shorten", "lengthen") if kind == "days" else ("decrease", "increase")
-        body = (f"{lead}the programme may {dec} {what} by up to {_fmt(lo)}{u}, or may {inc} it "
-                f"by up to {_fmt(hi)}{u}.")
+        body = (f"{lead}the programme may {dec} {what} by up to {_fmt(lo)}{_unit(lo, u)}, or may "
+                f"{inc} it by up to {_fmt(hi)}{_unit(hi, u)}.")
     elif hi <= 0:
         body = f"{lead}{what} could be {lower} by between {_fmt(hi)} and {_fmt(lo)}{u}."
     else:
