@@ -29,7 +29,9 @@ def make_settings(tmp_path: Path, data_dir: Path | None = None, **service: Any) 
     settings = Settings()
     settings.service = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'service.db'}",
                                        storage_dir=tmp_path / "files",
-                                       in_process_worker=False, **service)
+                                       in_process_worker=False,
+                                       secret_key_file=tmp_path / "secret.key",
+                                       secure_cookies=False, **service)
     # without a data directory, jobs fail cleanly (tests that run them pass one)
     settings.data.data_dir = data_dir if data_dir is not None else tmp_path / "no-data"
     return settings
@@ -38,8 +40,10 @@ def make_settings(tmp_path: Path, data_dir: Path | None = None, **service: Any) 
 class Lab:
     """A running app with a client and a bearer-token header per user."""
 
-    def __init__(self, client: TestClient, tokens: dict[str, str], ids: dict[str, int]) -> None:
+    def __init__(self, client: TestClient, tokens: dict[str, str], ids: dict[str, int],
+                 passwords: dict[str, str] | None = None) -> None:
         self.client, self.tokens, self.ids = client, tokens, ids
+        self.passwords = passwords or {}
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -66,15 +70,19 @@ def yaml_to_json(programme: dict) -> str:
     return json.dumps(programme, default=str)
 
 
-def start_lab(settings: Settings) -> tuple[TestClient, dict[str, str], dict[str, int]]:
+def start_lab(settings: Settings, passwords: dict[str, str] | None = None,
+              ) -> tuple[TestClient, dict[str, str], dict[str, int]]:
+    """The app with every user of USERS; their one-time passwords go into ``passwords``."""
     app = create_app(settings)
     tokens, ids = {}, {}
+    passwords = {} if passwords is None else passwords
     with app.state.sessions() as db:
         for org in {org for org, _ in USERS.values()}:
             create_org(db, org)
         for who, (org, role) in USERS.items():
             user = create_user(db, org, role, f"{who}@example.org")
             tokens[who], ids[who] = user.token, user.user_id
+            passwords[who] = user.password
     return TestClient(app), tokens, ids
 
 
@@ -90,9 +98,10 @@ def _fast_password_hashing(monkeypatch):
 
 @pytest.fixture
 def lab(tmp_path):
-    client, tokens, ids = start_lab(make_settings(tmp_path))
+    passwords: dict[str, str] = {}
+    client, tokens, ids = start_lab(make_settings(tmp_path), passwords)
     with client:
-        yield Lab(client, tokens, ids)
+        yield Lab(client, tokens, ids, passwords)
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings, app.state.sessions = settings, sessions
     _add_error_handlers(app)
 
-    from jdl.service._api_submissions import router as submissions
+    from starlette.middleware.sessions import SessionMiddleware
 
+    from jdl.service._api_submissions import router as submissions
+    from jdl.service._web import LoginLimiter, secret_key
+    from jdl.service._web import router as web
+
+    service = settings.service
+    app.state.login_limiter = LoginLimiter(service.login_max_failures,
+                                           service.login_window_seconds)
+    app.add_middleware(SessionMiddleware, secret_key=secret_key(service.secret_key_file),
+                       session_cookie="jdl_session", max_age=service.session_max_age_seconds,
+                       same_site="strict", https_only=service.secure_cookies)
     app.include_router(submissions)
+    app.include_router(web)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:

@@ -1,0 +1,307 @@
+"""The server-rendered web UI: sign in, choose a password, upload with immediate feedback,
+follow a submission, approve (reviewers), download the approved report.
+
+Sessions are signed cookies (Starlette's SessionMiddleware; key from a file outside the
+database), HttpOnly, SameSite=Strict and Secure unless configured off; every form carries a
+per-session CSRF token. Sign-in failures are rate limited per client and email, and audited.
+The pages reuse the API's checks, so the isolation and review rules are the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from jdl.core.errors import JDLError
+from jdl.service._api_submissions import _released_file, _visible, accept_upload, approve
+from jdl.service._audit import deny, record
+from jdl.service._deps import SessionDep, SettingsDep
+from jdl.service._models import Role, Submission, User
+from jdl.service._security import hash_password, verify_password
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+MIN_PASSWORD = 12
+
+
+class LoginLimiter:
+    """Failed sign-ins per (client, email) in a sliding window; in memory, per process."""
+
+    def __init__(self, max_failures: int, window: float) -> None:
+        self.max_failures, self.window = max_failures, window
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            times = self._failures[key]
+            while times and times[0] < time.monotonic() - self.window:
+                times.popleft()
+            return len(times) >= self.max_failures
+
+    def fail(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures[key].append(time.monotonic())
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def secret_key(path: Path) -> str:
+    """The session-signing key, created (readable by the owner only) on first start."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        import os
+
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _check_csrf(request: Request, db: SessionDep, sent: str | None) -> None:
+    expected = request.session.get("csrf")
+    if not (expected and sent and secrets.compare_digest(expected, sent)):
+        deny(db, request, f"web {request.url.path}", user_id=request.session.get("uid"),
+             detail="missing or wrong CSRF token")
+        raise HTTPException(403, "This form has expired. Go back, refresh the page and try "
+                                 "again.")
+
+
+def _session_user(request: Request, db: SessionDep) -> User | None:
+    uid = request.session.get("uid")
+    user = db.get(User, uid) if uid is not None else None
+    return user if user is not None and user.active else None
+
+
+def _page(request: Request, name: str, user: User | None, status: int = 200,
+          **context: Any) -> Response:
+    return templates.TemplateResponse(request, name, {
+        "user": user, "csrf_token": _csrf_token(request), **context}, status_code=status)
+
+
+def _error_page(request: Request, user: User | None, exc: HTTPException) -> Response:
+    headings = {403: "You cannot do this", 404: "Page not found", 409: "Not available yet",
+                413: "File too large", 429: "Too many attempts"}
+    return _page(request, "error.html", user, exc.status_code,
+                 heading=headings.get(exc.status_code, "There is a problem"),
+                 message=exc.detail)
+
+
+def _signed_in(request: Request, db: SessionDep) -> User | Response:
+    """The signed-in user, or a redirect to sign in (or to choose a password first)."""
+    user = _session_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    if user.must_change_password:
+        return RedirectResponse("/password", status_code=303)
+    return user
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return _page(request, "login.html", None)
+
+
+@router.post("/login")
+async def login(request: Request, db: SessionDep) -> Response:
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    email = str(form.get("email", "")).strip().lower()
+    limiter: LoginLimiter = request.app.state.login_limiter
+    key = (request.client.host if request.client else "", email)
+    if limiter.blocked(key):
+        deny(db, request, "web.login", user_id=None, detail="rate limited")
+        return _page(request, "login.html", None, 429, email=email,
+                     errors=["Too many failed attempts. Wait 15 minutes and try again."])
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None or not user.active or not verify_password(
+            user.password_hash, str(form.get("password", ""))):
+        limiter.fail(key)
+        deny(db, request, "web.login", user_id=user.id if user else None,
+             detail="wrong email or password")
+        return _page(request, "login.html", None, 401, email=email,
+                     errors=["The email address or password is not right."])
+    limiter.clear(key)
+    request.session.clear()  # a new session on sign-in: no fixation
+    request.session["uid"] = user.id
+    record(db, request, "web.login", user_id=user.id)
+    return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, db: SessionDep) -> Response:
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/password")
+def password_page(request: Request, db: SessionDep) -> Response:
+    user = _session_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return _page(request, "password.html", user)
+
+
+@router.post("/password")
+async def change_password(request: Request, db: SessionDep) -> Response:
+    user = _session_user(request, db)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    new, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
+    problems = []
+    if len(new) < MIN_PASSWORD:
+        problems.append(f"The password must have at least {MIN_PASSWORD} characters.")
+    if new != confirm:
+        problems.append("The two passwords are not the same.")
+    if verify_password(user.password_hash, new):
+        problems.append("Choose a password different from the one-time password.")
+    if problems:
+        return _page(request, "password.html", user, 422, errors=problems)
+    user.password_hash, user.must_change_password = hash_password(new), False
+    db.commit()
+    record(db, request, "web.password_changed", user_id=user.id)
+    return RedirectResponse("/", status_code=303)
+
+
+def _programme_fields() -> list[dict[str, Any]]:
+    """The programme form, from the intake's Programme model (one source of truth)."""
+    from jdl.intake import Programme
+    from jdl.intake._programme import REGION_CHOICES
+
+    def choices(name: str) -> tuple[str, ...]:
+        return get_args(Programme.model_fields[name].annotation)
+
+    return [
+        {"name": "organisation", "label": "Organisation", "kind": "text"},
+        {"name": "programme_name", "label": "Programme name", "kind": "text"},
+        {"name": "sector", "label": "Sector", "choices": choices("sector")},
+        {"name": "intervention_type", "label": "Type of intervention",
+         "choices": choices("intervention_type")},
+        {"name": "setting", "label": "Where it is delivered", "choices": choices("setting")},
+        {"name": "referral_route", "label": "How people are referred", "kind": "text"},
+        {"name": "region", "label": "Region", "choices": REGION_CHOICES},
+        {"name": "delivery_start", "label": "Delivery start date", "kind": "date"},
+        {"name": "delivery_end", "label": "Delivery end date", "kind": "date"},
+        {"name": "description", "label": "What the programme does", "kind": "textarea"},
+        {"name": "declared_participants", "label": "Number of participants (optional)",
+         "kind": "number", "hint": "Everyone who took part, including people not in the file."},
+        {"name": "selection_basis", "label": "Who is in the file",
+         "choices": choices("selection_basis")},
+        {"name": "selection_notes", "label": "How people were chosen (if not everyone)",
+         "kind": "textarea"},
+    ]
+
+
+def _home(request: Request, db: SessionDep, user: User, status: int = 200,
+          **context: Any) -> Response:
+    query = select(Submission).order_by(Submission.id.desc())
+    if not user.is_lab:
+        query = query.where(Submission.organisation_id == user.organisation_id)
+    context.setdefault("form", {"organisation": user.organisation.name})
+    return _page(request, "home.html", user, status, submissions=db.scalars(query).all(),
+                 fields=_programme_fields(), **context)
+
+
+@router.get("/")
+def home(request: Request, db: SessionDep) -> Response:
+    user = _signed_in(request, db)
+    return user if isinstance(user, Response) else _home(request, db, user)
+
+
+@router.post("/upload")
+async def upload(request: Request, db: SessionDep, settings: SettingsDep,
+                 file: Annotated[UploadFile, File()]) -> Response:
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    names = {f["name"] for f in _programme_fields()}
+    values = {k: str(v).strip() for k, v in form.items() if k in names}
+    programme = {k: v for k, v in values.items() if v != ""}
+    try:
+        submission, report = accept_upload(db, request, settings, user, file, programme)
+    except JDLError as exc:
+        return _home(request, db, user, 422, form=values,
+                     errors=[exc.message, *getattr(exc, "problems", [])])
+    except HTTPException as exc:
+        if exc.status_code == 403:
+            return _error_page(request, user, exc)
+        return _home(request, db, user, exc.status_code, form=values, errors=[exc.detail])
+    if submission is None:
+        return _home(request, db, user, 422, form=values, validation=report,
+                     errors=["The lab cannot use this file. The problems are listed below."])
+    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(submission_id: int, request: Request, db: SessionDep) -> Response:
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    try:
+        submission = _visible(db, request, user, submission_id, "submission.view")
+    except HTTPException as exc:
+        return _error_page(request, user, exc)
+    involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
+    can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
+                   and user.id not in involved)
+    return _page(request, "submission.html", user, s=submission,
+                 job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve)
+
+
+@router.post("/submissions/{submission_id}/approve")
+async def approve_page(submission_id: int, request: Request, db: SessionDep) -> Response:
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    try:
+        approve(submission_id, request, db, user)
+    except HTTPException as exc:
+        return _error_page(request, user, exc)
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+@router.get("/submissions/{submission_id}/report.pdf")
+def report_page(submission_id: int, request: Request, db: SessionDep,
+                settings: SettingsDep) -> Response:
+    from fastapi.responses import FileResponse
+
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    try:
+        path = _released_file(request, db, settings, user, submission_id, "report.pdf",
+                              "report.download")
+    except HTTPException as exc:
+        return _error_page(request, user, exc)
+    return FileResponse(path, media_type="application/pdf",
+                        filename=f"jdl-report-{submission_id}.pdf")
