@@ -229,3 +229,15 @@ def test_malformed_multipart_bodies_are_clear_errors(lab, body, content_type):
                                         "Content-Type": content_type})
     assert 400 <= response.status_code < 500
     assert "detail" in response.json()
+
+
+def test_release_hold_is_for_analysts_on_held_submissions(lab, uploaded):
+    url = f"/api/submissions/{uploaded}/release-hold"
+    assert lab.client.post(url, headers=lab.auth("analyst")).status_code == 409
+    force_state(lab, uploaded, SubmissionState.held)
+    for who in ("submitter_a", "reviewer", "admin"):
+        assert lab.client.post(url, headers=lab.auth(who)).status_code == 403
+    assert lab.client.post(url, headers=lab.auth("submitter_b")).status_code == 403
+    response = lab.client.post(url, headers=lab.auth("analyst"))
+    assert response.status_code == 200 and response.json()["state"] == "awaiting_review"
+    assert audit(lab, action="submission.release_hold", outcome="allowed")

@@ -107,3 +107,66 @@ def test_worker_thread_runs_queued_jobs(lab, synthetic_upload):
     finally:
         worker.stop(timeout=30)
     assert states == {"failed"}  # no data directory here: it ran and failed cleanly
+
+
+@pytest.mark.slow
+def test_near_duplicate_cohort_is_held_for_analyst_review(data_lab, synthetic_upload, tmp_path):
+    lab = data_lab
+    first = lab.upload("submitter_a", synthetic_upload["upload"],
+                       synthetic_upload["programme"]).json()["id"]
+    assert run_once(lab.sessions, lab.settings).value == "done"
+    lines = synthetic_upload["upload"].read_text().splitlines()
+    fewer = tmp_path / "fewer.csv"
+    fewer.write_text("\n".join(lines[:-3]) + "\n")  # the same people but three
+    second = lab.upload("submitter_a", fewer, synthetic_upload["programme"]).json()["id"]
+    assert run_once(lab.sessions, lab.settings).value == "done"
+    url = f"/api/submissions/{second}"
+    body = lab.client.get(url, headers=lab.auth("analyst")).json()
+    assert body["state"] == "held"
+    assert f"submission {first}" in body["hold_reason"] and "differs" in body["hold_reason"]
+    assert lab.client.post(f"{url}/approve", headers=lab.auth("reviewer")).status_code == 409
+    assert lab.client.post(f"{url}/release-hold",
+                           headers=lab.auth("submitter_a")).status_code == 403
+    released = lab.client.post(f"{url}/release-hold", headers=lab.auth("analyst"))
+    assert released.status_code == 200 and released.json()["state"] == "awaiting_review"
+    assert lab.client.post(f"{url}/approve", headers=lab.auth("reviewer")).status_code == 200
+    first_body = lab.client.get(f"/api/submissions/{first}", headers=lab.auth("analyst")).json()
+    assert first_body["state"] == "awaiting_review" and first_body["hold_reason"] is None
+
+
+def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
+    """A finished job whose links.csv holds ``person_ids`` (no evaluation needed)."""
+    from jdl.service._jobs import differencing_hold, linked_person_ids
+    from jdl.service._storage import job_dir
+
+    with lab.sessions() as db:
+        job = db.scalar(select(Job).where(Job.submission_id == submission_id))
+        job.state = "done"
+        folder = job_dir(lab.settings.service.storage_dir, submission_id, job.id) / "internal"
+        folder.mkdir(parents=True)
+        rows = [f"{i + 2},{pid},1.0,id" for i, pid in enumerate(person_ids)]
+        (folder / "links.csv").write_text("\n".join(
+            ["row_number,person_id,match_probability,method", *rows, "99,,0.1,none"]) + "\n")
+        assert linked_person_ids(folder.parent) == {str(p) for p in person_ids}
+        reason = differencing_hold(db, lab.settings, db.get(Submission, submission_id), job)
+        db.commit()
+    return reason
+
+
+@pytest.mark.parametrize("second, held", [
+    (range(100), False),        # identical: nothing new to learn
+    (range(97), True),          # three people fewer
+    (range(100, 200), False),   # a different cohort
+    (range(85), False),         # fifteen fewer: at or above the threshold (10)
+])
+def test_differencing_guard(lab, synthetic_upload, second, held):
+    ids = [lab.upload("submitter_a", synthetic_upload["upload"],
+                      synthetic_upload["programme"]).json()["id"] for _ in range(2)]
+    other_org = lab.upload("submitter_b", synthetic_upload["upload"],
+                           synthetic_upload["programme"]).json()["id"]
+    assert _fake_run(lab, ids[0], list(range(100))) is None
+    assert _fake_run(lab, other_org, list(range(99))) is None  # other organisations: not compared
+    reason = _fake_run(lab, ids[1], list(second))
+    assert (reason is not None) == held
+    if held:
+        assert f"submission {ids[0]}" in reason and f"submission {other_org}" not in reason

@@ -236,7 +236,8 @@ def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
     """An analyst runs the evaluation again, optionally with adjusted settings."""
     _require_role(db, request, user, {Role.analyst}, "submission.rerun", submission_id)
     submission = _visible(db, request, user, submission_id, "submission.rerun")
-    if submission.state not in (SubmissionState.awaiting_review, SubmissionState.failed):
+    if submission.state not in (SubmissionState.awaiting_review, SubmissionState.failed,
+                                SubmissionState.held):
         raise HTTPException(409, f"A {submission.state.replace('_', ' ')} submission cannot "
                                  "be re-run.")
     try:
@@ -246,6 +247,22 @@ def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
     enqueue(db, submission, user.id, body.settings)
     db.commit()
     record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id)
+    db.refresh(submission)
+    return submission
+
+
+@router.post("/{submission_id}/release-hold", response_model=SubmissionOut)
+def release_hold(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
+    """An analyst, having read the differencing guard's reason, sends a held submission on to
+    review (the reason stays on record)."""
+    _require_role(db, request, user, {Role.analyst}, "submission.release_hold", submission_id)
+    submission = _visible(db, request, user, submission_id, "submission.release_hold")
+    if submission.state != SubmissionState.held.value:
+        raise HTTPException(409, "This submission is not held.")
+    set_state(db, submission, SubmissionState.awaiting_review, user.id)
+    db.commit()
+    record(db, request, "submission.release_hold", user_id=user.id,
+           submission_id=submission_id)
     db.refresh(submission)
     return submission
 

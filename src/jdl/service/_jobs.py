@@ -118,24 +118,66 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
                  settings=job_settings(settings, overrides), seed=settings.service.seed,
                  progress=progress)
     except JDLError as exc:
-        return _finish(sessions, job_id, JobState.failed, exc.message)
+        return _finish(sessions, settings, job_id, JobState.failed, exc.message)
     except Exception as exc:  # a bug: the job fails, the worker carries on
         log.exception("job %s failed", job_id)
-        return _finish(sessions, job_id, JobState.failed,
+        return _finish(sessions, settings, job_id, JobState.failed,
                        f"Internal error ({type(exc).__name__}); the lab has been told.")
-    return _finish(sessions, job_id, JobState.done, None)
+    return _finish(sessions, settings, job_id, JobState.done, None)
 
 
-def _finish(sessions: sessionmaker[Session], job_id: int, state: JobState,
+def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, state: JobState,
             error: str | None) -> JobState:
     with sessions() as db:
         job = db.get(Job, job_id)
         job.state, job.error, job.finished_at = state.value, error, utcnow()
         submission = db.get(Submission, job.submission_id)
-        set_state(db, submission, SubmissionState.awaiting_review
-                  if state is JobState.done else SubmissionState.failed)
+        if state is JobState.failed:
+            set_state(db, submission, SubmissionState.failed)
+        else:
+            submission.hold_reason = differencing_hold(db, settings, submission, job)
+            set_state(db, submission, SubmissionState.held if submission.hold_reason
+                      else SubmissionState.awaiting_review)
         db.commit()
     return state
+
+
+def linked_person_ids(out_dir: Path) -> set[str]:
+    """The people a run linked (lab-internal ``links.csv``), for the differencing guard."""
+    import csv
+
+    path = out_dir / "internal" / "links.csv"
+    if not path.is_file():
+        return set()
+    with path.open(newline="") as fh:
+        return {row["person_id"] for row in csv.DictReader(fh) if row.get("person_id")}
+
+
+def differencing_hold(db: Session, settings: Settings, submission: Submission,
+                      job: Job) -> str | None:
+    """Why this run must wait for an analyst, or None: its linked people differ from an earlier
+    submission of the same organisation by more than 0 and fewer than the disclosure threshold
+    (comparing the two reports could reveal individuals' outcomes)."""
+    from jdl.disclosure import differencing_risks
+
+    storage = Path(settings.service.storage_dir)
+    current = linked_person_ids(job_dir(storage, submission.id, job.id))
+    earlier: dict[str, set[str]] = {}
+    others = db.scalars(select(Submission).where(
+        Submission.organisation_id == submission.organisation_id,
+        Submission.id < submission.id).order_by(Submission.id))
+    for other in others:
+        done = db.scalar(select(Job).where(Job.submission_id == other.id,
+                                           Job.state == JobState.done.value)
+                         .order_by(Job.id.desc()).limit(1))
+        if done is not None:
+            earlier[f"submission {other.id}"] = linked_person_ids(
+                job_dir(storage, other.id, done.id))
+    risks = differencing_risks(current, earlier, settings.disclosure)
+    if not risks:
+        return None
+    return ("Held for analyst review (differencing guard): "
+            + "; ".join(risk.describe() for risk in risks) + ".")
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings) -> JobState | None:

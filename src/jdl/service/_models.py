@@ -33,10 +33,12 @@ LAB_ROLES = frozenset({Role.analyst, Role.reviewer, Role.admin})
 
 
 class SubmissionState(StrEnum):
-    """queued -> running -> awaiting_review -> approved; or failed (an analyst may re-run)."""
+    """queued -> running -> awaiting_review -> approved; or failed (an analyst may re-run); or
+    held (differencing guard) until an analyst releases the hold."""
 
     queued = "queued"
     running = "running"
+    held = "held"
     awaiting_review = "awaiting_review"
     approved = "approved"
     failed = "failed"
@@ -93,6 +95,8 @@ class Submission(Base):
     programme: Mapped[dict] = mapped_column(JSON)
     validation: Mapped[dict] = mapped_column(JSON)  # counts and issue summary from intake
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # why the differencing guard held it (sizes only, never ids)
+    hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -51,6 +51,7 @@ class SubmissionOut(BaseModel):
     programme: dict[str, Any]
     validation: dict[str, Any]
     approved_by: int | None
+    hold_reason: str | None
     created_at: UTCDateTime
     updated_at: UTCDateTime
     events: list[EventOut]
