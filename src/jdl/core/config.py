@@ -168,6 +168,9 @@ class ServiceSettings(BaseModel):
     session_max_age_seconds: int = 8 * 3600
     login_max_failures: int = 5  # per client and email within the window, then 429
     login_window_seconds: int = 900
+    # The uploaded file (names, dates of birth, PNC ids) is deleted this many days after the
+    # submission's last completed run; the report, aggregates and lab-internal link table stay.
+    upload_retention_days: float = Field(default=30, ge=0)
 
 
 class Settings(BaseSettings):

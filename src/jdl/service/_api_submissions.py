@@ -240,6 +240,9 @@ def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
                                 SubmissionState.held):
         raise HTTPException(409, f"A {submission.state.replace('_', ' ')} submission cannot "
                                  "be re-run.")
+    if submission.purged_at is not None:
+        raise HTTPException(409, "The uploaded file has been deleted under the retention "
+                                 "policy; ask the organisation to upload it again.")
     try:
         job_settings(settings, body.settings)
     except (ValueError, JDLError) as exc:

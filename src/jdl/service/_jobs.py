@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ from jdl.service._models import (
     SubmissionState,
     utcnow,
 )
+from jdl.service._retention import purge_expired
 from jdl.service._storage import job_dir, submission_dir
 
 log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 60.0  # an idle worker applies the upload retention this often
 
 
 def set_state(db: Session, submission: Submission, state: SubmissionState,
@@ -201,9 +204,13 @@ class Worker:
         self._thread.start()
 
     def run(self) -> None:
+        last_purge = 0.0
         while not self._stop.is_set():
             try:
                 ran = run_once(self.sessions, self.settings)
+                if ran is None and time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                    last_purge = time.monotonic()
+                    purge_expired(self.sessions, self.settings)
             except Exception:  # the database was unavailable: wait and try again
                 log.exception("worker could not claim a job")
                 ran = None

@@ -97,6 +97,8 @@ class Submission(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     # why the differencing guard held it (sizes only, never ids)
     hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # when the uploaded file was deleted under the retention setting
+    purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -52,6 +52,7 @@ class SubmissionOut(BaseModel):
     validation: dict[str, Any]
     approved_by: int | None
     hold_reason: str | None
+    purged_at: UTCDateTime | None
     created_at: UTCDateTime
     updated_at: UTCDateTime
     events: list[EventOut]

@@ -48,6 +48,16 @@ def create_user(
     typer.echo("Both are shown only now; the lab stores only their hashes.")
 
 
+@admin_app.command("purge")
+def purge() -> None:
+    """Delete uploads whose retention period has ended (workers also do this when idle)."""
+    from jdl.core.config import get_settings
+    from jdl.service._retention import purge_expired
+
+    count = purge_expired(_sessions(), get_settings())
+    typer.echo(f"Deleted {count} upload(s) past the retention period.")
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
