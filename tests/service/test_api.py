@@ -241,3 +241,12 @@ def test_release_hold_is_for_analysts_on_held_submissions(lab, uploaded):
     response = lab.client.post(url, headers=lab.auth("analyst"))
     assert response.status_code == 200 and response.json()["state"] == "awaiting_review"
     assert audit(lab, action="submission.release_hold", outcome="allowed")
+
+
+def test_requests_over_the_rate_limit_get_429(lab):
+    limiter = lab.client.app.state.request_limiter
+    limiter.per_minute, limiter.clock = 5, lambda: 6000.0  # one window throughout
+    codes = [lab.client.get("/healthz").status_code for _ in range(8)]
+    assert codes[:5] == [200] * 5 and set(codes[5:]) == {429}
+    response = lab.client.get("/api/submissions", headers=lab.auth("submitter_a"))
+    assert response.status_code == 429 and int(response.headers["retry-after"]) <= 60

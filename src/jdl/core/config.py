@@ -171,6 +171,7 @@ class ServiceSettings(BaseModel):
     # The uploaded file (names, dates of birth, PNC ids) is deleted this many days after the
     # submission's last completed run; the report, aggregates and lab-internal link table stay.
     upload_retention_days: float = Field(default=30, ge=0)
+    requests_per_minute: int = Field(default=600, ge=1)  # per client address, then 429
 
 
 class Settings(BaseSettings):

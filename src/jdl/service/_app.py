@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=secret_key(service.secret_key_file),
                        session_cookie="jdl_session", max_age=service.session_max_age_seconds,
                        same_site="strict", https_only=service.secure_cookies)
+    from jdl.service._ratelimit import RequestLimiter, rate_limit_middleware
+
+    app.state.request_limiter = RequestLimiter(service.requests_per_minute)
+    app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
     app.include_router(submissions)
     app.include_router(web)
 
