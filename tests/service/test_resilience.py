@@ -35,6 +35,7 @@ def _worker(lab) -> subprocess.Popen:
     env = {**os.environ, "JDL_SERVICE__DATABASE_URL": service.database_url,
            "JDL_SERVICE__STORAGE_DIR": str(service.storage_dir),
            "JDL_SERVICE__WORKER_POLL_SECONDS": "0.1",
+           "JDL_SERVICE__JOB_STALE_SECONDS": "2",
            "JDL_DATA__DATA_DIR": str(lab.settings.data.data_dir)}
     return subprocess.Popen([sys.executable, "-m", "jdl.cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -172,6 +172,9 @@ class ServiceSettings(BaseModel):
     # submission's last completed run; the report, aggregates and lab-internal link table stay.
     upload_retention_days: float = Field(default=30, ge=0)
     requests_per_minute: int = Field(default=600, ge=1)  # per client address, then 429
+    # A running job whose worker has not signalled for this long is taken to be dead and
+    # re-queued (workers signal every quarter of it), so several workers can share the queue.
+    job_stale_seconds: float = Field(default=60, gt=0)
 
 
 class Settings(BaseSettings):

@@ -2,8 +2,10 @@
 
 Jobs are rows in ``jobs``; a worker claims the oldest queued row with a conditional UPDATE (so
 two workers never run the same job), runs :func:`jdl.pipeline.evaluate` and records the outcome.
-A job found ``running`` when a worker starts belonged to a process that died: it is queued
-again, so nothing is lost on restart (the evaluation is rerun from the start).
+While a job runs, its worker writes a heartbeat every quarter of ``job_stale_seconds``; a
+running job whose heartbeat is older than that belonged to a worker that died, and any worker
+queues it again, so nothing is lost on restart (the evaluation is rerun from the start) and
+several workers can share the queue.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +65,14 @@ def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
     return Settings.model_validate(merged)
 
 
-def recover(sessions: sessionmaker[Session]) -> int:
-    """Queue again every job left ``running`` by a process that stopped; returns how many."""
+def recover(sessions: sessionmaker[Session], stale_seconds: float = 0) -> int:
+    """Queue again every running job whose worker has not signalled for ``stale_seconds``
+    (its process stopped); returns how many."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with sessions() as db:
         jobs = db.scalars(select(Job).where(Job.state == JobState.running.value)).all()
+        jobs = [job for job in jobs
+                if job.heartbeat_at is None or _aware(job.heartbeat_at) <= cutoff]
         for job in jobs:
             job.state = JobState.queued.value
             job.stage = None
@@ -85,7 +92,7 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
             claimed = db.execute(
                 update(Job).where(Job.id == job_id, Job.state == JobState.queued.value)
                 .values(state=JobState.running.value, started_at=utcnow(), finished_at=None,
-                        attempts=Job.attempts + 1, error=None))
+                        heartbeat_at=utcnow(), attempts=Job.attempts + 1, error=None))
             if claimed.rowcount == 1:
                 job = db.get(Job, job_id)
                 set_state(db, db.get(Submission, job.submission_id), SubmissionState.running)
@@ -116,6 +123,7 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
             db.execute(update(Job).where(Job.id == job_id).values(stage=stage))
             db.commit()
 
+    beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
     try:
         evaluate(upload, folder / "programme.json", settings.data.data_dir, out,
                  settings=job_settings(settings, overrides), seed=settings.service.seed,
@@ -126,7 +134,38 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
         log.exception("job %s failed", job_id)
         return _finish(sessions, settings, job_id, JobState.failed,
                        f"Internal error ({type(exc).__name__}); the lab has been told.")
+    finally:
+        beat.stop()
     return _finish(sessions, settings, job_id, JobState.done, None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class _Heartbeat:
+    """Marks a running job alive every ``interval`` seconds until stopped."""
+
+    def __init__(self, sessions: sessionmaker[Session], job_id: int, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sessions, job_id, interval),
+                                        name=f"jdl-heartbeat-{job_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self, sessions: sessionmaker[Session], job_id: int, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                with sessions() as db:
+                    db.execute(update(Job).where(Job.id == job_id,
+                                                 Job.state == JobState.running.value)
+                               .values(heartbeat_at=utcnow()))
+                    db.commit()
+            except Exception:  # a busy database: the next beat will do
+                log.warning("heartbeat for job %s not recorded", job_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, state: JobState,
@@ -198,15 +237,15 @@ class Worker:
         self._thread = threading.Thread(target=self.run, name="jdl-worker", daemon=True)
 
     def start(self) -> None:
-        recovered = recover(self.sessions)
-        if recovered:
-            log.info("re-queued %d job(s) left running by a stopped process", recovered)
         self._thread.start()
 
     def run(self) -> None:
         last_purge = 0.0
         while not self._stop.is_set():
             try:
+                recovered = recover(self.sessions, self.settings.service.job_stale_seconds)
+                if recovered:
+                    log.info("re-queued %d job(s) of a stopped worker", recovered)
                 ran = run_once(self.sessions, self.settings)
                 if ran is None and time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     last_purge = time.monotonic()
