@@ -11,13 +11,15 @@ from sqlalchemy import select
 from jdl.service._jobs import Worker, claim_next, recover, run_once
 from jdl.service._models import AuditEntry, Job, Submission
 from tests.service.conftest import Lab, make_settings, start_lab
+from tests.service.test_web import signed_in
 
 
 @pytest.fixture
 def data_lab(tmp_path, synthetic_data_dir):
-    client, tokens, ids = start_lab(make_settings(tmp_path, synthetic_data_dir))
+    passwords: dict[str, str] = {}
+    client, tokens, ids = start_lab(make_settings(tmp_path, synthetic_data_dir), passwords)
     with client:
-        yield Lab(client, tokens, ids)
+        yield Lab(client, tokens, ids, passwords)
 
 
 def test_queued_job_runs_to_done_and_report_is_released_after_approval(
@@ -57,6 +59,9 @@ def test_queued_job_runs_to_done_and_report_is_released_after_approval(
                                  .where(AuditEntry.submission_id == sid)))
     assert {"submission.upload", "job.run", "results.download", "report.download",
             "submission.approve", "diagnostics.view"} <= actions
+    signed_in(lab, "analyst")  # the lab's page shows the diagnostics
+    page = lab.client.get(f"/submissions/{sid}")
+    assert "Diagnostics (lab only)" in page.text and "linked by id" in page.text
     assert run_once(lab.sessions, lab.settings) is None  # queue empty
 
 

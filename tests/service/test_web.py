@@ -149,3 +149,34 @@ def test_submitter_sees_no_approve_button_and_cannot_post_one(lab, approved_flow
     response = lab.client.post(f"/submissions/{approved_flow}/approve",
                                data={"csrf_token": csrf(page.text)})
     assert response.status_code == 403
+
+
+def test_analyst_releases_a_hold_and_reruns_on_the_page(lab, approved_flow):
+    with lab.sessions() as db:
+        submission = db.get(Submission, approved_flow)
+        submission.hold_reason = "Held for analyst review (differencing guard): test."
+        set_state(db, submission, SubmissionState.held)
+        db.commit()
+    signed_in(lab, "analyst")
+    page = lab.client.get(f"/submissions/{approved_flow}")
+    assert "differencing guard" in page.text and "send on to review" in page.text
+    token = csrf(page.text)
+    released = lab.client.post(f"/submissions/{approved_flow}/release-hold",
+                               data={"csrf_token": token})
+    assert released.status_code == 200 and "awaiting review" in released.text
+    rerun = lab.client.post(f"/submissions/{approved_flow}/rerun", data={"csrf_token": token})
+    assert rerun.status_code == 200 and "queued" in rerun.text
+
+
+def test_submitter_cannot_see_the_hold_reason_or_use_lab_buttons(lab, approved_flow):
+    with lab.sessions() as db:
+        submission = db.get(Submission, approved_flow)
+        submission.hold_reason = "Held for analyst review (differencing guard): test."
+        set_state(db, submission, SubmissionState.held)
+        db.commit()
+    signed_in(lab, "submitter_a")
+    page = lab.client.get(f"/submissions/{approved_flow}")
+    assert "differencing guard" not in page.text and "send on to review" not in page.text
+    response = lab.client.post(f"/submissions/{approved_flow}/release-hold",
+                               data={"csrf_token": csrf(page.text)})
+    assert response.status_code == 403

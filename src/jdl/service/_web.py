@@ -22,10 +22,19 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from jdl.core.errors import JDLError
-from jdl.service._api_submissions import _released_file, _visible, accept_upload, approve
+from jdl.service._api_submissions import (
+    _released_file,
+    _visible,
+    accept_upload,
+    approve,
+    get_diagnostics,
+    release_hold,
+    rerun,
+)
 from jdl.service._audit import deny, record
 from jdl.service._deps import SessionDep, SettingsDep
 from jdl.service._models import Role, Submission, User
+from jdl.service._schemas import RerunIn
 from jdl.service._security import hash_password, verify_password
 
 router = APIRouter(include_in_schema=False)
@@ -261,7 +270,8 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(submission_id: int, request: Request, db: SessionDep) -> Response:
+def submission_page(submission_id: int, request: Request, db: SessionDep,
+                    settings: SettingsDep) -> Response:
     user = _signed_in(request, db)
     if isinstance(user, Response):
         return user
@@ -272,8 +282,46 @@ def submission_page(submission_id: int, request: Request, db: SessionDep) -> Res
     involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
     can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
+    diagnostics = None
+    if user.is_lab and submission.state in ("held", "awaiting_review", "approved"):
+        try:
+            diagnostics = get_diagnostics(submission_id, request, db, settings, user)
+        except HTTPException:
+            diagnostics = None
     return _page(request, "submission.html", user, s=submission,
-                 job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve)
+                 job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
+                 diagnostics=diagnostics,
+                 can_rerun=user.role == Role.analyst and submission.purged_at is None
+                 and submission.state in ("held", "awaiting_review", "failed"),
+                 can_release=user.role == Role.analyst and submission.state == "held")
+
+
+async def _lab_action(request: Request, db: SessionDep, submission_id: int,
+                      action: Any) -> Response:
+    """A form button that calls one of the API's actions, then shows the submission again."""
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    try:
+        action(user)
+    except HTTPException as exc:
+        return _error_page(request, user, exc)
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+@router.post("/submissions/{submission_id}/rerun")
+async def rerun_page(submission_id: int, request: Request, db: SessionDep,
+                     settings: SettingsDep) -> Response:
+    return await _lab_action(request, db, submission_id, lambda user: rerun(
+        submission_id, RerunIn(), request, db, settings, user))
+
+
+@router.post("/submissions/{submission_id}/release-hold")
+async def release_hold_page(submission_id: int, request: Request, db: SessionDep) -> Response:
+    return await _lab_action(request, db, submission_id, lambda user: release_hold(
+        submission_id, request, db, user))
 
 
 @router.post("/submissions/{submission_id}/approve")
