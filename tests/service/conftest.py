@@ -31,6 +31,7 @@ def make_settings(tmp_path: Path, data_dir: Path | None = None, **service: Any) 
                                        storage_dir=tmp_path / "files",
                                        in_process_worker=False,
                                        secret_key_file=tmp_path / "secret.key",
+                                       encryption_key_file=tmp_path / "encryption.key",
                                        secure_cookies=False, **service)
     # without a data directory, jobs fail cleanly (tests that run them pass one)
     settings.data.data_dir = data_dir if data_dir is not None else tmp_path / "no-data"

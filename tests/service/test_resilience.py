@@ -36,6 +36,7 @@ def _worker(lab) -> subprocess.Popen:
            "JDL_SERVICE__STORAGE_DIR": str(service.storage_dir),
            "JDL_SERVICE__WORKER_POLL_SECONDS": "0.1",
            "JDL_SERVICE__JOB_STALE_SECONDS": "2",
+           "JDL_SERVICE__ENCRYPTION_KEY_FILE": str(service.encryption_key_file),
            "JDL_DATA__DATA_DIR": str(lab.settings.data.data_dir)}
     return subprocess.Popen([sys.executable, "-m", "jdl.cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -175,6 +175,11 @@ class ServiceSettings(BaseModel):
     # A running job whose worker has not signalled for this long is taken to be dead and
     # re-queued (workers signal every quarter of it), so several workers can share the queue.
     job_stale_seconds: float = Field(default=60, gt=0)
+    # Uploads are stored encrypted (Fernet: AES-128-CBC + HMAC-SHA256). The key comes from
+    # JDL_SERVICE__ENCRYPTION_KEY if set, else from this file (created 0600 on first start); keep
+    # the file away from the database and its backups.
+    encryption_key: str | None = None
+    encryption_key_file: Path = Path("out/service/encryption.key")
 
 
 class Settings(BaseSettings):

@@ -7,7 +7,6 @@ else answers 404 (not 403, which would confirm the submission exists) and is aud
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +15,10 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
+from jdl.core.config import ServiceSettings
 from jdl.core.errors import JDLError
 from jdl.service._audit import deny, record
+from jdl.service._crypto import store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, job_settings, set_state
 from jdl.service._models import Job, JobState, Role, Submission, SubmissionState, User
@@ -101,7 +102,7 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
             record(db, request, "submission.refused", user_id=user.id,
                    detail=f"refused: {checked.refusal.code}")
             return None, report
-        submission = _store(db, user, staged, suffix, info, report, storage)
+        submission = _store(db, user, staged, suffix, info, report, settings.service)
     finally:
         staged.unlink(missing_ok=True)
     record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
@@ -129,8 +130,9 @@ def _refused(report: dict[str, Any]) -> Any:
 
 
 def _store(db: SessionDep, user: User, staged: Path, suffix: str, info: Any,
-           report: dict[str, Any], storage: Path) -> Submission:
-    """Record the accepted submission, move its file into place and queue its job."""
+           report: dict[str, Any], settings_service: ServiceSettings) -> Submission:
+    """Record the accepted submission, store its file encrypted and queue its job."""
+    storage = Path(settings_service.storage_dir)
     submission = Submission(organisation_id=user.organisation_id, submitted_by=user.id,
                             state=SubmissionState.queued.value, file_name=f"upload{suffix}",
                             programme=info.model_dump(mode="json"),
@@ -140,7 +142,7 @@ def _store(db: SessionDep, user: User, staged: Path, suffix: str, info: Any,
     db.flush()
     folder = submission_dir(storage, submission.id)
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.move(staged, folder / submission.file_name)
+    store_encrypted(settings_service, staged, folder / submission.file_name)
     (folder / "programme.json").write_text(json.dumps(submission.programme, indent=2))
     enqueue(db, submission, user.id)
     db.commit()

@@ -24,6 +24,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     sessions = open_database(settings.service.database_url)
     Path(settings.service.storage_dir).mkdir(parents=True, exist_ok=True)
+    from jdl.service._crypto import ensure_key
+
+    ensure_key(settings.service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

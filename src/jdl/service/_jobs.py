@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError
+from jdl.service._crypto import decrypted
 from jdl.service._models import (
     AuditEntry,
     Job,
@@ -125,9 +126,10 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
 
     beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
     try:
-        evaluate(upload, folder / "programme.json", settings.data.data_dir, out,
-                 settings=job_settings(settings, overrides), seed=settings.service.seed,
-                 progress=progress)
+        with decrypted(settings.service, upload, storage / "work" / str(job_id)) as plain:
+            evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
+                     settings=job_settings(settings, overrides), seed=settings.service.seed,
+                     progress=progress)
     except JDLError as exc:
         return _finish(sessions, settings, job_id, JobState.failed, exc.message)
     except Exception as exc:  # a bug: the job fails, the worker carries on

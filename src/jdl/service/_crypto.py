@@ -1,0 +1,80 @@
+"""Encryption at rest of uploaded files (they hold names, dates of birth and PNC ids).
+
+A file is encrypted as it is stored and decrypted only into a private working file for the
+length of a job, which is then deleted. The key (Fernet: AES-128-CBC with HMAC-SHA256) comes
+from the environment or a key file outside the database, so a copy of the database and storage
+folder alone reveals nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jdl.core.config import ServiceSettings
+from jdl.core.errors import JDLError
+
+
+class EncryptionKeyError(JDLError):
+    """The encryption key is missing, malformed or not the one the files were stored with."""
+
+
+def _fernet(service: ServiceSettings):
+    from cryptography.fernet import Fernet
+
+    key = service.encryption_key or _key_from_file(Path(service.encryption_key_file))
+    try:
+        return Fernet(key.strip().encode())
+    except (ValueError, TypeError):
+        raise EncryptionKeyError(
+            "The service's encryption key is not a valid Fernet key.",
+            hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                 "print(Fernet.generate_key().decode())'") from None
+
+
+def _key_from_file(path: Path) -> str:
+    """The key file's key, created (readable by the owner only) if there is none yet."""
+    from cryptography.fernet import Fernet
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text()
+        with os.fdopen(fd, "w") as out:
+            out.write(Fernet.generate_key().decode())
+    return path.read_text()
+
+
+def ensure_key(service: ServiceSettings) -> None:
+    """Fail at start-up, not at the first upload, if the key is unusable."""
+    _fernet(service)
+
+
+def store_encrypted(service: ServiceSettings, plain: Path, target: Path) -> None:
+    """Write ``plain``'s bytes encrypted to ``target``."""
+    target.write_bytes(_fernet(service).encrypt(plain.read_bytes()))
+
+
+@contextmanager
+def decrypted(service: ServiceSettings, stored: Path, work_dir: Path) -> Iterator[Path]:
+    """A plaintext copy of ``stored`` (same name) in ``work_dir`` while the block runs."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        data = _fernet(service).decrypt(stored.read_bytes())
+    except InvalidToken:
+        raise EncryptionKeyError("The stored upload cannot be decrypted with the service's "
+                                 "key (was the key changed?).") from None
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    plain = work_dir / stored.name
+    fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)
