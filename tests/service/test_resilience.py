@@ -65,7 +65,10 @@ def test_worker_killed_mid_run_loses_nothing(data_lab, synthetic_upload):
         first.wait(10)
     finally:
         first.kill()
-    assert _wait_for(lab, lambda job: True, 1).state == "running"  # orphaned
+    orphan = _wait_for(lab, lambda job: True, 1)
+    assert orphan.state == "running"
+    work = lab.settings.service.storage_dir / "work" / str(orphan.id)
+    assert list(work.iterdir())  # the killed worker's decrypted copy is still there
     second = _worker(lab)
     try:
         job = _wait_for(lab, lambda job: job.state in ("done", "failed"), 120)
@@ -73,6 +76,7 @@ def test_worker_killed_mid_run_loses_nothing(data_lab, synthetic_upload):
         second.terminate()
         second.wait(10)
     assert (job.state, job.attempts) == ("done", 2)
+    assert not work.exists() or not list(work.iterdir())  # and now it is not
     body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
     assert [e["state"] for e in body["events"]] == [
         "queued", "running", "queued", "running", "awaiting_review"]

@@ -66,15 +66,21 @@ def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
     return Settings.model_validate(merged)
 
 
-def recover(sessions: sessionmaker[Session], stale_seconds: float = 0) -> int:
+def recover(sessions: sessionmaker[Session], stale_seconds: float = 0,
+            storage: Path | None = None) -> int:
     """Queue again every running job whose worker has not signalled for ``stale_seconds``
-    (its process stopped); returns how many."""
+    (its process stopped), deleting any decrypted working copy it left in ``storage``;
+    returns how many."""
+    import shutil
+
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with sessions() as db:
         jobs = db.scalars(select(Job).where(Job.state == JobState.running.value)).all()
         jobs = [job for job in jobs
                 if job.heartbeat_at is None or _aware(job.heartbeat_at) <= cutoff]
         for job in jobs:
+            if storage is not None:
+                shutil.rmtree(Path(storage) / "work" / str(job.id), ignore_errors=True)
             job.state = JobState.queued.value
             job.stage = None
             submission = db.get(Submission, job.submission_id)
@@ -245,7 +251,8 @@ class Worker:
         last_purge = 0.0
         while not self._stop.is_set():
             try:
-                recovered = recover(self.sessions, self.settings.service.job_stale_seconds)
+                recovered = recover(self.sessions, self.settings.service.job_stale_seconds,
+                                    self.settings.service.storage_dir)
                 if recovered:
                     log.info("re-queued %d job(s) of a stopped worker", recovered)
                 ran = run_once(self.sessions, self.settings)
