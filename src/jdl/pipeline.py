@@ -59,6 +59,15 @@ EXTENDED = {
         "Days on out-of-work benefits in the year after the index date",
     ),
 }
+ASSESSMENT_COVARIATES = (
+    "has_assessment",
+    "risk_score",
+    "need_accommodation",
+    "need_employment",
+    "need_drugs",
+    "need_alcohol",
+    "need_mental_health",
+)
 NUMERIC_COVARIATES = (
     "age_at_index",
     "prev_offences",
@@ -76,13 +85,7 @@ NUMERIC_COVARIATES = (
     "employment_days_2y",
     "benefit_days_1y",
     "benefit_days_2y",
-    "has_assessment",
-    "risk_score",
-    "need_accommodation",
-    "need_employment",
-    "need_drugs",
-    "need_alcohol",
-    "need_mental_health",
+    *ASSESSMENT_COVARIATES,
 )
 CATEGORICAL_COVARIATES = (
     "sex",
@@ -93,15 +96,6 @@ CATEGORICAL_COVARIATES = (
     "sentence_type",
 )
 EXACT = ("index_type", "index_year")
-ASSESSMENT_COVARIATES = (
-    "has_assessment",
-    "risk_score",
-    "need_accommodation",
-    "need_employment",
-    "need_drugs",
-    "need_alcohol",
-    "need_mental_health",
-)
 MIN_SUBGROUP = 50
 Progress = Callable[[str], None]
 
