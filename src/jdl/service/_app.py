@@ -80,7 +80,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _user_error(_request: Request, exc: JDLError) -> JSONResponse:
         return JSONResponse(status_code=422, content={
             "detail": exc.message, "hint": exc.hint,
-            "problems": list(getattr(exc, "problems", []))})
+            "problems": list(exc.problems)})
 
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:

@@ -258,7 +258,7 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
         submission, report = accept_upload(db, request, settings, user, file, programme)
     except JDLError as exc:
         return _home(request, db, user, 422, form=values,
-                     errors=[exc.message, *getattr(exc, "problems", [])])
+                     errors=[exc.message, *exc.problems])
     except HTTPException as exc:
         if exc.status_code == 403:
             return _error_page(request, user, exc)
@@ -326,16 +326,8 @@ async def release_hold_page(submission_id: int, request: Request, db: SessionDep
 
 @router.post("/submissions/{submission_id}/approve")
 async def approve_page(submission_id: int, request: Request, db: SessionDep) -> Response:
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
-    form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
-    try:
-        approve(submission_id, request, db, user)
-    except HTTPException as exc:
-        return _error_page(request, user, exc)
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+    return await _lab_action(request, db, submission_id, lambda user: approve(
+        submission_id, request, db, user))
 
 
 @router.get("/submissions/{submission_id}/report.pdf")
