@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,21 +32,26 @@ OFFENCE_FLAG_RULES = {
 }
 
 
+# The defaults live in one place, CohortSettings; the spec reads them from there.
+_DEFAULTS = CohortSettings()
+
+
 @dataclass(frozen=True)
 class CohortSpec:
     """Parameters of the index-event, eligibility and follow-up rules (see CohortSettings)."""
 
     data_cutoff: date
-    follow_up_days: int = 365
-    waiting_period_days: int = 183
-    min_age_at_index: int = 15
-    index_window_days: int = 365
-    community_lookback_days: int = 90
-    count_release_day: bool = True
-    excluded_offence_flags: tuple[str, ...] = ("sexual", "domestic_violence", "terrorism")
-    excluded_person_flags: tuple[str, ...] = ()
-    custom_exclusions: tuple[tuple[str, str], ...] = field(default=())
-    pool_events: str = "first_per_person_year"
+    follow_up_days: int = _DEFAULTS.follow_up_days
+    waiting_period_days: int = _DEFAULTS.waiting_period_days
+    min_age_at_index: int = _DEFAULTS.min_age_at_index
+    index_window_days: int = _DEFAULTS.index_window_days
+    community_lookback_days: int = _DEFAULTS.community_lookback_days
+    count_release_day: bool = _DEFAULTS.count_release_day
+    excluded_offence_flags: tuple[str, ...] = tuple(_DEFAULTS.excluded_offence_flags)
+    excluded_person_flags: tuple[str, ...] = tuple(_DEFAULTS.excluded_person_flags)
+    custom_exclusions: tuple[tuple[str, str], ...] = tuple(
+        sorted(_DEFAULTS.custom_exclusions.items()))
+    pool_events: str = _DEFAULTS.pool_events
 
     def __post_init__(self) -> None:
         unknown = set(self.excluded_offence_flags) - set(OFFENCE_FLAG_RULES)
