@@ -7,11 +7,11 @@ the Alembic migrations in ``migrations/`` (a test checks the two agree).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -33,14 +33,16 @@ LAB_ROLES = frozenset({Role.analyst, Role.reviewer, Role.admin})
 
 
 class SubmissionState(StrEnum):
-    """queued -> running -> awaiting_review -> approved; or failed (an analyst may re-run); or
-    held (differencing guard) until an analyst releases the hold."""
+    """queued -> running -> awaiting_review -> approved -> published (in the public catalogue,
+    once the embargo date has passed); or failed (an analyst may re-run); or held (differencing
+    guard) until an analyst releases the hold."""
 
     queued = "queued"
     running = "running"
     held = "held"
     awaiting_review = "awaiting_review"
     approved = "approved"
+    published = "published"
     failed = "failed"
 
 
@@ -99,6 +101,10 @@ class Submission(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # when the uploaded file was deleted under the retention setting
     purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # set by the reviewer at approval: the report enters the public catalogue on this day
+    embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    publication_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # catalogue's id
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
