@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 DATA ?= data/default
 PEOPLE ?= 200000
 SEED ?= 20261124
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup demo test test-all bench validate lint clean
 
@@ -22,13 +24,23 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/jdl demo --data $(DATA) --people $(PEOPLE) --seed $(SEED)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# Installed only when missing (a file target: nothing runs, nothing prints, once it exists).
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The browser tests need Chromium at $(CHROMIUM). Install it as root:" \
+	       "apt-get update && apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)." >&2; \
+	  exit 1; fi
+	@echo "Installing Debian's chromium for the browser tests..."
+	@apt-get update -qq
+	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
