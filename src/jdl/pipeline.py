@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -175,29 +175,34 @@ def evaluate(
     settings: Settings | None = None,
     seed: int = 20261124,
     progress: Progress | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> Evaluation:
-    """Run the whole evaluation and write report.html, report.pdf, results.json and internal/."""
+    """Run the whole evaluation and write report.html, report.pdf, results.json and internal/.
+
+    With ``checkpoints``, the outputs of the two slow stages (linkage; cohort and pool) are
+    saved as they complete and reused when present, so a run killed part-way resumes from its
+    last completed stage (the service's job recovery).
+    """
     from jdl.admin._store import read_manifest
-    from jdl.intake import load_programme, validate_submission
+    from jdl.intake import load_programme
 
     settings = settings or get_settings()
     step = progress or (lambda _stage: None)
+    saved = checkpoints or _NoCheckpoints()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     manifest = read_manifest(data_dir)
 
-    step("validate")
     prog = load_programme(programme)
-    submission = validate_submission(upload, prog, settings.intake)
-    rows = submission.accepted_rows()
-
-    step("link")
-    from jdl.linkage import link_submission
-
-    linked = link_submission(rows, data_dir, settings=settings.linkage)
+    submission, linked = _validated_and_linked(upload, prog, data_dir, settings, step, saved)
     link_table = linked.link_table()
 
     step("cohort")
-    cohort, frame = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
+    resumed = saved.load("cohort")
+    if resumed is None:
+        rows = submission.accepted_rows()
+        resumed = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
+        saved.save("cohort", resumed)
+    cohort, frame = resumed
     step("match")
     frame, shared_levels = restrict_to_shared_levels(prepare_covariates(frame))
     covariates, exact = matching_design(frame)
@@ -251,6 +256,47 @@ def evaluate(
     _review_released_files(released, [results_path, *report.paths], internal)
     files = {"results": results_path, "html": report.html, "pdf": report.pdf, "internal": internal}
     return Evaluation(results=results, out_dir=out_dir, files=files)
+
+
+class Checkpoints(Protocol):
+    """Where a run keeps its completed stages' outputs (they hold personal data: the service's
+    implementation encrypts them, and deletes them when the job ends)."""
+
+    def load(self, stage: str) -> Any | None: ...
+
+    def save(self, stage: str, value: Any) -> None: ...
+
+
+class _NoCheckpoints:
+    def load(self, stage: str) -> None:
+        return None
+
+    def save(self, stage: str, value: Any) -> None:
+        return None
+
+
+def _validated_and_linked(
+    upload: str | Path,
+    prog: Any,
+    data_dir: Path,
+    settings: Settings,
+    step: Progress,
+    saved: Checkpoints,
+) -> tuple[Any, Any]:
+    """Validation and linkage, or their saved outputs when an earlier attempt completed them."""
+    resumed = saved.load("link")
+    if resumed is not None:
+        step("link")
+        return resumed
+    from jdl.intake import validate_submission
+    from jdl.linkage import link_submission
+
+    step("validate")
+    submission = validate_submission(upload, prog, settings.intake)
+    step("link")
+    linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage)
+    saved.save("link", (submission, linked))
+    return submission, linked
 
 
 def _review_released_files(released: Any, paths: list[Path], internal: Path) -> list[str]:

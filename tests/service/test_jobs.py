@@ -176,3 +176,46 @@ def test_differencing_guard(lab, synthetic_upload, second, held):
     assert (reason is not None) == held
     if held:
         assert f"submission {ids[0]}" in reason and f"submission {other_org}" not in reason
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so the worker cannot record an ending."""
+
+
+def test_killed_job_resumes_from_its_last_completed_stage(data_lab, synthetic_upload,
+                                                         monkeypatch):
+    lab = data_lab
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+
+    def killed_while_matching(*_args, **_kwargs):
+        raise _Killed
+
+    monkeypatch.setattr("jdl.pipeline._match", killed_while_matching)
+    with pytest.raises(_Killed):
+        run_once(lab.sessions, lab.settings)
+    with lab.sessions() as db:
+        job = db.scalars(select(Job).where(Job.submission_id == sid)).one()
+        assert (job.state, job.stage) == ("running", "match")
+        folder = lab.settings.service.storage_dir / f"submission-{sid}" / "jobs" / str(job.id)
+    saved = sorted(p.name for p in (folder / "checkpoints").iterdir())
+    assert saved == ["cohort.bin", "link.bin"]
+    # encrypted: nothing of the upload's names is readable in the checkpoint
+    surname = synthetic_upload["upload"].read_text().splitlines()[1].split(",")[1]
+    assert surname.encode() not in (folder / "checkpoints" / "link.bin").read_bytes()
+    monkeypatch.undo()
+
+    def no_second_linkage(*_args, **_kwargs):
+        raise AssertionError("linkage ran again although its output was saved")
+
+    monkeypatch.setattr("jdl.linkage.link_submission", no_second_linkage)
+    monkeypatch.setattr("jdl.pipeline._cohort_and_pool", no_second_linkage)
+    assert recover(lab.sessions, stale_seconds=0) == 1
+    assert run_once(lab.sessions, lab.settings).value == "done"
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
+    job = body["jobs"][0]
+    assert (job["state"], job["attempts"], job["resumed_from"]) == ("done", 2, "cohort")
+    assert body["state"] == "awaiting_review"
+    assert not (folder / "checkpoints").exists()  # personal data gone with the job
+    results = lab.client.get(f"/api/submissions/{sid}/results.json", headers=lab.auth("analyst"))
+    assert results.status_code == 200 and "headline_measures" in results.json()

@@ -78,3 +78,52 @@ def decrypted(service: ServiceSettings, stored: Path, work_dir: Path) -> Iterato
         yield plain
     finally:
         plain.unlink(missing_ok=True)
+
+
+class EncryptedCheckpoints:
+    """A job's completed-stage outputs (``jdl.pipeline.Checkpoints``), encrypted like uploads.
+
+    They hold personal data (the validated rows, the cohort), so they are written encrypted and
+    owner-only, read back only by the job that wrote them (after its worker died) and deleted
+    when the job ends. Fernet authenticates what it decrypts, so the unpickled bytes are the
+    lab's own.
+    """
+
+    def __init__(self, service: ServiceSettings, folder: Path) -> None:
+        self.service, self.folder = service, Path(folder)
+        self.resumed: list[str] = []  # stages whose saved output this run reused
+
+    def _path(self, stage: str) -> Path:
+        return self.folder / f"{stage}.bin"
+
+    def load(self, stage: str) -> object | None:
+        import pickle
+
+        from cryptography.fernet import InvalidToken
+
+        path = self._path(stage)
+        if not path.is_file():
+            return None
+        try:
+            value = pickle.loads(_fernet(self.service).decrypt(path.read_bytes()))
+        except (InvalidToken, pickle.UnpicklingError, EOFError):
+            path.unlink(missing_ok=True)  # unreadable (key changed, torn write): recompute
+            return None
+        self.resumed.append(stage)
+        return value
+
+    def save(self, stage: str, value: object) -> None:
+        import pickle
+
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        token = _fernet(self.service).encrypt(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        partial = self._path(stage).with_suffix(".part")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(token)
+        partial.replace(self._path(stage))  # a kill mid-write leaves no half checkpoint
+
+    def clear(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -4,8 +4,9 @@ Jobs are rows in ``jobs``; a worker claims the oldest queued row with a conditio
 two workers never run the same job), runs :func:`jdl.pipeline.evaluate` and records the outcome.
 While a job runs, its worker writes a heartbeat every quarter of ``job_stale_seconds``; a
 running job whose heartbeat is older than that belonged to a worker that died, and any worker
-queues it again, so nothing is lost on restart (the evaluation is rerun from the start) and
-several workers can share the queue.
+queues it again, so nothing is lost on restart and several workers can share the queue. The
+retry resumes from the job's last completed slow stage (linkage; cohort and pool), whose outputs
+were saved encrypted as checkpoints (deleted when the job ends).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError
-from jdl.service._crypto import decrypted
+from jdl.service._crypto import EncryptedCheckpoints, decrypted
 from jdl.service._models import (
     AuditEntry,
     Job,
@@ -131,20 +132,42 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
             db.commit()
 
     beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
+    saved = EncryptedCheckpoints(settings.service, out / "checkpoints")
     try:
         with decrypted(settings.service, upload, storage / "work" / str(job_id)) as plain:
             evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
                      settings=job_settings(settings, overrides), seed=settings.service.seed,
-                     progress=progress)
+                     progress=progress, checkpoints=_Resuming(saved, sessions, job_id))
     except JDLError as exc:
-        return _finish(sessions, settings, job_id, JobState.failed, exc.message)
+        return _finish(sessions, settings, job_id, JobState.failed, exc.message, saved)
     except Exception as exc:  # a bug: the job fails, the worker carries on
         log.exception("job %s failed", job_id)
         return _finish(sessions, settings, job_id, JobState.failed,
-                       f"Internal error ({type(exc).__name__}); the lab has been told.")
+                       f"Internal error ({type(exc).__name__}); the lab has been told.", saved)
     finally:
         beat.stop()
-    return _finish(sessions, settings, job_id, JobState.done, None)
+    return _finish(sessions, settings, job_id, JobState.done, None, saved)
+
+
+class _Resuming:
+    """Checkpoints that record on the job which completed stage a retry resumed from."""
+
+    def __init__(self, saved: EncryptedCheckpoints, sessions: sessionmaker[Session],
+                 job_id: int) -> None:
+        self.saved, self.sessions, self.job_id = saved, sessions, job_id
+
+    def load(self, stage: str) -> object | None:
+        value = self.saved.load(stage)
+        if value is not None:
+            with self.sessions() as db:
+                db.execute(update(Job).where(Job.id == self.job_id)
+                           .values(resumed_from=stage))
+                db.commit()
+            log.info("job %s resumed after its completed %s stage", self.job_id, stage)
+        return value
+
+    def save(self, stage: str, value: object) -> None:
+        self.saved.save(stage, value)
 
 
 def _aware(value: datetime) -> datetime:
@@ -177,7 +200,9 @@ class _Heartbeat:
 
 
 def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, state: JobState,
-            error: str | None) -> JobState:
+            error: str | None, saved: EncryptedCheckpoints | None = None) -> JobState:
+    if saved is not None:
+        saved.clear()  # personal data, needed only while the job might be retried
     with sessions() as db:
         job = db.get(Job, job_id)
         job.state, job.error, job.finished_at = state.value, error, utcnow()

@@ -142,6 +142,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)  # worker alive at
+    # a retry after its worker died: the last completed stage whose saved output it reused
+    resumed_from: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 class AuditEntry(Base):

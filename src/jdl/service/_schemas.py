@@ -32,6 +32,7 @@ class JobOut(BaseModel):
     state: str
     stage: str | None
     attempts: int
+    resumed_from: str | None = None  # a retry reused this completed stage's saved output
     error: str | None
     requested_by: int
     created_at: UTCDateTime

@@ -1,5 +1,5 @@
 """Publication: the embargo date a reviewer sets at approval, and when the report entered the
-public catalogue.
+public catalogue; and the stage a recovered job resumed from.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,9 +21,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("embargo_until", sa.Date(), nullable=True))
         batch.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("publication_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("resumed_from", sa.String(20), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("resumed_from")
     with op.batch_alter_table("submissions") as batch:
         batch.drop_column("publication_id")
         batch.drop_column("published_at")
