@@ -1,0 +1,154 @@
+"""End to end in a real browser: a new organisation's submitter signs in with a one-time
+password, uploads a file the lab refuses and sees each problem with its row and column, uploads
+the fixed file, follows the evaluation, and downloads the report a lab reviewer approved.
+
+Elements are found by their labels and roles (their accessible names), so the test also checks
+that the pages can be used with a screen reader."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.live import Screens, first_sign_in, new_context
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+FINISHED = ("awaiting review", "held", "failed")
+
+
+def broken_copy(upload: Path, target: Path) -> Path:
+    """The upload's first 70 people with mistakes in 17 rows: too few usable people, so the
+    lab refuses the file and lists every problem. Rows count from the heading (row 1)."""
+    rows = list(csv.reader(io.StringIO(upload.read_text())))
+    heading, people = rows[0], rows[1:71]
+    dob, sex = heading.index("date_of_birth"), heading.index("sex")
+    people[4][dob] = "31/02/1985"  # row 6: no such date
+    people[9][sex] = "Q"  # row 11
+    for person in people[20:35]:  # rows 22-36
+        person[dob] = "not known"
+    with target.open("w", newline="") as out:
+        csv.writer(out).writerows([heading, *people])
+    return target
+
+
+def fill_upload_form(page: Any, upload: Path, programme: dict[str, Any]) -> None:
+    """Choose the file and fill in the programme form by its labels."""
+    from jdl.service._web import _programme_fields
+
+    page.get_by_label("Participants file").set_input_files(str(upload))
+    for field in _programme_fields():
+        value = programme.get(field["name"])
+        if value is None:
+            continue
+        control = page.get_by_label(field["label"], exact=True)
+        if field.get("choices"):
+            control.select_option(str(value))
+        else:
+            control.fill(str(value))
+
+
+def cells_of_row(page: Any, text: str) -> list[str]:
+    row = page.get_by_role("row").filter(has_text=text).first
+    return [cell.strip() for cell in row.get_by_role("cell").all_inner_texts()]
+
+
+def status(page: Any) -> str:
+    text = page.locator("p", has_text="Status:").first.inner_text()
+    return text.split("Status:", 1)[1].strip()
+
+
+def wait_until_finished(page: Any, screens: Screens, timeout: float = 150) -> str:
+    """Follow the submission as its organisation would: reload until the evaluation ends."""
+    deadline, seen = time.monotonic() + timeout, set()
+    while time.monotonic() < deadline:
+        page.reload()
+        state = status(page)
+        if state in ("queued", "running") and state not in seen:
+            screens.take(page, state)
+        seen.add(state)
+        if state in FINISHED:
+            return state
+        time.sleep(1)
+    raise AssertionError(f"the evaluation did not finish in {timeout} s (seen: {seen})")
+
+
+def test_new_organisation_gets_an_approved_report_through_the_browser(
+        browser, live_data_lab, planted_upload, screens, tmp_path):
+    from playwright.sync_api import expect
+    from pypdf import PdfReader
+
+    lab, programme = live_data_lab, planted_upload["programme"]
+    lab.create_org(programme["organisation"])
+    submitter = lab.create_user(programme["organisation"], "submitter", "sam@newleaf.example")
+    lab.create_org("Justice Data Lab")
+    reviewer = lab.create_user("Justice Data Lab", "reviewer", "rita@lab.example")
+
+    organisation = new_context(browser, lab, accept_downloads=True)
+    page = organisation.new_page()
+    page.goto("/")
+    expect(page).to_have_url(lab.url("/login"))  # nothing without signing in
+    screens.take(page, "sign-in")
+    first_sign_in(page, lab.base_url, submitter.email, submitter.password, screens)
+    expect(page.get_by_role("heading", name="Submissions", exact=True)).to_be_visible()
+    expect(page.get_by_text("No submissions yet.")).to_be_visible()
+    screens.take(page, "home")
+
+    # a file with mistakes: refused, with every problem's row and column
+    fill_upload_form(page, broken_copy(planted_upload["upload"], tmp_path / "people.csv"),
+                     programme)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_role("heading", name="The lab cannot use this file")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The problems are listed below")
+    expect(page.get_by_text("Only 53 of the 70 rows could be accepted")).to_be_visible()
+    screens.take(page, "refused")
+    impossible = cells_of_row(page, "is not a real date")
+    assert impossible[:2] == ["6", "date_of_birth"]
+    assert "31/02/1985" in impossible[2] and "dd/mm/yyyy" in impossible[3]
+    assert cells_of_row(page, "sex should be M or F")[:2] == ["11", "sex"]
+    unreadable = page.get_by_role("row").filter(has_text="not a date the lab can read")
+    expect(unreadable).to_have_count(15)
+    expect(page.get_by_label("Programme name")).to_have_value(programme["programme_name"])
+
+    # the fixed file is accepted and evaluated
+    page.get_by_label("Participants file").set_input_files(str(planted_upload["upload"]))
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_url("**/submissions/*")
+    submission_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_contain_text(programme["programme_name"])
+    assert status(page) in ("queued", "running", *FINISHED)
+    screens.take(page, "accepted")
+    assert wait_until_finished(page, screens) == "awaiting review"
+    screens.take(page, "awaiting-review")
+    expect(page.get_by_role("link", name="Download the report (PDF)")).to_have_count(0)
+    expect(page.get_by_role("button", name="Approve for release")).to_have_count(0)
+
+    # a lab reviewer, in another browser, approves it
+    lab_browser = new_context(browser, lab)
+    review = lab_browser.new_page()
+    first_sign_in(review, lab.base_url, reviewer.email, reviewer.password)
+    review.get_by_role("link", name=submission_url.rsplit("/", 1)[1], exact=True).click()
+    expect(review.get_by_role("heading", name="Diagnostics (lab only)")).to_be_visible()
+    screens.take(review, "review")
+    review.get_by_role("button", name="Approve for release").click()
+    expect(review.locator("p", has_text="Status:")).to_contain_text("approved")
+    screens.take(review, "approved")
+    lab_browser.close()
+
+    # the organisation downloads the report
+    page.reload()
+    assert status(page) == "approved"
+    screens.take(page, "report-ready")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the report (PDF)").click()
+    pdf = tmp_path / "report.pdf"
+    download.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert programme["programme_name"] in text and programme["organisation"] in text
+    organisation.close()
