@@ -149,6 +149,19 @@ class ReportSettings(BaseModel):
     lab_name: str = "Justice Data Lab"
 
 
+class CatalogueSettings(BaseModel):
+    """The public catalogue and its summary of findings to date (issue 9; docs/catalogue.md).
+
+    Significance itself follows ``InferenceSettings`` (the lab's rule), not a setting here.
+    """
+
+    # The measure the summary's charts use (the JDL's headline: one-year proven re-offending).
+    headline_measure: str = "proven_reoffending_rate"
+    # The summary compares the share of significant results above and at-or-below this matched
+    # treatment-group size (the seed paper: 500 people).
+    large_cohort: int = Field(default=500, ge=1)
+
+
 class ServiceSettings(BaseModel):
     """The web service and its job worker (issue 8; docs/service.md)."""
 
@@ -197,6 +210,7 @@ class Settings(BaseSettings):
     disclosure: DisclosureSettings = Field(default_factory=DisclosureSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
 
 
 @lru_cache(maxsize=1)

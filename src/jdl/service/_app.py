@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
     app.include_router(submissions)
     app.include_router(web)
+    from jdl.catalogue import router as catalogue
+
+    app.include_router(catalogue)  # the public catalogue: no sign-in
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:

@@ -1,0 +1,127 @@
+"""The summary's charts as accessible inline SVG (matplotlib, text kept as text).
+
+Each SVG carries ``role="img"``, an ``aria-label``, a ``<title>`` and a ``<desc>`` that states
+the data in words; the pages put the same numbers in a table beside the chart. Colours are the
+UK Government Analysis Function's colour-blind-safe palette, and the bars also differ in
+hatching, so no category is told apart by colour alone.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jdl.catalogue._summary import CATEGORIES, SECTORS
+
+COLOURS = {"decrease": "#12436D", "increase": "#F46A25", "not_significant": "#BFC1C3"}
+HATCHES = {"decrease": "", "increase": "//", "not_significant": ""}
+SECTOR_STYLE = {  # colour, marker
+    "voluntary_community": ("#12436D", "o"), "public": ("#28A197", "s"),
+    "private": ("#801650", "^"), "education": ("#F46A25", "D"),
+}
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "jdl-catalogue", "font.size": 10,
+       "font.family": "sans-serif", "axes.spines.top": False, "axes.spines.right": False}
+
+
+def stacked_bars(rows: list[Mapping[str, Any]], *, title: str, desc: str, chart_id: str) -> str:
+    """Horizontal stacked bars, one per row, in the summary's three categories."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context(_RC):
+        fig = Figure(figsize=(7.5, 0.45 * max(len(rows), 1) + 1.4))
+        ax = fig.add_subplot()
+        names = [r["label"] for r in rows][::-1]
+        left = [0] * len(rows)
+        for cat, cat_label in CATEGORIES.items():
+            values = [r[cat] for r in rows][::-1]
+            ax.barh(names, values, left=left, color=COLOURS[cat], hatch=HATCHES[cat],
+                    edgecolor="white", label=cat_label)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.set_xlabel("Number of published reports")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
+        fig.tight_layout()
+        return _svg(fig, title, desc, chart_id)
+
+
+def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title: str,
+           desc: str, chart_id: str) -> str:
+    """Confidence-interval width against treatment-group size, one marker style per sector;
+    significant results filled, others hollow; the size threshold as a dashed line."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context(_RC):
+        fig = Figure(figsize=(7.5, 4.6))
+        ax = fig.add_subplot()
+        for sector, sector_label in SECTORS.items():
+            mine = [p for p in points if p["sector"] == sector]
+            if not mine:
+                continue
+            colour, marker = SECTOR_STYLE[sector]
+            for significant in (True, False):
+                pts = [p for p in mine if p["significant"] is significant]
+                if not pts:
+                    continue
+                ax.scatter([p["treatment_n"] for p in pts], [p["ci_width"] for p in pts],
+                           marker=marker, s=48, linewidths=1.5, edgecolors=colour,
+                           facecolors=colour if significant else "none",
+                           label=f"{sector_label} ({'' if significant else 'not '}significant)")
+        ax.axvline(threshold, color="#3D3D3D", linestyle="--", linewidth=1)
+        ax.annotate(f"{threshold} people", (threshold, 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -12), textcoords="offset points", color="#3D3D3D")
+        ax.set_xlabel("Matched treatment-group size (people)")
+        ax.set_ylabel(f"Width of 95% confidence interval ({unit})" if unit else
+                      "Width of 95% confidence interval")
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+        if points:
+            ax.legend(loc="upper right", frameon=False, fontsize=8)
+        fig.tight_layout()
+        return _svg(fig, title, desc, chart_id)
+
+
+def _svg(fig: Any, title: str, desc: str, chart_id: str) -> str:
+    """The figure as an inline SVG element with its accessible name and description."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
+    t, d = html.escape(title), html.escape(desc)
+    opening = (f'<svg id="{chart_id}" role="img" aria-label="{t}" '
+               f'aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" '
+               'style="max-width:100%;height:auto" ')
+    text = re.sub(r"<svg\s", opening, text, count=1)
+    close = text.index(">", text.index("<svg")) + 1
+    return (text[:close] + f'\n <title id="{chart_id}-title">{t}</title>'
+            f'\n <desc id="{chart_id}-desc">{d}</desc>' + text[close:])
+
+
+def describe_bars(rows: list[Mapping[str, Any]], what: str) -> str:
+    """The bars' data in words (the SVG ``<desc>``)."""
+    if not rows:
+        return f"No published reports by {what} yet."
+    parts = [f"{r['label']}: {r['total']} reports ({r['decrease']} significant decrease, "
+             f"{r['increase']} significant increase, {r['not_significant']} not significant)"
+             for r in rows]
+    return f"Published reports by {what}. " + "; ".join(parts) + "."
+
+
+def describe_funnel(summary: Mapping[str, Any]) -> str:
+    size = summary["by_size"]
+    pts = summary["funnel"]["points"]
+    if not pts:
+        return "No published report has a released confidence interval yet."
+    widths = [p["ci_width"] for p in pts]
+    sizes = [p["treatment_n"] for p in pts]
+    return (f"{len(pts)} reports. Treatment groups from {min(sizes)} to {max(sizes)} people; "
+            f"confidence intervals from {min(widths):g} to {max(widths):g} "
+            f"{summary['funnel']['unit']} wide, narrower for larger groups. "
+            f"With more than {size['threshold']} people: {size['large']['significant']} of "
+            f"{size['large']['reports']} significant; with {size['threshold']} or fewer: "
+            f"{size['small']['significant']} of {size['small']['reports']}.")

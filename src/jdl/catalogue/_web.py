@@ -1,0 +1,256 @@
+"""The public catalogue pages (no sign-in): list with filters, report pages, summary, export.
+
+Plain server-rendered HTML with GET-form filters, so everything works without JavaScript. The
+pages read only the catalogue's own tables and files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Select, func, or_, select
+
+from jdl.catalogue._export import CAUTIONS, rows, to_csv
+from jdl.catalogue._findings import RESULT_LABELS, finding_for
+from jdl.catalogue._models import Publication
+from jdl.catalogue._publish import current_summary
+from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
+from jdl.service._deps import SessionDep, SettingsDep
+
+router = APIRouter(include_in_schema=False)
+_HERE = Path(__file__).parent
+_SERVICE_TEMPLATES = _HERE.parent / "service" / "templates"
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Jinja2Templates:
+    """Catalogue templates first; the service's base.html for the shared look."""
+    import jinja2
+
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(_HERE / "templates"),
+                                  jinja2.FileSystemLoader(_SERVICE_TEMPLATES)])
+    env = jinja2.Environment(loader=loader, autoescape=True)
+    env.filters.update(sector=lambda k: label(SECTORS, k),
+                       intervention=lambda k: label(INTERVENTIONS, k),
+                       result=lambda k: RESULT_LABELS.get(k, k), value=format_value,
+                       diff=format_difference, ci=format_ci, pvalue=format_p,
+                       people=format_people)
+    return Jinja2Templates(env=env)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters, from GET parameters; every one optional."""
+
+    q: str = ""
+    sector: str = ""
+    intervention_type: str = ""
+    region: str = ""
+    year: int | None = None
+    result: str = ""
+    min_size: int | None = None
+    max_size: int | None = None
+
+    def apply(self, query: Select) -> Select:
+        if self.q:
+            like = f"%{self.q.lower()}%"
+            query = query.where(or_(func.lower(Publication.organisation).like(like),
+                                    func.lower(Publication.programme_name).like(like)))
+        for column, value in ((Publication.sector, self.sector),
+                              (Publication.intervention_type, self.intervention_type),
+                              (Publication.region, self.region),
+                              (Publication.headline_result, self.result)):
+            if value:
+                query = query.where(column == value)
+        if self.year is not None:
+            query = query.where(Publication.year == self.year)
+        if self.min_size is not None:
+            query = query.where(Publication.treatment_n >= self.min_size)
+        if self.max_size is not None:
+            query = query.where(Publication.treatment_n <= self.max_size)
+        return query
+
+    @property
+    def active(self) -> bool:
+        return any(v not in ("", None) for v in vars(self).values())
+
+
+def parse_filters(params: Any) -> tuple[Filters, list[str]]:
+    """Filters from query parameters, and a message for each value that is not understood."""
+    errors: list[str] = []
+
+    def number(name: str, words: str) -> int | None:
+        raw = str(params.get(name) or "").strip().replace(",", "")
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d{1,9}", raw):
+            errors.append(f"{words} must be a whole number, like 500.")
+            return None
+        return int(raw)
+
+    result = str(params.get("result") or "").strip()
+    if result and result not in RESULT_LABELS:
+        errors.append("Choose a result from the list.")
+        result = ""
+    text = {k: str(params.get(k) or "").strip()[:100] for k in
+            ("q", "sector", "intervention_type", "region")}
+    return Filters(**text, year=number("year", "Year"), result=result,
+                   min_size=number("min_size", "The smallest group size"),
+                   max_size=number("max_size", "The largest group size")), errors
+
+
+def _published(db: SessionDep, filters: Filters | None = None) -> list[Publication]:
+    query = select(Publication).order_by(Publication.published_at.desc(), Publication.id.desc())
+    return list(db.scalars(filters.apply(query) if filters else query))
+
+
+def _choices(db: SessionDep) -> dict[str, list[Any]]:
+    """Filter options: the fixed lists, plus every region and year published so far."""
+    def distinct(column: Any) -> list[Any]:
+        return sorted(v for v in db.scalars(select(column).distinct()) if v not in (None, ""))
+
+    return {"sectors": list(SECTORS), "intervention_types": list(INTERVENTIONS),
+            "regions": distinct(Publication.region), "years": distinct(Publication.year)[::-1],
+            "results": list(RESULT_LABELS)}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    return _templates().TemplateResponse(request, name, {"user": None, "cautions": CAUTIONS,
+                                                      **context}, status_code=status)
+
+
+@router.get("/catalogue")
+def catalogue(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    filters, errors = parse_filters(request.query_params)
+    pubs = _published(db, filters)
+    total = db.scalar(select(func.count(Publication.id))) or 0
+    measures = _measure_columns(pubs)
+    return _page(request, "catalogue/list.html", 400 if errors else 200, errors=errors,
+                 filters=filters, pubs=pubs, total=total, choices=_choices(db),
+                 measures=measures, finding_for=finding_for,
+                 headline=settings.catalogue.headline_measure,
+                 query=request.url.query, any_synthetic=any(p.synthetic for p in pubs))
+
+
+def _measure_columns(pubs: list[Publication]) -> list[tuple[str, str]]:
+    """(measure, short label) for the list's result columns."""
+    from jdl.catalogue._export import measures_in
+
+    short = {"proven_reoffending_rate": "Re-offending rate",
+             "reoffending_frequency": "Re-offences per person",
+             "days_to_first_reoffence": "Days to first re-offence"}
+    return [(m, short.get(m, m.replace("_", " ").capitalize())) for m in measures_in(pubs)]
+
+
+def _publication(db: SessionDep, publication_id: int) -> Publication:
+    pub = db.get(Publication, publication_id)
+    if pub is None:
+        raise HTTPException(404, "There is no published report with this number.")
+    return pub
+
+
+@router.get("/catalogue/reports/{publication_id}")
+def report_page(publication_id: int, request: Request, db: SessionDep,
+                settings: SettingsDep) -> Response:
+    try:
+        pub = _publication(db, publication_id)
+    except HTTPException as exc:
+        return _page(request, "error.html", 404, heading="Page not found", message=exc.detail)
+    res = pub.results
+    return _page(request, "catalogue/report.html", pub=pub, res=res,
+                 measures=res.get("measures") or {}, findings=pub.findings,
+                 headline=settings.catalogue.headline_measure)
+
+
+@router.get("/catalogue/reports/{publication_id}/report.pdf")
+def report_pdf(publication_id: int, db: SessionDep, settings: SettingsDep) -> Response:
+    pub = _publication(db, publication_id)
+    path = Path(settings.service.storage_dir) / "catalogue" / pub.pdf_file
+    if not path.is_file():
+        raise HTTPException(404, "The report file is missing; the lab has been told.")
+    name = re.sub(r"[^A-Za-z0-9]+", "-", pub.programme_name).strip("-").lower() or "report"
+    return FileResponse(path, media_type="application/pdf",
+                        filename=f"jdl-report-{pub.id}-{name}.pdf")
+
+
+@router.get("/catalogue/summary")
+def summary_page(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    stored = current_summary(db, settings)
+    return _page(request, "catalogue/summary.html", summary=stored.summary, charts=stored.charts,
+                 computed_at=stored.computed_at, categories=CATEGORIES)
+
+
+def _export_rows(request: Request, db: SessionDep) -> tuple[list[str], list[dict[str, Any]]]:
+    filters, errors = parse_filters(request.query_params)
+    if errors:
+        raise HTTPException(400, " ".join(errors))
+    return rows(_published(db, filters), str(request.base_url))
+
+
+@router.get("/catalogue/export.json")
+def export_json(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    cols, data = _export_rows(request, db)
+    return JSONResponse({
+        "title": "Justice Data Lab: published results",
+        "cautions": list(CAUTIONS),
+        "significance_rule": {**_rule(settings), "headline_measure":
+                              settings.catalogue.headline_measure},
+        "disclosure_control": "Values as released: numbers of people below the lab's threshold "
+                              "are not shown (null) and others are rounded.",
+        "columns": cols, "results": data})
+
+
+@router.get("/catalogue/export.csv")
+def export_csv(request: Request, db: SessionDep) -> Response:
+    cols, data = _export_rows(request, db)
+    return Response(to_csv(cols, data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             'attachment; filename="jdl-published-results.csv"'})
+
+
+def _rule(settings: Any) -> dict[str, Any]:
+    from jdl.catalogue._findings import rules_of
+
+    return rules_of(settings.inference)
+
+
+def format_value(value: Any, unit: str | None) -> str:
+    """A released value as the pages show it: a rate as a percentage, others to 2 places."""
+    if value is None:
+        return "[c]"
+    if unit == "proportion":
+        return f"{value * 100:.1f}%"
+    return f"{value:.2f}" if unit == "per person" else f"{value:.1f}"
+
+
+def format_difference(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "[c]"
+    sign = "+" if value > 0 else ("−" if value < 0 else "")
+    if unit == "proportion":
+        return f"{sign}{abs(value) * 100:.1f} percentage points"
+    return f"{sign}{abs(value):.2f}" if unit == "per person" else f"{sign}{abs(value):.1f}"
+
+
+def format_ci(finding: dict[str, Any]) -> str:
+    lo, hi, unit = finding.get("ci_low"), finding.get("ci_high"), finding.get("unit")
+    if lo is None or hi is None:
+        return "[c]"
+    return f"{format_difference(lo, unit)} to {format_difference(hi, unit)}"
+
+
+def format_p(value: Any) -> str:
+    if value is None:
+        return "[c]"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def format_people(value: Any) -> str:
+    return "[c]" if value is None else f"{int(value):,}"
