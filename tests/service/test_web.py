@@ -180,3 +180,61 @@ def test_submitter_cannot_see_the_hold_reason_or_use_lab_buttons(lab, approved_f
     response = lab.client.post(f"/submissions/{approved_flow}/release-hold",
                                data={"csrf_token": csrf(page.text)})
     assert response.status_code == 403
+
+
+def test_rerun_form_sends_only_the_settings_the_analyst_changed(lab):
+    from jdl.service._web import rerun_overrides
+
+    settings = lab.settings
+    unchanged = {"adjusted": "1", "matching.caliper": "0.2", "matching.ratio": "1",
+                 "linkage.match_threshold": "0.9"}
+    assert rerun_overrides(unchanged, settings) == {}
+    changed = {**unchanged, "matching.caliper": "", "matching.ratio": "2",
+               "matching.replace": "on"}
+    assert rerun_overrides(changed, settings) == {
+        "matching": {"caliper": None, "ratio": "2", "replace": True}}
+    assert rerun_overrides({"csrf_token": "x"}, settings) == {}  # the plain button
+
+
+def test_analyst_reruns_with_adjusted_settings_on_the_page(lab, approved_flow):
+    with lab.sessions() as db:
+        set_state(db, db.get(Submission, approved_flow), SubmissionState.awaiting_review)
+        db.commit()
+    signed_in(lab, "analyst")
+    page = lab.client.get(f"/submissions/{approved_flow}")
+    assert "with adjusted settings" in page.text and 'name="matching.caliper"' in page.text
+    response = lab.client.post(f"/submissions/{approved_flow}/rerun", data={
+        "csrf_token": csrf(page.text), "adjusted": "1", "matching.caliper": "0.1",
+        "matching.ratio": "1", "linkage.match_threshold": "0.9"})
+    assert response.status_code == 200 and "queued" in response.text
+    body = lab.client.get(f"/api/submissions/{approved_flow}", headers=lab.auth("analyst")).json()
+    assert body["jobs"][-1]["state"] == "queued"
+    with lab.sessions() as db:
+        from jdl.service._models import Job
+
+        job = db.get(Job, body["jobs"][-1]["id"])
+        assert job.settings_overrides == {"matching": {"caliper": "0.1"}}
+    bad = lab.client.post(f"/submissions/{approved_flow}/rerun", data={
+        "csrf_token": csrf(page.text), "adjusted": "1", "matching.ratio": "many"})
+    assert bad.status_code in (409, 422)  # already queued, or not a number: never a 500
+
+
+def test_progress_fragment_shows_the_stage_while_a_job_runs(lab, approved_flow):
+    from jdl.service._models import Job
+
+    with lab.sessions() as db:
+        submission = db.get(Submission, approved_flow)
+        set_state(db, submission, SubmissionState.running)
+        db.get(Job, submission.jobs[-1].id).stage = "cohort"
+        db.commit()
+    signed_in(lab, "submitter_a")
+    page = lab.client.get(f"/submissions/{approved_flow}")
+    assert "step 3 of 8" in page.text and 'aria-live="polite"' in page.text
+    fragment = lab.client.get(f"/submissions/{approved_flow}/progress")
+    assert "building the cohort" in fragment.text and "<progress" in fragment.text
+    with lab.sessions() as db:
+        set_state(db, db.get(Submission, approved_flow), SubmissionState.awaiting_review)
+        db.commit()
+    assert "data-finished" in lab.client.get(f"/submissions/{approved_flow}/progress").text
+    signed_in(lab, "submitter_b")
+    assert lab.client.get(f"/submissions/{approved_flow}/progress").status_code == 404

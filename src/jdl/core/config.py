@@ -8,6 +8,7 @@ Defaults follow ``shared/reference/method-notes.md`` (JDL practice, UK secure-la
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,9 +21,29 @@ class DataSettings(BaseModel):
     """Where the national records live and which engine reads them."""
 
     data_dir: Path = Path("data/default")
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: Literal["duckdb", "spark"] = "duckdb"  # `--engine` overrides; Spark: SparkSettings
     duckdb_threads: int | None = None  # None: DuckDB's default (all cores)
-    duckdb_memory_limit: str | None = None  # e.g. "6GB"; None: DuckDB's default (80% of RAM)
+    # DuckDB spills to disk beyond this (`DIR/admin.duckdb.tmp`); None: DuckDB's default, 80% of
+    # RAM, which let the 10M-person pool take 20.7 GB. docs/performance.md has the measurements.
+    duckdb_memory_limit: str | None = "4GB"
+
+
+class SparkSettings(BaseModel):
+    """The Spark session used when ``data.engine`` is ``spark`` (docs/deployment.md).
+
+    Defaults suit local mode on a laptop; on a cluster set ``master`` (or ``SPARK_MASTER``) and
+    size memory and partitions for the data (``JDL_SPARK__CONF`` takes any other Spark option as
+    JSON, e.g. ``{"spark.executor.memory": "8g"}``).
+    """
+
+    master: str = Field(default_factory=lambda: os.environ.get("SPARK_MASTER", "local[2]"))
+    app_name: str = "justice-data-lab"
+    driver_memory: str = "2g"  # local mode: the driver is the only JVM, so this is all of Spark
+    # Spark's default of 200 shuffle partitions makes tiny tasks on a laptop; a cluster raises it.
+    shuffle_partitions: int = Field(default=8, ge=1)
+    ui_enabled: bool = False  # the Spark web UI (port 4040) is off unless asked for
+    log_level: str = "ERROR"  # Spark's own log output; INFO floods the command line
+    conf: dict[str, str] = Field(default_factory=dict)
 
 
 class SynthSettings(BaseModel):
@@ -93,6 +114,9 @@ class CohortSettings(BaseModel):
     custom_exclusions: dict[str, str] = Field(default_factory=dict)
     # Comparison pool: "first_per_person_year" (MoJ annual cohorts) or "all" index events.
     pool_events: Literal["first_per_person_year", "all"] = "first_per_person_year"
+    # The pool is derived in slices of this many person_ids (DuckDB): memory stays that of one
+    # slice whatever the population; results do not depend on it. 0: one pass.
+    pool_chunk_people: int = Field(default=250_000, ge=0)
 
 
 class MatchingSettings(BaseModel):
@@ -193,6 +217,10 @@ class ServiceSettings(BaseModel):
     # the file away from the database and its backups.
     encryption_key: str | None = None
     encryption_key_file: Path = Path("out/service/encryption.key")
+    # An approved report enters the public catalogue on its embargo date, which the reviewer
+    # sets at approval; this many days after approval by default (the organisation's time to
+    # read its report first). 0 publishes at the next due run.
+    publication_embargo_days: int = Field(default=28, ge=0)
 
 
 class Settings(BaseSettings):
@@ -201,6 +229,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JDL_", env_nested_delimiter="__", extra="ignore")
 
     data: DataSettings = Field(default_factory=DataSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     synth: SynthSettings = Field(default_factory=SynthSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)

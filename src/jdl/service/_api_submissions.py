@@ -21,12 +21,21 @@ from jdl.service._audit import deny, record
 from jdl.service._crypto import store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, job_settings, set_state
-from jdl.service._models import Job, JobState, Role, Submission, SubmissionState, User
-from jdl.service._schemas import RerunIn, SubmissionOut, SubmissionSummary
+from jdl.service._models import (
+    Job,
+    JobState,
+    Role,
+    Submission,
+    SubmissionState,
+    User,
+    utcnow,
+)
+from jdl.service._schemas import ApproveIn, RerunIn, SubmissionOut, SubmissionSummary
 from jdl.service._storage import incoming_dir, job_dir, safe_suffix, submission_dir
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"])
 CHUNK = 1024 * 1024
+RELEASED = (SubmissionState.approved.value, SubmissionState.published.value)
 MAX_STORED_ISSUES = 200
 
 
@@ -175,7 +184,7 @@ def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user
                    submission_id: int, name: str, action: str) -> Path:
     """A released output: organisations only after approval, lab staff once a job is done."""
     submission = _visible(db, request, user, submission_id, action)
-    if not user.is_lab and submission.state != SubmissionState.approved.value:
+    if not user.is_lab and submission.state not in RELEASED:
         deny(db, request, action, user_id=user.id, submission_id=submission_id,
              detail=f"not approved (state {submission.state})")
         raise HTTPException(409, "The results are released after the lab's review; "
@@ -273,8 +282,10 @@ def release_hold(submission_id: int, request: Request, db: SessionDep, user: Use
 
 
 @router.post("/{submission_id}/approve", response_model=SubmissionOut)
-def approve(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
-    """A reviewer releases the results: a second pair of eyes, never on their own work."""
+def approve(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
+            user: UserDep, body: ApproveIn | None = None) -> Any:
+    """A reviewer releases the results to the organisation — a second pair of eyes, never on
+    their own work — and sets the day the report enters the public catalogue."""
     _require_role(db, request, user, {Role.reviewer}, "submission.approve", submission_id)
     submission = _visible(db, request, user, submission_id, "submission.approve")
     if submission.state != SubmissionState.awaiting_review.value:
@@ -286,7 +297,13 @@ def approve(submission_id: int, request: Request, db: SessionDep, user: UserDep)
              detail="reviewer ran or submitted this work")
         raise HTTPException(403, "You cannot approve work you submitted or ran; another "
                                  "reviewer must approve it.")
-    submission.approved_by = user.id
+    from jdl.service._publication import default_embargo
+
+    embargo = (body.embargo_until if body and body.embargo_until
+               else default_embargo(settings))
+    if embargo < utcnow().date():
+        raise HTTPException(422, "The publication date cannot be in the past.")
+    submission.approved_by, submission.embargo_until = user.id, embargo
     set_state(db, submission, SubmissionState.approved, user.id)
     db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)

@@ -34,11 +34,13 @@ from jdl.service._models import (
     SubmissionState,
     utcnow,
 )
+from jdl.service._publication import publish_due
 from jdl.service._retention import purge_expired
 from jdl.service._storage import job_dir, submission_dir
 
 log = logging.getLogger(__name__)
-PURGE_EVERY_SECONDS = 60.0  # an idle worker applies the upload retention this often
+# an idle worker applies the upload retention and publishes due reports this often
+PURGE_EVERY_SECONDS = 60.0
 
 
 def set_state(db: Session, submission: Submission, state: SubmissionState,
@@ -284,6 +286,7 @@ class Worker:
                 if ran is None and time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     last_purge = time.monotonic()
                     purge_expired(self.sessions, self.settings)
+                    publish_due(self.sessions, self.settings)
             except Exception:  # the database was unavailable: wait and try again
                 log.exception("worker could not claim a job")
                 ran = None

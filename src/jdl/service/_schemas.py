@@ -3,7 +3,7 @@ hashes and file paths never reach a response."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -54,6 +54,9 @@ class SubmissionOut(BaseModel):
     approved_by: int | None
     hold_reason: str | None
     purged_at: UTCDateTime | None
+    embargo_until: date | None = None  # enters the public catalogue on this day
+    published_at: UTCDateTime | None = None
+    publication_id: int | None = None  # its page: /catalogue/reports/{publication_id}
     created_at: UTCDateTime
     updated_at: UTCDateTime
     events: list[EventOut]
@@ -77,6 +80,15 @@ class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class ApproveIn(BaseModel):
+    """A reviewer's approval: optionally the day the report may enter the public catalogue
+    (default: ``publication_embargo_days`` from today)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    embargo_until: date | None = None
 
 
 class ErrorOut(BaseModel):

@@ -19,8 +19,10 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from jdl.core.config import Settings
 from jdl.core.errors import JDLError
 from jdl.service._api_submissions import (
     _released_file,
@@ -33,8 +35,9 @@ from jdl.service._api_submissions import (
 )
 from jdl.service._audit import deny, record
 from jdl.service._deps import SessionDep, SettingsDep
-from jdl.service._models import Role, Submission, User
-from jdl.service._schemas import RerunIn
+from jdl.service._models import Role, Submission, User, utcnow
+from jdl.service._publication import default_embargo
+from jdl.service._schemas import ApproveIn, RerunIn
 from jdl.service._security import hash_password, verify_password
 
 router = APIRouter(include_in_schema=False)
@@ -283,7 +286,7 @@ def submission_page(submission_id: int, request: Request, db: SessionDep,
     can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
     diagnostics = None
-    if user.is_lab and submission.state in ("held", "awaiting_review", "approved"):
+    if user.is_lab and submission.state in ("held", "awaiting_review", "approved", "published"):
         try:
             diagnostics = get_diagnostics(submission_id, request, db, settings, user)
         except HTTPException:
@@ -293,7 +296,52 @@ def submission_page(submission_id: int, request: Request, db: SessionDep,
                  diagnostics=diagnostics,
                  can_rerun=user.role == Role.analyst and submission.purged_at is None
                  and submission.state in ("held", "awaiting_review", "failed"),
-                 can_release=user.role == Role.analyst and submission.state == "held")
+                 can_release=user.role == Role.analyst and submission.state == "held",
+                 rerun_fields=[(f"{sec}.{name}", label, kind,
+                                getattr(getattr(settings, sec), name))
+                               for sec, name, label, kind in RERUN_FIELDS],
+                 default_embargo=default_embargo(settings).isoformat(),
+                 smd_good=settings.matching.smd_good,
+                 today=utcnow().date().isoformat(),
+                 progress=_progress(submission))
+
+
+@router.get("/submissions/{submission_id}/progress")
+def progress_fragment(submission_id: int, request: Request, db: SessionDep) -> Response:
+    """The progress box alone, which the submission page polls while a job runs."""
+    user = _signed_in(request, db)
+    if isinstance(user, Response):
+        return user
+    try:
+        submission = _visible(db, request, user, submission_id, "submission.view")
+    except HTTPException as exc:
+        return _error_page(request, user, exc)
+    return templates.TemplateResponse(request, "_progress.html",
+                                      {"progress": _progress(submission)})
+
+
+def _progress(submission: Submission) -> dict[str, Any] | None:
+    """Where a queued or running evaluation is, as a step count the page can show."""
+    from jdl.pipeline import STAGES
+
+    if submission.state not in ("queued", "running") or not submission.jobs:
+        return None
+    stage = submission.jobs[-1].stage
+    done = STAGES.index(stage) if stage in STAGES else 0
+    return {"stage": stage, "step": done + 1 if stage else 0, "of": len(STAGES),
+            "label": STAGE_LABELS.get(stage or "", "waiting for a worker")}
+
+
+STAGE_LABELS = {
+    "validate": "checking the file",
+    "link": "finding the people in the national records",
+    "cohort": "building the cohort and the comparison pool",
+    "match": "matching a comparison group",
+    "estimate": "estimating the effects",
+    "sensitivity": "checking how robust the results are",
+    "disclose": "applying disclosure control",
+    "report": "writing the report",
+}
 
 
 async def _lab_action(request: Request, db: SessionDep, submission_id: int,
@@ -305,29 +353,65 @@ async def _lab_action(request: Request, db: SessionDep, submission_id: int,
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
     try:
-        action(user)
+        action(user, form)
     except HTTPException as exc:
         return _error_page(request, user, exc)
+    except ValidationError as exc:
+        return _error_page(request, user, HTTPException(422, _plain_errors(exc)))
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def _plain_errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+RERUN_FIELDS = (  # (section, setting, label, kind): what an analyst adjusts most often
+    ("matching", "caliper", "Caliper (standard deviations of the propensity score; "
+     "blank for none)", "number"),
+    ("matching", "ratio", "Comparison people per participant", "number"),
+    ("matching", "replace", "Match with replacement", "checkbox"),
+    ("linkage", "match_threshold", "Linkage threshold (match probability)", "number"),
+)
+
+
+def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The settings an analyst changed on the re-run form (unchanged ones are not overrides;
+    a form without the settings fields re-runs with the lab's settings)."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if form.get("adjusted") != "1":
+        return overrides
+    for section, name, _label, kind in RERUN_FIELDS:
+        current = getattr(getattr(settings, section), name)
+        if kind == "checkbox":
+            value: Any = form.get(f"{section}.{name}") == "on"
+        else:
+            raw = str(form.get(f"{section}.{name}", "")).strip()
+            value = None if raw == "" else raw
+        if value != current and str(value) != str(current):
+            overrides.setdefault(section, {})[name] = value
+    return overrides
 
 
 @router.post("/submissions/{submission_id}/rerun")
 async def rerun_page(submission_id: int, request: Request, db: SessionDep,
                      settings: SettingsDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user: rerun(
-        submission_id, RerunIn(), request, db, settings, user))
+    return await _lab_action(request, db, submission_id, lambda user, form: rerun(
+        submission_id, RerunIn(settings=rerun_overrides(form, settings)), request, db,
+        settings, user))
 
 
 @router.post("/submissions/{submission_id}/release-hold")
 async def release_hold_page(submission_id: int, request: Request, db: SessionDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user: release_hold(
+    return await _lab_action(request, db, submission_id, lambda user, _form: release_hold(
         submission_id, request, db, user))
 
 
 @router.post("/submissions/{submission_id}/approve")
-async def approve_page(submission_id: int, request: Request, db: SessionDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user: approve(
-        submission_id, request, db, user))
+async def approve_page(submission_id: int, request: Request, db: SessionDep,
+                       settings: SettingsDep) -> Response:
+    return await _lab_action(request, db, submission_id, lambda user, form: approve(
+        submission_id, request, db, settings, user,
+        ApproveIn(embargo_until=form.get("embargo_until") or None)))
 
 
 @router.get("/submissions/{submission_id}/report.pdf")

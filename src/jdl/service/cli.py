@@ -58,6 +58,18 @@ def purge() -> None:
     typer.echo(f"Deleted {count} upload(s) past the retention period.")
 
 
+@admin_app.command("publish-due")
+def publish_due_command() -> None:
+    """Publish approved reports whose embargo date has passed into the public catalogue
+    (workers also do this when idle)."""
+    from jdl.core.config import get_settings
+    from jdl.service._publication import publish_due
+
+    published = publish_due(_sessions(), get_settings())
+    typer.echo(f"Published {len(published)} report(s) in the public catalogue"
+               + (f": submission(s) {', '.join(map(str, published))}." if published else "."))
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
