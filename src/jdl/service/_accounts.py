@@ -56,3 +56,31 @@ def create_user(db: Session, org_name: str, role: str, email: str) -> NewUser:
     db.add(user)
     db.commit()
     return NewUser(user.id, email, role, org.name, password, token)
+
+
+def find_user(db: Session, email: str) -> User:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise UsageError(f"There is no user with email {email.strip().lower()}.")
+    return user
+
+
+def set_active(db: Session, user: User, active: bool) -> None:
+    """Deactivate (or reactivate) a user: sign-in, sessions and the API token stop working at
+    once, and their history stays attributable."""
+    user.active = active
+    db.commit()
+
+
+def new_credentials(db: Session, user: User, *, password: bool = False,
+                    token: bool = False) -> tuple[str | None, str | None]:
+    """Replace a user's password (a one-time one, to be changed at sign-in) and/or API token;
+    the old ones stop working. Returns the new secrets, shown once."""
+    new_pw = new_password() if password else None
+    new_tok = new_token() if token else None
+    if new_pw is not None:
+        user.password_hash, user.must_change_password = hash_password(new_pw), True
+    if new_tok is not None:
+        user.token_hash = token_digest(new_tok)
+    db.commit()
+    return new_pw, new_tok

@@ -48,6 +48,42 @@ def create_user(
     typer.echo("Both are shown only now; the lab stores only their hashes.")
 
 
+@admin_app.command("deactivate-user")
+def deactivate_user(
+    email: Annotated[str, typer.Option("--email", help="The user's email address.")],
+    reactivate: Annotated[bool, typer.Option("--reactivate",
+                                             help="Let the user in again.")] = False,
+) -> None:
+    """Stop a user signing in or using their API token (or let them in again)."""
+    from jdl.service._accounts import find_user, set_active
+
+    with _sessions()() as db:
+        user = find_user(db, email)
+        set_active(db, user, reactivate)
+        typer.echo(f"{user.email} is now {'active' if reactivate else 'deactivated'}.")
+
+
+@admin_app.command("new-credentials")
+def new_credentials_command(
+    email: Annotated[str, typer.Option("--email", help="The user's email address.")],
+    password: Annotated[bool, typer.Option("--password/--no-password",
+                                           help="Issue a new one-time password.")] = False,
+    token: Annotated[bool, typer.Option("--token/--no-token",
+                                        help="Issue a new API token.")] = True,
+) -> None:
+    """Replace a user's API token (default) and/or password; the old ones stop working."""
+    from jdl.service._accounts import find_user, new_credentials
+
+    with _sessions()() as db:
+        user = find_user(db, email)
+        new_pw, new_tok = new_credentials(db, user, password=password, token=token)
+    if new_pw:
+        typer.echo(f"One-time password: {new_pw}")
+    if new_tok:
+        typer.echo(f"API token: {new_tok}")
+    typer.echo("Shown only now; the lab stores only their hashes.")
+
+
 @admin_app.command("purge")
 def purge() -> None:
     """Delete uploads whose retention period has ended (workers also do this when idle)."""

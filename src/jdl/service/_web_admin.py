@@ -1,0 +1,104 @@
+"""The lab admin's pages: organisations and users (the same operations as ``jdl admin``).
+
+Only the ``admin`` role reaches them; anyone else gets a 403 page and an audit entry. New
+passwords and tokens are shown once on the page that made them and never stored in clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from jdl.core.errors import JDLError
+from jdl.service._accounts import create_org, create_user, new_credentials, set_active
+from jdl.service._audit import deny, record
+from jdl.service._deps import SessionDep
+from jdl.service._models import Organisation, Role, User
+from jdl.service._web import _check_csrf, _error_page, _page, _signed_in
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _admin(request: Request, db: SessionDep) -> User | Response:
+    user = _signed_in(request, db)
+    if isinstance(user, Response) or user.role == Role.admin:
+        return user
+    deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.role}")
+    return _error_page(request, user, HTTPException(403, "Only lab admins manage accounts."))
+
+
+def _admin_page(request: Request, db: SessionDep, user: User, status: int = 200,
+                **context: Any) -> Response:
+    organisations = db.scalars(select(Organisation).order_by(Organisation.name)).all()
+    users = db.scalars(select(User).order_by(User.organisation_id, User.email)).all()
+    return _page(request, "admin.html", user, status, organisations=organisations,
+                 users=users, roles=[r.value for r in Role], **context)
+
+
+@router.get("")
+def admin_home(request: Request, db: SessionDep) -> Response:
+    user = _admin(request, db)
+    return user if isinstance(user, Response) else _admin_page(request, db, user)
+
+
+@router.post("/organisations")
+async def add_organisation(request: Request, db: SessionDep) -> Response:
+    user = _admin(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    try:
+        org = create_org(db, str(form.get("name", "")))
+    except JDLError as exc:
+        return _admin_page(request, db, user, 422, errors=[exc.message])
+    record(db, request, "admin.create_org", user_id=user.id, detail=f"organisation {org.id}")
+    return _admin_page(request, db, user, done=f"Created the organisation {org.name}.")
+
+
+@router.post("/users")
+async def add_user(request: Request, db: SessionDep) -> Response:
+    user = _admin(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    try:
+        made = create_user(db, str(form.get("organisation", "")), str(form.get("role", "")),
+                           str(form.get("email", "")))
+    except JDLError as exc:
+        return _admin_page(request, db, user, 422, errors=[exc.message])
+    record(db, request, "admin.create_user", user_id=user.id, detail=f"user {made.user_id}")
+    return _admin_page(request, db, user, secrets={
+        "email": made.email, "password": made.password, "token": made.token})
+
+
+@router.post("/users/{user_id}")
+async def change_user(user_id: int, request: Request, db: SessionDep) -> Response:
+    """Deactivate or reactivate, or issue a new one-time password or API token."""
+    admin = _admin(request, db)
+    if isinstance(admin, Response):
+        return admin
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    target = db.get(User, user_id)
+    action = str(form.get("action", ""))
+    if target is None or action not in ("deactivate", "activate", "password", "token"):
+        return _error_page(request, admin, HTTPException(404, "No such user or action."))
+    if target.id == admin.id and action == "deactivate":
+        return _admin_page(request, db, admin, 422,
+                           errors=["You cannot deactivate your own account."])
+    secrets = None
+    if action in ("deactivate", "activate"):
+        set_active(db, target, action == "activate")
+    else:
+        password, token = new_credentials(db, target, password=action == "password",
+                                          token=action == "token")
+        secrets = {"email": target.email, "password": password, "token": token}
+    record(db, request, f"admin.{action}", user_id=admin.id, detail=f"user {target.id}")
+    if secrets is None:
+        return RedirectResponse("/admin", status_code=303)
+    return _admin_page(request, db, admin, secrets=secrets)
