@@ -1,0 +1,74 @@
+"""Publication: the reviewer's embargo date decides when an approved report enters the public
+catalogue; before it nothing is public, after it the catalogue shows the released report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from jdl.service._jobs import run_once
+from jdl.service._models import AuditEntry, Submission, utcnow
+from jdl.service._publication import default_embargo, publish_due
+from tests.service.test_jobs import data_lab  # noqa: F401  (fixture)
+
+
+def test_default_embargo_is_the_configured_days_after_today(lab):
+    assert default_embargo(lab.settings, date(2026, 1, 30)) == date(2026, 2, 27)
+
+
+def test_approved_report_is_published_on_its_embargo_date_only(data_lab, synthetic_upload):  # noqa: F811
+    lab = data_lab
+    programme = synthetic_upload["programme"]
+    sid = lab.upload("submitter_a", synthetic_upload["upload"], programme).json()["id"]
+    assert run_once(lab.sessions, lab.settings).value == "done"
+    today = utcnow().date()
+    past = lab.client.post(f"/api/submissions/{sid}/approve", headers=lab.auth("reviewer"),
+                           json={"embargo_until": (today - timedelta(days=1)).isoformat()})
+    assert past.status_code == 422
+    embargo = today + timedelta(days=3)
+    approved = lab.client.post(f"/api/submissions/{sid}/approve", headers=lab.auth("reviewer"),
+                               json={"embargo_until": embargo.isoformat()})
+    assert approved.status_code == 200 and approved.json()["embargo_until"] == embargo.isoformat()
+
+    # before the embargo date: nothing public
+    assert publish_due(lab.sessions, lab.settings, today=embargo - timedelta(days=1)) == []
+    listing = lab.client.get("/catalogue")
+    assert listing.status_code == 200 and programme["programme_name"] not in listing.text
+
+    assert publish_due(lab.sessions, lab.settings, today=embargo) == [sid]
+    assert publish_due(lab.sessions, lab.settings, today=embargo) == []  # once only
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("submitter_a")).json()
+    assert body["state"] == "published" and body["published_at"]
+    assert [e["state"] for e in body["events"]][-2:] == ["approved", "published"]
+    page = lab.client.get(f"/catalogue/reports/{body['publication_id']}")  # no sign-in
+    assert page.status_code == 200 and programme["programme_name"] in page.text
+    assert programme["programme_name"] in lab.client.get("/catalogue").text
+    pdf = lab.client.get(f"/catalogue/reports/{body['publication_id']}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # the organisation keeps its own access to the report
+    own = lab.client.get(f"/api/submissions/{sid}/report.pdf", headers=lab.auth("submitter_a"))
+    assert own.status_code == 200
+    with lab.sessions() as db:
+        published = db.get(Submission, sid)
+        assert published.publication_id == body["publication_id"]
+        audit = db.scalars(select(AuditEntry).where(AuditEntry.action == "submission.publish",
+                                                    AuditEntry.submission_id == sid)).all()
+    assert len(audit) == 1
+
+
+def test_only_approved_reports_are_ever_published(lab, synthetic_upload):
+    from jdl.service._jobs import set_state
+    from jdl.service._models import SubmissionState
+
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    for state in ("queued", "held", "awaiting_review", "failed"):
+        with lab.sessions() as db:
+            submission = db.get(Submission, sid)
+            submission.embargo_until = utcnow().date() - timedelta(days=5)
+            set_state(db, submission, SubmissionState(state))
+            db.commit()
+        assert publish_due(lab.sessions, lab.settings) == []
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
+    assert body["publication_id"] is None and body["published_at"] is None
