@@ -17,13 +17,16 @@ from jdl.cohort._index import (
     pool_events_sql,
     treated_rows_sql,
 )
-from jdl.cohort._spec import SETTINGS, CohortSpec, default_spec
+from jdl.cohort._spec import SETTINGS, CohortSpec, default_spec, read_data_cutoff
+from jdl.core.config import get_settings
 from jdl.core.errors import UsageError
+from jdl.engines import Engine
 from jdl.engines.duckdb import DuckDBEngine
 from jdl.outcomes import EVENT_COLUMNS, OUTCOME_SET_VERSION, Measure, measures_sql, outcome_measures
 from jdl.outcomes._dialect import quote_string
 
 ROWS_TABLE = "_jdl_cohort_rows"
+POOL_TABLE = "_jdl_cohort_pool_slices"
 LINK_COLUMNS = ("row_number", "person_id", "method")
 DATE_COLUMNS = ("index_date", "intervention_start", "conviction_date")
 _CASTS = {
@@ -112,10 +115,12 @@ class CohortResult:
         return sorted((str(t), int(y)) for t, y in pairs.itertuples(index=False))
 
 
-def _resolve_spec(engine: DuckDBEngine, spec: CohortSpec | None, data_cutoff) -> CohortSpec:
+def _resolve_spec(engine: Engine, spec: CohortSpec | None, data_cutoff) -> CohortSpec:
     if spec is not None:
         return spec
-    return default_spec(engine.path, data_cutoff)
+    if data_cutoff is None and engine.data_dir is not None:
+        data_cutoff = read_data_cutoff(engine.data_dir)
+    return default_spec(None, data_cutoff)
 
 
 def _check_inputs(link: pd.DataFrame, submission: pd.DataFrame, setting: str) -> None:
@@ -181,7 +186,7 @@ def _attrition(rows: pd.DataFrame, spec: CohortSpec, rejected_at_intake: int) ->
 
 
 def build_cohort(
-    engine: DuckDBEngine,
+    engine: Engine,
     link: pd.DataFrame,
     submission: pd.DataFrame,
     setting: str,
@@ -268,12 +273,16 @@ def analysis_frame(cohort: CohortResult, pool: pd.DataFrame) -> pd.DataFrame:
 
 
 def pool_sql(
-    spec: CohortSpec, *, exclude: bool = False, strata: Iterable[tuple[str, int]] | None = None
+    spec: CohortSpec,
+    *,
+    exclude: bool = False,
+    strata: Iterable[tuple[str, int]] | None = None,
+    people: tuple[int, int] | None = None,
 ) -> str:
     """The comparison pool query: eligible events of the national records with every measure.
     ``exclude``: drop people listed in the exclude table; ``strata``: only these
-    (index_type, index_year) pairs."""
-    events = pool_events_sql(spec, exclude=exclude)
+    (index_type, index_year) pairs; ``people``: only person_ids in [low, high)."""
+    events = pool_events_sql(spec, exclude=exclude, people=people)
     where = "exclusion_reason IS NULL"
     if strata is not None:
         pairs = sorted(set(strata))
@@ -296,26 +305,56 @@ def pool_sql(
 
 
 def build_pool(
-    engine: DuckDBEngine,
+    engine: Engine,
     *,
     spec: CohortSpec | None = None,
     data_cutoff=None,
     exclude_person_ids: Iterable[int] = (),
     strata: Iterable[tuple[str, int]] | None = None,
+    chunk_people: int | None = None,
 ) -> pd.DataFrame:
     """The comparison pool as a DataFrame (same definitions as the cohort), without the people
-    in ``exclude_person_ids``, optionally only the given (index_type, index_year) strata."""
+    in ``exclude_person_ids``, optionally only the given (index_type, index_year) strata.
+    ``chunk_people``: person_ids per pass (default ``CohortSettings.pool_chunk_people``)."""
     spec = _resolve_spec(engine, spec, data_cutoff)
     exclude = pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")})
+    strata = None if strata is None else sorted(set(strata))
+    slices = _person_slices(engine, chunk_people)
     engine.register(EXCLUDE_TABLE, exclude)
     try:
-        return engine.df(_ordered(pool_sql(spec, exclude=True, strata=strata)))
+        if len(slices) == 1:
+            return engine.df(_ordered(pool_sql(spec, exclude=True, strata=strata)))
+        # Slice by slice into a temporary table: the joins' intermediates (every prior offence
+        # of every event) stay the size of one slice; the frame is the same as in one pass.
+        for i, people in enumerate(slices):
+            sql = pool_sql(spec, exclude=True, strata=strata, people=people)
+            verb = f"CREATE TEMP TABLE {POOL_TABLE} AS" if i == 0 else f"INSERT INTO {POOL_TABLE}"
+            engine.execute(f"{verb} {sql}")
+        return engine.df(_ordered(f"SELECT * FROM {POOL_TABLE}"))
     finally:
+        if len(slices) > 1:
+            engine.execute(f"DROP TABLE IF EXISTS {POOL_TABLE}")
         engine.unregister(EXCLUDE_TABLE)
 
 
+def _person_slices(engine: Engine, chunk_people: int | None) -> list[tuple[int, int] | None]:
+    """Ranges of person_id covering the index events, ``chunk_people`` ids each (default
+    ``CohortSettings.pool_chunk_people``); ``[None]`` (one pass) when they fit in one, or on
+    Spark, which plans its own partitions. Every measure is per person, so slicing by person
+    changes memory, never results."""
+    chunk = chunk_people or get_settings().cohort.pool_chunk_people
+    if engine.name != "duckdb" or chunk <= 0:
+        return [None]
+    [(low, high)] = engine.execute(
+        "SELECT MIN(person_id), MAX(person_id) FROM index_events"
+    ).fetchall()
+    if low is None or high - low + 1 <= chunk:
+        return [None]
+    return [(start, start + chunk) for start in range(int(low), int(high) + 1, chunk)]
+
+
 def pool_attrition(
-    engine: DuckDBEngine, *, spec: CohortSpec | None = None, data_cutoff=None
+    engine: Engine, *, spec: CohortSpec | None = None, data_cutoff=None
 ) -> pd.DataFrame:
     """Pool candidate events by index type and outcome of the eligibility rules."""
     spec = _resolve_spec(engine, spec, data_cutoff)
@@ -327,18 +366,30 @@ def pool_attrition(
 
 
 def write_pool(
-    engine: DuckDBEngine, out_dir: str | Path, *, spec: CohortSpec | None = None, data_cutoff=None
+    engine: Engine,
+    out_dir: str | Path,
+    *,
+    spec: CohortSpec | None = None,
+    data_cutoff=None,
+    chunk_people: int | None = None,
 ) -> Path:
     """Write the whole national pool as Parquet partitioned by index_type and index_year, so
     matching reads only its strata (:func:`read_pool`). Nobody is excluded here: submitted people
-    are dropped when reading."""
+    are dropped when reading. On DuckDB it is written in slices of ``chunk_people`` person_ids
+    (default ``CohortSettings.pool_chunk_people``), so memory does not grow with the population."""
     spec = _resolve_spec(engine, spec, data_cutoff)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    engine.execute(
-        f"COPY ({pool_sql(spec)}) TO {quote_string(str(out))} "
-        "(FORMAT parquet, PARTITION_BY (index_type, index_year), OVERWRITE_OR_IGNORE)"
-    )
+    slices = _person_slices(engine, chunk_people)
+    if len(slices) == 1:
+        engine.copy_to_parquet(pool_sql(spec), out, partition_by=("index_type", "index_year"))
+        return out
+    for i, people in enumerate(slices):
+        engine.execute(
+            f"COPY ({pool_sql(spec, people=people)}) TO {quote_string(str(out))} "
+            "(FORMAT parquet, PARTITION_BY (index_type, index_year), "
+            f"FILENAME_PATTERN 'slice{i}_{{uuid}}', APPEND)"
+        )
     return out
 
 

@@ -1,9 +1,44 @@
 """The engine layer: the one place SQL built by the stages is executed.
 
-DuckDB is the embedded default. Stages build SQL with pure functions and hand it to an engine;
-they never open connections of their own.
+DuckDB is the embedded default; Spark (:class:`SparkEngine`) runs the same SQL on a cluster or in
+local mode. Stages build SQL with pure functions (DuckDB dialect) and hand it to an engine; they
+never open connections of their own. pyspark loads only when a Spark engine is opened.
 """
 
-from jdl.engines.duckdb import DuckDBEngine, open_admin
+from __future__ import annotations
 
-__all__ = ["DuckDBEngine", "open_admin"]
+from pathlib import Path
+from typing import Any, Literal
+
+from jdl.engines.duckdb import DuckDBEngine
+from jdl.engines.spark import SparkEngine, stop_spark
+
+Engine = DuckDBEngine | SparkEngine
+EngineName = Literal["duckdb", "spark"]
+
+__all__ = ["DuckDBEngine", "Engine", "EngineName", "SparkEngine", "open_admin", "stop_spark"]
+
+
+def open_admin(
+    data_dir: str | Path, *, engine: EngineName | None = None, read_only: bool = True, **kwargs: Any
+) -> Engine:
+    """Open the national records of a data directory on ``engine``.
+
+    ``engine``: ``"duckdb"`` (``DIR/admin.duckdb``) or ``"spark"`` (``DIR/parquet/<table>``);
+    ``None`` takes ``Settings.data.engine`` (``JDL_DATA__ENGINE``). ``kwargs`` are DuckDB options
+    (threads, memory_limit) and are ignored by Spark, whose options are ``Settings.spark``.
+    """
+    from jdl.core.config import get_settings
+    from jdl.core.errors import UsageError
+
+    settings = get_settings()
+    name = engine or settings.data.engine
+    if name == "duckdb":
+        from jdl.engines.duckdb import open_admin as open_duckdb
+
+        return open_duckdb(data_dir, read_only=read_only, **kwargs)
+    if name == "spark":
+        from jdl.engines.spark import open_spark_admin
+
+        return open_spark_admin(data_dir, settings=settings.spark)
+    raise UsageError(f"Unknown engine {name!r}.", hint="Use duckdb or spark.")

@@ -70,6 +70,20 @@ class DuckDBEngine:
         ).fetchall()
         return {r[0] for r in rows}
 
+    @property
+    def data_dir(self) -> Path | None:
+        """The data directory holding this database (``None`` in memory)."""
+        return None if self.path is None else self.path.parent
+
+    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = ()
+                        ) -> None:
+        """Write a query's rows as Parquet under ``out`` (hive-partitioned by ``partition_by``)."""
+        target = "'" + str(out).replace("'", "''") + "'"
+        options = "FORMAT parquet"
+        if partition_by:
+            options += f", PARTITION_BY ({', '.join(partition_by)}), OVERWRITE_OR_IGNORE"
+        self.execute(f"COPY ({sql}) TO {target} ({options})").fetchall()
+
     def close(self) -> None:
         self.con.close()
 
@@ -86,7 +100,12 @@ class DuckDBEngine:
 
 
 def open_admin(data_dir: str | Path, *, read_only: bool = True, **kwargs: Any) -> DuckDBEngine:
-    """Open the national records (``DIR/admin.duckdb``) of a data directory."""
+    """Open the national records (``DIR/admin.duckdb``) of a data directory, with
+    ``Settings.data``'s memory limit unless ``memory_limit`` is given."""
+    if kwargs.get("memory_limit") is None:
+        from jdl.core.config import get_settings
+
+        kwargs["memory_limit"] = get_settings().data.duckdb_memory_limit
     path = Path(data_dir) / ADMIN_DATABASE
     if not path.exists():
         raise UsageError(

@@ -1,0 +1,348 @@
+"""Spark engine: the same interface as :class:`jdl.engines.duckdb.DuckDBEngine`, on Apache Spark.
+
+The stages write SQL in DuckDB's dialect (the project's source dialect, see
+:mod:`jdl.outcomes._dialect`). :meth:`SparkEngine.execute` turns it into Spark SQL with sqlglot
+before running it — that is the one dialect step — so the cohort, pool and outcome queries run
+unchanged. The national records are the data directory's Parquet files
+(``DIR/parquet/<table>/*.parquet``) exposed as temporary views under their contract names, cast
+to the contract's types; Spark prunes columns and pushes filters down into the Parquet reads.
+
+One JVM (``SparkContext``) serves the whole process; each engine works in its own
+``SparkSession.newSession()``, so its temporary views never collide with another engine's.
+pyspark is imported only when a Spark engine is opened (a DuckDB-only run never loads it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from jdl.core.errors import EngineError, JDLError, UsageError
+
+if TYPE_CHECKING:
+    from jdl.core.config import SparkSettings
+
+PARQUET_DIR = "parquet"
+_LOCK = threading.Lock()
+_LOG4J = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = {level}
+"""
+
+
+class SparkResult:
+    """A query's result, fetched like DuckDB's: ``fetchall()``, ``df()``, ``arrow()``."""
+
+    def __init__(self, frame: Any, sql: str) -> None:
+        self.frame = frame  # the lazy Spark DataFrame
+        self.sql = sql
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = _action(lambda: self.frame.collect(), self.sql)
+        return [tuple(row) for row in rows]
+
+    def arrow(self) -> Any:
+        return _action(lambda: self.frame.toArrow(), self.sql)
+
+    def df(self) -> pd.DataFrame:
+        """pandas through Arrow, with DuckDB's conventions (dates as ``datetime64``)."""
+        return _as_duckdb_pandas(self.arrow())
+
+
+class SparkEngine:
+    """Runs the stages' SQL on Spark; errors carry the failing (Spark) SQL.
+
+    ``data_dir``: a data directory whose Parquet tables become views (``None``: an empty engine,
+    for tests and registered frames). ``settings``: the Spark section of the configuration
+    (defaults from :func:`jdl.core.config.get_settings`).
+    """
+
+    name = "spark"
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        settings: SparkSettings | None = None,
+        session: Any = None,
+    ) -> None:
+        base = session if session is not None else spark_session(settings)
+        self.spark = base.newSession()
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self._views: set[str] = set()
+        if self.data_dir is not None:
+            self._register_admin_tables(self.data_dir)
+
+    @property
+    def path(self) -> Path | None:
+        """The data directory's tables folder (what ``DuckDBEngine.path`` is for DuckDB)."""
+        return None if self.data_dir is None else self.data_dir / PARQUET_DIR
+
+    def _register_admin_tables(self, data_dir: Path) -> None:
+        from jdl.admin.contract import TABLES
+        from jdl.outcomes._dialect import to_dialect
+
+        folder = data_dir / PARQUET_DIR
+        for table in TABLES:
+            files = folder / table.name
+            if not files.is_dir() or not any(files.glob("*.parquet")):
+                continue
+            raw = f"_raw_{table.name}"
+            frame = _action(lambda f=files: self.spark.read.parquet(str(f)), str(files))
+            frame.createOrReplaceTempView(raw)
+            cast = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in table.columns)
+            self.spark.sql(
+                f"CREATE OR REPLACE TEMPORARY VIEW {table.name} AS "
+                + to_dialect(f"SELECT {cast} FROM {raw}", "spark")
+            )
+            self._views.update({raw, table.name})
+
+    def execute(
+        self, sql: str, params: list[Any] | dict[str, Any] | None = None, *, dialect: str = "duckdb"
+    ) -> SparkResult:
+        """Run one statement written in ``dialect`` (transpiled to Spark SQL); a lazy result."""
+        try:
+            spark_sql = to_spark_sql(sql) if dialect == "duckdb" else sql
+        except Exception as exc:  # sqlglot's ParseError / UnsupportedError
+            raise EngineError(f"Could not translate the query to Spark SQL: {exc}",
+                              sql=sql) from exc
+        frame = _action(lambda: self.spark.sql(spark_sql, args=params), spark_sql)
+        return SparkResult(frame, spark_sql)
+
+    def df(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a query and return a pandas DataFrame (through Arrow)."""
+        return self.execute(sql, params).df()
+
+    def scalar(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Run a query returning one value."""
+        rows = self.execute(sql, params).fetchall()
+        return rows[0][0] if rows else None
+
+    def register(self, name: str, data: Any) -> None:
+        """Expose a pandas DataFrame or Arrow table to SQL as the temporary view ``name``."""
+        frame = _action(lambda: self.spark.createDataFrame(_to_arrow(data)), f"register {name}")
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        self._views.discard(name)
+
+    def tables(self) -> set[str]:
+        """Names of the temporary views (the contract tables and registered frames)."""
+        return {t.name for t in self.spark.catalog.listTables() if t.isTemporary}
+
+    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = ()
+                        ) -> None:
+        """Write a query's rows as Parquet under ``out`` (hive-partitioned by ``partition_by``),
+        by the executors, in parallel: nothing passes through the driver."""
+        result = self.execute(sql)
+        writer = result.frame.write.mode("overwrite")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        _action(lambda: writer.parquet(str(out)), result.sql)
+
+    def close(self) -> None:
+        """Drop this engine's views; the shared JVM stays up for the next engine."""
+        for name in list(self._views):
+            self.spark.catalog.dropTempView(name)
+        self._views.clear()
+
+    def __enter__(self) -> SparkEngine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def to_spark_sql(sql: str) -> str:
+    """DuckDB SQL as Spark SQL with DuckDB's semantics where the two differ on the same text.
+
+    sqlglot translates functions and syntax (:func:`jdl.outcomes._dialect.to_dialect`); two
+    typing rules it leaves alone are fixed here, found by the parity tests:
+
+    * a literal such as ``365.25`` is a DECIMAL in Spark, and integer / DECIMAL rounds to six
+      decimal places (``copas_rate`` differed by 2e-5 relative); DuckDB divides in DOUBLE, so
+      fractional literals become DOUBLE;
+    * ``EXTRACT`` returns BIGINT in DuckDB and INT in Spark, so it is cast to BIGINT.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Literal) and node.is_number and any(c in node.this for c in ".eE"):
+            return exp.cast(node.copy(), "DOUBLE")
+        if isinstance(node, exp.Extract) and not isinstance(node.parent, exp.Cast):
+            return exp.cast(node.copy(), "BIGINT")
+        return node
+
+    statements = sqlglot.parse(sql, read="duckdb")
+    return ";\n".join(s.transform(fix).sql(dialect="spark") for s in statements if s is not None)
+
+
+def open_spark_admin(data_dir: str | Path, *, settings: SparkSettings | None = None
+                     ) -> SparkEngine:
+    """The national records of ``data_dir`` (its Parquet tables) on Spark."""
+    folder = Path(data_dir) / PARQUET_DIR
+    if not (folder / "people").is_dir():
+        raise UsageError(
+            f"No national records found at {folder} (the Spark engine reads the Parquet tables).",
+            hint="Generate synthetic records with `jdl synth --out DIR`, or load extracts with "
+            "`jdl load EXTRACTS --out DIR` (see docs/data-contract.md).",
+        )
+    return SparkEngine(data_dir, settings=settings)
+
+
+def spark_session(settings: SparkSettings | None = None) -> Any:
+    """The process's Spark session: the active one, else started from ``settings``.
+
+    Raises a :class:`JDLError` (not a traceback) when pyspark or Java is missing.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise JDLError(
+            "The Spark engine needs pyspark, which is not installed.",
+            hint="pip install 'justice-data-lab[spark]' (or use --engine duckdb).",
+        ) from exc
+    with _LOCK:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        if settings is None:
+            from jdl.core.config import get_settings
+
+            settings = get_settings().spark
+        _check_java()
+        # Checked here by the parity tests; pyspark's blanket warning would reach every user.
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+        for key, value in session_conf(settings).items():
+            builder = builder.config(key, value)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # the JVM failed to start (Java too old, bad master, memory)
+            raise EngineError(f"Could not start Spark (master {settings.master}): {exc}") from exc
+        spark.sparkContext.setLogLevel(settings.log_level)
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="jdl-spark-checkpoints-"))
+        return spark
+
+
+def session_conf(settings: SparkSettings) -> dict[str, str]:
+    """Spark options from the settings: ours first, the deployment's ``conf`` overriding."""
+    scratch = Path(tempfile.mkdtemp(prefix="jdl-spark-"))
+    log4j = scratch / "log4j2.properties"
+    log4j.write_text(_LOG4J.format(level=settings.log_level.lower()))
+    conf = {
+        "spark.driver.memory": settings.driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.ui.enabled": str(settings.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",  # dates never shift with the machine's zone
+        "spark.sql.warehouse.dir": str(scratch / "warehouse"),  # not ./spark-warehouse
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+    }
+    jar = _splink_jar()
+    if jar:
+        conf["spark.jars"] = jar  # Splink's string-similarity UDFs (Jaro-Winkler...)
+    conf.update(settings.conf)
+    return conf
+
+
+def stop_spark() -> None:
+    """Stop the process's Spark session, if any (frees the JVM's memory)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+def _check_java() -> None:
+    home = os.environ.get("JAVA_HOME")
+    java = Path(home) / "bin" / "java" if home else None
+    if (java is not None and java.exists()) or shutil.which("java"):
+        return
+    raise JDLError(
+        "The Spark engine needs Java (17 or later), and none was found.",
+        hint="Install a JDK (e.g. `apt-get install openjdk-17-jre-headless`) or set JAVA_HOME; "
+        "or run with --engine duckdb.",
+    )
+
+
+def _splink_jar() -> str | None:
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return None
+    return similarity_jar_location()
+
+
+def _action(run: Any, sql: str) -> Any:
+    """Run a Spark call, turning Spark's and the JVM's exceptions into an :class:`EngineError`."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        return run()
+    except (PySparkException, Py4JError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"Query failed on Spark: {first}", sql=sql) from exc
+
+
+def _to_arrow(data: Any) -> Any:
+    """A pandas DataFrame or Arrow table as Arrow, all-null columns typed as strings (Spark has
+    no column type for "nothing known")."""
+    import pyarrow as pa
+
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type) or pa.types.is_large_string(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
+def _as_duckdb_pandas(table: Any) -> pd.DataFrame:
+    """Arrow to pandas as DuckDB's ``.df()`` does it, so both engines give equal frames: dates
+    as ``datetime64[us]``; integer and boolean columns holding NULLs as pandas' nullable types
+    (``Int64``, ``boolean``), without NULLs as numpy ones."""
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_date(column.type):
+            column = column.cast(pa.timestamp("us"))
+        columns[name] = column
+    frame = pa.table(columns).to_pandas(date_as_object=False)
+    for name, column in columns.items():
+        if column.null_count and column.type in nullable:
+            frame[name] = column.to_pandas(types_mapper=nullable.get)
+    return frame
