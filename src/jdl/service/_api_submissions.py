@@ -30,10 +30,36 @@ from jdl.service._models import (
     User,
     utcnow,
 )
-from jdl.service._schemas import ApproveIn, RerunIn, SubmissionOut, SubmissionSummary
+from jdl.service._schemas import (
+    ApproveIn,
+    ErrorOut,
+    RequestErrorOut,
+    RerunIn,
+    SubmissionOut,
+    SubmissionSummary,
+)
 from jdl.service._storage import incoming_dir, job_dir, safe_suffix, submission_dir
 
-router = APIRouter(prefix="/api/submissions", tags=["submissions"])
+ERRORS = {400: "The request body could not be read.",
+          401: "No valid API token.",
+          403: "This role may not do this.",
+          404: "No such submission, or another organisation's (the same answer for both).",
+          409: "Not possible in the submission's current state.",
+          413: "The file is larger than the upload limit.",
+          422: "The request is not valid; `detail` says why.",
+          429: "Too many requests; see Retry-After."}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers an endpoint can give (all have ErrorOut's shape,
+    except FastAPI's own 422 for a malformed request, whose ``detail`` is a list)."""
+    return {code: {"description": ERRORS[code],
+                   "model": ErrorOut | RequestErrorOut if code == 422 else ErrorOut}
+            for code in codes}
+
+
+router = APIRouter(prefix="/api/submissions", tags=["submissions"],
+                   responses=_errors(401, 429))
 CHUNK = 1024 * 1024
 RELEASED = (SubmissionState.approved.value, SubmissionState.published.value)
 MAX_STORED_ISSUES = 200
@@ -119,7 +145,9 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
 
 
 @router.post("", status_code=201, response_model=SubmissionOut,
-             responses={422: {"description": "Refused: the validation report"}})
+             responses={**_errors(400, 403, 413, 422), 422: {
+                 "description": "Refused: the validation report (or an invalid programme)",
+                 "model": ErrorOut | RequestErrorOut}})
 def create_submission(request: Request, db: SessionDep, settings: SettingsDep, user: UserDep,
                       file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
                       programme: Annotated[str, Form(description="Programme information, JSON")],
@@ -168,7 +196,8 @@ def list_submissions(db: SessionDep, user: UserDep) -> Any:
     return db.scalars(query).all()
 
 
-@router.get("/{submission_id}", response_model=SubmissionOut)
+@router.get("/{submission_id}", response_model=SubmissionOut,
+            responses=_errors(404))
 def get_submission(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
     """State, every timestamped state change, validation summary and jobs."""
     return _visible(db, request, user, submission_id, "submission.view")
@@ -198,7 +227,8 @@ def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user
     return path
 
 
-@router.get("/{submission_id}/results.json")
+@router.get("/{submission_id}/results.json",
+            responses=_errors(404, 409))
 def get_results(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
                 user: UserDep) -> Any:
     """The disclosure-controlled results (the released aggregates)."""
@@ -207,7 +237,8 @@ def get_results(submission_id: int, request: Request, db: SessionDep, settings: 
     return json.loads(path.read_text())
 
 
-@router.get("/{submission_id}/report.pdf", response_class=FileResponse)
+@router.get("/{submission_id}/report.pdf", response_class=FileResponse,
+            responses=_errors(404, 409))
 def get_report(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
                user: UserDep) -> Any:
     """The report (organisations: only after a reviewer approved it)."""
@@ -221,7 +252,8 @@ DIAGNOSTIC_KEYS = ("counts", "exclusions", "attrition", "balance", "matching",
                    "selective_sample", "warnings")
 
 
-@router.get("/{submission_id}/diagnostics")
+@router.get("/{submission_id}/diagnostics",
+            responses=_errors(403, 404, 409))
 def get_diagnostics(submission_id: int, request: Request, db: SessionDep,
                     settings: SettingsDep, user: UserDep) -> Any:
     """Lab staff only: the latest run's unrounded linkage counts, attrition, balance, matching
@@ -265,7 +297,8 @@ def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
     return submission
 
 
-@router.post("/{submission_id}/release-hold", response_model=SubmissionOut)
+@router.post("/{submission_id}/release-hold", response_model=SubmissionOut,
+             responses=_errors(403, 404, 409))
 def release_hold(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
     """An analyst, having read the differencing guard's reason, sends a held submission on to
     review (the reason stays on record)."""
@@ -281,7 +314,8 @@ def release_hold(submission_id: int, request: Request, db: SessionDep, user: Use
     return submission
 
 
-@router.post("/{submission_id}/approve", response_model=SubmissionOut)
+@router.post("/{submission_id}/approve", response_model=SubmissionOut,
+             responses=_errors(400, 403, 404, 409, 422))
 def approve(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
             user: UserDep, body: ApproveIn | None = None) -> Any:
     """A reviewer releases the results to the organisation — a second pair of eyes, never on

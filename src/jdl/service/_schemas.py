@@ -95,3 +95,9 @@ class ErrorOut(BaseModel):
     detail: str
     hint: str | None = None
     problems: list[str] = Field(default_factory=list)
+
+
+class RequestErrorOut(BaseModel):
+    """FastAPI's own 422 for a request it cannot parse: ``detail`` lists each problem."""
+
+    detail: list[dict[str, Any]]
