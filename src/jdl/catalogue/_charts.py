@@ -56,7 +56,7 @@ def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title:
     from matplotlib.figure import Figure
 
     with rc_context(_RC):
-        fig = Figure(figsize=(7.5, 4.6))
+        fig = Figure(figsize=(7.5, 5.4))
         ax = fig.add_subplot()
         for sector, sector_label in SECTORS.items():
             mine = [p for p in points if p["sector"] == sector]
@@ -80,7 +80,8 @@ def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title:
         ax.set_ylim(bottom=0)
         ax.set_xlim(left=0)
         if points:
-            ax.legend(loc="upper right", frameon=False, fontsize=8)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False,
+                      fontsize=8)
         fig.tight_layout()
         return _svg(fig, title, desc, chart_id)
 

@@ -31,6 +31,14 @@ CAUTIONS = (
 )
 
 
+def people_counts(results: dict[str, Any]) -> dict[str, Any]:
+    """Treatment and comparison group sizes and people submitted, as released (the top-level
+    fields, or ``counts`` in results written before they existed)."""
+    counts = results.get("counts") or {}
+    return {k: results.get(k, counts.get(k))
+            for k in ("treatment_n", "comparison_n", "submitted")}
+
+
 def measures_in(pubs: Sequence[Publication]) -> list[str]:
     """Every headline measure of the publications, in the order first seen."""
     seen: dict[str, None] = {}
@@ -60,7 +68,7 @@ def rows(pubs: Sequence[Publication], base_url: str) -> tuple[list[str], list[di
             "setting": p.setting,
             "delivery_start": p.delivery_start.isoformat() if p.delivery_start else None,
             "delivery_end": p.delivery_end.isoformat() if p.delivery_end else None,
-            "treatment_n": res.get("treatment_n"), "comparison_n": res.get("comparison_n"),
+            **{k: v for k, v in people_counts(res).items() if k != "submitted"},
         }
         for m in measures:
             f = finding_for(p.findings, m) or {}

@@ -154,19 +154,24 @@ def refresh_summary(db: Session, settings: Settings) -> CatalogueSummary:
             _classify(pub, settings)
     db.flush()
     summary = compute_summary(pubs, settings)
-    charts = render_charts(summary)
-    row = CatalogueSummary(fingerprint=fingerprint(db, settings), summary=summary, charts=charts,
+    # charts are drawn when the summary page first asks (matplotlib is slow to publish with)
+    row = CatalogueSummary(fingerprint=fingerprint(db, settings), summary=summary, charts={},
                            computed_at=datetime.now(UTC))
     db.add(row)
     db.flush()
     return row
 
 
-def current_summary(db: Session, settings: Settings) -> CatalogueSummary:
-    """The stored summary, recomputed first if it no longer matches the publications."""
+def current_summary(db: Session, settings: Settings, *, charts: bool = False
+                    ) -> CatalogueSummary:
+    """The stored summary, recomputed first if it no longer matches the publications (and its
+    charts drawn and stored, if asked for and not drawn yet)."""
     row = db.scalar(select(CatalogueSummary).order_by(CatalogueSummary.id.desc()).limit(1))
     if row is None or row.fingerprint != fingerprint(db, settings):
         row = refresh_summary(db, settings)
+        db.commit()
+    if charts and not row.charts:
+        row.charts = render_charts(row.summary)
         db.commit()
     return row
 

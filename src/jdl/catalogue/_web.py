@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Select, func, or_, select
 
-from jdl.catalogue._export import CAUTIONS, rows, to_csv
+from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for
 from jdl.catalogue._models import Publication
 from jdl.catalogue._publish import current_summary
@@ -164,7 +164,7 @@ def report_page(publication_id: int, request: Request, db: SessionDep,
     except HTTPException as exc:
         return _page(request, "error.html", 404, heading="Page not found", message=exc.detail)
     res = pub.results
-    return _page(request, "catalogue/report.html", pub=pub, res=res,
+    return _page(request, "catalogue/report.html", pub=pub, res=res, people=people_counts(res),
                  measures=res.get("measures") or {}, findings=pub.findings,
                  headline=settings.catalogue.headline_measure)
 
@@ -182,7 +182,7 @@ def report_pdf(publication_id: int, db: SessionDep, settings: SettingsDep) -> Re
 
 @router.get("/catalogue/summary")
 def summary_page(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
-    stored = current_summary(db, settings)
+    stored = current_summary(db, settings, charts=True)
     return _page(request, "catalogue/summary.html", summary=stored.summary, charts=stored.charts,
                  computed_at=stored.computed_at, categories=CATEGORIES)
 
@@ -235,7 +235,7 @@ def format_difference(value: Any, unit: str | None) -> str:
         return "[c]"
     sign = "+" if value > 0 else ("−" if value < 0 else "")
     if unit == "proportion":
-        return f"{sign}{abs(value) * 100:.1f} percentage points"
+        return f"{_pp(value)} percentage points"
     return f"{sign}{abs(value):.2f}" if unit == "per person" else f"{sign}{abs(value):.1f}"
 
 
@@ -243,7 +243,14 @@ def format_ci(finding: dict[str, Any]) -> str:
     lo, hi, unit = finding.get("ci_low"), finding.get("ci_high"), finding.get("unit")
     if lo is None or hi is None:
         return "[c]"
+    if unit == "proportion":
+        return f"{_pp(lo)} to {_pp(hi)} percentage points"
     return f"{format_difference(lo, unit)} to {format_difference(hi, unit)}"
+
+
+def _pp(value: float) -> str:
+    sign = "+" if value > 0 else ("−" if value < 0 else "")
+    return f"{sign}{abs(value) * 100:.1f}"
 
 
 def format_p(value: Any) -> str:
@@ -253,4 +260,6 @@ def format_p(value: Any) -> str:
 
 
 def format_people(value: Any) -> str:
-    return "[c]" if value is None else f"{int(value):,}"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "[c]"  # suppressed (null) or absent
+    return f"{int(value):,}"

@@ -1,0 +1,111 @@
+"""A demonstration catalogue: the synthetic population's planted programmes, each uploaded with
+the same code as ``jdl synth-submission``, evaluated by ``jdl.pipeline.evaluate`` and published.
+
+Every seeded publication is marked synthetic (the pages say so). Nothing here needs the service
+to be running: it writes to the service's database and storage directly.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jdl.catalogue._models import Publication
+from jdl.catalogue._publish import ReportToPublish, publish
+from jdl.core.config import Settings
+from jdl.core.errors import JDLError, UsageError
+
+Step = Callable[[str, str], None]  # (programme name, stage)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What one planted programme became: a publication id, or the reason it was skipped."""
+
+    programme: str
+    publication_id: int | None
+    reason: str | None = None
+    already: bool = False
+
+
+def planted(data_dir: Path) -> list[dict[str, Any]]:
+    """The planted programmes of a synthetic data directory (``truth/programmes.json``)."""
+    path = Path(data_dir) / "truth" / "programmes.json"
+    if not path.is_file():
+        raise UsageError(f"{data_dir} has no planted programmes ({path} is missing).",
+                         hint="Seed from synthetic records: jdl synth --out DIR first.")
+    return list(json.loads(path.read_text())["programmes"])
+
+
+def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` programmes that cover as many sectors and intervention types as possible: each pick
+    adds the most not-yet-covered sectors and types (ties in file order)."""
+    if n < 1:
+        raise UsageError("--reports must be at least 1.")
+    if n > len(programmes):
+        raise UsageError(f"The data directory has {len(programmes)} planted programmes; "
+                         f"cannot seed {n} reports.",
+                         hint=f"Use --reports {len(programmes)} or fewer.")
+    left, chosen = list(programmes), []
+    sectors: set[str] = set()
+    types: set[str] = set()
+    while len(chosen) < n:
+        best = max(left, key=lambda p: (p["sector"] not in sectors)
+                   + (p["intervention_type"] not in types))
+        chosen.append(best)
+        left.remove(best)
+        sectors.add(best["sector"])
+        types.add(best["intervention_type"])
+    return chosen
+
+
+def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, settings: Settings,
+                   *, seed: int = 20261124, step: Step | None = None) -> list[Seeded]:
+    """Evaluate and publish ``n`` planted programmes (already-published ones are skipped)."""
+    from jdl.admin._store import read_manifest
+
+    data_dir = Path(data_dir)
+    version = read_manifest(data_dir).get("data_version", "unknown")
+    out: list[Seeded] = []
+    for spec in choose(planted(data_dir), n):
+        name = spec["name"]
+        key = f"synthetic:{version}:{name}"
+        existing = db.scalar(select(Publication.id).where(Publication.source_key == key))
+        if existing is not None:
+            out.append(Seeded(name, existing, already=True))
+            continue
+        try:
+            out.append(Seeded(name, _evaluate_and_publish(
+                db, data_dir, name, key, storage_dir, settings, seed, step)))
+        except JDLError as exc:  # e.g. too few people left after matching: say so, go on
+            db.rollback()
+            out.append(Seeded(name, None, reason=exc.message))
+    return out
+
+
+def _evaluate_and_publish(db: Session, data_dir: Path, name: str, key: str, storage_dir: Path,
+                          settings: Settings, seed: int, step: Step | None) -> int:
+    from jdl.admin.synth import make_submission
+    from jdl.intake import load_programme
+    from jdl.pipeline import evaluate
+
+    with tempfile.TemporaryDirectory(prefix="jdl-seed-") as work:
+        work_dir = Path(work)
+        paths = make_submission(data_dir, name, work_dir / f"{name}.csv", seed=seed)
+        evaluation = evaluate(paths["upload"], paths["programme"], data_dir, work_dir / "out",
+                              settings=settings, seed=seed,
+                              progress=(lambda stage: step(name, stage)) if step else None)
+        programme = load_programme(paths["programme"]).model_dump(mode="json")
+        report = ReportToPublish(
+            submission_id=None, organisation=programme["organisation"], programme=programme,
+            results=evaluation.results, pdf_path=evaluation.files["pdf"], approved_at=None,
+            published_at=datetime.now(UTC))
+        return publish(db, report, storage_dir, settings=settings, synthetic=True, key=key)

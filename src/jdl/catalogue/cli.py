@@ -1,0 +1,72 @@
+"""``jdl catalogue seed``: a demonstration catalogue from the synthetic population."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+catalogue_app = typer.Typer(help="The public catalogue of published reports.",
+                            no_args_is_help=True)
+
+
+@catalogue_app.command("seed")
+def seed(
+    data: Annotated[Path, typer.Option("--data", help="Synthetic data directory.")] = Path(
+        "data/default"),
+    reports: Annotated[int, typer.Option("--reports", help="How many planted programmes to "
+                                         "evaluate and publish.")] = 12,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="The service's database (default: JDL_SERVICE__DATABASE_URL).")
+    ] = None,
+    storage_dir: Annotated[Path | None, typer.Option(
+        "--storage-dir", help="The service's storage (default: JDL_SERVICE__STORAGE_DIR).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for uploads and evaluations.")
+                    ] = 20261124,
+) -> None:
+    """Evaluate planted programmes of a synthetic population (covering every sector and
+    intervention type it has) and publish them, marked as synthetic demonstration data."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jdl.catalogue._seed import choose, planted, seed_catalogue
+    from jdl.core.config import get_settings
+    from jdl.pipeline import STAGES
+    from jdl.service._db import open_database
+
+    settings = get_settings()
+    url = database_url or settings.service.database_url
+    storage = storage_dir or settings.service.storage_dir
+    chosen = choose(planted(data), reports)  # checks --reports before the database opens
+    console = Console()
+    sessions = open_database(url)
+    with Progress(TextColumn("{task.description:<48}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("Seeding the catalogue", total=len(chosen) * len(STAGES))
+        done: dict[str, int] = {}
+
+        def step(name: str, stage: str) -> None:
+            done.setdefault(name, len(done))
+            bar.update(task, description=f"{name}: {stage}",
+                       completed=done[name] * len(STAGES) + STAGES.index(stage))
+
+        with sessions() as db:
+            outcome = seed_catalogue(db, data, reports, storage, settings, seed=seed, step=step)
+        bar.update(task, completed=len(chosen) * len(STAGES), description="Done")
+    for s in outcome:
+        if s.publication_id is None:
+            console.print(f"  {s.programme}: [yellow]not published[/yellow] — {s.reason}",
+                          highlight=False)
+        else:
+            state = "already published" if s.already else "published"
+            console.print(f"  {s.programme}: {state} as report {s.publication_id}",
+                          highlight=False)
+    console.print("Synthetic demonstration data: `jdl serve`, then open /catalogue and "
+                  "/catalogue/summary.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(catalogue_app, name="catalogue")

@@ -1,0 +1,170 @@
+"""The public pages and the export: only stored publications, filters, the export equal to the
+pages, CSV injection, and what publish refuses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from jdl.catalogue import CatalogueError, ReportToPublish, publish
+from jdl.catalogue._models import Publication
+from tests.catalogue._build import PDF, RAW, publish_one, released
+from tests.catalogue._html import Tables
+
+ATTACK = '=HYPERLINK("http://evil.example","click")'
+
+
+@pytest.fixture
+def three(db, settings):
+    """Three publications: a significant decrease (VCS, London), an inconclusive result (public,
+    Wales, published 2025) and an organisation whose name is a spreadsheet formula."""
+    storage = settings.service.storage_dir
+    a = publish_one(db, storage, released(n=400, diff=-0.08, p=0.01, organisation="New Leaf",
+                                          programme_name="Routes to Work",
+                                          sector="voluntary_community",
+                                          intervention_type="employment", region="London"),
+                    submission_id=11, settings=settings)
+    b = publish_one(db, storage, released(n=150, diff=0.03, p=0.5, organisation="Open Door",
+                                          programme_name="Housing First", sector="public",
+                                          intervention_type="accommodation", region="Wales"),
+                    submission_id=12, when=datetime(2025, 3, 1, tzinfo=UTC), settings=settings)
+    c = publish_one(db, storage, released(n=250, diff=-0.02, p=0.6, organisation=ATTACK,
+                                          programme_name="+SUM(A1:A9)", sector="private",
+                                          intervention_type="mentoring", region="North West"),
+                    submission_id=13, settings=settings)
+    return a, b, c
+
+
+def listed(client, query: str = "") -> list[str]:
+    page = client.get("/catalogue" + query)
+    assert page.status_code == 200, page.text
+    rows = Tables(page.text).row_attrs.get("reports", [])
+    return [r["data-id"] for r in rows if r.get("data-id")]
+
+
+def test_only_stored_publications_are_shown_and_others_are_404(client, db, three):
+    a = three[0]
+    assert sorted(listed(client)) == sorted(str(i) for i in three)
+    assert client.get(f"/catalogue/reports/{a}").status_code == 200
+    missing = max(three) + 1
+    assert client.get(f"/catalogue/reports/{missing}").status_code == 404
+    assert client.get(f"/catalogue/reports/{missing}/report.pdf").status_code == 404
+    # an approved submission still under embargo is the service's: never in the catalogue
+    from jdl.service._accounts import create_org, create_user
+    from jdl.service._models import Submission, SubmissionState
+
+    org = create_org(db, "Embargoed Org")
+    user = create_user(db, "Embargoed Org", "submitter", "e@example.org")
+    db.add(Submission(organisation_id=org.id, submitted_by=user.user_id,
+                      state=SubmissionState.approved, file_name="upload.csv",
+                      programme={"programme_name": "Secret Programme"}, validation={},
+                      embargo_until=date(2999, 1, 1)))
+    db.commit()
+    assert "Secret Programme" not in client.get("/catalogue").text
+    assert "Embargoed Org" not in client.get("/catalogue/export.csv").text
+
+
+def test_filters(client, three):
+    a, b, c = three
+    assert listed(client, "?sector=public") == [str(b)]
+    assert listed(client, "?intervention_type=employment") == [str(a)]
+    assert listed(client, "?region=Wales") == [str(b)]
+    assert listed(client, "?year=2025") == [str(b)]
+    assert listed(client, "?result=decrease") == [str(a)]
+    assert sorted(listed(client, "?result=inconclusive")) == sorted([str(b), str(c)])
+    assert listed(client, "?min_size=200&max_size=300") == [str(c)]
+    assert listed(client, "?q=leaf") == [str(a)]
+    assert listed(client, "?q=housing") == [str(b)]
+    assert listed(client, "?sector=education") == []
+    bad = client.get("/catalogue?min_size=lots&result=best")
+    assert bad.status_code == 400
+    assert "must be a whole number" in bad.text and "Choose a result" in bad.text
+
+
+def test_report_page_and_pdf(client, three, settings):
+    a = three[0]
+    page = client.get(f"/catalogue/reports/{a}")
+    assert "Routes to Work" in page.text and "New Leaf" in page.text
+    assert "must not be compared with one another" in page.text
+    rows = Tables(page.text).body("estimates")
+    assert rows[0][0] == "One-year proven re-offending rate"
+    assert rows[0][1:4] == ["30.0%", "38.0%", "−8.0 percentage points"]
+    assert rows[0][4] == "−13.0 to −3.0 percentage points" and rows[0][6] == \
+        "Significant decrease"
+    pdf = client.get(f"/catalogue/reports/{a}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content == PDF
+    assert pdf.headers["content-type"] == "application/pdf"
+
+
+def test_export_matches_the_pages(client, three):
+    data = client.get("/catalogue/export.json").json()
+    rows = {str(r["publication_id"]): r for r in data["results"]}
+    csv_rows = {r["publication_id"]: r for r in
+                csv.DictReader(io.StringIO(client.get("/catalogue/export.csv").text))}
+    assert set(rows) == set(csv_rows) == {str(i) for i in three}
+    assert data["columns"] == list(next(iter(csv_rows.values())).keys())
+    assert any("compared" in c for c in data["cautions"])
+    page = Tables(client.get("/catalogue").text)
+    header = page.tables["reports"][0]
+    for attrs, cells in zip(page.row_attrs["reports"][1:], page.body("reports"), strict=True):
+        row, line = rows[attrs["data-id"]], csv_rows[attrs["data-id"]]
+        shown = dict(zip(header, cells, strict=True))
+        assert shown["Programme"].removesuffix(" synthetic") == row["programme_name"]
+        assert shown["Organisation"] == row["organisation"]
+        assert shown["Treatment group"] == f"{row['treatment_n']:,}"
+        assert shown["Published"] == row["published_on"][:4]
+        labels = {"decrease": "Significant decrease", "inconclusive": "Inconclusive",
+                  "increase": "Significant increase", "not_reported": "Not reported"}
+        assert shown["Re-offending rate"] == labels[row["proven_reoffending_rate__result"]]
+        assert line["proven_reoffending_rate__result"] == row["proven_reoffending_rate__result"]
+        assert float(line["proven_reoffending_rate__difference"]) == \
+            row["proven_reoffending_rate__difference"]
+        report = Tables(client.get(f"/catalogue/reports/{attrs['data-id']}").text)
+        rate = report.body("estimates")[0]
+        assert rate[3] == f"{'−' if row['proven_reoffending_rate__difference'] < 0 else '+'}" \
+            f"{abs(row['proven_reoffending_rate__difference']) * 100:.1f} percentage points"
+    # the export's values are the released ones, untouched
+    a = rows[str(three[0])]
+    assert a["proven_reoffending_rate__ci_low"] == pytest.approx(-0.13)
+    assert a["treatment_n"] == 400 and a["synthetic"] is False
+    # filtered exports carry the same filters as the list
+    assert [r["publication_id"] for r in
+            client.get("/catalogue/export.json?sector=public").json()["results"]] == [three[1]]
+
+
+def test_csv_is_safe_against_formula_injection(client, three):
+    text = client.get("/catalogue/export.csv").text
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["publication_id"] ==
+               str(three[2]))
+    assert row["organisation"] == "'" + ATTACK
+    assert row["programme_name"] == "'+SUM(A1:A9)"
+    assert float(row["proven_reoffending_rate__difference"]) < 0  # numbers stay numbers
+    assert client.get("/catalogue/export.json").json()["results"][0]["organisation"] == ATTACK
+    assert "<td>=HYPERLINK(&#34;" in client.get("/catalogue").text  # escaped on the page
+
+
+def test_publish_is_idempotent_and_refuses_unreleased_results(db, settings, tmp_path):
+    storage = settings.service.storage_dir
+    results = released()
+    first = publish_one(db, storage, results, submission_id=5, settings=settings)
+    again = publish_one(db, storage, results, submission_id=5, settings=settings)
+    assert first == again and db.query(Publication).count() == 1
+    assert len(list((storage / "catalogue").glob("*.pdf"))) == 1
+    raw = json.loads(RAW.read_text())  # lab-internal aggregates, never released
+    with pytest.raises(CatalogueError, match="disclosure control"):
+        publish_one(db, storage, raw, submission_id=6, settings=settings)
+    internal = tmp_path / "job" / "internal"
+    internal.mkdir(parents=True)
+    (internal / "report.pdf").write_bytes(PDF)
+    (tmp_path / "not.pdf").write_text("hello")
+    for path, message in ((internal / "report.pdf", "lab-internal"),
+                          (tmp_path / "not.pdf", "no report PDF")):
+        report = ReportToPublish(7, "Org", results["programme"], results, path, None,
+                                 datetime.now(UTC))
+        with pytest.raises(CatalogueError, match=message):
+            publish(db, report, storage, settings=settings)
+    assert db.query(Publication).count() == 1
