@@ -48,3 +48,37 @@ def test_malformed_key_stops_the_service_at_start(tmp_path):
     settings.service.encryption_key = "not a key"
     with pytest.raises(JDLError, match="not a valid Fernet key"):
         create_app(settings)
+
+
+def test_sealed_folder_round_trip_and_plaintext_gone(tmp_path):
+    from jdl.core.config import ServiceSettings
+    from jdl.service._crypto import read_sealed, seal_folder
+
+    service = ServiceSettings(encryption_key_file=tmp_path / "key")
+    folder = tmp_path / "internal"
+    folder.mkdir()
+    (folder / "links.csv").write_text("row_number,person_id\n2,12345\n")
+    (folder / "raw_results.json").write_text('{"counts": {"linked": 17}}')
+    assert seal_folder(service, folder) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["links.csv.enc", "raw_results.json.enc"]
+    assert b"12345" not in (folder / "links.csv.enc").read_bytes()
+    assert (folder / "links.csv.enc").stat().st_mode & 0o777 == 0o600
+    assert read_sealed(service, folder / "links.csv") == b"row_number,person_id\n2,12345\n"
+    assert seal_folder(service, folder) == 0  # sealing twice does nothing
+    assert read_sealed(service, folder / "absent.txt") is None
+    (folder / "old.txt").write_text("from before sealing")
+    assert read_sealed(service, folder / "old.txt") == b"from before sealing"
+
+
+def test_sealed_file_with_another_key_is_a_clear_error(tmp_path):
+    import pytest
+
+    from jdl.core.config import ServiceSettings
+    from jdl.service._crypto import EncryptionKeyError, read_sealed, seal_folder
+
+    folder = tmp_path / "internal"
+    folder.mkdir()
+    (folder / "links.csv").write_text("x")
+    seal_folder(ServiceSettings(encryption_key_file=tmp_path / "key1"), folder)
+    with pytest.raises(EncryptionKeyError, match="cannot be decrypted"):
+        read_sealed(ServiceSettings(encryption_key_file=tmp_path / "key2"), folder / "links.csv")

@@ -63,6 +63,12 @@ def test_queued_job_runs_to_done_and_report_is_released_after_approval(
     page = lab.client.get(f"/submissions/{sid}")
     assert "Diagnostics (lab only)" in page.text and "linked by id" in page.text
     assert run_once(lab.sessions, lab.settings) is None  # queue empty
+    # the lab-internal outputs are kept encrypted; the released ones are not
+    job_folder = lab.settings.service.storage_dir / f"submission-{sid}" / "jobs" / str(job["id"])
+    internal = sorted(p.name for p in (job_folder / "internal").iterdir())
+    assert internal and all(name.endswith(".enc") for name in internal)
+    assert "links.csv.enc" in internal and "raw_results.json.enc" in internal
+    assert (job_folder / "results.json").is_file()
 
 
 def test_failed_job_is_recorded_without_a_traceback(lab, synthetic_upload):
@@ -142,6 +148,7 @@ def test_near_duplicate_cohort_is_held_for_analyst_review(data_lab, synthetic_up
 
 def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
     """A finished job whose links.csv holds ``person_ids`` (no evaluation needed)."""
+    from jdl.service._crypto import seal_folder
     from jdl.service._jobs import differencing_hold, linked_person_ids
     from jdl.service._storage import job_dir
 
@@ -153,7 +160,10 @@ def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
         rows = [f"{i + 2},{pid},1.0,id" for i, pid in enumerate(person_ids)]
         (folder / "links.csv").write_text("\n".join(
             ["row_number,person_id,match_probability,method", *rows, "99,,0.1,none"]) + "\n")
-        assert linked_person_ids(folder.parent) == {str(p) for p in person_ids}
+        seal_folder(lab.settings.service, folder)  # as a finished job leaves it
+        assert not (folder / "links.csv").exists()
+        assert linked_person_ids(lab.settings.service, folder.parent) == {
+            str(p) for p in person_ids}
         reason = differencing_hold(db, lab.settings, db.get(Submission, submission_id), job)
         db.commit()
     return reason

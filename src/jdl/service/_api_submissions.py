@@ -18,7 +18,7 @@ from sqlalchemy import select
 from jdl.core.config import ServiceSettings
 from jdl.core.errors import JDLError
 from jdl.service._audit import deny, record
-from jdl.service._crypto import store_encrypted
+from jdl.service._crypto import read_sealed, store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, job_settings, set_state
 from jdl.service._models import (
@@ -264,16 +264,19 @@ def get_diagnostics(submission_id: int, request: Request, db: SessionDep,
     job = _latest_done(db, submission)
     internal = None if job is None else job_dir(Path(settings.service.storage_dir),
                                                 submission.id, job.id) / "internal"
-    if internal is None or not (internal / "raw_results.json").is_file():
+    raw = None if internal is None else read_sealed(settings.service,
+                                                    internal / "raw_results.json")
+    if raw is None:
         raise HTTPException(409, "There are no results for this submission yet.")
-    raw = json.loads((internal / "raw_results.json").read_text())
-    review = internal / "disclosure-review.txt"
+    results = json.loads(raw)
+    review = read_sealed(settings.service, internal / "disclosure-review.txt")
     record(db, request, "diagnostics.view", user_id=user.id, submission_id=submission_id)
-    return {"job_id": job.id, **{k: raw.get(k) for k in DIAGNOSTIC_KEYS},
-            "disclosure_review": review.read_text() if review.is_file() else None}
+    return {"job_id": job.id, **{k: results.get(k) for k in DIAGNOSTIC_KEYS},
+            "disclosure_review": None if review is None else review.decode()}
 
 
-@router.post("/{submission_id}/rerun", response_model=SubmissionOut)
+@router.post("/{submission_id}/rerun", response_model=SubmissionOut,
+             responses=_errors(400, 403, 404, 409, 422))
 def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
           settings: SettingsDep, user: UserDep) -> Any:
     """An analyst runs the evaluation again, optionally with adjusted settings."""

@@ -127,3 +127,36 @@ class EncryptedCheckpoints:
         import shutil
 
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+SEALED = ".enc"
+
+
+def seal_folder(service: ServiceSettings, folder: Path) -> int:
+    """Encrypt every file in ``folder`` in place (``name`` -> ``name.enc``, plaintext deleted):
+    a finished job's lab-internal outputs (link table, matched ids, unrounded aggregates)."""
+    if not folder.is_dir():
+        return 0
+    fernet, sealed = _fernet(service), 0
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != SEALED):
+        target = path.with_name(path.name + SEALED)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(fernet.encrypt(path.read_bytes()))
+        path.unlink()
+        sealed += 1
+    return sealed
+
+
+def read_sealed(service: ServiceSettings, path: Path) -> bytes | None:
+    """A sealed file's plaintext (``path`` names the original); None if there is none."""
+    from cryptography.fernet import InvalidToken
+
+    sealed = path.with_name(path.name + SEALED)
+    if not sealed.is_file():
+        return path.read_bytes() if path.is_file() else None  # a run from before sealing
+    try:
+        return _fernet(service).decrypt(sealed.read_bytes())
+    except InvalidToken:
+        raise EncryptionKeyError(f"The lab-internal file {path.name} cannot be decrypted with "
+                                 "the service's key (was the key changed?).") from None

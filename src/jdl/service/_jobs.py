@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from jdl.core.config import Settings
+from jdl.core.config import ServiceSettings, Settings
 from jdl.core.errors import JDLError
-from jdl.service._crypto import EncryptedCheckpoints, decrypted
+from jdl.service._crypto import EncryptedCheckpoints, decrypted, read_sealed, seal_folder
 from jdl.service._models import (
     AuditEntry,
     Job,
@@ -207,6 +207,9 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
         saved.clear()  # personal data, needed only while the job might be retried
     with sessions() as db:
         job = db.get(Job, job_id)
+        storage = Path(settings.service.storage_dir)
+        # lab-internal outputs (link table, matched ids, unrounded aggregates) kept encrypted
+        seal_folder(settings.service, job_dir(storage, job.submission_id, job.id) / "internal")
         job.state, job.error, job.finished_at = state.value, error, utcnow()
         submission = db.get(Submission, job.submission_id)
         if state is JobState.failed:
@@ -219,15 +222,16 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
     return state
 
 
-def linked_person_ids(out_dir: Path) -> set[str]:
+def linked_person_ids(service: ServiceSettings, out_dir: Path) -> set[str]:
     """The people a run linked (lab-internal ``links.csv``), for the differencing guard."""
     import csv
+    import io
 
-    path = out_dir / "internal" / "links.csv"
-    if not path.is_file():
+    data = read_sealed(service, out_dir / "internal" / "links.csv")
+    if data is None:
         return set()
-    with path.open(newline="") as fh:
-        return {row["person_id"] for row in csv.DictReader(fh) if row.get("person_id")}
+    rows = csv.DictReader(io.StringIO(data.decode()))
+    return {row["person_id"] for row in rows if row.get("person_id")}
 
 
 def differencing_hold(db: Session, settings: Settings, submission: Submission,
@@ -238,7 +242,7 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
     from jdl.disclosure import differencing_risks
 
     storage = Path(settings.service.storage_dir)
-    current = linked_person_ids(job_dir(storage, submission.id, job.id))
+    current = linked_person_ids(settings.service, job_dir(storage, submission.id, job.id))
     earlier: dict[str, set[str]] = {}
     others = db.scalars(select(Submission).where(
         Submission.organisation_id == submission.organisation_id,
@@ -249,7 +253,7 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
                          .order_by(Job.id.desc()).limit(1))
         if done is not None:
             earlier[f"submission {other.id}"] = linked_person_ids(
-                job_dir(storage, other.id, done.id))
+                settings.service, job_dir(storage, other.id, done.id))
     risks = differencing_risks(current, earlier, settings.disclosure)
     if not risks:
         return None
