@@ -41,3 +41,7 @@ def client(app) -> TestClient:
 def db(app):
     with app.state.sessions() as session:
         yield session
+
+
+# The browser tests' fixtures (headless Chromium, screenshots) from tests/browser.
+from tests.browser.conftest import browser, screens  # noqa: E402, F401

@@ -72,13 +72,14 @@ def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title:
                            facecolors=colour if significant else "none",
                            label=f"{sector_label} ({'' if significant else 'not '}significant)")
         ax.axvline(threshold, color="#3D3D3D", linestyle="--", linewidth=1)
-        ax.annotate(f"{threshold} people", (threshold, 1), xycoords=("data", "axes fraction"),
-                    xytext=(4, -12), textcoords="offset points", color="#3D3D3D")
+        ax.annotate(f"{threshold} people", (threshold, 0), xycoords=("data", "axes fraction"),
+                    xytext=(4, 6), textcoords="offset points", color="#3D3D3D")
         ax.set_xlabel("Matched treatment-group size (people)")
         ax.set_ylabel(f"Width of 95% confidence interval ({unit})" if unit else
                       "Width of 95% confidence interval")
-        ax.set_ylim(bottom=0)
-        ax.set_xlim(left=0)
+        top = max((p["ci_width"] for p in points), default=1.0)
+        ax.set_ylim(0, top * 1.15)  # room above the widest, so no marker is cut
+        ax.set_xlim(0, max([p["treatment_n"] for p in points] + [threshold]) * 1.08)
         if points:
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False,
                       fontsize=8)
