@@ -143,12 +143,26 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
     except JDLError as exc:
         return _finish(sessions, settings, job_id, JobState.failed, exc.message, saved)
     except Exception as exc:  # a bug: the job fails, the worker carries on
-        log.exception("job %s failed", job_id)
+        # where, not what: an exception's message may quote the data it choked on
+        log.error("job %s failed: internal error %s at %s", job_id, type(exc).__name__,
+                  _where(exc))
         return _finish(sessions, settings, job_id, JobState.failed,
                        f"Internal error ({type(exc).__name__}); the lab has been told.", saved)
     finally:
         beat.stop()
     return _finish(sessions, settings, job_id, JobState.done, None, saved)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of ``exc``'s traceback (file, line, function), for the log: enough
+    to find the bug, with none of the values a traceback or message could show."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 class _Resuming:
@@ -291,8 +305,9 @@ class Worker:
                     last_purge = time.monotonic()
                     purge_expired(self.sessions, self.settings)
                     publish_due(self.sessions, self.settings)
-            except Exception:  # the database was unavailable: wait and try again
-                log.exception("worker could not claim a job")
+            except Exception as exc:  # the database was unavailable: wait and try again
+                log.error("worker step failed (%s at %s); trying again",
+                          type(exc).__name__, _where(exc))
                 ran = None
             if ran is None:
                 self._stop.wait(self.settings.service.worker_poll_seconds)
