@@ -94,16 +94,23 @@ def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
     ORDER BY r.row_number"""
 
 
-def pool_events_sql(spec: CohortSpec, *, exclude: bool) -> str:
+def pool_events_sql(
+    spec: CohortSpec, *, exclude: bool, people: tuple[int, int] | None = None
+) -> str:
     """Every index event of the national records as a comparison candidate (``treated`` = 0):
     with ``first_per_person_year``, each person's first event of each calendar year (the MoJ
     annual-cohort rule; same tie-break as for treated people). ``exclude`` drops the people in
-    :data:`EXCLUDE_TABLE` (person_id) - the submitted people."""
-    where = (
-        (f"WHERE NOT EXISTS (SELECT 1 FROM {EXCLUDE_TABLE} AS x WHERE x.person_id = ie.person_id)")
-        if exclude
-        else ""
-    )
+    :data:`EXCLUDE_TABLE` (person_id) - the submitted people. ``people`` = (low, high) keeps
+    person_ids in [low, high): every measure is per person, so the pool can be derived in
+    slices of people with bounded memory and the same rows."""
+    conditions = []
+    if exclude:
+        conditions.append(
+            f"NOT EXISTS (SELECT 1 FROM {EXCLUDE_TABLE} AS x WHERE x.person_id = ie.person_id)"
+        )
+    if people is not None:
+        conditions.append(f"ie.person_id >= {int(people[0])} AND ie.person_id < {int(people[1])}")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     events = f"SELECT ie.person_id, 0 AS treated, {_EVENT_SELECT} FROM index_events AS ie {where}"
     if spec.pool_events == "all":
         return events
