@@ -10,7 +10,7 @@ SEED ?= 20261124
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup demo test test-all bench validate lint clean
+.PHONY: setup demo test test-all bench bench-quick bench-setup validate lint clean
 
 setup: $(STAMP)
 
@@ -42,9 +42,24 @@ $(CHROMIUM):
 	@apt-get update -qq
 	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
+# bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.
+# bench-quick: small sizes only (minutes). docs/performance.md explains both.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.summary
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
+	$(BIN)/python -m bench.summary
+
+# The comparisons' peers, never needed by `make test`: R with MatchIt (Debian) and psmpy.
+bench-setup: $(STAMP)
+	@command -v Rscript >/dev/null && Rscript -e 'library(MatchIt)' >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends r-base-core r-cran-matchit >/dev/null; }
+	$(BIN)/python -m pip install --quiet --target bench/work/peer psmpy==0.3.16
 
 validate: $(STAMP)
 	$(BIN)/python -m bench.validate

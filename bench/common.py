@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import time
@@ -21,11 +22,19 @@ RESULTS_DIR = Path(__file__).parent / "results"
 WORK_DIR = Path(__file__).parent / "work"
 
 
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict, queue) -> None:
     try:
+        load_before, cpu_before = os.getloadavg()[0], _cpu_seconds()
         start = time.perf_counter()
         extra = func(*args, **kwargs) or {}
         wall = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         # worker processes a case starts (e.g. the generator's) count separately;
         # ru_maxrss of children is the largest single child
@@ -36,6 +45,10 @@ def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict
                 "wall_s": round(wall, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "peak_child_rss_mib": round(child_kib / 1024, 1),
+                # CPU seconds of the case (its process and children, every thread): on a shared
+                # machine less polluted than wall time. Load: 1-min average, before/after max.
+                "cpu_s": round(cpu, 2),
+                "load_avg_1m": round(max(load_before, os.getloadavg()[0]), 2),
                 **extra,
             }
         )

@@ -1,0 +1,255 @@
+"""How cost grows with the population and with the submitted cohort, stage by stage.
+
+For each population size (people in the synthetic national records; 100k, 300k, 1M, 3M, 10M,
+``--quick``: 100k and 300k) and engine, each case in a fresh process: linkage model training,
+linkage of 100 / 1k / 10k submitted rows (names and dates of birth only, so every row takes the
+probabilistic path), a cohort of 100 / 1k / 10k linked people, the whole comparison pool written
+as Parquet, matching 100 / 1k / 10k treated against one control per person, and the full
+evaluation of a 1,000-row upload (100 and 10k rows too at 1M). Generation is timed for the sizes
+this module generates (300k, 3M); ``bench_synth`` times 100k, 1M and 10M.
+
+Every record carries ``stage``, ``people``, ``k`` (submitted rows/treated), ``engine``,
+``wall_s``, ``cpu_s``, ``peak_rss_mib`` and ``load_avg_1m``; ``bench.summary`` turns them into
+``bench/results/SUMMARY.md`` with log-log trend fits. ``--engine spark`` (or ``--engines
+duckdb,spark``) selects engines; a stage an engine cannot run is recorded as ``skipped`` with
+the reason, never as a figure. ``--sizes 1000000,10000000`` picks population sizes.
+
+Memory on a shared machine: cases run one at a time; DuckDB takes ``Settings.data``'s memory
+limit; populations live in ``bench/work/synth-<people>`` (git-ignored) and pool output is deleted
+after each case.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bench.common import WORK_DIR, run_case, write_results
+
+SEED = 20261124
+SIZES = (100_000, 300_000, 1_000_000, 3_000_000, 10_000_000)
+QUICK_SIZES = (100_000, 300_000)
+COHORTS = (100, 1_000, 10_000)
+PROGRAMME = "learning-inside"
+
+
+def population(people: int) -> Path:
+    """The generated data directory for ``people`` (made once, shared with the other benches)."""
+    from jdl.admin._store import read_manifest
+    from jdl.admin.synth import SynthConfig
+
+    out = WORK_DIR / f"synth-{people}"
+    version = SynthConfig(people=people, seed=SEED).data_version()
+    if not (out / "admin.duckdb").exists() or read_manifest(out).get("data_version") != version:
+        raise FileNotFoundError(f"{out} is missing: run the generate case first")
+    return out
+
+
+def generate_case(people: int) -> dict[str, Any]:
+    from jdl.admin.synth import generate
+
+    manifest = generate(WORK_DIR / f"synth-{people}", people=people, seed=SEED)
+    return {"offences": manifest["row_counts"]["offences"]}
+
+
+def _upload(data_dir: Path, k: int, out: Path) -> Path:
+    """``k`` people with a custody release, as an upload without IDs (names, date of birth, sex,
+    intervention start on the day the sentence started): every row is linked probabilistically
+    and most are eligible."""
+    from jdl.engines.duckdb import open_admin
+
+    with open_admin(data_dir) as engine:
+        rows = engine.df(f"""
+            SELECT p.forename, p.surname, strftime(p.date_of_birth, '%d/%m/%Y') AS date_of_birth,
+                   p.sex, strftime(e.sentence_start, '%d/%m/%Y') AS intervention_start
+            FROM (SELECT * FROM (SELECT * FROM index_events
+                                 WHERE index_type = 'custody_release'
+                                   AND index_date BETWEEN DATE '2016-01-01' AND DATE '2022-12-31')
+                  USING SAMPLE reservoir({k} ROWS) REPEATABLE (7)) AS e
+            JOIN people AS p USING (person_id)""")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out, index=False)
+    return out
+
+
+def _engine_args(engine: str) -> dict[str, Any]:
+    return {"engine": engine} if engine != "duckdb" else {}
+
+
+def train_case(people: int, engine: str) -> dict[str, Any]:
+    from jdl.core.config import LinkageSettings
+    from jdl.linkage import MODEL_FILE, train_model
+
+    data = population(people)
+    for stale in [data / MODEL_FILE, *data.glob("linkage-register-*")]:
+        stale.unlink(missing_ok=True)
+    model = train_model(data, settings=LinkageSettings(backend=engine))
+    return {"register_records": model.n_register_records}
+
+
+def link_case(people: int, k: int, engine: str) -> dict[str, Any]:
+    from jdl.core.config import LinkageSettings
+    from jdl.intake import check_submission
+    from jdl.linkage import link_submission
+
+    data = population(people)
+    upload = _upload(data, k, WORK_DIR / "scaling" / f"link-{people}-{k}.csv")
+    rows = check_submission(upload).accepted_rows()
+    start = time.perf_counter()
+    result = link_submission(rows, data, settings=LinkageSettings(backend=engine))
+    return {"link_s": round(time.perf_counter() - start, 3), "rows": len(rows),
+            "linked": result.summary.linked}
+
+
+def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
+    import pandas as pd
+
+    from jdl.cohort import build_cohort
+    from jdl.engines import open_admin
+
+    data = population(people)
+    with open_admin(data, **_engine_args(engine)) as admin:
+        sample = admin.df(
+            f"SELECT person_id, sentence_start FROM (SELECT * FROM index_events WHERE "
+            f"index_type = 'custody_release') USING SAMPLE reservoir({k} ROWS) REPEATABLE (7)"
+        )
+        link = pd.DataFrame({"row_number": range(1, len(sample) + 1),
+                             "person_id": sample.person_id.astype("Int64"),
+                             "match_probability": 1.0, "method": "id"})
+        submission = pd.DataFrame({"row_number": link.row_number,
+                                   "intervention_start": sample.sentence_start})
+        start = time.perf_counter()
+        result = build_cohort(admin, link, submission, "custody")
+        cohort_s = time.perf_counter() - start
+    return {"cohort_s": round(cohort_s, 3), "eligible": result.attrition.eligible}
+
+
+def pool_case(people: int, engine: str) -> dict[str, Any]:
+    from jdl.cohort import write_pool
+    from jdl.engines import open_admin
+
+    data = population(people)
+    out = WORK_DIR / "scaling" / f"pool-{people}-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        with open_admin(data, **_engine_args(engine)) as admin:
+            start = time.perf_counter()
+            write_pool(admin, out)
+            pool_s = time.perf_counter() - start
+        import duckdb
+
+        rows = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{out}/**/*.parquet')").fetchall()
+        return {"pool_s": round(pool_s, 3), "pool_rows": rows[0][0]}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def match_case(people: int, k: int) -> dict[str, Any]:
+    """``k`` treated against ``people`` controls, bench_matching's data (glm included)."""
+    from bench.bench_matching import COVS, make_data
+    from jdl.matching import match
+
+    df = make_data(k, people)
+    warnings.filterwarnings("ignore", "fitted probabilities", RuntimeWarning)
+    start, cpu = time.perf_counter(), time.process_time()
+    m = match(df, "treat", COVS)
+    return {"match_s": round(time.perf_counter() - start, 3),
+            "match_cpu_s": round(time.process_time() - cpu, 3),
+            "controls_matched": m.n_control_matched}
+
+
+def evaluate_case(people: int, k: int, engine: str) -> dict[str, Any]:
+    from jdl.admin.synth import make_submission
+    from jdl.core.config import get_settings
+    from jdl.linkage import model_for
+    from jdl.pipeline import evaluate
+
+    data = population(people)
+    model_for(data)  # trained by train_case; here only if missing, outside the timing
+    work = WORK_DIR / "scaling" / f"evaluate-{people}-{k}"
+    programme = make_submission(data, PROGRAMME, work / "programme-source.csv")["programme"]
+    upload = _upload(data, k, work / "upload.csv")
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    settings = get_settings().model_copy(deep=True)
+    settings.data.engine = engine
+    settings.linkage.backend = engine
+    start = time.perf_counter()
+    ev = evaluate(upload, programme, data, out, settings=settings)
+    return {"evaluate_s": round(time.perf_counter() - start, 3),
+            "treatment_n": ev.results["treatment_n"],
+            "comparison_n": ev.results.get("comparison_n")}
+
+
+def _record(stage: str, people: int, k: int | None, engine: str, func, *args) -> dict[str, Any]:
+    meta = {"stage": stage, "people": people, "k": k, "engine": engine}
+    return {**meta, **run_case(f"{stage} k={k} {engine} {people}", func, *args)}
+
+
+def run_population(people: int, engines: list[str], quick: bool) -> list[dict[str, Any]]:
+    """Every case for one population size."""
+    records = []
+    data = WORK_DIR / f"synth-{people}"
+    try:
+        population(people)
+    except FileNotFoundError:
+        shutil.rmtree(data, ignore_errors=True)
+        records.append(_record("generation", people, None, "duckdb", generate_case, people))
+    for engine in engines:
+        records.append(_record("train", people, None, engine, train_case, people, engine))
+        for k in COHORTS:
+            records.append(_record("link", people, k, engine, link_case, people, k, engine))
+        for k in COHORTS:
+            records.append(_record("cohort", people, k, engine, cohort_case, people, k,
+                                   engine))
+        records.append(_record("pool", people, None, engine, pool_case, people, engine))
+        cohorts = COHORTS if people == 1_000_000 and not quick else (1_000,)
+        for k in cohorts:
+            records.append(_record("evaluate", people, k, engine, evaluate_case, people, k,
+                                   engine))
+    for k in COHORTS:  # matching runs in memory (numpy): the same on either engine
+        records.append(_record("match", people, k, "duckdb", match_case, people, k))
+    return records
+
+
+def _option(argv: list[str], name: str, default: str) -> str:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
+    argv = sys.argv[1:] if argv is None else argv
+    sizes = [int(s) for s in _option(argv, "--sizes", "").split(",") if s] or list(
+        QUICK_SIZES if quick else SIZES)
+    engines = _option(argv, "--engines", _option(argv, "--engine", "duckdb")).split(",")
+    records: list[dict] = []
+    for people in sizes:
+        records += run_population(people, engines, quick)
+        write_results("scaling", _merged(records))  # after each size: a stop keeps the rest
+    return records
+
+
+def _merged(records: list[dict]) -> list[dict]:
+    """New records replace earlier ones of the same (stage, people, k, engine) in
+    ``scaling.json``, so sizes and engines can be measured in separate runs."""
+    import json
+
+    from bench.common import RESULTS_DIR
+
+    path = RESULTS_DIR / "scaling.json"
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    key = lambda r: (r.get("stage"), r.get("people"), r.get("k"), r.get("engine"))  # noqa: E731
+    fresh = {key(r) for r in records}
+    return [r for r in old if key(r) not in fresh] + records
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
