@@ -294,7 +294,10 @@ def _validated_and_linked(
     step("validate")
     submission = validate_submission(upload, prog, settings.intake)
     step("link")
-    linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage)
+    linkage = settings.linkage.model_copy(
+        update={"backend": settings.linkage.backend or settings.data.engine}
+    )
+    linked = link_submission(submission.accepted_rows(), data_dir, settings=linkage)
     saved.save("link", (submission, linked))
     return submission, linked
 
@@ -341,6 +344,8 @@ def _cohort_and_pool(
 
     with open_admin(
         data_dir,
+        engine=settings.data.engine,  # duckdb or spark: the same SQL, the same results
+        spark=settings.spark,
         threads=settings.data.duckdb_threads,
         memory_limit=settings.data.duckdb_memory_limit,
     ) as engine:

@@ -9,6 +9,9 @@ from rich.console import Console
 
 console = Console()
 DEMO_PROGRAMME = "new-leaf-employment"
+ENGINE_OPTION = typer.Option(
+    None, "--engine", help="duckdb or spark (default: the setting JDL_DATA__ENGINE, else duckdb)."
+)
 
 
 def ensure_data(data: Path, people: int, seed: int) -> dict:
@@ -32,6 +35,7 @@ def demo(
     seed: int = typer.Option(20261124, "--seed", help="Random seed."),
     out: Path = typer.Option(Path("out/demo"), "--out", help="Where the demo writes."),
     programme: str = typer.Option(DEMO_PROGRAMME, "--programme", help="Planted programme."),
+    engine: str | None = ENGINE_OPTION,
 ) -> None:
     """The lab end to end: synthetic national records (generated once, then cached), a planted
     programme's upload, and its full evaluation with a disclosure-controlled report."""
@@ -45,7 +49,7 @@ def demo(
     paths = make_submission(data, programme, out / "upload" / f"{programme}.csv")
     console.print(f"\nThe upload {programme}'s organisation would send: {paths['upload']}")
     evaluation = run_evaluation(paths["upload"], paths["programme"], data, out / "evaluation",
-                                seed)
+                                seed, engine=engine)
     print_outcome(evaluation)
     truth = json.loads((data / "truth" / "programmes.json").read_text())
     spec = next(p for p in truth["programmes"] if p["name"] == programme)
@@ -64,14 +68,30 @@ def evaluate(
     data: Path = typer.Option(Path("data/default"), "--data", help="National records directory."),
     out: Path = typer.Option(..., "--out", help="Directory for the report and results."),
     seed: int = typer.Option(20261124, "--seed", help="Seed for any random tie-breaking."),
+    engine: str | None = ENGINE_OPTION,
 ) -> None:
     """Evaluate a programme: validate, link, build the cohort, match, estimate, apply
     disclosure control and write report.html, report.pdf and results.json."""
-    evaluation = run_evaluation(upload, programme, data, out, seed)
+    evaluation = run_evaluation(upload, programme, data, out, seed, engine=engine)
     print_outcome(evaluation)
 
 
-def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: int):
+def settings_with_engine(engine: str | None):
+    """The settings, with ``--engine`` (when given) overriding ``data.engine``."""
+    from jdl.core.config import get_settings
+    from jdl.core.errors import UsageError
+
+    settings = get_settings()
+    if engine is None:
+        return settings
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(f"Unknown engine {engine!r}.", hint="Use --engine duckdb or spark.")
+    data = settings.data.model_copy(update={"engine": engine})
+    return settings.model_copy(update={"data": data})
+
+
+def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: int,
+                   *, engine: str | None = None):
     """``jdl.pipeline.evaluate`` with a Rich progress bar over the stages."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -100,7 +120,8 @@ def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: i
         def step(stage: str) -> None:
             bar.update(task, description=labels.get(stage, stage), completed=STAGES.index(stage))
 
-        evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step)
+        evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step,
+                              settings=settings_with_engine(engine))
         bar.update(task, completed=len(STAGES))
     return evaluation
 

@@ -17,6 +17,7 @@ cohort_app = typer.Typer(
 
 _DATA = typer.Option("--data", "-d", help="Data directory holding admin.duckdb and manifest.json.")
 _CUTOFF = typer.Option("--cutoff", help="Data cut-off date (default: from the manifest).")
+_ENGINE = typer.Option("--engine", help="duckdb or spark (default: JDL_DATA__ENGINE, else duckdb).")
 
 
 def _cutoff(value: str | None) -> date | None:
@@ -30,12 +31,21 @@ def _cutoff(value: str | None) -> date | None:
         raise UsageError(f"--cutoff {value!r} is not an ISO date (YYYY-MM-DD).") from exc
 
 
+def _engine(value: str | None):
+    from jdl.core.errors import UsageError
+
+    if value not in (None, "duckdb", "spark"):
+        raise UsageError(f"Unknown engine {value!r}.", hint="Use --engine duckdb or spark.")
+    return value
+
+
 @cohort_app.command("pool")
 def pool(
     data: Annotated[Path, _DATA],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the Parquet pool.")],
     cutoff: Annotated[str | None, _CUTOFF] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads.")] = None,
+    engine: Annotated[str | None, _ENGINE] = None,
 ) -> None:
     """Derive covariates and outcomes for every eligible event of the national records and write
     them partitioned by index type and year."""
@@ -45,13 +55,14 @@ def pool(
     from rich.table import Table
 
     from jdl.cohort import write_pool
-    from jdl.engines.duckdb import open_admin
+    from jdl.engines import DuckDBEngine, open_admin
     from jdl.outcomes._dialect import quote_string
 
     start = time.perf_counter()
-    with open_admin(data, threads=threads) as engine:
-        write_pool(engine, out, data_cutoff=_cutoff(cutoff))
-        summary = engine.df(
+    with open_admin(data, engine=_engine(engine), threads=threads) as source:
+        write_pool(source, out, data_cutoff=_cutoff(cutoff))
+    with DuckDBEngine() as local:  # the written pool is read back locally, whatever wrote it
+        summary = local.df(
             "SELECT index_type, index_year, COUNT(*) AS events, AVG(reoffended) AS reoffended "
             f"FROM read_parquet({quote_string(str(out / '**' / '*.parquet'))}, "
             "hive_partitioning = true) "
@@ -74,16 +85,17 @@ def pool(
 def attrition(
     data: Annotated[Path, _DATA],
     cutoff: Annotated[str | None, _CUTOFF] = None,
+    engine: Annotated[str | None, _ENGINE] = None,
 ) -> None:
     """Candidate pool events by index type and eligibility outcome."""
     from rich.console import Console
     from rich.table import Table
 
     from jdl.cohort import pool_attrition
-    from jdl.engines.duckdb import open_admin
+    from jdl.engines import open_admin
 
-    with open_admin(data) as engine:
-        counts = pool_attrition(engine, data_cutoff=_cutoff(cutoff))
+    with open_admin(data, engine=_engine(engine)) as source:
+        counts = pool_attrition(source, data_cutoff=_cutoff(cutoff))
     table = Table("index type", "status", "events")
     for row in counts.itertuples(index=False):
         table.add_row(row.index_type, row.status, f"{row.events:,}")

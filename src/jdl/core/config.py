@@ -87,7 +87,8 @@ class LinkageSettings(BaseModel):
     prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities
     u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
     seed: int = 42
-    backend: Literal["duckdb", "spark"] = "duckdb"
+    # Where the probabilistic pass scores pairs; None: the data engine (Settings.data.engine).
+    backend: Literal["duckdb", "spark"] | None = None
     threads: int | None = None  # DuckDB threads (None: all cores)
     memory_limit: str | None = None  # DuckDB memory limit, e.g. "6GB"
 

@@ -8,10 +8,13 @@ never open connections of their own. pyspark loads only when a Spark engine is o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jdl.engines.duckdb import DuckDBEngine
 from jdl.engines.spark import SparkEngine, stop_spark
+
+if TYPE_CHECKING:
+    from jdl.core.config import SparkSettings
 
 Engine = DuckDBEngine | SparkEngine
 EngineName = Literal["duckdb", "spark"]
@@ -20,13 +23,19 @@ __all__ = ["DuckDBEngine", "Engine", "EngineName", "SparkEngine", "open_admin", 
 
 
 def open_admin(
-    data_dir: str | Path, *, engine: EngineName | None = None, read_only: bool = True, **kwargs: Any
+    data_dir: str | Path,
+    *,
+    engine: EngineName | None = None,
+    read_only: bool = True,
+    spark: SparkSettings | None = None,
+    **kwargs: Any,
 ) -> Engine:
     """Open the national records of a data directory on ``engine``.
 
     ``engine``: ``"duckdb"`` (``DIR/admin.duckdb``) or ``"spark"`` (``DIR/parquet/<table>``);
-    ``None`` takes ``Settings.data.engine`` (``JDL_DATA__ENGINE``). ``kwargs`` are DuckDB options
-    (threads, memory_limit) and are ignored by Spark, whose options are ``Settings.spark``.
+    ``None`` takes ``Settings.data.engine`` (``JDL_DATA__ENGINE``). ``spark``: the Spark options
+    (default ``Settings.spark``). ``kwargs`` are DuckDB options (threads, memory_limit), ignored
+    by Spark.
     """
     from jdl.core.config import get_settings
     from jdl.core.errors import UsageError
@@ -40,5 +49,5 @@ def open_admin(
     if name == "spark":
         from jdl.engines.spark import open_spark_admin
 
-        return open_spark_admin(data_dir, settings=settings.spark)
+        return open_spark_admin(data_dir, settings=spark or settings.spark)
     raise UsageError(f"Unknown engine {name!r}.", hint="Use duckdb or spark.")

@@ -46,7 +46,7 @@ logger.repl.level = {level}
 
 
 class SparkResult:
-    """A query's result, fetched like DuckDB's: ``fetchall()``, ``df()``, ``arrow()``."""
+    """A query's result, fetched like DuckDB's: ``fetchall()``, ``df()``, ``to_arrow_table()``."""
 
     def __init__(self, frame: Any, sql: str) -> None:
         self.frame = frame  # the lazy Spark DataFrame
@@ -56,12 +56,12 @@ class SparkResult:
         rows = _action(lambda: self.frame.collect(), self.sql)
         return [tuple(row) for row in rows]
 
-    def arrow(self) -> Any:
+    def to_arrow_table(self) -> Any:
         return _action(lambda: self.frame.toArrow(), self.sql)
 
     def df(self) -> pd.DataFrame:
         """pandas through Arrow, with DuckDB's conventions (dates as ``datetime64``)."""
-        return _as_duckdb_pandas(self.arrow())
+        return _as_duckdb_pandas(self.to_arrow_table())
 
 
 class SparkEngine:
@@ -85,6 +85,7 @@ class SparkEngine:
         self.spark = base.newSession()
         self.data_dir = None if data_dir is None else Path(data_dir)
         self._views: set[str] = set()
+        self._cached: list[Any] = []
         if self.data_dir is not None:
             self._register_admin_tables(self.data_dir)
 
@@ -139,6 +140,22 @@ class SparkEngine:
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
+    def create_view(self, name: str, sql: str | None = None, *, parquet: str | Path | None = None,
+                    cache: bool = False) -> None:
+        """Name a query (DuckDB dialect) or a Parquet file as a temporary view; ``cache`` keeps
+        its rows in executor memory once computed (for a table several later queries read)."""
+        if parquet is not None:
+            frame = _action(lambda: self.spark.read.parquet(str(parquet)), str(parquet))
+        elif sql is not None:
+            frame = self.execute(sql).frame
+        else:
+            raise ValueError("create_view needs sql or parquet")
+        if cache:
+            frame = frame.cache()
+            self._cached.append(frame)
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
@@ -162,6 +179,9 @@ class SparkEngine:
         for name in list(self._views):
             self.spark.catalog.dropTempView(name)
         self._views.clear()
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
 
     def __enter__(self) -> SparkEngine:
         return self
@@ -237,6 +257,8 @@ def spark_session(settings: SparkSettings | None = None) -> Any:
         # Checked here by the parity tests; pyspark's blanket warning would reach every user.
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
                                 category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated",
+                                module=r"pyspark\.")
         builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
         for key, value in session_conf(settings).items():
             builder = builder.config(key, value)

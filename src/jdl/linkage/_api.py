@@ -23,12 +23,15 @@ from jdl.linkage._result import LinkResult
 
 
 def options_from(settings: LinkageSettings) -> LinkOptions:
+    """Per-run options; the backend, when not set for linkage, is the data engine's."""
+    from jdl.core.config import get_settings
+
     return LinkOptions(
         match_threshold=settings.match_threshold,
         candidate_floor=settings.candidate_floor,
         prior_in_register=settings.prior_in_register,
         min_id_evidence=settings.min_id_evidence,
-        backend=settings.backend,
+        backend=settings.backend or get_settings().data.engine,
     )
 
 

@@ -2,8 +2,10 @@
 
 Linking never trains: it loads ``DIR/linkage-model.json`` (trained once per data version) and
 scores only the candidate pairs its blocking rules produce between the submission and the
-register. The probabilistic pass runs on DuckDB by default; ``backend="spark"`` builds the
-same settings for Spark (pyspark required) from the same comparison definitions.
+register. The probabilistic pass runs on DuckDB by default; ``backend="spark"`` runs the same
+blocking query and Splink's Spark backend on the same model (pyspark and Java required), for
+registers too large for one machine. The ID pass and the submission's feature records stay in
+the embedded DuckDB either way: they are the size of the submission.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jdl.linkage._features import (
     REGISTER,
     SUBMISSION,
     submission_features_sql,
+    term_frequency_sql,
 )
 from jdl.linkage._model import LinkageModel
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
@@ -136,50 +139,49 @@ def settings_for_dialect(model: LinkageModel, dialect: str) -> dict[str, Any]:
 
 def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
                  floor: float | None) -> pd.DataFrame:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise UsageError("The Spark backend needs pyspark.",
-                         hint="pip install 'justice-data-lab[spark]'") from exc
+    """The same scoring as DuckDB's, on Spark: the register's feature records are read by Spark
+    from their Parquet file (never through the driver), the submission's rows are sent to Spark
+    through Arrow, blocking runs as one Spark query and Splink's ``SparkAPI`` scores the pairs
+    with the model's m and u re-rendered for Spark. Only the scored candidate pairs come back."""
     from splink import Linker, SparkAPI
 
-    db_api = SparkAPI(spark_session=_spark_session(SparkSession))
+    from jdl.engines.spark import SparkEngine
+
     columns = ", ".join(FEATURE_COLUMNS)
-
-    def to_spark(table: str) -> Any:
-        return db_api.register(spark.createDataFrame(
-            workspace.engine.df(f"SELECT {columns} FROM {table}")))
-
-    spark = db_api.spark
-    left, right = to_spark(rows_table), to_spark(REGISTER_TABLE)
-    linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)
-    for column in TF_COLUMNS:
-        tf = db_api.register(
-            spark.createDataFrame(workspace.engine.df(f"SELECT * FROM tf_{column}"))
+    with SparkEngine() as engine:
+        engine.create_view(REGISTER_TABLE, parquet=workspace.register_parquet())
+        engine.register(rows_table,
+                        workspace.con.sql(f"SELECT {columns} FROM {rows_table}").to_arrow_table())
+        for column in TF_COLUMNS:
+            engine.create_view(f"tf_{column}", term_frequency_sql(column, REGISTER_TABLE),
+                               cache=True)
+        engine.create_view("blocked_ids", blocked_pairs_sql(rows_table, REGISTER_TABLE),
+                           cache=True)
+        engine.create_view(
+            "candidate_records",
+            f"SELECT * FROM {REGISTER_TABLE} WHERE unique_id IN (SELECT id_r FROM blocked_ids)",
+            cache=True,
         )
-        linker.table_management.register_term_frequency_lookup(tf, column)
-    predictions = linker.inference.predict_between(
-        left, right, threshold_match_probability=floor, warning_mode="never"
-    )
-    return _tidy_predictions(predictions.as_pandas_dataframe())
-
-
-def _spark_session(session_class: Any) -> Any:
-    """The active Spark session, or a local one with Splink's similarity UDF jar."""
-    active = session_class.getActiveSession()
-    if active is not None:
-        return active
-    import tempfile
-
-    from splink.backends.spark import similarity_jar_location
-
-    spark = (session_class.builder.master("local[2]").appName("jdl-linkage")
-             .config("spark.jars", similarity_jar_location())
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.ui.enabled", "false")
-             .getOrCreate())
-    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="jdl-spark-"))
-    return spark
+        engine.create_view(
+            "blocked_pairs",
+            "SELECT CAST(match_key AS VARCHAR) AS match_key, "
+            f"'{SUBMISSION}-__-' || CAST(id_l AS VARCHAR) AS join_key_l, "
+            f"'{REGISTER}-__-' || CAST(id_r AS VARCHAR) AS join_key_r FROM blocked_ids",
+        )
+        db_api = SparkAPI(spark_session=engine.spark)
+        left = db_api.register(rows_table)
+        right = db_api.register("candidate_records")
+        linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)
+        for column in TF_COLUMNS:
+            linker.table_management.register_term_frequency_lookup(
+                db_api.register(f"tf_{column}"), column
+            )
+        linker.table_management.register_blocked_pairs_for_predict(
+            db_api.register("blocked_pairs")
+        )
+        predictions = linker.inference.predict(threshold_match_probability=floor,
+                                               warning_mode="never")
+        return _tidy_predictions(predictions.as_pandas_dataframe())
 
 
 def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,

@@ -25,6 +25,8 @@ class Workspace:
 
     def __init__(self, engine: DuckDBEngine) -> None:
         self.engine = engine
+        self.register_file: Path | None = None  # the Parquet the register view reads, if any
+        self._scratch: Path | None = None
         self.engine.register("nickname_groups_df", nickname_groups())
         self.run("CREATE TABLE nickname_groups AS SELECT * FROM nickname_groups_df")
         self.engine.unregister("nickname_groups_df")
@@ -65,6 +67,7 @@ class Workspace:
         if cache is not None:
             self.run(f"CREATE OR REPLACE VIEW {REGISTER_TABLE} AS "
                      f"SELECT * FROM read_parquet('{cache}')")
+            self.register_file = cache
         else:
             self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS "
                      f"{register_features_sql('adm')}")
@@ -78,6 +81,16 @@ class Workspace:
         """Write the register's feature records to Parquet (the cache :meth:`open` reads)."""
         self.run(f"COPY {REGISTER_TABLE} TO '{path}' (FORMAT parquet)")
         return path
+
+    def register_parquet(self) -> Path:
+        """The register's feature records as a Parquet file, for another engine (Spark) to read:
+        the cache when the workspace was opened from it, else written once to a scratch folder."""
+        if self.register_file is None:
+            import tempfile
+
+            self._scratch = Path(tempfile.mkdtemp(prefix="jdl-register-"))
+            self.register_file = self.save_register(self._scratch / "register.parquet")
+        return self.register_file
 
     def run(self, sql: str) -> None:
         """Run a statement to completion (DuckDB 2 refuses new work while a result is open)."""
@@ -97,6 +110,10 @@ class Workspace:
 
     def close(self) -> None:
         self.engine.close()
+        if self._scratch is not None:
+            import shutil
+
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> Workspace:
         return self

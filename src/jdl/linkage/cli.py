@@ -26,7 +26,10 @@ def link(
         "links.csv"
     ),
     threshold: Annotated[float | None, typer.Option(help="Match probability to link.")] = None,
-    backend: Annotated[str | None, typer.Option(help="duckdb (default) or spark.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--engine", "--backend",
+        help="duckdb or spark (default: JDL_LINKAGE__BACKEND, else JDL_DATA__ENGINE, else duckdb)."
+    )] = None,
     summary: Annotated[Path | None, typer.Option(help="Also write the summary JSON.")] = None,
 ) -> None:
     """Link a submission's people to the national records (uses DIR/linkage-model.json)."""
