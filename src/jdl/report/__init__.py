@@ -11,6 +11,9 @@ ReportFiles : the paths written.
 ReportError : a :class:`jdl.core.JDLError` for results that cannot be reported (for example raw
     results without a ``disclosure`` block) or bad options.
 SUPPRESSED_MARK : ``"[c]"``, printed wherever the disclosure stage suppressed a value.
+covariate_name(code) -> str
+    A matching covariate in plain words (``ethnicityAsian`` -> ``Ethnicity: Asian``); the
+    service's diagnostics pages use it too.
 
 The report reads the released results dict only; it imports nothing from the analysis stages,
 so it cannot show a number the disclosure stage has not seen.
@@ -18,12 +21,13 @@ so it cannot show a number the disclosure stage has not seen.
 
 from jdl.report._errors import ReportError
 from jdl.report._render import ReportFiles, html_to_pdf, render_html, render_report
-from jdl.report._values import SUPPRESSED_MARK
+from jdl.report._values import SUPPRESSED_MARK, covariate_name
 
 __all__ = [
     "SUPPRESSED_MARK",
     "ReportError",
     "ReportFiles",
+    "covariate_name",
     "html_to_pdf",
     "render_html",
     "render_report",

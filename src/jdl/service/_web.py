@@ -42,6 +42,17 @@ from jdl.service._security import hash_password, verify_password
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _covariate(code: object) -> str:
+    """Balance rows name covariates as the report does (``ethnicityAsian`` -> ``Ethnicity:
+    Asian``)."""
+    from jdl.report import covariate_name
+
+    return covariate_name(code)
+
+
+templates.env.filters["covariate"] = _covariate
 MIN_PASSWORD = 12
 
 
