@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jdl import __version__
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, headline_findings, rules_of
 from jdl.catalogue._models import CatalogueSummary, Publication
 from jdl.catalogue._summary import INTERVENTIONS, SECTORS, Record, label, summarise
@@ -141,7 +142,8 @@ def _classify(pub: Publication, settings: Settings) -> None:
 def fingerprint(db: Session, settings: Settings) -> str:
     """Changes when a publication is added or removed, or the rules or summary settings change."""
     ids = list(db.scalars(select(Publication.id).order_by(Publication.id)))
-    state = {"ids": ids, "rules": rules_of(settings.inference),
+    # the software version too: a new release may draw the charts differently
+    state = {"ids": ids, "version": __version__, "rules": rules_of(settings.inference),
              "catalogue": settings.catalogue.model_dump()}
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 

@@ -46,8 +46,8 @@ def planted(data_dir: Path) -> list[dict[str, Any]]:
 
 
 def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """``n`` programmes that cover as many sectors and intervention types as possible: each pick
-    adds the most not-yet-covered sectors and types (ties in file order)."""
+    """``n`` programmes covering as many sectors, then intervention types, as possible: each pick
+    prefers a new sector, then a new type (ties in file order)."""
     if n < 1:
         raise UsageError("--reports must be at least 1.")
     if n > len(programmes):
@@ -58,8 +58,8 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     sectors: set[str] = set()
     types: set[str] = set()
     while len(chosen) < n:
-        best = max(left, key=lambda p: (p["sector"] not in sectors)
-                   + (p["intervention_type"] not in types))
+        best = max(left, key=lambda p: (p["sector"] not in sectors,
+                                        p["intervention_type"] not in types))
         chosen.append(best)
         left.remove(best)
         sectors.add(best["sector"])
