@@ -10,7 +10,7 @@ SEED ?= 20261124
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup demo test test-all bench bench-quick bench-setup validate lint clean
+.PHONY: setup demo demo-catalogue test test-all bench bench-quick bench-setup validate lint clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/jdl demo --data $(DATA) --people $(PEOPLE) --seed $(SEED)
+
+# The demo, then a public catalogue of every planted programme (synthetic; then `jdl serve`).
+demo-catalogue: demo
+	$(BIN)/jdl catalogue seed --data $(DATA) --reports 12
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
