@@ -63,12 +63,18 @@ def status(page: Any) -> str:
     return text.split("Status:", 1)[1].strip()
 
 
-def wait_until_finished(page: Any, screens: Screens, timeout: float = 150) -> str:
-    """Follow the submission as its organisation would: reload until the evaluation ends."""
+def wait_until_finished(page: Any, screens: Screens, timeout: float = 300) -> str:
+    """Follow the submission as its organisation would: reload until the evaluation ends (the
+    page also updates itself; reloading checks what a fresh visit shows)."""
+    from playwright.sync_api import expect
+
     deadline, seen = time.monotonic() + timeout, set()
     while time.monotonic() < deadline:
         page.reload()
         state = status(page)
+        if state == "running":  # the stage reached, in words and as a labelled progress bar
+            expect(page.get_by_role("progressbar", name="Evaluation progress")).to_be_visible()
+            expect(page.get_by_text("The lab is evaluating this submission")).to_be_visible()
         if state in ("queued", "running") and state not in seen:
             screens.take(page, state)
         seen.add(state)

@@ -113,3 +113,19 @@ def test_api_conforms_to_its_openapi_document(api_schema, lab, who, mode):
 @pytest.mark.parametrize("who", ROLES)
 def test_api_conforms_to_its_openapi_document_thoroughly(api_schema, lab, who, mode):
     _conforms(api_schema, lab, who, mode, THOROUGH)
+
+
+def test_submission_numbers_beyond_the_database_are_refused_not_errors(lab):
+    """Found by the thorough run: an id past SQLite's INTEGER overflowed inside the database
+    driver (500). Now it is a malformed request, in the API and on the pages."""
+    from tests.service.test_web import signed_in
+
+    too_big = 2**63
+    for path in (f"/api/submissions/{too_big}", f"/api/submissions/{too_big}/report.pdf"):
+        response = lab.client.get(path, headers=lab.auth("analyst"))
+        assert response.status_code == 422, response.text
+    assert lab.client.get(f"/api/submissions/{too_big - 1}",
+                          headers=lab.auth("analyst")).status_code == 404
+    signed_in(lab, "submitter_a")
+    assert lab.client.get(f"/submissions/{too_big}").status_code == 422
+    assert lab.client.get("/submissions/0").status_code == 422

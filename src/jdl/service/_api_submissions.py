@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
@@ -57,6 +58,10 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
                    "model": ErrorOut | RequestErrorOut if code == 422 else ErrorOut}
             for code in codes}
 
+
+# A submission number the database can hold (SQLite's and PostgreSQL's BIGINT): anything else
+# is a malformed request (422), never a database overflow (500).
+SubmissionId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="Submission number")]
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"],
                    responses=_errors(401, 429))
@@ -198,7 +203,8 @@ def list_submissions(db: SessionDep, user: UserDep) -> Any:
 
 @router.get("/{submission_id}", response_model=SubmissionOut,
             responses=_errors(404))
-def get_submission(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
+def get_submission(submission_id: SubmissionId, request: Request, db: SessionDep,
+                   user: UserDep) -> Any:
     """State, every timestamped state change, validation summary and jobs."""
     return _visible(db, request, user, submission_id, "submission.view")
 
@@ -229,8 +235,8 @@ def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user
 
 @router.get("/{submission_id}/results.json",
             responses=_errors(404, 409))
-def get_results(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
-                user: UserDep) -> Any:
+def get_results(submission_id: SubmissionId, request: Request, db: SessionDep,
+                settings: SettingsDep, user: UserDep) -> Any:
     """The disclosure-controlled results (the released aggregates)."""
     path = _released_file(request, db, settings, user, submission_id, "results.json",
                           "results.download")
@@ -239,7 +245,7 @@ def get_results(submission_id: int, request: Request, db: SessionDep, settings: 
 
 @router.get("/{submission_id}/report.pdf", response_class=FileResponse,
             responses=_errors(404, 409))
-def get_report(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
+def get_report(submission_id: SubmissionId, request: Request, db: SessionDep, settings: SettingsDep,
                user: UserDep) -> Any:
     """The report (organisations: only after a reviewer approved it)."""
     path = _released_file(request, db, settings, user, submission_id, "report.pdf",
@@ -254,7 +260,7 @@ DIAGNOSTIC_KEYS = ("counts", "exclusions", "attrition", "balance", "matching",
 
 @router.get("/{submission_id}/diagnostics",
             responses=_errors(403, 404, 409))
-def get_diagnostics(submission_id: int, request: Request, db: SessionDep,
+def get_diagnostics(submission_id: SubmissionId, request: Request, db: SessionDep,
                     settings: SettingsDep, user: UserDep) -> Any:
     """Lab staff only: the latest run's unrounded linkage counts, attrition, balance, matching
     and warnings, and the disclosure review — what an analyst checks before review."""
@@ -277,7 +283,7 @@ def get_diagnostics(submission_id: int, request: Request, db: SessionDep,
 
 @router.post("/{submission_id}/rerun", response_model=SubmissionOut,
              responses=_errors(400, 403, 404, 409, 422))
-def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
+def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: SessionDep,
           settings: SettingsDep, user: UserDep) -> Any:
     """An analyst runs the evaluation again, optionally with adjusted settings."""
     _require_role(db, request, user, {Role.analyst}, "submission.rerun", submission_id)
@@ -302,7 +308,8 @@ def rerun(submission_id: int, body: RerunIn, request: Request, db: SessionDep,
 
 @router.post("/{submission_id}/release-hold", response_model=SubmissionOut,
              responses=_errors(403, 404, 409))
-def release_hold(submission_id: int, request: Request, db: SessionDep, user: UserDep) -> Any:
+def release_hold(submission_id: SubmissionId, request: Request, db: SessionDep,
+                 user: UserDep) -> Any:
     """An analyst, having read the differencing guard's reason, sends a held submission on to
     review (the reason stays on record)."""
     _require_role(db, request, user, {Role.analyst}, "submission.release_hold", submission_id)
@@ -319,7 +326,7 @@ def release_hold(submission_id: int, request: Request, db: SessionDep, user: Use
 
 @router.post("/{submission_id}/approve", response_model=SubmissionOut,
              responses=_errors(400, 403, 404, 409, 422))
-def approve(submission_id: int, request: Request, db: SessionDep, settings: SettingsDep,
+def approve(submission_id: SubmissionId, request: Request, db: SessionDep, settings: SettingsDep,
             user: UserDep, body: ApproveIn | None = None) -> Any:
     """A reviewer releases the results to the organisation — a second pair of eyes, never on
     their own work — and sets the day the report enters the public catalogue."""

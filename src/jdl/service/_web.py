@@ -25,6 +25,7 @@ from sqlalchemy import select
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError
 from jdl.service._api_submissions import (
+    SubmissionId,
     _released_file,
     _visible,
     accept_upload,
@@ -284,7 +285,7 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(submission_id: int, request: Request, db: SessionDep,
+def submission_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                     settings: SettingsDep) -> Response:
     user = _signed_in(request, db)
     if isinstance(user, Response):
@@ -318,7 +319,7 @@ def submission_page(submission_id: int, request: Request, db: SessionDep,
 
 
 @router.get("/submissions/{submission_id}/progress")
-def progress_fragment(submission_id: int, request: Request, db: SessionDep) -> Response:
+def progress_fragment(submission_id: SubmissionId, request: Request, db: SessionDep) -> Response:
     """The progress box alone, which the submission page polls while a job runs."""
     user = _signed_in(request, db)
     if isinstance(user, Response):
@@ -404,7 +405,7 @@ def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 @router.post("/submissions/{submission_id}/rerun")
-async def rerun_page(submission_id: int, request: Request, db: SessionDep,
+async def rerun_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                      settings: SettingsDep) -> Response:
     return await _lab_action(request, db, submission_id, lambda user, form: rerun(
         submission_id, RerunIn(settings=rerun_overrides(form, settings)), request, db,
@@ -412,13 +413,14 @@ async def rerun_page(submission_id: int, request: Request, db: SessionDep,
 
 
 @router.post("/submissions/{submission_id}/release-hold")
-async def release_hold_page(submission_id: int, request: Request, db: SessionDep) -> Response:
+async def release_hold_page(submission_id: SubmissionId, request: Request,
+                            db: SessionDep) -> Response:
     return await _lab_action(request, db, submission_id, lambda user, _form: release_hold(
         submission_id, request, db, user))
 
 
 @router.post("/submissions/{submission_id}/approve")
-async def approve_page(submission_id: int, request: Request, db: SessionDep,
+async def approve_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                        settings: SettingsDep) -> Response:
     return await _lab_action(request, db, submission_id, lambda user, form: approve(
         submission_id, request, db, settings, user,
@@ -426,7 +428,7 @@ async def approve_page(submission_id: int, request: Request, db: SessionDep,
 
 
 @router.get("/submissions/{submission_id}/report.pdf")
-def report_page(submission_id: int, request: Request, db: SessionDep,
+def report_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                 settings: SettingsDep) -> Response:
     from fastapi.responses import FileResponse
 
