@@ -51,10 +51,11 @@ def test_headline_cells_come_from_the_records(results):
                                                               "271.6 s / 3.5 GiB"]
     # the stage's own time (pool_s), not the case's wall time; spark skipped with its reason
     assert rows["Comparison pool, whole population"][:3] == [
-        "20.0 s / 2.0 GiB", "200.0 s / 2.0 GiB", "not measured: pyspark is not installed"]
+        "20.0 s (CPU 40 s) / 2.0 GiB", "200.0 s (CPU 400 s) / 2.0 GiB",
+        "not measured: pyspark is not installed"]
     assert rows["Linkage model training"][0] == "failed (see the JSON)"
-    assert rows["Full evaluation of a 1k-row upload"][1] == "95.0 s / 2.0 GiB (load 8)"
-    assert rows["Linkage of 10k rows"][0] == "10.0 s / 2.0 GiB"
+    assert rows["Full evaluation of a 1k-row upload"][1] == "95.0 s (CPU 190 s) / 2.0 GiB (load 8)"
+    assert rows["Linkage of 10k rows"][0] == "10.0 s (CPU 20 s) / 2.0 GiB"
     assert rows["Cohort of 1k linked people"] == ["not measured"] * 3 + ["not measured |"]
 
 
