@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from jdl.service._jobs import set_state
 from jdl.service._models import Submission, SubmissionState
+from tests.service.conftest import Lab, make_settings, start_lab
 
 ROLES = ("submitter_a", "submitter_b", "analyst", "reviewer", "admin")
 FAST = settings(max_examples=8, deadline=None, derandomize=True, database=None,
@@ -31,19 +32,30 @@ def _existing_ids(value: int) -> int:
 
 
 @pytest.fixture
-def api_schema(lab, synthetic_upload) -> Any:
+def api_lab(tmp_path):
+    """The tests' Lab, with the per-client request limit out of the way (thousands of
+    requests a minute from one client would otherwise be answered 429)."""
+    passwords: dict[str, str] = {}
+    client, tokens, ids = start_lab(make_settings(tmp_path, requests_per_minute=10**6),
+                                    passwords)
+    with client:
+        yield Lab(client, tokens, ids, passwords)
+
+
+@pytest.fixture
+def api_schema(api_lab, synthetic_upload) -> Any:
     """The app's own OpenAPI document, with submissions in several states: 1 and 2 of
     organisation A (queued; awaiting review), 3 of organisation B (held)."""
     for who in ("submitter_a", "submitter_a", "submitter_b"):
-        assert lab.upload(who, synthetic_upload["upload"],
+        assert api_lab.upload(who, synthetic_upload["upload"],
                           synthetic_upload["programme"]).status_code == 201
-    with lab.sessions() as db:
+    with api_lab.sessions() as db:
         set_state(db, db.get(Submission, 2), SubmissionState.awaiting_review, None)
         held = db.get(Submission, 3)
         held.hold_reason = "cohort 'submission 9' differs from this one by 3 people"
         set_state(db, held, SubmissionState.held, None)
         db.commit()
-    schema = schemathesis.openapi.from_asgi("/openapi.json", lab.client.app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", api_lab.client.app)
 
     @schema.hook
     def map_path_parameters(context, path_parameters: dict[str, Any] | None) -> Any:
@@ -103,16 +115,16 @@ def _check_operation(operation, schema, lab, who: str, mode: GenerationMode,
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                          ids=["valid", "invalid"])
 @pytest.mark.parametrize("who", ROLES)
-def test_api_conforms_to_its_openapi_document(api_schema, lab, who, mode):
-    _conforms(api_schema, lab, who, mode, FAST)
+def test_api_conforms_to_its_openapi_document(api_schema, api_lab, who, mode):
+    _conforms(api_schema, api_lab, who, mode, FAST)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                          ids=["valid", "invalid"])
 @pytest.mark.parametrize("who", ROLES)
-def test_api_conforms_to_its_openapi_document_thoroughly(api_schema, lab, who, mode):
-    _conforms(api_schema, lab, who, mode, THOROUGH)
+def test_api_conforms_to_its_openapi_document_thoroughly(api_schema, api_lab, who, mode):
+    _conforms(api_schema, api_lab, who, mode, THOROUGH)
 
 
 def test_submission_numbers_beyond_the_database_are_refused_not_errors(lab):
