@@ -37,7 +37,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # keeps trying to reach update, sync and safe-browsing servers.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync", "--lang=en-GB"]
 
 
 def live_settings(tmp_path: Path, data_dir: Path | None, **service: Any) -> Settings:
