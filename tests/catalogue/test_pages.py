@@ -168,3 +168,23 @@ def test_publish_is_idempotent_and_refuses_unreleased_results(db, settings, tmp_
         with pytest.raises(CatalogueError, match=message):
             publish(db, report, storage, settings=settings)
     assert db.query(Publication).count() == 1
+
+
+def test_empty_catalogue(client):
+    assert "No reports have been published yet." in client.get("/catalogue").text
+    page = client.get("/catalogue/summary")
+    assert page.status_code == 200 and "all 0 published reports" in page.text
+    assert page.text.count('role="img"') == 3
+    assert client.get("/catalogue/export.json").json()["results"] == []
+    assert client.get("/catalogue/export.csv").text.startswith("publication_id,")
+
+
+def test_export_values_are_the_released_values(client, db, three):
+    data = client.get("/catalogue/export.json").json()
+    for row in data["results"]:
+        released = db.get(Publication, row["publication_id"]).results
+        for m in released["headline_measures"]:
+            for field in ("treatment", "comparison", "difference", "ci_low", "ci_high",
+                          "p_value"):
+                assert row[f"{m}__{field}"] == released["measures"][m][field]
+        assert row["treatment_n"] == released["counts"]["treatment_n"]
