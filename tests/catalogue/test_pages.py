@@ -53,6 +53,9 @@ def test_only_stored_publications_are_shown_and_others_are_404(client, db, three
     missing = max(three) + 1
     assert client.get(f"/catalogue/reports/{missing}").status_code == 404
     assert client.get(f"/catalogue/reports/{missing}/report.pdf").status_code == 404
+    assert client.get("/catalogue/reports/abc").status_code == 404
+    assert client.get("/catalogue/reports/²").status_code == 404
+    assert client.get(f"/catalogue/reports/{a}x/report.pdf").status_code == 404
     # an approved submission still under embargo is the service's: never in the catalogue
     from jdl.service._accounts import create_org, create_user
     from jdl.service._models import Submission, SubmissionState

@@ -149,15 +149,18 @@ def _measure_columns(pubs: list[Publication]) -> list[tuple[str, str]]:
     return [(m, short.get(m, m.replace("_", " ").capitalize())) for m in measures_in(pubs)]
 
 
-def _publication(db: SessionDep, publication_id: int) -> Publication:
-    pub = db.get(Publication, publication_id)
+def _publication(db: SessionDep, publication_id: str) -> Publication:
+    """The publication, or 404 (also for an id that is not a number: a public page should not
+    answer a mistyped address with a validation error)."""
+    pub = (db.get(Publication, int(publication_id))
+           if re.fullmatch(r"[0-9]{1,9}", publication_id) else None)
     if pub is None:
         raise HTTPException(404, "There is no published report with this number.")
     return pub
 
 
 @router.get("/catalogue/reports/{publication_id}")
-def report_page(publication_id: int, request: Request, db: SessionDep,
+def report_page(publication_id: str, request: Request, db: SessionDep,
                 settings: SettingsDep) -> Response:
     try:
         pub = _publication(db, publication_id)
@@ -170,7 +173,7 @@ def report_page(publication_id: int, request: Request, db: SessionDep,
 
 
 @router.get("/catalogue/reports/{publication_id}/report.pdf")
-def report_pdf(publication_id: int, db: SessionDep, settings: SettingsDep) -> Response:
+def report_pdf(publication_id: str, db: SessionDep, settings: SettingsDep) -> Response:
     pub = _publication(db, publication_id)
     path = Path(settings.service.storage_dir) / "catalogue" / pub.pdf_file
     if not path.is_file():
