@@ -191,3 +191,13 @@ def test_export_values_are_the_released_values(client, db, three):
                           "p_value"):
                 assert row[f"{m}__{field}"] == released["measures"][m][field]
         assert row["treatment_n"] == released["counts"]["treatment_n"]
+
+
+def test_pages_and_export_follow_a_change_of_rules(app, client, three):
+    assert listed(client, "?result=decrease") == [str(three[0])]
+    app.state.settings.inference = app.state.settings.inference.model_copy(
+        update={"alpha": 0.001})  # p = 0.01 is no longer significant
+    assert listed(client, "?result=decrease") == []
+    data = client.get("/catalogue/export.json").json()
+    assert data["significance_rule"]["alpha"] == 0.001
+    assert {r["proven_reoffending_rate__result"] for r in data["results"]} == {"inconclusive"}

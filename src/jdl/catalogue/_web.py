@@ -18,10 +18,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Select, func, or_, select
 
 from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
-from jdl.catalogue._findings import RESULT_LABELS, finding_for
+from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._models import Publication
 from jdl.catalogue._publish import current_summary
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
+from jdl.core.config import Settings
 from jdl.service._deps import SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
@@ -128,6 +129,7 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
 
 @router.get("/catalogue")
 def catalogue(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     pubs = _published(db, filters)
     total = db.scalar(select(func.count(Publication.id))) or 0
@@ -162,6 +164,7 @@ def _publication(db: SessionDep, publication_id: str) -> Publication:
 @router.get("/catalogue/reports/{publication_id}")
 def report_page(publication_id: str, request: Request, db: SessionDep,
                 settings: SettingsDep) -> Response:
+    current_summary(db, settings)  # findings re-derived first if the rules have changed
     try:
         pub = _publication(db, publication_id)
     except HTTPException as exc:
@@ -190,7 +193,9 @@ def summary_page(request: Request, db: SessionDep, settings: SettingsDep) -> Res
                  computed_at=stored.computed_at, categories=CATEGORIES)
 
 
-def _export_rows(request: Request, db: SessionDep) -> tuple[list[str], list[dict[str, Any]]]:
+def _export_rows(request: Request, db: SessionDep, settings: Settings
+                 ) -> tuple[list[str], list[dict[str, Any]]]:
+    current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     if errors:
         raise HTTPException(400, " ".join(errors))
@@ -199,11 +204,11 @@ def _export_rows(request: Request, db: SessionDep) -> tuple[list[str], list[dict
 
 @router.get("/catalogue/export.json")
 def export_json(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
-    cols, data = _export_rows(request, db)
+    cols, data = _export_rows(request, db, settings)
     return JSONResponse({
         "title": "Justice Data Lab: published results",
         "cautions": list(CAUTIONS),
-        "significance_rule": {**_rule(settings), "headline_measure":
+        "significance_rule": {**rules_of(settings.inference), "headline_measure":
                               settings.catalogue.headline_measure},
         "disclosure_control": "Values as released: numbers of people below the lab's threshold "
                               "are not shown (null) and others are rounded.",
@@ -211,17 +216,11 @@ def export_json(request: Request, db: SessionDep, settings: SettingsDep) -> Resp
 
 
 @router.get("/catalogue/export.csv")
-def export_csv(request: Request, db: SessionDep) -> Response:
-    cols, data = _export_rows(request, db)
+def export_csv(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    cols, data = _export_rows(request, db, settings)
     return Response(to_csv(cols, data), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition":
                              'attachment; filename="jdl-published-results.csv"'})
-
-
-def _rule(settings: Any) -> dict[str, Any]:
-    from jdl.catalogue._findings import rules_of
-
-    return rules_of(settings.inference)
 
 
 def format_value(value: Any, unit: str | None) -> str:
