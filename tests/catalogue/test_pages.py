@@ -201,3 +201,20 @@ def test_pages_and_export_follow_a_change_of_rules(app, client, three):
     data = client.get("/catalogue/export.json").json()
     assert data["significance_rule"]["alpha"] == 0.001
     assert {r["proven_reoffending_rate__result"] for r in data["results"]} == {"inconclusive"}
+
+
+def test_every_catalogue_output_passes_the_disclosure_text_check(client, db, settings):
+    """The example's raw counts (347 treated, 126 comparison re-offenders...) are released
+    rounded; no page or export may show a raw count or a small count in a count context."""
+    import copy
+
+    from jdl.disclosure import check_released_text, release
+
+    rel = release(copy.deepcopy(json.loads(RAW.read_text())))
+    pub = publish_one(db, settings.service.storage_dir, rel.results, submission_id=1,
+                      settings=settings)
+    for url in ("/catalogue", f"/catalogue/reports/{pub}", "/catalogue/summary",
+                "/catalogue/export.csv", "/catalogue/export.json"):
+        text = client.get(url).text.replace("<td>2026</td>", "")  # the year published
+        assert check_released_text(text, rel) == [], url
+    assert "347" not in client.get(f"/catalogue/reports/{pub}").text
