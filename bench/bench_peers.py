@@ -51,17 +51,19 @@ d <- read.csv(args[1], stringsAsFactors = TRUE)
 f <- as.formula(args[2]); outcome <- args[3]
 ratio <- as.numeric(args[4]); replace <- args[5] == "TRUE"
 caliper <- if (args[6] == "NA") NULL else as.numeric(args[6])
-t0 <- proc.time()[["elapsed"]]
+t0 <- proc.time()
 m <- matchit(f, data = d, method = "nearest", distance = "glm", ratio = ratio,
              replace = replace, caliper = caliper)
-elapsed <- proc.time()[["elapsed"]] - t0
+used <- proc.time() - t0
+elapsed <- used[["elapsed"]]; cpu <- used[["user.self"]] + used[["sys.self"]]
 md <- match.data(m)
 y <- md[[outcome]]; w <- md$weights; t <- md$treat == 1
 att <- weighted.mean(y[t], w[t]) - weighted.mean(y[!t], w[!t])
 write.csv(data.frame(row = as.integer(rownames(md)), treat = md$treat, weight = w),
           args[7], row.names = FALSE)
-cat(sprintf(paste0('{"matchit_s": %.4f, "att": %.10f, "n_treated": %d, "n_control": %d, ',
-                   '"version": "%s"}\n'), elapsed, att, sum(t), sum(!t),
+cat(sprintf(paste0('{"matchit_s": %.4f, "matchit_cpu_s": %.4f, "att": %.10f, ',
+                   '"n_treated": %d, "n_control": %d, "version": "%s"}\n'),
+            elapsed, cpu, att, sum(t), sum(!t),
             as.character(packageVersion("MatchIt"))))
 """
 

@@ -60,9 +60,9 @@ def _upload(data_dir: Path, k: int, out: Path) -> Path:
     """``k`` people with a custody release, as an upload without IDs (names, date of birth, sex,
     intervention start on the day the sentence started): every row is linked probabilistically
     and most are eligible."""
-    from jdl.engines.duckdb import open_admin
+    from jdl.engines import open_admin
 
-    with open_admin(data_dir) as engine:
+    with open_admin(data_dir, engine="duckdb") as engine:
         rows = engine.df(f"""
             SELECT p.forename, p.surname, strftime(p.date_of_birth, '%d/%m/%Y') AS date_of_birth,
                    p.sex, strftime(e.sentence_start, '%d/%m/%Y') AS intervention_start
@@ -112,11 +112,12 @@ def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
     from jdl.engines import open_admin
 
     data = population(people)
-    with open_admin(data, **_engine_args(engine)) as admin:
+    with open_admin(data, engine="duckdb") as admin:  # the same sample for every engine
         sample = admin.df(
             f"SELECT person_id, sentence_start FROM (SELECT * FROM index_events WHERE "
             f"index_type = 'custody_release') USING SAMPLE reservoir({k} ROWS) REPEATABLE (7)"
         )
+    with open_admin(data, **_engine_args(engine)) as admin:
         link = pd.DataFrame({"row_number": range(1, len(sample) + 1),
                              "person_id": sample.person_id.astype("Int64"),
                              "match_probability": 1.0, "method": "id"})
@@ -190,8 +191,22 @@ def _record(stage: str, people: int, k: int | None, engine: str, func, *args) ->
     return {**meta, **run_case(f"{stage} k={k} {engine} {people}", func, *args)}
 
 
-def run_population(people: int, engines: list[str], quick: bool) -> list[dict[str, Any]]:
-    """Every case for one population size."""
+STAGES = ("generation", "train", "link", "cohort", "pool", "evaluate", "match")
+
+
+def skipped_records(people: int, engine: str, stages: tuple[str, ...], reason: str
+                    ) -> list[dict[str, Any]]:
+    """Records saying why a size/engine was not measured (``--skip REASON``): the summary then
+    shows the reason instead of a figure."""
+    ks = {"link": COHORTS, "cohort": COHORTS, "match": COHORTS, "evaluate": (1_000,)}
+    return [{"case": f"{stage} k={k} {engine} {people}", "ok": True, "stage": stage,
+             "people": people, "k": k, "engine": engine, "skipped": reason}
+            for stage in stages if stage != "generation" for k in ks.get(stage, (None,))]
+
+
+def run_population(people: int, engines: list[str], quick: bool,
+                   stages: tuple[str, ...] = STAGES) -> list[dict[str, Any]]:
+    """Every case (of ``stages``) for one population size."""
     records = []
     data = WORK_DIR / f"synth-{people}"
     try:
@@ -200,18 +215,20 @@ def run_population(people: int, engines: list[str], quick: bool) -> list[dict[st
         shutil.rmtree(data, ignore_errors=True)
         records.append(_record("generation", people, None, "duckdb", generate_case, people))
     for engine in engines:
-        records.append(_record("train", people, None, engine, train_case, people, engine))
-        for k in COHORTS:
+        if "train" in stages:
+            records.append(_record("train", people, None, engine, train_case, people, engine))
+        for k in COHORTS if "link" in stages else ():
             records.append(_record("link", people, k, engine, link_case, people, k, engine))
-        for k in COHORTS:
+        for k in COHORTS if "cohort" in stages else ():
             records.append(_record("cohort", people, k, engine, cohort_case, people, k,
                                    engine))
-        records.append(_record("pool", people, None, engine, pool_case, people, engine))
+        if "pool" in stages:
+            records.append(_record("pool", people, None, engine, pool_case, people, engine))
         cohorts = COHORTS if people == 1_000_000 and not quick else (1_000,)
-        for k in cohorts:
+        for k in cohorts if "evaluate" in stages else ():
             records.append(_record("evaluate", people, k, engine, evaluate_case, people, k,
                                    engine))
-    for k in COHORTS:  # matching runs in memory (numpy): the same on either engine
+    for k in COHORTS if "match" in stages else ():  # in memory (numpy): engine-independent
         records.append(_record("match", people, k, "duckdb", match_case, people, k))
     return records
 
@@ -230,9 +247,14 @@ def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
     sizes = [int(s) for s in _option(argv, "--sizes", "").split(",") if s] or list(
         QUICK_SIZES if quick else SIZES)
     engines = _option(argv, "--engines", _option(argv, "--engine", "duckdb")).split(",")
+    stages = tuple(_option(argv, "--stages", ",".join(STAGES)).split(","))
+    skip = _option(argv, "--skip", "")
     records: list[dict] = []
     for people in sizes:
-        records += run_population(people, engines, quick)
+        if skip:
+            records += [r for e in engines for r in skipped_records(people, e, stages, skip)]
+        else:
+            records += run_population(people, engines, quick, stages)
         write_results("scaling", _merged(records))  # after each size: a stop keeps the rest
     return records
 
