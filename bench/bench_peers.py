@@ -147,12 +147,12 @@ def psmpy_case(csv: str, covs: list[str], outcome: str) -> dict[str, Any]:
             "note": "psmpy fits sklearn's penalised logistic regression (C=1), not R's glm"}
 
 
-def pool_frame(people: int, treated: int, seed: int = 11) -> Path:
+def pool_frame(people: int, treated: int, seed: int = 11) -> dict[str, str]:
     """The 1M pool's custody releases with ``treated`` events drawn with probability rising with
     record and falling with age and work; written once as CSV (what R reads)."""
     out = OUT / f"pool-{people}-{treated}.csv"
     if out.exists():
-        return out
+        return {"path": str(out)}
     from jdl.cohort import build_pool
     from jdl.engines import open_admin
 
@@ -168,7 +168,7 @@ def pool_frame(people: int, treated: int, seed: int = 11) -> Path:
     frame.insert(0, "treat", 0)
     frame.loc[chosen, "treat"] = 1
     frame.to_csv(out, index=False)
-    return out
+    return {"path": str(out), "rows": len(frame)}
 
 
 def main(quick: bool = False) -> list[dict]:
@@ -178,7 +178,9 @@ def main(quick: bool = False) -> list[dict]:
     sets = [("lalonde", str(lalonde), LALONDE_COVS, "re78", list(SPECS))]
     if not quick:
         for treated in (1_000, 10_000):
-            csv = pool_frame(1_000_000, treated)
+            csv = OUT / f"pool-1000000-{treated}.csv"
+            # in its own process: a spawned case's peak RSS starts at its parent's
+            run_case(f"prepare {csv.name}", pool_frame, 1_000_000, treated)
             sets.append((f"pool 1M, {treated:,} treated", str(csv), POOL_COVS, "reoffended",
                          ["nearest 1:1"]))
     records = []
