@@ -9,6 +9,8 @@ PEOPLE ?= 200000
 SEED ?= 20261124
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
+# The service's PostgreSQL tests start a throwaway server from Debian's postgresql binaries.
+POSTGRES_DIR ?= /usr/lib/postgresql
 
 .PHONY: setup demo demo-catalogue test test-all bench bench-quick bench-setup validate lint clean
 
@@ -28,11 +30,11 @@ demo: $(STAMP)
 demo-catalogue: demo
 	$(BIN)/jdl catalogue seed --data $(DATA) --reports 12
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
-test-all: $(STAMP) $(CHROMIUM)
+test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -45,6 +47,15 @@ $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests..."
 	@apt-get update -qq
 	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+$(POSTGRES_DIR):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The service's PostgreSQL tests need Debian's postgresql. Install it as root:" \
+	       "apt-get update && apt-get install -y postgresql." >&2; \
+	  exit 1; fi
+	@echo "Installing Debian's postgresql for the service's PostgreSQL tests..."
+	@apt-get update -qq
+	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 
 # Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
 # bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.
