@@ -12,7 +12,7 @@ pytest.importorskip("pyspark")
 from jdl.linkage import link_submission
 from tests.linkage.conftest import FAST
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 
 def test_spark_links_equal_duckdb_links(register, data_dir):
