@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,8 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     review.get_by_role("link", name=submission_url.rsplit("/", 1)[1], exact=True).click()
     expect(review.get_by_role("heading", name="Diagnostics (lab only)")).to_be_visible()
     screens.take(review, "review")
+    today = datetime.now(UTC).date()
+    review.get_by_label("Publish in the public catalogue on").fill(today.isoformat())
     review.get_by_role("button", name="Approve for release").click()
     expect(review.locator("p", has_text="Status:")).to_contain_text("approved")
     screens.take(review, "approved")
@@ -157,4 +160,21 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     assert pdf.read_bytes().startswith(b"%PDF")
     text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
     assert programme["programme_name"] in text and programme["organisation"] in text
+
+    # on its publication date the report enters the public catalogue
+    expect(page.get_by_text("will be published in the lab's public catalogue on")).to_be_visible()
+    from jdl.service._publication import publish_due
+
+    # (the server's idle worker does this once a minute; do it now rather than wait)
+    publish_due(lab.sessions, lab.settings, today=today)
+    page.reload()
+    assert status(page) == "published"
+    page.get_by_role("link", name="its catalogue page").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(programme["programme_name"])
+    screens.take(page, "published")
+    public = browser.new_context(base_url=lab.base_url)  # no sign-in
+    catalogue = public.new_page()
+    catalogue.goto("/catalogue")
+    expect(catalogue.get_by_role("link", name=programme["programme_name"])).to_be_visible()
+    public.close()
     organisation.close()
