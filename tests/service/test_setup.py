@@ -76,3 +76,27 @@ def test_help_does_not_import_the_web_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_serve_trusts_forwarded_addresses_only_from_the_configured_proxies(tmp_path, monkeypatch):
+    import uvicorn
+
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("JDL_SERVICE__DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("JDL_SERVICE__STORAGE_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("JDL_SERVICE__SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    monkeypatch.setenv("JDL_SERVICE__ENCRYPTION_KEY_FILE", str(tmp_path / "encryption.key"))
+    monkeypatch.setenv("JDL_SERVICE__FORWARDED_ALLOW_IPS", "10.0.0.5")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["serve", "--no-worker", "--port", "8123"])
+        assert exit_.value.code == 0
+    finally:
+        get_settings.cache_clear()
+    assert seen == {"host": "127.0.0.1", "port": 8123, "proxy_headers": True,
+                    "forwarded_allow_ips": "10.0.0.5"}

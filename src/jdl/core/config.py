@@ -210,6 +210,9 @@ class ServiceSettings(BaseModel):
     # submission's last completed run; the report, aggregates and lab-internal link table stay.
     upload_retention_days: float = Field(default=30, ge=0)
     requests_per_minute: int = Field(default=600, ge=1)  # per client address, then 429
+    # Behind a reverse proxy, the client address (rate limits, audit) comes from its
+    # X-Forwarded-For header, trusted only from these addresses (comma-separated; "*" = any).
+    forwarded_allow_ips: str = "127.0.0.1"
     # A running job whose worker has not signalled for this long is taken to be dead and
     # re-queued (workers signal every quarter of it), so several workers can share the queue.
     job_stale_seconds: float = Field(default=60, gt=0)

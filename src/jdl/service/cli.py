@@ -121,7 +121,8 @@ def serve(
     settings = get_settings()
     settings.service.in_process_worker = worker
     app = create_app(settings)
-    uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port)
+    uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port,
+                proxy_headers=True, forwarded_allow_ips=settings.service.forwarded_allow_ips)
 
 
 def worker() -> None:
