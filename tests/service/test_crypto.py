@@ -82,3 +82,92 @@ def test_sealed_file_with_another_key_is_a_clear_error(tmp_path):
     seal_folder(ServiceSettings(encryption_key_file=tmp_path / "key1"), folder)
     with pytest.raises(EncryptionKeyError, match="cannot be decrypted"):
         read_sealed(ServiceSettings(encryption_key_file=tmp_path / "key2"), folder / "links.csv")
+
+
+def _stored_files(service, tmp_path):
+    """An encrypted upload, a checkpoint and a sealed internal folder, as a job leaves them."""
+    from jdl.service._crypto import EncryptedCheckpoints, seal_folder, store_encrypted
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("forename,surname\nAda,Lovelace\n")
+    folder = service.storage_dir / "submission-1"
+    (folder / "jobs" / "1" / "internal").mkdir(parents=True)
+    store_encrypted(service, plain, folder / "upload.csv")
+    EncryptedCheckpoints(service, folder / "jobs" / "1" / "checkpoints").save("link", {"n": 3})
+    (folder / "jobs" / "1" / "internal" / "links.csv").write_text("row_number,person_id\n2,7\n")
+    seal_folder(service, folder / "jobs" / "1" / "internal")
+    return folder
+
+
+def _readable(service, folder, tmp_path) -> bool:
+    from jdl.service._crypto import EncryptedCheckpoints, EncryptionKeyError, read_sealed
+
+    try:
+        with decrypted(service, folder / "upload.csv", tmp_path / "work") as plain:
+            upload_ok = b"Lovelace" in plain.read_bytes()
+        links = read_sealed(service, folder / "jobs" / "1" / "internal" / "links.csv")
+    except EncryptionKeyError:
+        return False
+    checkpoint = EncryptedCheckpoints(service, folder / "jobs" / "1" / "checkpoints")
+    return upload_ok and links == b"row_number,person_id\n2,7\n" and \
+        checkpoint.load("link") == {"n": 3}
+
+
+def test_rotating_the_key_file_re_encrypts_every_file(tmp_path):
+    from jdl.service._crypto import encrypted_files, rotate_key
+
+    service = make_settings(tmp_path).service
+    folder = _stored_files(service, tmp_path)
+    old_key = service.encryption_key_file.read_text().strip()
+    before = {p: p.read_bytes() for p in encrypted_files(service.storage_dir)}
+    assert len(before) == 3
+    assert rotate_key(service, service.storage_dir) == 3
+    new_key = service.encryption_key_file.read_text().strip()
+    assert new_key != old_key and len(new_key.split()) == 1  # the old key is gone
+    assert stat.S_IMODE(service.encryption_key_file.stat().st_mode) == 0o600
+    assert all(p.read_bytes() != data for p, data in before.items())
+    assert _readable(service, folder, tmp_path)
+    old = service.model_copy(update={"encryption_key": old_key})
+    assert not _readable(old, folder, tmp_path)
+
+
+def test_rotation_with_keys_in_the_environment(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from jdl.service._crypto import rotate_key
+
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    service = make_settings(tmp_path).service.model_copy(update={"encryption_key": first})
+    folder = _stored_files(service, tmp_path)
+    rotating = service.model_copy(update={"encryption_key": second,
+                                          "encryption_previous_keys": [first]})
+    assert _readable(rotating, folder, tmp_path)  # both keys work during the rotation
+    assert rotate_key(rotating, service.storage_dir) == 3
+    after = service.model_copy(update={"encryption_key": second})
+    assert _readable(after, folder, tmp_path)
+    assert not _readable(service, folder, tmp_path)  # the first key no longer reads them
+
+
+def test_rotate_key_command_is_audited(tmp_path, monkeypatch, capsys):
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+    from jdl.service._db import open_database
+    from jdl.service._models import AuditEntry
+
+    service = make_settings(tmp_path).service
+    _stored_files(service, tmp_path)
+    for name, value in (("DATABASE_URL", service.database_url),
+                        ("STORAGE_DIR", service.storage_dir),
+                        ("ENCRYPTION_KEY_FILE", service.encryption_key_file)):
+        monkeypatch.setenv(f"JDL_SERVICE__{name}", str(value))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["admin", "rotate-key"])
+        assert exit_.value.code == 0
+    finally:
+        get_settings.cache_clear()
+    assert "Re-encrypted 3 file(s)" in capsys.readouterr().out
+    with open_database(service.database_url)() as db:
+        entry = db.query(AuditEntry).filter_by(action="admin.rotate_key").one()
+    assert entry.detail == "3 file(s) re-encrypted"

@@ -221,6 +221,9 @@ class ServiceSettings(BaseModel):
     # the file away from the database and its backups.
     encryption_key: str | None = None
     encryption_key_file: Path = Path("out/service/encryption.key")
+    # During a key rotation (`jdl admin rotate-key`) with the key in the environment: the old
+    # keys, still accepted for decryption (a key file holds them one a line instead).
+    encryption_previous_keys: list[str] = Field(default_factory=list)
     # An approved report enters the public catalogue on its embargo date, which the reviewer
     # sets at approval; this many days after approval by default (the organisation's time to
     # read its report first). 0 publishes at the next due run.

@@ -16,17 +16,20 @@ from pathlib import Path
 from jdl.core.config import ServiceSettings
 from jdl.core.errors import JDLError
 
+SEALED = ".enc"
+
 
 class EncryptionKeyError(JDLError):
     """The encryption key is missing, malformed or not the one the files were stored with."""
 
 
 def _fernet(service: ServiceSettings):
-    from cryptography.fernet import Fernet
+    """Encrypts with the current key; decrypts with it or any previous one (during a key
+    rotation the files are re-encrypted one by one)."""
+    from cryptography.fernet import Fernet, MultiFernet
 
-    key = service.encryption_key or _key_from_file(Path(service.encryption_key_file))
     try:
-        return Fernet(key.strip().encode())
+        return MultiFernet([Fernet(key.encode()) for key in _keys(service)])
     except (ValueError, TypeError):
         raise EncryptionKeyError(
             "The service's encryption key is not a valid Fernet key.",
@@ -34,8 +37,20 @@ def _fernet(service: ServiceSettings):
                  "print(Fernet.generate_key().decode())'") from None
 
 
+def _keys(service: ServiceSettings) -> list[str]:
+    """The current key first, then previous ones: from the environment, else the key file
+    (one key a line)."""
+    if service.encryption_key:
+        return [service.encryption_key.strip(),
+                *(k.strip() for k in service.encryption_previous_keys if k.strip())]
+    keys = _key_from_file(Path(service.encryption_key_file)).split()
+    if not keys:
+        raise EncryptionKeyError(f"The key file {service.encryption_key_file} is empty.")
+    return keys
+
+
 def _key_from_file(path: Path) -> str:
-    """The key file's key, created (readable by the owner only) if there is none yet."""
+    """The key file's text, created (readable by the owner only) if there is none yet."""
     from cryptography.fernet import Fernet
 
     if not path.exists():
@@ -49,14 +64,59 @@ def _key_from_file(path: Path) -> str:
     return path.read_text()
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with an owner-only file holding ``data``."""
+    partial = path.with_name(path.name + ".part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    partial.replace(path)
+
+
+def encrypted_files(storage: Path) -> list[Path]:
+    """Every file the service stored encrypted: uploads, checkpoints, sealed internal outputs."""
+    storage = Path(storage)
+    return sorted([*storage.glob("submission-*/upload.*"),
+                   *storage.glob("submission-*/jobs/*/checkpoints/*.bin"),
+                   *storage.glob(f"submission-*/jobs/*/internal/*{SEALED}")])
+
+
+def rotate_key(service: ServiceSettings, storage: Path) -> int:
+    """Re-encrypt every stored file under a new key; returns how many files.
+
+    With a key file: a new key is generated and written first, above the old one (so a crash
+    part-way leaves every file readable), the files are re-encrypted, then the old key is
+    dropped. With the key in the environment, set the new one as ``encryption_key`` and the old
+    one in ``encryption_previous_keys`` first; this re-encrypts under the new one.
+    """
+    from cryptography.fernet import Fernet, InvalidToken
+
+    key_file = None if service.encryption_key else Path(service.encryption_key_file)
+    if key_file is not None:
+        old = _keys(service)
+        new = Fernet.generate_key().decode()
+        _write_private(key_file, "\n".join([new, *old]).encode() + b"\n")
+    fernet, files = _fernet(service), encrypted_files(storage)
+    for path in files:
+        try:
+            _write_private(path, fernet.rotate(path.read_bytes()))
+        except InvalidToken:
+            raise EncryptionKeyError(f"{path.name} cannot be decrypted with the current or "
+                                     "previous keys; rotation stopped (files done so far are "
+                                     "under the new key, which is kept).") from None
+    if key_file is not None:
+        _write_private(key_file, new.encode() + b"\n")
+    return len(files)
+
+
 def ensure_key(service: ServiceSettings) -> None:
     """Fail at start-up, not at the first upload, if the key is unusable."""
     _fernet(service)
 
 
 def store_encrypted(service: ServiceSettings, plain: Path, target: Path) -> None:
-    """Write ``plain``'s bytes encrypted to ``target``."""
-    target.write_bytes(_fernet(service).encrypt(plain.read_bytes()))
+    """Write ``plain``'s bytes encrypted to ``target`` (owner-only)."""
+    _write_private(target, _fernet(service).encrypt(plain.read_bytes()))
 
 
 @contextmanager
@@ -127,9 +187,6 @@ class EncryptedCheckpoints:
         import shutil
 
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-SEALED = ".enc"
 
 
 def seal_folder(service: ServiceSettings, folder: Path) -> int:

@@ -6,6 +6,7 @@ fast.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -82,6 +83,27 @@ def new_credentials_command(
     if new_tok:
         typer.echo(f"API token: {new_tok}")
     typer.echo("Shown only now; the lab stores only their hashes.")
+
+
+@admin_app.command("rotate-key")
+def rotate_key_command() -> None:
+    """Re-encrypt every stored upload, checkpoint and lab-internal file under a new key.
+
+    With the key file (the default), a new key replaces the old one in the file. With the key in
+    JDL_SERVICE__ENCRYPTION_KEY, first set the new key there and the old one in
+    JDL_SERVICE__ENCRYPTION_PREVIOUS_KEYS (a JSON list). Stop the service and workers first.
+    """
+    from jdl.core.config import get_settings
+    from jdl.service._crypto import rotate_key
+    from jdl.service._models import AuditEntry
+
+    settings = get_settings()
+    count = rotate_key(settings.service, Path(settings.service.storage_dir))
+    with _sessions()() as db:
+        db.add(AuditEntry(action="admin.rotate_key", outcome="allowed",
+                          detail=f"{count} file(s) re-encrypted", client="jdl admin"))
+        db.commit()
+    typer.echo(f"Re-encrypted {count} file(s) under the new key.")
 
 
 @admin_app.command("purge")
