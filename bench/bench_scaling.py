@@ -255,8 +255,18 @@ def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
             records += [r for e in engines for r in skipped_records(people, e, stages, skip)]
         else:
             records += run_population(people, engines, quick, stages)
-        write_results("scaling", _merged(records))  # after each size: a stop keeps the rest
+        _save(records)  # after each size: a stop keeps the rest
     return records
+
+
+def _save(records: list[dict]) -> None:
+    """Merge into ``scaling.json`` under a lock (several runs may measure at once)."""
+    import fcntl
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    with open(WORK_DIR / ".scaling.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_results("scaling", _merged(records))
 
 
 def _merged(records: list[dict]) -> list[dict]:
