@@ -16,6 +16,7 @@ Other tests (e.g. the public catalogue's) reuse this through the fixtures in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -186,3 +187,18 @@ def first_sign_in(page: Any, base_url: str, email: str, one_time: str,
     page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save password").click()
     page.wait_for_url(base_url + "/")
+
+
+def api_upload(lab: LiveLab, token: str, upload: dict[str, Any]) -> int:
+    """Upload ``{"upload": path, "programme": dict}`` through the JSON API, as a script would;
+    the new submission's number."""
+    import httpx
+
+    response = httpx.post(lab.url("/api/submissions"), timeout=60,
+                          headers={"Authorization": f"Bearer {token}"},
+                          files={"file": ("people.csv", upload["upload"].read_bytes(),
+                                          "text/csv")},
+                          data={"programme": json.dumps(upload["programme"],
+                                                        default=str)})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]

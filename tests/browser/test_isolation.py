@@ -4,28 +4,13 @@ without its CSRF token is refused."""
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from jdl.service._models import AuditEntry, Submission
-from tests.browser.live import LiveLab, first_sign_in, new_context
+from tests.browser.live import api_upload, first_sign_in, new_context
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-
-def api_upload(lab: LiveLab, token: str, planted_upload) -> int:
-    """Organisation A's submission, sent by script as `curl` would."""
-    response = httpx.post(lab.url("/api/submissions"), timeout=60,
-                          headers={"Authorization": f"Bearer {token}"},
-                          files={"file": ("people.csv", planted_upload["upload"].read_bytes(),
-                                          "text/csv")},
-                          data={"programme": json.dumps(planted_upload["programme"],
-                                                        default=str)})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 @pytest.fixture
