@@ -72,3 +72,48 @@ def test_only_approved_reports_are_ever_published(lab, synthetic_upload):
         assert publish_due(lab.sessions, lab.settings) == []
     body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
     assert body["publication_id"] is None and body["published_at"] is None
+
+
+def test_reviewer_or_admin_moves_the_publication_date_until_published(lab, synthetic_upload):
+    from jdl.service._jobs import set_state
+    from jdl.service._models import SubmissionState
+    from tests.service.test_web import csrf, signed_in
+
+    sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    url = f"/api/submissions/{sid}/publication-date"
+    later = (utcnow().date() + timedelta(days=60)).isoformat()
+    early = lab.client.post(url, headers=lab.auth("reviewer"), json={"embargo_until": later})
+    assert early.status_code == 409  # not approved yet
+    with lab.sessions() as db:
+        submission = db.get(Submission, sid)
+        submission.embargo_until = utcnow().date() + timedelta(days=28)
+        set_state(db, submission, SubmissionState.approved)
+        db.commit()
+    for who in ("submitter_a", "analyst"):
+        assert lab.client.post(url, headers=lab.auth(who),
+                               json={"embargo_until": later}).status_code == 403
+    past = (utcnow().date() - timedelta(days=1)).isoformat()
+    assert lab.client.post(url, headers=lab.auth("admin"),
+                           json={"embargo_until": past}).status_code == 422
+    moved = lab.client.post(url, headers=lab.auth("admin"), json={"embargo_until": later})
+    assert moved.status_code == 200 and moved.json()["embargo_until"] == later
+    # on the page: a reviewer brings it forward to today, and it is published at the next run
+    signed_in(lab, "reviewer")
+    page = lab.client.get(f"/submissions/{sid}")
+    assert "Change the publication date" in page.text
+    today = utcnow().date().isoformat()
+    lab.client.post(f"/submissions/{sid}/publication-date",
+                    data={"csrf_token": csrf(page.text), "embargo_until": today})
+    body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
+    assert body["embargo_until"] == today
+    with lab.sessions() as db:
+        details = db.scalars(select(AuditEntry.detail).where(
+            AuditEntry.action == "submission.publication_date",
+            AuditEntry.outcome == "allowed")).all()
+    assert len(details) == 2 and details[0].endswith(f"-> {later}")
+    with lab.sessions() as db:
+        set_state(db, db.get(Submission, sid), SubmissionState.published)
+        db.commit()
+    assert lab.client.post(url, headers=lab.auth("admin"),
+                           json={"embargo_until": later}).status_code == 409

@@ -34,6 +34,7 @@ from jdl.service._models import (
 from jdl.service._schemas import (
     ApproveIn,
     ErrorOut,
+    PublicationDateIn,
     RequestErrorOut,
     RerunIn,
     SubmissionOut,
@@ -351,5 +352,28 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
     set_state(db, submission, SubmissionState.approved, user.id)
     db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
+    db.refresh(submission)
+    return submission
+
+
+@router.post("/{submission_id}/publication-date", response_model=SubmissionOut,
+             responses=_errors(400, 403, 404, 409, 422))
+def change_publication_date(submission_id: SubmissionId, body: PublicationDateIn,
+                            request: Request, db: SessionDep, user: UserDep) -> Any:
+    """A reviewer or admin moves an approved report's publication date (for example at the
+    organisation's request), until it is published."""
+    _require_role(db, request, user, {Role.reviewer, Role.admin}, "submission.publication_date",
+                  submission_id)
+    submission = _visible(db, request, user, submission_id, "submission.publication_date")
+    if submission.state != SubmissionState.approved.value:
+        raise HTTPException(409, "Only an approved report that is not yet published can have "
+                                 "its publication date changed.")
+    if body.embargo_until < utcnow().date():
+        raise HTTPException(422, "The publication date cannot be in the past.")
+    previous, submission.embargo_until = submission.embargo_until, body.embargo_until
+    submission.updated_at = utcnow()
+    db.commit()
+    record(db, request, "submission.publication_date", user_id=user.id,
+           submission_id=submission_id, detail=f"{previous} -> {body.embargo_until}")
     db.refresh(submission)
     return submission

@@ -91,6 +91,14 @@ class ApproveIn(BaseModel):
     embargo_until: date | None = None
 
 
+class PublicationDateIn(BaseModel):
+    """A new publication date for an approved report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    embargo_until: date
+
+
 class ErrorOut(BaseModel):
     detail: str
     hint: str | None = None

@@ -30,6 +30,7 @@ from jdl.service._api_submissions import (
     _visible,
     accept_upload,
     approve,
+    change_publication_date,
     get_diagnostics,
     release_hold,
     rerun,
@@ -38,7 +39,7 @@ from jdl.service._audit import deny, record
 from jdl.service._deps import SessionDep, SettingsDep
 from jdl.service._models import Role, Submission, User, utcnow
 from jdl.service._publication import default_embargo
-from jdl.service._schemas import ApproveIn, RerunIn
+from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
 from jdl.service._security import hash_password, verify_password
 
 router = APIRouter(include_in_schema=False)
@@ -309,6 +310,8 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
                  can_rerun=user.role == Role.analyst and submission.purged_at is None
                  and submission.state in ("held", "awaiting_review", "failed"),
                  can_release=user.role == Role.analyst and submission.state == "held",
+                 can_move_date=user.role in (Role.reviewer, Role.admin)
+                 and submission.state == "approved",
                  rerun_fields=[(f"{sec}.{name}", label, kind,
                                 getattr(getattr(settings, sec), name))
                                for sec, name, label, kind in RERUN_FIELDS],
@@ -425,6 +428,14 @@ async def approve_page(submission_id: SubmissionId, request: Request, db: Sessio
     return await _lab_action(request, db, submission_id, lambda user, form: approve(
         submission_id, request, db, settings, user,
         ApproveIn(embargo_until=form.get("embargo_until") or None)))
+
+
+@router.post("/submissions/{submission_id}/publication-date")
+async def publication_date_page(submission_id: int, request: Request,
+                                db: SessionDep) -> Response:
+    return await _lab_action(request, db, submission_id, lambda user, form: (
+        change_publication_date(submission_id, PublicationDateIn(
+            embargo_until=form.get("embargo_until") or None), request, db, user)))
 
 
 @router.get("/submissions/{submission_id}/report.pdf")
