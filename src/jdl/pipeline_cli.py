@@ -60,6 +60,11 @@ def demo(
             f"rate is {100 * effect:+.1f} per 100 people.)"
         )
     console.print(f"\n[bold]Report:[/bold] {out / 'evaluation' / 'report.pdf'}")
+    console.print(
+        "\nNext: [bold]make demo-catalogue[/bold] publishes every planted programme's report in a "
+        "public catalogue; [bold].venv/bin/jdl serve[/bold] then runs the web service "
+        "(http://127.0.0.1:8000; docs/service.md explains accounts)."
+    )
 
 
 def evaluate(
