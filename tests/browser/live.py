@@ -202,3 +202,37 @@ def api_upload(lab: LiveLab, token: str, upload: dict[str, Any]) -> int:
                                                         default=str)})
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+ACCESSIBILITY_JS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("no lang on <html>");
+  if (!document.title.trim()) problems.push("no <title>");
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) problems.push(`${h1} <h1> headings`);
+  for (const e of document.querySelectorAll(
+      "input:not([type=hidden]), select, textarea")) {
+    const named = (e.labels && e.labels.length) || e.getAttribute("aria-label")
+      || e.getAttribute("aria-labelledby") || e.getAttribute("title");
+    if (!named) problems.push(`unlabelled ${e.tagName.toLowerCase()} name=${e.name}`);
+  }
+  for (const t of document.querySelectorAll("table")) {
+    if (!t.querySelector("th")) problems.push("a table without headings");
+  }
+  for (const a of document.querySelectorAll("a")) {
+    const text = (a.textContent || a.getAttribute("aria-label") || "").trim().toLowerCase();
+    if (!text || ["here", "click here", "more", "link"].includes(text))
+      problems.push(`link without a meaningful name: ${a.href}`);
+  }
+  for (const b of document.querySelectorAll("button")) {
+    if (!(b.textContent || b.getAttribute("aria-label") || "").trim())
+      problems.push("a button without a name");
+  }
+  return problems;
+}"""
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    """What the page lacks for screen-reader and keyboard users (empty when nothing): a
+    language, a title, one h1, labelled controls, table headings, named links and buttons."""
+    return page.evaluate(ACCESSIBILITY_JS)

@@ -4,45 +4,18 @@ table, and a meaningful name for every link and button (no "click here")."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.browser.live import NEW_PASSWORD, api_upload, first_sign_in, new_context, sign_in
+from tests.browser.live import (
+    NEW_PASSWORD,
+    accessibility_problems,
+    api_upload,
+    first_sign_in,
+    new_context,
+    sign_in,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
-
-PROBLEMS_JS = """() => {
-  const problems = [];
-  if (!document.documentElement.lang) problems.push("no lang on <html>");
-  if (!document.title.trim()) problems.push("no <title>");
-  const h1 = document.querySelectorAll("h1").length;
-  if (h1 !== 1) problems.push(`${h1} <h1> headings`);
-  for (const e of document.querySelectorAll(
-      "input:not([type=hidden]), select, textarea")) {
-    const named = (e.labels && e.labels.length) || e.getAttribute("aria-label")
-      || e.getAttribute("aria-labelledby") || e.getAttribute("title");
-    if (!named) problems.push(`unlabelled ${e.tagName.toLowerCase()} name=${e.name}`);
-  }
-  for (const t of document.querySelectorAll("table")) {
-    if (!t.querySelector("th")) problems.push("a table without headings");
-  }
-  for (const a of document.querySelectorAll("a")) {
-    const text = (a.textContent || a.getAttribute("aria-label") || "").trim().toLowerCase();
-    if (!text || ["here", "click here", "more", "link"].includes(text))
-      problems.push(`link without a meaningful name: ${a.href}`);
-  }
-  for (const b of document.querySelectorAll("button")) {
-    if (!(b.textContent || b.getAttribute("aria-label") || "").trim())
-      problems.push("a button without a name");
-  }
-  return problems;
-}"""
-
-
-def problems(page: Any) -> list[str]:
-    return page.evaluate(PROBLEMS_JS)
-
 
 def test_every_page_kind_has_labels_headings_and_a_language(browser, live_lab, planted_upload):
     lab = live_lab
@@ -56,23 +29,23 @@ def test_every_page_kind_has_labels_headings_and_a_language(browser, live_lab, p
     found = {}
     page = new_context(browser, lab).new_page()
     page.goto("/login")
-    found["sign in"] = problems(page)
+    found["sign in"] = accessibility_problems(page)
     sign_in(page, lab.base_url, submitter.email, submitter.password)
     page.wait_for_url("**/password")
-    found["choose a password"] = problems(page)
+    found["choose a password"] = accessibility_problems(page)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save password").click()
     page.wait_for_url(lab.base_url + "/")
-    found["home (submitter)"] = problems(page)
+    found["home (submitter)"] = accessibility_problems(page)
     page.goto(f"/submissions/{sid}")
-    found["submission (submitter)"] = problems(page)
+    found["submission (submitter)"] = accessibility_problems(page)
     page.goto("/submissions/99999")
-    found["not found"] = problems(page)
+    found["not found"] = accessibility_problems(page)
     for who, pages in ((analyst, [f"/submissions/{sid}", "/"]), (admin, ["/admin"])):
         staff = new_context(browser, lab).new_page()
         first_sign_in(staff, lab.base_url, who.email, who.password)
         for path in pages:
             staff.goto(path)
-            found[f"{path} ({who.role})"] = problems(staff)
+            found[f"{path} ({who.role})"] = accessibility_problems(staff)
     assert {name: p for name, p in found.items() if p} == {}
