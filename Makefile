@@ -11,6 +11,8 @@ SEED ?= 20261124
 CHROMIUM ?= /usr/bin/chromium
 # The service's PostgreSQL tests start a throwaway server from Debian's postgresql binaries.
 POSTGRES_DIR ?= /usr/lib/postgresql
+# The Spark engine's tests run PySpark (from the lock file) on Debian's Java 17.
+JAVA ?= /usr/bin/java
 
 .PHONY: setup demo demo-catalogue test test-all bench bench-quick bench-setup validate lint clean
 
@@ -30,11 +32,11 @@ demo: $(STAMP)
 demo-catalogue: demo
 	$(BIN)/jdl catalogue seed --data $(DATA) --reports 12
 
-test: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR)
+test: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
-test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR)
+test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -56,6 +58,15 @@ $(POSTGRES_DIR):
 	@echo "Installing Debian's postgresql for the service's PostgreSQL tests..."
 	@apt-get update -qq
 	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+
+$(JAVA):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "The Spark tests need Java 17 at $(JAVA). Install it as root:" \
+	       "apt-get update && apt-get install -y openjdk-17-jre-headless." >&2; \
+	  exit 1; fi
+	@echo "Installing Debian's Java 17 for the Spark engine's tests..."
+	@apt-get update -qq
+	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 
 # Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
 # bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.

@@ -135,24 +135,10 @@ def upload(synthetic_data_dir, tmp_path_factory):
                            tmp_path_factory.mktemp("upload") / "new-leaf-employment.csv")
 
 
-def test_linkage_is_identical(spark, synthetic_data_dir, upload):
-    from jdl.core.config import LinkageSettings
-    from jdl.linkage import link_submission
-    from jdl.linkage._io import accepted_rows
-
-    rows = accepted_rows(upload["upload"])
-    links = {name: link_submission(rows, synthetic_data_dir,
-                                   settings=LinkageSettings(backend=name)).links
-             for name in ("duckdb", "spark")}
-    duck, spark_links = links["duckdb"], links["spark"]
-    assert (duck.method == "probabilistic").sum() > 20  # the Spark scoring path was used
-    assert_same(duck, spark_links)
-
-
 def test_evaluation_is_identical(spark, synthetic_data_dir, upload, tmp_path):
-    """The whole pipeline with data.engine = spark: the same released results, matched people
-    and raw estimates as with DuckDB (only the configuration hash, which records the engine,
-    differs)."""
+    """The whole pipeline with data.engine = spark: the same links (person, method, probability),
+    released results, matched people and raw estimates as with DuckDB (only the configuration
+    hash, which records the engine, differs)."""
     from jdl.core.config import get_settings
     from jdl.pipeline import evaluate
 
@@ -170,6 +156,8 @@ def test_evaluation_is_identical(spark, synthetic_data_dir, upload, tmp_path):
     raw["duckdb"].pop("config_hash", None)
     raw["spark"].pop("config_hash", None)
     assert_close(raw["duckdb"], raw["spark"])
-    for table in ("links.csv", "matched.csv"):
+    for table in ("links.csv", "matched.csv"):  # links: person, method and probability
         assert_same(pd.read_csv(tmp_path / "duckdb" / "internal" / table),
                     pd.read_csv(tmp_path / "spark" / "internal" / table))
+    links = pd.read_csv(tmp_path / "spark" / "internal" / "links.csv")
+    assert (links.method == "probabilistic").sum() > 20  # Spark's scoring path was used

@@ -161,8 +161,10 @@ class SparkEngine:
         self._views.discard(name)
 
     def tables(self) -> set[str]:
-        """Names of the temporary views (the contract tables and registered frames)."""
-        return {t.name for t in self.spark.catalog.listTables() if t.isTemporary}
+        """Names of the temporary views (the contract tables and registered frames; not the raw
+        Parquet views behind the contract tables)."""
+        return {t.name for t in self.spark.catalog.listTables()
+                if t.isTemporary and not t.name.startswith("_raw_")}
 
     def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = ()
                         ) -> None:
