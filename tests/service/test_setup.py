@@ -78,7 +78,8 @@ def test_help_does_not_import_the_web_stack():
     assert out.strip() == "False"
 
 
-def test_serve_trusts_forwarded_addresses_only_from_the_configured_proxies(tmp_path, monkeypatch):
+def test_serve_trusts_forwarded_addresses_only_from_the_configured_proxies(tmp_path, monkeypatch,
+                                                                          capsys):
     import uvicorn
 
     from jdl.cli import main
@@ -100,3 +101,4 @@ def test_serve_trusts_forwarded_addresses_only_from_the_configured_proxies(tmp_p
         get_settings.cache_clear()
     assert seen == {"host": "127.0.0.1", "port": 8123, "proxy_headers": True,
                     "forwarded_allow_ips": "10.0.0.5"}
+    assert "No accounts yet" in capsys.readouterr().out  # a first start says what to do

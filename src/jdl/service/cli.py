@@ -143,8 +143,25 @@ def serve(
     settings = get_settings()
     settings.service.in_process_worker = worker
     app = create_app(settings)
+    _hint_if_no_accounts(app)
     uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port,
                 proxy_headers=True, forwarded_allow_ips=settings.service.forwarded_allow_ips)
+
+
+def _hint_if_no_accounts(app) -> None:
+    """A first start has nobody to sign in: say how to make the first accounts."""
+    from sqlalchemy import func, select
+
+    from jdl.service._models import User
+
+    with app.state.sessions() as db:
+        if db.scalar(select(func.count()).select_from(User)):
+            return
+    typer.echo("No accounts yet. Create the lab's and an organisation's first users:\n"
+               "  jdl admin create-org \"Justice Data Lab\"\n"
+               "  jdl admin create-user --org \"Justice Data Lab\" --role admin "
+               "--email you@lab.example\n"
+               "then sign in and add the rest on /admin. The public catalogue is at /catalogue.")
 
 
 def worker() -> None:
