@@ -109,7 +109,7 @@ def _cell(fig: Figure | None) -> str:
     if fig.failed or fig.seconds is None:
         return "failed (see the JSON)"
     text = f"{fig.seconds:,.1f} s"
-    if fig.cpu_s is not None:
+    if fig.cpu_s is not None and fig.engine != "spark":  # Spark's JVM is not a counted child
         text += f" (CPU {fig.cpu_s:,.0f} s)"
     if fig.peak_mib is not None:
         text += f" / {fig.peak_mib / 1024:.1f} GiB"

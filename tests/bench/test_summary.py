@@ -35,6 +35,7 @@ def results(tmp_path: Path) -> Path:
     _write(tmp_path, "scaling", [
         *pool, *links,
         _case("evaluate", 10_000_000, 95.0, k=1_000, load_avg_1m=7.6),
+        _case("pool", 10_000_000, 300.0, engine="spark"),
         {"stage": "pool", "people": 1_000_000, "k": None, "engine": "spark", "ok": True,
          "skipped": "pyspark is not installed"},
         {"case": "x", "stage": "train", "people": 1_000_000, "k": None, "engine": "duckdb",
@@ -53,6 +54,8 @@ def test_headline_cells_come_from_the_records(results):
     assert rows["Comparison pool, whole population"][:3] == [
         "20.0 s (CPU 40 s) / 2.0 GiB", "200.0 s (CPU 400 s) / 2.0 GiB",
         "not measured: pyspark is not installed"]
+    # Spark's CPU time is not shown: its JVM is not a child the case can count
+    assert rows["Comparison pool, whole population"][3] == "300.0 s / 2.0 GiB |"
     assert rows["Linkage model training"][0] == "failed (see the JSON)"
     assert rows["Full evaluation of a 1k-row upload"][1] == "95.0 s (CPU 190 s) / 2.0 GiB (load 8)"
     assert rows["Linkage of 10k rows"][0] == "10.0 s (CPU 20 s) / 2.0 GiB"
