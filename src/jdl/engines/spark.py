@@ -42,6 +42,12 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
 logger.repl.name = org.apache.spark.repl.Main
 logger.repl.level = {level}
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = {level}
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = {level}
+logger.context.name = org.apache.spark.SparkContext
+logger.context.level = {level}
 """
 
 
@@ -83,6 +89,9 @@ class SparkEngine:
     ) -> None:
         base = session if session is not None else spark_session(settings)
         self.spark = base.newSession()
+        # Per session, so they hold even in a session someone else started (a notebook).
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         self.data_dir = None if data_dir is None else Path(data_dir)
         self._views: set[str] = set()
         self._cached: list[Any] = []
