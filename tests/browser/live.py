@@ -38,7 +38,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # keeps trying to reach update, sync and safe-browsing servers.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--lang=en-GB"]
+                 "--disable-component-update", "--disable-sync"]
 
 
 def live_settings(tmp_path: Path, data_dir: Path | None, **service: Any) -> Settings:
@@ -143,8 +143,9 @@ def launch_chromium(playwright: Any) -> Any:
 
 
 def new_context(browser: Any, lab: LiveLab, **options: Any) -> Any:
-    """A fresh browser profile (own cookies) as a UK user has it: British dates in date
-    fields, London time."""
+    """A fresh browser profile (own cookies) as a UK user has it: en-GB language, London time.
+    (Headless Chromium still draws date fields as mm/dd/yyyy; a British desktop browser shows
+    dd/mm/yyyy.)"""
     return browser.new_context(base_url=lab.base_url, locale="en-GB",
                                timezone_id="Europe/London", **options)
 

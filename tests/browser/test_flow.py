@@ -118,6 +118,9 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     assert impossible[:2] == ["6", "date_of_birth"]
     assert "31/02/1985" in impossible[2] and "dd/mm/yyyy" in impossible[3]
     assert cells_of_row(page, "sex should be M or F")[:2] == ["11", "sex"]
+    outside = cells_of_row(page, "outside the programme's period of delivery")
+    assert outside[2].startswith("Warning (the row is kept):")  # told apart from errors
+    assert not impossible[2].startswith("Warning")
     unreadable = page.get_by_role("row").filter(has_text="not a date the lab can read")
     expect(unreadable).to_have_count(15)
     expect(page.get_by_label("Programme name")).to_have_value(programme["programme_name"])
