@@ -65,6 +65,8 @@ def test_session_cookie_is_httponly_and_samesite_strict(browser, two_orgs):
 
 
 def test_a_form_without_its_csrf_token_is_refused(browser, two_orgs, planted_upload, screens):
+    from playwright.sync_api import expect
+
     from jdl.service._web import _programme_fields
 
     lab, a, _ = two_orgs
@@ -80,6 +82,9 @@ def test_a_form_without_its_csrf_token_is_refused(browser, two_orgs, planted_upl
     with page.expect_response("**/upload") as answer:
         page.get_by_role("button", name="Upload and check").click()
     assert answer.value.status == 403
+    # a page for a person, not JSON
+    expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to your submissions")).to_be_visible()
     screens.take(page, "csrf-refused")
     with lab.sessions() as db:
         assert db.scalar(select(func.count()).select_from(Submission)) == 0

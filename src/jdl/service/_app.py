@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
     app.include_router(submissions)
     app.include_router(web)
+    from jdl.service._web import FormExpired, form_expired
+
+    app.add_exception_handler(FormExpired, form_expired)
     from jdl.service._web_admin import router as admin_pages
 
     app.include_router(admin_pages)

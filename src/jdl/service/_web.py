@@ -105,13 +105,22 @@ def _csrf_token(request: Request) -> str:
     return token
 
 
+class FormExpired(HTTPException):
+    """A form sent without its CSRF token; :func:`form_expired` answers it with a page."""
+
+
+def form_expired(request: Request, exc: Exception) -> Response:
+    """The page a browser shows for a refused form (a browser user should not get JSON)."""
+    return _page(request, "error.html", None, 403, heading="This form has expired",
+                 message=getattr(exc, "detail", ""))
+
+
 def _check_csrf(request: Request, db: SessionDep, sent: str | None) -> None:
     expected = request.session.get("csrf")
     if not (expected and sent and secrets.compare_digest(expected, sent)):
         deny(db, request, f"web {request.url.path}", user_id=request.session.get("uid"),
              detail="missing or wrong CSRF token")
-        raise HTTPException(403, "This form has expired. Go back, refresh the page and try "
-                                 "again.")
+        raise FormExpired(403, "Go back, refresh the page and try again.")
 
 
 def _session_user(request: Request, db: SessionDep) -> User | None:
