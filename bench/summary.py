@@ -113,9 +113,13 @@ def _cell(fig: Figure | None) -> str:
         text += f" (CPU {fig.cpu_s:,.0f} s)"
     if fig.peak_mib is not None:
         text += f" / {fig.peak_mib / 1024:.1f} GiB"
-    if fig.load is not None and fig.cpus and fig.load > fig.cpus:
+    if _loaded(fig):
         text += f" (load {fig.load:.0f})"
     return text
+
+
+def _loaded(fig: Figure) -> bool:
+    return fig.load is not None and bool(fig.cpus) and fig.load > fig.cpus
 
 
 def headline_table(figures: dict[tuple, Figure]) -> str:
@@ -183,7 +187,7 @@ def trend_table(figures: dict[tuple, Figure], *, by: str, fixed_people: int = 1_
             continue
         label = stage if k is None else f"{stage} k={k:,}"
         sizes = ", ".join(_people(x) if by == "people" else f"{x:,}" for x in xs)
-        times = ", ".join(f"{f.seconds:,.1f}" for f in figs)
+        times = ", ".join(f"{f.seconds:,.1f}" + ("*" if _loaded(f) else "") for f in figs)
         lines.append(
             f"| {label} | {ENGINE_NAMES.get(engine, engine)} | {sizes} | {times} | "
             f"{_trend_text(time_fit)} | {_trend_text(fit_trend(xs, [f.cpu_s for f in figs]))} "
@@ -205,7 +209,9 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         "has CPU seconds). docs/performance.md explains the cases.",
         headline_table(figures),
         "## How cost grows with the population",
-        "Slope b of log(cost) = a + b·log(people): 1 is linear, 0 flat.",
+        "Slope b of log(cost) = a + b·log(people): 1 is linear, 0 flat. Times marked * were "
+        "taken under load (1-minute load average above the core count): their slope is less "
+        "reliable than the CPU slope.",
         trend_table(figures, by="people"),
         "## How cost grows with the cohort (submitted rows, linked or treated people)",
         trend_table(figures, by="k"),
