@@ -117,3 +117,37 @@ def test_reviewer_or_admin_moves_the_publication_date_until_published(lab, synth
         db.commit()
     assert lab.client.post(url, headers=lab.auth("admin"),
                            json={"embargo_until": later}).status_code == 409
+
+
+def test_a_report_the_catalogue_refuses_does_not_stop_the_others(lab, synthetic_upload,
+                                                                 tmp_path):
+    import json
+
+    from jdl.service._jobs import set_state
+    from jdl.service._models import Job, SubmissionState
+    from jdl.service._storage import job_dir
+
+    ids = [lab.upload("submitter_a", synthetic_upload["upload"],
+                      synthetic_upload["programme"]).json()["id"] for _ in range(2)]
+    with lab.sessions() as db:
+        for sid in ids:
+            submission = db.get(Submission, sid)
+            job = db.scalar(select(Job).where(Job.submission_id == sid))
+            job.state = "done"
+            folder = job_dir(lab.settings.service.storage_dir, sid, job.id)
+            folder.mkdir(parents=True)
+            # results the disclosure stage never released: the catalogue must refuse them
+            (folder / "results.json").write_text(json.dumps({"counts": {"linked": 3}}))
+            (folder / "report.pdf").write_bytes(b"%PDF-1.4 not really")
+            submission.embargo_until = utcnow().date()
+            set_state(db, submission, SubmissionState.approved)
+        db.commit()
+    assert publish_due(lab.sessions, lab.settings) == []
+    with lab.sessions() as db:
+        for sid in ids:  # both were tried, both taken off the schedule, both audited
+            submission = db.get(Submission, sid)
+            assert submission.state == "approved" and submission.embargo_until is None
+        denied = db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "submission.publish", AuditEntry.outcome == "denied")).all()
+    assert sorted(a.submission_id for a in denied) == sorted(ids)
+    assert publish_due(lab.sessions, lab.settings) == []  # not retried every minute

@@ -238,3 +238,15 @@ def test_progress_fragment_shows_the_stage_while_a_job_runs(lab, approved_flow):
     assert "data-finished" in lab.client.get(f"/submissions/{approved_flow}/progress").text
     signed_in(lab, "submitter_b")
     assert lab.client.get(f"/submissions/{approved_flow}/progress").status_code == 404
+
+
+def test_programme_choices_start_blank_so_a_skipped_one_is_an_error(lab, synthetic_upload):
+    token = signed_in(lab, "submitter_a")
+    home = lab.client.get("/").text
+    assert home.count('<option value="">Choose…</option>') == 4  # all but "who is in the file"
+    data = form_data(synthetic_upload["programme"], token)
+    data["sector"] = ""  # left on "Choose…"
+    with open(synthetic_upload["upload"], "rb") as fh:
+        response = lab.client.post("/upload", data=data,
+                                   files={"file": ("u.csv", fh, "text/csv")})
+    assert response.status_code == 422 and "sector" in response.text.lower()

@@ -55,7 +55,9 @@ def publish_due(sessions: sessionmaker[Session], settings: Settings,
 
 
 def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
-    from jdl.catalogue import ReportToPublish, publish
+    """Publish one submission; a refusal by the catalogue is audited with its reason, takes the
+    submission off the schedule (it stays approved) and does not stop the others."""
+    from jdl.catalogue import CatalogueError, ReportToPublish, publish
 
     folder = _released_folder(db, settings, submission)
     if folder is None:
@@ -70,7 +72,18 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
         approved_at=_approved_at(db, submission),
         published_at=utcnow(),
     )
-    publication_id = publish(db, report, Path(settings.service.storage_dir))
+    try:
+        publication_id = publish(db, report, Path(settings.service.storage_dir),
+                                 settings=settings)
+    except CatalogueError as exc:
+        # unscheduled, so it is not retried every minute; a reviewer sets a new date once fixed
+        db.rollback()
+        log.warning("submission %s not published: the catalogue refused it", submission.id)
+        submission.embargo_until = None
+        db.add(AuditEntry(action="submission.publish", outcome="denied",
+                          submission_id=submission.id, detail=exc.message[:500]))
+        db.commit()
+        return False
     submission.publication_id, submission.published_at = publication_id, report.published_at
     submission.state, submission.updated_at = SubmissionState.published.value, utcnow()
     db.add(SubmissionEvent(submission_id=submission.id, state=SubmissionState.published.value))

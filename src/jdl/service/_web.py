@@ -246,7 +246,7 @@ def _programme_fields() -> list[dict[str, Any]]:
         {"name": "declared_participants", "label": "Number of participants (optional)",
          "kind": "number", "hint": "Everyone who took part, including people not in the file."},
         {"name": "selection_basis", "label": "Who is in the file",
-         "choices": choices("selection_basis")},
+         "choices": choices("selection_basis"), "default": "all_participants"},
         {"name": "selection_notes", "label": "How people were chosen (if not everyone)",
          "kind": "textarea"},
     ]
