@@ -38,6 +38,9 @@ TABLE_ROWS: tuple[tuple[str, str, int | None], ...] = (
     ("Matching, 10k treated vs one control per person", "match", 10_000),
     ("Full evaluation of a 1k-row upload", "evaluate", 1_000),
 )
+# stages that do not run in the data engine (the generator writes files; matching is numpy)
+ENGINE_INDEPENDENT = frozenset({"generation", "match"})
+ENGINE_FREE = "same as DuckDB (not engine work)"
 # the stage's own time inside a case (a case's wall time also counts imports and set-up)
 STAGE_SECONDS = {"link": "link_s", "cohort": "cohort_s", "pool": "pool_s", "match": "match_s",
                  "evaluate": "evaluate_s"}
@@ -101,11 +104,15 @@ def _people(n: int) -> str:
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1_000}k"
 
 
-def _cell(fig: Figure | None) -> str:
+def _cell(fig: Figure | None, notes: list[str] | None = None) -> str:
     if fig is None:
         return "not measured"
     if fig.skipped:
-        return f"not measured: {fig.skipped}"
+        if notes is None:
+            return f"not measured: {fig.skipped}"
+        if fig.skipped not in notes:
+            notes.append(fig.skipped)
+        return f"not measured [{notes.index(fig.skipped) + 1}]"
     if fig.failed or fig.seconds is None:
         return "failed (see the JSON)"
     text = f"{fig.seconds:,.1f} s"
@@ -128,10 +135,13 @@ def headline_table(figures: dict[tuple, Figure]) -> str:
     head = "| stage | " + " | ".join(f"{ENGINE_NAMES[e]}, {_people(n)} people"
                                     for e, n in columns) + " |"
     lines = [head, "|---" * (len(columns) + 1) + "|"]
+    notes: list[str] = []
     for label, stage, k in TABLE_ROWS:
-        cells = [_cell(figures.get((stage, n, k, e))) for e, n in columns]
+        cells = [ENGINE_FREE if e != "duckdb" and stage in ENGINE_INDEPENDENT
+                 else _cell(figures.get((stage, n, k, e)), notes) for e, n in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    lines += [""] + [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
+    return "\n".join(lines).rstrip()
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,9 @@ def test_headline_cells_come_from_the_records(results):
                                                               "271.6 s / 3.5 GiB"]
     # the stage's own time (pool_s), not the case's wall time; spark skipped with its reason
     assert rows["Comparison pool, whole population"][:3] == [
-        "20.0 s (CPU 40 s) / 2.0 GiB", "200.0 s (CPU 400 s) / 2.0 GiB",
-        "not measured: pyspark is not installed"]
+        "20.0 s (CPU 40 s) / 2.0 GiB", "200.0 s (CPU 400 s) / 2.0 GiB", "not measured [1]"]
+    assert "[1] pyspark is not installed" in text.splitlines()
+    assert rows["Generation of the national records"][2] == "same as DuckDB (not engine work)"
     # Spark's CPU time is not shown: its JVM is not a child the case can count
     assert rows["Comparison pool, whole population"][3] == "300.0 s / 2.0 GiB |"
     assert rows["Linkage model training"][0] == "failed (see the JSON)"
