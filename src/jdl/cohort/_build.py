@@ -26,6 +26,7 @@ from jdl.outcomes import EVENT_COLUMNS, OUTCOME_SET_VERSION, Measure, measures_s
 from jdl.outcomes._dialect import quote_string
 
 ROWS_TABLE = "_jdl_cohort_rows"
+POOL_EVENTS_TABLE = "_jdl_pool_events"
 POOL_TABLE = "_jdl_cohort_pool_slices"
 LINK_COLUMNS = ("row_number", "person_id", "method")
 DATE_COLUMNS = ("index_date", "intervention_start", "conviction_date")
@@ -282,6 +283,19 @@ def pool_sql(
     """The comparison pool query: eligible events of the national records with every measure.
     ``exclude``: drop people listed in the exclude table; ``strata``: only these
     (index_type, index_year) pairs; ``people``: only person_ids in [low, high)."""
+    eligible = eligible_pool_events_sql(spec, exclude=exclude, strata=strata, people=people)
+    return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
+
+
+def eligible_pool_events_sql(
+    spec: CohortSpec,
+    *,
+    exclude: bool = False,
+    strata: Iterable[tuple[str, int]] | None = None,
+    people: tuple[int, int] | None = None,
+) -> str:
+    """The pool's eligible events (columns ``EVENT_COLUMNS``) before any measure (see
+    :func:`pool_sql`)."""
     events = pool_events_sql(spec, exclude=exclude, people=people)
     where = "exclusion_reason IS NULL"
     if strata is not None:
@@ -297,11 +311,10 @@ def pool_sql(
                 )
                 + ")"
             )
-    eligible = (
+    return (
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({eligibility_sql(events, spec)}) "
         f"AS el WHERE {where}"
     )
-    return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
 
 
 def build_pool(
@@ -322,6 +335,8 @@ def build_pool(
     slices = _person_slices(engine, chunk_people)
     engine.register(EXCLUDE_TABLE, exclude)
     try:
+        if engine.name == "spark":
+            return _spark_pool(engine, spec, strata)
         if len(slices) == 1:
             return engine.df(_ordered(pool_sql(spec, exclude=True, strata=strata)))
         # Slice by slice into a temporary table: the joins' intermediates (every prior offence
@@ -335,6 +350,19 @@ def build_pool(
         if len(slices) > 1:
             engine.execute(f"DROP TABLE IF EXISTS {POOL_TABLE}")
         engine.unregister(EXCLUDE_TABLE)
+
+
+def _spark_pool(engine: Engine, spec: CohortSpec, strata) -> pd.DataFrame:
+    """The pool on Spark: the same SQL, with the eligible events computed once and cached.
+    Spark inlines them into each measure's join and would re-derive eligibility for every one;
+    caching measured 20-30% faster on 30,000 people (on a loaded machine; not yet at 10M)."""
+    engine.create_view(POOL_EVENTS_TABLE,
+                       eligible_pool_events_sql(spec, exclude=True, strata=strata), cache=True)
+    try:
+        events = f"SELECT * FROM {POOL_EVENTS_TABLE}"
+        return engine.df(_ordered(measures_sql(events, analysis_measures(spec), spec.follow_up)))
+    finally:
+        engine.unregister(POOL_EVENTS_TABLE)
 
 
 def _person_slices(engine: Engine, chunk_people: int | None) -> list[tuple[int, int] | None]:

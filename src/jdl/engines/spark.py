@@ -94,7 +94,7 @@ class SparkEngine:
         self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         self.data_dir = None if data_dir is None else Path(data_dir)
         self._views: set[str] = set()
-        self._cached: list[Any] = []
+        self._cached: dict[str, Any] = {}
         if self.data_dir is not None:
             self._register_admin_tables(self.data_dir)
 
@@ -161,13 +161,16 @@ class SparkEngine:
             raise ValueError("create_view needs sql or parquet")
         if cache:
             frame = frame.cache()
-            self._cached.append(frame)
+            self._cached[name] = frame
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
+        cached = self._cached.pop(name, None)
+        if cached is not None:
+            cached.unpersist()
 
     def tables(self) -> set[str]:
         """Names of the temporary views (the contract tables and registered frames; not the raw
@@ -190,7 +193,7 @@ class SparkEngine:
         for name in list(self._views):
             self.spark.catalog.dropTempView(name)
         self._views.clear()
-        for frame in self._cached:
+        for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
 
