@@ -79,7 +79,7 @@ def treated_input(data_dir, programme: str) -> tuple[pd.DataFrame, pd.DataFrame]
 PROGRAMME = "learning-inside"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: xdist may interleave other modules' tests
 def built(spark, synthetic_data_dir):
     """A cohort, its pool and the pool's attrition on each engine."""
     out: dict[str, dict] = {}
