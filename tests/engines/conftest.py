@@ -1,5 +1,6 @@
-"""One Spark session for every Spark test of a pytest process (tests using it are put in the
-xdist group "spark", so only one worker ever starts a JVM)."""
+"""One Spark session (one JVM) per pytest process, shared by its Spark tests. They are marked
+with the xdist group "spark", which would keep them on one worker; with pytest 9.2 and xdist 3.8
+the group has no effect (checked), so under `-n 2` each worker may start its own JVM."""
 
 from __future__ import annotations
 
