@@ -123,3 +123,13 @@ def test_cli_deactivates_and_reissues(tmp_path, monkeypatch, capsys):
         assert run("admin", "deactivate-user", "--email", "nobody@org.org") == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_ids_beyond_the_database_are_refused_on_the_form_routes(lab):
+    """A malformed request (422), never a database overflow (500)."""
+    token = signed_in(lab, "admin")
+    too_big = 2**63
+    form = {"csrf_token": token, "action": "token", "embargo_until": "2099-01-01"}
+    for path in (f"/admin/users/{too_big}", f"/submissions/{too_big}/publication-date"):
+        assert lab.client.post(path, data=form).status_code == 422, path
+    assert lab.client.get(f"/submissions/{too_big}/progress").status_code == 422

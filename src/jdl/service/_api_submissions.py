@@ -23,8 +23,6 @@ from jdl.service._crypto import read_sealed, store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, job_settings, set_state
 from jdl.service._models import (
-    Job,
-    JobState,
     Role,
     Submission,
     SubmissionState,
@@ -60,9 +58,10 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
             for code in codes}
 
 
-# A submission number the database can hold (SQLite's and PostgreSQL's BIGINT): anything else
-# is a malformed request (422), never a database overflow (500).
-SubmissionId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="Submission number")]
+# A row number the database can hold (SQLite's and PostgreSQL's BIGINT): anything else is a
+# malformed request (422), never a database overflow (500).
+MAX_ROW_ID = 2**63 - 1
+SubmissionId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="Submission number")]
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"],
                    responses=_errors(401, 429))
@@ -210,12 +209,6 @@ def get_submission(submission_id: SubmissionId, request: Request, db: SessionDep
     return _visible(db, request, user, submission_id, "submission.view")
 
 
-def _latest_done(db: SessionDep, submission: Submission) -> Job | None:
-    return db.scalar(select(Job).where(Job.submission_id == submission.id,
-                                       Job.state == JobState.done.value)
-                     .order_by(Job.id.desc()).limit(1))
-
-
 def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user: User,
                    submission_id: int, name: str, action: str) -> Path:
     """A released output: organisations only after approval, lab staff once a job is done."""
@@ -225,7 +218,7 @@ def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user
              detail=f"not approved (state {submission.state})")
         raise HTTPException(409, "The results are released after the lab's review; "
                                  f"this submission is {submission.state.replace('_', ' ')}.")
-    job = _latest_done(db, submission)
+    job = submission.latest_done_job
     path = None if job is None else job_dir(Path(settings.service.storage_dir),
                                             submission.id, job.id) / name
     if path is None or not path.is_file():
@@ -268,7 +261,7 @@ def get_diagnostics(submission_id: SubmissionId, request: Request, db: SessionDe
     _require_role(db, request, user, {Role.analyst, Role.reviewer, Role.admin},
                   "diagnostics.view", submission_id)
     submission = _visible(db, request, user, submission_id, "diagnostics.view")
-    job = _latest_done(db, submission)
+    job = submission.latest_done_job
     internal = None if job is None else job_dir(Path(settings.service.storage_dir),
                                                 submission.id, job.id) / "internal"
     raw = None if internal is None else read_sealed(settings.service,

@@ -262,9 +262,7 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
         Submission.organisation_id == submission.organisation_id,
         Submission.id < submission.id).order_by(Submission.id))
     for other in others:
-        done = db.scalar(select(Job).where(Job.submission_id == other.id,
-                                           Job.state == JobState.done.value)
-                         .order_by(Job.id.desc()).limit(1))
+        done = other.latest_done_job
         if done is not None:
             earlier[f"submission {other.id}"] = linked_person_ids(
                 settings.service, job_dir(storage, other.id, done.id))

@@ -112,6 +112,13 @@ class Submission(Base):
         order_by="SubmissionEvent.id", cascade="all, delete-orphan")
     jobs: Mapped[list[Job]] = relationship(order_by="Job.id")
 
+    @property
+    def latest_done_job(self) -> Job | None:
+        """The newest completed run: the one whose outputs are reviewed, released and
+        published."""
+        return next((job for job in reversed(self.jobs) if job.state == JobState.done.value),
+                    None)
+
 
 class SubmissionEvent(Base):
     """One row per state change, so every change is timestamped and attributable."""

@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from jdl.core.config import Settings
 from jdl.service._models import (
     AuditEntry,
-    Job,
-    JobState,
     Organisation,
     Submission,
     SubmissionEvent,
@@ -95,9 +93,7 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
 
 
 def _released_folder(db: Session, settings: Settings, submission: Submission) -> Path | None:
-    job = db.scalar(select(Job).where(Job.submission_id == submission.id,
-                                      Job.state == JobState.done.value)
-                    .order_by(Job.id.desc()).limit(1))
+    job = submission.latest_done_job
     if job is None:
         return None
     folder = job_dir(Path(settings.service.storage_dir), submission.id, job.id)

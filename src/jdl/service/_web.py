@@ -294,16 +294,26 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
-@router.get("/submissions/{submission_id}")
-def submission_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                    settings: SettingsDep) -> Response:
+def _viewed(request: Request, db: SessionDep,
+            submission_id: int) -> tuple[User, Submission] | Response:
+    """The signed-in user and the submission they may see, or the page to show instead (sign
+    in, or the API's 404 for another organisation's submission)."""
     user = _signed_in(request, db)
     if isinstance(user, Response):
         return user
     try:
-        submission = _visible(db, request, user, submission_id, "submission.view")
+        return user, _visible(db, request, user, submission_id, "submission.view")
     except HTTPException as exc:
         return _error_page(request, user, exc)
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                    settings: SettingsDep) -> Response:
+    viewed = _viewed(request, db, submission_id)
+    if isinstance(viewed, Response):
+        return viewed
+    user, submission = viewed
     involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
     can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
@@ -333,15 +343,11 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
 @router.get("/submissions/{submission_id}/progress")
 def progress_fragment(submission_id: SubmissionId, request: Request, db: SessionDep) -> Response:
     """The progress box alone, which the submission page polls while a job runs."""
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
-    try:
-        submission = _visible(db, request, user, submission_id, "submission.view")
-    except HTTPException as exc:
-        return _error_page(request, user, exc)
+    viewed = _viewed(request, db, submission_id)
+    if isinstance(viewed, Response):
+        return viewed
     return templates.TemplateResponse(request, "_progress.html",
-                                      {"progress": _progress(submission)})
+                                      {"progress": _progress(viewed[1])})
 
 
 def _progress(submission: Submission) -> dict[str, Any] | None:
@@ -440,7 +446,7 @@ async def approve_page(submission_id: SubmissionId, request: Request, db: Sessio
 
 
 @router.post("/submissions/{submission_id}/publication-date")
-async def publication_date_page(submission_id: int, request: Request,
+async def publication_date_page(submission_id: SubmissionId, request: Request,
                                 db: SessionDep) -> Response:
     return await _lab_action(request, db, submission_id, lambda user, form: (
         change_publication_date(submission_id, PublicationDateIn(

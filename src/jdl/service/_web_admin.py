@@ -6,20 +6,23 @@ passwords and tokens are shown once on the page that made them and never stored 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from jdl.core.errors import JDLError
 from jdl.service._accounts import create_org, create_user, new_credentials, set_active
+from jdl.service._api_submissions import MAX_ROW_ID
 from jdl.service._audit import deny, record
 from jdl.service._deps import SessionDep
 from jdl.service._models import Organisation, Role, User
 from jdl.service._web import _check_csrf, _error_page, _page, _signed_in
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+UserId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="User number")]
 
 
 def _admin(request: Request, db: SessionDep) -> User | Response:
@@ -28,6 +31,16 @@ def _admin(request: Request, db: SessionDep) -> User | Response:
         return user
     deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.role}")
     return _error_page(request, user, HTTPException(403, "Only lab admins manage accounts."))
+
+
+async def _admin_form(request: Request, db: SessionDep) -> tuple[User, Any] | Response:
+    """The signed-in admin and the form they sent, its CSRF token checked (403 otherwise)."""
+    user = _admin(request, db)
+    if isinstance(user, Response):
+        return user
+    form = await request.form()
+    _check_csrf(request, db, form.get("csrf_token"))
+    return user, form
 
 
 def _admin_page(request: Request, db: SessionDep, user: User, status: int = 200,
@@ -46,11 +59,10 @@ def admin_home(request: Request, db: SessionDep) -> Response:
 
 @router.post("/organisations")
 async def add_organisation(request: Request, db: SessionDep) -> Response:
-    user = _admin(request, db)
-    if isinstance(user, Response):
-        return user
-    form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+    sent = await _admin_form(request, db)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         org = create_org(db, str(form.get("name", "")))
     except JDLError as exc:
@@ -61,11 +73,10 @@ async def add_organisation(request: Request, db: SessionDep) -> Response:
 
 @router.post("/users")
 async def add_user(request: Request, db: SessionDep) -> Response:
-    user = _admin(request, db)
-    if isinstance(user, Response):
-        return user
-    form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+    sent = await _admin_form(request, db)
+    if isinstance(sent, Response):
+        return sent
+    user, form = sent
     try:
         made = create_user(db, str(form.get("organisation", "")), str(form.get("role", "")),
                            str(form.get("email", "")))
@@ -77,13 +88,12 @@ async def add_user(request: Request, db: SessionDep) -> Response:
 
 
 @router.post("/users/{user_id}")
-async def change_user(user_id: int, request: Request, db: SessionDep) -> Response:
+async def change_user(user_id: UserId, request: Request, db: SessionDep) -> Response:
     """Deactivate or reactivate, or issue a new one-time password or API token."""
-    admin = _admin(request, db)
-    if isinstance(admin, Response):
-        return admin
-    form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+    sent = await _admin_form(request, db)
+    if isinstance(sent, Response):
+        return sent
+    admin, form = sent
     target = db.get(User, user_id)
     action = str(form.get("action", ""))
     if target is None or action not in ("deactivate", "activate", "password", "token"):
