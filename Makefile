@@ -40,33 +40,26 @@ test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
-# Installed only when missing (a file target: nothing runs, nothing prints, once it exists).
-$(CHROMIUM):
+# $(call apt_install,PACKAGE,WHAT NEEDS IT): install a Debian package as root (CI is root); anyone
+# else is told the command. Used by file targets, so nothing runs or prints once it is there.
+define apt_install
 	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "The browser tests need Chromium at $(CHROMIUM). Install it as root:" \
-	       "apt-get update && apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)." >&2; \
+	  echo "Missing $@: $(2) need Debian's $(1). Install it as root:" \
+	       "apt-get update && apt-get install -y $(1)." >&2; \
 	  exit 1; fi
-	@echo "Installing Debian's chromium for the browser tests..."
+	@echo "Installing Debian's $(1) for $(2)..."
 	@apt-get update -qq
-	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null
+endef
+
+$(CHROMIUM):  # or set CHROMIUM=/path/to/chromium
+	$(call apt_install,chromium,the browser tests)
 
 $(POSTGRES_DIR):
-	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "The service's PostgreSQL tests need Debian's postgresql. Install it as root:" \
-	       "apt-get update && apt-get install -y postgresql." >&2; \
-	  exit 1; fi
-	@echo "Installing Debian's postgresql for the service's PostgreSQL tests..."
-	@apt-get update -qq
-	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	$(call apt_install,postgresql,the service's PostgreSQL tests)
 
 $(JAVA):
-	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "The Spark tests need Java 17 at $(JAVA). Install it as root:" \
-	       "apt-get update && apt-get install -y openjdk-17-jre-headless." >&2; \
-	  exit 1; fi
-	@echo "Installing Debian's Java 17 for the Spark engine's tests..."
-	@apt-get update -qq
-	@DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+	$(call apt_install,openjdk-17-jre-headless,the Spark engine's tests)
 
 # Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
 # bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.
