@@ -177,11 +177,7 @@ class EncryptedCheckpoints:
 
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         token = _fernet(self.service).encrypt(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-        partial = self._path(stage).with_suffix(".part")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(token)
-        partial.replace(self._path(stage))  # a kill mid-write leaves no half checkpoint
+        _write_private(self._path(stage), token)  # atomic: a kill leaves no half checkpoint
 
     def clear(self) -> None:
         import shutil
@@ -196,10 +192,7 @@ def seal_folder(service: ServiceSettings, folder: Path) -> int:
         return 0
     fernet, sealed = _fernet(service), 0
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != SEALED):
-        target = path.with_name(path.name + SEALED)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(fernet.encrypt(path.read_bytes()))
+        _write_private(path.with_name(path.name + SEALED), fernet.encrypt(path.read_bytes()))
         path.unlink()
         sealed += 1
     return sealed
