@@ -75,9 +75,7 @@ def test_only_approved_reports_are_ever_published(lab, synthetic_upload):
 
 
 def test_reviewer_or_admin_moves_the_publication_date_until_published(lab, synthetic_upload):
-    from jdl.service._jobs import set_state
-    from jdl.service._models import SubmissionState
-    from tests.service.test_web import csrf, signed_in
+    from tests.service.test_web import csrf, put_in_state, signed_in
 
     sid = lab.upload("submitter_a", synthetic_upload["upload"],
                      synthetic_upload["programme"]).json()["id"]
@@ -85,11 +83,7 @@ def test_reviewer_or_admin_moves_the_publication_date_until_published(lab, synth
     later = (utcnow().date() + timedelta(days=60)).isoformat()
     early = lab.client.post(url, headers=lab.auth("reviewer"), json={"embargo_until": later})
     assert early.status_code == 409  # not approved yet
-    with lab.sessions() as db:
-        submission = db.get(Submission, sid)
-        submission.embargo_until = utcnow().date() + timedelta(days=28)
-        set_state(db, submission, SubmissionState.approved)
-        db.commit()
+    put_in_state(lab, sid, "approved", embargo_until=utcnow().date() + timedelta(days=28))
     for who in ("submitter_a", "analyst"):
         assert lab.client.post(url, headers=lab.auth(who),
                                json={"embargo_until": later}).status_code == 403
@@ -112,9 +106,7 @@ def test_reviewer_or_admin_moves_the_publication_date_until_published(lab, synth
             AuditEntry.action == "submission.publication_date",
             AuditEntry.outcome == "allowed")).all()
     assert len(details) == 2 and details[0].endswith(f"-> {later}")
-    with lab.sessions() as db:
-        set_state(db, db.get(Submission, sid), SubmissionState.published)
-        db.commit()
+    put_in_state(lab, sid, "published")
     assert lab.client.post(url, headers=lab.auth("admin"),
                            json={"embargo_until": later}).status_code == 409
 

@@ -114,13 +114,24 @@ def test_upload_shows_row_level_errors_then_accepts_a_fixed_file(lab, synthetic_
     assert "queued" in page.text and "accepted" in page.text
 
 
+def put_in_state(lab, submission_id: int, state: str, **fields) -> None:
+    """Move a submission to ``state`` (and set ``fields``) as the service would, without a run."""
+    with lab.sessions() as db:
+        submission = db.get(Submission, submission_id)
+        for name, value in fields.items():
+            setattr(submission, name, value)
+        set_state(db, submission, SubmissionState(state))
+        db.commit()
+
+
+HOLD = "Held for analyst review (differencing guard): test."
+
+
 @pytest.fixture
 def approved_flow(lab, synthetic_upload):
     sid = lab.upload("submitter_a", synthetic_upload["upload"],
                      synthetic_upload["programme"]).json()["id"]
-    with lab.sessions() as db:
-        set_state(db, db.get(Submission, sid), SubmissionState.awaiting_review)
-        db.commit()
+    put_in_state(lab, sid, "awaiting_review")
     return sid
 
 
@@ -152,11 +163,7 @@ def test_submitter_sees_no_approve_button_and_cannot_post_one(lab, approved_flow
 
 
 def test_analyst_releases_a_hold_and_reruns_on_the_page(lab, approved_flow):
-    with lab.sessions() as db:
-        submission = db.get(Submission, approved_flow)
-        submission.hold_reason = "Held for analyst review (differencing guard): test."
-        set_state(db, submission, SubmissionState.held)
-        db.commit()
+    put_in_state(lab, approved_flow, "held", hold_reason=HOLD)
     signed_in(lab, "analyst")
     page = lab.client.get(f"/submissions/{approved_flow}")
     assert "differencing guard" in page.text and "send on to review" in page.text
@@ -169,11 +176,7 @@ def test_analyst_releases_a_hold_and_reruns_on_the_page(lab, approved_flow):
 
 
 def test_submitter_cannot_see_the_hold_reason_or_use_lab_buttons(lab, approved_flow):
-    with lab.sessions() as db:
-        submission = db.get(Submission, approved_flow)
-        submission.hold_reason = "Held for analyst review (differencing guard): test."
-        set_state(db, submission, SubmissionState.held)
-        db.commit()
+    put_in_state(lab, approved_flow, "held", hold_reason=HOLD)
     signed_in(lab, "submitter_a")
     page = lab.client.get(f"/submissions/{approved_flow}")
     assert "differencing guard" not in page.text and "send on to review" not in page.text
@@ -197,9 +200,7 @@ def test_rerun_form_sends_only_the_settings_the_analyst_changed(lab):
 
 
 def test_analyst_reruns_with_adjusted_settings_on_the_page(lab, approved_flow):
-    with lab.sessions() as db:
-        set_state(db, db.get(Submission, approved_flow), SubmissionState.awaiting_review)
-        db.commit()
+    put_in_state(lab, approved_flow, "awaiting_review")
     signed_in(lab, "analyst")
     page = lab.client.get(f"/submissions/{approved_flow}")
     assert "with adjusted settings" in page.text and 'name="matching.caliper"' in page.text
@@ -232,9 +233,7 @@ def test_progress_fragment_shows_the_stage_while_a_job_runs(lab, approved_flow):
     assert "step 3 of 8" in page.text and 'aria-live="polite"' in page.text
     fragment = lab.client.get(f"/submissions/{approved_flow}/progress")
     assert "building the cohort" in fragment.text and "<progress" in fragment.text
-    with lab.sessions() as db:
-        set_state(db, db.get(Submission, approved_flow), SubmissionState.awaiting_review)
-        db.commit()
+    put_in_state(lab, approved_flow, "awaiting_review")
     assert "data-finished" in lab.client.get(f"/submissions/{approved_flow}/progress").text
     signed_in(lab, "submitter_b")
     assert lab.client.get(f"/submissions/{approved_flow}/progress").status_code == 404
