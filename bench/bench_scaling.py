@@ -12,7 +12,8 @@ Every record carries ``stage``, ``people``, ``k`` (submitted rows/treated), ``en
 ``wall_s``, ``cpu_s``, ``peak_rss_mib`` and ``load_avg_1m``; ``bench.summary`` turns them into
 ``bench/results/SUMMARY.md`` with log-log trend fits. ``--engine spark`` (or ``--engines
 duckdb,spark``) selects engines; a stage an engine cannot run is recorded as ``skipped`` with
-the reason, never as a figure. ``--sizes 1000000,10000000`` picks population sizes.
+the reason, never as a figure. ``--sizes 1000000,10000000`` picks population sizes, ``--cohorts
+1000,10000`` the cohort sizes k. Spark cases record the Spark options they ran with.
 
 Memory on a shared machine: cases run one at a time; DuckDB takes ``Settings.data``'s memory
 limit; populations live in ``bench/work/synth-<people>`` (git-ignored) and pool output is deleted
@@ -187,8 +188,24 @@ def evaluate_case(people: int, k: int, engine: str) -> dict[str, Any]:
 
 
 def _record(stage: str, people: int, k: int | None, engine: str, func, *args) -> dict[str, Any]:
-    meta = {"stage": stage, "people": people, "k": k, "engine": engine}
+    meta = {"stage": stage, "people": people, "k": k, "engine": engine, **_engine_conf(engine)}
     return {**meta, **run_case(f"{stage} k={k} {engine} {people}", func, *args)}
+
+
+def _engine_conf(engine: str) -> dict[str, Any]:
+    """The Spark options a case ran with (``JDL_SPARK__*``): its figures depend on them."""
+    if engine != "spark":
+        return {}
+    from jdl.core.config import get_settings
+
+    spark = get_settings().spark
+    return {"spark_master": spark.master, "spark_driver_memory": spark.driver_memory,
+            "spark_shuffle_partitions": spark.shuffle_partitions}
+
+
+# Linkage training always runs in embedded DuckDB (see docs/deployment.md).
+TRAINED_IN_DUCKDB = ("the model is trained in embedded DuckDB on either engine "
+                     "(the DuckDB figure applies)")
 
 
 STAGES = ("generation", "train", "link", "cohort", "pool", "evaluate", "match")
@@ -205,8 +222,10 @@ def skipped_records(people: int, engine: str, stages: tuple[str, ...], reason: s
 
 
 def run_population(people: int, engines: list[str], quick: bool,
-                   stages: tuple[str, ...] = STAGES) -> list[dict[str, Any]]:
-    """Every case (of ``stages``) for one population size."""
+                   stages: tuple[str, ...] = STAGES,
+                   cohorts: tuple[int, ...] = COHORTS) -> list[dict[str, Any]]:
+    """Every case (of ``stages``; ``cohorts``: the k of the link, cohort and match cases) for
+    one population size."""
     records = []
     data = WORK_DIR / f"synth-{people}"
     try:
@@ -215,20 +234,22 @@ def run_population(people: int, engines: list[str], quick: bool,
         shutil.rmtree(data, ignore_errors=True)
         records.append(_record("generation", people, None, "duckdb", generate_case, people))
     for engine in engines:
-        if "train" in stages:
+        if "train" in stages and engine == "spark":
+            records += skipped_records(people, engine, ("train",), TRAINED_IN_DUCKDB)
+        elif "train" in stages:
             records.append(_record("train", people, None, engine, train_case, people, engine))
-        for k in COHORTS if "link" in stages else ():
+        for k in cohorts if "link" in stages else ():
             records.append(_record("link", people, k, engine, link_case, people, k, engine))
-        for k in COHORTS if "cohort" in stages else ():
+        for k in cohorts if "cohort" in stages else ():
             records.append(_record("cohort", people, k, engine, cohort_case, people, k,
                                    engine))
         if "pool" in stages:
             records.append(_record("pool", people, None, engine, pool_case, people, engine))
-        cohorts = COHORTS if people == 1_000_000 and not quick else (1_000,)
-        for k in cohorts if "evaluate" in stages else ():
+        uploads = COHORTS if people == 1_000_000 and not quick else (1_000,)
+        for k in [k for k in uploads if k in cohorts] if "evaluate" in stages else ():
             records.append(_record("evaluate", people, k, engine, evaluate_case, people, k,
                                    engine))
-    for k in COHORTS if "match" in stages else ():  # in memory (numpy): engine-independent
+    for k in cohorts if "match" in stages else ():  # in memory (numpy): engine-independent
         records.append(_record("match", people, k, "duckdb", match_case, people, k))
     return records
 
@@ -249,12 +270,13 @@ def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
     engines = _option(argv, "--engines", _option(argv, "--engine", "duckdb")).split(",")
     stages = tuple(_option(argv, "--stages", ",".join(STAGES)).split(","))
     skip = _option(argv, "--skip", "")
+    cohorts = tuple(int(k) for k in _option(argv, "--cohorts", "").split(",") if k) or COHORTS
     records: list[dict] = []
     for people in sizes:
         if skip:
             records += [r for e in engines for r in skipped_records(people, e, stages, skip)]
         else:
-            records += run_population(people, engines, quick, stages)
+            records += run_population(people, engines, quick, stages, cohorts)
         _save(records)  # after each size: a stop keeps the rest
     return records
 

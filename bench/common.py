@@ -28,13 +28,35 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _live_children() -> tuple[float, float]:
+    """CPU seconds and the largest peak RSS (MiB) of the case's child processes still running.
+
+    A JVM that Spark starts lives until the case's process exits, so ``getrusage`` (which sees
+    only children that have ended) would miss its CPU and memory: read them from /proc."""
+    import psutil
+
+    cpu, peak_kib = 0.0, 0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            times = proc.cpu_times()
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except (psutil.Error, OSError):
+            continue  # ended meanwhile: getrusage counts it
+        cpu += times.user + times.system
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak_kib = max(peak_kib, int(line.split()[1]))
+    return cpu, peak_kib / 1024
+
+
 def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict, queue) -> None:
     try:
         load_before, cpu_before = os.getloadavg()[0], _cpu_seconds()
         start = time.perf_counter()
         extra = func(*args, **kwargs) or {}
         wall = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_before
+        live_cpu, live_peak_mib = _live_children()
+        cpu = _cpu_seconds() - cpu_before + live_cpu
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         # worker processes a case starts (e.g. the generator's) count separately;
         # ru_maxrss of children is the largest single child
@@ -45,6 +67,8 @@ def _child(func: Callable[..., dict[str, Any] | None], args: tuple, kwargs: dict
                 "wall_s": round(wall, 3),
                 "peak_rss_mib": round(peak_kib / 1024, 1),
                 "peak_child_rss_mib": round(child_kib / 1024, 1),
+                # a child still running at the end (Spark's JVM): its own peak, from /proc
+                "peak_live_child_rss_mib": round(live_peak_mib, 1),
                 # CPU seconds of the case (its process and children, every thread): on a shared
                 # machine less polluted than wall time. Load: 1-min average, before/after max.
                 "cpu_s": round(cpu, 2),

@@ -69,6 +69,11 @@ class Figure:
         return (self.stage, self.people, self.k, self.engine)
 
 
+# Peak RSS of the case's own process, of its ended children, of children still running (Spark's
+# JVM): the table shows the largest.
+PEAK_KEYS = ("peak_rss_mib", "peak_child_rss_mib", "peak_live_child_rss_mib")
+
+
 def _figure(record: dict[str, Any], stage_file: str, measured_at: str, cpus: int
             ) -> Figure | None:
     stage, people = record.get("stage"), record.get("people")
@@ -78,7 +83,7 @@ def _figure(record: dict[str, Any], stage_file: str, measured_at: str, cpus: int
     if stage is None or people is None:
         return None
     seconds = record.get(STAGE_SECONDS.get(stage, "wall_s"), record.get("wall_s"))
-    peaks = [record.get(k) for k in ("peak_rss_mib", "peak_child_rss_mib") if record.get(k)]
+    peaks = [record.get(k) for k in PEAK_KEYS if record.get(k)]
     return Figure(stage=stage, people=int(people), k=record.get("k"),
                   engine=record.get("engine", "duckdb"), seconds=seconds,
                   cpu_s=record.get("cpu_s"), peak_mib=max(peaks) if peaks else None,

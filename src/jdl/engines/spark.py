@@ -52,18 +52,42 @@ logger.context.level = {level}
 
 
 class SparkResult:
-    """A query's result, fetched like DuckDB's: ``fetchall()``, ``df()``, ``to_arrow_table()``."""
+    """A query's result, fetched like DuckDB's: ``fetchall()``, ``df()``, ``to_arrow_table()``.
 
-    def __init__(self, frame: Any, sql: str) -> None:
+    ``own_views``: the cached views the query made for its shared common table expressions
+    (see :meth:`SparkEngine.execute`), dropped by ``drop`` after the first fetch."""
+
+    def __init__(self, frame: Any, sql: str, own_views: list[str] | None = None,
+                 drop: Any = None) -> None:
         self.frame = frame  # the lazy Spark DataFrame
         self.sql = sql
+        self.own_views = list(own_views or [])
+        self._drop = drop
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = _action(lambda: self.frame.collect(), self.sql)
+        rows = self._fetch(lambda: self.frame.collect())
         return [tuple(row) for row in rows]
 
     def to_arrow_table(self) -> Any:
-        return _action(lambda: self.frame.toArrow(), self.sql)
+        return self._fetch(lambda: self.frame.toArrow())
+
+    def _fetch(self, run: Any) -> Any:
+        try:
+            return _action(run, self.sql)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Drop the query's own cached views (a later fetch recomputes, same rows)."""
+        views = self.detach()
+        if views and self._drop is not None:
+            self._drop(views)
+
+    def detach(self) -> list[str]:
+        """Hand the query's own views to the caller (who drops them): for a result kept as a
+        view, which reads them whenever it is computed."""
+        views, self.own_views = self.own_views, []
+        return views
 
     def df(self) -> pd.DataFrame:
         """pandas through Arrow, with DuckDB's conventions (dates as ``datetime64``)."""
@@ -95,6 +119,8 @@ class SparkEngine:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self._views: set[str] = set()
         self._cached: dict[str, Any] = {}
+        self._depends: dict[str, list[str]] = {}  # a cached view -> the CTE views it reads
+        self._counter = 0
         if self.data_dir is not None:
             self._register_admin_tables(self.data_dir)
 
@@ -125,14 +151,81 @@ class SparkEngine:
     def execute(
         self, sql: str, params: list[Any] | dict[str, Any] | None = None, *, dialect: str = "duckdb"
     ) -> SparkResult:
-        """Run one statement written in ``dialect`` (transpiled to Spark SQL); a lazy result."""
+        """Run one statement written in ``dialect`` (transpiled to Spark SQL); a lazy result.
+
+        Spark inlines a common table expression at every reference, so a CTE read by several
+        parts of a query (the events every measure joins to) would be derived again for each.
+        DuckDB's SQL is written for an engine that computes it once; here each CTE referenced
+        more than once becomes a cached view for the duration of the query (dropped after the
+        first fetch). Results are the same; the work is done once.
+        """
+        if dialect != "duckdb":
+            frame = _action(lambda: self.spark.sql(sql, args=params), sql)
+            return SparkResult(frame, sql)
         try:
-            spark_sql = to_spark_sql(sql) if dialect == "duckdb" else sql
+            statement = _spark_statement(sql)
         except Exception as exc:  # sqlglot's ParseError / UnsupportedError
             raise EngineError(f"Could not translate the query to Spark SQL: {exc}",
                               sql=sql) from exc
-        frame = _action(lambda: self.spark.sql(spark_sql, args=params), spark_sql)
-        return SparkResult(frame, spark_sql)
+        shared: list[str] = []
+        try:
+            if statement is not None:
+                self._cache_shared_ctes(statement, params, shared)
+            spark_sql = statement.sql(dialect="spark") if statement is not None else ""
+            frame = _action(lambda: self.spark.sql(spark_sql, args=params), spark_sql)
+        except EngineError:
+            self._drop_views(shared)
+            raise
+        return SparkResult(frame, spark_sql, shared, drop=self._drop_views)
+
+    def _cache_shared_ctes(self, statement: Any, params: Any, made: list[str]) -> None:
+        """Replace each CTE of ``statement`` (at any depth) that its query references more than
+        once by a cached temporary view, in place, adding the views' names to ``made``."""
+        from sqlglot import exp
+
+        defined = {cte.alias for cte in statement.find_all(exp.CTE)}
+        for ctes in list(statement.find_all(exp.With)):
+            if ctes.root() is not statement:
+                continue  # inside a CTE already replaced by its view
+            scope = ctes.parent
+            for cte in list(ctes.expressions):
+                references = [t for t in scope.find_all(exp.Table)
+                              if t.name == cte.alias and not t.db]
+                earlier = ctes.expressions[: ctes.expressions.index(cte)]
+                reads = {t.name for t in cte.this.find_all(exp.Table) if not t.db} & defined
+                if len(references) < 2 or not reads <= {c.alias for c in earlier}:
+                    continue  # read once, or reads a CTE of an enclosing query
+                body = cte.this.copy()
+                own = body.args.get("with_")
+                if earlier or own is not None:
+                    body.set("with_", exp.With(expressions=[c.copy() for c in earlier]
+                                               + (own.expressions if own else [])))
+                view = f"_jdl_cte_{self._next_id()}_{cte.alias}"
+                spark_sql = body.sql(dialect="spark")
+                self._cache(view, _action(lambda q=spark_sql: self.spark.sql(q, args=params),
+                                          spark_sql))
+                made.append(view)
+                for table in references:
+                    if not table.alias:
+                        table.set("alias", exp.TableAlias(this=exp.to_identifier(cte.alias)))
+                    table.set("this", exp.to_identifier(view))
+                cte.pop()
+            if not ctes.expressions:
+                ctes.pop()
+
+    def _next_id(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def _cache(self, name: str, frame: Any) -> None:
+        frame = frame.cache()
+        self._cached[name] = frame
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def _drop_views(self, names: list[str]) -> None:
+        for name in names:
+            self.unregister(name)
 
     def df(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a query and return a pandas DataFrame (through Arrow)."""
@@ -156,12 +249,14 @@ class SparkEngine:
         if parquet is not None:
             frame = _action(lambda: self.spark.read.parquet(str(parquet)), str(parquet))
         elif sql is not None:
-            frame = self.execute(sql).frame
+            result = self.execute(sql)
+            frame = result.frame
+            self._depends[name] = result.detach()  # they live as long as the view
         else:
             raise ValueError("create_view needs sql or parquet")
         if cache:
-            frame = frame.cache()
-            self._cached[name] = frame
+            self._cache(name, frame)
+            return
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
@@ -171,6 +266,8 @@ class SparkEngine:
         cached = self._cached.pop(name, None)
         if cached is not None:
             cached.unpersist()
+        for dependency in self._depends.pop(name, None) or []:
+            self.unregister(dependency)
 
     def tables(self) -> set[str]:
         """Names of the temporary views (the contract tables and registered frames; not the raw
@@ -186,7 +283,7 @@ class SparkEngine:
         writer = result.frame.write.mode("overwrite")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        _action(lambda: writer.parquet(str(out)), result.sql)
+        result._fetch(lambda: writer.parquet(str(out)))
 
     def close(self) -> None:
         """Drop this engine's views; the shared JVM stays up for the next engine."""
@@ -221,17 +318,31 @@ def to_spark_sql(sql: str) -> str:
     * ``EXTRACT`` returns BIGINT in DuckDB and INT in Spark, so it is cast to BIGINT.
     """
     import sqlglot
-    from sqlglot import exp
-
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Literal) and node.is_number and any(c in node.this for c in ".eE"):
-            return exp.cast(node.copy(), "DOUBLE")
-        if isinstance(node, exp.Extract) and not isinstance(node.parent, exp.Cast):
-            return exp.cast(node.copy(), "BIGINT")
-        return node
 
     statements = sqlglot.parse(sql, read="duckdb")
-    return ";\n".join(s.transform(fix).sql(dialect="spark") for s in statements if s is not None)
+    return ";\n".join(s.transform(_fix_types).sql(dialect="spark")
+                       for s in statements if s is not None)
+
+
+def _spark_statement(sql: str) -> Any:
+    """One DuckDB statement as a sqlglot tree with :func:`to_spark_sql`'s typing fixes
+    (``None`` for an empty one), ready to render as Spark SQL."""
+    import sqlglot
+
+    statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    if len(statements) > 1:
+        raise EngineError("Spark runs one statement at a time.", sql=sql)
+    return statements[0].transform(_fix_types) if statements else None
+
+
+def _fix_types(node: Any) -> Any:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Literal) and node.is_number and any(c in node.this for c in ".eE"):
+        return exp.cast(node.copy(), "DOUBLE")
+    if isinstance(node, exp.Extract) and not isinstance(node.parent, exp.Cast):
+        return exp.cast(node.copy(), "BIGINT")
+    return node
 
 
 def open_spark_admin(data_dir: str | Path, *, settings: SparkSettings | None = None
