@@ -32,6 +32,7 @@ def test_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("SPARK_MASTER", "spark://cluster:7077")
     monkeypatch.setenv("JDL_DATA__ENGINE", "spark")
     monkeypatch.setenv("JDL_SPARK__SHUFFLE_PARTITIONS", "64")
+    monkeypatch.setenv("JDL_SPARK__MAX_RESULT_SIZE", "6g")
     monkeypatch.setenv("JDL_SPARK__CONF", '{"spark.executor.memory": "8g"}')
     settings = Settings()
     assert settings.data.engine == "spark"
@@ -39,6 +40,7 @@ def test_settings_from_the_environment(monkeypatch):
     conf = session_conf(settings.spark)
     assert conf["spark.sql.shuffle.partitions"] == "64"
     assert conf["spark.executor.memory"] == "8g"
+    assert conf["spark.driver.maxResultSize"] == "6g"
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.sql.session.timeZone"] == "UTC"
 

@@ -39,6 +39,9 @@ class SparkSettings(BaseModel):
     master: str = Field(default_factory=lambda: os.environ.get("SPARK_MASTER", "local[2]"))
     app_name: str = "justice-data-lab"
     driver_memory: str = "2g"  # local mode: the driver is the only JVM, so this is all of Spark
+    # Largest result brought to the driver: matching's pool strata come back whole (Spark's
+    # default of 1g refuses them from about 10M people).
+    max_result_size: str = "4g"
     # Spark's default of 200 shuffle partitions makes tiny tasks on a laptop; a cluster raises it.
     shuffle_partitions: int = Field(default=8, ge=1)
     ui_enabled: bool = False  # the Spark web UI (port 4040) is off unless asked for

@@ -403,6 +403,7 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
     log4j.write_text(_LOG4J.format(level=settings.log_level.lower()))
     conf = {
         "spark.driver.memory": settings.driver_memory,
+        "spark.driver.maxResultSize": settings.max_result_size,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.ui.enabled": str(settings.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
