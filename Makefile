@@ -63,15 +63,16 @@ $(JAVA):
 
 # Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
 # bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.
-# bench-quick: small sizes only (minutes). docs/performance.md explains both.
+# bench-quick: small sizes only (minutes), into bench/results/quick/ (git-ignored) so the full-size
+# figures stay. docs/performance.md explains both.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.summary
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m bench.run --quick
-	$(BIN)/python -m bench.summary
+	JDL_BENCH_RESULTS=bench/results/quick $(BIN)/python -m bench.run --quick
+	$(BIN)/python -m bench.summary bench/results/quick
 
 # The comparisons' peers, never needed by `make test`: R with MatchIt (Debian) and psmpy.
 bench-setup: $(STAMP)

@@ -211,11 +211,12 @@ TRAINED_IN_DUCKDB = ("the model is trained in embedded DuckDB on either engine "
 STAGES = ("generation", "train", "link", "cohort", "pool", "evaluate", "match")
 
 
-def skipped_records(people: int, engine: str, stages: tuple[str, ...], reason: str
-                    ) -> list[dict[str, Any]]:
-    """Records saying why a size/engine was not measured (``--skip REASON``): the summary then
-    shows the reason instead of a figure."""
-    ks = {"link": COHORTS, "cohort": COHORTS, "match": COHORTS, "evaluate": (1_000,)}
+def skipped_records(people: int, engine: str, stages: tuple[str, ...], reason: str,
+                    cohorts: tuple[int, ...] = COHORTS) -> list[dict[str, Any]]:
+    """Records saying why a size/engine was not measured (``--skip REASON``, for the cohort
+    sizes ``cohorts``): the summary then shows the reason instead of a figure."""
+    ks = {"link": cohorts, "cohort": cohorts, "match": cohorts,
+          "evaluate": tuple(k for k in (1_000,) if k in cohorts)}
     return [{"case": f"{stage} k={k} {engine} {people}", "ok": True, "stage": stage,
              "people": people, "k": k, "engine": engine, "skipped": reason}
             for stage in stages if stage != "generation" for k in ks.get(stage, (None,))]
@@ -274,7 +275,8 @@ def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
     records: list[dict] = []
     for people in sizes:
         if skip:
-            records += [r for e in engines for r in skipped_records(people, e, stages, skip)]
+            records += [r for e in engines
+                        for r in skipped_records(people, e, stages, skip, cohorts)]
         else:
             records += run_population(people, engines, quick, stages, cohorts)
         _save(records)  # after each size: a stop keeps the rest

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).parent / "results"
+# ``JDL_BENCH_RESULTS`` redirects the results (``make bench-quick`` writes to results/quick/, so a
+# quick run never replaces the full-size figures SUMMARY.md reports).
+RESULTS_DIR = Path(os.environ.get("JDL_BENCH_RESULTS") or Path(__file__).parent / "results")
 WORK_DIR = Path(__file__).parent / "work"
 
 

@@ -36,6 +36,8 @@ def results(tmp_path: Path) -> Path:
         *pool, *links,
         _case("evaluate", 10_000_000, 95.0, k=1_000, load_avg_1m=7.6),
         _case("pool", 10_000_000, 300.0, engine="spark"),
+        _case("evaluate", 10_000_000, 900.0, k=1_000, engine="spark",
+              peak_live_child_rss_mib=12288.0),
         {"stage": "pool", "people": 1_000_000, "k": None, "engine": "spark", "ok": True,
          "skipped": "pyspark is not installed"},
         {"case": "x", "stage": "train", "people": 1_000_000, "k": None, "engine": "duckdb",
@@ -55,8 +57,10 @@ def test_headline_cells_come_from_the_records(results):
         "20.0 s (CPU 40 s) / 2.0 GiB", "200.0 s (CPU 400 s) / 2.0 GiB", "not measured [1]"]
     assert "[1] pyspark is not installed" in text.splitlines()
     assert rows["Generation of the national records"][2] == "same as DuckDB (not engine work)"
-    # Spark's CPU time is not shown: its JVM is not a child the case can count
+    # a Spark record from before its JVM was measured: CPU not shown (it would be Python's only)
     assert rows["Comparison pool, whole population"][3] == "300.0 s / 2.0 GiB |"
+    # one that measured the JVM (still running at the end): its CPU, and its peak as the largest
+    assert rows["Full evaluation of a 1k-row upload"][3] == "900.0 s (CPU 1,800 s) / 12.0 GiB |"
     assert rows["Linkage model training"][0] == "failed (see the JSON)"
     assert rows["Full evaluation of a 1k-row upload"][1] == "95.0 s (CPU 190 s) / 2.0 GiB (load 8)"
     assert rows["Linkage of 10k rows"][0] == "10.0 s (CPU 20 s) / 2.0 GiB"
