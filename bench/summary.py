@@ -226,7 +226,9 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         "was given; the Python process's own peak is in the JSON). "
         "\"(load N)\" marks a figure taken while the machine's 1-minute load average was above "
         "its core count: other work shared the CPU, so wall time overstates the cost (the JSON "
-        "has CPU seconds). docs/performance.md explains the cases.",
+        "has CPU seconds). Spark's JVM runs more threads than its task slots (garbage "
+        "collection, JIT compilation), so a Spark case alone on 2 cores shows a load of about "
+        "2.5-3.5 by itself. docs/performance.md explains the cases.",
         headline_table(figures),
         "## How cost grows with the population",
         "Slope b of log(cost) = a + b·log(people): 1 is linear, 0 flat. Times marked * were "
