@@ -90,6 +90,9 @@ def test_a_view_keeps_its_query_cached_ctes_until_it_is_dropped(engines):
     pd.testing.assert_frame_equal(first, duck.df(SHARED))
     pd.testing.assert_frame_equal(again, first)
     assert len(cte_views(spark)) == 1  # the view still reads them
+    spark.create_view("kept", SHARED)  # replaced: the old view's CTE goes, the new one's stays
+    assert len(cte_views(spark)) == 1
+    pd.testing.assert_frame_equal(spark.df("SELECT * FROM kept ORDER BY x"), first)
     spark.unregister("kept")
     assert cte_views(spark) == set()
 

@@ -245,20 +245,26 @@ class SparkEngine:
     def create_view(self, name: str, sql: str | None = None, *, parquet: str | Path | None = None,
                     cache: bool = False) -> None:
         """Name a query (DuckDB dialect) or a Parquet file as a temporary view; ``cache`` keeps
-        its rows in executor memory once computed (for a table several later queries read)."""
+        its rows in executor memory once computed (for a table several later queries read).
+        Replacing a view releases what the old one held."""
+        reads: list[str] = []
         if parquet is not None:
             frame = _action(lambda: self.spark.read.parquet(str(parquet)), str(parquet))
         elif sql is not None:
             result = self.execute(sql)
-            frame = result.frame
-            self._depends[name] = result.detach()  # they live as long as the view
+            frame, reads = result.frame, result.detach()  # they live as long as the view
         else:
             raise ValueError("create_view needs sql or parquet")
+        old_cache, old_reads = self._cached.pop(name, None), self._depends.pop(name, [])
+        self._depends[name] = reads
         if cache:
             self._cache(name, frame)
-            return
-        frame.createOrReplaceTempView(name)
-        self._views.add(name)
+        else:
+            frame.createOrReplaceTempView(name)
+            self._views.add(name)
+        if old_cache is not None:
+            old_cache.unpersist()
+        self._drop_views(old_reads)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
