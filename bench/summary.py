@@ -137,9 +137,18 @@ def _loaded(fig: Figure) -> bool:
     return fig.load is not None and bool(fig.cpus) and fig.load > fig.cpus
 
 
+def headline_people(figures: dict[tuple, Figure]) -> tuple[int, ...]:
+    """1M and 10M people (the issue's sizes) when measured; else the two largest sizes measured
+    (``make bench-quick``: 100k and 300k)."""
+    measured = sorted({f.people for f in figures.values() if not f.skipped})
+    if any(n in measured for n in HEADLINE_PEOPLE) or not measured:
+        return HEADLINE_PEOPLE
+    return tuple(measured[-2:])
+
+
 def headline_table(figures: dict[tuple, Figure]) -> str:
     """Wall time / peak memory per stage at 1M and 10M people, one column per engine and size."""
-    columns = [(e, n) for e in ENGINES for n in HEADLINE_PEOPLE]
+    columns = [(e, n) for e in ENGINES for n in headline_people(figures)]
     head = "| stage | " + " | ".join(f"{ENGINE_NAMES[e]}, {_people(n)} people"
                                     for e, n in columns) + " |"
     lines = [head, "|---" * (len(columns) + 1) + "|"]

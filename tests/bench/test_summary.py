@@ -90,3 +90,13 @@ def test_latest_record_wins_and_main_writes_the_file(results):
     assert load_figures(results)[("pool", 100_000, None, "duckdb")].seconds == 2.0
     assert main([str(results)]) == 0
     assert (results / "SUMMARY.md").read_text() == render(results)
+
+
+def test_a_quick_run_shows_its_own_sizes(tmp_path):
+    _write(tmp_path, "scaling", [_case("pool", n, 2e-5 * n) for n in (100_000, 300_000)],
+           "2026-11-24T21:00:00+00:00")
+    text = render(tmp_path)
+    assert "| stage | DuckDB, 100k people | DuckDB, 300k people |" in text
+    pool = next(line for line in text.splitlines() if line.startswith("| Comparison pool"))
+    assert pool.startswith("| Comparison pool, whole population | 2.0 s (CPU 4 s) / 2.0 GiB | "
+                           "6.0 s (CPU 12 s) / 2.0 GiB |")
