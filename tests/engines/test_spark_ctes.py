@@ -97,10 +97,13 @@ def test_a_view_keeps_its_query_cached_ctes_until_it_is_dropped(engines):
     assert cte_views(spark) == set()
 
 
-def test_a_failing_query_leaves_nothing_cached(engines):
+def test_a_failing_query_leaves_nothing_cached_and_is_one_clear_error(engines, capfd):
     from jdl.core.errors import EngineError
 
     spark, _ = engines
-    with pytest.raises(EngineError):
+    with pytest.raises(EngineError, match="no_such_column") as raised:
         spark.execute(SHARED.replace("SELECT d.x", "SELECT d.no_such_column"))
+    assert "no_such_column" in raised.value.sql
     assert cte_views(spark) == set()
+    # not also PySpark's log of the whole analysed plan on stderr
+    assert "QueryContextLogger" not in capfd.readouterr().err

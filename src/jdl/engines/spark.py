@@ -112,6 +112,7 @@ class SparkEngine:
         session: Any = None,
     ) -> None:
         base = session if session is not None else spark_session(settings)
+        _quiet_query_context_logs()
         self.spark = base.newSession()
         # Per session, so they hold even in a session someone else started (a notebook).
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -434,6 +435,17 @@ def stop_spark() -> None:
     active = SparkSession.getActiveSession()
     if active is not None:
         active.stop()
+
+
+def _quiet_query_context_logs() -> None:
+    """PySpark logs every failing query's analysed plan (thousands of lines of JSON) to stderr
+    before raising; the :class:`EngineError` raised instead carries the message and the SQL."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _check_java() -> None:
