@@ -170,9 +170,8 @@ class SparkEngine:
                               sql=sql) from exc
         shared: list[str] = []
         try:
-            if statement is not None:
-                self._cache_shared_ctes(statement, params, shared)
-            spark_sql = statement.sql(dialect="spark") if statement is not None else ""
+            self._cache_shared_ctes(statement, params, shared)
+            spark_sql = statement.sql(dialect="spark")
             frame = _action(lambda: self.spark.sql(spark_sql, args=params), spark_sql)
         except EngineError:
             self._drop_views(shared)
@@ -256,25 +255,26 @@ class SparkEngine:
             frame, reads = result.frame, result.detach()  # they live as long as the view
         else:
             raise ValueError("create_view needs sql or parquet")
-        old_cache, old_reads = self._cached.pop(name, None), self._depends.pop(name, [])
+        # The new frame is analysed already: what the old view held can go first.
+        self._release(name)
         self._depends[name] = reads
         if cache:
             self._cache(name, frame)
         else:
             frame.createOrReplaceTempView(name)
             self._views.add(name)
-        if old_cache is not None:
-            old_cache.unpersist()
-        self._drop_views(old_reads)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
+        self._release(name)
+
+    def _release(self, name: str) -> None:
+        """Free what the view ``name`` holds: its cached rows and the CTE views it reads."""
         cached = self._cached.pop(name, None)
         if cached is not None:
             cached.unpersist()
-        for dependency in self._depends.pop(name, None) or []:
-            self.unregister(dependency)
+        self._drop_views(self._depends.pop(name, []))
 
     def tables(self) -> set[str]:
         """Names of the temporary views (the contract tables and registered frames; not the raw
@@ -300,6 +300,7 @@ class SparkEngine:
         for frame in self._cached.values():
             frame.unpersist()
         self._cached.clear()
+        self._depends.clear()
 
     def __enter__(self) -> SparkEngine:
         return self
@@ -324,22 +325,18 @@ def to_spark_sql(sql: str) -> str:
       fractional literals become DOUBLE;
     * ``EXTRACT`` returns BIGINT in DuckDB and INT in Spark, so it is cast to BIGINT.
     """
-    import sqlglot
-
-    statements = sqlglot.parse(sql, read="duckdb")
-    return ";\n".join(s.transform(_fix_types).sql(dialect="spark")
-                       for s in statements if s is not None)
+    return _spark_statement(sql).sql(dialect="spark")
 
 
 def _spark_statement(sql: str) -> Any:
-    """One DuckDB statement as a sqlglot tree with :func:`to_spark_sql`'s typing fixes
-    (``None`` for an empty one), ready to render as Spark SQL."""
+    """One DuckDB statement as a sqlglot tree with :func:`to_spark_sql`'s typing fixes, ready
+    to render as Spark SQL (what :meth:`SparkEngine.execute` rewrites further)."""
     import sqlglot
 
     statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    if len(statements) > 1:
-        raise EngineError("Spark runs one statement at a time.", sql=sql)
-    return statements[0].transform(_fix_types) if statements else None
+    if len(statements) != 1:
+        raise EngineError("Spark runs exactly one statement per query.", sql=sql)
+    return statements[0].transform(_fix_types)
 
 
 def _fix_types(node: Any) -> Any:
