@@ -282,19 +282,6 @@ def pool_sql(
     """The comparison pool query: eligible events of the national records with every measure.
     ``exclude``: drop people listed in the exclude table; ``strata``: only these
     (index_type, index_year) pairs; ``people``: only person_ids in [low, high)."""
-    eligible = eligible_pool_events_sql(spec, exclude=exclude, strata=strata, people=people)
-    return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
-
-
-def eligible_pool_events_sql(
-    spec: CohortSpec,
-    *,
-    exclude: bool = False,
-    strata: Iterable[tuple[str, int]] | None = None,
-    people: tuple[int, int] | None = None,
-) -> str:
-    """The pool's eligible events (columns ``EVENT_COLUMNS``) before any measure (see
-    :func:`pool_sql`)."""
     events = pool_events_sql(spec, exclude=exclude, people=people)
     where = "exclusion_reason IS NULL"
     if strata is not None:
@@ -310,10 +297,11 @@ def eligible_pool_events_sql(
                 )
                 + ")"
             )
-    return (
+    eligible = (
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({eligibility_sql(events, spec)}) "
         f"AS el WHERE {where}"
     )
+    return measures_sql(eligible, analysis_measures(spec), spec.follow_up)
 
 
 def build_pool(
