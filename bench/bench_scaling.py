@@ -77,10 +77,6 @@ def _upload(data_dir: Path, k: int, out: Path) -> Path:
     return out
 
 
-def _engine_args(engine: str) -> dict[str, Any]:
-    return {"engine": engine} if engine != "duckdb" else {}
-
-
 def train_case(people: int, engine: str) -> dict[str, Any]:
     from jdl.core.config import LinkageSettings
     from jdl.linkage import MODEL_FILE, train_model
@@ -118,7 +114,7 @@ def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
             f"SELECT person_id, sentence_start FROM (SELECT * FROM index_events WHERE "
             f"index_type = 'custody_release') USING SAMPLE reservoir({k} ROWS) REPEATABLE (7)"
         )
-    with open_admin(data, **_engine_args(engine)) as admin:
+    with open_admin(data, engine=engine) as admin:
         link = pd.DataFrame({"row_number": range(1, len(sample) + 1),
                              "person_id": sample.person_id.astype("Int64"),
                              "match_probability": 1.0, "method": "id"})
@@ -138,7 +134,7 @@ def pool_case(people: int, engine: str) -> dict[str, Any]:
     out = WORK_DIR / "scaling" / f"pool-{people}-{engine}"
     shutil.rmtree(out, ignore_errors=True)
     try:
-        with open_admin(data, **_engine_args(engine)) as admin:
+        with open_admin(data, engine=engine) as admin:
             start = time.perf_counter()
             write_pool(admin, out)
             pool_s = time.perf_counter() - start
