@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,24 +98,31 @@ def case_psmpy(n_treated: int, n_control: int) -> dict:
     if peer:
         sys.path.insert(0, peer)
     try:
-        from psmpy import PsmPy
+        import psmpy
     except ImportError:
         return {"skipped": "psmpy not importable (set JDL_BENCH_PEER_PATH)"}
     df = make_data(n_treated, n_control)
     df = pd.get_dummies(df.drop(columns=["index_year"]), columns=["region"], drop_first=True,
                         dtype=float)
     df.insert(0, "pid", np.arange(len(df)))
+    _, method, seconds = psmpy_match(df)
+    return {"match_s": round(seconds, 3), "n_treated": n_treated, "n_control": n_control,
+            "psmpy_version": getattr(psmpy, "__version__", "0.3.16"), "method": method}
+
+
+def psmpy_match(frame: pd.DataFrame) -> tuple[Any, str, float]:
+    """psmpy's 1:1 nearest neighbour without replacement on the logit of its score, over
+    ``frame`` (``pid``, ``treat`` and numeric covariates): (the PsmPy object, the matching
+    method's name, seconds). psmpy must be importable."""
+    from psmpy import PsmPy
+
     start = time.perf_counter()
-    psm = PsmPy(df, treatment="treat", indx="pid", exclude=[])
+    psm = PsmPy(frame, treatment="treat", indx="pid", exclude=[])
     psm.logistic_ps(balance=False)
     # psmpy >= 0.3.14 renamed knn_matched to kdtree_matched
     matcher = getattr(psm, "kdtree_matched", None) or psm.knn_matched
     matcher(matcher="propensity_logit", replacement=False, caliper=None)
-    import psmpy
-
-    return {"match_s": round(time.perf_counter() - start, 3), "n_treated": n_treated,
-            "n_control": n_control, "psmpy_version": getattr(psmpy, "__version__", "0.3.16"),
-            "method": matcher.__name__}
+    return psm, matcher.__name__, time.perf_counter() - start
 
 
 def main(quick: bool = False) -> list[dict]:

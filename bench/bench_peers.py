@@ -126,19 +126,14 @@ def psmpy_case(csv: str, covs: list[str], outcome: str) -> dict[str, Any]:
     sys.path.insert(0, str(PEER_DIR))
     try:
         import psmpy
-        from psmpy import PsmPy
     except ImportError:
         return {"skipped": "psmpy is not importable (make bench-setup)"}
+    from bench.bench_matching import psmpy_match
+
     df = pd.read_csv(csv)
     frame = pd.get_dummies(df[["treat", *covs]], drop_first=True, dtype=float)
     frame.insert(0, "pid", np.arange(len(frame)))
-    start = time.perf_counter()
-    psm = PsmPy(frame, treatment="treat", indx="pid", exclude=[])
-    psm.logistic_ps(balance=False)
-    # psmpy >= 0.3.14 renamed knn_matched to kdtree_matched
-    matcher = getattr(psm, "kdtree_matched", None) or psm.knn_matched
-    matcher(matcher="propensity_logit", replacement=False, caliper=None)
-    seconds = time.perf_counter() - start
+    psm, _, seconds = psmpy_match(frame)
     matched = psm.df_matched["pid"].to_numpy()
     y, t = df[outcome].to_numpy(dtype=float)[matched], df["treat"].to_numpy()[matched] == 1
     return {"match_s": round(seconds, 3), "att": round(float(y[t].mean() - y[~t].mean()), 6),
