@@ -27,7 +27,7 @@ def evaluate_programme(data: Path, programme: dict, participants: pd.DataFrame) 
     from jdl.cohort import analysis_frame, build_cohort, build_pool
     from jdl.core.config import get_settings
     from jdl.engines import open_admin
-    from jdl.pipeline import (
+    from jdl.evaluation._evaluate import (
         _effects,
         _match,
         matching_design,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from jdl.admin.synth import make_submission
-from jdl.pipeline import evaluate
+from jdl.evaluation import evaluate
 
 PROGRAMME = "new-leaf-employment"
 

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 from bench.bench_matching import COVS, make_data
 
-from jdl import pipeline
 from jdl.core.config import Settings
+from jdl.evaluation import _evaluate as pipeline
 from jdl.inference import estimate_effects
 
 

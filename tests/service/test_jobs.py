@@ -201,7 +201,7 @@ def test_killed_job_resumes_from_its_last_completed_stage(data_lab, synthetic_up
     def killed_while_matching(*_args, **_kwargs):
         raise _Killed
 
-    monkeypatch.setattr("jdl.pipeline._match", killed_while_matching)
+    monkeypatch.setattr("jdl.evaluation._evaluate._match", killed_while_matching)
     with pytest.raises(_Killed):
         run_once(lab.sessions, lab.settings)
     with lab.sessions() as db:
@@ -219,7 +219,7 @@ def test_killed_job_resumes_from_its_last_completed_stage(data_lab, synthetic_up
         raise AssertionError("linkage ran again although its output was saved")
 
     monkeypatch.setattr("jdl.linkage.link_submission", no_second_linkage)
-    monkeypatch.setattr("jdl.pipeline._cohort_and_pool", no_second_linkage)
+    monkeypatch.setattr("jdl.evaluation._evaluate._cohort_and_pool", no_second_linkage)
     assert recover(lab.sessions, stale_seconds=0) == 1
     assert run_once(lab.sessions, lab.settings).value == "done"
     body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()

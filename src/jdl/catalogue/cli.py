@@ -33,7 +33,7 @@ def seed(
 
     from jdl.catalogue._seed import choose, planted, seed_catalogue
     from jdl.core.config import get_settings
-    from jdl.pipeline import STAGES
+    from jdl.evaluation import STAGES
     from jdl.service._db import open_database
 
     settings = get_settings()

@@ -118,7 +118,7 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
 
 def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) -> JobState:
     """Run one claimed job to done or failed."""
-    from jdl.pipeline import evaluate
+    from jdl.evaluation import evaluate
 
     with sessions() as db:
         job = db.get(Job, job_id)

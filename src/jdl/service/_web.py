@@ -352,7 +352,7 @@ def progress_fragment(submission_id: SubmissionId, request: Request, db: Session
 
 def _progress(submission: Submission) -> dict[str, Any] | None:
     """Where a queued or running evaluation is, as a step count the page can show."""
-    from jdl.pipeline import STAGES
+    from jdl.evaluation import STAGES
 
     if submission.state not in ("queued", "running") or not submission.jobs:
         return None
