@@ -34,7 +34,7 @@ def evaluate_case(people: int, size: int) -> dict:
     import pandas as pd
 
     from jdl.admin.synth import make_submission
-    from jdl.evaluation import evaluate
+    from jdl.run import run_evaluation as evaluate
 
     data = _population(people)
     paths = make_submission(data, PROGRAMME, WORK_DIR / "pipeline" / "upload.csv")

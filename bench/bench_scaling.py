@@ -163,8 +163,8 @@ def match_case(people: int, k: int) -> dict[str, Any]:
 def evaluate_case(people: int, k: int, engine: str) -> dict[str, Any]:
     from jdl.admin.synth import make_submission
     from jdl.core.config import get_settings
-    from jdl.evaluation import evaluate
     from jdl.linkage import model_for
+    from jdl.run import run_evaluation as evaluate
 
     data = population(people)
     model_for(data)  # trained by train_case; here only if missing, outside the timing

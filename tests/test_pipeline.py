@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from jdl.admin.synth import make_submission
-from jdl.evaluation import evaluate
+from jdl.run import run_evaluation as evaluate
 
 PROGRAMME = "new-leaf-employment"
 

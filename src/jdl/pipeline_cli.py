@@ -100,7 +100,8 @@ def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: i
     """``jdl.pipeline.evaluate`` with a Rich progress bar over the stages."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from jdl.evaluation import STAGES, evaluate
+    from jdl.evaluation import STAGES
+    from jdl.run import run_evaluation as evaluate
 
     labels = {
         "validate": "Checking the file",

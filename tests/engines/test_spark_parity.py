@@ -133,7 +133,7 @@ def test_evaluation_is_identical(spark, synthetic_data_dir, upload, tmp_path):
     released results, matched people and raw estimates as with DuckDB (only the configuration
     hash, which records the engine, differs)."""
     from jdl.core.config import get_settings
-    from jdl.evaluation import evaluate
+    from jdl.run import run_evaluation as evaluate
 
     base = get_settings()
     runs = {}

@@ -60,13 +60,14 @@ def _pairs(n: int, p_t: float, p_c: float, seed: int = 0) -> pd.DataFrame:
                          "weights": 1.0, "subclass": np.r_[np.arange(n), np.arange(n)]})
 
 
-def test_rate_per_100_and_significant_decrease_wording():
+def test_rate_as_a_proportion_and_significant_decrease_wording():
     df = _pairs(1000, 0.30, 0.40)
     res = estimate_effects(df, treatment="treated")
     rate = res["reoffended"]
-    assert rate.treatment_value == pytest.approx(30.0)
-    assert rate.comparison_value == pytest.approx(40.0)
-    assert rate.difference == pytest.approx(-10.0)
+    assert rate.treatment_value == pytest.approx(0.30)
+    assert rate.comparison_value == pytest.approx(0.40)
+    assert rate.difference == pytest.approx(-0.10)
+    assert (rate.treatment_events, rate.comparison_events) == (300, 400)
     assert rate.significant and rate.direction == "decrease"
     assert rate.conclusion.startswith("For 100 typical people who receive support")
     assert "could be lower by between" in rate.conclusion

@@ -11,9 +11,13 @@ import pytest
 from jdl.inference import (
     CohortSimulator,
     Scenario,
+    Specification,
+    estimate_effects,
     rosenbaum_from_match,
     run_validation,
     specification_spread,
+    spread_frame,
+    without_each,
 )
 from jdl.matching import match
 
@@ -57,11 +61,25 @@ def test_specification_spread_and_rosenbaum_on_lalonde():
     df = pd.read_csv(Path(__file__).parents[1] / "matching" / "data" / "lalonde.csv")
     df["employed78"] = (df["re78"] > 0).astype(int)
     covs = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
-    spread = specification_spread(df, "treat", covs, outcome="re78", kind="mean",
-                                  drop_each_covariate=False)
+    specs = (Specification("base"), Specification("with replacement", {"replace": True}),
+             Specification("2:1", {"ratio": 2}), *without_each(["re74"]),
+             Specification("impossible", {"method": "no-such-method"}))
+    rows = specification_spread(df, "treat", covs, outcome="re78", kind="mean",
+                                specifications=specs)
+    spread = spread_frame(rows)
     assert spread.loc["base", "difference"] == pytest.approx(894.367480, abs=1e-6)
     assert spread.loc["with replacement", "difference"] == pytest.approx(1991.615274, abs=1e-6)
     assert spread.loc["2:1", "difference"] == pytest.approx(220.288641, abs=1e-6)
+    without = match(df, "treat", [c for c in covs if c != "re74"])
+    assert spread.loc["without re74", "difference"] == pytest.approx(
+        estimate_effects(without, {"re78": "mean"})["re78"].difference)
+    # a specification that cannot run is kept, with the reason and no numbers
+    assert rows[-1].note and rows[-1].difference is None
+    # reusing the main scores gives the main specification's numbers exactly
+    main = match(df, "treat", covs)
+    reused = specification_spread(df, "treat", covs, outcome="re78", kind="mean",
+                                  specifications=specs[:3], distance=main.distance)
+    assert reused == rows[:3]
     m = match(df, "treat", covs)
     rb = rosenbaum_from_match(m, "employed78")
     t = df["employed78"].to_numpy()[m.treat]

@@ -94,8 +94,8 @@ def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, setti
 def _evaluate_and_publish(db: Session, data_dir: Path, name: str, key: str, storage_dir: Path,
                           settings: Settings, seed: int, step: Step | None) -> int:
     from jdl.admin.synth import make_submission
-    from jdl.evaluation import evaluate
     from jdl.intake import load_programme
+    from jdl.run import run_evaluation as evaluate
 
     with tempfile.TemporaryDirectory(prefix="jdl-seed-") as work:
         work_dir = Path(work)

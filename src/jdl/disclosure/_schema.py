@@ -14,20 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
+
+from jdl.core.results import Kind  # defined in core so every layer can declare kinds
 
 Path = tuple[str | int, ...]
-
-
-class Kind(StrEnum):
-    """What a released field is, which decides the rule applied to it."""
-
-    COUNT = "count"  # people or events: suppressed below min_count, else rounded
-    DERIVED = "derived"  # rate, mean, difference, CI, p-value, wording built from counts
-    STATISTIC = "statistic"  # not a count and not from a small cell (SMD, caliper, day...)
-    LABEL = "label"  # text chosen by the lab or the organisation (names, categories)
-    FLAG = "flag"  # true/false
-    META = "meta"  # versions, hashes, seed, timestamps
 
 
 @dataclass(frozen=True)

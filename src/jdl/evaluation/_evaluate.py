@@ -1,11 +1,12 @@
-"""The evaluation: one call from an upload to a disclosure-controlled report.
+"""The evaluation: one call from an upload to disclosure-controlled results.
 
-validate -> link -> cohort and pool -> match -> estimate -> sensitivity -> disclosure -> report.
+validate -> link -> cohort and pool -> match -> estimate -> sensitivity -> disclosure.
 
-Each stage takes the previous stage's plain output. This module only orchestrates and assembles
-the *raw results* (lab-internal aggregates, ``tests/fixtures/raw_results_example.json`` shows
-every field); everything released goes through :mod:`jdl.disclosure` first, and the report is
-rendered from the released results only.
+Each stage takes the previous stage's plain output; this module only orchestrates. It assembles
+the typed :class:`~jdl.evaluation._results.Results` (lab-internal), writes their dict as
+``internal/raw_results.json`` and releases them through :mod:`jdl.disclosure` into
+``results.json``. The report is written from the released results by
+:func:`jdl.run.run_evaluation`, a layer above: the evaluation never imports the report.
 """
 
 from __future__ import annotations
@@ -14,88 +15,26 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
 from jdl import __version__
 from jdl.core.config import Settings, get_settings
 from jdl.core.errors import JDLError
+from jdl.core.results import finite_or_none
+from jdl.evaluation._results import (
+    AttritionStep,
+    BalanceRow,
+    Counts,
+    MatchingSummary,
+    MeasureSummary,
+    Provenance,
+    Results,
+)
 
-SCHEMA_VERSION = "1.0"
 STAGES = ("validate", "link", "cohort", "match", "estimate", "sensitivity", "disclose", "report")
-
-HEADLINE = {
-    "proven_reoffending_rate": ("reoffended", "rate", "One-year proven re-offending rate"),
-    "reoffending_frequency": ("reoffences", "frequency", "Proven re-offences per person"),
-    "days_to_first_reoffence": (
-        "days_to_first",
-        "days",
-        "Average days to first proven re-offence (re-offenders only)",
-    ),
-}
-EXTENDED = {
-    "custodial_reoffending_rate": (
-        "custodial_reoffence",
-        "rate",
-        "Re-offended and received a custodial sentence",
-    ),
-    "serious_reoffending_rate": (
-        "reoffended_tier1",
-        "rate",
-        "Re-offended with a most serious (tier 1) offence",
-    ),
-    "employment_days_after": (
-        "employment_days_post",
-        "mean",
-        "Days in employment in the year after the index date",
-    ),
-    "benefit_days_after": (
-        "benefit_days_post",
-        "mean",
-        "Days on out-of-work benefits in the year after the index date",
-    ),
-}
-ASSESSMENT_COVARIATES = (
-    "has_assessment",
-    "risk_score",
-    "need_accommodation",
-    "need_employment",
-    "need_drugs",
-    "need_alcohol",
-    "need_mental_health",
-)
-NUMERIC_COVARIATES = (
-    "age_at_index",
-    "prev_offences",
-    "prev_convictions",
-    "prev_cautions",
-    "prev_custodial",
-    "prev_offences_2y",
-    "prev_custodial_2y",
-    "days_since_last_offence",
-    "no_previous_offence",
-    "age_at_first_offence",
-    "copas_rate",
-    "sentence_days",
-    "employment_days_1y",
-    "employment_days_2y",
-    "benefit_days_1y",
-    "benefit_days_2y",
-    *ASSESSMENT_COVARIATES,
-)
-CATEGORICAL_COVARIATES = (
-    "sex",
-    "ethnicity",
-    "nationality",
-    "region",
-    "index_offence_group",
-    "sentence_type",
-)
-EXACT = ("index_type", "index_year")
 MIN_SUBGROUP = 50
 Progress = Callable[[str], None]
 
@@ -106,11 +45,17 @@ class EvaluationError(JDLError):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What ``evaluate`` produced: the released (disclosure-controlled) results and the files."""
+    """What ``evaluate`` produced: the released (disclosure-controlled) results and the files.
+
+    ``released`` is the disclosure stage's object (for the output checks); ``typed`` the
+    lab-internal results it was made from.
+    """
 
     results: dict[str, Any]
     out_dir: Path
     files: dict[str, Path]
+    released: Any = None
+    typed: Results | None = None
 
 
 def config_hash(settings: Settings, programme: dict, seed: int) -> str:
@@ -123,47 +68,21 @@ def config_hash(settings: Settings, programme: dict, seed: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def prepare_covariates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fill the gaps matching cannot take, with indicators so nothing is assumed.
+def covariate_spec() -> Any:
+    """Matching's covariates from the registry (:mod:`jdl.cohort`'s covariate set): those with
+    ``use_in_matching``, their gap-filling rules and the exact strata."""
+    from jdl.cohort._covariates import EXACT_STRATA, matching_covariates
+    from jdl.matching import CovariateSpec
 
-    No previous offence: days since last offence 0 plus ``no_previous_offence``. No assessment:
-    risk score and needs 0 alongside ``has_assessment`` (already a covariate).
-    """
-    out = frame.copy()
-    out["no_previous_offence"] = out["days_since_last_offence"].isna().astype(int)
-    out["days_since_last_offence"] = out["days_since_last_offence"].astype(float).fillna(0.0)
-    for col in ASSESSMENT_COVARIATES:
-        out[col] = out[col].astype(float).fillna(0.0)
-    for col in NUMERIC_COVARIATES:
-        out[col] = out[col].astype(float)
-    return out
-
-
-def restrict_to_shared_levels(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Compare like with like: where every treated person shares one level of a categorical
-    characteristic (a regional programme, a custody-only one), the comparison pool is limited
-    to that level before the propensity score is fitted — otherwise the score model would learn
-    the between-level differences and distort the comparison within the level."""
-    treated = frame[frame["treated"] == 1]
-    shared = {}
-    for col in CATEGORICAL_COVARIATES:
-        levels = treated[col].dropna().unique()
-        if len(levels) == 1 and frame[col].nunique() > 1:
-            shared[col] = str(levels[0])
-    if not shared:
-        return frame, shared
-    keep = np.ones(len(frame), dtype=bool)
-    for col, level in shared.items():
-        keep &= (frame[col] == level).to_numpy()
-    return frame.loc[keep].reset_index(drop=True), shared
-
-
-def matching_design(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    """(covariates, exact strata) for matching: every characteristic that varies enters the
-    propensity score model; index type and year are exact strata (the JDL's practice)."""
-    covariates = [c for c in CATEGORICAL_COVARIATES if c not in drop and frame[c].nunique() > 1]
-    covariates += [c for c in NUMERIC_COVARIATES if c not in drop and frame[c].nunique() > 1]
-    return covariates, list(EXACT)
+    used = matching_covariates()
+    fill = [m for m in used if m.fill_missing]
+    return CovariateSpec(
+        categorical=tuple(m.name for m in used if m.kind == "categorical"),
+        numeric=tuple(m.name for m in used if m.kind == "numeric"),
+        exact=EXACT_STRATA,
+        fill_zero=tuple(m.name for m in fill if m.fill_missing == "zero"),
+        indicators=tuple((m.name, m.fill_missing) for m in fill if m.fill_missing != "zero"),
+    )
 
 
 def evaluate(
@@ -204,8 +123,12 @@ def evaluate(
         saved.save("cohort", resumed)
     cohort, frame = resumed
     step("match")
-    frame, shared_levels = restrict_to_shared_levels(prepare_covariates(frame))
-    covariates, exact = matching_design(frame)
+    from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
+
+    spec = covariate_spec()
+    frame, shared_levels = restrict_to_shared_levels(
+        prepare_covariates(frame, spec), spec.categorical)
+    covariates, exact = varying_covariates(frame, spec), list(spec.exact)
     result = _match(frame, covariates, exact, settings, seed)
 
     step("estimate")
@@ -228,7 +151,8 @@ def evaluate(
         exact=exact,
         shared_levels=shared_levels,
     )
-    raw = _raw_results(analysis, settings, seed)
+    typed = _results(analysis, settings, seed)
+    raw = typed.to_dict()
     internal = _write_internal(out_dir, link_table, result, raw)
 
     step("disclose")
@@ -240,22 +164,9 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
     results_path.write_text(released.to_json())
-
-    step("report")
-    from jdl.report import render_report
-
-    # the report carries its date; results.json does not, so it stays reproducible
-    dated = {**results, "generated_at": datetime.now(UTC).date().isoformat()}
-    report = render_report(
-        dated,
-        out_dir,
-        lab_name=settings.report.lab_name,
-        smd_threshold=settings.matching.smd_good,
-        selective_threshold=settings.intake.min_share_of_declared,
-    )
-    _review_released_files(released, [results_path, *report.paths], internal)
-    files = {"results": results_path, "html": report.html, "pdf": report.pdf, "internal": internal}
-    return Evaluation(results=results, out_dir=out_dir, files=files)
+    files = {"results": results_path, "internal": internal}
+    return Evaluation(results=results, out_dir=out_dir, files=files, released=released,
+                      typed=typed)
 
 
 class Checkpoints(Protocol):
@@ -300,35 +211,6 @@ def _validated_and_linked(
     linked = link_submission(submission.accepted_rows(), data_dir, settings=linkage)
     saved.save("link", (submission, linked))
     return submission, linked
-
-
-def _review_released_files(released: Any, paths: list[Path], internal: Path) -> list[str]:
-    """Scan every released text file for numbers that look like small or unrounded counts and
-    write the findings for the output checker (``internal/disclosure-review.txt``).
-
-    The guarantee is structural — the report reads only the released results, which
-    ``assert_released`` has proved obey the rules — so this heuristic scan informs the analyst's
-    review (as output checkers in secure labs review every file) rather than blocking.
-    """
-    from jdl.disclosure import check_released_text
-
-    findings = []
-    for path in paths:
-        if path.suffix in (".json", ".html"):
-            findings += [
-                f"{path.name}: {p}" for p in check_released_text(path.read_text(), released)
-            ]
-    (internal / "disclosure-review.txt").write_text(
-        "Heuristic scan of released files for count-like numbers (review each; the released "
-        "results passed the disclosure rules):\n" + "\n".join(findings or ["nothing found"]) + "\n"
-    )
-    return findings
-
-
-def _report_paths(report: Any) -> dict[str, Path]:
-    if isinstance(report, dict):
-        return {k: Path(v) for k, v in report.items()}
-    return {k: Path(v) for k, v in vars(report).items() if isinstance(v, (str, Path))}
 
 
 def _cohort_and_pool(
@@ -378,11 +260,11 @@ def _match(
 
 
 def _outcomes() -> tuple[dict[str, str], dict[str, str]]:
-    outcomes, labels = {}, {}
-    for column, kind, label in (*HEADLINE.values(), *EXTENDED.values()):
-        outcomes[column] = kind
-        labels[column] = label
-    return outcomes, labels
+    """{column: kind} and {column: label} of the reported outcomes (the registry's)."""
+    from jdl.outcomes import reported_outcomes
+
+    measures = reported_outcomes()
+    return {m.name: m.kind for m in measures}, {m.name: m.label for m in measures}
 
 
 def _effects(result: Any, settings: Settings):
@@ -392,258 +274,59 @@ def _effects(result: Any, settings: Settings):
     return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
 
 
-def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> dict[str, Any]:
-    """Other specifications, E-value, Rosenbaum bound and power (lab-internal numbers)."""
+def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> Any:
+    """The lab's specifications (:data:`jdl.inference.LAB_SPECIFICATIONS`, plus one without
+    the assessment covariates when they are used), the E-value and the Rosenbaum bound."""
+    from jdl.cohort import covariate_measures
     from jdl.inference import (
-        e_value,
-        minimum_detectable_effect,
+        LAB_SPECIFICATIONS,
+        HiddenBias,
+        Sensitivity,
+        Specification,
+        e_value_of_rates,
         rosenbaum_from_match,
+        specification_spread,
     )
-
     rate = effects["reoffended"]
-    specs = [
-        ("Main analysis", {}),
-        ("Caliper 0.1", {"caliper": 0.1}),
-        ("3 comparison people per participant", {"ratio": 3}),
-        ("With replacement", {"replace": True}),
-    ]
-    rows = []
-    # Specifications with the main covariates reuse the main propensity scores: refitting the
-    # same logistic model gives the same scores, and was half an evaluation's CPU at 10M people.
-    same_model = {"distance": result.distance} if result.model is not None else {}
-    for label, overrides in specs:
-        rows.append(
-            _spec_row(label, frame, covariates, exact, settings, seed, {**same_model, **overrides})
-        )
-    drop = tuple(c for c in covariates if c in ASSESSMENT_COVARIATES)
-    if drop:
-        reduced = [c for c in covariates if c not in drop]
-        rows.append(
-            _spec_row("Without assessment covariates", frame, reduced, exact, settings, seed, {})
-        )
-    p1, p0 = rate.treatment_value / 100, rate.comparison_value / 100
-    ev = {"point": None, "ci": None}
-    if p0 > 0 and p1 > 0:
-        rr = p1 / p0
-        lo = max(p0 + rate.ci_low / 100, 1e-9) / p0
-        hi = max(p0 + rate.ci_high / 100, 1e-9) / p0
-        point, ci = e_value(rr, lo, hi)
-        ev = {"point": float(point), "ci": float(ci)}
-    rosen: dict[str, Any] = {"gamma_at_which_significance_lost": None}
-    if not settings.matching.replace and settings.matching.ratio == 1:
-        bounds = rosenbaum_from_match(result, "reoffended")
-        rosen = {
-            "gamma_at_which_significance_lost": float(bounds.gamma_critical)
-            if rate.significant
-            else None
-        }
-    mde = minimum_detectable_effect(
-        max(rate.n_treated, 2), min(max(p0, 0.01), 0.99), alpha=settings.inference.alpha
-    )
-    power = {
-        "base_rate": p0,
-        "treatment_n": rate.n_treated,
-        "mde": mde.mde_decrease / 100,
-        "power": mde.power,
-        "alpha": mde.alpha,
-        # a planning figure: rounded up to the next 10 ("about 870 people")
-        "required_n_for_observed": None
-        if rate.required_n is None
-        else int(np.ceil(rate.required_n / 10) * 10),
-    }
-    return {"specifications": rows, "e_value": ev, "rosenbaum": rosen, "power": power}
+    assessment = {m.name for m in covariate_measures() if m.source == "assessment"}
+    drop = tuple(c for c in covariates if c in assessment)
+    specs = LAB_SPECIFICATIONS + (
+        (Specification("Without assessment covariates", drop=drop),) if drop else ())
+    rows = specification_spread(
+        frame, "treated", covariates, specifications=specs, settings=settings.inference,
+        distance=result.distance if result.model is not None else None,
+        matcher=lambda data, _treatment, covs, **kw: _match(data, covs, exact, settings, seed,
+                                                            **kw))
+    ev = e_value_of_rates(rate.treatment_value, rate.comparison_value, rate.ci_low, rate.ci_high)
+    gamma = None
+    if not settings.matching.replace and settings.matching.ratio == 1 and rate.significant:
+        gamma = float(rosenbaum_from_match(result, "reoffended").gamma_critical)
+    return Sensitivity(specifications=rows, e_value=ev, rosenbaum=HiddenBias(gamma))
 
 
-def _spec_row(label, frame, covariates, exact, settings, seed, overrides) -> dict[str, Any]:
-    from jdl.inference import estimate_effects
-
-    try:
-        res = _match(frame, covariates, exact, settings, seed, **overrides)
-        e = estimate_effects(res, {"reoffended": "rate"}, settings=settings.inference)["reoffended"]
-    except JDLError as exc:
-        return {
-            "label": label,
-            "difference": None,
-            "ci_low": None,
-            "ci_high": None,
-            "p_value": None,
-            "treatment_n": None,
-            "comparison_n": None,
-            "note": exc.message,
-        }
-    return {
-        "label": label,
-        "difference": e.difference / 100,
-        "ci_low": e.ci_low / 100,
-        "ci_high": e.ci_high / 100,
-        "p_value": e.p_value,
-        "treatment_n": e.n_treated,
-        "comparison_n": e.n_comparison,
-    }
-
-
-def _age_band(age: pd.Series) -> pd.Series:
-    return pd.cut(
-        age,
-        [0, 17, 24, 29, 39, 49, 200],
-        labels=["under 18", "18-24", "25-29", "30-39", "40-49", "50+"],
-    ).astype(str)
-
-
-def _subgroups(result: Any, settings: Settings) -> list[dict[str, Any]]:
+def _subgroups(result: Any, settings: Settings) -> Any:
     """Exploratory sub-group estimates of the re-offending rate, Holm-adjusted."""
-    from statsmodels.stats.multitest import multipletests
+    from jdl.inference import subgroup_effects
 
-    from jdl.inference import weighted_difference
-
-    matched = result.matched.copy()
-    matched["age_band"] = _age_band(matched["age_at_index"])
-    # each pair belongs to its treated member's group
-    treated = matched[matched["treated"] == 1].set_index("subclass")
-    rows: list[dict[str, Any]] = []
-    for dimension in ("sex", "age_band", "index_offence_group", "index_type"):
-        group_of = treated[dimension]
-        labels = matched["subclass"].map(group_of)
-        for level in sorted(group_of.dropna().unique()):
-            sel = (labels == level).to_numpy()
-            n_t = int((sel & (matched["treated"] == 1).to_numpy()).sum())
-            n_c = int((sel & (matched["treated"] == 0).to_numpy()).sum())
-            row = {
-                "dimension": dimension,
-                "level": str(level),
-                "treatment_n": n_t,
-                "comparison_n": n_c,
-                "difference": None,
-                "ci_low": None,
-                "ci_high": None,
-                "p_value": None,
-                "p_adjusted": None,
-                "significant": False,
-            }
-            if n_t < MIN_SUBGROUP:
-                row["reason_not_reported"] = f"Fewer than {MIN_SUBGROUP} people in the group."
-                rows.append(row)
-                continue
-            sub = matched[sel]
-            est = weighted_difference(
-                sub["reoffended"].to_numpy(float),
-                sub["treated"].to_numpy() == 1,
-                sub["weights"].to_numpy(float),
-                sub["subclass"].to_numpy(),
-                alpha=settings.inference.alpha,
-            )
-            row.update(
-                difference=est.difference,
-                ci_low=est.ci_low,
-                ci_high=est.ci_high,
-                p_value=est.p_value,
-            )
-            rows.append(row)
-    tested = [r for r in rows if r["p_value"] is not None]
-    if tested:
-        reject, adjusted, _, _ = multipletests(
-            [r["p_value"] for r in tested], alpha=settings.inference.alpha, method="holm"
-        )
-        for r, rej, adj in zip(tested, reject, adjusted, strict=True):
-            r["p_adjusted"] = float(adj)
-            r["significant"] = bool(rej)
-    return rows
+    return subgroup_effects(result, "reoffended", alpha=settings.inference.alpha,
+                            min_treated=MIN_SUBGROUP)
 
 
-def _measure_dict(effect: Any, kind: str, label: str, result: Any, column: str) -> dict:
-    scale = 100.0 if kind in ("rate", "frequency") else 1.0
-    matched = result.matched
-    t = matched["treated"] == 1
-    if kind in ("rate", "frequency"):
-        events_t = int(matched.loc[t, column].sum())
-        events_c = round(float((matched.loc[~t, column] * matched.loc[~t, "weights"]).sum()))
-    else:
-        events_t, events_c = effect.n_treated, effect.n_comparison
-    return {
-        "label": label,
-        "unit": {"rate": "proportion", "frequency": "per person", "days": "days", "mean": "days"}[
-            kind
-        ],
-        "treatment": effect.treatment_value / scale,
-        "comparison": effect.comparison_value / scale,
-        "difference": effect.difference / scale,
-        "ci_low": effect.ci_low / scale,
-        "ci_high": effect.ci_high / scale,
-        "p_value": effect.p_value,
-        "significant": effect.significant,
-        "conclusion": effect.conclusion,
-        "treatment_n": effect.n_treated,
-        "comparison_n": effect.n_comparison,
-        "treatment_events": events_t,
-        "comparison_events": events_c,
-        "reported": not effect.suppressed,
-        "reason_not_reported": " ".join(effect.notes) if effect.suppressed else None,
-    }
-
-
-def _profile(result: Any) -> dict[str, dict[str, int]]:
-    treated = result.matched[result.matched["treated"] == 1]
-    profile = {
-        "sex": treated["sex"].map({"M": "Male", "F": "Female"}).value_counts(),
-        "age_band": _age_band(treated["age_at_index"]).value_counts(),
-        "ethnicity": treated["ethnicity"].value_counts(),
-        "nationality": treated["nationality"].value_counts(),
-        "index_offence_group": treated["index_offence_group"].value_counts(),
-    }
-    return {k: {str(i): int(n) for i, n in v.items()} for k, v in profile.items()}
-
-
-def _survival(result: Any) -> dict[str, list[dict[str, float]]]:
-    from jdl.inference import survival_curves
-
-    curves = survival_curves(result)
-    out = {}
-    for name, df in (("treatment", curves.treatment), ("comparison", curves.comparison)):
-        days = np.arange(0, 366, 30)
-        idx = np.searchsorted(df["time"].to_numpy(), days, side="right") - 1
-        surv = np.where(idx >= 0, df["survival"].to_numpy()[np.maximum(idx, 0)], 1.0)
-        at_risk = df["at_risk"].to_numpy(float)[np.maximum(idx, 0)]
-        out[name] = [
-            {"day": int(d), "proportion_not_reoffended": float(s), "n_at_risk": round(r)}
-            for d, s, r in zip(days, surv, at_risk, strict=True)
-        ]
-    return out
-
-
-def _selective_sample(prog: dict, submitted: int, min_share: float) -> dict[str, Any]:
-    declared = prog.get("declared_participants")
-    basis = prog.get("selection_basis") or "all_participants"
-    share = None if not declared else min(1.0, submitted / declared)
-    warning = None
-    if basis == "completers_only":
-        warning = (
-            "The organisation submitted only people who completed the programme. "
-            "People who drop out often differ from those who finish, so these results "
-            "are likely to make the programme look more effective than it is."
-        )
-    elif share is not None and share < min_share:
-        warning = (
-            f"The file holds {share:.0%} of the {declared} people the organisation says "
-            "it worked with. If those left out differ from those included, the results "
-            "may not represent the programme as a whole."
-        )
-    elif basis == "other":
-        warning = (
-            "The people in the file were chosen in a way other than 'all participants'; "
-            "the results may not represent everyone the programme worked with."
-        )
-    return {
-        "declared_participants": declared,
-        "submitted": submitted,
-        "share_submitted": share,
-        "selection_basis": basis,
-        "warning": warning,
-    }
+def _measure(effect: Any, unit: str) -> MeasureSummary:
+    return MeasureSummary(
+        label=effect.label, unit=unit, treatment=effect.treatment_value,
+        comparison=effect.comparison_value, difference=effect.difference,
+        ci_low=effect.ci_low, ci_high=effect.ci_high, p_value=effect.p_value,
+        significant=effect.significant, conclusion=effect.conclusion,
+        treatment_n=effect.n_treated, comparison_n=effect.n_comparison,
+        treatment_events=effect.treatment_events, comparison_events=effect.comparison_events,
+        reported=not effect.suppressed,
+        reason_not_reported=" ".join(effect.notes) if effect.suppressed else None)
 
 
 @dataclass(frozen=True)
 class _Analysis:
-    """Every stage's output for one evaluation: what the raw results are assembled from."""
+    """Every stage's output for one evaluation: what the results are assembled from."""
 
     programme: dict[str, Any]
     manifest: dict[str, Any]
@@ -652,137 +335,105 @@ class _Analysis:
     cohort: Any
     result: Any
     effects: Any
-    sensitivity: dict[str, Any]
-    subgroups: list[dict[str, Any]]
+    sensitivity: Any
+    subgroups: Any
     covariates: list[str]
     exact: list[str]
     shared_levels: dict[str, str]
 
 
-def _raw_results(a: _Analysis, settings: Settings, seed: int) -> dict[str, Any]:
-    """The lab-internal aggregates (the shape of tests/fixtures/raw_results_example.json)."""
-    prog, manifest, submission, linked = a.programme, a.manifest, a.submission, a.linked
-    cohort, result, effects, sensitivity = a.cohort, a.result, a.effects, a.sensitivity
-    subgroups, covariates, exact, shared_levels = (
-        a.subgroups,
-        a.covariates,
-        a.exact,
-        a.shared_levels,
-    )
-    s = linked.summary
-    att = cohort.attrition
-    counts = {
-        "submitted": submission.counts.rows,
-        "rejected": submission.counts.rejected,
-        "accepted": submission.counts.accepted,
-        "linked": att.linked,
-        "linked_by_id": s.linked_by_id,
-        "linked_probabilistically": s.linked_probabilistically,
-        "not_found": s.not_found,
-        "ambiguous": s.ambiguous,
-        "duplicates": s.duplicate,
-        "eligible": att.eligible,
-        "treatment_n": result.n_treated_matched,
-        "comparison_n": result.n_control_matched,
-        "comparison_pool_n": int((result.data["treated"] == 0).sum()),
-        "unmatched_treated": att.eligible - result.n_treated_matched,
-    }
-    exclusions = {step.label: int(step.count) for step in att.steps}
-    exclusions["No suitable comparison person (outside common support)"] = counts[
-        "unmatched_treated"
-    ]
-    measures = {}
-    for name, (column, kind, label) in {**HEADLINE, **EXTENDED}.items():
-        measures[name] = _measure_dict(effects[column], kind, label, result, column)
-    balance = result.balance()
-    table = balance.table
-    balance_rows = [
-        {
-            "covariate": str(cov),
-            "smd_before": _num(row.get("smd_un")),
-            "smd_after": _num(row.get("smd")),
-            "variance_ratio_after": _num(row.get("var_ratio")),
-        }
-        for cov, row in table.iterrows()
-    ]
-    spec = result.spec
+def _counts(a: _Analysis) -> Counts:
+    s, att, result = a.linked.summary, a.cohort.attrition, a.result
+    return Counts(
+        submitted=a.submission.counts.rows, rejected=a.submission.counts.rejected,
+        accepted=a.submission.counts.accepted, linked=att.linked, linked_by_id=s.linked_by_id,
+        linked_probabilistically=s.linked_probabilistically, not_found=s.not_found,
+        ambiguous=s.ambiguous, duplicates=s.duplicate, eligible=att.eligible,
+        treatment_n=result.n_treated_matched, comparison_n=result.n_control_matched,
+        comparison_pool_n=int((result.data["treated"] == 0).sum()),
+        unmatched_treated=att.eligible - result.n_treated_matched)
+
+
+def _matching(a: _Analysis, counts: Counts, balance: Any, settings: Settings
+              ) -> MatchingSummary:
+    spec = a.result.spec
     quality = (
         "good"
         if balance.max_abs_smd < settings.matching.smd_good
         else ("acceptable" if balance.quality_ok else "poor")
     )
+    return MatchingSummary(
+        method=spec.method, distance=spec.distance, ratio=spec.ratio, replace=spec.replace,
+        caliper=spec.caliper, std_caliper=spec.std_caliper, exact=tuple(a.exact),
+        covariates=tuple(a.covariates), comparison_restricted_to=a.shared_levels,
+        treated_matched=a.result.n_treated_matched, treated_unmatched=counts.unmatched_treated,
+        controls_matched=a.result.n_control_matched,
+        max_abs_smd_after=float(balance.max_abs_smd), quality=quality,
+        quality_rule=(
+            f"Good: every |SMD| below {settings.matching.smd_good}; poor (too "
+            f"poor to report): any above {balance.smd_poor}."
+        ))
+
+
+def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
+    """The typed results of one evaluation."""
+    from jdl.inference import power_summary, treated_profile
+    from jdl.inference import survival_curves as curves
+    from jdl.intake import selective_sample
+    from jdl.outcomes import reported_outcomes
+
+    result, effects = a.result, a.effects
+    counts = _counts(a)
+    exclusions = {step.label: int(step.count) for step in a.cohort.attrition.steps}
+    exclusions["No suitable comparison person (outside common support)"] = (
+        counts.unmatched_treated)
+    outcomes = reported_outcomes()
+    measures = {m.result_key: _measure(effects[m.name], m.unit) for m in outcomes}
+    balance = result.balance()
+    balance_rows = tuple(
+        BalanceRow(str(cov), finite_or_none(row.get("smd_un"), 4),
+                   finite_or_none(row.get("smd"), 4), finite_or_none(row.get("var_ratio"), 4))
+        for cov, row in balance.table.iterrows())
+    matching = _matching(a, counts, balance, settings)
     warnings = []
-    if quality == "poor":
+    if matching.quality == "poor":
         warnings.append(
             "Matching quality is too poor to report: some characteristics still "
             "differ substantially between the groups after matching ("
             + ", ".join(balance.poor)
             + ")."
         )
-    selective = _selective_sample(prog, counts["submitted"], settings.intake.min_share_of_declared)
-    if selective["warning"]:
-        warnings.append(selective["warning"])
-    raw = {
-        "schema_version": SCHEMA_VERSION,
-        "programme": prog,
-        "data_version": manifest.get("data_version", "unknown"),
-        "data_cutoff": manifest.get("data_cutoff"),
-        "software_version": __version__,
-        "config_hash": config_hash(settings, prog, seed),
-        "seed": seed,
-        "counts": counts,
-        **{
-            k: counts[k] for k in ("submitted", "linked", "eligible", "treatment_n", "comparison_n")
-        },
-        "exclusions": exclusions,
-        "attrition": [
-            {"step": "Submitted", "n": counts["submitted"]},
-            {"step": "Accepted at validation", "n": counts["accepted"]},
-            {"step": "Linked to national records", "n": counts["linked"]},
-            {"step": "Eligible for analysis", "n": counts["eligible"]},
-            {"step": "Matched", "n": counts["treatment_n"]},
-        ],
-        "headline_measures": list(HEADLINE),
-        "extended_measures": list(EXTENDED),
-        "measures": measures,
-        "balance": balance_rows,
-        "matching": {
-            "method": spec.method,
-            "distance": spec.distance,
-            "ratio": spec.ratio,
-            "replace": spec.replace,
-            "caliper": spec.caliper,
-            "std_caliper": spec.std_caliper,
-            "exact": list(exact),
-            "covariates": list(covariates),
-            "comparison_restricted_to": shared_levels,
-            "treated_matched": result.n_treated_matched,
-            "treated_unmatched": counts["unmatched_treated"],
-            "controls_matched": result.n_control_matched,
-            "max_abs_smd_after": float(balance.max_abs_smd),
-            "quality": quality,
-            "quality_rule": (
-                f"Good: every |SMD| below {settings.matching.smd_good}; poor (too "
-                f"poor to report): any above {balance.smd_poor}."
-            ),
-        },
-        "profile": _profile(result),
-        "survival": _survival(result),
-        "sensitivity": {k: v for k, v in sensitivity.items() if k != "power"},
-        "power": sensitivity["power"],
-        "subgroups": subgroups,
-        "selective_sample": selective,
-        "warnings": warnings,
-    }
-    return raw
-
-
-def _num(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if not np.isfinite(f) else round(f, 4)
+    rate = effects["reoffended"]
+    return Results(
+        programme=a.programme,
+        provenance=Provenance(
+            data_version=a.manifest.get("data_version", "unknown"),
+            data_cutoff=a.manifest.get("data_cutoff"), software_version=__version__,
+            config_hash=config_hash(settings, a.programme, seed), seed=seed),
+        counts=counts,
+        exclusions=exclusions,
+        attrition=(
+            AttritionStep("Submitted", counts.submitted),
+            AttritionStep("Accepted at validation", counts.accepted),
+            AttritionStep("Linked to national records", counts.linked),
+            AttritionStep("Eligible for analysis", counts.eligible),
+            AttritionStep("Matched", counts.treatment_n),
+        ),
+        headline_measures=tuple(m.result_key for m in outcomes if m.headline),
+        extended_measures=tuple(m.result_key for m in outcomes if not m.headline),
+        measures=measures,
+        balance=balance_rows,
+        matching=matching,
+        profile=treated_profile(result.matched),
+        survival=curves(result, follow_up_days=settings.inference.follow_up_days).points(),
+        sensitivity=a.sensitivity,
+        power=power_summary(rate.comparison_value, rate.n_treated, rate.required_n,
+                            alpha=settings.inference.alpha),
+        subgroups=a.subgroups,
+        selective_sample=selective_sample(a.programme, counts.submitted,
+                                          settings.intake.min_share_of_declared),
+        warnings=tuple(warnings),
+    )
 
 
 def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: dict) -> Path:

@@ -2,12 +2,18 @@
 
 Public API
 ----------
-estimate_effects : per-measure estimates (per 100 people), 95% CIs, p-values, significance
+estimate_effects : per-measure estimates (natural units), 95% CIs, p-values, significance
     under the lab's rules, plain-English conclusions -> EffectsResult of MeasureEffect.
 weighted_difference : weighted difference in means with CR1 (pairs) or HC3 standard errors.
 survival_curves : weighted Kaplan-Meier curves of time to first re-offence by group.
 minimum_detectable_effect, required_n, power_two_proportions : small-sample planning.
-e_value, rosenbaum_binary, rosenbaum_from_match, specification_spread : sensitivity.
+e_value, rosenbaum_binary, rosenbaum_from_match, specification_spread : sensitivity
+    (``LAB_SPECIFICATIONS`` is the analysis every report shows), with typed results
+    ``SpecificationEstimate``, ``EValue``, ``HiddenBias``, ``Sensitivity``.
+power_summary -> PowerSummary : what the analysis could detect (released).
+subgroup_effects -> SubgroupEstimate : Holm-adjusted sub-group effects for any matching design.
+treated_profile -> Profile, age_band : the matched treatment group by characteristic.
+SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
@@ -22,19 +28,32 @@ from jdl.inference._errors import InferenceError
 from jdl.inference._estimate import DiffEstimate, weighted_difference
 from jdl.inference._power import (
     PowerResult,
+    PowerSummary,
     minimum_detectable_effect,
+    power_summary,
     power_two_proportions,
     required_n,
 )
+from jdl.inference._profile import Profile, age_band, treated_profile
 from jdl.inference._sensitivity import (
+    LAB_SPECIFICATIONS,
+    EValue,
+    HiddenBias,
     RosenbaumBounds,
+    Sensitivity,
+    Specification,
+    SpecificationEstimate,
     e_value,
+    e_value_of_rates,
     rosenbaum_binary,
     rosenbaum_from_match,
     specification_spread,
+    spread_frame,
+    without_each,
 )
 from jdl.inference._simulate import CohortSimulator, Scenario, SimulatedEvaluation
-from jdl.inference._survival import SurvivalCurves, survival_curves
+from jdl.inference._subgroups import SubgroupEstimate, comparison_weights, subgroup_effects
+from jdl.inference._survival import SurvivalCurves, SurvivalPoint, survival_curves
 from jdl.inference._validation import (
     DEFAULT_SCENARIOS,
     TARGETS,
@@ -44,10 +63,49 @@ from jdl.inference._validation import (
 )
 
 __all__ = [
-    "DEFAULT_OUTCOMES", "DEFAULT_SCENARIOS", "TARGETS", "CohortSimulator", "DiffEstimate",
-    "EffectsResult", "InferenceError", "MeasureEffect", "PowerResult", "RosenbaumBounds",
-    "Scenario", "ScenarioSource", "SimulatedEvaluation", "SurvivalCurves", "ValidationReport",
-    "conclusion_text", "e_value", "estimate_effects", "minimum_detectable_effect",
-    "power_two_proportions", "required_n", "rosenbaum_binary", "rosenbaum_from_match",
-    "run_validation", "specification_spread", "survival_curves", "weighted_difference",
+    "DEFAULT_OUTCOMES",
+    "DEFAULT_SCENARIOS",
+    "LAB_SPECIFICATIONS",
+    "TARGETS",
+    "CohortSimulator",
+    "DiffEstimate",
+    "EValue",
+    "EffectsResult",
+    "HiddenBias",
+    "InferenceError",
+    "MeasureEffect",
+    "PowerResult",
+    "PowerSummary",
+    "Profile",
+    "RosenbaumBounds",
+    "Scenario",
+    "ScenarioSource",
+    "Sensitivity",
+    "SimulatedEvaluation",
+    "Specification",
+    "SpecificationEstimate",
+    "SubgroupEstimate",
+    "SurvivalCurves",
+    "SurvivalPoint",
+    "ValidationReport",
+    "age_band",
+    "comparison_weights",
+    "conclusion_text",
+    "e_value",
+    "e_value_of_rates",
+    "estimate_effects",
+    "minimum_detectable_effect",
+    "power_summary",
+    "power_two_proportions",
+    "required_n",
+    "rosenbaum_binary",
+    "rosenbaum_from_match",
+    "run_validation",
+    "specification_spread",
+    "spread_frame",
+    "subgroup_effects",
+    "survival_curves",
+    "treated_profile",
+    "weighted_difference",
+    "without_each",
 ]

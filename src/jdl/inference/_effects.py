@@ -1,8 +1,9 @@
 """The lab's effect estimates on matched data, with its reporting rules and wording.
 
-Measures (MoJ Justice Data Lab, one-year proven re-offending): the re-offending **rate** and the
-**frequency** of re-offences, both reported per 100 people, and the mean **days** to first
-re-offence, compared among re-offenders only. Rules (``InferenceSettings``; method notes):
+Measures (MoJ Justice Data Lab, one-year proven re-offending): the re-offending **rate** (a
+proportion) and the **frequency** of re-offences (per person), both *worded* per 100 people, and
+the mean **days** to first re-offence, compared among re-offenders only. Values are in natural
+units; only the wording scales them. Rules (``InferenceSettings``; method notes):
 
 * a difference is statistically significant when ``p <= alpha`` (0.05) *and* at least
   ``min_treated_reoffenders`` (30) people in the treatment group re-offended *and*, for the
@@ -47,8 +48,10 @@ _WHAT = {"rate": "the number of people who commit a proven re-offence within one
 class MeasureEffect:
     """One measure's estimate, its significance under the lab's rules, and the wording.
 
-    Rates and frequencies are per 100 people; days are days. ``difference`` is treatment minus
-    comparison; ``ci_low``/``ci_high`` is its confidence interval.
+    Natural units: rates are proportions, frequencies re-offences per person, days are days.
+    ``difference`` is treatment minus comparison; ``ci_low``/``ci_high`` is its confidence
+    interval. ``treatment_events``/``comparison_events`` count the outcome in each group (the
+    comparison group's weighted and rounded); for days and means they are the group sizes.
     """
 
     measure: str
@@ -71,6 +74,8 @@ class MeasureEffect:
     se: float
     vcov_type: str
     notes: tuple[str, ...] = ()
+    treatment_events: int = 0
+    comparison_events: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,10 +102,11 @@ class EffectsResult:
         for e in self.effects:
             unit = " per 100 people" if e.kind in ("rate", "frequency") else (
                 " days" if e.kind == "days" else "")
+            s = _SCALE.get(e.kind, 1.0)
             lines.append(
-                f"{e.label}: treatment {e.treatment_value:.2f}, comparison "
-                f"{e.comparison_value:.2f}{unit}; difference {e.difference:+.2f} "
-                f"(95% CI {e.ci_low:+.2f} to {e.ci_high:+.2f}), p = {e.p_value:.3g}"
+                f"{e.label}: treatment {e.treatment_value * s:.2f}, comparison "
+                f"{e.comparison_value * s:.2f}{unit}; difference {e.difference * s:+.2f} "
+                f"(95% CI {e.ci_low * s:+.2f} to {e.ci_high * s:+.2f}), p = {e.p_value:.3g}"
                 + (" [significant]" if e.significant else "")
                 + (" [not reported as a headline]" if e.suppressed else ""))
             lines.append("  " + e.conclusion)
@@ -176,10 +182,10 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
 
 
 def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
-                    cfg: InferenceSettings, label: str) -> MeasureEffect:
-    s = _SCALE[kind]
-    t_val, c_val = est.treated_mean * s, est.control_mean * s
-    diff, lo, hi = est.difference * s, est.ci_low * s, est.ci_high * s
+                    cfg: InferenceSettings, label: str,
+                    events: tuple[int, int]) -> MeasureEffect:
+    s = _SCALE[kind]  # the wording's scale (per 100 people); the values stay natural
+    diff, lo, hi = est.difference, est.ci_low, est.ci_high
     notes: list[str] = []
     ok_rules = True
     if kind in ("rate", "frequency", "days") and n_reoff < cfg.min_treated_reoffenders:
@@ -204,15 +210,17 @@ def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
                               ratio=max(est.n_control / max(est.n_treated, 1), 1e-9))
     if suppressed:
         notes.append("Time to first re-offence is not reported as a headline result.")
-    text = conclusion_text(kind, label, diff, lo, hi, significant, required, notes,
+    text = conclusion_text(kind, label, diff * s, lo * s, hi * s, significant, required, notes,
                            what=_what(kind, name, label))
-    return MeasureEffect(measure=name, kind=kind, label=label, treatment_value=t_val,
-                         comparison_value=c_val, difference=diff, ci_low=lo, ci_high=hi,
+    return MeasureEffect(measure=name, kind=kind, label=label,
+                         treatment_value=est.treated_mean, comparison_value=est.control_mean,
+                         difference=diff, ci_low=lo, ci_high=hi,
                          p_value=est.p_value, significant=significant, direction=direction,
                          conclusion=text, n_treated=est.n_treated, n_comparison=est.n_control,
                          n_treated_reoffenders=n_reoff, suppressed=suppressed,
-                         required_n=required, se=est.se * s, vcov_type=est.vcov_type,
-                         notes=tuple(notes))
+                         required_n=required, se=est.se, vcov_type=est.vcov_type,
+                         notes=tuple(notes), treatment_events=events[0],
+                         comparison_events=events[1])
 
 
 def _frame_inputs(matched: object, treatment: str | None):
@@ -241,6 +249,15 @@ def _frame_inputs(matched: object, treatment: str | None):
     if not t.any() or t.all():
         raise InferenceError("the matched table needs both treated and comparison rows.")
     return df, t, w, cl
+
+
+def _events(kind: str, y: np.ndarray, t: np.ndarray, w: np.ndarray,
+             est: DiffEstimate) -> tuple[int, int]:
+    """(treatment, comparison) events: re-offenders or re-offences in each group, the comparison
+    group's weighted by the matching weights and rounded; group sizes for days and means."""
+    if kind not in ("rate", "frequency"):
+        return est.n_treated, est.n_control
+    return int(y[t].sum()), round(float((y[~t] * w[~t]).sum()))
 
 
 def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None, *,
@@ -289,5 +306,6 @@ def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None
             raise InferenceError(f"too few rows to compare '{col}' between the groups.")
         est = weighted_difference(y[sel], t[sel], w[sel], None if cl is None else cl[sel],
                                   alpha=cfg.alpha)
-        effects.append(_measure_effect(col, kind, est, n_reoff, cfg, label))
+        effects.append(_measure_effect(col, kind, est, n_reoff, cfg, label,
+                                       _events(kind, y, t, w, est)))
     return EffectsResult(effects=tuple(effects), alpha=cfg.alpha, settings=cfg)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from scipy import optimize, stats
 
+from jdl.core.results import Kind, released
 from jdl.inference._errors import InferenceError
 
 
@@ -63,24 +64,23 @@ def power_two_proportions(n: float, p0: float, p1: float, *, alpha: float = 0.05
 
 @dataclass(frozen=True)
 class PowerResult:
-    """Minimum detectable effects for a sample size, in percentage points."""
+    """Minimum detectable effects for a sample size, as proportions (0.08 = 8 per 100)."""
 
     n_treated: int
     n_comparison: int
     base_rate: float
     alpha: float
     power: float
-    mde_decrease: float  # smallest detectable fall in the rate (percentage points, positive)
-    mde_increase: float  # smallest detectable rise (percentage points)
+    mde_decrease: float  # smallest detectable fall in the rate (a proportion, positive)
+    mde_increase: float  # smallest detectable rise (a proportion)
 
     def __str__(self) -> str:
-        b = 100 * self.base_rate
+        b, down, up = 100 * self.base_rate, 100 * self.mde_decrease, 100 * self.mde_increase
         return (f"With {self.n_treated} people in the treatment group and {self.n_comparison} "
                 f"in the comparison group, a re-offending rate of {b:.1f} per 100 people, "
                 f"alpha {self.alpha:g} and power {self.power:.0%}, the smallest detectable "
-                f"difference is a fall of {self.mde_decrease:.1f} or a rise of "
-                f"{self.mde_increase:.1f} per 100 people (to {b - self.mde_decrease:.1f} or "
-                f"{b + self.mde_increase:.1f}).")
+                f"difference is a fall of {down:.1f} or a rise of "
+                f"{up:.1f} per 100 people (to {b - down:.1f} or {b + up:.1f}).")
 
 
 def minimum_detectable_effect(n: int, base_rate: float, *, alpha: float = 0.05,
@@ -99,4 +99,29 @@ def minimum_detectable_effect(n: int, base_rate: float, *, alpha: float = 0.05,
     up = (optimize.brentq(gap, base_rate + eps, 1 - eps) - base_rate
           if gap(1 - eps) > 0 else float("nan"))
     return PowerResult(n_treated=int(n), n_comparison=round(n * ratio), base_rate=base_rate,
-                       alpha=alpha, power=power, mde_decrease=100 * down, mde_increase=100 * up)
+                       alpha=alpha, power=power, mde_decrease=down, mde_increase=up)
+
+
+@dataclass(frozen=True)
+class PowerSummary:
+    """What this analysis could detect (released with the report's sample-size advice)."""
+
+    base_rate: float = released(Kind.DERIVED)
+    treatment_n: int = released(Kind.COUNT)
+    mde: float = released(Kind.DERIVED)  # smallest detectable fall in the rate (a proportion)
+    power: float = released(Kind.STATISTIC)
+    alpha: float = released(Kind.STATISTIC)
+    required_n_for_observed: int | None = released(Kind.DERIVED)
+
+
+def power_summary(base_rate: float, n_treated: int, required: int | None, *,
+                  alpha: float = 0.05) -> PowerSummary:
+    """The minimum detectable fall in ``base_rate`` with ``n_treated`` people (80% power), and
+    the size needed for the observed difference as a planning figure rounded up to the next 10
+    ("about 870 people")."""
+    mde = minimum_detectable_effect(max(n_treated, 2), min(max(base_rate, 0.01), 0.99),
+                                    alpha=alpha)
+    return PowerSummary(
+        base_rate=base_rate, treatment_n=n_treated, mde=mde.mde_decrease, power=mde.power,
+        alpha=mde.alpha,
+        required_n_for_observed=None if required is None else int(math.ceil(required / 10) * 10))

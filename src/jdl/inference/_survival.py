@@ -20,6 +20,33 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from jdl.core.results import Kind, released
+
+#: Days at which the report's curves are read: every 30 days over the follow-up year.
+CURVE_DAYS = tuple(range(0, 366, 30))
+
+
+@dataclass(frozen=True)
+class SurvivalPoint:
+    """One point of a curve: the (weighted) share not yet re-offended by ``day`` and the
+    weighted number still at risk (rounded; used to decide what is released)."""
+
+    day: int = released(Kind.STATISTIC)
+    proportion_not_reoffended: float = released(Kind.DERIVED)
+    n_at_risk: int = released(Kind.COUNT)
+
+
+def curve_points(curve: pd.DataFrame, days: tuple[int, ...] = CURVE_DAYS
+                 ) -> tuple[SurvivalPoint, ...]:
+    """The step function ``curve`` (from :func:`km_curve`) read at ``days``: the survival and
+    the number at risk of the last event time at or before each day (1 before the first)."""
+    at = np.asarray(days)
+    idx = np.searchsorted(curve["time"].to_numpy(), at, side="right") - 1
+    surv = np.where(idx >= 0, curve["survival"].to_numpy()[np.maximum(idx, 0)], 1.0)
+    at_risk = curve["at_risk"].to_numpy(float)[np.maximum(idx, 0)]
+    return tuple(SurvivalPoint(int(d), float(s), round(r))
+                 for d, s, r in zip(at, surv, at_risk, strict=True))
+
 
 def km_curve(time: np.ndarray, event: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
     """Weighted product-limit estimate at each distinct event time (plus time 0)."""
@@ -50,6 +77,11 @@ class SurvivalCurves:
         def at(df: pd.DataFrame) -> float:
             return float(1 - df.loc[df["time"] <= day, "survival"].iloc[-1])
         return at(self.treatment), at(self.comparison)
+
+    def points(self, days: tuple[int, ...] = CURVE_DAYS) -> dict[str, tuple[SurvivalPoint, ...]]:
+        """Both curves at ``days`` (the report's points), keyed ``treatment``/``comparison``."""
+        return {"treatment": curve_points(self.treatment, days),
+                "comparison": curve_points(self.comparison, days)}
 
     def plot(self, title: str | None = None):
         """Matplotlib figure of the proportion not yet re-offending over the follow-up."""

@@ -60,7 +60,7 @@ def evaluate_once(sim: SimulatedEvaluation, match_kwargs: Mapping) -> tuple:
     eff = estimate_effects(m, {"reoffended": "rate"})["reoffended"]
     matched_t = m.treat & (m.weights > 0)
     true_att = float(sim.true_effect[matched_t].mean())
-    return (true_att, eff.difference / 100, eff.ci_low / 100, eff.ci_high / 100, eff.p_value,
+    return (true_att, eff.difference, eff.ci_low, eff.ci_high, eff.p_value,
             eff.significant, m.n_treated_matched, m.balance().max_abs_smd)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jdl.intake._readers import RawTable, SourceInfo, read_table
     from jdl.intake._rules import RULES, Rule
     from jdl.intake._safe import csv_safe, escape_value
+    from jdl.intake._selective import SelectiveSample, selection_concerns, selective_sample
     from jdl.intake._spec import (
         CANONICAL_COLUMNS,
         COLUMNS,
@@ -66,6 +67,9 @@ _LOCATIONS = {
     "programme_from_dict": "jdl.intake._programme",
     "read_table": "jdl.intake._readers",
     "selection_warnings": "jdl.intake._validate",
+    "SelectiveSample": "jdl.intake._selective",
+    "selection_concerns": "jdl.intake._selective",
+    "selective_sample": "jdl.intake._selective",
     "template_markdown": "jdl.intake._template",
     "validate_submission": "jdl.intake._validate",
     "write_programme_example": "jdl.intake._template",
@@ -87,6 +91,7 @@ __all__ = [
     "RawTable",
     "Refusal",
     "Rule",
+    "SelectiveSample",
     "SourceInfo",
     "Submission",
     "TemplateColumn",
@@ -98,7 +103,9 @@ __all__ = [
     "parse_dates",
     "programme_from_dict",
     "read_table",
+    "selection_concerns",
     "selection_warnings",
+    "selective_sample",
     "template_markdown",
     "validate_submission",
     "write_programme_example",

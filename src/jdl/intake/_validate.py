@@ -460,20 +460,24 @@ def _file_issues(raw: RawTable, columns: ColumnMap, accepted: int,
 def selection_warnings(programme: Programme, accepted: int,
                        settings: IntakeSettings) -> list[str]:
     """The selective-sample safeguard: who was left out, and how that biases the comparison."""
+    from jdl.intake._selective import selection_concerns
+
     notes = []
-    if programme.selection_basis == "completers_only":
+    declared = programme.declared_participants
+    concerns = selection_concerns(programme.selection_basis, declared, accepted,
+                                  settings.min_share_of_declared)
+    if "completers_only" in concerns:
         notes.append("Only people who completed the programme were submitted. People who "
                      "complete a programme tend to differ from those who drop out (for example "
                      "in motivation), so the comparison is likely to flatter the programme; the "
                      "report will say so.")
-    elif programme.selection_basis == "other":
+    elif "other_basis" in concerns:
         notes.append(f"People were chosen for this submission in another way "
                      f"({programme.selection_notes}); the report will describe the selection, "
                      "which may bias the result.")
-    declared = programme.declared_participants
     if declared:
         share = accepted / declared
-        if share < settings.min_share_of_declared:
+        if "low_share" in concerns:
             notes.append(f"{accepted:,} people were accepted but the programme worked with "
                          f"{declared:,} in the period ({share:.0%}). If the people left out differ "
                          "from those included (for example, they dropped out), the result will "

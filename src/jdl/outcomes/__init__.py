@@ -10,6 +10,7 @@ from jdl.outcomes._definitions import (
     OUTCOME_SET_VERSION,
     headline_outcomes,
     outcome_measures,
+    reported_outcomes,
 )
 from jdl.outcomes._dialect import to_dialect
 from jdl.outcomes._measures import EVENT_COLUMNS, FollowUp, Measure, measures_sql
@@ -23,5 +24,6 @@ __all__ = [
     "headline_outcomes",
     "measures_sql",
     "outcome_measures",
+    "reported_outcomes",
     "to_dialect",
 ]

@@ -18,9 +18,16 @@ def _flag(predicate: str) -> str:
     return f"MAX(CASE WHEN {predicate} THEN 1 ELSE 0 END)"
 
 
-def _after(name: str, sql: str, description: str, headline: bool = False) -> Measure:
-    """An offence measure over the follow-up window (re-offences only)."""
-    return Measure(name, "offences", sql, description, headline, window="follow_up")
+def _after(name: str, sql: str, description: str, headline: bool = False,
+           **reported: str) -> Measure:
+    """An offence measure over the follow-up window (re-offences only); ``reported`` gives a
+    released measure its ``result_key``, ``kind``, ``unit``, ``label`` and ``noun``."""
+    return Measure(name, "offences", sql, description, headline, window="follow_up", **reported)
+
+
+def _rate(key: str, label: str, noun: str) -> dict[str, str]:
+    return {"result_key": key, "kind": "rate", "unit": "proportion", "label": label,
+            "noun": noun}
 
 
 def headline_outcomes() -> tuple[Measure, ...]:
@@ -31,12 +38,19 @@ def headline_outcomes() -> tuple[Measure, ...]:
             _flag("is_reoffence"),
             "1 if at least one proven re-offence in the follow-up year, else 0.",
             True,
+            **_rate("proven_reoffending_rate", "One-year proven re-offending rate",
+                    "the number of people who commit a proven re-offence within one year"),
         ),
         _after(
             "reoffences",
             "COUNT(*) FILTER (WHERE is_reoffence)",
             "Number of proven re-offences (offences, not court appearances).",
             True,
+            result_key="reoffending_frequency",
+            kind="frequency",
+            unit="per person",
+            label="Proven re-offences per person",
+            noun="the number of proven re-offences committed within one year",
         ),
         _after(
             "days_to_first",
@@ -44,6 +58,11 @@ def headline_outcomes() -> tuple[Measure, ...]:
             "Days from the index date to the first proven re-offence; empty for "
             "non-re-offenders (0 = on the day of release).",
             True,
+            result_key="days_to_first_reoffence",
+            kind="days",
+            unit="days",
+            label="Average days to first proven re-offence (re-offenders only)",
+            noun="the time to first proven re-offence (among those who re-offend)",
         ),
     )
 
@@ -63,6 +82,9 @@ def _offence_outcomes() -> tuple[Measure, ...]:
             "custodial_reoffence",
             _flag(custody),
             "1 if a proven re-offence received a custodial sentence, else 0.",
+            **_rate("custodial_reoffending_rate",
+                    "Re-offended and received a custodial sentence",
+                    "the number of people who re-offend and receive a custodial sentence"),
         ),
         _after(
             "custodial_sentences",
@@ -78,6 +100,10 @@ def _offence_outcomes() -> tuple[Measure, ...]:
             "reoffended_tier1",
             _flag("is_reoffence AND severity = 1"),
             "1 if a proven re-offence was in the most serious tier, else 0.",
+            **_rate("serious_reoffending_rate",
+                    "Re-offended with a most serious (tier 1) offence",
+                    "the number of people who re-offend with a most serious (tier 1) "
+                    "offence"),
         ),
         Measure(
             "offences_pre",
@@ -100,7 +126,8 @@ def _offence_outcomes() -> tuple[Measure, ...]:
 def _spell_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
     f = follow_up.follow_up_days
     measures = []
-    for source, word in (("employment", "employed"), ("benefit", "on out-of-work benefits")):
+    for source, word, plain in (("employment", "employed", "in employment"),
+                                ("benefit", "on out-of-work benefits", "on out-of-work benefits")):
         overlap = overlap_days("start_day", "end_day", 1, f)
         days = f"CAST(LEAST({f}, COALESCE(SUM({overlap}), 0)) AS INTEGER)"
         measures += [
@@ -109,6 +136,11 @@ def _spell_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
                 source,
                 days,
                 f"Days {word} in the follow-up year (days 1..{f} after index).",
+                result_key=f"{source}_days_after",
+                kind="mean",
+                unit="days",
+                label=f"Days {plain} in the year after the index date",
+                noun=f"the number of days {plain} in the year after the index date",
             ),
             Measure(
                 f"{source}_at_end",
@@ -126,3 +158,12 @@ def outcome_measures(follow_up: FollowUp) -> tuple[Measure, ...]:
 
 
 HEADLINE_OUTCOMES = tuple(m.name for m in headline_outcomes())
+
+
+def reported_outcomes(follow_up: FollowUp | None = None) -> tuple[Measure, ...]:
+    """The measures every report gives, headline first: the ones with a ``result_key``.
+
+    Each is defined once here - its column, released key, kind, unit, label and the noun its
+    sentences use - and the evaluation, inference, report and docs read it from here.
+    """
+    return tuple(m for m in outcome_measures(follow_up or FollowUp()) if m.result_key)

@@ -97,6 +97,22 @@ class Measure:
     description: str
     headline: bool = False
     window: str = "all"  # offences only: which joined rows the aggregate needs (see above)
+    #: The plain name readers see (report tables, balance plots, the docs).
+    label: str = ""
+    #: Covariates: ``numeric`` or ``categorical``. Outcomes: how the effect is estimated
+    #: (``rate`` 0/1, ``frequency`` count, ``days`` among re-offenders, ``mean``).
+    kind: str = ""
+    #: Outcomes: the released unit (``proportion``, ``per person``, ``days``).
+    unit: str = ""
+    #: Outcomes: what a sentence about the measure counts ("the number of people who ...").
+    noun: str = ""
+    #: Covariates: whether the propensity score model uses it (when it varies).
+    use_in_matching: bool = False
+    #: Covariates: how matching fills a gap - ``zero`` (an indicator already says why), or the
+    #: name of a 0/1 indicator column added for "missing" before filling with 0.
+    fill_missing: str = ""
+    #: Outcomes: the key of the measure in the released results (empty: not reported).
+    result_key: str = ""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

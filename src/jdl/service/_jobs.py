@@ -118,7 +118,7 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
 
 def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) -> JobState:
     """Run one claimed job to done or failed."""
-    from jdl.evaluation import evaluate
+    from jdl.run import run_evaluation as evaluate
 
     with sessions() as db:
         job = db.get(Job, job_id)
