@@ -1,4 +1,4 @@
-"""Builders for the report tests: released results simulated from the raw example, HTML outline.
+"""Builders for the report tests: released results simulated from the typed example, HTML outline.
 
 The disclosure stage is written in parallel, so these fixtures imitate its output without
 importing it: counts rounded to the nearest 5, chosen values set to ``null`` and listed in a
@@ -11,10 +11,17 @@ import copy
 import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
-RAW = Path(__file__).parents[1] / "fixtures" / "raw_results_example.json"
+#: The date the report prints (the run adds it to the released results; results.json has none).
+GENERATED_AT = "2026-11-24T19:30:00+00:00"
+
+
+def raw_example() -> dict:
+    """The raw results of the typed example evaluation (``tests/fixtures/example_results``)."""
+    from tests.fixtures.example_results import example_results
+
+    return example_results().to_dict()
 
 NOTES = ["Counts below 10 are suppressed and shown as [c].",
          "Other counts are rounded to the nearest 5; totals may not add up."]
@@ -52,6 +59,7 @@ def make_released(raw: dict, suppress: Iterable[str] = (), **top: Any) -> dict:
         _set(rel, p, None)
     rel["disclosure"] = {"rules": {"min_count": 10, "rounding_base": 5},
                          "suppressed": [pointer(p) for p in paths], "notes": list(NOTES)}
+    rel["generated_at"] = GENERATED_AT
     rel.update(top)
     return rel
 

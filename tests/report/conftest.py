@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from ._factory import RAW, make_released
+from ._factory import make_released, raw_example
 
 
 @pytest.fixture(scope="session")
 def raw() -> dict:
-    return json.loads(RAW.read_text())
+    """The example evaluation, built from typed results (not a hand-edited JSON)."""
+    return raw_example()
 
 
 SUPPRESSED = ["counts.rejected", "exclusions.Rejected at validation",

@@ -85,10 +85,14 @@ def test_significance_wording_follows_the_results(html):
     assert "must not be compared with other" in summary
 
 
-def test_the_results_conclusion_text_is_shown(html, released):
-    text = visible_text(html)
-    for key in HEADLINE:
-        assert released["measures"][key]["conclusion"] in text
+def test_each_headline_measure_is_worded_once_in_its_section(html):
+    """Issue 17 item 4: the effect sentence is not repeated as "The lab's conclusion"."""
+    headline = visible_text(_section(html, "headline"))
+    assert "The lab's conclusion" not in html
+    for sentence in ("There is insufficient evidence to draw a conclusion about this measure.",
+                     "This is a statistically significant decrease"):
+        assert sentence in headline
+    assert headline.count("may shorten the time to first proven re-offence") == 1
 
 
 def _all_inconclusive(raw: dict) -> dict:
@@ -187,22 +191,40 @@ def test_measure_not_reported_shows_its_reason_and_no_chart(raw, html):
     assert len(outline(out).images) == len(outline(html).images) - 1
 
 
-def test_selective_sample_warning_is_prominent_and_early(raw, html):
+def _with_selection(**programme: object) -> dict:
+    """The example released with intake's selective-sample finding for ``programme``."""
+    from dataclasses import replace
+
+    from jdl.intake import selective_sample
+    from tests.fixtures.example_results import PROGRAMME, example_results
+
+    form = {**PROGRAMME, **programme}
+    typed = example_results()
+    finding = selective_sample(form, typed.counts.submitted, 0.8)
+    return make_released(replace(typed, programme=form, selective_sample=finding).to_dict())
+
+
+def test_selective_sample_warning_is_prominent_early_and_stated_once(html):
     assert 'id="selective-sample"' not in html
-    for change in ({"selection_basis": "completers_only"}, {"share_submitted": 0.5},
-                   {"warning": "Only 120 of 400 participants were submitted."}):
-        rel = make_released(raw)
-        rel["selective_sample"].update(change)
-        out = render_html(rel)
-        assert 'id="selective-sample"' in out, change
+    cases = {
+        "completers": ({"selection_basis": "completers_only"}, "more effective than it is"),
+        "small share": ({"declared_participants": 800}, "The file holds 54% of the 800 people"),
+        "other basis": ({"selection_basis": "other"}, "chosen in a way other than"),
+    }
+    for name, (change, phrase) in cases.items():
+        out = render_html(_with_selection(**change))
+        assert 'id="selective-sample"' in out, name
         assert out.index('id="selective-sample"') < out.index('id="summary"')
         box = visible_text(_section(out, "selective-sample"))
         assert "Warning" in box
         assert "Read the warning" in visible_text(out[:out.index("<main>")])
-        if "warning" in change:
-            assert change["warning"] in box
-        if "share_submitted" in change:
-            assert "about 50% of the people" in box
+        assert phrase in box, name
+        # one rule, one wording, stated once (issue 17 item 4)
+        assert visible_text(out).count(phrase) == 1, name
+    both = visible_text(render_html(_with_selection(selection_basis="completers_only",
+                                                    declared_participants=800)))
+    assert both.count("more effective than it is") == 1
+    assert both.count("The file holds 54%") == 1
 
 
 def test_share_submitted_is_always_stated(html):

@@ -90,3 +90,36 @@ def finite_or_none(value: Any, digits: int | None = None) -> float | None:
     if not math.isfinite(number):
         return None
     return number if digits is None else round(number, digits)
+
+
+def _leaves(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _leaves(v, (*path, str(k)))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+def declared_kinds(value: Any, path: tuple[str | int, ...] = ()
+                   ) -> list[tuple[tuple[str | int, ...], Kind]]:
+    """(path, kind) of every released leaf of a typed result, as :func:`to_plain` lays it out:
+    a kinded field's leaves (all items of a kinded list or mapping) take its kind; fields
+    holding typed results are walked into. Optional fields are listed even when empty."""
+    out: list[tuple[tuple[str | int, ...], Kind]] = []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            if f.metadata.get("internal"):
+                continue
+            item, sub = getattr(value, f.name), (*path, f.name)
+            kind = f.metadata.get("kind")
+            if kind is None:
+                out += declared_kinds(item, sub)
+            else:
+                out += [(p, Kind(kind)) for p in _leaves(item, sub)]
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            out += declared_kinds(v, (*path, str(k)))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            out += declared_kinds(v, (*path, i))
+    return out

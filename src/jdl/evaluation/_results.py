@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jdl.core.results import Kind, released, to_plain
+from jdl.core.results import Kind, declared_kinds, released, to_plain
 from jdl.inference import (
     PowerSummary,
     Profile,
@@ -173,3 +173,20 @@ class Results:
             "selective_sample": to_plain(self.selective_sample),
             "warnings": list(self.warnings),
         }
+
+    def kinds(self) -> list[tuple[tuple[str | int, ...], Kind]]:
+        """(path in :meth:`to_dict`, declared kind) of every typed leaf (the programme form is
+        the organisation's own and is not typed)."""
+        out = declared_kinds(self.provenance)
+        out += declared_kinds(self.counts, ("counts",))
+        out += [((k,), Kind.COUNT) for k in TOP_LEVEL_COUNTS]
+        out += [(("exclusions", k), Kind.COUNT) for k in self.exclusions]
+        out += declared_kinds(self.attrition, ("attrition",))
+        out += [(("headline_measures", i), Kind.LABEL) for i in range(len(self.headline_measures))]
+        out += [(("extended_measures", i), Kind.LABEL) for i in range(len(self.extended_measures))]
+        for name in ("measures", "balance", "matching", "survival", "sensitivity", "power",
+                     "subgroups", "selective_sample"):
+            out += declared_kinds(getattr(self, name), (name,))
+        out += [(p[:1] + p[2:], k) for p, k in declared_kinds(self.profile, ("profile",))]
+        out += [(("warnings", i), Kind.LABEL) for i in range(len(self.warnings))]
+        return out

@@ -48,9 +48,6 @@ LONG_TABLE_ROWS = 20
 #: Share of eligible participants left unmatched above which the report says so plainly.
 LARGE_UNMATCHED_SHARE = 0.1
 
-#: Below this share of declared participants submitted, the file is flagged as possibly selective.
-SELECTIVE_SHARE_THRESHOLD = 0.8
-
 _BASIS = {
     "all_participants": "all the people it worked with in the period",
     "completers_only": "only the people who completed the programme",
@@ -147,29 +144,19 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
     }
 
 
-def selective_block(rel: Released, threshold: float) -> dict[str, Any]:
-    """Item 5 of issue 7: state the share submitted; warn when the file looks selective."""
+def selective_block(rel: Released) -> dict[str, Any]:
+    """Item 5 of issue 7: state the share submitted, and the selective-sample concern once.
+
+    The concern is decided once, by intake's rule (:func:`jdl.intake.selection_concerns`), and
+    released as ``selective_sample.warning``; the report shows that sentence and never words
+    the concern again.
+    """
     ss = rel.get("selective_sample", default={}) or {}
     prog = rel.get("programme", default={}) or {}
     basis = ss.get("selection_basis") or prog.get("selection_basis")
     declared = ss.get("declared_participants", prog.get("declared_participants"))
     share = ss.get("share_submitted")
-    reasons: list[str] = []
-    if ss.get("warning"):
-        reasons.append(str(ss["warning"]))
-    if basis == "completers_only":
-        reasons.append("The organisation says the file lists only people who completed the "
-                       "programme. People who finish a programme often differ from those who drop "
-                       "out (for example, they may be more motivated), which can make the results "
-                       "look better than the programme's real effect.")
-    elif basis == "other":
-        reasons.append("The organisation says people were chosen for the file in a way other than "
-                       "'all participants'. If the people chosen differ from those left out, the "
-                       "results may not reflect everyone the programme worked with.")
-    if not is_missing(share) and share < threshold:
-        reasons.append(f"The file covers about {share:.0%} of the people the organisation says it "
-                       "worked with. If the people left out differ from those included, the "
-                       "results may be biased.")
+    reasons = [str(ss["warning"])] if ss.get("warning") else []
     path = ("selective_sample",)
     share_text = fmt_number(rel, share, (*path, "share_submitted"), digits=0, scale=100,
                             suffix="%")
@@ -214,7 +201,6 @@ def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any]:
         "reason": m.get("reason_not_reported") or "The lab's reporting rules were not met.",
         "hundred": hundred_sentence(rel, key, m) if reported else None,
         "effect": effect_sentence(rel, key, m),
-        "conclusion": m.get("conclusion") if reported else None,
         "treatment": fmt_number(rel, m.get("treatment"), (*path, "treatment"), **num),
         "comparison": fmt_number(rel, m.get("comparison"), (*path, "comparison"), **num),
         "difference": fmt_number(rel, m.get("difference"), (*path, "difference"), signed=True,
@@ -459,15 +445,15 @@ def disclosure_block(rel: Released) -> dict[str, Any]:
     }
 
 
-def build_context(rel: Released, *, lab_name: str = LAB_NAME, smd_threshold: float = 0.1,
-                  selective_threshold: float = SELECTIVE_SHARE_THRESHOLD) -> dict[str, Any]:
+def build_context(rel: Released, *, lab_name: str = LAB_NAME,
+                  smd_threshold: float = 0.1) -> dict[str, Any]:
     """The whole template context, section by section in the JDL's order."""
     headline = measures_block(rel, "headline_measures", with_chart=True)
     inconclusive = any(v["reported"] and v["status_class"] != "status-sig" for v in headline)
     rate = rel.get("measures", "proven_reoffending_rate")
     return {
         "title": title_block(rel, lab_name),
-        "selective": selective_block(rel, selective_threshold),
+        "selective": selective_block(rel),
         "warnings": [str(w) for w in rel.get("warnings", default=[]) or []],
         "headline": headline,
         "can_say": can_say(headline),

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from jdl.report._context import LAB_NAME, SELECTIVE_SHARE_THRESHOLD, build_context
+from jdl.report._context import LAB_NAME, build_context
 from jdl.report._errors import ReportError
 from jdl.report._values import Released
 
@@ -62,12 +62,11 @@ def _smd_threshold() -> float:
     return float(get_settings().matching.smd_good)
 
 
-def _context(released: Mapping[str, Any], lab_name: str, smd_threshold: float | None,
-             selective_threshold: float) -> dict[str, Any]:
+def _context(released: Mapping[str, Any], lab_name: str,
+             smd_threshold: float | None) -> dict[str, Any]:
     rel = Released.from_dict(released)
     threshold = _smd_threshold() if smd_threshold is None else smd_threshold
-    return build_context(rel, lab_name=lab_name, smd_threshold=threshold,
-                         selective_threshold=selective_threshold)
+    return build_context(rel, lab_name=lab_name, smd_threshold=threshold)
 
 
 def _html_from_context(ctx: dict[str, Any]) -> str:
@@ -77,15 +76,14 @@ def _html_from_context(ctx: dict[str, Any]) -> str:
 
 
 def render_html(released: Mapping[str, Any], *, lab_name: str = LAB_NAME,
-                smd_threshold: float | None = None,
-                selective_threshold: float = SELECTIVE_SHARE_THRESHOLD) -> str:
+                smd_threshold: float | None = None) -> str:
     """The report as one self-contained HTML document (charts embedded as data URIs).
 
     ``released`` must be the disclosure stage's output: a results dict with a ``disclosure``
     block. Raw results are refused with :class:`ReportError`, so an unreleased number cannot
     reach a report by mistake. ``smd_threshold`` defaults to ``MatchingSettings.smd_good``.
     """
-    return _html_from_context(_context(released, lab_name, smd_threshold, selective_threshold))
+    return _html_from_context(_context(released, lab_name, smd_threshold))
 
 
 def html_to_pdf(html: str, target: Path) -> Path:
@@ -122,7 +120,6 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 def render_report(released: Mapping[str, Any], out_dir: Path, *,
                   formats: Iterable[str] = FORMATS, lab_name: str = LAB_NAME,
                   smd_threshold: float | None = None,
-                  selective_threshold: float = SELECTIVE_SHARE_THRESHOLD,
                   write_charts: bool = False) -> ReportFiles:
     """Write ``report.html`` and/or ``report.pdf`` into ``out_dir``.
 
@@ -131,7 +128,7 @@ def render_report(released: Mapping[str, Any], out_dir: Path, *,
     stay the documented set (report.html, report.pdf and the pipeline's results.json).
     """
     chosen = _check_formats(formats)
-    ctx = _context(released, lab_name, smd_threshold, selective_threshold)
+    ctx = _context(released, lab_name, smd_threshold)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -176,36 +176,23 @@ def humanise(code: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _covariate_names() -> dict[str, str]:
+    """Plain names of the numeric matching covariates, from the covariate registry
+    (:func:`jdl.cohort.covariate_labels`), plus the propensity score and older column names
+    that saved results may still carry. Categorical covariates are named through
+    :data:`FACTOR_NAMES` (their levels are glued to the name in model terms)."""
+    from jdl.cohort._covariates import covariate_labels, covariate_measures
+
+    categorical = {m.name for m in covariate_measures() if m.kind == "categorical"}
+    names = {"distance": "Propensity score", "female": "Female",
+             "previous_offences": "Previous offences",
+             "previous_custodial_sentences": "Previous custodial sentences"}
+    names.update({k: v for k, v in covariate_labels().items() if k not in categorical})
+    return names
+
+
 #: Plain names for the lab's matching covariates (jdl.cohort's column names).
-COVARIATE_NAMES = {
-    "distance": "Propensity score",
-    "female": "Female",
-    "age_at_index": "Age at the index date",
-    "prev_offences": "Previous offences",
-    "previous_offences": "Previous offences",
-    "prev_convictions": "Previous convictions",
-    "prev_cautions": "Previous cautions",
-    "prev_custodial": "Previous custodial sentences",
-    "previous_custodial_sentences": "Previous custodial sentences",
-    "prev_offences_2y": "Offences in the previous 2 years",
-    "prev_custodial_2y": "Custodial sentences in the previous 2 years",
-    "days_since_last_offence": "Days since the last offence",
-    "no_previous_offence": "No previous offence",
-    "age_at_first_offence": "Age at first offence",
-    "copas_rate": "Copas rate (pace of offending over the career)",
-    "sentence_days": "Length of sentence (days)",
-    "employment_days_1y": "Days in employment, previous year",
-    "employment_days_2y": "Days in employment, previous 2 years",
-    "benefit_days_1y": "Days on out-of-work benefits, previous year",
-    "benefit_days_2y": "Days on out-of-work benefits, previous 2 years",
-    "has_assessment": "Has a risk and needs assessment",
-    "risk_score": "Assessed risk of re-offending",
-    "need_accommodation": "Assessed need: accommodation",
-    "need_employment": "Assessed need: employment",
-    "need_drugs": "Assessed need: drugs",
-    "need_alcohol": "Assessed need: alcohol",
-    "need_mental_health": "Assessed need: mental health",
-}
+COVARIATE_NAMES = _covariate_names()
 
 #: Factors whose levels appear glued to the name in model terms (``sexF``, ``ethnicity[Asian]``).
 FACTOR_NAMES = {

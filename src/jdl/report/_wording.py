@@ -40,20 +40,15 @@ _SCALES = {
     "days": Scale(1.0, "days", "days", decrease="shorten", increase="lengthen", digits=0),
 }
 
-#: What a measure counts, for sentences ("the programme may decrease <what> ...").
-_WHAT = {
-    "proven_reoffending_rate": "the number of people who commit a proven re-offence within "
-                               "one year",
-    "reoffending_frequency": "the number of proven re-offences committed within one year",
-    "days_to_first_reoffence": "the time to first proven re-offence (among those who re-offend)",
-    "custodial_reoffending_rate": "the number of people who re-offend and receive a custodial "
-                                  "sentence",
-    "serious_reoffending_rate": "the number of people who re-offend with a most serious (tier 1) "
-                                "offence",
-    "employment_days_after": "the number of days in employment in the year after the index date",
-    "benefit_days_after": "the number of days on out-of-work benefits in the year after the "
-                          "index date",
-}
+def _nouns() -> dict[str, str]:
+    from jdl.outcomes import reported_outcomes
+
+    return {m.result_key: m.noun for m in reported_outcomes()}
+
+
+#: What a measure counts, for sentences ("the programme may decrease <what> ..."): each reported
+#: outcome's ``noun`` in the registry (:func:`jdl.outcomes.reported_outcomes`).
+_WHAT = _nouns()
 
 
 def scale_for(measure: dict[str, Any]) -> Scale:
