@@ -110,6 +110,6 @@ def test_small_groups_give_a_reason_and_holm_adjusts_the_rest(data):
     reject, adjusted, _, _ = multipletests([r.p_value for r in tested], method="holm")
     assert [r.p_adjusted for r in tested] == pytest.approx(list(adjusted))
     assert [r.significant for r in tested] == list(reject)
-    assert [r.dimension for r in rows][0] == "sex"
+    assert rows[0].dimension == "sex"
     assert {r.dimension for r in rows} == {"sex", "age_band", "index_offence_group",
                                            "index_type"}
