@@ -34,7 +34,7 @@ def released(n: int = 400, rate_t: float = 0.30, diff: float = -0.08, half_width
              treatment_n=n, comparison_n=n, treatment_events=events,
              comparison_events=round((events / n - diff) * n))
     for k in ("treatment_n", "comparison_n"):
-        raw["counts"][k] = n
+        raw["counts"][k] = raw[k] = n  # and the top-level copy results.json carries
     for other in ("reoffending_frequency", "days_to_first_reoffence"):
         raw["measures"][other].update(treatment_n=n if other != "days_to_first_reoffence"
                                       else events, comparison_n=n)
