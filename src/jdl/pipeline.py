@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from jdl import __version__
-from jdl.core.config import Settings, get_settings
+from jdl.core.config import DEFAULT_SEED, Settings, get_settings
 from jdl.core.errors import JDLError
 
 SCHEMA_VERSION = "1.0"
@@ -114,9 +114,11 @@ class Evaluation:
 
 
 def config_hash(settings: Settings, programme: dict, seed: int) -> str:
-    """A short hash of everything that decides the numbers (not of the people)."""
+    """A short hash of everything that decides the numbers (not of the people): the analysis
+    settings (:meth:`Settings.analysis`: not paths, engines, Spark's memory or the service's
+    port), the programme and the seed."""
     payload = json.dumps(
-        {"settings": settings.model_dump(mode="json"), "programme": programme, "seed": seed},
+        {"settings": settings.analysis(), "programme": programme, "seed": seed},
         sort_keys=True,
         default=str,
     )
@@ -173,7 +175,7 @@ def evaluate(
     out_dir: str | Path,
     *,
     settings: Settings | None = None,
-    seed: int = 20261124,
+    seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
 ) -> Evaluation:
@@ -205,7 +207,8 @@ def evaluate(
     cohort, frame = resumed
     step("match")
     frame, shared_levels = restrict_to_shared_levels(prepare_covariates(frame))
-    covariates, exact = matching_design(frame)
+    covariates, _ = matching_design(frame)
+    exact = list(settings.matching.exact)
     result = _match(frame, covariates, exact, settings, seed)
 
     step("estimate")
@@ -294,10 +297,8 @@ def _validated_and_linked(
     step("validate")
     submission = validate_submission(upload, prog, settings.intake)
     step("link")
-    linkage = settings.linkage.model_copy(
-        update={"backend": settings.linkage.backend or settings.data.engine}
-    )
-    linked = link_submission(submission.accepted_rows(), data_dir, settings=linkage)
+    linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage,
+                             data_engine=settings.data.engine)
     saved.save("link", (submission, linked))
     return submission, linked
 
@@ -339,18 +340,14 @@ def _cohort_and_pool(
     submission: Any,
     settings: Settings,
 ):
+    from jdl.admin.records import open_records
     from jdl.cohort import analysis_frame, build_cohort, build_pool
-    from jdl.engines import open_admin
 
-    with open_admin(
-        data_dir,
-        engine=settings.data.engine,  # duckdb or spark: the same SQL, the same results
-        spark=settings.spark,
-        threads=settings.data.duckdb_threads,
-        memory_limit=settings.data.duckdb_memory_limit,
-    ) as engine:
+    # duckdb or spark (settings.data.engine): the same SQL, the same results
+    with open_records(data_dir, settings.data, spark=settings.spark) as engine:
         cohort = build_cohort(
-            engine, link_table, rows, setting, rejected_at_intake=submission.counts.rejected
+            engine, link_table, rows, setting, settings=settings.cohort,
+            rejected_at_intake=submission.counts.rejected,
         )
         if cohort.attrition.eligible == 0:
             raise EvaluationError(
@@ -358,7 +355,8 @@ def _cohort_and_pool(
                 hint="See the attrition: "
                 + "; ".join(f"{s.label}: {s.count}" for s in cohort.attrition.steps if s.count),
             )
-        pool = build_pool(engine, exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
+        pool = build_pool(engine, settings=settings.cohort,
+                          exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
     return cohort, analysis_frame(cohort, pool)
 
 
@@ -593,13 +591,13 @@ def _profile(result: Any) -> dict[str, dict[str, int]]:
     return {k: {str(i): int(n) for i, n in v.items()} for k, v in profile.items()}
 
 
-def _survival(result: Any) -> dict[str, list[dict[str, float]]]:
+def _survival(result: Any, follow_up_days: int) -> dict[str, list[dict[str, float]]]:
     from jdl.inference import survival_curves
 
-    curves = survival_curves(result)
+    curves = survival_curves(result, follow_up_days=follow_up_days)
     out = {}
     for name, df in (("treatment", curves.treatment), ("comparison", curves.comparison)):
-        days = np.arange(0, 366, 30)
+        days = np.arange(0, follow_up_days + 1, 30)
         idx = np.searchsorted(df["time"].to_numpy(), days, side="right") - 1
         surv = np.where(idx >= 0, df["survival"].to_numpy()[np.maximum(idx, 0)], 1.0)
         at_risk = df["at_risk"].to_numpy(float)[np.maximum(idx, 0)]
@@ -767,7 +765,7 @@ def _raw_results(a: _Analysis, settings: Settings, seed: int) -> dict[str, Any]:
             ),
         },
         "profile": _profile(result),
-        "survival": _survival(result),
+        "survival": _survival(result, settings.inference.follow_up_days),
         "sensitivity": {k: v for k, v in sensitivity.items() if k != "power"},
         "power": sensitivity["power"],
         "subgroups": subgroups,

@@ -11,7 +11,6 @@ from jdl.outcomes._definitions import (
     headline_outcomes,
     outcome_measures,
 )
-from jdl.outcomes._dialect import to_dialect
 from jdl.outcomes._measures import EVENT_COLUMNS, FollowUp, Measure, measures_sql
 
 __all__ = [
@@ -23,5 +22,4 @@ __all__ = [
     "headline_outcomes",
     "measures_sql",
     "outcome_measures",
-    "to_dialect",
 ]
