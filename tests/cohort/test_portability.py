@@ -44,7 +44,7 @@ class _RecordingSession:
         self.conf = self
         self.catalog = self
 
-    def newSession(self):  # noqa: N802 (PySpark's name)
+    def newSession(self):
         return self
 
     def set(self, key, value) -> None:
@@ -57,10 +57,10 @@ class _RecordingSession:
     def cache(self):
         return self
 
-    def createOrReplaceTempView(self, name) -> None:  # noqa: N802
+    def createOrReplaceTempView(self, name) -> None:
         pass
 
-    def dropTempView(self, name) -> None:  # noqa: N802
+    def dropTempView(self, name) -> None:
         pass
 
     def unpersist(self) -> None:

@@ -291,7 +291,7 @@ class SparkEngine:
         source = f"_raw_{name}"
         self.register(source, data)
         casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns)
-        self.create_view(name, f"SELECT {casts} FROM {source}", cache=True)
+        self.create_view(name, f"SELECT {casts} FROM {source}")
 
     def append_rows(self, name: str, sql: str) -> None:
         """Add a query's rows to the cached view ``name`` (created by the first call)."""
