@@ -21,6 +21,9 @@ from jdl.cohort import (
 from jdl.cohort.testing import tiny_admin
 from jdl.core.errors import UsageError
 
+# Every test runs on DuckDB and on Spark (tests/cohort/conftest.py).
+pytestmark = pytest.mark.usefixtures("spec_engine")
+
 CUTOFF = date(2024, 12, 31)
 SPEC = CohortSpec(data_cutoff=CUTOFF)
 D = date(2020, 3, 1)

@@ -6,10 +6,14 @@ import math
 from datetime import date, timedelta
 
 import pandas as pd
+import pytest
 
 from jdl.cohort import covariate_measures
 from jdl.cohort.testing import tiny_admin
 from jdl.outcomes import FollowUp, measures_sql
+
+# Every test runs on DuckDB and on Spark (tests/cohort/conftest.py).
+pytestmark = pytest.mark.usefixtures("spec_engine")
 
 INDEX = date(2020, 3, 1)
 EVENTS_SQL = (

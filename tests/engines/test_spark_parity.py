@@ -19,7 +19,7 @@ import pytest
 
 from jdl.admin.synth import DEFAULT_PROGRAMMES, make_submission
 from jdl.cohort import build_cohort, build_pool, pool_attrition, read_pool, write_pool
-from jdl.engines import open_admin
+from jdl.admin.records import open_records
 
 pytestmark = [
     pytest.mark.xdist_group("spark"),
@@ -82,7 +82,7 @@ PROGRAMME = "learning-inside"
 def build_on(engine_name: str, data_dir) -> dict:
     """A cohort, its pool and the pool's attrition on one engine."""
     link, submission = treated_input(data_dir, PROGRAMME)
-    with open_admin(data_dir, engine=engine_name) as engine:
+    with open_records(data_dir, engine=engine_name) as engine:
         cohort = build_cohort(engine, link, submission, PROGRAMMES[PROGRAMME],
                               rejected_at_intake=3)
         pool = build_pool(engine, exclude_person_ids=cohort.linked_person_ids,
@@ -114,7 +114,7 @@ def test_written_pool_is_identical(spark, synthetic_data_dir, tmp_path):
     """write_pool on Spark (executors write Parquet) reads back as DuckDB's does."""
     frames = {}
     for name in ("duckdb", "spark"):
-        with open_admin(synthetic_data_dir, engine=name) as engine:
+        with open_records(synthetic_data_dir, engine=name) as engine:
             write_pool(engine, tmp_path / name)
         frames[name] = read_pool(tmp_path / name, strata=[("court_order", 2019)],
                                  exclude_person_ids=[1, 2, 3])

@@ -7,7 +7,8 @@ import sqlglot
 
 from jdl.core.config import Settings, SparkSettings
 from jdl.core.errors import JDLError, UsageError
-from jdl.engines.spark import _check_java, open_spark_admin, session_conf, to_spark_sql
+from jdl.engines.dialect import to_spark_sql
+from jdl.engines.spark import _check_java, open_spark_admin, session_conf
 
 
 def test_fractional_literals_divide_in_double_as_in_duckdb():

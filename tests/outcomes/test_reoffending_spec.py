@@ -15,6 +15,9 @@ import pytest
 from jdl.cohort.testing import tiny_admin
 from jdl.outcomes import FollowUp, measures_sql, outcome_measures
 
+# Every test runs on DuckDB and on Spark (tests/cohort/conftest.py).
+pytestmark = pytest.mark.usefixtures("spec_engine")
+
 INDEX = date(2020, 3, 1)
 CUTOFF = date(2024, 12, 31)
 EVENTS_SQL = (
@@ -52,7 +55,7 @@ REOFFENDING_CASES = {
 }
 
 
-def _world(cases: dict[str, tuple], *, index_offence: bool = True):
+def _world(cases: dict[str, tuple], *, index_offence: bool = True, **tables):
     people, events, offences = [], [], []
     offence_id = 1000
     for pid, (index_type, rows, *_) in enumerate(cases.values(), start=1):
@@ -87,7 +90,7 @@ def _world(cases: dict[str, tuple], *, index_offence: bool = True):
                     **extra,
                 }
             )
-    return tiny_admin({"people": people, "index_events": events, "offences": offences})
+    return tiny_admin({"people": people, "index_events": events, "offences": offences, **tables})
 
 
 def _outcomes(engine, follow_up: FollowUp | None = None) -> pd.DataFrame:
@@ -266,17 +269,7 @@ def test_employment_and_benefit_outcomes():
         }
     ]
     cases = {f"p{i}": (CO, []) for i in range(1, 6)}
-    with _world(cases) as engine:
-        engine.register("_spells", pd.DataFrame(spells))
-        engine.execute(
-            "INSERT INTO employment_spells SELECT person_id, CAST(start_date AS DATE),"
-            " CAST(end_date AS DATE) FROM _spells"
-        )
-        engine.register("_benefits", pd.DataFrame(benefits))
-        engine.execute(
-            "INSERT INTO benefit_spells SELECT person_id, benefit_type, "
-            "CAST(start_date AS DATE), CAST(end_date AS DATE) FROM _benefits"
-        )
+    with _world(cases, employment_spells=spells, benefit_spells=benefits) as engine:
         r = _outcomes(engine).set_index("person_id")
     assert r.employment_days_post.tolist() == [100, 66, 365, 0, 0]
     assert r.employment_at_end.tolist() == [0, 1, 1, 0, 0]

@@ -8,14 +8,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jdl.admin.synth import SynthConfig
+from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
 console = Console()
+_SYNTH = SynthConfig()  # the generator's defaults are the command's
 
 
 def synth(
-    out: Path = typer.Option(Path("data/default"), "--out", help="Data directory to write."),
-    people: int = typer.Option(200_000, "--people", min=1000, help="People on the register."),
-    seed: int = typer.Option(20261124, "--seed", help="Random seed (same seed, same data)."),
-    chunk_size: int = typer.Option(250_000, "--chunk-size", min=1000, help="People per chunk."),
+    out: Path = typer.Option(DEFAULT_DATA_DIR, "--out", envvar=DATA_DIR_ENV,
+                             help="Data directory to write."),
+    people: int = typer.Option(_SYNTH.people, "--people", min=1000,
+                               help="People on the register."),
+    seed: int = typer.Option(_SYNTH.seed, "--seed", help="Random seed (same seed, same data)."),
+    chunk_size: int = typer.Option(_SYNTH.chunk_size, "--chunk-size", min=1000,
+                                   help="People per chunk."),
 ) -> None:
     """Generate synthetic national records (Parquet + admin.duckdb) with planted programmes."""
 
@@ -49,7 +56,8 @@ def _generate_with_progress(out: Path, people: int, seed: int, chunk_size: int) 
 
 
 def synth_submission(
-    data: Path = typer.Option(Path("data/default"), "--data", help="Data directory."),
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", envvar=DATA_DIR_ENV,
+                              help="Data directory."),
     programme: str = typer.Option(..., "--programme", help="Planted programme name."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (the upload)."),
     errors: str = typer.Option("default", "--errors", help="Mistake mix: default, harsh, none."),
@@ -81,7 +89,8 @@ def load(
 
 
 def data_summary(
-    data: Path = typer.Option(Path("data/default"), "--data", help="Data directory."),
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", envvar=DATA_DIR_ENV,
+                              help="Data directory."),
 ) -> None:
     """Headline statistics of a data directory: table sizes and one-year re-offending rates."""
     print_summary(data)
@@ -89,12 +98,14 @@ def data_summary(
 
 def print_summary(data: Path) -> None:
     from jdl.admin._store import read_manifest
+    from jdl.admin.records import open_records
     from jdl.admin.summary import headline
-    from jdl.engines import open_admin
+    from jdl.core.config import get_settings
 
+    settings = get_settings()
     manifest = read_manifest(data)
     cutoff = manifest.get("data_cutoff", "2024-12-31")
-    with open_admin(data) as engine:
+    with open_records(data, settings.data, spark=settings.spark) as engine:
         stats = headline(engine, cutoff)
     sizes = Table(title=f"National records in {data} (cut-off {cutoff})")
     sizes.add_column("table")

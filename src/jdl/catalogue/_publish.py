@@ -23,7 +23,7 @@ from jdl import __version__
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, headline_findings, rules_of
 from jdl.catalogue._models import CatalogueSummary, Publication
 from jdl.catalogue._summary import INTERVENTIONS, SECTORS, Record, label, summarise
-from jdl.core.config import Settings, get_settings
+from jdl.core.config import Settings, default_settings
 from jdl.core.errors import JDLError
 
 
@@ -53,7 +53,7 @@ def publish(db: Session, report: ReportToPublish, storage_dir: Path, *,
     ``synthetic`` marks demonstration data (default: when there is no submission id); ``key``
     names a publication without a submission (default: from the programme's name).
     """
-    settings = settings or get_settings()
+    settings = settings or default_settings()
     source_key = key or _source_key(report)
     existing = db.scalar(select(Publication).where(Publication.source_key == source_key))
     if existing is not None:

@@ -18,12 +18,12 @@ from jdl.cohort._index import (
     treated_rows_sql,
 )
 from jdl.cohort._spec import SETTINGS, CohortSpec, default_spec, read_data_cutoff
-from jdl.core.config import get_settings
+from jdl.core.config import CohortSettings
 from jdl.core.errors import UsageError
 from jdl.engines import Engine
+from jdl.engines.dialect import quote_string
 from jdl.engines.duckdb import DuckDBEngine
 from jdl.outcomes import EVENT_COLUMNS, OUTCOME_SET_VERSION, Measure, measures_sql, outcome_measures
-from jdl.outcomes._dialect import quote_string
 
 ROWS_TABLE = "_jdl_cohort_rows"
 POOL_TABLE = "_jdl_cohort_pool_slices"
@@ -115,12 +115,13 @@ class CohortResult:
         return sorted((str(t), int(y)) for t, y in pairs.itertuples(index=False))
 
 
-def _resolve_spec(engine: Engine, spec: CohortSpec | None, data_cutoff) -> CohortSpec:
+def _resolve_spec(engine: Engine, spec: CohortSpec | None, data_cutoff,
+                  settings: CohortSettings | None) -> CohortSpec:
     if spec is not None:
         return spec
     if data_cutoff is None and engine.data_dir is not None:
         data_cutoff = read_data_cutoff(engine.data_dir)
-    return default_spec(None, data_cutoff)
+    return default_spec(None, data_cutoff, settings)
 
 
 def _check_inputs(link: pd.DataFrame, submission: pd.DataFrame, setting: str) -> None:
@@ -193,6 +194,7 @@ def build_cohort(
     *,
     spec: CohortSpec | None = None,
     data_cutoff=None,
+    settings: CohortSettings | None = None,
     rejected_at_intake: int = 0,
 ) -> CohortResult:
     """The treated cohort of a linked submission.
@@ -200,11 +202,11 @@ def build_cohort(
     ``link``: row_number, person_id (nullable), method ('id'|'probabilistic'|'none');
     ``submission``: the accepted rows (row_number and the index_date, intervention_start,
     conviction_date it has); ``setting``: custody, community or both; ``rejected_at_intake``:
-    rows refused earlier, counted at the top of the chevron. The spec defaults to the settings
-    with the cut-off from the data directory's manifest.
+    rows refused earlier, counted at the top of the chevron. The spec defaults to the cohort
+    ``settings`` (default: their defaults) with the cut-off from the data directory's manifest.
     """
     _check_inputs(link, submission, setting)
-    spec = _resolve_spec(engine, spec, data_cutoff)
+    spec = _resolve_spec(engine, spec, data_cutoff, settings)
     link_in = pd.DataFrame(
         {
             "row_number": link["row_number"].astype("int64"),
@@ -309,41 +311,43 @@ def build_pool(
     *,
     spec: CohortSpec | None = None,
     data_cutoff=None,
+    settings: CohortSettings | None = None,
     exclude_person_ids: Iterable[int] = (),
     strata: Iterable[tuple[str, int]] | None = None,
     chunk_people: int | None = None,
 ) -> pd.DataFrame:
     """The comparison pool as a DataFrame (same definitions as the cohort), without the people
     in ``exclude_person_ids``, optionally only the given (index_type, index_year) strata.
-    ``chunk_people``: person_ids per pass (default ``CohortSettings.pool_chunk_people``)."""
-    spec = _resolve_spec(engine, spec, data_cutoff)
+    ``settings``: the cohort settings the spec (unless given) and the slice size come from;
+    ``chunk_people``: person_ids per pass (default ``settings.pool_chunk_people``)."""
+    spec = _resolve_spec(engine, spec, data_cutoff, settings)
     exclude = pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")})
     strata = None if strata is None else sorted(set(strata))
-    slices = _person_slices(engine, chunk_people)
+    slices = _person_slices(engine, chunk_people, settings)
     engine.register(EXCLUDE_TABLE, exclude)
     try:
         if len(slices) == 1:
             return engine.df(_ordered(pool_sql(spec, exclude=True, strata=strata)))
-        # Slice by slice into a temporary table: the joins' intermediates (every prior offence
+        # Slice by slice into a scratch table: the joins' intermediates (every prior offence
         # of every event) stay the size of one slice; the frame is the same as in one pass.
-        for i, people in enumerate(slices):
-            sql = pool_sql(spec, exclude=True, strata=strata, people=people)
-            verb = f"CREATE TEMP TABLE {POOL_TABLE} AS" if i == 0 else f"INSERT INTO {POOL_TABLE}"
-            engine.execute(f"{verb} {sql}")
+        for people in slices:
+            engine.append_rows(POOL_TABLE, pool_sql(spec, exclude=True, strata=strata,
+                                                    people=people))
         return engine.df(_ordered(f"SELECT * FROM {POOL_TABLE}"))
     finally:
         if len(slices) > 1:
-            engine.execute(f"DROP TABLE IF EXISTS {POOL_TABLE}")
+            engine.drop_table(POOL_TABLE)
         engine.unregister(EXCLUDE_TABLE)
 
 
-def _person_slices(engine: Engine, chunk_people: int | None) -> list[tuple[int, int] | None]:
+def _person_slices(engine: Engine, chunk_people: int | None,
+                   settings: CohortSettings | None) -> list[tuple[int, int] | None]:
     """Ranges of person_id covering the index events, ``chunk_people`` ids each (default
-    ``CohortSettings.pool_chunk_people``); ``[None]`` (one pass) when they fit in one, or on
-    Spark, which plans its own partitions. Every measure is per person, so slicing by person
-    changes memory, never results."""
-    chunk = chunk_people or get_settings().cohort.pool_chunk_people
-    if engine.name != "duckdb" or chunk <= 0:
+    ``settings.pool_chunk_people``); ``[None]`` (one pass) when they fit in one, or on an
+    engine that plans its own partitions (Spark). Every measure is per person, so slicing by
+    person changes memory, never results."""
+    chunk = chunk_people or (settings or CohortSettings()).pool_chunk_people
+    if engine.partitions_itself or chunk <= 0:
         return [None]
     [(low, high)] = engine.execute(
         "SELECT MIN(person_id), MAX(person_id) FROM index_events"
@@ -354,10 +358,11 @@ def _person_slices(engine: Engine, chunk_people: int | None) -> list[tuple[int, 
 
 
 def pool_attrition(
-    engine: Engine, *, spec: CohortSpec | None = None, data_cutoff=None
+    engine: Engine, *, spec: CohortSpec | None = None, data_cutoff=None,
+    settings: CohortSettings | None = None,
 ) -> pd.DataFrame:
     """Pool candidate events by index type and outcome of the eligibility rules."""
-    spec = _resolve_spec(engine, spec, data_cutoff)
+    spec = _resolve_spec(engine, spec, data_cutoff, settings)
     sql = f"""
     SELECT index_type, COALESCE(exclusion_reason, 'eligible') AS status, COUNT(*) AS events
     FROM ({eligibility_sql(pool_events_sql(spec, exclude=False), spec)}) AS el
@@ -371,25 +376,24 @@ def write_pool(
     *,
     spec: CohortSpec | None = None,
     data_cutoff=None,
+    settings: CohortSettings | None = None,
     chunk_people: int | None = None,
 ) -> Path:
     """Write the whole national pool as Parquet partitioned by index_type and index_year, so
     matching reads only its strata (:func:`read_pool`). Nobody is excluded here: submitted people
     are dropped when reading. On DuckDB it is written in slices of ``chunk_people`` person_ids
-    (default ``CohortSettings.pool_chunk_people``), so memory does not grow with the population."""
-    spec = _resolve_spec(engine, spec, data_cutoff)
+    (default ``settings.pool_chunk_people``), so memory does not grow with the population."""
+    spec = _resolve_spec(engine, spec, data_cutoff, settings)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    slices = _person_slices(engine, chunk_people)
+    slices = _person_slices(engine, chunk_people, settings)
+    partitions = ("index_type", "index_year")
     if len(slices) == 1:
-        engine.copy_to_parquet(pool_sql(spec), out, partition_by=("index_type", "index_year"))
+        engine.copy_to_parquet(pool_sql(spec), out, partition_by=partitions)
         return out
     for i, people in enumerate(slices):
-        engine.execute(
-            f"COPY ({pool_sql(spec, people=people)}) TO {quote_string(str(out))} "
-            "(FORMAT parquet, PARTITION_BY (index_type, index_year), "
-            f"FILENAME_PATTERN 'slice{i}_{{uuid}}', APPEND)"
-        )
+        engine.copy_to_parquet(pool_sql(spec, people=people), out, partition_by=partitions,
+                               append_as=f"slice{i}")
     return out
 
 

@@ -9,8 +9,8 @@ Employment and benefit history covers the days before the index date. Versioned:
 
 from __future__ import annotations
 
+from jdl.engines.dialect import age_at, overlap_days
 from jdl.outcomes import Measure
-from jdl.outcomes._dialect import age_at, overlap_days
 
 COVARIATE_SET_VERSION = "1.0"
 RECENT_DAYS = 730  # "recent" history: the two years before the index conviction date

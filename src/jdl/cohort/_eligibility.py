@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jdl.cohort._spec import OFFENCE_FLAG_RULES, CohortSpec
-from jdl.outcomes._dialect import add_days, age_at, date_literal, quote_string
+from jdl.engines.dialect import add_days, age_at, date_literal, quote_string
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ Treated rows (rules, in order):
 from __future__ import annotations
 
 from jdl.cohort._spec import INDEX_TYPES_BY_SETTING, CohortSpec
+from jdl.engines.dialect import add_days, days_between, quote_string
 from jdl.outcomes import EVENT_COLUMNS
-from jdl.outcomes._dialect import add_days, days_between, quote_string
 
 LINK_TABLE = "_jdl_cohort_link"
 SUBMISSION_TABLE = "_jdl_cohort_submission"

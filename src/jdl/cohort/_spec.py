@@ -119,11 +119,10 @@ def read_data_cutoff(data_dir: str | Path) -> date:
         raise UsageError(f"{path} has no valid data_cutoff (ISO date): {exc}") from exc
 
 
-def default_spec(engine_path: Path | None, data_cutoff: date | None = None) -> CohortSpec:
-    """The spec from the current settings, the cut-off read from the data directory's manifest
-    unless given."""
-    from jdl.core.config import get_settings
-
+def default_spec(engine_path: Path | None, data_cutoff: date | None = None,
+                 settings: CohortSettings | None = None) -> CohortSpec:
+    """The spec from the cohort ``settings`` (default: their defaults), the cut-off read from the
+    data directory's manifest unless given."""
     if data_cutoff is None:
         if engine_path is None:
             raise UsageError(
@@ -131,4 +130,4 @@ def default_spec(engine_path: Path | None, data_cutoff: date | None = None) -> C
                 hint="Pass data_cutoff or a CohortSpec.",
             )
         data_cutoff = read_data_cutoff(engine_path.parent)
-    return CohortSpec.from_settings(get_settings().cohort, data_cutoff)
+    return CohortSpec.from_settings(settings or CohortSettings(), data_cutoff)

@@ -11,11 +11,14 @@ from typing import Annotated
 
 import typer
 
+from jdl.core.config import DATA_DIR_ENV
+
 cohort_app = typer.Typer(
     help="Index events, eligibility, covariates, outcomes and the pool.", no_args_is_help=True
 )
 
-_DATA = typer.Option("--data", "-d", help="Data directory holding admin.duckdb and manifest.json.")
+_DATA = typer.Option("--data", "-d", envvar=DATA_DIR_ENV,
+                     help="Data directory holding admin.duckdb and manifest.json.")
 _CUTOFF = typer.Option("--cutoff", help="Data cut-off date (default: from the manifest).")
 _ENGINE = typer.Option("--engine", help="duckdb or spark (default: JDL_DATA__ENGINE, else duckdb).")
 
@@ -54,13 +57,17 @@ def pool(
     from rich.console import Console
     from rich.table import Table
 
+    from jdl.admin.records import open_records
     from jdl.cohort import write_pool
-    from jdl.engines import DuckDBEngine, open_admin
-    from jdl.outcomes._dialect import quote_string
+    from jdl.core.config import get_settings
+    from jdl.engines import DuckDBEngine
+    from jdl.engines.dialect import quote_string
 
+    settings = get_settings()
     start = time.perf_counter()
-    with open_admin(data, engine=_engine(engine), threads=threads) as source:
-        write_pool(source, out, data_cutoff=_cutoff(cutoff))
+    with open_records(data, settings.data, spark=settings.spark, engine=_engine(engine),
+                      threads=threads) as source:
+        write_pool(source, out, data_cutoff=_cutoff(cutoff), settings=settings.cohort)
     with DuckDBEngine() as local:  # the written pool is read back locally, whatever wrote it
         summary = local.df(
             "SELECT index_type, index_year, COUNT(*) AS events, AVG(reoffended) AS reoffended "
@@ -91,11 +98,13 @@ def attrition(
     from rich.console import Console
     from rich.table import Table
 
+    from jdl.admin.records import open_records
     from jdl.cohort import pool_attrition
-    from jdl.engines import open_admin
+    from jdl.core.config import get_settings
 
-    with open_admin(data, engine=_engine(engine)) as source:
-        counts = pool_attrition(source, data_cutoff=_cutoff(cutoff))
+    settings = get_settings()
+    with open_records(data, settings.data, spark=settings.spark, engine=_engine(engine)) as source:
+        counts = pool_attrition(source, data_cutoff=_cutoff(cutoff), settings=settings.cohort)
     table = Table("index type", "status", "events")
     for row in counts.itertuples(index=False):
         table.add_row(row.index_type, row.status, f"{row.events:,}")

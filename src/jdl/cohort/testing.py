@@ -1,7 +1,9 @@
 """Tiny hand-built national records for spec tests: ``tiny_admin({"people": [...], ...})``.
 
 Every contract table is created with its contract types (empty unless rows are given), so a
-test states only the rows and columns that matter; other columns take :data:`DEFAULTS`.
+test states only the rows and columns that matter; other columns take :data:`DEFAULTS`. The
+same records load on either engine (``engine="spark"``), so a spec test states its rule once and
+runs on both, as OpenSAFELY ehrQL's spec tests do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from jdl.admin.contract import TABLES
-from jdl.engines.duckdb import DuckDBEngine
+from jdl.engines import Engine, EngineName, open_engine
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "people": {
@@ -37,22 +39,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def tiny_admin(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> DuckDBEngine:
-    """An in-memory engine holding the contract tables with the given rows."""
-    engine = DuckDBEngine()
+def tiny_admin(tables: Mapping[str, Sequence[Mapping[str, Any]]],
+               engine: EngineName = "duckdb") -> Engine:
+    """An empty ``engine`` (in-memory DuckDB, or a Spark session) holding the contract tables
+    with the given rows."""
+    admin = open_engine(engine)
     for table in TABLES:
-        columns = ", ".join(f"{c.name} {c.type}" for c in table.columns)
-        engine.execute(f"CREATE TABLE {table.name} ({columns})")
-        rows = tables.get(table.name, ())
-        if not rows:
-            continue
         defaults = DEFAULTS.get(table.name, {})
-        frame = pd.DataFrame([{**defaults, **row} for row in rows])
-        for c in table.column_names:
-            if c not in frame.columns:
-                frame[c] = None
-        engine.register("_tiny_rows", frame[list(table.column_names)])
-        casts = ", ".join(f"CAST({c.name} AS {c.type})" for c in table.columns)
-        engine.execute(f"INSERT INTO {table.name} SELECT {casts} FROM _tiny_rows")
-        engine.unregister("_tiny_rows")
-    return engine
+        frame = pd.DataFrame([{**defaults, **row} for row in tables.get(table.name, ())])
+        for column in table.column_names:
+            if column not in frame.columns:
+                frame[column] = None
+        admin.load_table(table.name, frame[list(table.column_names)],
+                         [(c.name, c.type) for c in table.columns])
+    return admin

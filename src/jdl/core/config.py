@@ -11,16 +11,32 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The seed of everything random that has no seed of its own: the synthetic records, the
+# evaluation's tie-breaking, the service's jobs, the validation studies (same seed, same numbers).
+DEFAULT_SEED = 20261124
+# The data directory, and the environment variable every command's ``--data`` default reads.
+DEFAULT_DATA_DIR = Path("data/default")
+DATA_DIR_ENV = "JDL_DATA__DATA_DIR"
+# Sections whose values decide an evaluation's numbers (what ``Settings.analysis`` returns and
+# the evaluation's ``config_hash`` covers); the others say where and how fast it runs.
+ANALYSIS_SECTIONS = ("intake", "linkage", "cohort", "matching", "inference", "disclosure")
+
+
+def operational(default: Any, **kwargs: Any) -> Any:
+    """A field of an analysis section that changes where or how fast the work runs, never a
+    number: left out of :meth:`Settings.analysis` (and so of the evaluation's config hash)."""
+    return Field(default, json_schema_extra={"operational": True}, **kwargs)
 
 
 class DataSettings(BaseModel):
     """Where the national records live and which engine reads them."""
 
-    data_dir: Path = Path("data/default")
+    data_dir: Path = DEFAULT_DATA_DIR
     engine: Literal["duckdb", "spark"] = "duckdb"  # `--engine` overrides; Spark: SparkSettings
     duckdb_threads: int | None = None  # None: DuckDB's default (all cores)
     # DuckDB spills to disk beyond this (`DIR/admin.duckdb.tmp`); None: DuckDB's default, 80% of
@@ -49,29 +65,20 @@ class SparkSettings(BaseModel):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
-class SynthSettings(BaseModel):
-    """Synthetic national records generator."""
-
-    people: int = 200_000
-    seed: int = 20261124
-    chunk_size: int = 250_000
-    first_year: int = 2010
-    last_year: int = 2024
-
-
 class IntakeSettings(BaseModel):
     """Submission validation (issue: intake)."""
 
     # MoJ JDL minimum; below it the submission is refused (small samples are rarely conclusive).
     min_cohort_size: int = 60
-    max_file_bytes: int = 50 * 1024 * 1024
-    max_rows: int = 200_000
-    max_columns: int = 60  # columns read from a file; the template has 10
+    # Resource limits: a file over them is refused whole, so they never change a number.
+    max_file_bytes: int = operational(50 * 1024 * 1024)
+    max_rows: int = operational(200_000)
+    max_columns: int = operational(60)  # columns read from a file; the template has 10
     header_search_rows: int = 10  # the headings may sit below a title, within these rows
     # Zip-bomb guards for XLSX (and the expanded size of Parquet files).
-    max_xlsx_entries: int = 1_000
-    max_xlsx_uncompressed_bytes: int = 600 * 1024 * 1024
-    max_xlsx_compression_ratio: float = 200.0
+    max_xlsx_entries: int = operational(1_000)
+    max_xlsx_uncompressed_bytes: int = operational(600 * 1024 * 1024)
+    max_xlsx_compression_ratio: float = operational(200.0)
     min_age_at_intervention: int = 10  # age of criminal responsibility in England and Wales
     max_age_at_intervention: int = 110
     earliest_date_year: int = 1900  # dates before this year are typing mistakes
@@ -91,9 +98,14 @@ class LinkageSettings(BaseModel):
     u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
     seed: int = 42
     # Where the probabilistic pass scores pairs; None: the data engine (Settings.data.engine).
-    backend: Literal["duckdb", "spark"] | None = None
-    threads: int | None = None  # DuckDB threads (None: all cores)
-    memory_limit: str | None = None  # DuckDB memory limit, e.g. "6GB"
+    # Both give the same links (tests/engines/test_spark_parity.py).
+    backend: Literal["duckdb", "spark"] | None = operational(None)
+    threads: int | None = operational(None)  # DuckDB threads (None: all cores)
+    memory_limit: str | None = operational(None)  # DuckDB memory limit, e.g. "6GB"
+
+    def backend_for(self, data_engine: Literal["duckdb", "spark"]) -> Literal["duckdb", "spark"]:
+        """Where pairs are scored: ``backend`` when set, else the engine holding the records."""
+        return self.backend or data_engine
 
 
 class CohortSettings(BaseModel):
@@ -120,7 +132,7 @@ class CohortSettings(BaseModel):
     pool_events: Literal["first_per_person_year", "all"] = "first_per_person_year"
     # The pool is derived in slices of this many person_ids (DuckDB): memory stays that of one
     # slice whatever the population; results do not depend on it. 0: one pass.
-    pool_chunk_people: int = Field(default=250_000, ge=0)
+    pool_chunk_people: int = operational(250_000, ge=0)
 
 
 class MatchingSettings(BaseModel):
@@ -201,7 +213,7 @@ class ServiceSettings(BaseModel):
     port: int = 8000
     in_process_worker: bool = True  # run queued jobs in a thread of `jdl serve`
     worker_poll_seconds: float = Field(default=1.0, gt=0)
-    seed: int = 20261124  # evaluation seed for service jobs (same inputs, same numbers)
+    seed: int = DEFAULT_SEED  # evaluation seed for service jobs (same inputs, same numbers)
     # Web UI sessions: signed with a key kept in a file outside the database (created 0600 on
     # first start); cookies are Secure unless turned off for plain-HTTP testing.
     secret_key_file: Path = Path("out/service/secret.key")
@@ -240,7 +252,6 @@ class Settings(BaseSettings):
 
     data: DataSettings = Field(default_factory=DataSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
-    synth: SynthSettings = Field(default_factory=SynthSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     linkage: LinkageSettings = Field(default_factory=LinkageSettings)
     cohort: CohortSettings = Field(default_factory=CohortSettings)
@@ -251,8 +262,27 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
 
+    def analysis(self) -> dict[str, dict[str, Any]]:
+        """Every value that decides an evaluation's numbers, as JSON-ready data: the
+        :data:`ANALYSIS_SECTIONS` without their :func:`operational` fields. Paths, engines,
+        Spark's memory, the service's port and the report's wording are not in it."""
+        out = {}
+        for name in ANALYSIS_SECTIONS:
+            section = getattr(self, name)
+            skip = {field for field, info in type(section).model_fields.items()
+                    if isinstance(info.json_schema_extra, dict)
+                    and info.json_schema_extra.get("operational")}
+            out[name] = section.model_dump(mode="json", exclude=skip)
+        return out
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings read once from the environment (tests call ``get_settings.cache_clear()``)."""
     return Settings()
+
+
+def default_settings() -> Settings:
+    """The defaults alone, without the environment: what library code falls back to when it
+    is given no settings (only the entry points read the environment, through get_settings)."""
+    return Settings.model_construct()

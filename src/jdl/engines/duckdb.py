@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -9,15 +10,22 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from jdl.core.config import DataSettings
 from jdl.core.errors import EngineError, UsageError
 
 ADMIN_DATABASE = "admin.duckdb"
 
 
+def _quote_path(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 class DuckDBEngine:
-    """A DuckDB connection with the lab's settings; errors carry the failing SQL."""
+    """A DuckDB connection with the lab's settings; errors carry the failing SQL.
+    Implements :class:`jdl.engines.Engine`."""
 
     name = "duckdb"
+    partitions_itself = False  # one process holds a query's intermediates
 
     def __init__(
         self,
@@ -51,6 +59,13 @@ class DuckDBEngine:
         """Run a query and return a pandas DataFrame."""
         return self.execute(sql, params).df()
 
+    def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Run a query and return an Arrow table (a relation's: no copy of the rows)."""
+        try:
+            return self.con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"Query failed: {exc}", sql=sql) from exc
+
     def scalar(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """Run a query returning one value."""
         rows = self.execute(sql, params).fetchall()  # fetch all: leaves no result open
@@ -62,6 +77,41 @@ class DuckDBEngine:
 
     def unregister(self, name: str) -> None:
         self.con.unregister(name)
+
+    def load_table(self, name: str, data: Any, columns: Sequence[tuple[str, str]]) -> None:
+        """``data``'s rows (a DataFrame or Arrow table holding ``columns``) as the table
+        ``name``, each column cast to its SQL type."""
+        self.execute(f"CREATE OR REPLACE TABLE {name} "
+                     f"({', '.join(f'{c} {t}' for c, t in columns)})").fetchall()
+        if len(data) == 0:
+            return
+        source = f"_jdl_load_{name}"
+        self.register(source, data)
+        try:
+            casts = ", ".join(f"CAST({c} AS {t})" for c, t in columns)
+            self.execute(f"INSERT INTO {name} SELECT {casts} FROM {source}").fetchall()
+        finally:
+            self.unregister(source)
+
+    def create_view(self, name: str, sql: str | None = None, *,
+                    parquet: str | Path | None = None, cache: bool = False) -> None:
+        """Name a query or a Parquet file; ``cache`` stores its rows as a temporary table."""
+        if parquet is not None:
+            sql = f"SELECT * FROM read_parquet({_quote_path(parquet)})"
+        elif sql is None:
+            raise ValueError("create_view needs sql or parquet")
+        kind = "TEMP TABLE" if cache else "TEMP VIEW"
+        self.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}").fetchall()
+
+    def append_rows(self, name: str, sql: str) -> None:
+        """Add a query's rows to the temporary table ``name`` (created by the first call)."""
+        if name in self.tables():
+            self.execute(f"INSERT INTO {name} {sql}").fetchall()
+        else:
+            self.execute(f"CREATE TEMP TABLE {name} AS {sql}").fetchall()
+
+    def drop_table(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
 
     def tables(self) -> set[str]:
         """Names of the tables and views in the main schema."""
@@ -75,14 +125,24 @@ class DuckDBEngine:
         """The data directory holding this database (``None`` in memory)."""
         return None if self.path is None else self.path.parent
 
-    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = ()
-                        ) -> None:
-        """Write a query's rows as Parquet under ``out`` (hive-partitioned by ``partition_by``)."""
-        target = "'" + str(out).replace("'", "''") + "'"
+    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = (),
+                        append_as: str | None = None) -> None:
+        """Write a query's rows as Parquet under ``out`` (hive-partitioned by ``partition_by``);
+        ``append_as``: add files ``<append_as>_<uuid>.parquet`` to those already there."""
         options = "FORMAT parquet"
         if partition_by:
-            options += f", PARTITION_BY ({', '.join(partition_by)}), OVERWRITE_OR_IGNORE"
-        self.execute(f"COPY ({sql}) TO {target} ({options})").fetchall()
+            options += f", PARTITION_BY ({', '.join(partition_by)})"
+            if append_as is None:
+                options += ", OVERWRITE_OR_IGNORE"
+        if append_as is not None:
+            options += f", FILENAME_PATTERN '{append_as}_{{uuid}}', APPEND"
+        self.execute(f"COPY ({sql}) TO {_quote_path(out)} ({options})").fetchall()
+
+    def splink_api(self) -> Any:
+        """Splink's DuckDB API on this connection (its tables visible to Splink)."""
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self.con)
 
     def close(self) -> None:
         self.con.close()
@@ -100,12 +160,10 @@ class DuckDBEngine:
 
 
 def open_admin(data_dir: str | Path, *, read_only: bool = True, **kwargs: Any) -> DuckDBEngine:
-    """Open the national records (``DIR/admin.duckdb``) of a data directory, with
-    ``Settings.data``'s memory limit unless ``memory_limit`` is given."""
+    """Open the national records (``DIR/admin.duckdb``) of a data directory, with the default
+    ``DataSettings.duckdb_memory_limit`` unless ``memory_limit`` is given."""
     if kwargs.get("memory_limit") is None:
-        from jdl.core.config import get_settings
-
-        kwargs["memory_limit"] = get_settings().data.duckdb_memory_limit
+        kwargs["memory_limit"] = DataSettings().duckdb_memory_limit
     path = Path(data_dir) / ADMIN_DATABASE
     if not path.exists():
         raise UsageError(

@@ -1,11 +1,12 @@
 """Spark engine: the same interface as :class:`jdl.engines.duckdb.DuckDBEngine`, on Apache Spark.
 
 The stages write SQL in DuckDB's dialect (the project's source dialect, see
-:mod:`jdl.outcomes._dialect`). :meth:`SparkEngine.execute` turns it into Spark SQL with sqlglot
-before running it — that is the one dialect step — so the cohort, pool and outcome queries run
-unchanged. The national records are the data directory's Parquet files
-(``DIR/parquet/<table>/*.parquet``) exposed as temporary views under their contract names, cast
-to the contract's types; Spark prunes columns and pushes filters down into the Parquet reads.
+:mod:`jdl.engines.dialect`). :meth:`SparkEngine.execute` turns it into Spark SQL with
+:func:`jdl.engines.dialect.spark_statement` before running it — that is the one dialect step — so
+the cohort, pool and outcome queries run unchanged. The national records are the data
+directory's Parquet files (``DIR/parquet/<table>/*.parquet``) exposed as temporary views under
+their folder names, cast to the column types the caller passes (the data contract's); Spark
+prunes columns and pushes filters down into the Parquet reads.
 
 One JVM (``SparkContext``) serves the whole process; each engine works in its own
 ``SparkSession.newSession()``, so its temporary views never collide with another engine's.
@@ -25,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from jdl.core.config import SparkSettings
 from jdl.core.errors import EngineError, JDLError, UsageError
+from jdl.engines.dialect import spark_statement, to_spark_sql
 
 if TYPE_CHECKING:
-    from jdl.core.config import SparkSettings
+    from collections.abc import Mapping, Sequence
 
 PARQUET_DIR = "parquet"
 _LOCK = threading.Lock()
@@ -95,14 +98,18 @@ class SparkResult:
 
 
 class SparkEngine:
-    """Runs the stages' SQL on Spark; errors carry the failing (Spark) SQL.
+    """Runs the stages' SQL on Spark; errors carry the failing (Spark) SQL. Implements
+    :class:`jdl.engines.Engine`.
 
     ``data_dir``: a data directory whose Parquet tables become views (``None``: an empty engine,
-    for tests and registered frames). ``settings``: the Spark section of the configuration
-    (defaults from :func:`jdl.core.config.get_settings`).
+    for tests and registered frames); ``schema``: their columns' types (table -> (column, SQL
+    type) pairs; without it every Parquet folder is a view with the file's own types).
+    ``settings``: the Spark section of the configuration (default: its defaults), used when no
+    Spark session is running yet.
     """
 
     name = "spark"
+    partitions_itself = True  # Spark plans its own partitions
 
     def __init__(
         self,
@@ -110,6 +117,7 @@ class SparkEngine:
         *,
         settings: SparkSettings | None = None,
         session: Any = None,
+        schema: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         base = session if session is not None else spark_session(settings)
         _quiet_query_context_logs()
@@ -122,37 +130,42 @@ class SparkEngine:
         self._cached: dict[str, Any] = {}
         self._depends: dict[str, list[str]] = {}  # a cached view -> the CTE views it reads
         self._counter = 0
+        self._appended: dict[str, Any] = {}  # append_rows' tables: their frames so far
         if self.data_dir is not None:
-            self._register_admin_tables(self.data_dir)
+            self._register_tables(self.data_dir, schema)
 
     @property
     def path(self) -> Path | None:
         """The data directory's tables folder (what ``DuckDBEngine.path`` is for DuckDB)."""
         return None if self.data_dir is None else self.data_dir / PARQUET_DIR
 
-    def _register_admin_tables(self, data_dir: Path) -> None:
-        from jdl.admin.contract import TABLES
-        from jdl.outcomes._dialect import to_dialect
-
+    def _register_tables(self, data_dir: Path,
+                         schema: Mapping[str, Sequence[tuple[str, str]]] | None) -> None:
         folder = data_dir / PARQUET_DIR
-        for table in TABLES:
-            files = folder / table.name
+        if schema is not None:
+            names = list(schema)
+        elif folder.is_dir():
+            names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        else:
+            names = []
+        for name in names:
+            files = folder / name
             if not files.is_dir() or not any(files.glob("*.parquet")):
                 continue
-            raw = f"_raw_{table.name}"
+            raw = f"_raw_{name}"
             frame = _action(lambda f=files: self.spark.read.parquet(str(f)), str(files))
             frame.createOrReplaceTempView(raw)
-            cast = ", ".join(f"CAST({c.name} AS {c.type}) AS {c.name}" for c in table.columns)
-            self.spark.sql(
-                f"CREATE OR REPLACE TEMPORARY VIEW {table.name} AS "
-                + to_dialect(f"SELECT {cast} FROM {raw}", "spark")
-            )
-            self._views.update({raw, table.name})
+            if schema is None:
+                select = f"SELECT * FROM {raw}"
+            else:
+                select = "SELECT " + ", ".join(
+                    f"CAST({c} AS {t}) AS {c}" for c, t in schema[name]) + f" FROM {raw}"
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS " + to_spark_sql(select))
+            self._views.update({raw, name})
 
-    def execute(
-        self, sql: str, params: list[Any] | dict[str, Any] | None = None, *, dialect: str = "duckdb"
-    ) -> SparkResult:
-        """Run one statement written in ``dialect`` (transpiled to Spark SQL); a lazy result.
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> SparkResult:
+        """Run one statement written in DuckDB's dialect (translated to Spark SQL); a lazy
+        result.
 
         Spark inlines a common table expression at every reference, so a CTE read by several
         parts of a query (the events every measure joins to) would be derived again for each.
@@ -160,11 +173,10 @@ class SparkEngine:
         more than once becomes a cached view for the duration of the query (dropped after the
         first fetch). Results are the same; the work is done once.
         """
-        if dialect != "duckdb":
-            frame = _action(lambda: self.spark.sql(sql, args=params), sql)
-            return SparkResult(frame, sql)
         try:
-            statement = _spark_statement(sql)
+            statement = spark_statement(sql)
+        except EngineError:
+            raise
         except Exception as exc:  # sqlglot's ParseError / UnsupportedError
             raise EngineError(f"Could not translate the query to Spark SQL: {exc}",
                               sql=sql) from exc
@@ -231,6 +243,10 @@ class SparkEngine:
         """Run a query and return a pandas DataFrame (through Arrow)."""
         return self.execute(sql, params).df()
 
+    def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        """Run a query and return an Arrow table."""
+        return self.execute(sql, params).to_arrow_table()
+
     def scalar(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """Run a query returning one value."""
         rows = self.execute(sql, params).fetchall()
@@ -269,6 +285,28 @@ class SparkEngine:
         self._views.discard(name)
         self._release(name)
 
+    def load_table(self, name: str, data: Any, columns: Sequence[tuple[str, str]]) -> None:
+        """``data``'s rows (a DataFrame or Arrow table holding ``columns``) as the cached view
+        ``name``, each column cast to its SQL type."""
+        source = f"_raw_{name}"
+        self.register(source, data)
+        casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns)
+        self.create_view(name, f"SELECT {casts} FROM {source}")
+
+    def append_rows(self, name: str, sql: str) -> None:
+        """Add a query's rows to the cached view ``name`` (created by the first call)."""
+        frame = self.execute(sql).frame
+        earlier = self._appended.get(name)
+        frame = frame if earlier is None else earlier.unionByName(frame)
+        self._appended[name] = frame
+        self._release(name)
+        self._cache(name, frame)
+
+    def drop_table(self, name: str) -> None:
+        self._appended.pop(name, None)
+        if name in self._views:
+            self.unregister(name)
+
     def _release(self, name: str) -> None:
         """Free what the view ``name`` holds: its cached rows and the CTE views it reads."""
         cached = self._cached.pop(name, None)
@@ -282,15 +320,22 @@ class SparkEngine:
         return {t.name for t in self.spark.catalog.listTables()
                 if t.isTemporary and not t.name.startswith("_raw_")}
 
-    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = ()
-                        ) -> None:
+    def copy_to_parquet(self, sql: str, out: str | Path, *, partition_by: tuple[str, ...] = (),
+                        append_as: str | None = None) -> None:
         """Write a query's rows as Parquet under ``out`` (hive-partitioned by ``partition_by``),
-        by the executors, in parallel: nothing passes through the driver."""
+        by the executors, in parallel: nothing passes through the driver. ``append_as``: add
+        to the files already there (Spark names its files itself)."""
         result = self.execute(sql)
-        writer = result.frame.write.mode("overwrite")
+        writer = result.frame.write.mode("overwrite" if append_as is None else "append")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         result._fetch(lambda: writer.parquet(str(out)))
+
+    def splink_api(self) -> Any:
+        """Splink's Spark API on this engine's session (its views visible to Splink)."""
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=self.spark)
 
     def close(self) -> None:
         """Drop this engine's views; the shared JVM stays up for the next engine."""
@@ -301,6 +346,7 @@ class SparkEngine:
             frame.unpersist()
         self._cached.clear()
         self._depends.clear()
+        self._appended.clear()
 
     def __enter__(self) -> SparkEngine:
         return self
@@ -314,44 +360,11 @@ class SparkEngine:
         self.close()
 
 
-def to_spark_sql(sql: str) -> str:
-    """DuckDB SQL as Spark SQL with DuckDB's semantics where the two differ on the same text.
-
-    sqlglot translates functions and syntax (:func:`jdl.outcomes._dialect.to_dialect`); two
-    typing rules it leaves alone are fixed here, found by the parity tests:
-
-    * a literal such as ``365.25`` is a DECIMAL in Spark, and integer / DECIMAL rounds to six
-      decimal places (``copas_rate`` differed by 2e-5 relative); DuckDB divides in DOUBLE, so
-      fractional literals become DOUBLE;
-    * ``EXTRACT`` returns BIGINT in DuckDB and INT in Spark, so it is cast to BIGINT.
-    """
-    return _spark_statement(sql).sql(dialect="spark")
-
-
-def _spark_statement(sql: str) -> Any:
-    """One DuckDB statement as a sqlglot tree with :func:`to_spark_sql`'s typing fixes, ready
-    to render as Spark SQL (what :meth:`SparkEngine.execute` rewrites further)."""
-    import sqlglot
-
-    statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    if len(statements) != 1:
-        raise EngineError("Spark runs exactly one statement per query.", sql=sql)
-    return statements[0].transform(_fix_types)
-
-
-def _fix_types(node: Any) -> Any:
-    from sqlglot import exp
-
-    if isinstance(node, exp.Literal) and node.is_number and any(c in node.this for c in ".eE"):
-        return exp.cast(node.copy(), "DOUBLE")
-    if isinstance(node, exp.Extract) and not isinstance(node.parent, exp.Cast):
-        return exp.cast(node.copy(), "BIGINT")
-    return node
-
-
-def open_spark_admin(data_dir: str | Path, *, settings: SparkSettings | None = None
+def open_spark_admin(data_dir: str | Path, *, settings: SparkSettings | None = None,
+                     schema: Mapping[str, Sequence[tuple[str, str]]] | None = None
                      ) -> SparkEngine:
-    """The national records of ``data_dir`` (its Parquet tables) on Spark."""
+    """The national records of ``data_dir`` (its Parquet tables, cast to ``schema``) on
+    Spark."""
     folder = Path(data_dir) / PARQUET_DIR
     if not (folder / "people").is_dir():
         raise UsageError(
@@ -359,11 +372,12 @@ def open_spark_admin(data_dir: str | Path, *, settings: SparkSettings | None = N
             hint="Generate synthetic records with `jdl synth --out DIR`, or load extracts with "
             "`jdl load EXTRACTS --out DIR` (see docs/data-contract.md).",
         )
-    return SparkEngine(data_dir, settings=settings)
+    return SparkEngine(data_dir, settings=settings, schema=schema)
 
 
 def spark_session(settings: SparkSettings | None = None) -> Any:
-    """The process's Spark session: the active one, else started from ``settings``.
+    """The process's Spark session: the active one, else started from ``settings`` (default:
+    :class:`SparkSettings`' defaults).
 
     Raises a :class:`JDLError` (not a traceback) when pyspark or Java is missing.
     """
@@ -378,10 +392,7 @@ def spark_session(settings: SparkSettings | None = None) -> Any:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        if settings is None:
-            from jdl.core.config import get_settings
-
-            settings = get_settings().spark
+        settings = settings or SparkSettings()
         _check_java()
         # Checked here by the parity tests; pyspark's blanket warning would reach every user.
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from jdl import __version__
-from jdl.core.config import Settings, get_settings
+from jdl.core.config import DEFAULT_SEED, Settings, get_settings
 from jdl.core.errors import JDLError
 from jdl.core.results import finite_or_none
 from jdl.evaluation._results import (
@@ -59,18 +59,21 @@ class Evaluation:
 
 
 def config_hash(settings: Settings, programme: dict, seed: int) -> str:
-    """A short hash of everything that decides the numbers (not of the people)."""
+    """A short hash of everything that decides the numbers (not of the people): the analysis
+    settings (:meth:`Settings.analysis`: not paths, engines, Spark's memory or the service's
+    port), the programme and the seed."""
     payload = json.dumps(
-        {"settings": settings.model_dump(mode="json"), "programme": programme, "seed": seed},
+        {"settings": settings.analysis(), "programme": programme, "seed": seed},
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def covariate_spec() -> Any:
+def covariate_spec(exact: tuple[str, ...] | None = None) -> Any:
     """Matching's covariates from the registry (:mod:`jdl.cohort`'s covariate set): those with
-    ``use_in_matching``, their gap-filling rules and the exact strata."""
+    ``use_in_matching``, their gap-filling rules and the exact strata (``exact``: the run's
+    ``settings.matching.exact``; the covariate set's own strata when not given)."""
     from jdl.cohort._covariates import EXACT_STRATA, matching_covariates
     from jdl.matching import CovariateSpec
 
@@ -79,7 +82,7 @@ def covariate_spec() -> Any:
     return CovariateSpec(
         categorical=tuple(m.name for m in used if m.kind == "categorical"),
         numeric=tuple(m.name for m in used if m.kind == "numeric"),
-        exact=EXACT_STRATA,
+        exact=EXACT_STRATA if exact is None else tuple(exact),
         fill_zero=tuple(m.name for m in fill if m.fill_missing == "zero"),
         indicators=tuple((m.name, m.fill_missing) for m in fill if m.fill_missing != "zero"),
     )
@@ -92,7 +95,7 @@ def evaluate(
     out_dir: str | Path,
     *,
     settings: Settings | None = None,
-    seed: int = 20261124,
+    seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
 ) -> Evaluation:
@@ -125,7 +128,7 @@ def evaluate(
     step("match")
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
-    spec = covariate_spec()
+    spec = covariate_spec(tuple(settings.matching.exact))
     frame, shared_levels = restrict_to_shared_levels(
         prepare_covariates(frame, spec), spec.categorical)
     covariates, exact = varying_covariates(frame, spec), list(spec.exact)
@@ -205,10 +208,8 @@ def _validated_and_linked(
     step("validate")
     submission = validate_submission(upload, prog, settings.intake)
     step("link")
-    linkage = settings.linkage.model_copy(
-        update={"backend": settings.linkage.backend or settings.data.engine}
-    )
-    linked = link_submission(submission.accepted_rows(), data_dir, settings=linkage)
+    linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage,
+                             data_engine=settings.data.engine)
     saved.save("link", (submission, linked))
     return submission, linked
 
@@ -221,18 +222,14 @@ def _cohort_and_pool(
     submission: Any,
     settings: Settings,
 ):
+    from jdl.admin.records import open_records
     from jdl.cohort import analysis_frame, build_cohort, build_pool
-    from jdl.engines import open_admin
 
-    with open_admin(
-        data_dir,
-        engine=settings.data.engine,  # duckdb or spark: the same SQL, the same results
-        spark=settings.spark,
-        threads=settings.data.duckdb_threads,
-        memory_limit=settings.data.duckdb_memory_limit,
-    ) as engine:
+    # duckdb or spark (settings.data.engine): the same SQL, the same results
+    with open_records(data_dir, settings.data, spark=settings.spark) as engine:
         cohort = build_cohort(
-            engine, link_table, rows, setting, rejected_at_intake=submission.counts.rejected
+            engine, link_table, rows, setting, settings=settings.cohort,
+            rejected_at_intake=submission.counts.rejected,
         )
         if cohort.attrition.eligible == 0:
             raise EvaluationError(
@@ -240,7 +237,8 @@ def _cohort_and_pool(
                 hint="See the attrition: "
                 + "; ".join(f"{s.label}: {s.count}" for s in cohort.attrition.steps if s.count),
             )
-        pool = build_pool(engine, exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
+        pool = build_pool(engine, settings=settings.cohort,
+                          exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
     return cohort, analysis_frame(cohort, pool)
 
 

@@ -110,14 +110,15 @@ def survival_curves(matched: object, *, treatment: str | None = None,
                     follow_up_days: int | None = None) -> SurvivalCurves:
     """Weighted Kaplan-Meier curves from a MatchResult or matched table.
 
-    Non-re-offenders are censored at ``follow_up_days`` (default ``InferenceSettings``: 365).
+    Non-re-offenders are censored at ``follow_up_days`` (default: the ``InferenceSettings``
+    default, 365).
     """
-    from jdl.core.config import get_settings
+    from jdl.core.config import InferenceSettings
     from jdl.inference._effects import _frame_inputs
     from jdl.inference._errors import InferenceError
 
     if follow_up_days is None:
-        follow_up_days = get_settings().inference.follow_up_days
+        follow_up_days = InferenceSettings().follow_up_days
     df, t, w, _ = _frame_inputs(matched, treatment)
     for col in (days, reoffended):
         if col not in df.columns:

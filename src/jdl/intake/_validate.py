@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jdl.core.config import IntakeSettings, get_settings
+from jdl.core.config import IntakeSettings
 from jdl.core.errors import SubmissionRefused
 from jdl.core.identifiers import PRISON_NUMBER_PATTERN, format_pnc_ids, normalise_pnc_id
 from jdl.intake import _arrow as arrow
@@ -51,7 +51,7 @@ def check_submission(path: str | Path, programme: Programme | None = None,
     A file that cannot be used at all comes back with ``refusal`` set (and, when it could be
     read, every row listed as rejected). A missing path raises :class:`UsageError`.
     """
-    settings = settings or get_settings().intake
+    settings = settings or IntakeSettings()
     today = today or dt.date.today()
     try:
         raw = read_table(path, settings)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from jdl.core.config import LinkageSettings
+from jdl.engines import EngineName
 from jdl.engines.duckdb import open_admin
 from jdl.linkage._link import LinkOptions, id_pass, link_rows, load_submission
 from jdl.linkage._model import (
@@ -22,16 +23,15 @@ from jdl.linkage._register import Workspace
 from jdl.linkage._result import LinkResult
 
 
-def options_from(settings: LinkageSettings) -> LinkOptions:
-    """Per-run options; the backend, when not set for linkage, is the data engine's."""
-    from jdl.core.config import get_settings
-
+def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb") -> LinkOptions:
+    """Per-run options; the backend, when not set for linkage, is the data engine's
+    (:meth:`LinkageSettings.backend_for`)."""
     return LinkOptions(
         match_threshold=settings.match_threshold,
         candidate_floor=settings.candidate_floor,
         prior_in_register=settings.prior_in_register,
         min_id_evidence=settings.min_id_evidence,
-        backend=settings.backend or get_settings().data.engine,
+        backend=settings.backend_for(data_engine),
     )
 
 
@@ -127,19 +127,22 @@ def link_submission(
     settings: LinkageSettings | None = None,
     model: LinkageModel | None = None,
     workspace: Workspace | None = None,
+    data_engine: EngineName = "duckdb",
 ) -> LinkResult:
     """Link a submission's accepted rows to the records in ``data_dir`` with the saved model.
 
     ``rows``: ``row_number, forename, surname, date_of_birth, sex`` and, where known,
-    ``pnc_id, prison_number`` (the intake stage's accepted rows). Never retrains a model that
-    exists for this data version.
+    ``pnc_id, prison_number`` (the intake stage's accepted rows). ``data_engine``: the engine
+    the records are analysed on (``Settings.data.engine``), where pairs are scored unless
+    ``settings.backend`` says otherwise. Never retrains a model that exists for this data
+    version.
     """
     settings = settings or LinkageSettings()
     own = workspace is None
     ws = workspace or open_workspace(data_dir, settings)
     try:
         model = model or model_for(data_dir, settings=settings, workspace=ws)
-        return link_rows(ws, model, rows, options_from(settings))
+        return link_rows(ws, model, rows, options_from(settings, data_engine))
     finally:
         if own:
             ws.close()

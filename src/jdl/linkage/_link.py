@@ -82,7 +82,7 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
     """
     if backend == "spark":
         return _score_spark(workspace, model, rows_table=rows_table, floor=floor)
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     # Block in one query, then hand Splink only the register records that are candidates:
     # its pruning step would otherwise scan the whole register with string keys.
@@ -97,7 +97,7 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
         f"'{SUBMISSION}-__-' || id_l AS join_key_l, '{REGISTER}-__-' || id_r AS join_key_r "
         "FROM blocked_ids"
     )
-    db_api = DuckDBAPI(connection=workspace.con)
+    db_api = workspace.engine.splink_api()
     left = db_api.register(rows_table)
     right = db_api.register("candidate_records")
     linker = Linker([left, right], model.splink, log_level=None)
@@ -143,7 +143,7 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
     from their Parquet file (never through the driver), the submission's rows are sent to Spark
     through Arrow, blocking runs as one Spark query and Splink's ``SparkAPI`` scores the pairs
     with the model's m and u re-rendered for Spark. Only the scored candidate pairs come back."""
-    from splink import Linker, SparkAPI
+    from splink import Linker
 
     from jdl.engines.spark import SparkEngine
 
@@ -151,7 +151,7 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
     with SparkEngine() as engine:
         engine.create_view(REGISTER_TABLE, parquet=workspace.register_parquet())
         engine.register(rows_table,
-                        workspace.con.sql(f"SELECT {columns} FROM {rows_table}").to_arrow_table())
+                        workspace.engine.arrow(f"SELECT {columns} FROM {rows_table}"))
         for column in TF_COLUMNS:
             engine.create_view(f"tf_{column}", term_frequency_sql(column, REGISTER_TABLE),
                                cache=True)
@@ -168,7 +168,7 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
             f"'{SUBMISSION}-__-' || CAST(id_l AS VARCHAR) AS join_key_l, "
             f"'{REGISTER}-__-' || CAST(id_r AS VARCHAR) AS join_key_r FROM blocked_ids",
         )
-        db_api = SparkAPI(spark_session=engine.spark)
+        db_api = engine.splink_api()
         left = db_api.register(rows_table)
         right = db_api.register("candidate_records")
         linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)

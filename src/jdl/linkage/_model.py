@@ -119,13 +119,13 @@ def train(
     submission feature records in the workspace) add ID-confirmed submission rows as labelled
     pairs. Raises :class:`LinkageModelError` when the result fails :func:`sanity_check`.
     """
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     n_people = workspace.count_people()
     n_records = int(workspace.scalar(f"SELECT count(*) FROM {REGISTER_TABLE}"))
     if n_people < 2:
         raise UsageError("The register needs at least two people to train a linkage model.")
-    db_api = DuckDBAPI(connection=workspace.con)
+    db_api = workspace.engine.splink_api()
     register = db_api.register(REGISTER_TABLE)
     creator = settings_creator("dedupe_only", 1.0 / n_records)
     creator.retain_intermediate_calculation_columns = True

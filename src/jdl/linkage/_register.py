@@ -101,10 +101,6 @@ class Workspace:
         rows = self.engine.execute(sql).fetchall()
         return rows[0][0] if rows else None
 
-    @property
-    def con(self) -> Any:
-        return self.engine.con
-
     def count_people(self) -> int:
         return int(self.scalar("SELECT count(*) FROM adm.people"))
 

@@ -38,10 +38,10 @@ def link(
     from jdl.linkage._io import accepted_rows
     from jdl.linkage._model import MODEL_FILE
 
-    settings = get_settings().linkage
+    lab = get_settings()
     updates = {k: v for k, v in {"match_threshold": threshold, "backend": backend}.items()
                if v is not None}
-    settings = settings.model_copy(update=updates)
+    settings = lab.linkage.model_copy(update=updates)
     with console.status("Preparing the register's records...") as status:
         workspace = open_workspace(data, settings)
         try:
@@ -52,7 +52,7 @@ def link(
             model = model_for(data, settings=settings, workspace=workspace)
             status.update(f"Linking {len(rows):,} rows...")
             result = link_submission(rows, data, settings=settings, model=model,
-                                     workspace=workspace)
+                                     workspace=workspace, data_engine=lab.data.engine)
         finally:
             workspace.close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -281,15 +281,16 @@ def _quantile_subclasses(scores: np.ndarray, t: np.ndarray, discarded: np.ndarra
 
 def match_with_settings(data: object, treatment: str, covariates: Sequence[str],
                         settings: MatchingSettings | None = None, **overrides) -> MatchResult:
-    """Match with the lab's configured specification (``MatchingSettings``).
+    """Match with the lab's configured specification (``settings``; default: the
+    ``MatchingSettings`` defaults).
 
     Defaults: 1:1 nearest neighbour without replacement on a logistic propensity score,
     caliper 0.2 SD (Austin 2011), exact strata on index type and year. ``overrides`` are
     keyword arguments of :func:`match` (e.g. ``caliper=None``).
     """
-    from jdl.core.config import get_settings
+    from jdl.core.config import MatchingSettings
 
-    cfg = settings or get_settings().matching
+    cfg = settings or MatchingSettings()
     kw: dict = {"method": cfg.method, "ratio": cfg.ratio, "replace": cfg.replace,
                 "caliper": cfg.caliper, "m_order": cfg.m_order,
                 "exact": list(cfg.exact) if cfg.method == "nearest" and cfg.exact else None,

@@ -12,7 +12,6 @@ from jdl.outcomes._definitions import (
     outcome_measures,
     reported_outcomes,
 )
-from jdl.outcomes._dialect import to_dialect
 from jdl.outcomes._measures import EVENT_COLUMNS, FollowUp, Measure, measures_sql
 
 __all__ = [
@@ -25,5 +24,4 @@ __all__ = [
     "measures_sql",
     "outcome_measures",
     "reported_outcomes",
-    "to_dialect",
 ]

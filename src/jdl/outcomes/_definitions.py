@@ -7,7 +7,7 @@ which definitions produced them. The written rules are in ``docs/cohort-and-outc
 from __future__ import annotations
 
 from jdl.admin.contract import OFFENCE_GROUPS
-from jdl.outcomes._dialect import overlap_days, quote_string
+from jdl.engines.dialect import overlap_days, quote_string
 from jdl.outcomes._measures import FollowUp, Measure
 
 OUTCOME_SET_VERSION = "1.0"

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from jdl.outcomes._dialect import add_days, date_literal, days_between
+from jdl.engines.dialect import add_days, date_literal, days_between
 
 SOURCES = ("event", "offences", "occasions", "employment", "benefit", "assessment")
 WINDOWS = ("all", "known", "follow_up", "pre")

@@ -56,10 +56,10 @@ def _stylesheet() -> str:
 
 
 def _smd_threshold() -> float:
-    """The lab's "well balanced" SMD threshold, from the matching settings."""
-    from jdl.core.config import get_settings
+    """The lab's default "well balanced" SMD threshold (``MatchingSettings.smd_good``)."""
+    from jdl.core.config import MatchingSettings
 
-    return float(get_settings().matching.smd_good)
+    return float(MatchingSettings().smd_good)
 
 
 def _context(released: Mapping[str, Any], lab_name: str,

@@ -64,6 +64,7 @@ from jdl.admin.synth._programmes import (
     spec_to_dict,
     true_effect,
 )
+from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 
 GENERATOR_VERSION = "1.1"
@@ -80,7 +81,7 @@ class SynthConfig:
     """What to generate. Defaults make the demo's population."""
 
     people: int = 200_000
-    seed: int = 20261124
+    seed: int = DEFAULT_SEED
     chunk_size: int = 250_000
     first_year: int = 2010
     last_year: int = 2024
@@ -659,10 +660,10 @@ def _run_chunks(jobs: list[tuple], workers: int):
 
 def generate(
     out_dir: str | Path,
-    people: int = 200_000,
-    seed: int = 20261124,
+    people: int = SynthConfig.people,
+    seed: int = SynthConfig.seed,
     *,
-    chunk_size: int = 250_000,
+    chunk_size: int = SynthConfig.chunk_size,
     programmes: tuple[ProgrammeSpec, ...] | None = None,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
