@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from jdl.catalogue import CatalogueError, ReportToPublish, publish
-from jdl.catalogue._models import Publication
+from jdl.service._catalogue_models import Publication
 from tests.catalogue._build import PDF, RAW, publish_one, released
 from tests.catalogue._html import Tables
 
@@ -169,7 +169,7 @@ def test_publish_is_idempotent_and_refuses_unreleased_results(db, settings, tmp_
         report = ReportToPublish(7, "Org", results["programme"], results, path, None,
                                  datetime.now(UTC))
         with pytest.raises(CatalogueError, match=message):
-            publish(db, report, storage, settings=settings)
+            publish(report, storage, settings)  # the check needs no database
     assert db.query(Publication).count() == 1
 
 

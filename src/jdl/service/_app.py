@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from jdl.service._web_admin import router as admin_pages
 
     app.include_router(admin_pages)
-    from jdl.catalogue import router as catalogue
+    from jdl.service._web_catalogue import router as catalogue
 
     app.include_router(catalogue)  # the public catalogue: no sign-in
 

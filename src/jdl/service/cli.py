@@ -184,3 +184,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.add_typer(admin_app, name="admin")
+    from jdl.service._cli_catalogue import register as register_catalogue
+
+    register_catalogue(app)
