@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from jdl.core.config import ServiceSettings
 from jdl.core.errors import JDLError
-from jdl.service._audit import deny, record
+from jdl.service._accounts import with_account_organisation
+from jdl.service._audit import deny, record, refused_upload
 from jdl.service._crypto import read_sealed, store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, job_settings, set_state
@@ -128,6 +129,7 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     from jdl.intake import check_submission, programme_from_dict
 
     _require_role(db, request, user, {Role.submitter}, "submission.upload")
+    programme = with_account_organisation(programme, user)  # issue 16: never a form field
     suffix = safe_suffix(file.filename)
     if suffix is None:
         raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
@@ -158,8 +160,9 @@ def create_submission(request: Request, db: SessionDep, settings: SettingsDep, u
                       programme: Annotated[str, Form(description="Programme information, JSON")],
                       ) -> Any:
     """Upload a file and its programme: validated at once, queued if the lab can use it."""
-    submission, report = accept_upload(db, request, settings, user, file,
-                                       _parse_programme(programme))
+    with refused_upload(db, request, user.id):
+        submission, report = accept_upload(db, request, settings, user, file,
+                                           _parse_programme(programme))
     return _refused(report) if submission is None else submission
 
 
