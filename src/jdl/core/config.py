@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -171,10 +171,23 @@ class DisclosureSettings(BaseModel):
     differencing_min: int = Field(default=10, ge=1)
 
 
+class SettingOverride(BaseModel):
+    """One lab setting an analyst changed for a re-run, as the reviewer saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    setting: str  # "section.name", e.g. "matching.caliper"
+    value: Any  # as the run used it
+    lab_value: Any  # the lab's own setting
+
+
 class ReportSettings(BaseModel):
     """The report (issue: evaluation)."""
 
     lab_name: str = "Justice Data Lab"
+    # The analysis settings an analyst changed for this run (set by the service for a re-run;
+    # empty for a run with the lab's settings): the report's methods list each one.
+    analysis_overrides: tuple[SettingOverride, ...] = ()
 
 
 class CatalogueSettings(BaseModel):

@@ -22,7 +22,7 @@ from jdl.service._accounts import with_account_organisation
 from jdl.service._audit import deny, record, refused_upload
 from jdl.service._crypto import read_sealed, store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
-from jdl.service._jobs import enqueue, job_settings, set_state
+from jdl.service._jobs import enqueue, set_state
 from jdl.service._models import (
     Role,
     Submission,
@@ -30,6 +30,7 @@ from jdl.service._models import (
     User,
     utcnow,
 )
+from jdl.service._overrides import check_overrides, describe
 from jdl.service._schemas import (
     ApproveIn,
     ErrorOut,
@@ -293,12 +294,15 @@ def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: Sess
         raise HTTPException(409, "The uploaded file has been deleted under the retention "
                                  "policy; ask the organisation to upload it again.")
     try:
-        job_settings(settings, body.settings)
-    except (ValueError, JDLError) as exc:
-        raise HTTPException(422, f"The settings overrides are not valid: {exc}") from None
+        changes = check_overrides(settings, body.settings)
+    except JDLError as exc:
+        deny(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
+             detail=("refused settings: " + "; ".join(exc.problems))[:1000])
+        raise HTTPException(422, " ".join([exc.message, *exc.problems])) from None
     enqueue(db, submission, user.id, body.settings)
     db.commit()
-    record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id)
+    record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
+           detail=f"settings: {describe(changes)}"[:1000])
     db.refresh(submission)
     return submission
 

@@ -400,6 +400,7 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
                                 getattr(getattr(settings, sec), name))
                                for sec, name, label, kind in RERUN_FIELDS],
                  default_embargo=default_embargo(settings).isoformat(),
+                 **_run_settings(db, settings, submission),
                  smd_good=settings.matching.smd_good,
                  today=utcnow().date().isoformat(),
                  progress=_progress(submission))
@@ -412,6 +413,25 @@ def progress_fragment(submission_id: SubmissionId, request: Request, db: Session
     submission = _viewed(request, db, user, submission_id)
     return templates.TemplateResponse(request, "_progress.html",
                                       {"progress": _progress(submission)})
+
+
+def _run_settings(db: SessionDep, settings: Settings, submission: Submission) -> dict[str, Any]:
+    """The settings an analyst changed for the run whose results are shown (the newest done
+    run, else the newest): each with the lab's own value, for the reviewer to see beside the
+    results."""
+    from jdl.service._overrides import check_overrides
+
+    job = submission.latest_done_job or (submission.jobs[-1] if submission.jobs else None)
+    if job is None:
+        return {"run_settings": None, "run_settings_by": None}
+    overrides = dict(job.settings_overrides or {})
+    try:
+        changes: list[Any] = check_overrides(settings, overrides) if overrides else []
+    except JDLError:  # a run queued under an older allow-list: show what was asked for
+        changes = [{"setting": f"{s}.{n}", "value": v, "lab_value": None}
+                   for s, values in overrides.items() for n, v in dict(values).items()]
+    by = db.get(User, job.requested_by) if changes else None
+    return {"run_settings": changes, "run_settings_by": by.email if by else None}
 
 
 def _progress(submission: Submission) -> dict[str, Any] | None:

@@ -197,7 +197,9 @@ def _export_rows(request: Request, db: SessionDep, settings: Settings
     filters, errors = parse_filters(request.query_params)
     if errors:
         raise HTTPException(400, " ".join(errors))
-    return rows(_published(db, filters), str(request.base_url))
+    # absolute links only from the configured public address, never the request's Host header
+    # (which a client chooses); without one, site-relative links
+    return rows(_published(db, filters), settings.service.public_url or "")
 
 
 @router.get("/catalogue/export.json")
