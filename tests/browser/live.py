@@ -201,8 +201,10 @@ def api_upload(lab: LiveLab, token: str, upload: dict[str, Any]) -> int:
                           headers={"Authorization": f"Bearer {token}"},
                           files={"file": ("people.csv", upload["upload"].read_bytes(),
                                           "text/csv")},
-                          data={"programme": json.dumps(upload["programme"],
-                                                        default=str)})
+                          data={"programme": json.dumps(
+                              {k: v for k, v in upload["programme"].items()
+                               if k != "organisation"},  # from the account, never the upload
+                              default=str)})
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

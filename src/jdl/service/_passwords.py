@@ -65,10 +65,27 @@ def password_problems(password: str, *, email: str = "",
                 "of passwords attackers try first. Choose another."]
     if _repeats_or_runs(password):
         return ["This password is a repeated or sequential pattern; choose another."]
-    local = email.split("@", 1)[0].lower()
-    words = [w for w in (local, *(c.lower().replace(" ", "") for c in context)) if len(w) >= 4]
-    squashed = re.sub(r"[\s\W\d_]+", "", password.lower())
-    if any(w and (squashed == w or (w in squashed and len(squashed) - len(w) < 6))
-           for w in words):
+    if _built_on(password, _context_words(email, context)):
         return ["The password must not be built on your email address or organisation name."]
     return []
+
+
+def _context_words(email: str, context: tuple[str, ...]) -> list[str]:
+    """The account's own words: the email's name and domain, the organisation and lab names
+    (whole, squashed, and each word of four letters or more)."""
+    local, _, domain = email.lower().partition("@")
+    words = {re.sub(r"[\W\d_]+", "", local), domain.split(".")[0]}
+    for name in context:
+        low = name.lower()
+        words.add(re.sub(r"[\W\d_]+", "", low))
+        words.update(re.findall(r"[a-z]{4,}", low))
+    return sorted((w for w in words if len(w) >= 3), key=len, reverse=True)
+
+
+def _built_on(password: str, words: list[str]) -> bool:
+    """Little is left (under 6 letters) once the account's own words are taken out."""
+    squashed = re.sub(r"[\W\d_]+", "", password.lower().translate(_LEET))
+    rest = squashed
+    for word in words:
+        rest = rest.replace(word, "")
+    return rest != squashed and len(rest) < 6
