@@ -36,8 +36,7 @@ STAGES = (
     "inference",
     "report",
     "pipeline_cli",
-    "service",
-    "catalogue",
+    "service",  # the web app, with `jdl catalogue seed`
 )
 
 

@@ -84,7 +84,8 @@ class LiveLab:
         from jdl.service._accounts import create_user
 
         with self.sessions() as db:
-            return create_user(db, org, role, email)
+            return create_user(db, org, role, email,
+                               lab_organisation=self.settings.service.lab_organisation)
 
 
 def free_port() -> int:
@@ -184,6 +185,7 @@ def first_sign_in(page: Any, base_url: str, email: str, one_time: str,
     page.wait_for_url("**/password")
     if screens is not None:
         screens.take(page, "choose-password")
+    page.get_by_label("One-time password").fill(one_time)
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save password").click()
@@ -199,8 +201,10 @@ def api_upload(lab: LiveLab, token: str, upload: dict[str, Any]) -> int:
                           headers={"Authorization": f"Bearer {token}"},
                           files={"file": ("people.csv", upload["upload"].read_bytes(),
                                           "text/csv")},
-                          data={"programme": json.dumps(upload["programme"],
-                                                        default=str)})
+                          data={"programme": json.dumps(
+                              {k: v for k, v in upload["programme"].items()
+                               if k != "organisation"},  # from the account, never the upload
+                              default=str)})
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

@@ -41,7 +41,8 @@ def test_admin_creates_a_new_organisation_and_its_user_in_the_browser(browser, l
     their_page = newcomer.new_page()
     first_sign_in(their_page, lab.base_url, "kim@secondchance.example", one_time)
     expect(their_page.get_by_role("heading", name="Upload a submission")).to_be_visible()
-    expect(their_page.get_by_label("Organisation")).to_have_value("Second Chance CIC")
+    # the organisation comes from the account, not a form field
+    expect(their_page.locator("#account-organisation")).to_have_text("Second Chance CIC")
     newcomer.close()
 
     # deactivated: the same password no longer signs in

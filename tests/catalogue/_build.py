@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jdl.catalogue import ReportToPublish, publish
+from jdl.catalogue import ReportToPublish
+from jdl.service._catalogue import store_publication
 
 RAW = Path(__file__).parents[1] / "fixtures" / "raw_results_example.json"
 PDF = b"%PDF-1.4\n% a stand-in report\n%%EOF\n"
@@ -41,7 +42,7 @@ def released(n: int = 400, rate_t: float = 0.30, diff: float = -0.08, half_width
     return release(copy.deepcopy(raw)).results
 
 
-def publish_one(db, storage: Path, results: dict, *, organisation: str | None = None,
+def publish_one(db, storage: Path, results: dict, *, settings, organisation: str | None = None,
                 submission_id: int | None = None, when: datetime | None = None,
                 pdf: bytes = PDF, **kw: Any) -> int:
     """Publish ``results`` with a stand-in PDF written next to the storage folder."""
@@ -53,4 +54,4 @@ def publish_one(db, storage: Path, results: dict, *, organisation: str | None = 
     report = ReportToPublish(submission_id=submission_id, organisation=org, programme=programme,
                              results=results, pdf_path=pdf_dir / "report.pdf", approved_at=None,
                              published_at=when or datetime(2026, 11, 1, tzinfo=UTC))
-    return publish(db, report, storage, **kw)
+    return store_publication(db, report, storage, settings, **kw)

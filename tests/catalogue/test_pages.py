@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from jdl.catalogue import CatalogueError, ReportToPublish, publish
-from jdl.catalogue._models import Publication
+from jdl.service._catalogue_models import Publication
 from tests.catalogue._build import PDF, RAW, publish_one, released
 from tests.catalogue._html import Tables
 
@@ -46,7 +46,7 @@ def listed(client, query: str = "") -> list[str]:
     return [r["data-id"] for r in rows if r.get("data-id")]
 
 
-def test_only_stored_publications_are_shown_and_others_are_404(client, db, three):
+def test_only_stored_publications_are_shown_and_others_are_404(client, db, three, settings):
     a = three[0]
     assert sorted(listed(client)) == sorted(str(i) for i in three)
     assert client.get(f"/catalogue/reports/{a}").status_code == 200
@@ -61,7 +61,8 @@ def test_only_stored_publications_are_shown_and_others_are_404(client, db, three
     from jdl.service._models import Submission, SubmissionState
 
     org = create_org(db, "Embargoed Org")
-    user = create_user(db, "Embargoed Org", "submitter", "e@example.org")
+    user = create_user(db, "Embargoed Org", "submitter", "e@example.org",
+                       lab_organisation=settings.service.lab_organisation)
     db.add(Submission(organisation_id=org.id, submitted_by=user.user_id,
                       state=SubmissionState.approved, file_name="upload.csv",
                       programme={"programme_name": "Secret Programme"}, validation={},
@@ -169,7 +170,7 @@ def test_publish_is_idempotent_and_refuses_unreleased_results(db, settings, tmp_
         report = ReportToPublish(7, "Org", results["programme"], results, path, None,
                                  datetime.now(UTC))
         with pytest.raises(CatalogueError, match=message):
-            publish(db, report, storage, settings=settings)
+            publish(report, storage, settings)  # the check needs no database
     assert db.query(Publication).count() == 1
 
 

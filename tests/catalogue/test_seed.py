@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from jdl.catalogue._models import Publication
-from jdl.catalogue._publish import current_summary
-from jdl.catalogue._seed import choose, planted
 from jdl.core.errors import UsageError
+from jdl.service._catalogue import current_summary
+from jdl.service._catalogue_models import Publication
+from jdl.service._catalogue_seed import choose, planted
 
 
 def test_choose_covers_sectors_and_types_first(synthetic_data_dir):

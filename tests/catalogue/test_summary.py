@@ -3,8 +3,9 @@ significance is known, counted by hand."""
 
 from __future__ import annotations
 
-from jdl.catalogue._models import CatalogueSummary, Publication
-from jdl.catalogue._publish import compute_summary, current_summary
+from jdl.catalogue._publish import compute_summary
+from jdl.service._catalogue import current_summary
+from jdl.service._catalogue_models import CatalogueSummary, Publication
 from tests.catalogue._build import publish_one, released
 from tests.catalogue._html import Tables
 

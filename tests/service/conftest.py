@@ -18,10 +18,10 @@ USERS = {
     "submitter_a": ("Org A", "submitter"),
     "submitter_a2": ("Org A", "submitter"),
     "submitter_b": ("Org B", "submitter"),
-    "analyst": ("The Lab", "analyst"),
-    "reviewer": ("The Lab", "reviewer"),
-    "reviewer2": ("The Lab", "reviewer"),
-    "admin": ("The Lab", "admin"),
+    "analyst": ("Justice Data Lab", "analyst"),
+    "reviewer": ("Justice Data Lab", "reviewer"),
+    "reviewer2": ("Justice Data Lab", "reviewer"),
+    "admin": ("Justice Data Lab", "admin"),
 }
 
 
@@ -58,6 +58,8 @@ class Lab:
         return self.client.app.state.settings
 
     def upload(self, who: str, upload: Path, programme: dict, name: str | None = None):
+        """Upload as ``who``; the organisation comes from their account, so it is left out."""
+        programme = {k: v for k, v in programme.items() if k != "organisation"}
         with open(upload, "rb") as fh:
             return self.client.post(
                 "/api/submissions", headers=self.auth(who),
@@ -81,7 +83,8 @@ def start_lab(settings: Settings, passwords: dict[str, str] | None = None,
         for org in {org for org, _ in USERS.values()}:
             create_org(db, org)
         for who, (org, role) in USERS.items():
-            user = create_user(db, org, role, f"{who}@example.org")
+            user = create_user(db, org, role, f"{who}@example.org",
+                               lab_organisation=settings.service.lab_organisation)
             tokens[who], ids[who] = user.token, user.user_id
             passwords[who] = user.password
     return TestClient(app), tokens, ids

@@ -200,6 +200,43 @@ def test_rerun_is_for_analysts_and_checks_its_settings(lab, uploaded):
         assert job.requested_by == lab.ids["analyst"]
 
 
+def test_rerun_refuses_protections_and_unknown_names_and_records_each_override(lab, uploaded):
+    """Issue 16: an analyst may change only analysis settings; disclosure control, storage and
+    security are refused, a misspelt name is refused by name (with the nearest real one), and
+    an accepted change is on the job, in the audit log and in the evaluation's settings."""
+    from jdl.service._jobs import job_settings
+
+    url = f"/api/submissions/{uploaded}/rerun"
+    force_state(lab, uploaded, SubmissionState.awaiting_review)
+    for refused, says in (
+            ({"disclosure": {"min_count": 1, "rounding_base": 1}}, "disclosure.min_count: may not"),
+            ({"service": {"secure_cookies": False}}, "service.secure_cookies: may not"),
+            ({"intake": {"max_rows": 10**9}}, "intake.max_rows: may not"),
+            ({"matching": {"calipr": 0.1}}, "matching.calipr: not a setting (did you mean "
+                                             "'caliper'?)"),
+            ({"matchin": {"caliper": 0.1}}, "matchin: not a settings section")):
+        response = lab.client.post(url, headers=lab.auth("analyst"), json={"settings": refused})
+        assert response.status_code == 422 and says in response.json()["detail"], response.text
+    assert len(audit(lab, action="submission.rerun", outcome="denied")) == 5
+    ok = lab.client.post(url, headers=lab.auth("analyst"), json={"settings": {
+        "matching": {"caliper": 0.1, "ratio": 2}, "linkage": {"match_threshold": 0.95}}})
+    assert ok.status_code == 200, ok.text
+    entry = audit(lab, action="submission.rerun", outcome="allowed")[-1]
+    assert "matching.caliper=0.1 (lab 0.2)" in entry.detail
+    assert "linkage.match_threshold=0.95 (lab 0.9)" in entry.detail
+    with lab.sessions() as db:
+        job = db.scalars(select(Job).order_by(Job.id.desc())).first()
+        run = job_settings(lab.settings, job.settings_overrides)
+    assert (run.matching.caliper, run.matching.ratio) == (0.1, 2)
+    assert run.disclosure == lab.settings.disclosure
+    assert [(o.setting, o.value, o.lab_value) for o in run.report.analysis_overrides] == [
+        ("matching.caliper", 0.1, 0.2), ("matching.ratio", 2, 1),
+        ("linkage.match_threshold", 0.95, 0.9)]
+    # a job queued with a forbidden override (e.g. before an upgrade) fails, never runs with it
+    with pytest.raises(Exception, match="cannot be used"):
+        job_settings(lab.settings, {"disclosure": {"min_count": 1}})
+
+
 def test_openapi_lists_the_endpoints(lab):
     paths = lab.client.get("/openapi.json").json()["paths"]
     for path in ("/api/submissions", "/api/submissions/{submission_id}",

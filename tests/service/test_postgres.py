@@ -38,7 +38,7 @@ def fresh_database(postgres_url):
 
 
 def test_migrations_match_the_models_on_postgres(fresh_database):
-    import jdl.catalogue._models  # noqa: F401  (the catalogue's tables share the metadata)
+    import jdl.service._catalogue_models  # noqa: F401  (the catalogue's tables share the metadata)
 
     engine = make_engine(fresh_database)
     upgrade(engine)

@@ -26,11 +26,14 @@ def test_migrations_match_the_models_and_are_idempotent(tmp_path):
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
+LAB = "Justice Data Lab"
+
+
 def test_users_get_argon2id_passwords_and_hashed_tokens(tmp_path):
     sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     with sessions() as db:
         create_org(db, "Org A")
-        new = create_user(db, "Org A", "submitter", " Someone@Example.org ")
+        new = create_user(db, "Org A", "submitter", " Someone@Example.org ", lab_organisation=LAB)
         user = db.scalar(select(User))
         assert user.email == "someone@example.org" and user.must_change_password
         assert user.password_hash.startswith("$argon2id$")
@@ -41,7 +44,7 @@ def test_users_get_argon2id_passwords_and_hashed_tokens(tmp_path):
                      ("Org A", "submitter", "not-an-email"),
                      ("Org A", "submitter", "someone@example.org")):
             with pytest.raises(UsageError):
-                create_user(db, *args)
+                create_user(db, *args, lab_organisation=LAB)
         with pytest.raises(UsageError):
             create_org(db, "Org A")
 

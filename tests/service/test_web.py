@@ -11,7 +11,7 @@ from sqlalchemy import select
 from jdl.service._jobs import set_state
 from jdl.service._models import AuditEntry, Submission, SubmissionState
 
-NEW_PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "plum orbit velvet lantern"
 
 
 def csrf(page_html: str) -> str:
@@ -30,7 +30,8 @@ def signed_in(lab, who: str) -> str:
     assert sign_in(lab, who).headers["location"] == "/password"
     token = csrf(lab.client.get("/password").text)
     response = lab.client.post("/password", follow_redirects=False, data={
-        "csrf_token": token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+        "csrf_token": token, "current": lab.passwords[who], "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD})
     assert response.headers["location"] == "/"
     return csrf(lab.client.get("/").text)
 
@@ -79,11 +80,21 @@ def test_one_time_password_must_be_replaced(lab):
     sign_in(lab, "submitter_a")
     assert lab.client.get("/", follow_redirects=False).headers["location"] == "/password"
     token = csrf(lab.client.get("/password").text)
-    short = lab.client.post("/password", data={"csrf_token": token, "password": "short",
-                                               "confirm": "short"})
+    one_time = lab.passwords["submitter_a"]
+    short = lab.client.post("/password", data={"csrf_token": token, "current": one_time,
+                                               "password": "short", "confirm": "short"})
     assert short.status_code == 422 and "at least 12" in short.text
+    common = lab.client.post("/password", data={"csrf_token": token, "current": one_time,
+                                                "password": "Password1234!",
+                                                "confirm": "Password1234!"})
+    assert common.status_code == 422 and "too common" in common.text
+    no_current = lab.client.post("/password", data={"csrf_token": token, "current": "guess",
+                                                    "password": NEW_PASSWORD,
+                                                    "confirm": NEW_PASSWORD})
+    assert no_current.status_code == 422 and "current password is not right" in no_current.text
     signed_in_again = lab.client.post("/password", follow_redirects=False, data={
-        "csrf_token": token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+        "csrf_token": token, "current": one_time, "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD})
     assert signed_in_again.headers["location"] == "/"
     lab.client.post("/logout", data={"csrf_token": csrf(lab.client.get("/").text)})
     assert sign_in(lab, "submitter_a", NEW_PASSWORD).headers["location"] == "/"

@@ -1,9 +1,10 @@
-"""The public catalogue: every published report, and the summary of findings to date.
+"""The public catalogue's logic: findings, the summary of findings, export, charts, publishing.
 
-:func:`publish` stores an approved, released report (the service calls it once the embargo has
-passed; ``jdl catalogue seed`` calls it for synthetic demonstration reports) and recomputes the
-summary; :data:`router` serves the public pages (``/catalogue``, ``/catalogue/summary``,
-``/catalogue/reports/{id}``, ``/catalogue/export.json`` and ``.csv``). See docs/catalogue.md.
+:func:`publish` checks an approved, released report, copies its PDF into catalogue storage and
+returns a typed :class:`Publishable`; it knows no database. The web app (``jdl.service``) stores
+publications, serves the public pages (``/catalogue``, ``/catalogue/summary``,
+``/catalogue/reports/{id}``, ``/catalogue/export.json`` and ``.csv``) and runs ``jdl catalogue
+seed``. Nothing here imports the web app. See docs/catalogue.md.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jdl.catalogue._publish import CatalogueError, ReportToPublish, publish
-    from jdl.catalogue._web import router
+    from jdl.catalogue._publish import CatalogueError, Publishable, ReportToPublish, publish
 
-__all__ = ["CatalogueError", "ReportToPublish", "publish", "router"]
+__all__ = ["CatalogueError", "Publishable", "ReportToPublish", "publish"]
 
 _WHERE = {"CatalogueError": "jdl.catalogue._publish", "ReportToPublish": "jdl.catalogue._publish",
-          "publish": "jdl.catalogue._publish", "router": "jdl.catalogue._web"}
+          "Publishable": "jdl.catalogue._publish", "publish": "jdl.catalogue._publish"}
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use so that `jdl --help` does not import SQLAlchemy and FastAPI.
+    # Loaded on first use so that `jdl --help` does not import the disclosure stage.
     if name in _WHERE:
         import importlib
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jdl.catalogue._findings import finding_for
-from jdl.catalogue._models import Publication
+
+if TYPE_CHECKING:
+    from jdl.catalogue._publish import PublishedLike
 
 BASE_COLUMNS = (
     "publication_id", "report_url", "published_on", "synthetic", "organisation",
@@ -39,7 +41,7 @@ def people_counts(results: dict[str, Any]) -> dict[str, Any]:
             for k in ("treatment_n", "comparison_n", "submitted")}
 
 
-def measures_in(pubs: Sequence[Publication]) -> list[str]:
+def measures_in(pubs: Sequence[PublishedLike]) -> list[str]:
     """Every headline measure of the publications, in the order first seen."""
     seen: dict[str, None] = {}
     for p in pubs:
@@ -52,8 +54,9 @@ def columns(measures: Sequence[str]) -> list[str]:
     return [*BASE_COLUMNS, *(f"{m}__{f}" for m in measures for f in MEASURE_FIELDS)]
 
 
-def rows(pubs: Sequence[Publication], base_url: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """(columns, rows) for the export."""
+def rows(pubs: Sequence[Any], base_url: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows) for the export; ``pubs`` are stored publications (every column of
+    :class:`~jdl.catalogue._publish.Publishable` and an ``id``)."""
     measures = measures_in(pubs)
     out = []
     for p in pubs:

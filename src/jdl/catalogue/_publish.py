@@ -1,9 +1,11 @@
-"""Publishing a report into the catalogue, and keeping the summary equal to the publications.
+"""Publishing a report into the catalogue: checking it, copying its PDF, deriving its findings.
 
-The service calls :func:`publish` for each approved submission whose embargo has passed; the
-demo seed calls it for synthetic evaluations. It accepts only released results (they must pass
-:func:`jdl.disclosure.assert_released`), copies the report PDF into catalogue storage, and
-recomputes the summary in the same transaction.
+Pure logic, no database: :func:`publish` accepts only released results (they must pass
+:func:`jdl.disclosure.assert_released`), copies the report PDF into catalogue storage and returns
+a :class:`Publishable` — every column of the public listing, typed. The web app
+(:mod:`jdl.service._catalogue`) stores it and keeps the summary equal to the stored
+publications with :func:`classify`, :func:`fingerprint` and :func:`compute_summary`, which take
+anything shaped like a publication (:class:`PublishedLike`), a stored row or a record.
 """
 
 from __future__ import annotations
@@ -11,19 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any, Protocol
 
 from jdl import __version__
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, headline_findings, rules_of
-from jdl.catalogue._models import CatalogueSummary, Publication
 from jdl.catalogue._summary import INTERVENTIONS, SECTORS, Record, label, summarise
-from jdl.core.config import Settings, default_settings
+from jdl.core.config import Settings
 from jdl.core.errors import JDLError
 
 
@@ -36,7 +35,7 @@ class ReportToPublish:
     """One approved report whose embargo has passed (or a synthetic demonstration report)."""
 
     submission_id: int | None  # None for demo seeds
-    organisation: str  # organisation name as shown publicly
+    organisation: str  # organisation name as shown publicly (from its account, never a form)
     programme: dict  # intake's Programme.model_dump(mode="json")
     results: dict  # the RELEASED (disclosure-controlled) results.json content
     pdf_path: Path  # the released report.pdf (copied into catalogue storage)
@@ -44,50 +43,94 @@ class ReportToPublish:
     published_at: datetime
 
 
-def publish(db: Session, report: ReportToPublish, storage_dir: Path, *,
-            settings: Settings | None = None, synthetic: bool | None = None,
-            key: str | None = None) -> int:
-    """Store the publication (copy the PDF under <storage_dir>/catalogue/), recompute the summary,
-    commit; return the publication id. Publishing the same submission twice is idempotent.
+@dataclass(frozen=True)
+class Classification:
+    """A publication's findings under the current significance rule, and the columns the list
+    filters on that follow from them."""
 
-    ``synthetic`` marks demonstration data (default: when there is no submission id); ``key``
-    names a publication without a submission (default: from the programme's name).
-    """
-    settings = settings or default_settings()
-    source_key = key or _source_key(report)
-    existing = db.scalar(select(Publication).where(Publication.source_key == source_key))
-    if existing is not None:
-        return existing.id
-    _check_releasable(report, settings)
-    pdf_name, digest = _copy_pdf(report.pdf_path, Path(storage_dir) / "catalogue", source_key)
-    pub = Publication(
-        source_key=source_key, submission_id=report.submission_id,
-        synthetic=report.submission_id is None if synthetic is None else synthetic,
-        organisation=report.organisation.strip(),
-        programme_name=str(report.programme.get("programme_name") or "").strip(),
-        sector=str(report.programme.get("sector")),
-        intervention_type=str(report.programme.get("intervention_type")),
-        region=str(report.programme.get("region") or ""),
-        setting=str(report.programme.get("setting") or ""),
-        delivery_start=_date(report.programme.get("delivery_start")),
-        delivery_end=_date(report.programme.get("delivery_end")),
-        year=_aware(report.published_at).year, programme=dict(report.programme),
-        results=json.loads(json.dumps(report.results)), pdf_file=pdf_name, pdf_sha256=digest,
-        approved_at=report.approved_at, published_at=_aware(report.published_at),
-        headline_result="not_reported", findings=[], rules={})
-    _classify(pub, settings)
-    db.add(pub)
-    db.flush()
-    refresh_summary(db, settings)
-    db.commit()
-    return pub.id
+    findings: list[dict[str, Any]]  # one per headline measure (Finding.as_dict())
+    rules: dict[str, float]
+    headline_result: str  # decrease / increase / inconclusive / not_reported
+    treatment_n: int | None  # as released
 
 
-def _source_key(report: ReportToPublish) -> str:
+@dataclass(frozen=True)
+class Publishable:
+    """A checked report, its PDF already in catalogue storage: what the web app stores."""
+
+    source_key: str
+    submission_id: int | None
+    synthetic: bool
+    organisation: str
+    programme_name: str
+    sector: str
+    intervention_type: str
+    region: str
+    setting: str
+    delivery_start: date | None
+    delivery_end: date | None
+    year: int  # year of publication
+    programme: dict
+    results: dict
+    pdf_file: str  # under <storage>/catalogue/
+    pdf_sha256: str
+    approved_at: datetime | None
+    published_at: datetime
+    classification: Classification
+
+    def columns(self) -> dict[str, Any]:
+        """Every stored column, the classification's flattened in."""
+        from dataclasses import asdict, fields
+
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "classification"}
+        return {**out, **asdict(self.classification)}
+
+
+class PublishedLike(Protocol):
+    """What the summary and the export read of a publication (a stored row has these)."""
+
+    id: int
+    synthetic: bool
+    sector: str
+    intervention_type: str
+    treatment_n: int | None
+    findings: list
+
+
+def source_key(report: ReportToPublish, key: str | None = None) -> str:
+    """The publication's identity: publishing the same thing twice finds the first one."""
+    if key:
+        return key
     if report.submission_id is not None:
         return f"submission:{report.submission_id}"
     name = str(report.programme.get("programme_name") or "").strip().lower()
     return f"synthetic:{report.organisation.strip().lower()}:{name}"
+
+
+def publish(report: ReportToPublish, storage_dir: Path, settings: Settings, *,
+            synthetic: bool | None = None, key: str | None = None) -> Publishable:
+    """Check the report, copy its PDF under <storage_dir>/catalogue/ and return what to store.
+
+    ``synthetic`` marks demonstration data (default: when there is no submission id); ``key``
+    names a publication without a submission (default: from the programme's name).
+    """
+    _check_releasable(report, settings)
+    the_key = source_key(report, key)
+    pdf_name, digest = _copy_pdf(report.pdf_path, Path(storage_dir) / "catalogue", the_key)
+    results = json.loads(json.dumps(report.results))
+    prog = report.programme
+    return Publishable(
+        source_key=the_key, submission_id=report.submission_id,
+        synthetic=report.submission_id is None if synthetic is None else synthetic,
+        organisation=report.organisation.strip(),
+        programme_name=str(prog.get("programme_name") or "").strip(),
+        sector=str(prog.get("sector")), intervention_type=str(prog.get("intervention_type")),
+        region=str(prog.get("region") or ""), setting=str(prog.get("setting") or ""),
+        delivery_start=_date(prog.get("delivery_start")),
+        delivery_end=_date(prog.get("delivery_end")),
+        year=_aware(report.published_at).year, programme=dict(prog), results=results,
+        pdf_file=pdf_name, pdf_sha256=digest, approved_at=report.approved_at,
+        published_at=_aware(report.published_at), classification=classify(results, settings))
 
 
 def _check_releasable(report: ReportToPublish, settings: Settings) -> None:
@@ -127,58 +170,27 @@ def _copy_pdf(source: Path, folder: Path, key: str) -> tuple[str, str]:
     return name, digest
 
 
-def _classify(pub: Publication, settings: Settings) -> None:
-    """(Re)derive the findings and the filter columns from the stored results."""
-    findings = headline_findings(pub.results, settings.inference)
-    pub.findings = [f.as_dict() for f in findings]
-    pub.rules = rules_of(settings.inference)
-    head = finding_for(pub.findings, settings.catalogue.headline_measure)
-    pub.headline_result = head["result"] if head else "not_reported"
-    rate = (pub.results.get("measures") or {}).get(settings.catalogue.headline_measure) or {}
-    n = rate.get("treatment_n", pub.results.get("treatment_n"))
-    pub.treatment_n = int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None
+def classify(results: dict[str, Any], settings: Settings) -> Classification:
+    """(Re)derive the findings and the filter columns from released results."""
+    findings = [f.as_dict() for f in headline_findings(results, settings.inference)]
+    head = finding_for(findings, settings.catalogue.headline_measure)
+    rate = (results.get("measures") or {}).get(settings.catalogue.headline_measure) or {}
+    n = rate.get("treatment_n", results.get("treatment_n"))
+    return Classification(
+        findings=findings, rules=rules_of(settings.inference),
+        headline_result=head["result"] if head else "not_reported",
+        treatment_n=int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None)
 
 
-def fingerprint(db: Session, settings: Settings) -> str:
+def fingerprint(ids: Sequence[int], settings: Settings) -> str:
     """Changes when a publication is added or removed, or the rules or summary settings change."""
-    ids = list(db.scalars(select(Publication.id).order_by(Publication.id)))
     # the software version too: a new release may draw the charts differently
-    state = {"ids": ids, "version": __version__, "rules": rules_of(settings.inference),
+    state = {"ids": sorted(ids), "version": __version__, "rules": rules_of(settings.inference),
              "catalogue": settings.catalogue.model_dump()}
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def refresh_summary(db: Session, settings: Settings) -> CatalogueSummary:
-    """Re-classify every publication under the current rules and store a new summary."""
-    pubs = list(db.scalars(select(Publication).order_by(Publication.id)))
-    for pub in pubs:
-        if pub.rules != rules_of(settings.inference) or not pub.findings:
-            _classify(pub, settings)
-    db.flush()
-    summary = compute_summary(pubs, settings)
-    # charts are drawn when the summary page first asks (matplotlib is slow to publish with)
-    row = CatalogueSummary(fingerprint=fingerprint(db, settings), summary=summary, charts={},
-                           computed_at=datetime.now(UTC))
-    db.add(row)
-    db.flush()
-    return row
-
-
-def current_summary(db: Session, settings: Settings, *, charts: bool = False
-                    ) -> CatalogueSummary:
-    """The stored summary, recomputed first if it no longer matches the publications (and its
-    charts drawn and stored, if asked for and not drawn yet)."""
-    row = db.scalar(select(CatalogueSummary).order_by(CatalogueSummary.id.desc()).limit(1))
-    if row is None or row.fingerprint != fingerprint(db, settings):
-        row = refresh_summary(db, settings)
-        db.commit()
-    if charts and not row.charts:
-        row.charts = render_charts(row.summary)
-        db.commit()
-    return row
-
-
-def records(pubs: list[Publication], measure: str) -> list[Record]:
+def records(pubs: Sequence[PublishedLike], measure: str) -> list[Record]:
     """The summary's view of publications: their ``measure`` finding."""
     out = []
     for p in pubs:
@@ -189,7 +201,7 @@ def records(pubs: list[Publication], measure: str) -> list[Record]:
     return out
 
 
-def compute_summary(pubs: list[Publication], settings: Settings) -> dict[str, Any]:
+def compute_summary(pubs: Sequence[PublishedLike], settings: Settings) -> dict[str, Any]:
     measure = settings.catalogue.headline_measure
     labels = [f.get("label") for p in pubs for f in p.findings if f.get("measure") == measure]
     summary = summarise(records(pubs, measure), measure=measure,

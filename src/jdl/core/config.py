@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The seed of everything random that has no seed of its own: the synthetic records, the
@@ -183,10 +183,23 @@ class DisclosureSettings(BaseModel):
     differencing_min: int = Field(default=10, ge=1)
 
 
+class SettingOverride(BaseModel):
+    """One lab setting an analyst changed for a re-run, as the reviewer saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    setting: str  # "section.name", e.g. "matching.caliper"
+    value: Any  # as the run used it
+    lab_value: Any  # the lab's own setting
+
+
 class ReportSettings(BaseModel):
     """The report (issue: evaluation)."""
 
     lab_name: str = "Justice Data Lab"
+    # The analysis settings an analyst changed for this run (set by the service for a re-run;
+    # empty for a run with the lab's settings): the report's methods list each one.
+    analysis_overrides: tuple[SettingOverride, ...] = ()
 
 
 class CatalogueSettings(BaseModel):
@@ -219,7 +232,7 @@ class ServiceSettings(BaseModel):
     secret_key_file: Path = Path("out/service/secret.key")
     secure_cookies: bool = True
     session_max_age_seconds: int = 8 * 3600
-    login_max_failures: int = 5  # per client and email within the window, then 429
+    login_max_failures: int = 5  # per account (and per client and email) in the window, then 429
     login_window_seconds: int = 900
     # The uploaded file (names, dates of birth, PNC ids) is deleted this many days after the
     # submission's last completed run; the report, aggregates and lab-internal link table stay.
@@ -243,6 +256,16 @@ class ServiceSettings(BaseModel):
     # sets at approval; this many days after approval by default (the organisation's time to
     # read its report first). 0 publishes at the next due run.
     publication_embargo_days: int = Field(default=28, ge=0)
+    # Who may see and do what (issue 16; docs/service.md "Threat model"). The lab's own
+    # organisation: the only one whose accounts may be analysts, reviewers or admins.
+    lab_organisation: str = "Justice Data Lab"
+    # Sign-in failures per client address (any email) within login_window_seconds, then 429;
+    # login_max_failures counts per account (any address) and per address-and-account.
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    # The address the public reaches the service at (e.g. https://lab.example.org): absolute
+    # links (the catalogue export's report_url) are built from it, never from the Host header.
+    # Unset: the export gives site-relative links.
+    public_url: str | None = None
 
 
 class Settings(BaseSettings):

@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from jdl.core.config import ServiceSettings
 from jdl.core.errors import JDLError
-from jdl.service._audit import deny, record
+from jdl.service._accounts import with_account_organisation
+from jdl.service._audit import deny, record, refused_upload
 from jdl.service._crypto import read_sealed, store_encrypted
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
-from jdl.service._jobs import enqueue, job_settings, set_state
+from jdl.service._jobs import enqueue, set_state
 from jdl.service._models import (
     Role,
     Submission,
@@ -29,6 +30,7 @@ from jdl.service._models import (
     User,
     utcnow,
 )
+from jdl.service._overrides import check_overrides, describe
 from jdl.service._schemas import (
     ApproveIn,
     ErrorOut,
@@ -128,6 +130,7 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     from jdl.intake import check_submission, programme_from_dict
 
     _require_role(db, request, user, {Role.submitter}, "submission.upload")
+    programme = with_account_organisation(programme, user)  # issue 16: never a form field
     suffix = safe_suffix(file.filename)
     if suffix is None:
         raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
@@ -158,8 +161,9 @@ def create_submission(request: Request, db: SessionDep, settings: SettingsDep, u
                       programme: Annotated[str, Form(description="Programme information, JSON")],
                       ) -> Any:
     """Upload a file and its programme: validated at once, queued if the lab can use it."""
-    submission, report = accept_upload(db, request, settings, user, file,
-                                       _parse_programme(programme))
+    with refused_upload(db, request, user.id):
+        submission, report = accept_upload(db, request, settings, user, file,
+                                           _parse_programme(programme))
     return _refused(report) if submission is None else submission
 
 
@@ -290,12 +294,15 @@ def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: Sess
         raise HTTPException(409, "The uploaded file has been deleted under the retention "
                                  "policy; ask the organisation to upload it again.")
     try:
-        job_settings(settings, body.settings)
-    except (ValueError, JDLError) as exc:
-        raise HTTPException(422, f"The settings overrides are not valid: {exc}") from None
+        changes = check_overrides(settings, body.settings)
+    except JDLError as exc:
+        deny(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
+             detail=("refused settings: " + "; ".join(exc.problems))[:1000])
+        raise HTTPException(422, " ".join([exc.message, *exc.problems])) from None
     enqueue(db, submission, user.id, body.settings)
     db.commit()
-    record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id)
+    record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
+           detail=f"settings: {describe(changes)}"[:1000])
     db.refresh(submission)
     return submission
 

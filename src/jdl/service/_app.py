@@ -23,6 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     while the app is (FastAPI lifespan)."""
     settings = settings or get_settings()
     sessions = open_database(settings.service.database_url)
+    from jdl.service._accounts import refuse_misplaced_lab_roles
+
+    with sessions() as db:  # issue 16: lab roles only in the lab's organisation
+        refuse_misplaced_lab_roles(db, settings.service.lab_organisation)
     Path(settings.service.storage_dir).mkdir(parents=True, exist_ok=True)
     from jdl.service._crypto import ensure_key
 
@@ -41,7 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if worker is not None:
             worker.stop(timeout=5)
 
+    # no Swagger/ReDoc pages (they need inline and third-party script, which the CSP refuses);
+    # the schema stays at /openapi.json
     app = FastAPI(title="Justice Data Lab", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Upload a programme's participants, follow the evaluation, "
                               "receive the reviewed report.")
     app.state.settings, app.state.sessions = settings, sessions
@@ -55,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     service = settings.service
     app.state.login_limiter = LoginLimiter(service.login_max_failures,
-                                           service.login_window_seconds)
+                                           service.login_window_seconds,
+                                           service.login_max_failures_per_address)
     app.add_middleware(SessionMiddleware, secret_key=secret_key(service.secret_key_file),
                        session_cookie="jdl_session", max_age=service.session_max_age_seconds,
                        same_site="strict", https_only=service.secure_cookies)
@@ -65,15 +73,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
     app.include_router(submissions)
     app.include_router(web)
-    from jdl.service._web import FormExpired, form_expired
+    from jdl.service._web import add_page_handlers
 
-    app.add_exception_handler(FormExpired, form_expired)
+    add_page_handlers(app)  # page dependencies raise: redirects and error pages
     from jdl.service._web_admin import router as admin_pages
 
     app.include_router(admin_pages)
-    from jdl.catalogue import router as catalogue
+    from jdl.service._web_catalogue import router as catalogue
 
     app.include_router(catalogue)  # the public catalogue: no sign-in
+
+    from fastapi.staticfiles import StaticFiles
+
+    from jdl.service._headers import SecurityHeaders
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 429, gets them
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:

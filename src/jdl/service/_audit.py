@@ -7,6 +7,9 @@ request that then fails still leaves its trace.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi import Request
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,28 @@ def record(db: Session, request: Request | None, action: str, *, outcome: str = 
                       submission_id=submission_id, detail=detail, client=client))
     if commit:
         db.commit()
+
+
+@contextmanager
+def refused_upload(db: Session, request: Request | None, user_id: int | None) -> Iterator[None]:
+    """Audit an upload refused by an exception (bad type, too large, invalid programme,
+    unreadable file...) as denied, then let the exception answer. The reason is its kind and
+    status only: a message may quote the file. A role refusal is audited where it is made."""
+    from fastapi import HTTPException
+
+    from jdl.core.errors import JDLError
+
+    try:
+        yield
+    except HTTPException as exc:
+        if exc.status_code != 403:
+            deny(db, request, "submission.upload", user_id=user_id,
+                 detail=f"refused: HTTP {exc.status_code}")
+        raise
+    except JDLError as exc:
+        deny(db, request, "submission.upload", user_id=user_id,
+             detail=f"refused: {type(exc).__name__}")
+        raise
 
 
 def deny(db: Session, request: Request | None, action: str, *, user_id: int | None,

@@ -141,7 +141,7 @@ def decrypted(service: ServiceSettings, stored: Path, work_dir: Path) -> Iterato
 
 
 class EncryptedCheckpoints:
-    """A job's completed-stage outputs (``jdl.pipeline.Checkpoints``), encrypted like uploads.
+    """A job's completed-stage outputs (``jdl.evaluation.Checkpoints``), encrypted like uploads.
 
     They hold personal data (the validated rows, the cohort), so they are written encrypted and
     owner-only, read back only by the job that wrote them (after its worker died) and deleted

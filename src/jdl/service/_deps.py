@@ -1,12 +1,19 @@
-"""Typed FastAPI dependencies: settings, database session, the authenticated user.
+"""Typed FastAPI dependencies, shared by the API and the pages: settings, database session,
+the API's token user and the pages' signed-in user.
 
-Authentication is by API token (``Authorization: Bearer <token>``). A request without a valid
-token is refused with 401 and audited.
+The API authenticates by token (``Authorization: Bearer <token>``): a request without a valid
+token is refused with 401 and audited. The pages authenticate by a server-side session (the
+signed cookie carries a random key; :func:`jdl.service._accounts.session_user` finds its open
+row). As in the FastAPI full-stack template, a page dependency *raises* when there is no such
+user — :class:`PageRedirect` to the sign-in or password page, :class:`PageRefused` for a role
+that may not — and the app turns these into a redirect or an error page, so no page handler
+checks for itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -15,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from jdl.core.config import Settings
 from jdl.service._audit import deny
-from jdl.service._models import User
+from jdl.service._models import Role, User, UserSession
 from jdl.service._security import token_digest
 
 
@@ -48,3 +55,64 @@ def current_user(request: Request, db: SessionDep) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+class PageRedirect(Exception):
+    """Send the browser elsewhere (303): to sign in, or to choose a password first."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class PageRefused(HTTPException):
+    """A page the signed-in user may not see: shown as an error page (the user still signed
+    in), with the status code."""
+
+    def __init__(self, status_code: int, detail: str, user: User | None = None) -> None:
+        super().__init__(status_code, detail)
+        # what the page header shows, read now: the page is drawn after the request's database
+        # session has closed (and an audited denial has rolled it back)
+        self.user = None if user is None else SimpleNamespace(
+            id=user.id, email=user.email, role=user.role, organisation_id=user.organisation_id)
+
+
+def signed_in_session(request: Request, db: SessionDep) -> tuple[User, UserSession]:
+    """The signed-in user and their open session, or a redirect to sign in."""
+    from jdl.service._accounts import session_user
+
+    found = session_user(db, request.session.get("sid"))
+    if found is None:
+        request.session.pop("sid", None)
+        raise PageRedirect("/login")
+    request.state.page_user = found[0]
+    return found
+
+
+def signed_in(request: Request, db: SessionDep) -> User:
+    """The signed-in user, even one who must still choose a password (the password page)."""
+    return signed_in_session(request, db)[0]
+
+
+def page_user(request: Request, db: SessionDep) -> User:
+    """The signed-in user who may use the pages: a user who must choose a password first is
+    sent to do so."""
+    user = signed_in(request, db)
+    if user.must_change_password:
+        raise PageRedirect("/password")
+    return user
+
+
+SignedInDep = Annotated[User, Depends(signed_in)]
+PageUserDep = Annotated[User, Depends(page_user)]
+
+
+def admin_page_user(request: Request, db: SessionDep, user: PageUserDep) -> User:
+    """A lab admin (anyone else: a 403 page, audited)."""
+    if user.role != Role.admin:
+        deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.role}")
+        raise PageRefused(403, "Only lab admins manage accounts.", user)
+    return user
+
+
+AdminPageDep = Annotated[User, Depends(admin_page_user)]

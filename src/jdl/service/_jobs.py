@@ -1,7 +1,7 @@
 """The durable job queue and its worker.
 
 Jobs are rows in ``jobs``; a worker claims the oldest queued row with a conditional UPDATE (so
-two workers never run the same job), runs :func:`jdl.pipeline.evaluate` and records the outcome.
+two workers never run the same job), runs :func:`jdl.run.run_evaluation` and records the outcome.
 While a job runs, its worker writes a heartbeat every quarter of ``job_stale_seconds``; a
 running job whose heartbeat is older than that belonged to a worker that died, and any worker
 queues it again, so nothing is lost on restart and several workers can share the queue. The
@@ -62,11 +62,13 @@ def enqueue(db: Session, submission: Submission, user_id: int,
 
 
 def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
-    """The lab settings with an analyst's overrides, validated like any settings."""
-    merged = base.model_dump()
-    for section, values in overrides.items():
-        merged.setdefault(section, {}).update(values)
-    return Settings.model_validate(merged)
+    """The lab settings with an analyst's overrides — only allowed analysis settings (refused by
+    name otherwise, :mod:`jdl.service._overrides`) — validated like any settings; the reviewed
+    changes ride along in ``report.analysis_overrides`` for the report's methods."""
+    from jdl.service._overrides import apply_overrides, check_overrides
+
+    recorded = check_overrides(base, overrides) if overrides else []
+    return apply_overrides(base, overrides or {}, recorded)
 
 
 def recover(sessions: sessionmaker[Session], stale_seconds: float = 0,

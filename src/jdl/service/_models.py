@@ -86,6 +86,22 @@ class User(Base):
         return self.role in LAB_ROLES
 
 
+class UserSession(Base):
+    """A signed-in browser: the cookie carries a random key, the database its SHA-256. A session
+    works only while its row is open, unexpired and its user active, so ending the rows (sign-out,
+    password change, admin reset, deactivation) ends every copy of the cookie at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
 class Submission(Base):
     __tablename__ = "submissions"
 

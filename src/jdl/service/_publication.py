@@ -2,7 +2,8 @@
 
 The reviewer sets the embargo date when approving (by default ``publication_embargo_days``
 after approval), which gives the organisation time to read its report before it is public. The
-due step hands the *released* results and report to :func:`jdl.catalogue.publish` — never
+due step hands the *released* results and report to :func:`jdl.catalogue.publish` (stored by
+:func:`jdl.service._catalogue.store_publication`) — never
 anything from ``internal/`` — and records when and under which catalogue id it was published.
 Idle workers run it at most once a minute; ``jdl admin publish-due`` runs it by hand.
 """
@@ -55,7 +56,8 @@ def publish_due(sessions: sessionmaker[Session], settings: Settings,
 def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
     """Publish one submission; a refusal by the catalogue is audited with its reason, takes the
     submission off the schedule (it stays approved) and does not stop the others."""
-    from jdl.catalogue import CatalogueError, ReportToPublish, publish
+    from jdl.catalogue import CatalogueError, ReportToPublish
+    from jdl.service._catalogue import store_publication
 
     folder = _released_folder(db, settings, submission)
     if folder is None:
@@ -71,8 +73,8 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
         published_at=utcnow(),
     )
     try:
-        publication_id = publish(db, report, Path(settings.service.storage_dir),
-                                 settings=settings)
+        publication_id = store_publication(db, report, Path(settings.service.storage_dir),
+                                           settings)
     except CatalogueError as exc:
         # unscheduled, so it is not retried every minute; a reviewer sets a new date once fixed
         db.rollback()

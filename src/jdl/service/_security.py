@@ -27,6 +27,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def dummy_hash() -> str:
+    """A hash of a random password, made with the current hasher: checked against when the
+    email is unknown, so an unknown email costs as long to refuse as a wrong password."""
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[1]
+
+
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
 def new_password() -> str:
     """A one-time password for a new user (about 96 bits, easy to type)."""
     return secrets.token_urlsafe(12)

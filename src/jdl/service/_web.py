@@ -1,10 +1,14 @@
 """The server-rendered web UI: sign in, choose a password, upload with immediate feedback,
 follow a submission, approve (reviewers), download the approved report.
 
-Sessions are signed cookies (Starlette's SessionMiddleware; key from a file outside the
-database), HttpOnly, SameSite=Strict and Secure unless configured off; every form carries a
-per-session CSRF token. Sign-in failures are rate limited per client and email, and audited.
-The pages reuse the API's checks, so the isolation and review rules are the same.
+Sessions are server-side records (``user_sessions``) whose random key travels in a signed
+cookie (Starlette's SessionMiddleware; key from a file outside the database), HttpOnly,
+SameSite=Strict and Secure unless configured off; sign-out, a password change, an admin's
+reset and deactivation end every session of the user. Every form carries a per-session CSRF
+token. Sign-in failures are rate limited per account and per client address, and audited; an
+unknown email costs as long as a wrong password. The signed-in user comes from the shared page
+dependencies in ``_deps.py``, which raise (redirect or error page) instead of each handler
+checking. The pages reuse the API's checks, so the isolation and review rules are the same.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy import select
 
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError
+from jdl.service._accounts import end_sessions, start_session
 from jdl.service._api_submissions import (
     SubmissionId,
     _released_file,
@@ -35,12 +40,26 @@ from jdl.service._api_submissions import (
     release_hold,
     rerun,
 )
-from jdl.service._audit import deny, record
-from jdl.service._deps import SessionDep, SettingsDep
+from jdl.service._audit import deny, record, refused_upload
+from jdl.service._deps import (
+    PageRedirect,
+    PageRefused,
+    PageUserDep,
+    SessionDep,
+    SettingsDep,
+    SignedInDep,
+)
 from jdl.service._models import Role, Submission, User, utcnow
+from jdl.service._passwords import MIN_LENGTH, password_problems
 from jdl.service._publication import default_embargo
 from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
-from jdl.service._security import hash_password, verify_password
+from jdl.service._security import (
+    dummy_hash,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -55,31 +74,42 @@ def _covariate(code: object) -> str:
 
 
 templates.env.filters["covariate"] = _covariate
-MIN_PASSWORD = 12
+MIN_PASSWORD = MIN_LENGTH
 
 
 class LoginLimiter:
-    """Failed sign-ins per (client, email) in a sliding window; in memory, per process."""
+    """Failed sign-ins in a sliding window, counted per account (from any address: guessing one
+    account from many addresses) and per client address (any email: trying many accounts); in
+    memory, per process."""
 
-    def __init__(self, max_failures: int, window: float) -> None:
+    def __init__(self, max_failures: int, window: float,
+                 max_per_address: int | None = None) -> None:
         self.max_failures, self.window = max_failures, window
+        self.max_per_address = max_per_address or 4 * max_failures
         self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def blocked(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            times = self._failures[key]
-            while times and times[0] < time.monotonic() - self.window:
-                times.popleft()
-            return len(times) >= self.max_failures
+    def _count(self, key: tuple[str, str]) -> int:
+        times = self._failures[key]
+        while times and times[0] < time.monotonic() - self.window:
+            times.popleft()
+        return len(times)
 
-    def fail(self, key: tuple[str, str]) -> None:
+    def blocked(self, client: str, email: str) -> bool:
         with self._lock:
-            self._failures[key].append(time.monotonic())
+            return (self._count(("account", email)) >= self.max_failures
+                    or self._count(("address", client)) >= self.max_per_address)
 
-    def clear(self, key: tuple[str, str]) -> None:
+    def fail(self, client: str, email: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
+            now = time.monotonic()
+            self._failures[("account", email)].append(now)
+            self._failures[("address", client)].append(now)
+
+    def clear(self, email: str) -> None:
+        """A successful sign-in clears the account's count (not the address's)."""
+        with self._lock:
+            self._failures.pop(("account", email), None)
 
 
 def secret_key(path: Path) -> str:
@@ -118,15 +148,33 @@ def form_expired(request: Request, exc: Exception) -> Response:
 def _check_csrf(request: Request, db: SessionDep, sent: str | None) -> None:
     expected = request.session.get("csrf")
     if not (expected and sent and secrets.compare_digest(expected, sent)):
-        deny(db, request, f"web {request.url.path}", user_id=request.session.get("uid"),
+        user = getattr(request.state, "page_user", None)
+        deny(db, request, f"web {request.url.path}", user_id=user.id if user else None,
              detail="missing or wrong CSRF token")
         raise FormExpired(403, "Go back, refresh the page and try again.")
 
 
-def _session_user(request: Request, db: SessionDep) -> User | None:
-    uid = request.session.get("uid")
-    user = db.get(User, uid) if uid is not None else None
-    return user if user is not None and user.active else None
+def page_redirect(_request: Request, exc: Exception) -> Response:
+    """A page dependency found no (fit) signed-in user: send the browser on."""
+    return RedirectResponse(getattr(exc, "location", "/login"), status_code=303)
+
+
+def page_refused(request: Request, exc: Exception) -> Response:
+    """A page dependency or check refused: the error page, the user still shown signed in."""
+    assert isinstance(exc, PageRefused)
+    return _error_page(request, exc.user, exc)
+
+
+def add_page_handlers(app: Any) -> None:
+    """Register the pages' exception handlers (redirects, error pages, expired forms)."""
+    app.add_exception_handler(FormExpired, form_expired)
+    app.add_exception_handler(PageRedirect, page_redirect)
+    app.add_exception_handler(PageRefused, page_refused)
+
+
+def _refused(user: User, exc: HTTPException) -> PageRefused:
+    """The API's refusal (403/404/409...) as the page's error page."""
+    return PageRefused(exc.status_code, exc.detail, user)
 
 
 def _page(request: Request, name: str, user: User | None, status: int = 200,
@@ -143,84 +191,113 @@ def _error_page(request: Request, user: User | None, exc: HTTPException) -> Resp
                  message=exc.detail)
 
 
-def _signed_in(request: Request, db: SessionDep) -> User | Response:
-    """The signed-in user, or a redirect to sign in (or to choose a password first)."""
-    user = _session_user(request, db)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    if user.must_change_password:
-        return RedirectResponse("/password", status_code=303)
-    return user
-
-
 @router.get("/login")
 def login_page(request: Request) -> Response:
     return _page(request, "login.html", None)
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _sign_in(request: Request, db: SessionDep, settings: Settings, user: User) -> None:
+    """A new server-side session for this browser (a new cookie key: no fixation)."""
+    request.session.clear()
+    request.session["sid"] = start_session(db, user, settings.service.session_max_age_seconds)
+
+
 @router.post("/login")
-async def login(request: Request, db: SessionDep) -> Response:
+async def login(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
-    email = str(form.get("email", "")).strip().lower()
+    email = str(form.get("email", "")).strip().lower()[:320]
     limiter: LoginLimiter = request.app.state.login_limiter
-    key = (request.client.host if request.client else "", email)
-    if limiter.blocked(key):
+    if limiter.blocked(_client(request), email):
         deny(db, request, "web.login", user_id=None, detail="rate limited")
         return _page(request, "login.html", None, 429, email=email,
                      errors=["Too many failed attempts. Wait 15 minutes and try again."])
     user = db.scalar(select(User).where(User.email == email))
-    if user is None or not user.active or not verify_password(
-            user.password_hash, str(form.get("password", ""))):
-        limiter.fail(key)
+    # the hash is checked whether or not the account exists: the answer takes as long either way
+    right = verify_password(user.password_hash if user is not None else dummy_hash(),
+                            str(form.get("password", "")))
+    if user is None or not user.active or not right:
+        limiter.fail(_client(request), email)
         deny(db, request, "web.login", user_id=user.id if user else None,
              detail="wrong email or password")
         return _page(request, "login.html", None, 401, email=email,
                      errors=["The email address or password is not right."])
-    limiter.clear(key)
-    request.session.clear()  # a new session on sign-in: no fixation
-    request.session["uid"] = user.id
+    limiter.clear(email)
+    _sign_in(request, db, settings, user)
     record(db, request, "web.login", user_id=user.id)
     return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request, db: SessionDep) -> Response:
+    """Sign out: every session of this user ends (all browsers), not only this cookie."""
+    from jdl.service._accounts import session_user
+
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
+    found = session_user(db, request.session.get("sid"))
+    if found is not None:
+        ended = end_sessions(db, found[0].id, "signed out")
+        db.commit()
+        record(db, request, "web.logout", user_id=found[0].id, detail=f"{ended} session(s)")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/password")
-def password_page(request: Request, db: SessionDep) -> Response:
-    user = _session_user(request, db)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    return _page(request, "password.html", user)
+def password_page(request: Request, user: SignedInDep) -> Response:
+    return _page(request, "password.html", user, min_length=MIN_PASSWORD)
 
 
 @router.post("/password")
-async def change_password(request: Request, db: SessionDep) -> Response:
-    user = _session_user(request, db)
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
+async def change_password(request: Request, db: SessionDep, settings: SettingsDep,
+                          user: SignedInDep) -> Response:
+    """A new password, given the current one (the one-time one, when forced). Every session
+    of the user ends and this browser gets a new one. A voluntary change also ends the API
+    token and shows its replacement once; a forced change keeps the token that was issued
+    with the one-time password."""
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
+    current = str(form.get("current", ""))
     new, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
-    problems = []
-    if len(new) < MIN_PASSWORD:
-        problems.append(f"The password must have at least {MIN_PASSWORD} characters.")
+    limiter: LoginLimiter = request.app.state.login_limiter
+    if limiter.blocked(_client(request), user.email):
+        deny(db, request, "web.password_change", user_id=user.id, detail="rate limited")
+        return _page(request, "password.html", user, 429, min_length=MIN_PASSWORD,
+                     errors=["Too many failed attempts. Wait 15 minutes and try again."])
+    if not verify_password(user.password_hash, current):
+        limiter.fail(_client(request), user.email)
+        deny(db, request, "web.password_change", user_id=user.id,
+             detail="wrong current password")
+        return _page(request, "password.html", user, 422, min_length=MIN_PASSWORD,
+                     errors=["Your current password is not right."])
+    problems = password_problems(new, email=user.email, context=(
+        user.organisation.name, settings.service.lab_organisation, settings.report.lab_name))
     if new != confirm:
         problems.append("The two passwords are not the same.")
-    if verify_password(user.password_hash, new):
-        problems.append("Choose a password different from the one-time password.")
+    if not problems and new == current:
+        problems.append("Choose a password different from your current one.")
     if problems:
-        return _page(request, "password.html", user, 422, errors=problems)
+        return _page(request, "password.html", user, 422, min_length=MIN_PASSWORD,
+                     errors=problems)
+    forced = user.must_change_password
     user.password_hash, user.must_change_password = hash_password(new), False
+    token = None if forced else new_token()
+    if token is not None:
+        user.token_hash = token_digest(token)
+    ended = end_sessions(db, user.id, "password changed")
     db.commit()
-    record(db, request, "web.password_changed", user_id=user.id)
-    return RedirectResponse("/", status_code=303)
+    _sign_in(request, db, settings, user)
+    record(db, request, "web.password_changed", user_id=user.id,
+           detail=f"{ended} session(s) ended" + ("" if forced else "; new API token"))
+    if forced:
+        return RedirectResponse("/", status_code=303)
+    return _page(request, "password.html", user, min_length=MIN_PASSWORD, new_token=token,
+                 done="Your password is changed. Every other session has been signed out.")
 
 
 def _programme_fields() -> list[dict[str, Any]]:
@@ -232,7 +309,6 @@ def _programme_fields() -> list[dict[str, Any]]:
         return get_args(Programme.model_fields[name].annotation)
 
     return [
-        {"name": "organisation", "label": "Organisation", "kind": "text"},
         {"name": "programme_name", "label": "Programme name", "kind": "text"},
         {"name": "sector", "label": "Sector", "choices": choices("sector")},
         {"name": "intervention_type", "label": "Type of intervention",
@@ -257,36 +333,33 @@ def _home(request: Request, db: SessionDep, user: User, status: int = 200,
     query = select(Submission).order_by(Submission.id.desc())
     if not user.is_lab:
         query = query.where(Submission.organisation_id == user.organisation_id)
-    context.setdefault("form", {"organisation": user.organisation.name})
+    context.setdefault("form", {})
     return _page(request, "home.html", user, status, submissions=db.scalars(query).all(),
                  fields=_programme_fields(), **context)
 
 
 @router.get("/")
-def home(request: Request, db: SessionDep) -> Response:
-    user = _signed_in(request, db)
-    return user if isinstance(user, Response) else _home(request, db, user)
+def home(request: Request, db: SessionDep, user: PageUserDep) -> Response:
+    return _home(request, db, user)
 
 
 @router.post("/upload")
-async def upload(request: Request, db: SessionDep, settings: SettingsDep,
+async def upload(request: Request, db: SessionDep, settings: SettingsDep, user: PageUserDep,
                  file: Annotated[UploadFile, File()]) -> Response:
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
     names = {f["name"] for f in _programme_fields()}
     values = {k: str(v).strip() for k, v in form.items() if k in names}
     programme = {k: v for k, v in values.items() if v != ""}
     try:
-        submission, report = accept_upload(db, request, settings, user, file, programme)
+        with refused_upload(db, request, user.id):
+            submission, report = accept_upload(db, request, settings, user, file, programme)
     except JDLError as exc:
         return _home(request, db, user, 422, form=values,
                      errors=[exc.message, *exc.problems])
     except HTTPException as exc:
         if exc.status_code == 403:
-            return _error_page(request, user, exc)
+            raise _refused(user, exc) from None
         return _home(request, db, user, exc.status_code, form=values, errors=[exc.detail])
     if submission is None:
         return _home(request, db, user, 422, form=values, validation=report,
@@ -294,26 +367,18 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
-def _viewed(request: Request, db: SessionDep,
-            submission_id: int) -> tuple[User, Submission] | Response:
-    """The signed-in user and the submission they may see, or the page to show instead (sign
-    in, or the API's 404 for another organisation's submission)."""
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
+def _viewed(request: Request, db: SessionDep, user: User, submission_id: int) -> Submission:
+    """The submission the user may see (otherwise the API's 404, as a page)."""
     try:
-        return user, _visible(db, request, user, submission_id, "submission.view")
+        return _visible(db, request, user, submission_id, "submission.view")
     except HTTPException as exc:
-        return _error_page(request, user, exc)
+        raise _refused(user, exc) from None
 
 
 @router.get("/submissions/{submission_id}")
 def submission_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                    settings: SettingsDep) -> Response:
-    viewed = _viewed(request, db, submission_id)
-    if isinstance(viewed, Response):
-        return viewed
-    user, submission = viewed
+                    settings: SettingsDep, user: PageUserDep) -> Response:
+    submission = _viewed(request, db, user, submission_id)
     involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
     can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
@@ -335,19 +400,38 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
                                 getattr(getattr(settings, sec), name))
                                for sec, name, label, kind in RERUN_FIELDS],
                  default_embargo=default_embargo(settings).isoformat(),
+                 **_run_settings(db, settings, submission),
                  smd_good=settings.matching.smd_good,
                  today=utcnow().date().isoformat(),
                  progress=_progress(submission))
 
 
 @router.get("/submissions/{submission_id}/progress")
-def progress_fragment(submission_id: SubmissionId, request: Request, db: SessionDep) -> Response:
+def progress_fragment(submission_id: SubmissionId, request: Request, db: SessionDep,
+                      user: PageUserDep) -> Response:
     """The progress box alone, which the submission page polls while a job runs."""
-    viewed = _viewed(request, db, submission_id)
-    if isinstance(viewed, Response):
-        return viewed
+    submission = _viewed(request, db, user, submission_id)
     return templates.TemplateResponse(request, "_progress.html",
-                                      {"progress": _progress(viewed[1])})
+                                      {"progress": _progress(submission)})
+
+
+def _run_settings(db: SessionDep, settings: Settings, submission: Submission) -> dict[str, Any]:
+    """The settings an analyst changed for the run whose results are shown (the newest done
+    run, else the newest): each with the lab's own value, for the reviewer to see beside the
+    results."""
+    from jdl.service._overrides import check_overrides
+
+    job = submission.latest_done_job or (submission.jobs[-1] if submission.jobs else None)
+    if job is None:
+        return {"run_settings": None, "run_settings_by": None}
+    overrides = dict(job.settings_overrides or {})
+    try:
+        changes: list[Any] = check_overrides(settings, overrides) if overrides else []
+    except JDLError:  # a run queued under an older allow-list: show what was asked for
+        changes = [{"setting": f"{s}.{n}", "value": v, "lab_value": None}
+                   for s, values in overrides.items() for n, v in dict(values).items()]
+    by = db.get(User, job.requested_by) if changes else None
+    return {"run_settings": changes, "run_settings_by": by.email if by else None}
 
 
 def _progress(submission: Submission) -> dict[str, Any] | None:
@@ -374,20 +458,17 @@ STAGE_LABELS = {
 }
 
 
-async def _lab_action(request: Request, db: SessionDep, submission_id: int,
+async def _lab_action(request: Request, db: SessionDep, user: User, submission_id: int,
                       action: Any) -> Response:
     """A form button that calls one of the API's actions, then shows the submission again."""
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
     try:
         action(user, form)
     except HTTPException as exc:
-        return _error_page(request, user, exc)
+        raise _refused(user, exc) from None
     except ValidationError as exc:
-        return _error_page(request, user, HTTPException(422, _plain_errors(exc)))
+        raise PageRefused(422, _plain_errors(exc), user) from None
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
 
 
@@ -424,47 +505,44 @@ def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
 
 @router.post("/submissions/{submission_id}/rerun")
 async def rerun_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                     settings: SettingsDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user, form: rerun(
+                     settings: SettingsDep, user: PageUserDep) -> Response:
+    return await _lab_action(request, db, user, submission_id, lambda user, form: rerun(
         submission_id, RerunIn(settings=rerun_overrides(form, settings)), request, db,
         settings, user))
 
 
 @router.post("/submissions/{submission_id}/release-hold")
 async def release_hold_page(submission_id: SubmissionId, request: Request,
-                            db: SessionDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user, _form: release_hold(
+                            db: SessionDep, user: PageUserDep) -> Response:
+    return await _lab_action(request, db, user, submission_id, lambda user, _form: release_hold(
         submission_id, request, db, user))
 
 
 @router.post("/submissions/{submission_id}/approve")
 async def approve_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                       settings: SettingsDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user, form: approve(
+                       settings: SettingsDep, user: PageUserDep) -> Response:
+    return await _lab_action(request, db, user, submission_id, lambda user, form: approve(
         submission_id, request, db, settings, user,
         ApproveIn(embargo_until=form.get("embargo_until") or None)))
 
 
 @router.post("/submissions/{submission_id}/publication-date")
 async def publication_date_page(submission_id: SubmissionId, request: Request,
-                                db: SessionDep) -> Response:
-    return await _lab_action(request, db, submission_id, lambda user, form: (
+                                db: SessionDep, user: PageUserDep) -> Response:
+    return await _lab_action(request, db, user, submission_id, lambda user, form: (
         change_publication_date(submission_id, PublicationDateIn(
             embargo_until=form.get("embargo_until") or None), request, db, user)))
 
 
 @router.get("/submissions/{submission_id}/report.pdf")
 def report_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                settings: SettingsDep) -> Response:
+                settings: SettingsDep, user: PageUserDep) -> Response:
     from fastapi.responses import FileResponse
 
-    user = _signed_in(request, db)
-    if isinstance(user, Response):
-        return user
     try:
         path = _released_file(request, db, settings, user, submission_id, "report.pdf",
                               "report.download")
     except HTTPException as exc:
-        return _error_page(request, user, exc)
+        raise _refused(user, exc) from None
     return FileResponse(path, media_type="application/pdf",
                         filename=f"jdl-report-{submission_id}.pdf")

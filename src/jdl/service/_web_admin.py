@@ -1,14 +1,16 @@
 """The lab admin's pages: organisations and users (the same operations as ``jdl admin``).
 
-Only the ``admin`` role reaches them; anyone else gets a 403 page and an audit entry. New
-passwords and tokens are shown once on the page that made them and never stored in clear.
+Only the ``admin`` role reaches them (the shared :data:`~jdl.service._deps.AdminPageDep`);
+anyone else gets a 403 page and an audit entry. New passwords and tokens are shown once on the
+page that made them and never stored in clear. Lab roles can be given only in the lab's own
+organisation (``_accounts.check_role``), as on the command line.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -16,53 +18,40 @@ from sqlalchemy import select
 from jdl.core.errors import JDLError
 from jdl.service._accounts import create_org, create_user, new_credentials, set_active
 from jdl.service._api_submissions import MAX_ROW_ID
-from jdl.service._audit import deny, record
-from jdl.service._deps import SessionDep
+from jdl.service._audit import record
+from jdl.service._deps import AdminPageDep, PageRefused, SessionDep, SettingsDep
 from jdl.service._models import Organisation, Role, User
-from jdl.service._web import _check_csrf, _error_page, _page, _signed_in
+from jdl.service._web import _check_csrf, _page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 UserId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="User number")]
 
 
-def _admin(request: Request, db: SessionDep) -> User | Response:
-    user = _signed_in(request, db)
-    if isinstance(user, Response) or user.role == Role.admin:
-        return user
-    deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.role}")
-    return _error_page(request, user, HTTPException(403, "Only lab admins manage accounts."))
-
-
-async def _admin_form(request: Request, db: SessionDep) -> tuple[User, Any] | Response:
-    """The signed-in admin and the form they sent, its CSRF token checked (403 otherwise)."""
-    user = _admin(request, db)
-    if isinstance(user, Response):
-        return user
+async def _admin_form(request: Request, db: SessionDep) -> Any:
+    """The form an admin sent, its CSRF token checked (403 otherwise)."""
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
-    return user, form
+    return form
 
 
 def _admin_page(request: Request, db: SessionDep, user: User, status: int = 200,
                 **context: Any) -> Response:
     organisations = db.scalars(select(Organisation).order_by(Organisation.name)).all()
     users = db.scalars(select(User).order_by(User.organisation_id, User.email)).all()
+    settings = request.app.state.settings
     return _page(request, "admin.html", user, status, organisations=organisations,
-                 users=users, roles=[r.value for r in Role], **context)
+                 users=users, roles=[r.value for r in Role],
+                 lab_organisation=settings.service.lab_organisation, **context)
 
 
 @router.get("")
-def admin_home(request: Request, db: SessionDep) -> Response:
-    user = _admin(request, db)
-    return user if isinstance(user, Response) else _admin_page(request, db, user)
+def admin_home(request: Request, db: SessionDep, user: AdminPageDep) -> Response:
+    return _admin_page(request, db, user)
 
 
 @router.post("/organisations")
-async def add_organisation(request: Request, db: SessionDep) -> Response:
-    sent = await _admin_form(request, db)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+async def add_organisation(request: Request, db: SessionDep, user: AdminPageDep) -> Response:
+    form = await _admin_form(request, db)
     try:
         org = create_org(db, str(form.get("name", "")))
     except JDLError as exc:
@@ -72,14 +61,13 @@ async def add_organisation(request: Request, db: SessionDep) -> Response:
 
 
 @router.post("/users")
-async def add_user(request: Request, db: SessionDep) -> Response:
-    sent = await _admin_form(request, db)
-    if isinstance(sent, Response):
-        return sent
-    user, form = sent
+async def add_user(request: Request, db: SessionDep, settings: SettingsDep,
+                   user: AdminPageDep) -> Response:
+    form = await _admin_form(request, db)
     try:
         made = create_user(db, str(form.get("organisation", "")), str(form.get("role", "")),
-                           str(form.get("email", "")))
+                           str(form.get("email", "")),
+                           lab_organisation=settings.service.lab_organisation)
     except JDLError as exc:
         return _admin_page(request, db, user, 422, errors=[exc.message])
     record(db, request, "admin.create_user", user_id=user.id, detail=f"user {made.user_id}")
@@ -88,22 +76,25 @@ async def add_user(request: Request, db: SessionDep) -> Response:
 
 
 @router.post("/users/{user_id}")
-async def change_user(user_id: UserId, request: Request, db: SessionDep) -> Response:
-    """Deactivate or reactivate, or issue a new one-time password or API token."""
-    sent = await _admin_form(request, db)
-    if isinstance(sent, Response):
-        return sent
-    admin, form = sent
+async def change_user(user_id: UserId, request: Request, db: SessionDep,
+                      settings: SettingsDep, admin: AdminPageDep) -> Response:
+    """Deactivate or reactivate, or issue a new one-time password (with a new API token: the
+    reset ends every session and token) or API token."""
+    form = await _admin_form(request, db)
     target = db.get(User, user_id)
     action = str(form.get("action", ""))
     if target is None or action not in ("deactivate", "activate", "password", "token"):
-        return _error_page(request, admin, HTTPException(404, "No such user or action."))
+        raise PageRefused(404, "No such user or action.", admin)
     if target.id == admin.id and action == "deactivate":
         return _admin_page(request, db, admin, 422,
                            errors=["You cannot deactivate your own account."])
     secrets = None
     if action in ("deactivate", "activate"):
-        set_active(db, target, action == "activate")
+        try:
+            set_active(db, target, action == "activate",
+                       lab_organisation=settings.service.lab_organisation)
+        except JDLError as exc:
+            return _admin_page(request, db, admin, 422, errors=[exc.message])
     else:
         password, token = new_credentials(db, target, password=action == "password",
                                           token=action == "token")

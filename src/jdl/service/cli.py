@@ -38,11 +38,15 @@ def create_user(
     role: Annotated[str, typer.Option("--role", help="submitter, analyst, reviewer or admin.")],
     email: Annotated[str, typer.Option("--email", help="The user's email address.")],
 ) -> None:
-    """Create a user; prints a one-time password and an API token (shown only once)."""
+    """Create a user; prints a one-time password and an API token (shown only once). Analyst,
+    reviewer and admin accounts exist only in the lab's own organisation
+    (JDL_SERVICE__LAB_ORGANISATION)."""
+    from jdl.core.config import get_settings
     from jdl.service._accounts import create_user as create
 
     with _sessions()() as db:
-        user = create(db, org, role, email)
+        user = create(db, org, role, email,
+                      lab_organisation=get_settings().service.lab_organisation)
     typer.echo(f"Created {user.role} {user.email} in {user.organisation!r} (id {user.user_id}).")
     typer.echo(f"One-time password: {user.password}")
     typer.echo(f"API token: {user.token}")
@@ -55,13 +59,31 @@ def deactivate_user(
     reactivate: Annotated[bool, typer.Option("--reactivate",
                                              help="Let the user in again.")] = False,
 ) -> None:
-    """Stop a user signing in or using their API token (or let them in again)."""
+    """Stop a user signing in or using their API token, ending every session and the token at
+    once (or let them in again; an admin then issues a new token)."""
+    from jdl.core.config import get_settings
     from jdl.service._accounts import find_user, set_active
 
     with _sessions()() as db:
         user = find_user(db, email)
-        set_active(db, user, reactivate)
+        set_active(db, user, reactivate,
+                   lab_organisation=get_settings().service.lab_organisation)
         typer.echo(f"{user.email} is now {'active' if reactivate else 'deactivated'}.")
+
+
+@admin_app.command("set-role")
+def set_role_command(
+    email: Annotated[str, typer.Option("--email", help="The user's email address.")],
+    role: Annotated[str, typer.Option("--role", help="submitter, analyst, reviewer or admin.")],
+) -> None:
+    """Change a user's role (lab roles only in the lab's organisation); their sessions end."""
+    from jdl.core.config import get_settings
+    from jdl.service._accounts import find_user, set_role
+
+    with _sessions()() as db:
+        user = find_user(db, email)
+        set_role(db, user, role, lab_organisation=get_settings().service.lab_organisation)
+        typer.echo(f"{user.email} is now {user.role}.")
 
 
 @admin_app.command("new-credentials")
@@ -72,7 +94,8 @@ def new_credentials_command(
     token: Annotated[bool, typer.Option("--token/--no-token",
                                         help="Issue a new API token.")] = True,
 ) -> None:
-    """Replace a user's API token (default) and/or password; the old ones stop working."""
+    """Replace a user's API token (default) and/or password; the old ones stop working. A new
+    password also ends every session and comes with a new token."""
     from jdl.service._accounts import find_user, new_credentials
 
     with _sessions()() as db:
@@ -184,3 +207,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.add_typer(admin_app, name="admin")
+    from jdl.service._cli_catalogue import register as register_catalogue
+
+    register_catalogue(app)

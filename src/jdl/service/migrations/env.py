@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import jdl.catalogue._models  # noqa: F401  (the catalogue's tables are on the same Base)
+import jdl.service._catalogue_models  # noqa: F401  (the catalogue's tables, same Base)
 from jdl.service._models import Base
 
 connection = context.config.attributes["connection"]

@@ -31,9 +31,9 @@ def seed(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from jdl.catalogue._seed import choose, planted, seed_catalogue
     from jdl.core.config import get_settings
     from jdl.evaluation import STAGES
+    from jdl.service._catalogue_seed import choose, planted, seed_catalogue
     from jdl.service._db import open_database
 
     settings = get_settings()

@@ -1,4 +1,5 @@
-"""The catalogue's own tables: what it shows, copied at publication, never read from a job.
+"""The catalogue's tables, on the web app's one metadata: what it shows, copied at publication,
+never read from a job.
 
 A publication keeps the released results and a copy of the report PDF, so withdrawing files
 from the service (retention, re-runs) cannot change what the public saw. The filter columns

@@ -1,5 +1,5 @@
 """A demonstration catalogue: the synthetic population's planted programmes, each uploaded with
-the same code as ``jdl synth-submission``, evaluated by ``jdl.pipeline.evaluate`` and published.
+the same code as ``jdl synth-submission``, evaluated by ``jdl.run.run_evaluation`` and published.
 
 Every seeded publication is marked synthetic (the pages say so). Nothing here needs the service
 to be running: it writes to the service's database and storage directly.
@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jdl.catalogue._models import Publication
-from jdl.catalogue._publish import ReportToPublish, publish
+from jdl.catalogue import ReportToPublish
 from jdl.core.config import Settings
 from jdl.core.errors import JDLError, UsageError
+from jdl.service._catalogue import store_publication
+from jdl.service._catalogue_models import Publication
 
 Step = Callable[[str, str], None]  # (programme name, stage)
 
@@ -108,4 +109,4 @@ def _evaluate_and_publish(db: Session, data_dir: Path, name: str, key: str, stor
             submission_id=None, organisation=programme["organisation"], programme=programme,
             results=evaluation.results, pdf_path=evaluation.files["pdf"], approved_at=None,
             published_at=datetime.now(UTC))
-        return publish(db, report, storage_dir, settings=settings, synthetic=True, key=key)
+        return store_publication(db, report, storage_dir, settings, synthetic=True, key=key)

@@ -19,25 +19,23 @@ from sqlalchemy import Select, func, or_, select
 
 from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
-from jdl.catalogue._models import Publication
-from jdl.catalogue._publish import current_summary
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
+from jdl.service._catalogue import current_summary
+from jdl.service._catalogue_models import Publication
 from jdl.service._deps import SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
-_HERE = Path(__file__).parent
-_SERVICE_TEMPLATES = _HERE.parent / "service" / "templates"
+_TEMPLATES = Path(__file__).parent / "templates"
 
 
 @lru_cache(maxsize=1)
 def _templates() -> Jinja2Templates:
-    """Catalogue templates first; the service's base.html for the shared look."""
+    """The web app's templates (catalogue pages under ``catalogue/``), with the catalogue's
+    filters."""
     import jinja2
 
-    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(_HERE / "templates"),
-                                  jinja2.FileSystemLoader(_SERVICE_TEMPLATES)])
-    env = jinja2.Environment(loader=loader, autoescape=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True)
     env.filters.update(sector=lambda k: label(SECTORS, k),
                        intervention=lambda k: label(INTERVENTIONS, k),
                        result=lambda k: RESULT_LABELS.get(k, k), value=format_value,
@@ -199,7 +197,9 @@ def _export_rows(request: Request, db: SessionDep, settings: Settings
     filters, errors = parse_filters(request.query_params)
     if errors:
         raise HTTPException(400, " ".join(errors))
-    return rows(_published(db, filters), str(request.base_url))
+    # absolute links only from the configured public address, never the request's Host header
+    # (which a client chooses); without one, site-relative links
+    return rows(_published(db, filters), settings.service.public_url or "")
 
 
 @router.get("/catalogue/export.json")
