@@ -231,6 +231,18 @@ class ServiceSettings(BaseModel):
     # sets at approval; this many days after approval by default (the organisation's time to
     # read its report first). 0 publishes at the next due run.
     publication_embargo_days: int = Field(default=28, ge=0)
+    # Request body limits, enforced while the body streams in and before it is parsed (413):
+    # sign-in and other forms, and JSON API bodies. An upload's request may hold
+    # intake.max_file_bytes of file plus max_form_bytes of other fields (docs/deployment.md
+    # has the matching reverse-proxy settings).
+    max_form_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Evaluations queued or running for one organisation; a further upload is refused (429)
+    # until one finishes, so no organisation can fill the lab's queue.
+    max_queued_jobs_per_org: int = Field(default=5, ge=1)
+    # On SIGTERM/SIGINT a worker stops at the job's next stage; if that takes longer than
+    # this, it abandons the stage (plaintext deleted, job re-queued) and exits.
+    worker_stop_grace_seconds: float = Field(default=20, ge=0)
 
 
 class Settings(BaseSettings):
