@@ -178,3 +178,118 @@ def test_an_organisation_cannot_queue_more_than_its_quota(small_lab, synthetic_u
             AuditEntry.action == "submission.upload", AuditEntry.outcome == "denied")).all()
     assert [e.detail for e in denied] == ["queue quota: 2 job(s) waiting"]
     assert _incoming(lab.settings) == []
+
+
+# --- workbooks refused from their XML, before any cell is built ---------------------------
+
+def _workbook(path, rows: list[str], shared: list[str] | None = None, dimension: str = "A1"):
+    """A minimal .xlsx whose sheet XML is ``rows`` (``<row>`` elements) verbatim."""
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        types = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.'
+                   'openxmlformats.org/package/2006/content-types"><Default Extension="rels" '
+                   'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/><Override '
+                   f'PartName="/xl/workbook.xml" ContentType="{types}.sheet.main+xml"/>'
+                   '<Override PartName="/xl/worksheets/sheet1.xml" '
+                   f'ContentType="{types}.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels", f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+                   f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+                   '<sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{pkg}"><Relationship '
+                   f'Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+                   '</Relationships>')
+        if shared is not None:
+            z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">'
+                       + "".join(f"<si><t>{s}</t></si>" for s in shared) + "</sst>")
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(f'<worksheet xmlns="{main}"><dimension ref="{dimension}"/>'
+                        '<sheetData>'.encode())
+            for start in range(0, len(rows), 10_000):
+                sheet.write("".join(rows[start:start + 10_000]).encode())
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def _value_rows(count: int, columns: int = 1, first: int = 1) -> list[str]:
+    cols = "ABCDEFGHIJ"[:columns]
+    return [f'<row r="{i}">' + "".join(f'<c r="{c}{i}"><v>{i % 7}</v></c>' for c in cols)
+            + "</row>" for i in range(first, first + count)]
+
+
+def _never_read(monkeypatch):
+    """Fail if a workbook library is asked to build cells."""
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the workbook's cells were read")
+
+    monkeypatch.setattr("jdl.intake._xlsx._read_calamine", refuse)
+    monkeypatch.setattr("jdl.intake._xlsx._read_openpyxl", refuse)
+
+
+def test_a_workbook_over_the_row_limit_is_refused_from_its_xml(tmp_path, monkeypatch):
+    from jdl.core.config import IntakeSettings
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._xlsx import read_workbook
+
+    settings = IntakeSettings(max_rows=1_000)
+    # the dimension lies (says one cell): only the counted rows matter
+    path = _workbook(tmp_path / "tall.xlsx", _value_rows(200_000), dimension="A1")
+    _never_read(monkeypatch)
+    started = time.process_time()
+    with pytest.raises(SubmissionRefused, match="more than 1,000 rows"):
+        read_workbook(path, settings)
+    assert time.process_time() - started < 2  # counting stops just past the limit
+
+
+def test_rows_that_only_carry_formatting_do_not_count(tmp_path):
+    from jdl.core.config import IntakeSettings
+    from jdl.intake._xlsx import read_workbook
+
+    formatted = [f'<row r="{i}" s="1" customFormat="1"/>' for i in range(20, 40_000)]
+    styled = [f'<row r="{i}"><c r="A{i}" s="2"/></row>' for i in range(40_000, 80_000)]
+    path = _workbook(tmp_path / "formatted.xlsx",
+                     _value_rows(12, columns=3) + formatted + styled,
+                     dimension="A1:C80000")
+    book = read_workbook(path, IntakeSettings(max_rows=100))
+    assert len([row for row in book.rows if any(v is not None for v in row)]) == 12
+
+
+def test_a_workbook_with_too_many_cells_or_strings_is_refused_unread(tmp_path, monkeypatch):
+    from jdl.core.config import IntakeSettings
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._xlsx import read_workbook
+
+    settings = IntakeSettings(max_xlsx_cells=5_000)
+    wide = _workbook(tmp_path / "wide.xlsx", _value_rows(1_000, columns=10))
+    strings = _workbook(tmp_path / "strings.xlsx", _value_rows(10),
+                        shared=[f"s{i}" for i in range(6_000)])
+    _never_read(monkeypatch)
+    for path in (wide, strings):
+        with pytest.raises(SubmissionRefused, match="more than 5,000 filled cells"):
+            read_workbook(path, settings)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
+def test_counting_does_not_depend_on_where_the_chunks_fall(size):
+    from jdl.intake._xlsx import _CellCounter, _StringCounter
+
+    xml = ("<x:worksheet><x:sheetData>" + "".join(_value_rows(50, columns=2))
+           .replace("<row", "<x:row").replace("</row", "</x:row")
+           + '<x:row r="60" s="1"/><x:row r="61"><x:c r="A61" t="inlineStr"><x:is><x:t>a</x:t>'
+           '</x:is></x:c></x:row><x:row r="62"><x:c r="A62"><x:f>A1+1</x:f></x:c></x:row>'
+           + "</x:sheetData></x:worksheet>").encode()
+    cells, strings = _CellCounter(10**6, 10**6), _StringCounter()
+    sst = b"<sst>" + b"<si><t>x</t></si>" * 33 + b'<si xml:space="p"><t>y</t></si></sst>'
+    for start in range(0, len(xml), size):
+        cells.feed(xml[start:start + size])
+    for start in range(0, len(sst), size):
+        strings.feed(sst[start:start + size])
+    cells.finish()
+    strings.finish()
+    assert (cells.rows, cells.cells, strings.count) == (52, 102, 34)

@@ -72,6 +72,10 @@ class IntakeSettings(BaseModel):
     max_xlsx_entries: int = 1_000
     max_xlsx_uncompressed_bytes: int = 600 * 1024 * 1024
     max_xlsx_compression_ratio: float = 200.0
+    # Filled cells (values, inline strings, formulas) in the submission sheet, and strings in
+    # the workbook's shared-strings table, counted from the XML before any cell is built: 20
+    # columns of max_rows people (the template has 10). More is refused, not read.
+    max_xlsx_cells: int = Field(default=4_000_000, ge=1)
     min_age_at_intervention: int = 10  # age of criminal responsibility in England and Wales
     max_age_at_intervention: int = 110
     earliest_date_year: int = 1900  # dates before this year are typing mistakes
