@@ -197,7 +197,14 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
                        f"Internal error ({type(exc).__name__}); the lab has been told.", saved)
     finally:
         beat.stop()
+    if stopping is not None and stopping.is_set() and not _running(sessions, job_id):
+        return JobState.queued  # abandoned meanwhile by Worker.stop: the next worker runs it
     return _finish(sessions, settings, job_id, JobState.done, None, saved)
+
+
+def _running(sessions: sessionmaker[Session], job_id: int) -> bool:
+    with sessions() as db:
+        return db.scalar(select(Job.state).where(Job.id == job_id)) == JobState.running.value
 
 
 def _where(exc: BaseException) -> str:
