@@ -68,7 +68,7 @@ def test_worker_killed_mid_run_loses_nothing(data_lab, synthetic_upload):
         first.kill()
     orphan = _wait_for(lab, lambda job: True, 1)
     assert orphan.state == "running"
-    work = lab.settings.service.storage_dir / "work" / str(orphan.id)
+    work, = (lab.settings.service.storage_dir / "work").glob(f"*+job-{orphan.id}")
     assert list(work.iterdir())  # the killed worker's decrypted copy is still there
     second = _worker(lab)
     try:

@@ -79,6 +79,10 @@ class IntakeSettings(BaseModel):
     max_xlsx_entries: int = operational(1_000)
     max_xlsx_uncompressed_bytes: int = operational(600 * 1024 * 1024)
     max_xlsx_compression_ratio: float = operational(200.0)
+    # Filled cells (values, inline strings, formulas) in the submission sheet, and strings in
+    # the workbook's shared-strings table, counted from the XML before any cell is built: 20
+    # columns of max_rows people (the template has 10). More is refused, not read.
+    max_xlsx_cells: int = operational(4_000_000, ge=1)
     min_age_at_intervention: int = 10  # age of criminal responsibility in England and Wales
     max_age_at_intervention: int = 110
     earliest_date_year: int = 1900  # dates before this year are typing mistakes
@@ -266,6 +270,18 @@ class ServiceSettings(BaseModel):
     # links (the catalogue export's report_url) are built from it, never from the Host header.
     # Unset: the export gives site-relative links.
     public_url: str | None = None
+    # Request body limits, enforced while the body streams in and before it is parsed (413):
+    # sign-in and other forms, and JSON API bodies. An upload's request may hold
+    # intake.max_file_bytes of file plus max_form_bytes of other fields (docs/deployment.md
+    # has the matching reverse-proxy settings).
+    max_form_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Evaluations queued or running for one organisation; a further upload is refused (429)
+    # until one finishes, so no organisation can fill the lab's queue.
+    max_queued_jobs_per_org: int = Field(default=5, ge=1)
+    # On SIGTERM/SIGINT a worker stops at the job's next stage; if that takes longer than
+    # this, it abandons the stage (plaintext deleted, job re-queued) and exits.
+    worker_stop_grace_seconds: float = Field(default=20, ge=0)
 
 
 class Settings(BaseSettings):

@@ -7,23 +7,24 @@ else answers 404 (not 403, which would confirm the submission exists) and is aud
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from jdl.core.config import ServiceSettings
+from jdl.core.config import ServiceSettings, Settings
 from jdl.core.errors import JDLError
 from jdl.service._accounts import with_account_organisation
 from jdl.service._audit import deny, record, refused_upload
-from jdl.service._crypto import read_sealed, store_encrypted
+from jdl.service._crypto import read_sealed
 from jdl.service._deps import SessionDep, SettingsDep, UserDep
 from jdl.service._jobs import enqueue, set_state
 from jdl.service._models import (
+    Job,
+    JobState,
     Role,
     Submission,
     SubmissionState,
@@ -40,16 +41,18 @@ from jdl.service._schemas import (
     SubmissionOut,
     SubmissionSummary,
 )
-from jdl.service._storage import incoming_dir, job_dir, safe_suffix, submission_dir
+from jdl.service._storage import job_dir, private_dir, submission_dir
+from jdl.service._uploads import ReceivedUpload, receive_upload, validation_copy
 
 ERRORS = {400: "The request body could not be read.",
           401: "No valid API token.",
           403: "This role may not do this.",
           404: "No such submission, or another organisation's (the same answer for both).",
           409: "Not possible in the submission's current state.",
-          413: "The file is larger than the upload limit.",
+          413: "The request or its file is larger than the limit.",
           422: "The request is not valid; `detail` says why.",
-          429: "Too many requests; see Retry-After."}
+          429: "Too many requests, or the organisation's queue quota is full; see "
+               "Retry-After."}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -67,7 +70,6 @@ SubmissionId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID, description="Submis
 
 router = APIRouter(prefix="/api/submissions", tags=["submissions"],
                    responses=_errors(401, 429))
-CHUNK = 1024 * 1024
 RELEASED = (SubmissionState.approved.value, SubmissionState.published.value)
 MAX_STORED_ISSUES = 200
 
@@ -92,20 +94,6 @@ def _require_role(db: SessionDep, request: Request, user: User, roles: set[Role]
         raise HTTPException(403, f"Only {' or '.join(sorted(roles))} users may do this.")
 
 
-def _save_upload(file: UploadFile, target: Path, limit: int) -> None:
-    """Copy the upload in chunks, refusing it (413) as soon as it passes the size limit."""
-    written = 0
-    with target.open("wb") as out:
-        while chunk := file.file.read(CHUNK):
-            written += len(chunk)
-            if written > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                raise HTTPException(413, f"The file is larger than the limit of "
-                                         f"{limit // (1024 * 1024)} MB.")
-            out.write(chunk)
-
-
 def _parse_programme(text: str) -> Any:
     try:
         return json.loads(text)
@@ -121,49 +109,86 @@ def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
     return {**report, "issues": issues}
 
 
+def check_upload_allowed(db: SessionDep, request: Request, settings: Settings,
+                         user: User) -> None:
+    """What is checked before any of an upload's body is read: the role, and the
+    organisation's quota of queued jobs (429 past it)."""
+    _require_role(db, request, user, {Role.submitter}, "submission.upload")
+    limit = settings.service.max_queued_jobs_per_org
+    waiting = db.scalar(select(func.count()).select_from(Job).join(Submission).where(
+        Submission.organisation_id == user.organisation_id,
+        Job.state.in_((JobState.queued.value, JobState.running.value))))
+    if waiting >= limit:
+        deny(db, request, "submission.upload", user_id=user.id,
+             detail=f"queue quota: {waiting} job(s) waiting")
+        raise HTTPException(429, f"Your organisation already has {waiting} evaluation(s) "
+                                 f"waiting or running, the most the lab queues for one "
+                                 f"organisation ({limit}). Upload again when one has finished.",
+                            headers={"Retry-After": "600"})
+
+
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
-                  file: UploadFile, programme: Any) -> tuple[Submission | None, dict[str, Any]]:
-    """Validate an upload at once: (stored and queued submission, report), or (None, report)
-    when intake refuses it. Raises for a bad file type, an oversized file or an invalid
-    programme (:class:`ProgrammeError`, with one problem per field). The API and the web UI
-    both come through here."""
+                  upload: ReceivedUpload, programme: Any,
+                  ) -> tuple[Submission | None, dict[str, Any]]:
+    """Validate a received upload at once: (stored and queued submission, report), or (None,
+    report) when intake refuses it. Raises for an invalid programme (:class:`ProgrammeError`,
+    with one problem per field). The staged file is gone afterwards either way (moved into the
+    submission's folder, or deleted). The API and the web UI both come through here, after
+    :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`."""
     from jdl.intake import check_submission, programme_from_dict
 
-    _require_role(db, request, user, {Role.submitter}, "submission.upload")
     programme = with_account_organisation(programme, user)  # issue 16: never a form field
-    suffix = safe_suffix(file.filename)
-    if suffix is None:
-        raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
-    info = programme_from_dict(programme, source="programme information")
-    storage = Path(settings.service.storage_dir)
-    staged = incoming_dir(storage) / f"{uuid.uuid4().hex}{suffix}"
-    _save_upload(file, staged, settings.intake.max_file_bytes)
     try:
-        checked = check_submission(staged, info, settings.intake)
+        info = programme_from_dict(programme, source="programme information")
+        with validation_copy(settings, upload) as plain:
+            checked = check_submission(plain, info, settings.intake)
         report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
         if not checked.acceptable:
             record(db, request, "submission.refused", user_id=user.id,
                    detail=f"refused: {checked.refusal.code}")
             return None, report
-        submission = _store(db, user, staged, suffix, info, report, settings.service)
+        submission = _store(db, user, upload, info, report, settings.service)
     finally:
-        staged.unlink(missing_ok=True)
+        upload.discard()
     record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
     return submission, report
 
 
-@router.post("", status_code=201, response_model=SubmissionOut,
-             responses={**_errors(400, 403, 413, 422), 422: {
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "programme"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "CSV, XLSX or Parquet"},
+                   "programme": {"type": "string",
+                                 "description": "Programme information, JSON"}}}}}}}
+
+
+@router.post("", status_code=201, response_model=SubmissionOut, openapi_extra=UPLOAD_BODY,
+             responses={**_errors(400, 403, 413, 422, 429), 422: {
                  "description": "Refused: the validation report (or an invalid programme)",
                  "model": ErrorOut | RequestErrorOut}})
-def create_submission(request: Request, db: SessionDep, settings: SettingsDep, user: UserDep,
-                      file: Annotated[UploadFile, File(description="CSV, XLSX or Parquet")],
-                      programme: Annotated[str, Form(description="Programme information, JSON")],
-                      ) -> Any:
-    """Upload a file and its programme: validated at once, queued if the lab can use it."""
-    with refused_upload(db, request, user.id):
-        submission, report = accept_upload(db, request, settings, user, file,
-                                           _parse_programme(programme))
+async def create_submission(request: Request, db: SessionDep, settings: SettingsDep,
+                            user: UserDep) -> Any:
+    """Upload a file and its programme (multipart: ``file`` and ``programme``, JSON):
+    validated at once, queued if the lab can use it.
+
+    The token, role and queue quota are checked before the body is read; the file is
+    encrypted as it arrives (no plaintext copy on disk outside the private working folder
+    validation reads)."""
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(check_upload_allowed, db, request, settings, user)
+    with refused_upload(db, request, user.id):  # every refusal audited (issue 16)
+        upload = await receive_upload(request, settings, max_fields=5)
+        try:
+            if "programme" not in upload.fields:
+                raise HTTPException(422, "The form has no 'programme' field (the programme "
+                                         "information, JSON).")
+            programme = _parse_programme(upload.fields["programme"])
+        except BaseException:
+            upload.discard()
+            raise
+        submission, report = await run_in_threadpool(accept_upload, db, request, settings,
+                                                     user, upload, programme)
     return _refused(report) if submission is None else submission
 
 
@@ -175,20 +200,21 @@ def _refused(report: dict[str, Any]) -> Any:
         "validation": report})
 
 
-def _store(db: SessionDep, user: User, staged: Path, suffix: str, info: Any,
+def _store(db: SessionDep, user: User, upload: ReceivedUpload, info: Any,
            report: dict[str, Any], settings_service: ServiceSettings) -> Submission:
-    """Record the accepted submission, store its file encrypted and queue its job."""
+    """Record the accepted submission, move its (already encrypted) file into the
+    submission's folder and queue its job."""
     storage = Path(settings_service.storage_dir)
     submission = Submission(organisation_id=user.organisation_id, submitted_by=user.id,
-                            state=SubmissionState.queued.value, file_name=f"upload{suffix}",
+                            state=SubmissionState.queued.value,
+                            file_name=f"upload{upload.suffix}",
                             programme=info.model_dump(mode="json"),
                             validation=json.loads(json.dumps(_stored_validation(report),
                                                              default=str)))
     db.add(submission)
     db.flush()
-    folder = submission_dir(storage, submission.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    store_encrypted(settings_service, staged, folder / submission.file_name)
+    folder = private_dir(submission_dir(storage, submission.id))
+    upload.staged.replace(folder / submission.file_name)
     (folder / "programme.json").write_text(json.dumps(submission.programme, indent=2))
     enqueue(db, submission, user.id)
     db.commit()

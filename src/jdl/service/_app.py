@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from jdl import __version__
 from jdl.core.config import Settings, get_settings
 from jdl.core.errors import JDLError
+from jdl.service._body_limits import BodyLimits
 from jdl.service._db import open_database
+from jdl.service._storage import prepare_storage
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     with sessions() as db:  # issue 16: lab roles only in the lab's organisation
         refuse_misplaced_lab_roles(db, settings.service.lab_organisation)
-    Path(settings.service.storage_dir).mkdir(parents=True, exist_ok=True)
+    prepare_storage(Path(settings.service.storage_dir))  # owner-only (0700)
     from jdl.service._crypto import ensure_key
 
     ensure_key(settings.service)
@@ -71,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.request_limiter = RequestLimiter(service.requests_per_minute)
     app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
+    app.add_middleware(BodyLimits, upload_bytes=settings.intake.max_file_bytes  # outermost
+                       + service.max_form_bytes, form_bytes=service.max_form_bytes,
+                       json_bytes=service.max_json_bytes)
     app.include_router(submissions)
     app.include_router(web)
     from jdl.service._web import add_page_handlers

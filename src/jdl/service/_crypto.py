@@ -1,16 +1,24 @@
 """Encryption at rest of uploaded files (they hold names, dates of birth and PNC ids).
 
-A file is encrypted as it is stored and decrypted only into a private working file for the
-length of a job, which is then deleted. The key (Fernet: AES-128-CBC with HMAC-SHA256) comes
-from the environment or a key file outside the database, so a copy of the database and storage
-folder alone reveals nothing.
+An upload is encrypted from its first byte, as it arrives (:class:`EncryptingWriter`), and
+decrypted only into a private working file for the length of a validation or a job, which is
+then deleted. The keys (Fernet keys) come from the environment or a key file outside the
+database, so a copy of the database and storage folder alone reveals nothing.
+
+Uploads use a chunked authenticated stream (the STREAM construction of Hoang, Reyhanitabar,
+Rogaway and Vizár 2015, as in Tink's streaming AEAD): AES-256-GCM over 1 MiB chunks, under a
+key derived for the file (HKDF-SHA256 of the Fernet key with a random salt), with the chunk's
+number and a last-chunk flag in the nonce, so chunks cannot be dropped, reordered or cut off
+unnoticed; the header names the key by a fingerprint, so a rotation can keep old keys readable.
+Small files (checkpoints, sealed job outputs) are single Fernet tokens (AES-128-CBC with
+HMAC-SHA256). Files of either kind written by earlier versions stay readable.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from jdl.core.config import ServiceSettings
@@ -35,6 +43,138 @@ def _fernet(service: ServiceSettings):
             "The service's encryption key is not a valid Fernet key.",
             hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
                  "print(Fernet.generate_key().decode())'") from None
+
+
+STREAM_MAGIC = b"JDLSTRM1"
+STREAM_CHUNK = 1 << 20  # plaintext bytes per authenticated chunk
+_TAG = 16  # AES-GCM tag
+_HEADER = len(STREAM_MAGIC) + 8 + 16  # magic, key fingerprint, salt
+
+
+def _raw_key(key: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(key.encode())
+
+
+def _fingerprint(raw: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(raw, b"jdl stream key id", hashlib.sha256).digest()[:8]
+
+
+def _file_cipher(raw: bytes, salt: bytes):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+               info=b"jdl upload stream v1").derive(raw)
+    return AESGCM(key)
+
+
+def _nonce(counter: int, last: bool) -> bytes:
+    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+class EncryptingWriter:
+    """A file written encrypted chunk by chunk: nothing but ciphertext ever reaches the disk.
+
+    ``write`` as many times as needed, then ``close`` (which seals the last chunk); ``abort``
+    deletes the file. A file never closed (the process died) cannot be read: its last chunk
+    is missing, which decryption detects.
+    """
+
+    def __init__(self, service: ServiceSettings, path: Path) -> None:
+        _fernet(service)  # a clear error for a bad key, before any byte is taken
+        raw = _raw_key(_keys(service)[0])
+        salt = os.urandom(16)
+        self.path, self.size = Path(path), 0
+        self._header = STREAM_MAGIC + _fingerprint(raw) + salt
+        self._cipher, self._counter = _file_cipher(raw, salt), 0
+        self._buffer = bytearray()
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._out = os.fdopen(fd, "wb")
+        self._out.write(self._header)
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) > STREAM_CHUNK:  # hold back a full chunk: it may be the last
+            self._emit(bytes(self._buffer[:STREAM_CHUNK]), last=False)
+            del self._buffer[:STREAM_CHUNK]
+        return len(data)
+
+    def _emit(self, chunk: bytes, last: bool) -> None:
+        self._out.write(self._cipher.encrypt(_nonce(self._counter, last), chunk, self._header))
+        self._counter += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._emit(bytes(self._buffer), last=True)
+        self._buffer.clear()
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+        self._buffer.clear()
+        self._out.close()
+        self.path.unlink(missing_ok=True)
+
+
+def is_stream(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(STREAM_MAGIC)) == STREAM_MAGIC
+
+
+def decrypt_stream(service: ServiceSettings, path: Path) -> Iterator[bytes]:
+    """The plaintext of a stream-encrypted file, chunk by chunk (each one authenticated)."""
+    from cryptography.exceptions import InvalidTag
+
+    damaged = EncryptionKeyError(f"{Path(path).name} cannot be decrypted with the service's "
+                                 "key, or it is damaged or incomplete (was the key changed?).")
+    with open(path, "rb") as fh:
+        header = fh.read(_HEADER)
+        if len(header) < _HEADER or not header.startswith(STREAM_MAGIC):
+            raise damaged
+        fingerprint, salt = header[8:16], header[16:]
+        raw = next((r for r in map(_raw_key, _keys(service)) if _fingerprint(r) == fingerprint),
+                   None)
+        if raw is None:
+            raise damaged
+        cipher, counter = _file_cipher(raw, salt), 0
+        record = fh.read(STREAM_CHUNK + _TAG)
+        while True:
+            following = fh.read(STREAM_CHUNK + _TAG)
+            last = not following
+            try:
+                yield cipher.decrypt(_nonce(counter, last), record, header)
+            except InvalidTag:
+                raise damaged from None
+            if last:
+                return
+            record, counter = following, counter + 1
+
+
+def _reencrypt_stream(service: ServiceSettings, path: Path) -> None:
+    """``path`` encrypted again under the current key (atomically, chunk by chunk)."""
+    partial = path.with_name(path.name + ".part")
+    partial.unlink(missing_ok=True)
+    writer = EncryptingWriter(service, partial)
+    try:
+        for chunk in decrypt_stream(service, path):
+            writer.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    partial.replace(path)
 
 
 def _keys(service: ServiceSettings) -> list[str]:
@@ -98,6 +238,9 @@ def rotate_key(service: ServiceSettings, storage: Path) -> int:
         _write_private(key_file, "\n".join([new, *old]).encode() + b"\n")
     fernet, files = _fernet(service), encrypted_files(storage)
     for path in files:
+        if is_stream(path):
+            _reencrypt_stream(service, path)
+            continue
         try:
             _write_private(path, fernet.rotate(path.read_bytes()))
         except InvalidToken:
@@ -115,29 +258,45 @@ def ensure_key(service: ServiceSettings) -> None:
 
 
 def store_encrypted(service: ServiceSettings, plain: Path, target: Path) -> None:
-    """Write ``plain``'s bytes encrypted to ``target`` (owner-only)."""
-    _write_private(target, _fernet(service).encrypt(plain.read_bytes()))
+    """Write ``plain``'s bytes stream-encrypted to ``target`` (owner-only)."""
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    writer = EncryptingWriter(service, partial)
+    with open(plain, "rb") as source:
+        while chunk := source.read(STREAM_CHUNK):
+            writer.write(chunk)
+    writer.close()
+    partial.replace(target)
 
 
 @contextmanager
-def decrypted(service: ServiceSettings, stored: Path, work_dir: Path) -> Iterator[Path]:
-    """A plaintext copy of ``stored`` (same name) in ``work_dir`` while the block runs."""
+def decrypted(service: ServiceSettings, stored: Path, work_dir: Path,
+              name: str | None = None) -> Iterator[Path]:
+    """A plaintext copy of ``stored`` (named ``name``, else the same name) in ``work_dir``
+    (created 0700; the copy 0600) while the block runs; the copy and the folder are deleted
+    after it (the folder if empty), whatever happens."""
     from cryptography.fernet import InvalidToken
 
-    try:
-        data = _fernet(service).decrypt(stored.read_bytes())
-    except InvalidToken:
-        raise EncryptionKeyError("The stored upload cannot be decrypted with the service's "
-                                 "key (was the key changed?).") from None
     work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    plain = work_dir / stored.name
-    fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(work_dir, 0o700)
+    plain = work_dir / (name or stored.name)
     try:
+        fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            if is_stream(stored):
+                for chunk in decrypt_stream(service, stored):
+                    out.write(chunk)
+            else:  # a whole-file Fernet token (uploads stored by earlier versions)
+                try:
+                    out.write(_fernet(service).decrypt(stored.read_bytes()))
+                except InvalidToken:
+                    raise EncryptionKeyError("The stored upload cannot be decrypted with the "
+                                             "service's key (was the key changed?).") from None
         yield plain
     finally:
         plain.unlink(missing_ok=True)
+        with suppress(OSError):
+            work_dir.rmdir()
 
 
 class EncryptedCheckpoints:

@@ -36,7 +36,14 @@ from jdl.service._models import (
 )
 from jdl.service._publication import publish_due
 from jdl.service._retention import purge_expired
-from jdl.service._storage import job_dir, submission_dir
+from jdl.service._storage import (
+    discard_partial_outputs,
+    job_dir,
+    job_work_dir,
+    job_work_dirs,
+    submission_dir,
+    sweep_scratch,
+)
 
 log = logging.getLogger(__name__)
 # an idle worker applies the upload retention and publishes due reports this often
@@ -72,27 +79,53 @@ def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
 
 
 def recover(sessions: sessionmaker[Session], stale_seconds: float = 0,
-            storage: Path | None = None) -> int:
+            storage: Path | None = None, job_ids: tuple[int, ...] | None = None) -> int:
     """Queue again every running job whose worker has not signalled for ``stale_seconds``
-    (its process stopped), deleting any decrypted working copy it left in ``storage``;
-    returns how many."""
-    import shutil
-
+    (its process stopped), or those of ``job_ids`` still marked running (their worker is known
+    to be gone), deleting any decrypted working copy and plaintext partial output it left in
+    ``storage``; returns how many."""
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with sessions() as db:
         jobs = db.scalars(select(Job).where(Job.state == JobState.running.value)).all()
         jobs = [job for job in jobs
-                if job.heartbeat_at is None or _aware(job.heartbeat_at) <= cutoff]
+                if (job.id in job_ids if job_ids is not None else
+                    job.heartbeat_at is None or _aware(job.heartbeat_at) <= cutoff)]
         for job in jobs:
-            if storage is not None:
-                shutil.rmtree(Path(storage) / "work" / str(job.id), ignore_errors=True)
-            job.state = JobState.queued.value
-            job.stage = None
-            submission = db.get(Submission, job.submission_id)
-            if submission is not None:
-                set_state(db, submission, SubmissionState.queued)
+            _requeue(db, job, storage)
         db.commit()
         return len(jobs)
+
+
+def _requeue(db: Session, job: Job, storage: Path | None) -> None:
+    """Put a running job back in the queue (caller commits); its plaintext left behind goes."""
+    import shutil
+
+    if storage is not None:
+        for work in job_work_dirs(Path(storage), job.id):
+            shutil.rmtree(work, ignore_errors=True)
+        discard_partial_outputs(job_dir(Path(storage), job.submission_id, job.id))
+    job.state = JobState.queued.value
+    job.stage = None
+    submission = db.get(Submission, job.submission_id)
+    if submission is not None:
+        set_state(db, submission, SubmissionState.queued)
+
+
+def start_up_sweep(sessions: sessionmaker[Session], storage: Path) -> int:
+    """What a starting ``jdl serve`` or ``jdl worker`` does first: delete what stopped
+    processes of this host left in ``incoming/`` and ``work/``, and queue again the jobs they
+    were running; returns how many jobs."""
+    swept = sweep_scratch(Path(storage))
+    if not swept.orphaned_jobs:
+        return 0
+    requeued = recover(sessions, storage=storage, job_ids=swept.orphaned_jobs)
+    if requeued:
+        log.info("re-queued %d job(s) left running by a stopped worker", requeued)
+    return requeued
+
+
+class Abandoned(Exception):
+    """The worker was asked to stop: the job goes back to the queue at its next stage."""
 
 
 def claim_next(sessions: sessionmaker[Session]) -> int | None:
@@ -118,8 +151,10 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
     return None
 
 
-def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) -> JobState:
-    """Run one claimed job to done or failed."""
+def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
+            stopping: threading.Event | None = None) -> JobState:
+    """Run one claimed job to done or failed; if ``stopping`` is set meanwhile, the job is
+    abandoned at its next stage and queued again (the completed stages' checkpoints kept)."""
     from jdl.run import run_evaluation as evaluate
 
     with sessions() as db:
@@ -131,6 +166,8 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
         overrides = dict(job.settings_overrides or {})
 
     def progress(stage: str) -> None:
+        if stopping is not None and stopping.is_set():
+            raise Abandoned(stage)
         with sessions() as db:
             db.execute(update(Job).where(Job.id == job_id).values(stage=stage))
             db.commit()
@@ -138,10 +175,20 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
     beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
     saved = EncryptedCheckpoints(settings.service, out / "checkpoints")
     try:
-        with decrypted(settings.service, upload, storage / "work" / str(job_id)) as plain:
+        with decrypted(settings.service, upload, job_work_dir(storage, job_id)) as plain:
             evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
                      settings=job_settings(settings, overrides), seed=settings.service.seed,
                      progress=progress, checkpoints=_Resuming(saved, sessions, job_id))
+    except Abandoned as stop:
+        beat.stop()
+        with sessions() as db:
+            job = db.get(Job, job_id)
+            if job.state == JobState.running.value:
+                _requeue(db, job, storage)
+                db.commit()
+        log.info("job %s abandoned before its %s stage (worker stopping); queued again",
+                 job_id, stop)
+        return JobState.queued
     except JDLError as exc:
         return _finish(sessions, settings, job_id, JobState.failed, exc.message, saved)
     except Exception as exc:  # a bug: the job fails, the worker carries on
@@ -152,7 +199,14 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int) ->
                        f"Internal error ({type(exc).__name__}); the lab has been told.", saved)
     finally:
         beat.stop()
+    if stopping is not None and stopping.is_set() and not _running(sessions, job_id):
+        return JobState.queued  # abandoned meanwhile by Worker.stop: the next worker runs it
     return _finish(sessions, settings, job_id, JobState.done, None, saved)
+
+
+def _running(sessions: sessionmaker[Session], job_id: int) -> bool:
+    with sessions() as db:
+        return db.scalar(select(Job.state).where(Job.id == job_id)) == JobState.running.value
 
 
 def _where(exc: BaseException) -> str:
@@ -288,19 +342,25 @@ class Worker:
         self.sessions, self.settings = sessions, settings
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="jdl-worker", daemon=True)
+        self.current_job: int | None = None
 
     def start(self) -> None:
         self._thread.start()
 
     def run(self) -> None:
         last_purge = 0.0
+        storage = Path(self.settings.service.storage_dir)
+        try:
+            start_up_sweep(self.sessions, storage)
+        except Exception as exc:  # the database was unavailable: the stale check catches up
+            log.error("start-up sweep failed (%s at %s)", type(exc).__name__, _where(exc))
         while not self._stop.is_set():
             try:
                 recovered = recover(self.sessions, self.settings.service.job_stale_seconds,
-                                    self.settings.service.storage_dir)
+                                    storage)
                 if recovered:
                     log.info("re-queued %d job(s) of a stopped worker", recovered)
-                ran = run_once(self.sessions, self.settings)
+                ran = self._run_next()
                 if ran is None and time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     last_purge = time.monotonic()
                     purge_expired(self.sessions, self.settings)
@@ -312,8 +372,28 @@ class Worker:
             if ran is None:
                 self._stop.wait(self.settings.service.worker_poll_seconds)
 
+    def _run_next(self) -> JobState | None:
+        if self._stop.is_set():
+            return None
+        job_id = claim_next(self.sessions)
+        if job_id is None:
+            return None
+        self.current_job = job_id
+        try:
+            return run_job(self.sessions, self.settings, job_id, self._stop)
+        finally:
+            self.current_job = None
+
     def stop(self, timeout: float | None = None) -> None:
-        """Ask the thread to stop after the current job, and wait for it."""
+        """Stop: the current job is abandoned at its next stage and queued again. If it does
+        not get there within ``timeout`` seconds, its plaintext working files are deleted and
+        it is queued again from here; the caller then exits (the thread is a daemon)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        job_id = self.current_job
+        if self._thread.is_alive() and job_id is not None:
+            log.warning("job %s did not reach a stage boundary in %s s; abandoning it",
+                        job_id, timeout)
+            recover(self.sessions, storage=Path(self.settings.service.storage_dir),
+                    job_ids=(job_id,))

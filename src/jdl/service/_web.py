@@ -18,9 +18,9 @@ import threading
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -36,6 +36,7 @@ from jdl.service._api_submissions import (
     accept_upload,
     approve,
     change_publication_date,
+    check_upload_allowed,
     get_diagnostics,
     release_hold,
     rerun,
@@ -60,6 +61,7 @@ from jdl.service._security import (
     token_digest,
     verify_password,
 )
+from jdl.service._uploads import receive_upload
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -344,16 +346,32 @@ def home(request: Request, db: SessionDep, user: PageUserDep) -> Response:
 
 
 @router.post("/upload")
-async def upload(request: Request, db: SessionDep, settings: SettingsDep, user: PageUserDep,
-                 file: Annotated[UploadFile, File()]) -> Response:
-    form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+async def upload(request: Request, db: SessionDep, settings: SettingsDep,
+                 user: PageUserDep) -> Response:
+    """Signed-in user, role and queue quota are checked before the body is read; the file is
+    then streamed into encrypted storage (:func:`receive_upload`). Every refusal is audited."""
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        await run_in_threadpool(check_upload_allowed, db, request, settings, user)  # audits
+        with refused_upload(db, request, user.id):
+            received = await receive_upload(request, settings)
+    except HTTPException as exc:
+        if exc.status_code == 403:
+            raise _refused(user, exc) from None
+        return _home(request, db, user, exc.status_code, errors=[exc.detail])
+    try:
+        _check_csrf(request, db, received.fields.get("csrf_token"))
+    except FormExpired:
+        received.discard()
+        raise
     names = {f["name"] for f in _programme_fields()}
-    values = {k: str(v).strip() for k, v in form.items() if k in names}
+    values = {k: v.strip() for k, v in received.fields.items() if k in names}
     programme = {k: v for k, v in values.items() if v != ""}
     try:
         with refused_upload(db, request, user.id):
-            submission, report = accept_upload(db, request, settings, user, file, programme)
+            submission, report = await run_in_threadpool(accept_upload, db, request, settings,
+                                                         user, received, programme)
     except JDLError as exc:
         return _home(request, db, user, 422, form=values,
                      errors=[exc.message, *exc.problems])

@@ -162,10 +162,13 @@ def serve(
 
     from jdl.core.config import get_settings
     from jdl.service import create_app
+    from jdl.service._jobs import start_up_sweep
 
     settings = get_settings()
     settings.service.in_process_worker = worker
     app = create_app(settings)
+    # what a crashed server or worker left (staged uploads, decrypted working copies) goes
+    start_up_sweep(app.state.sessions, Path(settings.service.storage_dir))
     _hint_if_no_accounts(app)
     uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port,
                 proxy_headers=True, forwarded_allow_ips=settings.service.forwarded_allow_ips)
@@ -188,19 +191,41 @@ def _hint_if_no_accounts(app) -> None:
 
 
 def worker() -> None:
-    """Run queued evaluation jobs in this process until interrupted (Ctrl-C)."""
+    """Run queued evaluation jobs in this process until stopped.
+
+    SIGTERM (systemd, docker) and SIGINT (Ctrl-C) stop it cleanly: the current job is
+    abandoned at its next stage (or after ``worker_stop_grace_seconds``), its decrypted
+    working files deleted and the job queued again for the next worker.
+    """
+    import signal
+    import threading
+
     from jdl.core.config import get_settings
     from jdl.service._jobs import Worker
+    from jdl.service._storage import prepare_storage
 
     settings = get_settings()
+    prepare_storage(Path(settings.service.storage_dir))
     runner = Worker(_sessions(), settings)
+    stopping = threading.Event()
+    received: list[str] = []
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     runner.start()
-    typer.echo("Worker started; Ctrl-C to stop after the current job.")
+    typer.echo("Worker started; Ctrl-C or SIGTERM stops it (the current job is queued again).")
     try:
-        while runner._thread.is_alive():
-            runner._thread.join(1.0)
-    except KeyboardInterrupt:
-        runner.stop()
+        while runner._thread.is_alive() and not stopping.wait(0.5):
+            pass
+    finally:
+        runner.stop(timeout=settings.service.worker_stop_grace_seconds)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        typer.echo(f"Worker stopped ({received[0]}).")
 
 
 def register(app: typer.Typer) -> None:

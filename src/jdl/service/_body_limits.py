@@ -1,0 +1,118 @@
+"""Request body limits enforced before any work is done (a pure ASGI middleware).
+
+A body is refused with 413 at once when its ``Content-Length`` is over the route's limit
+(nothing of it is read), and otherwise counted as it streams in, the request being cut off
+with 413 at the first chunk past the limit (chunked bodies, lying lengths). Limits by route:
+
+- uploads (``POST /api/submissions``, ``POST /upload``): the intake's file limit plus room for
+  the form's other fields (the file part itself is limited again by the upload parser);
+- JSON bodies (the API's actions): ``max_json_bytes``;
+- everything else (sign-in and other forms): ``max_form_bytes``.
+
+Whenever an answer goes out before the request's body has been read to the end (a 413 here, or
+a 401/403/429 the app gave without reading it), it carries ``Connection: close`` so the server
+drops the connection instead of reading and discarding the rest of a huge body.
+
+It is pure ASGI rather than Starlette's ``BaseHTTPMiddleware`` so that it sees the body's
+chunks as they arrive and adds nothing to memory.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UPLOAD_ROUTES = frozenset({("POST", "/api/submissions"), ("POST", "/upload")})
+
+
+class _TooLarge(Exception):
+    """Raised into the app from ``receive`` when the body passes its limit."""
+
+
+class BodyLimits:
+    """The middleware; the limits are in bytes."""
+
+    def __init__(self, app: ASGIApp, *, upload_bytes: int, form_bytes: int,
+                 json_bytes: int) -> None:
+        self.app = app
+        self.upload_bytes, self.form_bytes, self.json_bytes = upload_bytes, form_bytes, json_bytes
+
+    def limit_for(self, method: str, path: str, content_type: str) -> int:
+        if (method, path.rstrip("/") or "/") in UPLOAD_ROUTES:
+            return self.upload_bytes
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            return self.json_bytes
+        return self.form_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        limit = self.limit_for(scope["method"], scope["path"], headers.get("content-type", ""))
+        declared = headers.get("content-length")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if declared is not None and not declared.strip().isdigit():
+            await _answer(scope, send, 400, "The Content-Length header is not a number.")
+            return
+        if declared is not None and int(declared) > limit:
+            await _answer(scope, send, 413, _too_large(limit))
+            return
+        state = {"received": 0, "done": not chunked and int(declared or 0) == 0,
+                 "exceeded": False, "started": False}
+
+        async def limited_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    state["done"] = True
+                if state["received"] > limit:
+                    state["exceeded"] = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["exceeded"]:
+                return  # the app's answer to a body it could not finish: ours goes instead
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                if not state["done"]:
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            pass
+        except Exception:
+            if not state["exceeded"]:
+                raise
+        if state["exceeded"] and not state["started"]:
+            await _answer(scope, send, 413, _too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return f"The request is larger than the limit of {size} for this address."
+
+
+async def _answer(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """A short answer that closes the connection (the unread body is not wanted)."""
+    accept = Headers(scope=scope).get("accept", "")
+    if "text/html" in accept and not scope["path"].startswith("/api/"):
+        import html
+
+        body = (f"<!doctype html><title>Request refused</title><h1>Request refused</h1>"
+                f"<p>{html.escape(detail)}</p><p><a href=\"/\">Back</a></p>").encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        body, content_type = json.dumps({"detail": detail}).encode(), b"application/json"
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,295 @@
+"""Limits before work (issue 16, item 4): body sizes enforced while the body streams in and
+before it is parsed, authentication before an upload's body is read, the upload parser's own
+limits, per-organisation queue quotas, and workbooks refused from their metadata.
+
+The points about real processes run against a real ``jdl serve`` on loopback, with raw sockets
+that stop sending as soon as the server answers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from jdl.service._models import AuditEntry
+from tests.service.conftest import Lab, make_settings, start_lab
+from tests.service.live import MULTIPART, chunks, multipart_upload, raw_request, start_server
+
+MB = 1024 * 1024
+FILE_LIMIT = 2 * MB
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A real server with a 2 MB upload limit, and the users' tokens."""
+    tmp = tmp_path_factory.mktemp("live")
+    settings = make_settings(tmp)
+    settings.intake.max_file_bytes = FILE_LIMIT
+    _client, tokens, _ids = start_lab(settings)
+    server = start_server(settings)
+    try:
+        yield server, settings, tokens
+    finally:
+        server.stop()
+
+
+def _incoming(settings) -> list:
+    folder = settings.service.storage_dir / "incoming"
+    return list(folder.iterdir()) if folder.is_dir() else []
+
+
+def _slowly(total: int, size: int = 64 * 1024, pause: float = 0.02):
+    for piece in chunks(total, size):
+        time.sleep(pause)
+        yield piece
+
+
+def test_an_upload_declared_over_the_limit_is_refused_before_its_body(live):
+    server, settings, tokens = live
+    sent = raw_request(server.port, "POST", "/api/submissions",
+                       {"Authorization": f"Bearer {tokens['submitter_a']}",
+                        "Content-Type": MULTIPART},
+                       chunks(2 * 1024 * MB), content_length=2 * 1024 * MB)
+    assert sent.status == 413
+    assert sent.body_sent < 16 * MB and sent.seconds < 5
+    assert b"connection: close" in sent.response.lower()
+    assert _incoming(settings) == []
+
+
+def test_a_chunked_upload_is_cut_off_just_past_the_limit(live):
+    server, settings, tokens = live
+    body = multipart_upload(chunks(50 * MB), fields={"programme": "{}"})
+    sent = raw_request(server.port, "POST", "/api/submissions",
+                       {"Authorization": f"Bearer {tokens['submitter_a']}",
+                        "Content-Type": MULTIPART}, body, chunked=True)
+    assert sent.status == 413
+    assert sent.body_sent < 12 * MB  # the limit plus what the sockets' buffers hold
+    assert b"larger than the limit" in sent.response
+    assert _incoming(settings) == []  # the encrypted partial file is deleted
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_anonymous_upload_is_refused_before_its_body_is_read(live, chunked):
+    server, settings, _tokens = live
+    total = 50 * MB if chunked else FILE_LIMIT
+    sent = raw_request(server.port, "POST", "/api/submissions",
+                       {"Content-Type": MULTIPART}, _slowly(total), chunked=chunked,
+                       content_length=None if chunked else total)
+    assert sent.status == 401
+    assert sent.body_sent < 1 * MB and sent.seconds < 5
+    assert b"connection: close" in sent.response.lower()  # the rest is not read
+    assert _incoming(settings) == []
+
+
+def test_anonymous_web_upload_is_sent_to_sign_in_before_its_body(live):
+    server, _settings, _tokens = live
+    sent = raw_request(server.port, "POST", "/upload", {"Content-Type": MULTIPART},
+                       _slowly(50 * MB), chunked=True)
+    assert sent.status == 303 and b"location: /login" in sent.response.lower()
+    assert sent.body_sent < 1 * MB
+
+
+def test_a_huge_sign_in_form_costs_the_server_nothing(live):
+    server, _settings, _tokens = live
+    before = server.rss_kb()
+    declared = raw_request(server.port, "POST", "/login",
+                           {"Content-Type": "application/x-www-form-urlencoded"},
+                           chunks(900 * MB, fill=b"a"), content_length=900 * MB)
+    streamed = raw_request(server.port, "POST", "/login",
+                           {"Content-Type": "application/x-www-form-urlencoded"},
+                           chunks(100 * MB, fill=b"a"), chunked=True)
+    assert (declared.status, streamed.status) == (413, 413)
+    assert declared.body_sent < 16 * MB and streamed.body_sent < 16 * MB
+    assert server.rss_kb() - before < 20 * 1024  # kB: nothing of the form was kept
+
+
+def test_a_chunked_json_body_is_counted_as_it_arrives(live):
+    server, _settings, tokens = live
+    sent = raw_request(server.port, "POST", "/api/submissions/1/rerun",
+                       {"Authorization": f"Bearer {tokens['analyst']}",
+                        "Content-Type": "application/json"},
+                       chunks(4 * MB, fill=b" "), chunked=True)
+    assert sent.status == 413
+
+
+def test_json_bodies_have_their_own_limit(lab):
+    big = {"settings": {"matching": {"caliper": 0.1}}, "pad": "x" * (300 * 1024)}
+    response = lab.client.post("/api/submissions/1/rerun", content=json.dumps(big),
+                               headers={**lab.auth("analyst"),
+                                        "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "256 KB" in response.json()["detail"]
+
+
+@pytest.fixture
+def small_lab(tmp_path):
+    settings = make_settings(tmp_path, max_queued_jobs_per_org=2)
+    settings.intake.max_file_bytes = FILE_LIMIT
+    client, tokens, ids = start_lab(settings)
+    with client:
+        yield Lab(client, tokens, ids)
+
+
+def _upload(lab: Lab, who: str, content: bytes, name: str = "people.csv", **fields):
+    return lab.client.post("/api/submissions", headers=lab.auth(who),
+                           files={"file": (name, content, "text/csv")},
+                           data={"programme": "{}", **fields})
+
+
+def test_a_file_part_over_the_limit_is_refused_and_nothing_kept(small_lab):
+    response = _upload(small_lab, "submitter_a", b"x" * (FILE_LIMIT + 1))
+    assert response.status_code == 413
+    assert "larger than the limit of 2 MB" in response.json()["detail"]
+    assert _incoming(small_lab.settings) == []
+
+
+def test_a_file_type_the_lab_does_not_read_is_refused_before_its_bytes(small_lab):
+    response = _upload(small_lab, "submitter_a", b"MZ" + b"\0" * 1000, name="tool.exe")
+    assert response.status_code == 422
+    assert "csv" in response.json()["detail"]
+    assert _incoming(small_lab.settings) == []
+
+
+def test_too_many_form_fields_are_refused(small_lab):
+    extra = {f"f{i}": "x" for i in range(10)}
+    response = _upload(small_lab, "submitter_a", b"a,b\n", **extra)
+    assert response.status_code == 400
+    assert "Too many fields" in response.json()["detail"]
+    assert _incoming(small_lab.settings) == []
+
+
+def test_an_organisation_cannot_queue_more_than_its_quota(small_lab, synthetic_upload):
+    lab = small_lab
+    for _ in range(2):
+        assert lab.upload("submitter_a", synthetic_upload["upload"],
+                          synthetic_upload["programme"]).status_code == 201
+    refused = lab.upload("submitter_a2", synthetic_upload["upload"],
+                         synthetic_upload["programme"])
+    assert refused.status_code == 429
+    assert "already has 2 evaluation(s) waiting" in refused.json()["detail"]
+    assert refused.headers["retry-after"]
+    # another organisation is not affected
+    assert lab.upload("submitter_b", synthetic_upload["upload"],
+                      synthetic_upload["programme"]).status_code == 201
+    with lab.sessions() as db:
+        denied = db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "submission.upload", AuditEntry.outcome == "denied")).all()
+    assert [e.detail for e in denied] == ["queue quota: 2 job(s) waiting"]
+    assert _incoming(lab.settings) == []
+
+
+# --- workbooks refused from their XML, before any cell is built ---------------------------
+
+def _workbook(path, rows: list[str], shared: list[str] | None = None, dimension: str = "A1"):
+    """A minimal .xlsx whose sheet XML is ``rows`` (``<row>`` elements) verbatim."""
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        types = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.'
+                   'openxmlformats.org/package/2006/content-types"><Default Extension="rels" '
+                   'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/><Override '
+                   f'PartName="/xl/workbook.xml" ContentType="{types}.sheet.main+xml"/>'
+                   '<Override PartName="/xl/worksheets/sheet1.xml" '
+                   f'ContentType="{types}.worksheet+xml"/></Types>')
+        z.writestr("_rels/.rels", f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+                   f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+                   '<sheet name="People" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{pkg}"><Relationship '
+                   f'Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+                   '</Relationships>')
+        if shared is not None:
+            z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">'
+                       + "".join(f"<si><t>{s}</t></si>" for s in shared) + "</sst>")
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(f'<worksheet xmlns="{main}"><dimension ref="{dimension}"/>'
+                        '<sheetData>'.encode())
+            for start in range(0, len(rows), 10_000):
+                sheet.write("".join(rows[start:start + 10_000]).encode())
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def _value_rows(count: int, columns: int = 1, first: int = 1) -> list[str]:
+    cols = "ABCDEFGHIJ"[:columns]
+    return [f'<row r="{i}">' + "".join(f'<c r="{c}{i}"><v>{i % 7}</v></c>' for c in cols)
+            + "</row>" for i in range(first, first + count)]
+
+
+def _never_read(monkeypatch):
+    """Fail if a workbook library is asked to build cells."""
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the workbook's cells were read")
+
+    monkeypatch.setattr("jdl.intake._xlsx._read_calamine", refuse)
+    monkeypatch.setattr("jdl.intake._xlsx._read_openpyxl", refuse)
+
+
+def test_a_workbook_over_the_row_limit_is_refused_from_its_xml(tmp_path, monkeypatch):
+    from jdl.core.config import IntakeSettings
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._xlsx import read_workbook
+
+    settings = IntakeSettings(max_rows=1_000)
+    # the dimension lies (says one cell): only the counted rows matter
+    path = _workbook(tmp_path / "tall.xlsx", _value_rows(200_000), dimension="A1")
+    _never_read(monkeypatch)
+    started = time.process_time()
+    with pytest.raises(SubmissionRefused, match="more than 1,000 rows"):
+        read_workbook(path, settings)
+    assert time.process_time() - started < 2  # counting stops just past the limit
+
+
+def test_rows_that_only_carry_formatting_do_not_count(tmp_path):
+    from jdl.core.config import IntakeSettings
+    from jdl.intake._xlsx import read_workbook
+
+    formatted = [f'<row r="{i}" s="1" customFormat="1"/>' for i in range(20, 40_000)]
+    styled = [f'<row r="{i}"><c r="A{i}" s="2"/></row>' for i in range(40_000, 80_000)]
+    path = _workbook(tmp_path / "formatted.xlsx",
+                     _value_rows(12, columns=3) + formatted + styled,
+                     dimension="A1:C80000")
+    book = read_workbook(path, IntakeSettings(max_rows=100))
+    assert len([row for row in book.rows if any(v is not None for v in row)]) == 12
+
+
+def test_a_workbook_with_too_many_cells_or_strings_is_refused_unread(tmp_path, monkeypatch):
+    from jdl.core.config import IntakeSettings
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._xlsx import read_workbook
+
+    settings = IntakeSettings(max_xlsx_cells=5_000)
+    wide = _workbook(tmp_path / "wide.xlsx", _value_rows(1_000, columns=10))
+    strings = _workbook(tmp_path / "strings.xlsx", _value_rows(10),
+                        shared=[f"s{i}" for i in range(6_000)])
+    _never_read(monkeypatch)
+    for path in (wide, strings):
+        with pytest.raises(SubmissionRefused, match="more than 5,000 filled cells"):
+            read_workbook(path, settings)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
+def test_counting_does_not_depend_on_where_the_chunks_fall(size):
+    from jdl.intake._xlsx import _CellCounter, _StringCounter
+
+    xml = ("<x:worksheet><x:sheetData>" + "".join(_value_rows(50, columns=2))
+           .replace("<row", "<x:row").replace("</row", "</x:row")
+           + '<x:row r="60" s="1"/><x:row r="61"><x:c r="A61" t="inlineStr"><x:is><x:t>a</x:t>'
+           '</x:is></x:c></x:row><x:row r="62"><x:c r="A62"><x:f>A1+1</x:f></x:c></x:row>'
+           + "</x:sheetData></x:worksheet>").encode()
+    cells, strings = _CellCounter(10**6, 10**6), _StringCounter()
+    sst = b"<sst>" + b"<si><t>x</t></si>" * 33 + b'<si xml:space="p"><t>y</t></si></sst>'
+    for start in range(0, len(xml), size):
+        cells.feed(xml[start:start + size])
+    for start in range(0, len(sst), size):
+        strings.feed(sst[start:start + size])
+    cells.finish()
+    strings.finish()
+    assert (cells.rows, cells.cells, strings.count) == (52, 102, 34)
