@@ -508,11 +508,17 @@ def _subgroups(result: Any, settings: Settings) -> list[dict[str, Any]]:
             sel = (labels == level).to_numpy()
             n_t = int((sel & (matched["treated"] == 1).to_numpy()).sum())
             n_c = int((sel & (matched["treated"] == 0).to_numpy()).sum())
+            # events on each side, so disclosure can apply the headline's event thresholds
+            t_sel, c_sel = sel & (matched["treated"] == 1).to_numpy(), sel & (
+                matched["treated"] == 0).to_numpy()
             row = {
                 "dimension": dimension,
                 "level": str(level),
                 "treatment_n": n_t,
                 "comparison_n": n_c,
+                "treatment_events": int(matched.loc[t_sel, "reoffended"].sum()),
+                "comparison_events": round(float(
+                    (matched.loc[c_sel, "reoffended"] * matched.loc[c_sel, "weights"]).sum())),
                 "difference": None,
                 "ci_low": None,
                 "ci_high": None,
@@ -622,8 +628,9 @@ def _selective_sample(prog: dict, submitted: int, min_share: float) -> dict[str,
             "are likely to make the programme look more effective than it is."
         )
     elif share is not None and share < min_share:
+        # no exact figure: the share to the nearest 10% (as released), not the declared number
         warning = (
-            f"The file holds {share:.0%} of the {declared} people the organisation says "
+            f"The file holds about {round(share, 1):.0%} of the people the organisation says "
             "it worked with. If those left out differ from those included, the results "
             "may not represent the programme as a whole."
         )
