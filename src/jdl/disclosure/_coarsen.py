@@ -200,8 +200,11 @@ _SIZE = re.compile(r"\b(About|about) (\d[\d,]*) (people)")
 def _round_sizes_in(text: str) -> str:
     """Sample sizes quoted in lab wording ("About 431 people ... would be needed") rounded
     like ``required_n``: an exact size needed pins the exact rates it was computed from."""
-    return _SIZE.sub(lambda m: f"{m.group(1)} {significant_figures(int(m.group(2).replace(',', ''))):,} "
-                               f"{m.group(3)}", text)
+    def rounded(m: re.Match[str]) -> str:
+        size = significant_figures(int(m.group(2).replace(",", "")))
+        return f"{m.group(1)} {size:,} {m.group(3)}"
+
+    return _SIZE.sub(rounded, text)
 
 
 def _power(power: Mapping[str, Any] | None, rate: Mapping[str, Any] | None) -> None:
@@ -230,7 +233,8 @@ def _balance(data: dict[str, Any]) -> None:
             if _is_num(row.get(key)):
                 row[key] = round(row[key], VARIANCE_RATIO_DECIMALS)
     matching = data.get("matching")
-    after = [abs(r["smd_after"]) for r in rows if isinstance(r, dict) and _is_num(r.get("smd_after"))]
+    after = [abs(r["smd_after"]) for r in rows
+             if isinstance(r, dict) and _is_num(r.get("smd_after"))]
     if isinstance(matching, dict) and _is_num(matching.get("max_abs_smd_after")):
         matching["max_abs_smd_after"] = max(after) if after else round(
             matching["max_abs_smd_after"], SMD_DECIMALS["binary"])

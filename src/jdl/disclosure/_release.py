@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jdl.core.config import DisclosureSettings
-from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._coarsen import coarsen
+from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._rules import complement_small, is_small, released_count, secondary_cells
 from jdl.disclosure._schema import (
     INDIVIDUAL_KEYS,
@@ -488,8 +488,8 @@ class _Run:
         before = dict(leaves(self.data))
         coarsen(self.data)
         for path, value in leaves(self.data):
-            old = before.get(path, None)
-            if value != old and not (path[0] == "survival"):
+            old = before.get(path)
+            if value != old and path[0] != "survival":
                 self.audit.append(Action(pointer(path), "rounded", "coarsened", old, value,
                                          kind_of(path)))
 

@@ -131,23 +131,22 @@ def protect_grid(
 
 def grid_ranges(
     grid: Sequence[Sequence[float]], mask: Sequence[Sequence[bool]], min_count: int,
-    *, hide_zeros: bool = True,
+    *, hide_zeros: bool = True, assume_small: bool = False,
 ) -> dict[tuple[int, int], tuple[float, float]]:
     """The intruder's attack on a protected two-way table: for each hidden cell, its smallest and
-    largest value consistent with every published row and column total (linear programming,
-    the standard audit of cell suppression), the intruder knowing conservatively that a cell
-    hidden as small is in ``[0 (1 if zeros are shown), min_count - 1]`` and any other hidden cell
-    is at least ``min_count``."""
+    largest value consistent with every published row and column total (linear programming, the
+    standard audit of cell suppression). Hidden cells are known to be at least 0 (1 when zeros
+    are shown); with ``assume_small`` the intruder also guesses that every hidden cell is below
+    ``min_count`` (true when no secondary cell was needed: mojSuppression's "indirect" attack).
+    An infeasible guess tells the intruder nothing exact: every range is then open."""
     from scipy.optimize import linprog
 
     cells = [(i, j) for i, row in enumerate(mask) for j, h in enumerate(row) if h]
     if not cells:
         return {}
     index = {c: k for k, c in enumerate(cells)}
-    bounds = []
-    for i, j in cells:
-        lo = 0 if hide_zeros else 1
-        bounds.append((lo, min_count - 1) if grid[i][j] < min_count else (min_count, None))
+    lo0 = 0 if hide_zeros else 1
+    bounds = [(lo0, min_count - 1 if assume_small else None)] * len(cells)
     a_eq, b_eq = [], []
     for line in ([[(i, j) for j in range(len(grid[0]))] for i in range(len(grid))]
                  + [[(i, j) for i in range(len(grid))] for j in range(len(grid[0]))]):
@@ -163,8 +162,32 @@ def grid_ranges(
         objective = [0.0] * len(cells)
         objective[k] = 1.0
         lo = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if lo.status == 2:  # the guess is impossible: the intruder learns only that
+            return {c: (0.0, math.inf) for c in index}
         objective[k] = -1.0
         hi = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
         top = -hi.fun if hi.status == 0 else math.inf
         out[c] = (round(lo.fun, 6), round(top, 6))
+    return out
+
+
+def line_ranges(
+    grid: Sequence[Sequence[float]], mask: Sequence[Sequence[bool]], min_count: int,
+    *, hide_zeros: bool = True,
+) -> list[dict[tuple[int, int], tuple[float, float]]]:
+    """The "indirect" attack one line at a time: for each row and column whose hidden cells
+    could all be small (their sum at most (number hidden) x (min_count - 1)), the range of each
+    of its hidden cells on that guess (one dict per such line)."""
+    out: list[dict[tuple[int, int], tuple[float, float]]] = []
+    lo0 = 0 if hide_zeros else 1
+    lines = [[(i, j) for j in range(len(grid[0]))] for i in range(len(grid))]
+    lines += [[(i, j) for i in range(len(grid))] for j in range(len(grid[0]))]
+    for line in lines:
+        hid = [c for c in line if mask[c[0]][c[1]]]
+        total = sum(grid[i][j] for i, j in hid)
+        if not hid or total > len(hid) * (min_count - 1):
+            continue
+        rest = len(hid) - 1
+        out.append({c: (max(lo0, total - rest * (min_count - 1)),
+                        min(min_count - 1, total - rest * lo0)) for c in hid})
     return out
