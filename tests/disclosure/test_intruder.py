@@ -17,6 +17,7 @@ rows, like a small charity's); one runs in ``make test``, two more are ``slow``.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from pathlib import Path
@@ -63,7 +64,7 @@ def paired_tables(m: dict) -> list[tuple[int, int, int, int]]:
         kt_range, kc_range = box(m["treatment_events"]), box(m["comparison_events"])
         for b in range(n + 1):
             for c in range(n + 1 - b):
-                d, lo, hi = cr1_interval(n, b, c)
+                _, lo, hi = cr1_interval(n, b, c)
                 lo_r, hi_r = round(lo / step) * step, round(hi / step) * step
                 ok_lo = abs(lo_r - m["ci_low"]) < 1e-9 or (m["ci_low"] <= m["difference"] < lo_r)
                 ok_hi = abs(hi_r - m["ci_high"]) < 1e-9 or (m["ci_high"] >= m["difference"] > hi_r)
@@ -130,7 +131,7 @@ def test_attack1_rates_carry_nothing_beyond_the_rounded_counts(evaluation):
     """A rate shown to many digits used to pin the exact counts (85/330 is really 84/329). Every
     rate released is now the released events over the released group size: the intruder's
     candidates are every pair of counts that rounds to the released ones (25 pairs, not 1)."""
-    released, raw = evaluation
+    released, _ = evaluation
     checked = 0
     for where, m in _rates(released):
         for side in ("treatment", "comparison"):
@@ -255,7 +256,7 @@ def test_attack5_the_cr1_formula_is_the_labs():
 
 
 def test_attack6_no_single_withheld_level_and_no_exact_share(evaluation):
-    released, raw = evaluation
+    released, _ = evaluation
     by_dim: dict[str, list[dict]] = {}
     for r in released.get("subgroups") or []:
         by_dim.setdefault(r["dimension"], []).append(r)
@@ -281,14 +282,14 @@ def test_attack6_survival_steps_hide_one_to_nine_events(evaluation):
         gone = [round(n0 * (1 - raw_points[p["day"]]["proportion_not_reoffended"]))
                 for p in points]
         events = raw["measures"]["proven_reoffending_rate"][f"{arm}_events"]
-        for before, after in zip(gone, gone[1:], strict=False):
+        for before, after in itertools.pairwise(gone):
             assert after - before >= MIN, (arm, gone)
         if gone:
             assert events - gone[-1] == 0 or events - gone[-1] >= MIN
 
 
 def test_attack6_unreported_measures_carry_no_estimate(evaluation):
-    released, raw = evaluation
+    released, _ = evaluation
     for name, m in released["measures"].items():
         if not m.get("reported"):
             for k in ("treatment", "comparison", "difference", "ci_low", "ci_high", "p_value",
@@ -301,9 +302,10 @@ def test_declared_participants_not_divisible_by_five_get_a_report():
                      .read_text())
     raw = copy.deepcopy(raw)
     raw["programme"]["declared_participants"] = 123
-    raw["selective_sample"].update(declared_participants=123, submitted=61, share_submitted=61 / 123,
-                                   warning="The file holds about 50% of the people the "
-                                           "organisation says it worked with.")
+    warning = ("The file holds about 50% of the people the organisation says it worked "
+               "with.")
+    raw["selective_sample"].update(declared_participants=123, submitted=61,
+                                   share_submitted=61 / 123, warning=warning)
     out = release(raw).results
     assert out["programme"]["declared_participants"] == 125
     assert out["selective_sample"]["share_submitted"] == 0.5
