@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from jdl.disclosure import release
@@ -96,9 +97,12 @@ def smd_candidates(smd: float, decimals: int, n_released: int) -> set[int]:
 # --- small synthetic evaluations -----------------------------------------------------------------
 
 COHORTS = [
-    pytest.param(("new-leaf-employment", 80), id="new-leaf-80-rows"),
-    pytest.param(("second-chance-mentoring", 0), id="second-chance-all", marks=pytest.mark.slow),
-    pytest.param(("open-door-housing", 90), id="open-door-90-rows", marks=pytest.mark.slow),
+    # declares 123 participants (not a multiple of 5) and submits 80 rows: the selective-sample
+    # warning fires, and the evaluation must still pass its own release check
+    pytest.param(("new-leaf-employment", 80, 123), id="new-leaf-80-rows-123-declared"),
+    pytest.param(("second-chance-mentoring", 0, None), id="second-chance-all",
+                 marks=pytest.mark.slow),
+    pytest.param(("open-door-housing", 90, None), id="open-door-90-rows", marks=pytest.mark.slow),
 ]
 
 
@@ -108,12 +112,16 @@ def evaluation(request, synthetic_data_dir, tmp_path_factory):
     from jdl.admin.synth import make_submission
     from jdl.pipeline import evaluate
 
-    programme, rows = request.param
+    programme, rows, declared = request.param
     tmp = tmp_path_factory.mktemp(programme)
     sub = make_submission(synthetic_data_dir, programme, tmp / f"{programme}.csv")
     if rows:
         df = pd.read_csv(sub["upload"], dtype=str, keep_default_na=False)
         df.head(rows).to_csv(sub["upload"], index=False)
+    if declared:
+        side = yaml.safe_load(Path(sub["programme"]).read_text())
+        side["declared_participants"] = declared
+        Path(sub["programme"]).write_text(yaml.safe_dump(side))
     ev = evaluate(sub["upload"], sub["programme"], synthetic_data_dir, tmp / "out", seed=3)
     raw = json.loads((ev.out_dir / "internal" / "raw_results.json").read_text())
     return json.loads((ev.out_dir / "results.json").read_text()), raw
@@ -256,7 +264,7 @@ def test_attack5_the_cr1_formula_is_the_labs():
 
 
 def test_attack6_no_single_withheld_level_and_no_exact_share(evaluation):
-    released, _ = evaluation
+    released, raw = evaluation
     by_dim: dict[str, list[dict]] = {}
     for r in released.get("subgroups") or []:
         by_dim.setdefault(r["dimension"], []).append(r)
@@ -264,6 +272,8 @@ def test_attack6_no_single_withheld_level_and_no_exact_share(evaluation):
         if len(group) > 1:  # (a one-level dimension is attack 3's)
             assert sum(r["difference"] is None for r in group) != 1, dim
     ss = released.get("selective_sample") or {}
+    if raw["programme"].get("declared_participants") == 123:  # the evaluation got its report
+        assert ss["declared_participants"] == 125 and ss["warning"]
     if ss.get("share_submitted") is not None and ss.get("declared_participants"):
         share, declared = ss["share_submitted"], ss["declared_participants"]
         assert round(share * 10) == pytest.approx(share * 10)
