@@ -18,6 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from jdl.core.config import DisclosureSettings
+from jdl.disclosure._coarsen import (
+    CI_STEP,
+    RATE_DECIMALS,
+    SHARE_STEP,
+    SMD_DECIMALS,
+    coarse_p,
+)
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._release import Released, refuse_individual_level
 from jdl.disclosure._schema import (
@@ -80,6 +87,7 @@ def find_release_problems(
     problems += _derived_problems(released, s, slack)
     problems += _table_problems(released, s)
     problems += _main_problems(released)
+    problems += _estimate_problems(released)
     for path, value in leaves(released):
         if isinstance(value, str) and (path[-1] in _FREE_TEXT or path[0] == "warnings"):
             problems += [f"{pointer(path)}: {p}"
@@ -124,7 +132,7 @@ def _derived_problems(released: Mapping[str, Any], s: DisclosureSettings, slack:
     for base, row in rows:
         shown_sides = []
         for side in _SIDES:
-            deps = [f"{side}_n"] + ([f"{side}_events"] if base[0] == "measures" else [])
+            deps = [f"{side}_n", f"{side}_events"]
             missing = [d for d in deps if row.get(d) is None]
             if row.get(side) is not None and missing:
                 out.append(f"{pointer((*base, side))}: shown although {missing} hidden")
@@ -151,6 +159,73 @@ def _main_problems(released: Mapping[str, Any]) -> list[str]:
     out += [f"/sensitivity/{b}/{k}" for b in ("e_value", "rosenbaum")
             for k, v in (sens.get(b) or {}).items() if v is not None]
     return [f"{p}: shown although the headline difference is hidden" for p in out]
+
+
+def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
+    """Estimates in their non-invertible form (``_coarsen``): rates equal the released events
+    over the released group size, differences the difference of the released sides, limits on
+    their step, p-values coarse, yes/no SMDs to one decimal, the share to 10%; a measure not
+    reported and a one-level dimension carry no estimate; no dimension withholds exactly one
+    level's estimate."""
+    out: list[str] = []
+    rows: list[tuple[Path, Mapping[str, Any], str]] = [
+        (("measures", k), m, m.get("unit") or "proportion")
+        for k, m in (released.get("measures") or {}).items() if isinstance(m, Mapping)]
+    rows += [(("subgroups", i), r, "proportion")
+             for i, r in enumerate(released.get("subgroups") or []) if isinstance(r, Mapping)]
+    for base, row, unit in rows:
+        where = pointer(base)
+        if base[0] == "measures" and row.get("reported") is False:
+            out += [f"{where}/{k}: shown although the measure is not reported"
+                    for k in ("treatment", "comparison", *_PAIRED) if row.get(k) is not None]
+        if unit in ("proportion", "per person"):
+            for side in _SIDES:
+                value = row.get(side)
+                n, ev = row.get(f"{side}_n"), row.get(f"{side}_events")
+                if value is not None and (n is None or ev is None or not n
+                                          or abs(value - round(ev / n, RATE_DECIMALS)) > 1e-9):
+                    out.append(f"{where}/{side}: not the released events over the released "
+                               "group size")
+        t, c, d = row.get("treatment"), row.get("comparison"), row.get("difference")
+        if _num(t) and _num(c) and _num(d) and abs(d - (t - c)) > 1e-6:
+            out.append(f"{where}/difference: not the difference of the released values")
+        step = CI_STEP.get(unit, 0.01)
+        for k in ("ci_low", "ci_high"):
+            v = row.get(k)
+            if _num(v) and abs(v / step - round(v / step)) > 1e-6:
+                out.append(f"{where}/{k}: not rounded to {step:g}")
+        for k in ("p_value", "p_adjusted"):
+            v = row.get(k)
+            if _num(v) and abs(coarse_p(v) - v) > 1e-12:
+                out.append(f"{where}/{k}: more precise than released p-values may be")
+    by_dim: dict[object, list[Mapping[str, Any]]] = {}
+    for r in released.get("subgroups") or []:
+        if isinstance(r, Mapping):
+            by_dim.setdefault(r.get("dimension"), []).append(r)
+    for dim, group in by_dim.items():
+        if len(group) == 1 and any(group[0].get(k) is not None for k in
+                                   ("treatment_n", "comparison_n", "difference")):
+            out.append(f"/subgroups ({dim}): a dimension with one level is the total")
+        withheld = sum(r.get("difference") is None for r in group)
+        if withheld == 1 and len(group) > 1:
+            out.append(f"/subgroups ({dim}): exactly one level's estimate withheld")
+    for i, b in enumerate(released.get("balance") or []):
+        if not isinstance(b, Mapping):
+            continue
+        binary = all(b.get(k) is None for k in ("variance_ratio_before", "variance_ratio_after"))
+        places = SMD_DECIMALS["binary" if binary else "continuous"]
+        for k in ("smd_before", "smd_after"):
+            v = b.get(k)
+            if _num(v) and round(v, places) != v:
+                out.append(f"/balance/{i}/{k}: more than {places} decimals")
+    share = (released.get("selective_sample") or {}).get("share_submitted")
+    if _num(share) and abs(share / SHARE_STEP - round(share / SHARE_STEP)) > 1e-6:
+        out.append("/selective_sample/share_submitted: not rounded to 10%")
+    return out
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _table_problems(released: Mapping[str, Any], s: DisclosureSettings) -> list[str]:

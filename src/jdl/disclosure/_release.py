@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jdl.core.config import DisclosureSettings
+from jdl.disclosure._coarsen import coarsen
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._rules import complement_small, is_small, released_count, secondary_cells
 from jdl.disclosure._schema import (
@@ -43,7 +44,8 @@ from jdl.disclosure._schema import (
 
 Rule = Literal[
     "primary", "complement", "secondary", "consistency", "derived", "unknown_field",
-    "not_finite", "survival_at_risk", "survival_events", "rounding"]
+    "not_finite", "survival_at_risk", "survival_events", "rounding", "one_level",
+    "headline_hidden", "withheld_level", "not_reported", "no_events", "coarsened"]
 
 _DERIVED_ALL = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
                 "conclusion", "direction", "required_n", "se")
@@ -213,11 +215,13 @@ class _Run:
         counts = self.counts()
         family = {p: self._family(p) for p in counts}
         tables = self._tables(counts) if self.s.secondary_suppression else []
+        small = {p for p, rule in self.hidden.items() if rule in ("primary", "complement")}
+        self._one_level_dimensions(counts)
         while True:
-            changed = False
+            changed = self._follow_headline(counts)
             for cells in tables:
                 extra = secondary_cells([(p, counts[p]) for p in cells], set(self.hidden),
-                                        self.s.min_count)
+                                        self.s.min_count, small)
                 for p in extra:
                     self.hidden[p] = "secondary"
                     changed = True
@@ -240,10 +244,44 @@ class _Run:
         tables.append([p for p in counts if p[0] == "exclusions"])
         rows = self.data.get("subgroups") or []
         for dim in dict.fromkeys(r.get("dimension") for r in rows if isinstance(r, dict)):
-            for col in ("treatment_n", "comparison_n"):
+            for col in ("treatment_n", "comparison_n", "treatment_events", "comparison_events"):
                 tables.append([p for p in counts if p[0] == "subgroups" and p[2] == col
                                and rows[p[1]].get("dimension") == dim])
         return [t for t in tables if t]
+
+    def _dimensions(self) -> dict[object, list[int]]:
+        """Sub-group rows by dimension (row indexes, in table order)."""
+        out: dict[object, list[int]] = {}
+        for i, row in enumerate(self.data.get("subgroups") or []):
+            if isinstance(row, dict):
+                out.setdefault(row.get("dimension"), []).append(i)
+        return out
+
+    def _one_level_dimensions(self, counts: dict[Path, float]) -> None:
+        """A dimension with one level (with people in it) is the whole group: its row would
+        publish the headline again, unsuppressed when the headline is hidden. All its counts
+        are hidden (the derived step then hides its estimates)."""
+        for rows in self._dimensions().values():
+            levels = [i for i in rows if (self._num(("subgroups", i, "treatment_n")) or 0) > 0]
+            if len(levels) <= 1:
+                for p in counts:
+                    if p[0] == "subgroups" and p[1] in rows and p not in self.hidden:
+                        self.hidden[p] = "one_level"
+
+    def _follow_headline(self, counts: dict[Path, float]) -> bool:
+        """Sub-group events add up to the headline's: when a side of the headline rate has a
+        hidden count, every sub-group count of that side's events is hidden too."""
+        changed = False
+        for side in _SIDES:
+            head = [("measures", REOFFENDER_MEASURE, f"{side}_{k}") for k in ("n", "events")]
+            headline_missing = (self.data.get("measures") or {}).get(REOFFENDER_MEASURE) is None
+            if headline_missing or any(p in self.hidden for p in head):
+                for p in counts:
+                    if (p[0] == "subgroups" and p[2] == f"{side}_events"
+                            and p not in self.hidden):
+                        self.hidden[p] = "headline_hidden"
+                        changed = True
+        return changed
 
     def _family(self, path: Path) -> str:
         """Counts in one family may be the same quantity published twice; hiding one hides
@@ -266,7 +304,9 @@ class _Run:
         side_hidden: dict[str, dict[str, bool]] = {}
         for name, m in measures.items():
             if isinstance(m, dict):
-                side_hidden[name] = {s: self._side_hidden(("measures", name), s) for s in _SIDES}
+                not_reported = m.get("reported") is False
+                side_hidden[name] = {s: not_reported or self._side_hidden(("measures", name), s)
+                                     for s in _SIDES}
         main = side_hidden.get(REOFFENDER_MEASURE, {s: True for s in _SIDES})
         for name, m in measures.items():
             if not isinstance(m, dict):
@@ -274,14 +314,13 @@ class _Run:
             sides = dict(side_hidden[name])
             if name in REOFFENDER_DEPENDENT:  # built from the re-offenders
                 sides = {s: sides[s] or main[s] for s in _SIDES}
+            if any(sides.values()):  # a measure not reported carries no estimate anywhere
+                sides = {s: True for s in _SIDES}
             side_hidden[name] = sides
             self._hide_row(("measures", name), m, sides)
         main = side_hidden.get(REOFFENDER_MEASURE, main)
         main_diff = main["treatment"] or main["comparison"]
-        for i, row in enumerate(self.data.get("subgroups") or []):
-            base = ("subgroups", i)
-            self._hide_row(base, row, {s: self._side_hidden(base, s, need_events=False)
-                                       for s in _SIDES})
+        self._subgroup_estimates(main_diff)
         specs = (self.data.get("sensitivity") or {}).get("specifications") or []
         for i, row in enumerate(specs):
             base = ("sensitivity", "specifications", i)
@@ -300,6 +339,29 @@ class _Run:
             self._null(("power", "required_n_for_observed"))
         self._survival(main, measures.get(REOFFENDER_MEASURE) or {})
 
+    def _subgroup_estimates(self, main_diff: bool) -> None:
+        """A sub-group estimate needs what the headline needs: both sides' group sizes and events
+        shown (events and non-events at least ``min_count``: the primary and complement rules
+        on the row's counts), and the headline difference itself shown. When some level of a
+        dimension carries no estimate, the estimate of the smallest other level is withheld
+        too, until at least two are (else the hidden one is rebuilt by subtraction from the
+        headline)."""
+        rows = self.data.get("subgroups") or []
+        withheld: dict[int, bool] = {}
+        for i, row in enumerate(rows):
+            if isinstance(row, dict):
+                base = ("subgroups", i)
+                withheld[i] = (main_diff or row.get("difference") is None
+                               or any(self._side_hidden(base, s) for s in _SIDES))
+        for idx in self._dimensions().values():
+            shown = sorted((i for i in idx if not withheld[i]),
+                           key=lambda i: self._num(("subgroups", i, "treatment_n")) or 0)
+            while shown and (len(idx) - len(shown)) in range(1, 2):
+                withheld[shown.pop(0)] = True
+        for i, row in enumerate(rows):
+            if isinstance(row, dict) and withheld[i]:
+                self._hide_row(("subgroups", i), row, {s: True for s in _SIDES})
+
     def _side_hidden(self, base: Path, side: str, need_events: bool = True) -> bool:
         """True when a side's estimate rests on a hidden count, or on no count at all."""
         paths = [(*base, f"{side}_n")]
@@ -316,6 +378,8 @@ class _Run:
             for key in _DERIVED_ALL:
                 if key in row:
                     hid_any |= self._null((*base, key))
+            if base[0] == "subgroups" and hid_any and row.get("reason_not_reported") is None:
+                row["reason_not_reported"] = "Not shown to protect confidentiality."
             if base[0] == "measures" and (hid_any or row.get("reported")):
                 if row.get("reported"):
                     row["reported"] = False
@@ -348,6 +412,7 @@ class _Run:
             floor = n - ev if n is not None and ev is not None else None  # no censoring
             first = points[0].get("n_at_risk") if points and points[0].get("day") == 0 else None
             n0 = first if first is not None else n
+            last_gone = 0  # re-offenders at the last point shown (none at the start)
             for i, point in enumerate(points):
                 where = pointer(("survival", arm, i))
                 at_risk = point.get("n_at_risk", floor)
@@ -362,9 +427,13 @@ class _Run:
                         gone = round(n0 * (1 - surv))
                         if gone == 0 and point.get("day") == 0:
                             self.survival_values[(arm, i)] = 1.0
-                        elif gone < s.min_count:
+                        elif (gone < s.min_count or gone - last_gone < s.min_count
+                              or (ev is not None and 0 < ev - gone < s.min_count)):
+                            # a step between two points shown (or to the curve's end, the
+                            # released rate) of 1-9 people is a small count: drop the point
                             rule = "survival_events"
                         else:
+                            last_gone = gone
                             shown = 1 - (released_count(gone, s.min_count, s.rounding_base)
                                          / released_count(n0, s.min_count, s.rounding_base))
                             self.survival_values[(arm, i)] = round(max(shown, 0.0), 4)
@@ -403,6 +472,7 @@ class _Run:
                 self.audit.append(Action(pointer(path), "rounded", "rounding", n, r, Kind.COUNT))
             set_(self.data, path, r)
         self._drop_survival_points()
+        self._coarsen()
         self.audit.extend(self.dropped)
         self.data["disclosure"] = {
             "rules": self.s.model_dump(mode="json"),
@@ -411,6 +481,17 @@ class _Run:
             "notes": self._notes(),
         }
         return self.data
+
+    def _coarsen(self) -> None:
+        """Estimates recomputed from the released counts or rounded so they cannot be inverted
+        (``_coarsen``); each changed value is audited."""
+        before = dict(leaves(self.data))
+        coarsen(self.data)
+        for path, value in leaves(self.data):
+            old = before.get(path)
+            if value != old and path[0] != "survival":
+                self.audit.append(Action(pointer(path), "rounded", "coarsened", old, value,
+                                         kind_of(path)))
 
     def _notes(self) -> list[str]:
         rules = {a.rule for a in self.audit}
@@ -429,6 +510,10 @@ class _Run:
                          f"{s.min_at_risk} people were still being followed, or fewer than "
                          f"{s.min_count} had re-offended; the curves are drawn from rounded "
                          "numbers of people.")
+        if "coarsened" in rules:
+            notes.append("Rates are calculated from the rounded numbers of people, and other "
+                         "estimates are rounded, so that exact numbers of people cannot be "
+                         "worked out from them.")
         if rules & {"unknown_field", "not_finite"}:
             notes.append("Some other values are not shown because they could not be checked.")
         return notes

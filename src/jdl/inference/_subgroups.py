@@ -43,6 +43,10 @@ class SubgroupEstimate:
     level: str = released(Kind.LABEL)
     treatment_n: int = released(Kind.COUNT)
     comparison_n: int = released(Kind.COUNT)
+    # events on each side, so disclosure can apply the headline's event thresholds (the
+    # comparison side weighted, as the headline's comparison events are)
+    treatment_events: int = released(Kind.COUNT, default=0)
+    comparison_events: int = released(Kind.COUNT, default=0)
     difference: float | None = released(Kind.DERIVED, default=None)
     ci_low: float | None = released(Kind.DERIVED, default=None)
     ci_high: float | None = released(Kind.DERIVED, default=None)
@@ -87,7 +91,10 @@ def _estimate(result: MatchResult, outcome: str, in_group: np.ndarray, alpha: fl
     keep = w > 0
     t = result.treat
     n_t, n_c = int((keep & t).sum()), int((keep & ~t).sum())
-    row = SubgroupEstimate(dimension, level, n_t, n_c)
+    y = result.data[outcome].to_numpy(float)
+    row = SubgroupEstimate(dimension, level, n_t, n_c,
+                           treatment_events=int(y[keep & t].sum()),
+                           comparison_events=round(float((y * w)[keep & ~t].sum())))
     if n_t < min_treated:
         return replace(row, reason_not_reported=f"Fewer than {min_treated} people in the group.")
     pairs = not result.spec.replace and result.spec.method == "nearest"

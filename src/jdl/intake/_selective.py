@@ -24,7 +24,9 @@ CONCERN_SENTENCES: dict[str, str] = {
         "out often differ from those who finish, so these results are likely to make the "
         "programme look more effective than it is."),
     "low_share": (
-        "The file holds {share:.0%} of the {declared} people the organisation says it worked "
+        # no exact figure: the share to the nearest 10% (as released), never the declared
+        # number (with the released submitted count it would pin the share exactly)
+        "The file holds about {share_10:.0%} of the people the organisation says it worked "
         "with. If those left out differ from those included, the results may not represent the "
         "programme as a whole."),
     "other_basis": (
@@ -66,6 +68,7 @@ def selective_sample(programme: dict[str, Any], submitted: int,
     basis = programme.get("selection_basis") or "all_participants"
     share = None if not declared else min(1.0, submitted / declared)
     concerns = selection_concerns(basis, declared, submitted, min_share)
-    warning = " ".join(CONCERN_SENTENCES[c].format(share=share, declared=declared)
+    share_10 = None if share is None else round(share, 1)
+    warning = " ".join(CONCERN_SENTENCES[c].format(share_10=share_10)
                        for c in concerns) or None
     return SelectiveSample(declared, submitted, share, basis, warning, concerns)
