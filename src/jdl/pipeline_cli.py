@@ -97,7 +97,7 @@ def settings_with_engine(engine: str | None):
 
 def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: int,
                    *, engine: str | None = None):
-    """``jdl.pipeline.evaluate`` with a Rich progress bar over the stages."""
+    """``jdl.run.run_evaluation`` with a Rich progress bar over the stages."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from jdl.evaluation import STAGES

@@ -110,7 +110,7 @@ COHORTS = [
 def evaluation(request, synthetic_data_dir, tmp_path_factory):
     """(released results, lab-internal raw results) of a pipeline run on a small cohort."""
     from jdl.admin.synth import make_submission
-    from jdl.pipeline import evaluate
+    from jdl.evaluation import evaluate
 
     programme, rows, declared = request.param
     tmp = tmp_path_factory.mktemp(programme)

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jdl.admin.records import open_records
 from jdl.admin.synth import DEFAULT_PROGRAMMES, make_submission
 from jdl.cohort import build_cohort, build_pool, pool_attrition, read_pool, write_pool
-from jdl.admin.records import open_records
 
 pytestmark = [
     pytest.mark.xdist_group("spark"),

@@ -295,7 +295,7 @@ def test_a_stage_that_will_not_end_is_abandoned_after_the_grace(lab, synthetic_u
         started.set()
         release.wait(30)
 
-    monkeypatch.setattr("jdl.pipeline.evaluate", hanging)
+    monkeypatch.setattr("jdl.run.run_evaluation", hanging)
     lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
     worker = Worker(lab.sessions, lab.settings)
     worker.start()
@@ -323,7 +323,7 @@ def test_a_stop_between_stages_requeues_at_the_next_stage(lab, synthetic_upload,
             reached.append(stage)
             time.sleep(0.3)
 
-    monkeypatch.setattr("jdl.pipeline.evaluate", staged)
+    monkeypatch.setattr("jdl.run.run_evaluation", staged)
     lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
     worker = Worker(lab.sessions, lab.settings)
     worker.start()
