@@ -27,13 +27,8 @@ def evaluate_programme(data: Path, programme: dict, participants: pd.DataFrame) 
     from jdl.cohort import analysis_frame, build_cohort, build_pool
     from jdl.core.config import get_settings
     from jdl.engines import open_admin
-    from jdl.evaluation._evaluate import (
-        _effects,
-        _match,
-        matching_design,
-        prepare_covariates,
-        restrict_to_shared_levels,
-    )
+    from jdl.evaluation._evaluate import _effects, _match, covariate_spec
+    from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
     settings = get_settings()
     pp = participants.reset_index(drop=True)
@@ -51,16 +46,18 @@ def evaluate_programme(data: Path, programme: dict, participants: pd.DataFrame) 
         cohort = build_cohort(engine, link, rows, programme["setting"])
         pool = build_pool(engine, exclude_person_ids=cohort.linked_person_ids,
                           strata=cohort.strata)
-    frame, _ = restrict_to_shared_levels(prepare_covariates(analysis_frame(cohort, pool)))
-    covariates, exact = matching_design(frame)
+    spec = covariate_spec()
+    frame, _ = restrict_to_shared_levels(
+        prepare_covariates(analysis_frame(cohort, pool), spec), spec.categorical)
+    covariates, exact = varying_covariates(frame, spec), list(spec.exact)
     result = _match(frame, covariates, exact, settings, 1)
     effect = _effects(result, settings)["reoffended"]
     naive = frame.groupby("treated")["reoffended"].mean()
     return {
         "programme": programme["name"], "n": effect.n_treated,
         "truth": programme["true_effect"]["att_rate"],
-        "estimate": effect.difference / 100, "ci_low": effect.ci_low / 100,
-        "ci_high": effect.ci_high / 100, "p_value": effect.p_value,
+        "estimate": effect.difference, "ci_low": effect.ci_low,
+        "ci_high": effect.ci_high, "p_value": effect.p_value,
         "naive": float(naive.get(1, np.nan) - naive.get(0, np.nan)),
         "max_abs_smd": float(result.balance().max_abs_smd),
     }

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jdl.core.config import Settings, get_settings
 from jdl.evaluation import Checkpoints, Evaluation, evaluate
 from jdl.evaluation._evaluate import Progress
+
+if TYPE_CHECKING:
+    from jdl.report import ReportFiles
 
 
 def run_evaluation(
@@ -43,7 +46,7 @@ def run_evaluation(
     return replace(done, files=files)
 
 
-def write_report(results: dict[str, Any], out_dir: Path, settings: Settings) -> Any:
+def write_report(results: dict[str, Any], out_dir: Path, settings: Settings) -> ReportFiles:
     """The report from released results; it carries its date, results.json does not (so that
     stays reproducible)."""
     from jdl.report import render_report
@@ -63,7 +66,7 @@ def review_released_files(released: Any, paths: list[Path], internal: Path) -> l
     """
     from jdl.disclosure import check_released_text
 
-    findings = []
+    findings: list[str] = []
     for path in paths:
         if path.suffix in (".json", ".html"):
             findings += [

@@ -265,6 +265,13 @@ def _outcomes() -> tuple[dict[str, str], dict[str, str]]:
     return {m.name: m.kind for m in measures}, {m.name: m.label for m in measures}
 
 
+def _rate_column() -> str:
+    """The re-offending rate's column (the registry's headline rate)."""
+    from jdl.outcomes import headline_rate
+
+    return headline_rate().name
+
+
 def _effects(result: Any, settings: Settings):
     from jdl.inference import estimate_effects
 
@@ -285,20 +292,22 @@ def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> A
         rosenbaum_from_match,
         specification_spread,
     )
-    rate = effects["reoffended"]
+    column = _rate_column()
+    rate = effects[column]
     assessment = {m.name for m in covariate_measures() if m.source == "assessment"}
     drop = tuple(c for c in covariates if c in assessment)
     specs = LAB_SPECIFICATIONS + (
         (Specification("Without assessment covariates", drop=drop),) if drop else ())
     rows = specification_spread(
-        frame, "treated", covariates, specifications=specs, settings=settings.inference,
+        frame, "treated", covariates, specifications=specs, outcome=column,
+        settings=settings.inference,
         distance=result.distance if result.model is not None else None,
         matcher=lambda data, _treatment, covs, **kw: _match(data, covs, exact, settings, seed,
                                                             **kw))
     ev = e_value_of_rates(rate.treatment_value, rate.comparison_value, rate.ci_low, rate.ci_high)
     gamma = None
     if not settings.matching.replace and settings.matching.ratio == 1 and rate.significant:
-        gamma = float(rosenbaum_from_match(result, "reoffended").gamma_critical)
+        gamma = float(rosenbaum_from_match(result, column).gamma_critical)
     return Sensitivity(specifications=rows, e_value=ev, rosenbaum=HiddenBias(gamma))
 
 
@@ -306,7 +315,7 @@ def _subgroups(result: Any, settings: Settings) -> Any:
     """Exploratory sub-group estimates of the re-offending rate, Holm-adjusted."""
     from jdl.inference import subgroup_effects
 
-    return subgroup_effects(result, "reoffended", alpha=settings.inference.alpha,
+    return subgroup_effects(result, _rate_column(), alpha=settings.inference.alpha,
                             min_treated=MIN_SUBGROUP)
 
 
@@ -401,7 +410,7 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
             + ", ".join(balance.poor)
             + ")."
         )
-    rate = effects["reoffended"]
+    rate = effects[_rate_column()]
     return Results(
         programme=a.programme,
         provenance=Provenance(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -147,7 +148,7 @@ def specification_spread(data: object, treatment: str, covariates: Sequence[str]
                          specifications: Sequence[Specification] = LAB_SPECIFICATIONS,
                          outcome: str = "reoffended", kind: str = "rate",
                          settings: InferenceSettings | None = None,
-                         distance: np.ndarray | None = None,
+                         distance: npt.NDArray[np.float64] | None = None,
                          matcher: Callable[..., Any] | None = None,
                          ) -> tuple[SpecificationEstimate, ...]:
     """Estimate ``outcome`` under each specification; one estimate each, in order.

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from jdl.core.results import Kind, released
@@ -56,7 +57,8 @@ class SubgroupEstimate:
     reason_not_reported: str | None = released(Kind.LABEL, default=None, omit_if_none=True)
 
 
-def comparison_weights(result: MatchResult, in_group: np.ndarray) -> np.ndarray:
+def comparison_weights(result: MatchResult, in_group: npt.NDArray[np.bool_]
+                       ) -> npt.NDArray[np.float64]:
     """ATT weights of every data row for the treated people selected by ``in_group``: 1 for
     those treated people, the share of them each comparison person stands in for, else 0."""
     t, matched = result.treat, result.weights > 0
@@ -85,7 +87,7 @@ def _levels(result: MatchResult, dimension: str) -> pd.Series:
     return data[dimension]
 
 
-def _estimate(result: MatchResult, outcome: str, in_group: np.ndarray, alpha: float,
+def _estimate(result: MatchResult, outcome: str, in_group: npt.NDArray[np.bool_], alpha: float,
               dimension: str, level: str, min_treated: int) -> SubgroupEstimate:
     w = comparison_weights(result, in_group)
     keep = w > 0

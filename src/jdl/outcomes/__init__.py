@@ -9,6 +9,7 @@ from jdl.outcomes._definitions import (
     HEADLINE_OUTCOMES,
     OUTCOME_SET_VERSION,
     headline_outcomes,
+    headline_rate,
     outcome_measures,
     reported_outcomes,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "FollowUp",
     "Measure",
     "headline_outcomes",
+    "headline_rate",
     "measures_sql",
     "outcome_measures",
     "reported_outcomes",

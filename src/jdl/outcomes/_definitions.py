@@ -167,3 +167,10 @@ def reported_outcomes(follow_up: FollowUp | None = None) -> tuple[Measure, ...]:
     sentences use - and the evaluation, inference, report and docs read it from here.
     """
     return tuple(m for m in outcome_measures(follow_up or FollowUp()) if m.result_key)
+
+
+def headline_rate() -> Measure:
+    """The one-year proven re-offending rate: the measure the sensitivity analysis, power,
+    sub-groups and the report's summary are about (column ``reoffended``, released as
+    ``proven_reoffending_rate``)."""
+    return headline_outcomes()[0]

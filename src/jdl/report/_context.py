@@ -29,6 +29,7 @@ from jdl.report._values import (
     mark,
 )
 from jdl.report._wording import (
+    RATE_KEY,
     ci_text,
     e_value_sentence,
     effect_sentence,
@@ -373,7 +374,7 @@ def sensitivity_block(rel: Released) -> dict[str, Any]:
     """The specification spread (table and forest chart) and the hidden-bias measures."""
     sens = rel.get("sensitivity", default={}) or {}
     specs = sens.get("specifications") or []
-    rate = rel.get("measures", "proven_reoffending_rate", default={}) or {"unit": "proportion"}
+    rate = rel.get("measures", RATE_KEY, default={}) or {"unit": "proportion"}
     scale = scale_for(rate)
     rows = []
     for i, s in enumerate(specs):
@@ -403,13 +404,13 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
     """Exploratory sub-group rows; groups that were not analysed keep their stated reason."""
     groups = rel.get("subgroups", default=[]) or []
     reported, not_reported = [], []
-    keys = {g.get("measure") or "proven_reoffending_rate" for g in groups}
+    keys = {g.get("measure") or RATE_KEY for g in groups}
     first = rel.get("measures", sorted(keys)[0] if keys else "", default={}) or {}
     label = fmt_text(first.get("label"), "one-year proven re-offending rate")
     measure_label = label[:1].lower() + label[1:] if len(keys) <= 1 else "measures shown"
     for i, g in enumerate(groups):
         p = ("subgroups", i)
-        measure = rel.get("measures", g.get("measure") or "proven_reoffending_rate",
+        measure = rel.get("measures", g.get("measure") or RATE_KEY,
                           default={}) or {"unit": "proportion"}
         scale = scale_for(measure)
         num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
@@ -450,7 +451,7 @@ def build_context(rel: Released, *, lab_name: str = LAB_NAME,
     """The whole template context, section by section in the JDL's order."""
     headline = measures_block(rel, "headline_measures", with_chart=True)
     inconclusive = any(v["reported"] and v["status_class"] != "status-sig" for v in headline)
-    rate = rel.get("measures", "proven_reoffending_rate")
+    rate = rel.get("measures", RATE_KEY)
     return {
         "title": title_block(rel, lab_name),
         "selective": selective_block(rel),

@@ -46,6 +46,26 @@ def _nouns() -> dict[str, str]:
     return {m.result_key: m.noun for m in reported_outcomes()}
 
 
+def _rate_key() -> str:
+    from jdl.outcomes import headline_rate
+
+    return headline_rate().result_key
+
+
+#: The released key of the one-year proven re-offending rate (the registry's headline rate).
+RATE_KEY = _rate_key()
+
+
+def _time_keys() -> frozenset[str]:
+    from jdl.outcomes import reported_outcomes
+
+    return frozenset(m.result_key for m in reported_outcomes() if m.kind == "days")
+
+
+#: Measures of time to an event, whose change is worded "shorten"/"lengthen".
+TIME_KEYS = _time_keys()
+
+
 #: What a measure counts, for sentences ("the programme may decrease <what> ..."): each reported
 #: outcome's ``noun`` in the registry (:func:`jdl.outcomes.reported_outcomes`).
 _WHAT = _nouns()
@@ -115,9 +135,9 @@ def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup
                    scale=scale.factor, digits=0 if scale.factor == 100 else scale.digits)
     unit = measure.get("unit")
     label = escape(str(measure.get("label") or key))
-    if key == "proven_reoffending_rate" or (unit == "proportion" and key not in _WHAT):
+    if key == RATE_KEY or (unit == "proportion" and key not in _WHAT):
         did = ("committed a proven re-offence within one year"
-               if key == "proven_reoffending_rate" else f"were counted under “{label}”")
+               if key == RATE_KEY else f"were counted under “{label}”")
         return Markup(f"{LEAD}: {t} of the people who received support {did}, "
                       f"compared with {c} of the similar people who did not.")
     if unit == "per person":
@@ -137,7 +157,7 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
         reason = measure.get("reason_not_reported") or "The lab's reporting rules were not met."
         return Markup(f"This measure is not reported. {escape(reason)}")
     scale = scale_for(measure)
-    if key != "days_to_first_reoffence":  # days in work or on benefits rise and fall
+    if key not in TIME_KEYS:  # days in work or on benefits rise and fall
         scale = replace(scale, decrease="decrease", increase="increase")
     what = what_for(key, measure)
     lo, hi, diff = measure.get("ci_low"), measure.get("ci_high"), measure.get("difference")
