@@ -125,7 +125,7 @@ class SparkEngine:
         # Per session, so they hold even in a session someone else started (a notebook).
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-        self.data_dir = None if data_dir is None else Path(data_dir)
+        self._data_dir = None if data_dir is None else Path(data_dir)
         self._views: set[str] = set()
         self._cached: dict[str, Any] = {}
         self._depends: dict[str, list[str]] = {}  # a cached view -> the CTE views it reads
@@ -133,6 +133,11 @@ class SparkEngine:
         self._appended: dict[str, Any] = {}  # append_rows' tables: their frames so far
         if self.data_dir is not None:
             self._register_tables(self.data_dir, schema)
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The data directory whose Parquet tables this engine reads (``None``: none)."""
+        return self._data_dir
 
     @property
     def path(self) -> Path | None:
