@@ -111,12 +111,20 @@ def _parse_programme(text: str) -> Any:
         raise HTTPException(422, f"The programme is not valid JSON: {exc.msg}.") from None
 
 
+#: What is kept of each validation problem: the rule, where (row, column), how serious. Never the
+#: value or the message (messages quote the offending value: a name, a PNC ID, a date of birth).
+STORED_ISSUE_KEYS = ("row_number", "column", "field", "code", "severity")
+
+
 def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
-    """What is kept of the validation: counts and problems, without the offending values
-    (they are personal data; the uploader saw them in the upload's response)."""
-    issues = [{k: v for k, v in issue.items() if k != "value"}
+    """What is kept of the validation: counts and problems as rule code, row and column, without
+    the offending values or messages quoting them (they are personal data; the uploader saw
+    them in the upload's response). Migration 0007 purged what was stored before."""
+    issues = [{k: issue.get(k) for k in STORED_ISSUE_KEYS}
               for issue in report["issues"][:MAX_STORED_ISSUES]]
-    return {**report, "issues": issues}
+    refusal = report.get("refusal")
+    return {**report, "issues": issues,
+            "refusal": None if refusal is None else {"code": refusal.get("code")}}
 
 
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
@@ -125,7 +133,7 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     when intake refuses it. Raises for a bad file type, an oversized file or an invalid
     programme (:class:`ProgrammeError`, with one problem per field). The API and the web UI
     both come through here."""
-    from jdl.intake import check_submission, programme_from_dict
+    from jdl.intake import check_programme_text, check_submission, programme_from_dict
 
     _require_role(db, request, user, {Role.submitter}, "submission.upload")
     suffix = safe_suffix(file.filename)
@@ -137,6 +145,9 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     _save_upload(file, staged, settings.intake.max_file_bytes)
     try:
         checked = check_submission(staged, info, settings.intake)
+        # the programme text is published as written: no names, dates of birth, IDs from the
+        # upload, no numbers of people (ProgrammeError, naming the field, never the value)
+        check_programme_text(info, checked.rows)
         report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
         if not checked.acceptable:
             record(db, request, "submission.refused", user_id=user.id,
