@@ -45,7 +45,9 @@ def test_upload_is_validated_stored_and_queued(lab, synthetic_upload):
     assert body["validation"]["counts"]["accepted"] >= 60
     assert [e["state"] for e in body["events"]] == ["queued"]
     assert body["jobs"][0]["state"] == "queued"
-    assert all("value" not in issue for issue in body["validation"]["issues"])
+    # stored validation: rule code, row and column only, never the value or a message quoting it
+    assert all(set(issue) <= {"row_number", "column", "field", "code", "severity"}
+               for issue in body["validation"]["issues"])
     assert "password_hash" not in response.text and "token" not in response.text
     entry = audit(lab, action="submission.upload")[-1]
     assert (entry.outcome, entry.submission_id) == ("allowed", body["id"])
@@ -287,3 +289,18 @@ def test_requests_over_the_rate_limit_get_429(lab):
     assert codes[:5] == [200] * 5 and set(codes[5:]) == {429}
     response = lab.client.get("/api/submissions", headers=lab.auth("submitter_a"))
     assert response.status_code == 429 and int(response.headers["retry-after"]) <= 60
+
+
+def test_programme_text_naming_someone_in_the_upload_is_refused(lab, synthetic_upload):
+    import csv
+
+    with open(synthetic_upload["upload"], newline="") as f:
+        person = next(csv.DictReader(f))
+    programme = dict(synthetic_upload["programme"])
+    name = f"{person['forename']} {person['surname']}"
+    programme["description"] = f"Mentoring, for example for {name}, after release."
+    response = lab.upload("submitter_a", synthetic_upload["upload"], programme)
+    assert response.status_code in (400, 422), response.text
+    assert "description" in response.text and "name of a person" in response.text
+    assert person["surname"] not in response.text and person["forename"] not in response.text
+    assert lab.client.get("/api/submissions", headers=lab.auth("submitter_a")).json() == []

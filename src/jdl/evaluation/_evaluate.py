@@ -116,6 +116,9 @@ def evaluate(
 
     prog = load_programme(programme)
     submission, linked = _validated_and_linked(upload, prog, data_dir, settings, step, saved)
+    from jdl.intake import check_programme_text
+
+    check_programme_text(prog, submission.rows)  # published free text: no identifiers
     link_table = linked.link_table()
 
     step("cohort")

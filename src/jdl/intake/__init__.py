@@ -20,8 +20,10 @@ if TYPE_CHECKING:
         EXAMPLE_PROGRAMME,
         Programme,
         ProgrammeError,
+        check_programme_text,
         load_programme,
         programme_from_dict,
+        screen_programme_text,
     )
     from jdl.intake._readers import RawTable, SourceInfo, read_table
     from jdl.intake._rules import RULES, Rule
@@ -50,6 +52,8 @@ _LOCATIONS = {
     "ParsedDates": "jdl.intake._dates",
     "Programme": "jdl.intake._programme",
     "ProgrammeError": "jdl.intake._programme",
+    "check_programme_text": "jdl.intake._programme",
+    "screen_programme_text": "jdl.intake._programme",
     "REQUIRED_COLUMNS": "jdl.intake._spec",
     "RULES": "jdl.intake._rules",
     "RawTable": "jdl.intake._readers",
@@ -96,6 +100,7 @@ __all__ = [
     "Submission",
     "TemplateColumn",
     "accepted_rows_schema",
+    "check_programme_text",
     "check_submission",
     "csv_safe",
     "escape_value",
@@ -103,6 +108,7 @@ __all__ = [
     "parse_dates",
     "programme_from_dict",
     "read_table",
+    "screen_programme_text",
     "selection_concerns",
     "selection_warnings",
     "selective_sample",

@@ -10,6 +10,7 @@ says so.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from pathlib import Path
@@ -158,3 +159,115 @@ EXAMPLE_PROGRAMME: dict[str, Any] = {
     "selection_basis": "all_participants",
     "selection_notes": None,
 }
+
+
+# --- free text that will be published -------------------------------------------------------------
+
+#: Programme fields published as written (report, catalogue page and PDF, API): screened.
+PUBLISHED_TEXT_FIELDS = ("organisation", "programme_name", "referral_route", "description",
+                         "selection_notes")
+
+_PNC_LIKE = re.compile(r"(?<![\w/])(?:\d{2}|\d{4})/\d{1,7}[A-Za-z](?!\w)")
+_PRISON_LIKE = re.compile(r"(?<!\w)[A-Za-z]\d{4}[A-Za-z]{2}(?!\w)")
+_PEOPLE_COUNT = re.compile(
+    r"(?<![\w.,])\d[\d,]*\s+(?:people|persons|participants|offenders|re-?offenders|men|women|"
+    r"young people|individuals|clients|service users|prisoners|learners|mentees|families)\b",
+    re.I)
+_DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d %B %Y", "%d %b %Y",
+                 "%-d/%-m/%Y", "%-d %B %Y", "%-d %b %Y", "%B %-d, %Y", "%d/%m/%y")
+
+
+def screen_programme_text(programme: Programme, rows: Any) -> list[str]:
+    """Problems with the programme's published free text (:data:`PUBLISHED_TEXT_FIELDS`), given
+    the upload's ``rows`` (the intake's canonical columns: ``forename``, ``surname``,
+    ``date_of_birth``, ``pnc_id``, ``prison_number``).
+
+    The text goes, as typed, onto the public catalogue page, the report and its PDF. It must
+    not name anyone in the upload (a full name, or a surname written as a name), give a date of
+    birth from it, or hold anything shaped like a PNC ID or prison number (from the upload or
+    not); and it must not state a number of people (numbers of people are the lab's to publish,
+    rounded: the organisation's own figure goes in ``declared_participants``). Each problem
+    names the field and the kind of hit, never the value found.
+    """
+    names, surnames, dobs = _upload_identifiers(rows)
+    problems = []
+    for field in PUBLISHED_TEXT_FIELDS:
+        text = getattr(programme, field, None)
+        if not text:
+            continue
+        found = []
+        if _has_name(text, names, surnames):
+            found.append("the name of a person in the upload")
+        if _has_date(text, dobs):
+            found.append("a date of birth from the upload")
+        if _PNC_LIKE.search(text):
+            found.append("something that looks like a PNC ID")
+        if _PRISON_LIKE.search(text):
+            found.append("something that looks like a prison number")
+        if _PEOPLE_COUNT.search(text):
+            found.append("a number of people (give it in declared_participants instead)")
+        problems += [f"{field}: contains {what}; please remove it." for what in found]
+    return problems
+
+
+def check_programme_text(programme: Programme, rows: Any) -> None:
+    """Raise :class:`ProgrammeError` listing every :func:`screen_programme_text` problem."""
+    problems = screen_programme_text(programme, rows)
+    if problems:
+        raise ProgrammeError(
+            "The programme information would publish personal or identifying details:",
+            problems=problems,
+            hint="The description and other programme text are published as written. Describe "
+                 "the programme, not the people in it.")
+
+
+def _upload_identifiers(rows: Any) -> tuple[set[tuple[str, str]], set[str], set[dt.date]]:
+    """(forename, surname) pairs, surnames, dates of birth of the upload (lower case)."""
+    import pandas as pd
+
+    if rows is None or len(rows) == 0:
+        return set(), set(), set()
+    frame = pd.DataFrame(rows)
+
+    def column(name: str) -> list[str]:
+        if name not in frame:
+            return [""] * len(frame)
+        return [str(v).strip().lower() if isinstance(v, str) else "" for v in frame[name]]
+
+    fore, sur = column("forename"), column("surname")
+    names = {(f, s) for f, s in zip(fore, sur, strict=True) if f and s}
+    surnames = {s for s in sur if len(s) >= 3}
+    dobs: set[dt.date] = set()
+    if "date_of_birth" in frame:
+        for value in pd.to_datetime(frame["date_of_birth"], errors="coerce").dropna():
+            dobs.add(value.date())
+    return names, surnames, dobs
+
+
+def _has_name(text: str, names: set[tuple[str, str]], surnames: set[str]) -> bool:
+    words = list(re.finditer(r"[A-Za-z][A-Za-z'\-]*", text))
+    lower = [w.group(0).lower() for w in words]
+    for a, b in itertools.pairwise(lower):
+        if (a, b) in names or (b, a) in names:  # "Ann Lee" or "Lee, Ann"
+            return True
+    for match, low in zip(words, lower, strict=True):
+        before = text[:match.start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?:;\"'(\n"
+        # a surname on its own counts when written as a name: capitalised, mid-sentence
+        if low in surnames and match.group(0)[0].isupper() and not sentence_start:
+            return True
+    return False
+
+
+def _has_date(text: str, dobs: set[dt.date]) -> bool:
+    if not dobs:
+        return False
+    for fmt in _DATE_FORMATS:
+        for d in dobs:
+            try:
+                shown = d.strftime(fmt)
+            except ValueError:
+                continue
+            if shown.lower() in text.lower():
+                return True
+    return False

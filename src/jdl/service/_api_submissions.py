@@ -101,12 +101,20 @@ def _parse_programme(text: str) -> Any:
         raise HTTPException(422, f"The programme is not valid JSON: {exc.msg}.") from None
 
 
+#: What is kept of each validation problem: the rule, where (row, column), how serious. Never the
+#: value or the message (messages quote the offending value: a name, a PNC ID, a date of birth).
+STORED_ISSUE_KEYS = ("row_number", "column", "field", "code", "severity")
+
+
 def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
-    """What is kept of the validation: counts and problems, without the offending values
-    (they are personal data; the uploader saw them in the upload's response)."""
-    issues = [{k: v for k, v in issue.items() if k != "value"}
+    """What is kept of the validation: counts and problems as rule code, row and column, without
+    the offending values or messages quoting them (they are personal data; the uploader saw
+    them in the upload's response). Migration 0007 purged what was stored before."""
+    issues = [{k: issue.get(k) for k in STORED_ISSUE_KEYS}
               for issue in report["issues"][:MAX_STORED_ISSUES]]
-    return {**report, "issues": issues}
+    refusal = report.get("refusal")
+    return {**report, "issues": issues,
+            "refusal": None if refusal is None else {"code": refusal.get("code")}}
 
 
 def check_upload_allowed(db: SessionDep, request: Request, settings: Settings,
@@ -135,13 +143,16 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     with one problem per field). The staged file is gone afterwards either way (moved into the
     submission's folder, or deleted). The API and the web UI both come through here, after
     :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`."""
-    from jdl.intake import check_submission, programme_from_dict
+    from jdl.intake import check_programme_text, check_submission, programme_from_dict
 
     programme = with_account_organisation(programme, user)  # issue 16: never a form field
     try:
         info = programme_from_dict(programme, source="programme information")
         with validation_copy(settings, upload) as plain:
             checked = check_submission(plain, info, settings.intake)
+        # the programme text is published as written: no names, dates of birth, IDs from the
+        # upload, no numbers of people (ProgrammeError, naming the field, never the value)
+        check_programme_text(info, checked.rows)
         report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
         if not checked.acceptable:
             record(db, request, "submission.refused", user_id=user.id,
