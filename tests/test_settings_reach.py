@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from jdl.pipeline import config_hash, evaluate
+from jdl.evaluation import config_hash, evaluate
 
 from jdl.admin.synth import make_submission
 from jdl.core.config import ANALYSIS_SECTIONS, Settings

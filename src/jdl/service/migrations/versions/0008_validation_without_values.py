@@ -2,8 +2,8 @@
 and the messages quoting them (names, PNC IDs, dates of birth) from every stored submission,
 including those whose upload was already purged (issue 15).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007_sessions
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007_sessions"
 branch_labels = None
 depends_on = None
 
