@@ -18,12 +18,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
-from jdl.evaluation import config_hash, evaluate
 
 from jdl.admin.synth import make_submission
 from jdl.core.config import ANALYSIS_SECTIONS, Settings
 from jdl.core.errors import JDLError
 from jdl.engines.duckdb import DuckDBEngine
+from jdl.evaluation import config_hash
+from jdl.run import run_evaluation as evaluate
 
 PROGRAMME = "new-leaf-employment"  # custody, 2015-2018, about 220 people
 SEED = 3

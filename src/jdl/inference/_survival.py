@@ -78,8 +78,11 @@ class SurvivalCurves:
             return float(1 - df.loc[df["time"] <= day, "survival"].iloc[-1])
         return at(self.treatment), at(self.comparison)
 
-    def points(self, days: tuple[int, ...] = CURVE_DAYS) -> dict[str, tuple[SurvivalPoint, ...]]:
-        """Both curves at ``days`` (the report's points), keyed ``treatment``/``comparison``."""
+    def points(self, days: tuple[int, ...] | None = None
+               ) -> dict[str, tuple[SurvivalPoint, ...]]:
+        """Both curves at ``days`` (default: every 30 days of the follow-up, the report's
+        points), keyed ``treatment``/``comparison``."""
+        days = tuple(range(0, self.follow_up_days + 1, 30)) if days is None else days
         return {"treatment": curve_points(self.treatment, days),
                 "comparison": curve_points(self.comparison, days)}
 
