@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from jdl.catalogue._models import Publication
 from jdl.catalogue._publish import ReportToPublish, publish
-from jdl.core.config import Settings
+from jdl.core.config import DEFAULT_SEED, Settings
 from jdl.core.errors import JDLError, UsageError
 
 Step = Callable[[str, str], None]  # (programme name, stage)
@@ -68,7 +68,7 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 
 def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, settings: Settings,
-                   *, seed: int = 20261124, step: Step | None = None) -> list[Seeded]:
+                   *, seed: int = DEFAULT_SEED, step: Step | None = None) -> list[Seeded]:
     """Evaluate and publish ``n`` planted programmes (already-published ones are skipped)."""
     from jdl.admin._store import read_manifest
 
