@@ -106,8 +106,8 @@ def link_case(people: int, k: int, engine: str) -> dict[str, Any]:
 def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
     import pandas as pd
 
-    from jdl.cohort import build_cohort
     from jdl.admin.records import open_records as open_admin
+    from jdl.cohort import build_cohort
 
     data = population(people)
     with open_admin(data, engine="duckdb") as admin:  # the same sample for every engine
@@ -128,8 +128,8 @@ def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
 
 
 def pool_case(people: int, engine: str) -> dict[str, Any]:
-    from jdl.cohort import write_pool
     from jdl.admin.records import open_records as open_admin
+    from jdl.cohort import write_pool
 
     data = population(people)
     out = WORK_DIR / "scaling" / f"pool-{people}-{engine}"
