@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= data/default
 PEOPLE ?= 200000
+# The seed is jdl.core.config.DEFAULT_SEED (the synthetic records' and the evaluation's default).
 SEED ?= 20261124
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium
@@ -32,12 +33,18 @@ demo: $(STAMP)
 demo-catalogue: demo
 	$(BIN)/jdl catalogue seed --data $(DATA) --reports 12
 
+# Before the tests: the import contracts (pyproject's [tool.importlinter]: layers core -> engines ->
+# stages -> evaluation -> report -> web, no cycles) and the type check ([tool.mypy]).
 test: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
 
 test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # $(call apt_install,PACKAGE,WHAT NEEDS IT): install a Debian package as root (CI is root); anyone
@@ -88,6 +95,8 @@ validate: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .import_linter_cache .grimp_cache build *.egg-info src/*.egg-info

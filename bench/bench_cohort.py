@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
 THREADS = 2
-SEED = 20261124
+SEED = DEFAULT_SEED
 
 
 def _population(people: int) -> Path:

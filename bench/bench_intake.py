@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
 SIZES = (100_000,)
 QUICK_SIZES = (10_000,)
 FOLDER = WORK_DIR / "intake"
 
 
-def _frame(rows: int, seed: int = 20261124):
+def _frame(rows: int, seed: int = DEFAULT_SEED):
     import pandas as pd
 
     from jdl.core.identifiers import format_pnc_ids

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
-SEED = 20261124
+SEED = DEFAULT_SEED
 ROW_OFFSET = 1_000_000  # row numbers of programme k start at k * ROW_OFFSET
 
 

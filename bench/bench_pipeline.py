@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
 PROGRAMME = "learning-inside"
 
@@ -18,8 +19,8 @@ def _population(people: int):
 
     data = WORK_DIR / f"synth-{people}"
     if read_manifest(data).get("data_version") != SynthConfig(people=people,
-                                                              seed=20261124).data_version():
-        generate(data, people=people, seed=20261124)
+                                                              seed=DEFAULT_SEED).data_version():
+        generate(data, people=people, seed=DEFAULT_SEED)
     return data
 
 

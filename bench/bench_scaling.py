@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
-SEED = 20261124
+SEED = DEFAULT_SEED
 SIZES = (100_000, 300_000, 1_000_000, 3_000_000, 10_000_000)
 QUICK_SIZES = (100_000, 300_000)
 COHORTS = (100, 1_000, 10_000)
@@ -61,7 +62,7 @@ def _upload(data_dir: Path, k: int, out: Path) -> Path:
     """``k`` people with a custody release, as an upload without IDs (names, date of birth, sex,
     intervention start on the day the sentence started): every row is linked probabilistically
     and most are eligible."""
-    from jdl.engines import open_admin
+    from jdl.admin.records import open_records as open_admin
 
     with open_admin(data_dir, engine="duckdb") as engine:
         rows = engine.df(f"""
@@ -105,8 +106,8 @@ def link_case(people: int, k: int, engine: str) -> dict[str, Any]:
 def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
     import pandas as pd
 
+    from jdl.admin.records import open_records as open_admin
     from jdl.cohort import build_cohort
-    from jdl.engines import open_admin
 
     data = population(people)
     with open_admin(data, engine="duckdb") as admin:  # the same sample for every engine
@@ -127,8 +128,8 @@ def cohort_case(people: int, k: int, engine: str) -> dict[str, Any]:
 
 
 def pool_case(people: int, engine: str) -> dict[str, Any]:
+    from jdl.admin.records import open_records as open_admin
     from jdl.cohort import write_pool
-    from jdl.engines import open_admin
 
     data = population(people)
     out = WORK_DIR / "scaling" / f"pool-{people}-{engine}"

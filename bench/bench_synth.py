@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 
 from bench.common import WORK_DIR, run_case, write_results
+from jdl.core.config import DEFAULT_SEED
 
 
 def generate_case(people: int, keep: bool = False) -> dict:
     from jdl.admin.synth import generate
 
     out = WORK_DIR / f"synth-{people}"
-    manifest = generate(out, people=people, seed=20261124)
+    manifest = generate(out, people=people, seed=DEFAULT_SEED)
     counts = manifest["row_counts"]
     size_mib = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
     if not keep:

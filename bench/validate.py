@@ -22,10 +22,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jdl.core.config import DEFAULT_SEED
+
 RESULTS = Path(__file__).parent / "results" / "validation.json"
 
 
-def run(source=None, *, reps: int = 500, seed: int = 20261124, out: Path = RESULTS) -> bool:
+def run(source=None, *, reps: int = 500, seed: int = DEFAULT_SEED, out: Path = RESULTS) -> bool:
     """Run the harness with ``source`` (default: the cohort simulator); write the JSON."""
     from jdl.inference import TARGETS, CohortSimulator, run_validation
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="100 replicates per scenario")
-    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--source", default=None,
                         help="scenario source as package.module:Name (default: the built-in "
                              "cohort simulator)")

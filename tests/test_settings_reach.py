@@ -237,3 +237,28 @@ def test_config_hash_covers_programme_and_seed():
     base = Settings()
     assert config_hash(base, {"a": 1}, 1) != config_hash(base, {"a": 2}, 1)
     assert config_hash(base, {"a": 1}, 1) != config_hash(base, {"a": 1}, 2)
+
+
+def test_only_entry_points_read_the_global_settings():
+    """``get_settings()`` (the environment) is read by the CLIs, the service and the evaluation's
+    entry; every other function takes its settings as a parameter."""
+    import ast
+
+    import jdl
+
+    root = Path(jdl.__file__).parent
+    entry = ("cli.py", "pipeline_cli.py")
+    entry_packages = ("service", "core", "evaluation")
+    readers = []
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root)
+        if path.name in entry or relative.parts[0] in entry_packages:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "get_settings"):
+                readers.append(f"{relative}:{node.lineno}")
+    outside = [r for r in readers if not r.startswith("pipeline.py:")]
+    assert outside == []
+    # the evaluation's entry, `evaluate` (in jdl.pipeline until it moves to jdl.evaluation)
+    assert len(readers) <= 1, readers

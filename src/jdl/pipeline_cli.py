@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SEED
+
 console = Console()
 DEMO_PROGRAMME = "new-leaf-employment"
 ENGINE_OPTION = typer.Option(
@@ -30,9 +32,10 @@ def ensure_data(data: Path, people: int, seed: int) -> dict:
 
 
 def demo(
-    data: Path = typer.Option(Path("data/default"), "--data", help="Data directory (cache)."),
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", envvar=DATA_DIR_ENV,
+                              help="Data directory (cache)."),
     people: int = typer.Option(200_000, "--people", min=1000, help="People on the register."),
-    seed: int = typer.Option(20261124, "--seed", help="Random seed."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed."),
     out: Path = typer.Option(Path("out/demo"), "--out", help="Where the demo writes."),
     programme: str = typer.Option(DEMO_PROGRAMME, "--programme", help="Planted programme."),
     engine: str | None = ENGINE_OPTION,
@@ -70,9 +73,10 @@ def demo(
 def evaluate(
     upload: Path = typer.Argument(..., help="The organisation's file (CSV, XLSX or Parquet)."),
     programme: Path = typer.Option(..., "--programme", help="Programme information (YAML/JSON)."),
-    data: Path = typer.Option(Path("data/default"), "--data", help="National records directory."),
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", envvar=DATA_DIR_ENV,
+                              help="National records directory."),
     out: Path = typer.Option(..., "--out", help="Directory for the report and results."),
-    seed: int = typer.Option(20261124, "--seed", help="Seed for any random tie-breaking."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for any random tie-breaking."),
     engine: str | None = ENGINE_OPTION,
 ) -> None:
     """Evaluate a programme: validate, link, build the cohort, match, estimate, apply

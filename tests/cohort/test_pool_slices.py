@@ -41,20 +41,22 @@ def test_sliced_write_pool_round_trips(synthetic_data_dir, one_pass, tmp_path):
     pd.testing.assert_frame_equal(read_pool(out), one_pass, check_dtype=False)
 
 
-def test_admin_engine_takes_the_configured_memory_limit(synthetic_data_dir, monkeypatch):
-    from jdl.core.config import get_settings
+def test_admin_engine_takes_the_memory_limit_it_is_given(synthetic_data_dir, monkeypatch):
+    """The data settings are a parameter (the entry points pass ``Settings.data``); the library
+    never reads the environment, and falls back to the settings' default."""
+    from jdl.core.config import DataSettings
+    from jdl.engines import open_admin as open_records_on
 
-    monkeypatch.setenv("JDL_DATA__DUCKDB_MEMORY_LIMIT", "1GB")
-    get_settings.cache_clear()
-    try:
-        with open_admin(synthetic_data_dir) as engine:
-            configured = engine.scalar("SELECT current_setting('memory_limit')")
-        with open_admin(synthetic_data_dir, memory_limit="2GB") as engine:
-            explicit = engine.scalar("SELECT current_setting('memory_limit')")
-    finally:
-        get_settings.cache_clear()
-    assert configured == _printed("1GB")
+    monkeypatch.setenv("JDL_DATA__DUCKDB_MEMORY_LIMIT", "1GB")  # not read here
+    with open_records_on(synthetic_data_dir, DataSettings(duckdb_memory_limit="3GB")) as engine:
+        configured = engine.scalar("SELECT current_setting('memory_limit')")
+    with open_records_on(synthetic_data_dir, memory_limit="2GB") as engine:
+        explicit = engine.scalar("SELECT current_setting('memory_limit')")
+    with open_admin(synthetic_data_dir) as engine:
+        default = engine.scalar("SELECT current_setting('memory_limit')")
+    assert configured == _printed("3GB")
     assert explicit == _printed("2GB")
+    assert default == _printed(DataSettings().duckdb_memory_limit)
 
 
 def _printed(limit: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from jdl.engines.duckdb import DuckDBEngine
+from jdl.engines import Engine
 
 # MoJ Proven Reoffending Statistics, adults, October 2011 to September 2012 cohort.
 PUBLISHED_RATES = {"custody_release": 0.425, "court_order": 0.336}
@@ -64,7 +64,7 @@ class Headline:
     reoffending: pd.DataFrame
 
 
-def headline(engine: DuckDBEngine, cutoff: str) -> Headline:
+def headline(engine: Engine, cutoff: str) -> Headline:
     """Row counts per table and one-year proven re-offending by index type."""
     counts = {t: int(engine.scalar(f"SELECT count(*) FROM {t}")) for t in sorted(engine.tables())}
     rates = engine.df(reoffending_sql(cutoff))

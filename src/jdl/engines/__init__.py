@@ -182,3 +182,8 @@ def open_admin(
 
         return open_spark_admin(data_dir, settings=spark, schema=schema)
     raise UsageError(f"Unknown engine {name!r}.", hint="Use duckdb or spark.")
+
+
+if TYPE_CHECKING:  # both engines implement the protocol (checked by mypy, strict here)
+    _duckdb: type[Engine] = DuckDBEngine
+    _spark: type[Engine] = SparkEngine

@@ -67,7 +67,8 @@ def to_spark_sql(sql: str) -> str:
       fractional literals become DOUBLE;
     * ``EXTRACT`` returns BIGINT in DuckDB and INT in Spark, so it is cast to BIGINT.
     """
-    return spark_statement(sql).sql(dialect="spark")
+    spark: str = spark_statement(sql).sql(dialect="spark")
+    return spark
 
 
 def spark_statement(sql: str) -> Any:

@@ -48,7 +48,8 @@ class DuckDBEngine:
             raise EngineError(f"Could not open the DuckDB database {database}: {exc}") from exc
         self.con.execute("SET enable_progress_bar = false")  # keep batch output clean
 
-    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None):
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None
+                ) -> duckdb.DuckDBPyConnection:
         """Run one statement; return the DuckDB result (fetch with .fetchall(), .df(), .arrow())."""
         try:
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)

@@ -212,7 +212,7 @@ def _validated_and_linked(
     submission = validate_submission(upload, prog, settings.intake)
     step("link")
     linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage,
-                             data_engine=settings.data.engine)
+                             data_engine=settings.data.engine, spark=settings.spark)
     saved.save("link", (submission, linked))
     return submission, linked
 

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from jdl.core.config import DEFAULT_SEED
 from jdl.inference._simulate import Scenario, SimulatedEvaluation
 
 TARGETS = {"coverage_low": 0.93, "coverage_high": 0.97, "fpr_max": 0.055, "abs_bias_pp": 0.5}
@@ -105,7 +106,7 @@ def summarise(reps: pd.DataFrame, planted: Mapping[str, float]) -> pd.DataFrame:
 
 
 def run_validation(source: ScenarioSource, scenarios: Sequence[Scenario] = DEFAULT_SCENARIOS,
-                   *, reps: int = 400, seed: int = 20261124,
+                   *, reps: int = 400, seed: int = DEFAULT_SEED,
                    match_kwargs: Mapping | None = None,
                    progress: Callable[[str], None] | None = None) -> ValidationReport:
     """Run ``reps`` simulated evaluations per scenario and score them against the truth.

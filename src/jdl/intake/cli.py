@@ -40,10 +40,11 @@ def validate(
     """Check a submission file; exit 0 if the lab can use it, 1 if not."""
     import json
 
+    from jdl.core.config import get_settings
     from jdl.intake import check_submission, load_programme
 
     info = load_programme(programme) if programme is not None else None
-    submission = check_submission(file, info)
+    submission = check_submission(file, info, get_settings().intake)
     if errors_out is not None:
         submission.write_error_report(errors_out)
     if as_json:

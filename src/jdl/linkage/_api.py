@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jdl.core.config import LinkageSettings
+from jdl.core.config import LinkageSettings, SparkSettings
 from jdl.engines import EngineName
 from jdl.engines.duckdb import open_admin
 from jdl.linkage._link import LinkOptions, id_pass, link_rows, load_submission
@@ -23,15 +23,17 @@ from jdl.linkage._register import Workspace
 from jdl.linkage._result import LinkResult
 
 
-def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb") -> LinkOptions:
+def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb",
+                 spark: SparkSettings | None = None) -> LinkOptions:
     """Per-run options; the backend, when not set for linkage, is the data engine's
-    (:meth:`LinkageSettings.backend_for`)."""
+    (:meth:`LinkageSettings.backend_for`); ``spark``: the Spark section of the settings."""
     return LinkOptions(
         match_threshold=settings.match_threshold,
         candidate_floor=settings.candidate_floor,
         prior_in_register=settings.prior_in_register,
         min_id_evidence=settings.min_id_evidence,
         backend=settings.backend_for(data_engine),
+        spark=spark,
     )
 
 
@@ -128,21 +130,22 @@ def link_submission(
     model: LinkageModel | None = None,
     workspace: Workspace | None = None,
     data_engine: EngineName = "duckdb",
+    spark: SparkSettings | None = None,
 ) -> LinkResult:
     """Link a submission's accepted rows to the records in ``data_dir`` with the saved model.
 
     ``rows``: ``row_number, forename, surname, date_of_birth, sex`` and, where known,
     ``pnc_id, prison_number`` (the intake stage's accepted rows). ``data_engine``: the engine
     the records are analysed on (``Settings.data.engine``), where pairs are scored unless
-    ``settings.backend`` says otherwise. Never retrains a model that exists for this data
-    version.
+    ``settings.backend`` says otherwise; ``spark``: the Spark section of the settings. Never
+    retrains a model that exists for this data version.
     """
     settings = settings or LinkageSettings()
     own = workspace is None
     ws = workspace or open_workspace(data_dir, settings)
     try:
         model = model or model_for(data_dir, settings=settings, workspace=ws)
-        return link_rows(ws, model, rows, options_from(settings, data_engine))
+        return link_rows(ws, model, rows, options_from(settings, data_engine, spark))
     finally:
         if own:
             ws.close()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from jdl.core.config import SparkSettings
 from jdl.core.errors import UsageError
 from jdl.linkage._deterministic import id_links_sql
 from jdl.linkage._features import (
@@ -45,6 +46,8 @@ class LinkOptions:
     prior_in_register: float = 0.9
     min_id_evidence: int = 2
     backend: Backend = "duckdb"
+    # The Spark session's settings, when the backend is Spark and no session runs yet.
+    spark: SparkSettings | None = None
 
 
 def load_submission(workspace: Workspace, rows: pd.DataFrame) -> int:
@@ -74,14 +77,15 @@ def id_pass(workspace: Workspace, *, min_evidence: int = 2) -> pd.DataFrame:
 
 
 def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: str,
-                     floor: float | None, backend: Backend = "duckdb") -> pd.DataFrame:
+                     floor: float | None, backend: Backend = "duckdb",
+                     spark: SparkSettings | None = None) -> pd.DataFrame:
     """Score every blocked (row, register record) pair with the saved model.
 
     Returns ``row_number, person_id, match_weight, match_probability, match_key`` for pairs
     with probability >= ``floor`` (``None``: every blocked pair, used to measure blocking).
     """
     if backend == "spark":
-        return _score_spark(workspace, model, rows_table=rows_table, floor=floor)
+        return _score_spark(workspace, model, rows_table=rows_table, floor=floor, spark=spark)
     from splink import Linker
 
     # Block in one query, then hand Splink only the register records that are candidates:
@@ -138,7 +142,7 @@ def settings_for_dialect(model: LinkageModel, dialect: str) -> dict[str, Any]:
 
 
 def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
-                 floor: float | None) -> pd.DataFrame:
+                 floor: float | None, spark: SparkSettings | None = None) -> pd.DataFrame:
     """The same scoring as DuckDB's, on Spark: the register's feature records are read by Spark
     from their Parquet file (never through the driver), the submission's rows are sent to Spark
     through Arrow, blocking runs as one Spark query and Splink's ``SparkAPI`` scores the pairs
@@ -148,7 +152,7 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
     from jdl.engines.spark import SparkEngine
 
     columns = ", ".join(FEATURE_COLUMNS)
-    with SparkEngine() as engine:
+    with SparkEngine(settings=spark) as engine:
         engine.create_view(REGISTER_TABLE, parquet=workspace.register_parquet())
         engine.register(rows_table,
                         workspace.engine.arrow(f"SELECT {columns} FROM {rows_table}"))
@@ -199,7 +203,8 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     remaining = int(workspace.scalar("SELECT count(*) FROM remaining_features"))
     if remaining:
         candidates = score_candidates(workspace, model, rows_table="remaining_features",
-                                      floor=options.candidate_floor, backend=options.backend)
+                                      floor=options.candidate_floor, backend=options.backend,
+                                      spark=options.spark)
     else:
         candidates = pd.DataFrame(columns=["row_number", "person_id", "match_weight",
                                            "match_probability"])

@@ -79,7 +79,7 @@ class Workspace:
 
     def save_register(self, path: Path) -> Path:
         """Write the register's feature records to Parquet (the cache :meth:`open` reads)."""
-        self.run(f"COPY {REGISTER_TABLE} TO '{path}' (FORMAT parquet)")
+        self.engine.copy_to_parquet(f"SELECT * FROM {REGISTER_TABLE}", path)
         return path
 
     def register_parquet(self) -> Path:

@@ -52,7 +52,8 @@ def link(
             model = model_for(data, settings=settings, workspace=workspace)
             status.update(f"Linking {len(rows):,} rows...")
             result = link_submission(rows, data, settings=settings, model=model,
-                                     workspace=workspace, data_engine=lab.data.engine)
+                                     workspace=workspace, data_engine=lab.data.engine,
+                                     spark=lab.spark)
         finally:
             workspace.close()
     out.parent.mkdir(parents=True, exist_ok=True)

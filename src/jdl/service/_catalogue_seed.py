@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jdl.catalogue import ReportToPublish
-from jdl.core.config import Settings
+from jdl.core.config import DEFAULT_SEED, Settings
 from jdl.core.errors import JDLError, UsageError
 from jdl.service._catalogue import store_publication
 from jdl.service._catalogue_models import Publication
@@ -69,7 +69,7 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 
 def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, settings: Settings,
-                   *, seed: int = 20261124, step: Step | None = None) -> list[Seeded]:
+                   *, seed: int = DEFAULT_SEED, step: Step | None = None) -> list[Seeded]:
     """Evaluate and publish ``n`` planted programmes (already-published ones are skipped)."""
     from jdl.admin._store import read_manifest
 

@@ -7,14 +7,16 @@ from typing import Annotated
 
 import typer
 
+from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SEED
+
 catalogue_app = typer.Typer(help="The public catalogue of published reports.",
                             no_args_is_help=True)
 
 
 @catalogue_app.command("seed")
 def seed(
-    data: Annotated[Path, typer.Option("--data", help="Synthetic data directory.")] = Path(
-        "data/default"),
+    data: Annotated[Path, typer.Option("--data", envvar=DATA_DIR_ENV,
+                                       help="Synthetic data directory.")] = DEFAULT_DATA_DIR,
     reports: Annotated[int, typer.Option("--reports", help="How many planted programmes to "
                                          "evaluate and publish.")] = 12,
     database_url: Annotated[str | None, typer.Option(
@@ -24,7 +26,7 @@ def seed(
         "--storage-dir", help="The service's storage (default: JDL_SERVICE__STORAGE_DIR).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for uploads and evaluations.")
-                    ] = 20261124,
+                    ] = DEFAULT_SEED,
 ) -> None:
     """Evaluate planted programmes of a synthetic population (covering every sector and
     intervention type it has) and publish them, marked as synthetic demonstration data."""
