@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from jdl.core.errors import UsageError
@@ -173,6 +173,9 @@ def with_account_organisation(programme: Any, user: User) -> Any:
 def start_session(db: Session, user: User, max_age_seconds: int) -> str:
     """A new session for ``user``; the key for the (signed) cookie. Only its hash is stored."""
     key = secrets.token_urlsafe(32)
+    # rows long past their end say nothing the audit log does not: drop the user's old ones
+    db.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                         UserSession.expires_at < utcnow() - timedelta(days=30)))
     db.add(UserSession(user_id=user.id, key_hash=token_digest(key),
                        expires_at=utcnow() + timedelta(seconds=max_age_seconds)))
     db.commit()
