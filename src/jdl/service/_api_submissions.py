@@ -123,6 +123,9 @@ def check_upload_allowed(db: SessionDep, request: Request, settings: Settings,
                                  f"waiting or running, the most the lab queues for one "
                                  f"organisation ({limit}). Upload again when one has finished.",
                             headers={"Retry-After": "600"})
+    # give the connection back while the body streams in (a slow upload must not hold one of
+    # the pool's few connections: 50 at once would exhaust it)
+    db.commit()
 
 
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
