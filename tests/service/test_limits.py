@@ -123,6 +123,31 @@ def test_json_bodies_have_their_own_limit(lab):
     assert "256 KB" in response.json()["detail"]
 
 
+def test_simultaneous_uploads_cannot_slip_under_the_quota(live, synthetic_upload):
+    """Twelve uploads at once from one organisation (quota 5, checked again under the write
+    lock): exactly five are queued. Organisation B's user, so the other live tests (A's) are
+    unaffected."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.service.conftest import yaml_to_json
+
+    server, _settings, tokens = live
+    content = synthetic_upload["upload"].read_bytes()
+    programme = yaml_to_json(synthetic_upload["programme"])
+
+    def upload(_i: int) -> int:
+        return httpx.post(f"{server.url}/api/submissions", timeout=120,
+                          headers={"Authorization": f"Bearer {tokens['submitter_b']}"},
+                          files={"file": ("u.csv", content, "text/csv")},
+                          data={"programme": programme}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = sorted(pool.map(upload, range(12)))
+    assert codes == [201] * 5 + [429] * 7
+
+
 @pytest.fixture
 def small_lab(tmp_path):
     settings = make_settings(tmp_path, max_queued_jobs_per_org=2)

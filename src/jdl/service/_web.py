@@ -276,7 +276,7 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep) -> Res
     then streamed into encrypted storage (:func:`receive_upload`)."""
     from starlette.concurrency import run_in_threadpool
 
-    user = _signed_in(request, db)
+    user = await run_in_threadpool(_signed_in, request, db)
     if isinstance(user, Response):
         return user
     try:
