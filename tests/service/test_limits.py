@@ -123,6 +123,31 @@ def test_json_bodies_have_their_own_limit(lab):
     assert "256 KB" in response.json()["detail"]
 
 
+def test_simultaneous_uploads_cannot_slip_under_the_quota(live, synthetic_upload):
+    """Twelve uploads at once from one organisation (quota 5, checked again under the write
+    lock): exactly five are queued. Organisation B's user, so the other live tests (A's) are
+    unaffected."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.service.conftest import yaml_to_json
+
+    server, _settings, tokens = live
+    content = synthetic_upload["upload"].read_bytes()
+    programme = yaml_to_json(synthetic_upload["programme"])
+
+    def upload(_i: int) -> int:
+        return httpx.post(f"{server.url}/api/submissions", timeout=120,
+                          headers={"Authorization": f"Bearer {tokens['submitter_b']}"},
+                          files={"file": ("u.csv", content, "text/csv")},
+                          data={"programme": programme}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = sorted(pool.map(upload, range(12)))
+    assert codes == [201] * 5 + [429] * 7
+
+
 @pytest.fixture
 def small_lab(tmp_path):
     settings = make_settings(tmp_path, max_queued_jobs_per_org=2)
@@ -275,15 +300,26 @@ def test_a_workbook_with_too_many_cells_or_strings_is_refused_unread(tmp_path, m
             read_workbook(path, settings)
 
 
+@pytest.mark.parametrize("prefix", ["", "x:", "spaced"])
 @pytest.mark.parametrize("size", [1, 3, 7, 64, 4096])
-def test_counting_does_not_depend_on_where_the_chunks_fall(size):
+def test_counting_does_not_depend_on_where_the_chunks_fall(size, prefix):
+    """Plain tags (the fast path) and namespace-prefixed or oddly spaced ones (the regular
+    expressions) give the same counts, wherever the chunks are cut."""
     from jdl.intake._xlsx import _CellCounter, _StringCounter
 
-    xml = ("<x:worksheet><x:sheetData>" + "".join(_value_rows(50, columns=2))
-           .replace("<row", "<x:row").replace("</row", "</x:row")
-           + '<x:row r="60" s="1"/><x:row r="61"><x:c r="A61" t="inlineStr"><x:is><x:t>a</x:t>'
-           '</x:is></x:c></x:row><x:row r="62"><x:c r="A62"><x:f>A1+1</x:f></x:c></x:row>'
-           + "</x:sheetData></x:worksheet>").encode()
+    xml = ("<worksheet><sheetData>" + "".join(_value_rows(50, columns=2))
+           + '<row r="60" s="1"/><row r="61"><c r="A61" t="inlineStr"><is><t>a</t>'
+           '</is></c></row><row r="62"><c r="A62"><f>A1+1</f></c></row>'
+           '<row r="63"><c r="A63" s="4"/></row>'
+           + "</sheetData><rowBreaks count=\"1\"><brk id=\"5\"/></rowBreaks></worksheet>")
+    if prefix == "spaced":  # legal XML: whitespace before a tag's end
+        xml = xml.replace("<v>", "<v\n>").replace("</v>", "</v\t>").replace("<is>", "<is\r>")
+    else:
+        for tag in ("worksheet", "sheetData", "rowBreaks", "brk", "row", "c", "v", "is", "t",
+                    "f"):
+            xml = xml.replace(f"<{tag}", f"<{prefix}{tag}").replace(f"</{tag}",
+                                                                    f"</{prefix}{tag}")
+    xml = xml.encode()
     cells, strings = _CellCounter(10**6, 10**6), _StringCounter()
     sst = b"<sst>" + b"<si><t>x</t></si>" * 33 + b'<si xml:space="p"><t>y</t></si></sst>'
     for start in range(0, len(xml), size):

@@ -92,6 +92,7 @@ def _free_port() -> int:
 def test_fifty_simultaneous_uploads_none_lost(lab, synthetic_upload):
     import uvicorn
 
+    lab.settings.service.max_queued_jobs_per_org = 50  # 25 each: past the default quota
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(lab.client.app, host="127.0.0.1", port=port,
                                            log_level="warning", limit_concurrency=200))

@@ -20,11 +20,12 @@ from jdl.core.errors import JDLError
 from jdl.service._accounts import with_account_organisation
 from jdl.service._audit import deny, record, refused_upload
 from jdl.service._crypto import read_sealed
-from jdl.service._deps import SessionDep, SettingsDep, UserDep
+from jdl.service._deps import SessionDep, SettingsDep, UserDep, current_user
 from jdl.service._jobs import enqueue, set_state
 from jdl.service._models import (
     Job,
     JobState,
+    Organisation,
     Role,
     Submission,
     SubmissionState,
@@ -120,13 +121,23 @@ def _stored_validation(report: dict[str, Any]) -> dict[str, Any]:
 def check_upload_allowed(db: SessionDep, request: Request, settings: Settings,
                          user: User) -> None:
     """What is checked before any of an upload's body is read: the role, and the
-    organisation's quota of queued jobs (429 past it)."""
+    organisation's quota of queued jobs (429 past it; checked again, under the database's
+    write lock, when the upload is stored)."""
     _require_role(db, request, user, {Role.submitter}, "submission.upload")
-    limit = settings.service.max_queued_jobs_per_org
+    _check_quota(db, request, settings.service, user)
+    # give the connection back while the body streams in (a slow upload must not hold one of
+    # the pool's few connections: 50 at once would exhaust it)
+    db.commit()
+
+
+def _check_quota(db: SessionDep, request: Request, service: ServiceSettings,
+                 user: User) -> None:
+    limit = service.max_queued_jobs_per_org
     waiting = db.scalar(select(func.count()).select_from(Job).join(Submission).where(
         Submission.organisation_id == user.organisation_id,
         Job.state.in_((JobState.queued.value, JobState.running.value))))
     if waiting >= limit:
+        db.rollback()
         deny(db, request, "submission.upload", user_id=user.id,
              detail=f"queue quota: {waiting} job(s) waiting")
         raise HTTPException(429, f"Your organisation already has {waiting} evaluation(s) "
@@ -158,7 +169,7 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
             record(db, request, "submission.refused", user_id=user.id,
                    detail=f"refused: {checked.refusal.code}")
             return None, report
-        submission = _store(db, user, upload, info, report, settings.service)
+        submission = _store(db, request, user, upload, info, report, settings.service)
     finally:
         upload.discard()
     record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
@@ -177,17 +188,17 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
              responses={**_errors(400, 403, 413, 422, 429), 422: {
                  "description": "Refused: the validation report (or an invalid programme)",
                  "model": ErrorOut | RequestErrorOut}})
-async def create_submission(request: Request, db: SessionDep, settings: SettingsDep,
-                            user: UserDep) -> Any:
+async def create_submission(request: Request, db: SessionDep, settings: SettingsDep) -> Any:
     """Upload a file and its programme (multipart: ``file`` and ``programme``, JSON):
     validated at once, queued if the lab can use it.
 
     The token, role and queue quota are checked before the body is read; the file is
     encrypted as it arrives (no plaintext copy on disk outside the private working folder
-    validation reads)."""
+    validation reads). Every database step runs in the thread pool and gives its connection
+    back before the next await, so slow uploads never hold the pool's connections."""
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(check_upload_allowed, db, request, settings, user)
+    user = await run_in_threadpool(_authorised_uploader, db, request, settings)
     with refused_upload(db, request, user.id):  # every refusal audited (issue 16)
         upload = await receive_upload(request, settings, max_fields=5)
         try:
@@ -198,9 +209,22 @@ async def create_submission(request: Request, db: SessionDep, settings: Settings
         except BaseException:
             upload.discard()
             raise
-        submission, report = await run_in_threadpool(accept_upload, db, request, settings,
-                                                     user, upload, programme)
-    return _refused(report) if submission is None else submission
+        return await run_in_threadpool(_accept_and_answer, db, request, settings, user, upload,
+                                       programme)
+
+
+def _authorised_uploader(db: SessionDep, request: Request, settings: Settings) -> User:
+    user = current_user(request, db)
+    check_upload_allowed(db, request, settings, user)
+    return user
+
+
+def _accept_and_answer(db: SessionDep, request: Request, settings: Settings, user: User,
+                       upload: ReceivedUpload, programme: Any) -> Any:
+    submission, report = accept_upload(db, request, settings, user, upload, programme)
+    if submission is None:
+        return _refused(report)
+    return SubmissionOut.model_validate(submission)  # built here, not on the event loop
 
 
 def _refused(report: dict[str, Any]) -> Any:
@@ -211,11 +235,15 @@ def _refused(report: dict[str, Any]) -> Any:
         "validation": report})
 
 
-def _store(db: SessionDep, user: User, upload: ReceivedUpload, info: Any,
+def _store(db: SessionDep, request: Request, user: User, upload: ReceivedUpload, info: Any,
            report: dict[str, Any], settings_service: ServiceSettings) -> Submission:
     """Record the accepted submission, move its (already encrypted) file into the
-    submission's folder and queue its job."""
+    submission's folder and queue its job. The queue quota is checked again once this
+    transaction holds the write lock (SQLite: the first write; PostgreSQL: the organisation's
+    row, locked), so simultaneous uploads cannot all slip under it."""
     storage = Path(settings_service.storage_dir)
+    db.execute(select(Organisation.id).where(Organisation.id == user.organisation_id)
+               .with_for_update())
     submission = Submission(organisation_id=user.organisation_id, submitted_by=user.id,
                             state=SubmissionState.queued.value,
                             file_name=f"upload{upload.suffix}",
@@ -224,6 +252,7 @@ def _store(db: SessionDep, user: User, upload: ReceivedUpload, info: Any,
                                                              default=str)))
     db.add(submission)
     db.flush()
+    _check_quota(db, request, settings_service, user)
     folder = private_dir(submission_dir(storage, submission.id))
     upload.staged.replace(folder / submission.file_name)
     (folder / "programme.json").write_text(json.dumps(submission.programme, indent=2))
