@@ -268,7 +268,7 @@ class _Run:
                     if p[0] == "subgroups" and p[1] in rows and p not in self.hidden:
                         self.hidden[p] = "one_level"
         # likewise a profile table with one category: "all of them" is a 100% cell
-        for dim, cells in (self.data.get("profile") or {}).items():
+        for dim in self.data.get("profile") or {}:
             shown = [p for p in counts if p[:2] == ("profile", dim) and counts[p] > 0]
             if len(shown) == 1 and shown[0] not in self.hidden:
                 self.hidden[shown[0]] = "one_level"
