@@ -4,7 +4,7 @@ its defaults (threshold 10, zeros disclosive, suppression on), and every cell AC
 hidden by the lab too (docs/disclosure-control.md, "Peers in the test suite").
 
 ACRO 1.0.2 declares ``pandas<=2.3.3`` while the lab pins pandas 3, so it is not in
-requirements.lock; install it with ``pip install --no-deps acro==1.0.2 rdflib tabulate``. The
+requirements.lock; install it with ``pip install --no-deps -r requirements-peers.txt``. The
 module is skipped without it.
 """
 

@@ -105,6 +105,9 @@ def test_lab_wording_quoted_verbatim_passes_and_paraphrase_does_not():
                "result.")
     raw["measures"]["proven_reoffending_rate"]["conclusion"] = wording
     r = release(raw)
+    # release words the conclusion again from the released limits
+    wording = r.results["measures"]["proven_reoffending_rate"]["conclusion"]
+    assert "could be lower by between" in wording
     assert check_released_text(f"<p>{wording}</p>", r) == []
     assert check_released_text("<p>It could be lower by 3 people.</p>", r)
 

@@ -46,3 +46,23 @@ def test_assert_raises_with_every_risk():
         assert_no_differencing_risk(BASE, earlier)
     assert len(err.value.problems) == 2
     assert_no_differencing_risk(BASE, {"b": BASE})
+
+
+def test_the_chain_a_then_a_union_b_then_b_plus_one():
+    """Published A and A ∪ B give B = (A ∪ B) - A; a new B + x then reveals x."""
+    a = {f"A{i}" for i in range(60)}
+    b = {f"B{i}" for i in range(60)}
+    risks = differencing_risks(b | {"X"}, {"A": a, "A ∪ B": a | b})
+    assert [r.earlier for r in risks] == ["A ∪ B - A"]
+    assert risks[0].symmetric_difference == 1
+    assert differencing_risks(b | {"X"}, {"A": a, "A ∪ B": a | b}, combinations=False) == []
+
+
+def test_union_and_intersection_of_two_earlier_cohorts():
+    a, b = set(range(0, 80)), set(range(40, 120))
+    assert [r.earlier for r in differencing_risks(set(range(0, 119)), {"a": a, "b": b})] == [
+        "a ∪ b"]
+    assert [r.earlier for r in differencing_risks(set(range(40, 81)), {"a": a, "b": b})] == [
+        "a ∩ b"]
+    # far from every combination: nothing
+    assert differencing_risks(set(range(200, 300)), {"a": a, "b": b}) == []

@@ -58,18 +58,20 @@ def cr1_interval(n: int, b: int, c: int) -> tuple[float, float, float]:
 
 def paired_tables(m: dict) -> list[tuple[int, int, int, int]]:
     """Attack 5: every paired outcome table (n, a, b, c) — a pairs where both re-offended —
-    consistent with a released rate measure (rounded counts, limits to 0.01)."""
+    consistent with a released rate measure: rounded counts, and limits centred on the released
+    difference whose half width is the exact one rounded up to 0.01 (the p-value is a function
+    of those two)."""
     out = []
     step = 0.01
+    half = round((m["ci_high"] - m["ci_low"]) / 2, 6)
     for n in box(m["treatment_n"]):
         kt_range, kc_range = box(m["treatment_events"]), box(m["comparison_events"])
         for b in range(n + 1):
             for c in range(n + 1 - b):
                 _, lo, hi = cr1_interval(n, b, c)
-                lo_r, hi_r = round(lo / step) * step, round(hi / step) * step
-                ok_lo = abs(lo_r - m["ci_low"]) < 1e-9 or (m["ci_low"] <= m["difference"] < lo_r)
-                ok_hi = abs(hi_r - m["ci_high"]) < 1e-9 or (m["ci_high"] >= m["difference"] > hi_r)
-                if not (ok_lo and ok_hi):
+                exact = (hi - lo) / 2
+                if not (half - step - 1e-9 < exact <= half + 1e-9
+                        or (half == step and exact <= step)):
                     continue
                 for a in range(max(0, kt_range[0] - b, kc_range[0] - c),
                                min(n - b - c, kt_range[-1] - b, kc_range[-1] - c) + 1):
@@ -254,6 +256,8 @@ def test_attack5_rates_and_ci_do_not_give_back_the_paired_table(evaluation):
     assert len(tables) >= 2
     assert len({a + b for _, a, b, _ in tables}) >= 2  # treated re-offenders not pinned
     assert len({a + c for _, a, _, c in tables}) >= 2  # comparison re-offenders not pinned
+    assert len({n for n, *_ in tables}) >= 2  # nor the exact group size behind the rounded one
+    assert len({b for _, _, b, _ in tables}) >= 2 and len({c for *_, c in tables}) >= 2
 
 
 def test_attack5_the_cr1_formula_is_the_labs():

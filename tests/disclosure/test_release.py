@@ -354,3 +354,50 @@ def test_consistency_holds_without_secondary_suppression():
         "proven_reoffending_rate": measure(347, 340, 347, 126),
         "days_to_first_reoffence": measure(340, 340, 126, 126, unit="days")}}, s).results
     assert out["measures"]["days_to_first_reoffence"]["treatment_n"] is None
+
+
+def test_a_one_level_dimension_is_the_total_and_is_hidden(example):
+    """Issue 15, attack 3: a custody-only programme's index_type row is the cohort."""
+    example["subgroups"].append(
+        {"dimension": "index_type", "level": "custody", "treatment_n": 347, "comparison_n": 347,
+         "treatment_events": 100, "comparison_events": 126, "difference": -0.07,
+         "ci_low": -0.14, "ci_high": -0.01, "p_value": 0.02, "p_adjusted": 0.05,
+         "significant": True})
+    example["profile"]["setting"] = {"custody": 347}
+    out = release(example).results
+    row = out["subgroups"][-1]
+    assert all(row[k] is None for k in ("treatment_n", "treatment_events", "difference",
+                                        "ci_low", "p_value"))
+    assert out["profile"]["setting"] == {"custody": None}  # "all of them" is a 100% cell
+
+
+def test_subgroup_rows_need_events_and_non_events_on_each_side(example):
+    rows = example["subgroups"]
+    rows[0].update(treatment_events=9)  # Male: 9 treated re-offenders
+    out = release(example).results["subgroups"]
+    assert out[0]["treatment_events"] is None and out[0]["difference"] is None
+    example = json.loads(FIXTURE.read_text())
+    example["subgroups"][0].pop("treatment_events")
+    example["subgroups"][0].pop("comparison_events")
+    out = release(example).results["subgroups"]
+    assert out[0]["difference"] is None  # no events to check: no estimate
+
+
+def test_one_withheld_level_withholds_another(example):
+    # Female has no estimate (fewer than 50): Male's would give it back from the headline
+    out = release(example).results["subgroups"]
+    assert [r["difference"] for r in out] == [None, None]
+    assert out[0]["reason_not_reported"] == "Not shown to protect confidentiality."
+
+
+def test_subgroup_estimates_from_rounded_counts(example):
+    rows = example["subgroups"]
+    rows[1].update(treatment_n=60, comparison_n=60, treatment_events=22, comparison_events=31,
+                   difference=-0.15, ci_low=-0.3312, ci_high=0.0312, p_value=0.1034,
+                   p_adjusted=0.2068, reason_not_reported=None)
+    row = release(example).results["subgroups"][1]
+    assert row["treatment"] == round(20 / 60, 4) and row["comparison"] == round(30 / 60, 4)
+    assert row["difference"] == round(20 / 60 - 30 / 60, 4)
+    # limits centred on it, half width (0.1812) rounded up to 0.19; the p-value they imply
+    assert (row["ci_low"], row["ci_high"]) == (round(-0.1667 - 0.19, 6), round(-0.1667 + 0.19, 6))
+    assert (row["p_value"], row["p_adjusted"]) == (0.09, 0.21)

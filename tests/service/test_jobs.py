@@ -3,13 +3,14 @@ after approval, failures are recorded, and a job left running by a dead process 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from sqlalchemy import select
 
 from jdl.service._jobs import Worker, claim_next, recover, run_once
-from jdl.service._models import AuditEntry, Job, Submission
+from jdl.service._models import AuditEntry, Job, Submission, SubmissionState
 from tests.service.conftest import Lab, make_settings, start_lab
 from tests.service.test_web import signed_in
 
@@ -122,7 +123,7 @@ def test_worker_thread_runs_queued_jobs(lab, synthetic_upload):
 
 
 @pytest.mark.slow
-def test_near_duplicate_cohort_is_held_for_analyst_review(data_lab, synthetic_upload, tmp_path):
+def test_near_duplicate_cohort_is_flagged_to_the_lab_only(data_lab, synthetic_upload, tmp_path):
     lab = data_lab
     first = lab.upload("submitter_a", synthetic_upload["upload"],
                        synthetic_upload["programme"]).json()["id"]
@@ -133,21 +134,21 @@ def test_near_duplicate_cohort_is_held_for_analyst_review(data_lab, synthetic_up
     second = lab.upload("submitter_a", fewer, synthetic_upload["programme"]).json()["id"]
     assert run_once(lab.sessions, lab.settings).value == "done"
     url = f"/api/submissions/{second}"
-    body = lab.client.get(url, headers=lab.auth("analyst")).json()
-    assert body["state"] == "held"
-    assert f"submission {first}" in body["hold_reason"] and "differs" in body["hold_reason"]
+    body = lab.client.get(url, headers=lab.auth("submitter_a")).json()
+    assert body["state"] == "awaiting_review" and "hold_reason" not in body
+    diagnostics = lab.client.get(f"{url}/diagnostics", headers=lab.auth("analyst")).json()
+    assert f"submission {first}" in diagnostics["differencing"]
+    assert lab.client.get(f"{url}/diagnostics",
+                          headers=lab.auth("submitter_a")).status_code == 403
+    assert lab.client.post(f"/api/submissions/{first}/approve",
+                           headers=lab.auth("reviewer")).status_code == 200
     assert lab.client.post(f"{url}/approve", headers=lab.auth("reviewer")).status_code == 409
-    assert lab.client.post(f"{url}/release-hold",
-                           headers=lab.auth("submitter_a")).status_code == 403
-    released = lab.client.post(f"{url}/release-hold", headers=lab.auth("analyst"))
-    assert released.status_code == 200 and released.json()["state"] == "awaiting_review"
-    assert lab.client.post(f"{url}/approve", headers=lab.auth("reviewer")).status_code == 200
-    first_body = lab.client.get(f"/api/submissions/{first}", headers=lab.auth("analyst")).json()
-    assert first_body["state"] == "awaiting_review" and first_body["hold_reason"] is None
 
 
-def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
-    """A finished job whose links.csv holds ``person_ids`` (no evaluation needed)."""
+def _fake_run(lab, submission_id: int, person_ids: list[int],
+              analysed: list[int] | None = None) -> str | None:
+    """A finished job whose links.csv holds ``person_ids`` and, with ``analysed``, whose
+    matched.csv holds those as the treatment group (no evaluation needed)."""
     from jdl.service._crypto import seal_folder
     from jdl.service._jobs import differencing_hold, linked_person_ids
     from jdl.service._storage import job_dir
@@ -160,6 +161,11 @@ def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
         rows = [f"{i + 2},{pid},1.0,id" for i, pid in enumerate(person_ids)]
         (folder / "links.csv").write_text("\n".join(
             ["row_number,person_id,match_probability,method", *rows, "99,,0.1,none"]) + "\n")
+        if analysed is not None:
+            matched = [f"{pid},{i},1,1.0,{i}" for i, pid in enumerate(analysed)]
+            matched += [f"C{pid},{i},0,1.0,{i}" for i, pid in enumerate(analysed)]
+            (folder / "matched.csv").write_text("\n".join(
+                ["person_id,event_id,treated,weights,subclass", *matched]) + "\n")
         seal_folder(lab.settings.service, folder)  # as a finished job leaves it
         assert not (folder / "links.csv").exists()
         assert linked_person_ids(lab.settings.service, folder.parent) == {
@@ -178,14 +184,72 @@ def _fake_run(lab, submission_id: int, person_ids: list[int]) -> str | None:
 def test_differencing_guard(lab, synthetic_upload, second, held):
     ids = [lab.upload("submitter_a", synthetic_upload["upload"],
                       synthetic_upload["programme"]).json()["id"] for _ in range(2)]
-    other_org = lab.upload("submitter_b", synthetic_upload["upload"],
-                           synthetic_upload["programme"]).json()["id"]
     assert _fake_run(lab, ids[0], list(range(100))) is None
-    assert _fake_run(lab, other_org, list(range(99))) is None  # other organisations: not compared
     reason = _fake_run(lab, ids[1], list(second))
     assert (reason is not None) == held
     if held:
-        assert f"submission {ids[0]}" in reason and f"submission {other_org}" not in reason
+        assert f"submission {ids[0]}" in reason
+
+
+def test_differencing_guard_compares_every_organisation(lab, synthetic_upload):
+    a = lab.upload("submitter_a", synthetic_upload["upload"],
+                   synthetic_upload["programme"]).json()["id"]
+    b = lab.upload("submitter_b", synthetic_upload["upload"],
+                   synthetic_upload["programme"]).json()["id"]
+    assert _fake_run(lab, a, list(range(100))) is None
+    reason = _fake_run(lab, b, list(range(99)))
+    assert reason is not None and f"submission {a}" in reason
+
+
+def test_differencing_guard_compares_analysed_groups_not_linked_people(lab, synthetic_upload):
+    """Padding: nine linkable but ineligible people make the linked sets differ by 10 while
+    the analysed groups differ by one."""
+    a = lab.upload("submitter_a", synthetic_upload["upload"],
+                   synthetic_upload["programme"]).json()["id"]
+    b = lab.upload("submitter_b", synthetic_upload["upload"],
+                   synthetic_upload["programme"]).json()["id"]
+    assert _fake_run(lab, a, list(range(100)), analysed=list(range(80))) is None
+    padded = [*range(100), *range(1000, 1010)]
+    reason = _fake_run(lab, b, padded, analysed=[*range(80), 1000])
+    assert reason is not None and "1 people" in reason
+
+
+def test_the_organisation_sees_the_same_whatever_the_guard_decides(lab, synthetic_upload):
+    """Issue 15, attack 2: the guard's decision and reason are lab-internal. A near-duplicate
+    and an unrelated cohort look the same to their organisation; approval is refused (to the
+    lab reviewer) only while the other is released."""
+    from jdl.service._jobs import set_state
+
+    first = lab.upload("submitter_a", synthetic_upload["upload"],
+                       synthetic_upload["programme"]).json()["id"]
+    near = lab.upload("submitter_b", synthetic_upload["upload"],
+                      synthetic_upload["programme"]).json()["id"]
+    far = lab.upload("submitter_b", synthetic_upload["upload"],
+                     synthetic_upload["programme"]).json()["id"]
+    _fake_run(lab, first, list(range(100)))
+    assert _fake_run(lab, near, list(range(101))) is not None
+    assert _fake_run(lab, far, list(range(500, 600))) is None
+    with lab.sessions() as db:
+        for sid in (first, near, far):
+            set_state(db, db.get(Submission, sid), SubmissionState.awaiting_review)
+        db.commit()
+    seen = [lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("submitter_b")).json()
+            for sid in (near, far)]
+    assert [s["state"] for s in seen] == ["awaiting_review", "awaiting_review"]
+    assert all("hold_reason" not in s and "ifferencing" not in json.dumps(s) for s in seen)
+    signed_in(lab, "submitter_b")
+    pages = [lab.client.get(f"/submissions/{sid}").text for sid in (near, far)]
+    assert all("ifferencing" not in page for page in pages)
+    lab.client.cookies.clear()
+    # the first is approved; the near one can then not be (serialised check at approval)
+    assert lab.client.post(f"/api/submissions/{first}/approve",
+                           headers=lab.auth("reviewer")).status_code == 200
+    refused = lab.client.post(f"/api/submissions/{near}/approve", headers=lab.auth("reviewer"))
+    assert refused.status_code == 409 and "ifferencing" in refused.text
+    assert lab.client.post(f"/api/submissions/{far}/approve",
+                           headers=lab.auth("reviewer")).status_code == 200
+    after = lab.client.get(f"/api/submissions/{near}", headers=lab.auth("submitter_b")).json()
+    assert after["state"] == "awaiting_review"
 
 
 class _Killed(BaseException):

@@ -190,10 +190,13 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
         if _num(t) and _num(c) and _num(d) and abs(d - (t - c)) > 1e-6:
             out.append(f"{where}/difference: not the difference of the released values")
         step = CI_STEP.get(unit, 0.01)
-        for k in ("ci_low", "ci_high"):
-            v = row.get(k)
-            if _num(v) and abs(v / step - round(v / step)) > 1e-6:
-                out.append(f"{where}/{k}: not rounded to {step:g}")
+        lo, hi = row.get("ci_low"), row.get("ci_high")
+        if _num(lo) and _num(hi):
+            half = (hi - lo) / 2
+            if abs(half / step - round(half / step)) > 1e-6:
+                out.append(f"{where}: confidence limits' half width not rounded to {step:g}")
+            if _num(d) and abs((lo + hi) / 2 - d) > 1e-6:
+                out.append(f"{where}: confidence limits not centred on the released difference")
         for k in ("p_value", "p_adjusted"):
             v = row.get(k)
             if _num(v) and abs(coarse_p(v) - v) > 1e-12:

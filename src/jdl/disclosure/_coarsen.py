@@ -109,16 +109,24 @@ def _rounds_to(n: int, released: int, base: int, min_count: int) -> bool:
 def coarsen(data: dict[str, Any]) -> None:
     """Replace, in place, every estimate of a released dict by its non-invertible form."""
     measures = data.get("measures") or {}
-    for m in measures.values():
+    alpha = (data.get("power") or {}).get("alpha") or 0.05
+    for name, m in measures.items():
         if isinstance(m, dict):
-            _measure(m)
+            _measure(name, m, alpha)
     for row in data.get("subgroups") or []:
         if isinstance(row, dict):
             _row(row, "proportion", from_counts=True)
     sens = data.get("sensitivity") or {}
+    head = measures.get(REOFFENDER_MEASURE) or {}
     for row in sens.get("specifications") or []:
         if isinstance(row, dict):
             _row(row, "proportion", from_counts=False)
+            same = all(row.get(k) == head.get(k) for k in ("treatment_n", "comparison_n"))
+            if str(row.get("label", "")).startswith("Main analysis") and same \
+                    and row.get("difference") is not None:
+                # the headline itself: shown as released there, not a second rounding of it
+                row.update({k: head.get(k) for k in ("difference", "ci_low", "ci_high",
+                                                     "p_value")})
     for block in ("e_value", "rosenbaum"):
         for key, value in (sens.get(block) or {}).items():
             if _is_num(value):
@@ -138,7 +146,7 @@ def _ratio(events: object, n: object) -> float | None:
     return None
 
 
-def _measure(m: dict[str, Any]) -> None:
+def _measure(name: str, m: dict[str, Any], alpha: float = 0.05) -> None:
     unit = m.get("unit") or "proportion"
     step = CI_STEP.get(unit, 0.01)
     if unit in ("proportion", "per person"):
@@ -149,13 +157,40 @@ def _measure(m: dict[str, Any]) -> None:
         for side in ("treatment", "comparison"):
             if _is_num(m.get(side)):
                 m[side] = round(m[side], DAYS_DECIMALS) + 0.0
-    _paired(m, step)
+    _paired(m, step, alpha)
     if _is_num(m.get("se")):
-        m["se"] = round_to(math.ceil(m["se"] / step) * step, step)
+        m["se"] = round_to(math.ceil(round(m["se"] / step, 6)) * step, step)
     if _is_num(m.get("required_n")):
         m["required_n"] = significant_figures(m["required_n"])
     if isinstance(m.get("conclusion"), str):
-        m["conclusion"] = _round_sizes_in(m["conclusion"])
+        m["conclusion"] = _conclusion(name, m) or _round_sizes_in(m["conclusion"])
+
+
+#: Measure names whose wording uses the lab's standard phrase (jdl.inference.DEFAULT_OUTCOMES).
+_STANDARD = {"proven_reoffending_rate": "rate", "reoffending_frequency": "frequency",
+             "days_to_first_reoffence": "days"}
+_KIND_OF_UNIT = {"proportion": "rate", "per person": "frequency", "days": "days"}
+
+
+def _conclusion(name: str, m: dict[str, Any]) -> str | None:
+    """The lab's wording (:func:`jdl.inference.conclusion_text`) rebuilt from the released
+    difference and limits: the pipeline's sentence quotes the exact limits."""
+    from jdl.inference import conclusion_text
+
+    kind = _KIND_OF_UNIT.get(m.get("unit") or "")
+    d, lo, hi = m.get("difference"), m.get("ci_low"), m.get("ci_high")
+    if kind is None or not all(_is_num(v) for v in (d, lo, hi)):
+        return None
+    label = m.get("label") or name
+    scale = 1.0 if kind == "days" else 100.0
+    what = None
+    if _STANDARD.get(name) != kind:  # as jdl.inference words a measure it has no phrase for
+        what = {"rate": f"the number of people counted in '{label}'",
+                "frequency": f"the number counted in '{label}'"}.get(
+            kind, f"the average of '{label}'")
+    required = m.get("required_n") if _is_num(m.get("required_n")) else None
+    return conclusion_text(kind, label, d * scale, lo * scale, hi * scale,
+                           bool(m.get("significant")), required, [], what=what)
 
 
 def _row(row: dict[str, Any], unit: str, *, from_counts: bool) -> None:
@@ -171,26 +206,46 @@ def _row(row: dict[str, Any], unit: str, *, from_counts: bool) -> None:
         if _is_num(row.get(key)):
             row[key] = coarse_p(row[key])
     _paired(row, CI_STEP[unit])
+    if row.get("significant") is True and _is_num(row.get("p_adjusted")) and \
+            row.get("ci_low") is not None and row["ci_low"] <= 0 <= row["ci_high"]:
+        row["significant"] = False
 
 
-def _paired(row: dict[str, Any], step: float) -> None:
-    """Difference from the released sides (or rounded to ``step``), limits rounded to ``step``
-    and widened to contain the difference, p-value coarsened."""
+def _paired(row: dict[str, Any], step: float, alpha: float = 0.05) -> None:
+    """Difference, limits and p-value that add nothing to what the released counts say but the
+    precision of the estimate.
+
+    The difference is the released treatment minus comparison value (or, for a row without
+    counts, rounded to ``step``). The limits are **centred on that difference** with the half
+    width rounded *up* to ``step``: limits rounded each on its own gave the exact difference to
+    half a step and the exact width to a step, which for 53 people pinned the group size and
+    both counts of discordant pairs (issue 15, attack 5). The p-value is the one these limits
+    imply (normal approximation, as the lab's estimator), coarsened."""
     t, c = row.get("treatment"), row.get("comparison")
-    if row.get("difference") is not None:
-        if _is_num(t) and _is_num(c):
-            row["difference"] = round(t - c, RATE_DECIMALS) + 0.0
-        elif _is_num(row["difference"]):
-            row["difference"] = round_to(row["difference"], step)
-    d = row.get("difference")
-    for key in _PAIRED_LIMITS:
-        if _is_num(row.get(key)):
-            row[key] = round_to(row[key], step)
-    if _is_num(d) and _is_num(row.get("ci_low")) and row["ci_low"] > d:
-        row["ci_low"] = round_to(math.floor(d / step) * step, step)
-    if _is_num(d) and _is_num(row.get("ci_high")) and row["ci_high"] < d:
-        row["ci_high"] = round_to(math.ceil(d / step) * step, step)
-    if _is_num(row.get("p_value")):
+    if row.get("difference") is None:
+        return
+    if _is_num(t) and _is_num(c):
+        d = round(t - c, RATE_DECIMALS) + 0.0
+    elif _is_num(row["difference"]):
+        d = round_to(row["difference"], step)
+    else:
+        return
+    row["difference"] = d
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if _is_num(lo) and _is_num(hi):
+        half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
+        row["ci_low"] = round(d - half, RATE_DECIMALS + 2) + 0.0
+        row["ci_high"] = round(d + half, RATE_DECIMALS + 2) + 0.0
+        if _is_num(row.get("p_value")):
+            from scipy.stats import norm
+
+            se = half / norm.ppf(1 - alpha / 2)
+            row["p_value"] = coarse_p(float(2 * norm.sf(abs(d) / se)))
+        if row.get("significant") is True and row["ci_low"] <= 0 <= row["ci_high"]:
+            row["significant"] = False  # never claim more than the released limits show
+            if "direction" in row:
+                row["direction"] = "inconclusive"
+    elif _is_num(row.get("p_value")):
         row["p_value"] = coarse_p(row["p_value"])
 
 

@@ -267,6 +267,11 @@ class _Run:
                 for p in counts:
                     if p[0] == "subgroups" and p[1] in rows and p not in self.hidden:
                         self.hidden[p] = "one_level"
+        # likewise a profile table with one category: "all of them" is a 100% cell
+        for dim in self.data.get("profile") or {}:
+            shown = [p for p in counts if p[:2] == ("profile", dim) and counts[p] > 0]
+            if len(shown) == 1 and shown[0] not in self.hidden:
+                self.hidden[shown[0]] = "one_level"
 
     def _follow_headline(self, counts: dict[Path, float]) -> bool:
         """Sub-group events add up to the headline's: when a side of the headline rate has a

@@ -342,7 +342,9 @@ def get_diagnostics(submission_id: SubmissionId, request: Request, db: SessionDe
     review = read_sealed(settings.service, internal / "disclosure-review.txt")
     record(db, request, "diagnostics.view", user_id=user.id, submission_id=submission_id)
     return {"job_id": job.id, **{k: results.get(k) for k in DIAGNOSTIC_KEYS},
-            "disclosure_review": None if review is None else review.decode()}
+            "disclosure_review": None if review is None else review.decode(),
+            # lab-internal: the differencing guard's finding (never shown to the organisation)
+            "differencing": submission.hold_reason}
 
 
 @router.post("/{submission_id}/rerun", response_model=SubmissionOut,
@@ -408,15 +410,27 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
              detail="reviewer ran or submitted this work")
         raise HTTPException(403, "You cannot approve work you submitted or ran; another "
                                  "reviewer must approve it.")
+    from jdl.service._jobs import GUARD_LOCK, differencing_hold, lock_guard
     from jdl.service._publication import default_embargo
 
     embargo = (body.embargo_until if body and body.embargo_until
                else default_embargo(settings))
     if embargo < utcnow().date():
         raise HTTPException(422, "The publication date cannot be in the past.")
-    submission.approved_by, submission.embargo_until = user.id, embargo
-    set_state(db, submission, SubmissionState.approved, user.id)
-    db.commit()
+    with GUARD_LOCK:  # the guard and the approval it allows, one at a time
+        lock_guard(db)
+        reason = differencing_hold(db, settings, submission, released_only=True)
+        if reason:
+            submission.hold_reason = reason
+            db.commit()
+            deny(db, request, "submission.approve", user_id=user.id,
+                 submission_id=submission_id, detail="differencing guard")
+            # only lab reviewers reach this line; the organisation still sees "awaiting review"
+            raise HTTPException(409, f"Not approved: {reason} Ask the organisation to combine "
+                                     "its submissions, or refuse this one.")
+        submission.approved_by, submission.embargo_until = user.id, embargo
+        set_state(db, submission, SubmissionState.approved, user.id)
+        db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
     db.refresh(submission)
     return submission

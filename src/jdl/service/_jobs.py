@@ -285,9 +285,11 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
         if state is JobState.failed:
             set_state(db, submission, SubmissionState.failed)
         else:
+            # the guard's finding is lab-internal: the organisation sees the same state and
+            # wording whatever it is (a "held" state told it whether a person it added has a
+            # record); approval and publication run the guard again, serialised
             submission.hold_reason = differencing_hold(db, settings, submission, job)
-            set_state(db, submission, SubmissionState.held if submission.hold_reason
-                      else SubmissionState.awaiting_review)
+            set_state(db, submission, SubmissionState.awaiting_review)
         db.commit()
     return state
 
@@ -304,28 +306,65 @@ def linked_person_ids(service: ServiceSettings, out_dir: Path) -> set[str]:
     return {row["person_id"] for row in rows if row.get("person_id")}
 
 
+def analysed_person_ids(service: ServiceSettings, out_dir: Path) -> set[str]:
+    """The people a run analysed: the matched treatment group (lab-internal ``matched.csv``),
+    or, for a run that has none, the people it linked."""
+    import csv
+    import io
+
+    data = read_sealed(service, out_dir / "internal" / "matched.csv")
+    if data is None:
+        return linked_person_ids(service, out_dir)
+    rows = csv.DictReader(io.StringIO(data.decode()))
+    return {row["person_id"] for row in rows
+            if row.get("person_id") and str(row.get("treated")) in ("1", "1.0", "True")
+            and float(row.get("weights") or 1) > 0}
+
+
+#: Serialises the guard with the state change it allows (approval, publication) in this
+#: process; on PostgreSQL a transaction-level advisory lock does it across processes.
+GUARD_LOCK = threading.Lock()
+_GUARD_LOCK_KEY = 15_015
+
+
+def lock_guard(db: Session) -> None:
+    """Take the cross-process guard lock for the current transaction (PostgreSQL)."""
+    from sqlalchemy import text
+
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GUARD_LOCK_KEY})
+
+
 def differencing_hold(db: Session, settings: Settings, submission: Submission,
-                      job: Job) -> str | None:
-    """Why this run must wait for an analyst, or None: its linked people differ from an earlier
-    submission of the same organisation by more than 0 and fewer than the disclosure threshold
-    (comparing the two reports could reveal individuals' outcomes)."""
+                      job: Job | None = None, *, released_only: bool = False) -> str | None:
+    """Why this submission's report must not be released, or None (lab-internal wording).
+
+    Its analysed treatment group is compared with that of every other submission of *every*
+    organisation with a finished run — earlier, pending or published; with ``released_only``
+    only those approved or published (what approval and publication must not collide with) —
+    and with the unions, intersections and differences of each pair
+    (:func:`jdl.disclosure.differencing_risks`)."""
     from jdl.disclosure import differencing_risks
 
     storage = Path(settings.service.storage_dir)
-    current = linked_person_ids(settings.service, job_dir(storage, submission.id, job.id))
-    earlier: dict[str, set[str]] = {}
+    job = job or submission.latest_done_job
+    if job is None:
+        return None
+    current = analysed_person_ids(settings.service, job_dir(storage, submission.id, job.id))
+    states = ([SubmissionState.approved.value, SubmissionState.published.value] if released_only
+              else [s.value for s in SubmissionState if s is not SubmissionState.failed])
     others = db.scalars(select(Submission).where(
-        Submission.organisation_id == submission.organisation_id,
-        Submission.id < submission.id).order_by(Submission.id))
+        Submission.id != submission.id, Submission.state.in_(states)).order_by(Submission.id))
+    earlier: dict[str, set[str]] = {}
     for other in others:
         done = other.latest_done_job
         if done is not None:
-            earlier[f"submission {other.id}"] = linked_person_ids(
+            earlier[f"submission {other.id}"] = analysed_person_ids(
                 settings.service, job_dir(storage, other.id, done.id))
     risks = differencing_risks(current, earlier, settings.disclosure)
     if not risks:
         return None
-    return ("Held for analyst review (differencing guard): "
+    return ("Differencing guard: "
             + "; ".join(risk.describe() for risk in risks) + ".")
 
 

@@ -58,10 +58,21 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
     submission off the schedule (it stays approved) and does not stop the others."""
     from jdl.catalogue import CatalogueError, ReportToPublish
     from jdl.service._catalogue import store_publication
+    from jdl.service._jobs import GUARD_LOCK, differencing_hold, lock_guard
 
     folder = _released_folder(db, settings, submission)
     if folder is None:
         log.warning("submission %s is approved but has no released outputs", submission.id)
+        return False
+    with GUARD_LOCK:  # again before publication, against everything approved or published
+        lock_guard(db)
+        reason = differencing_hold(db, settings, submission, released_only=True)
+    if reason:
+        submission.hold_reason, submission.embargo_until = reason, None
+        db.add(AuditEntry(action="submission.publish", outcome="denied",
+                          submission_id=submission.id, detail="differencing guard"))
+        db.commit()
+        log.warning("submission %s not published: differencing guard", submission.id)
         return False
     report = ReportToPublish(
         submission_id=submission.id,

@@ -52,7 +52,6 @@ class SubmissionOut(BaseModel):
     programme: dict[str, Any]
     validation: dict[str, Any]
     approved_by: int | None
-    hold_reason: str | None
     purged_at: UTCDateTime | None
     embargo_until: date | None = None  # enters the public catalogue on this day
     published_at: UTCDateTime | None = None
