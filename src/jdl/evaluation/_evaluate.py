@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -33,6 +33,9 @@ from jdl.evaluation._results import (
     Provenance,
     Results,
 )
+
+if TYPE_CHECKING:
+    from jdl.matching import CovariateSpec
 
 STAGES = ("validate", "link", "cohort", "match", "estimate", "sensitivity", "disclose", "report")
 MIN_SUBGROUP = 50
@@ -68,7 +71,7 @@ def config_hash(settings: Settings, programme: dict, seed: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def covariate_spec() -> Any:
+def covariate_spec() -> CovariateSpec:
     """Matching's covariates from the registry (:mod:`jdl.cohort`'s covariate set): those with
     ``use_in_matching``, their gap-filling rules and the exact strata."""
     from jdl.cohort._covariates import EXACT_STRATA, matching_covariates
