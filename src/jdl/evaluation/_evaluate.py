@@ -37,6 +37,7 @@ from jdl.evaluation._results import (
 if TYPE_CHECKING:
     from jdl.matching import CovariateSpec
 
+#: The progress steps of a full run, in order ("report" is :mod:`jdl.run`'s, after these).
 STAGES = ("validate", "link", "cohort", "match", "estimate", "sensitivity", "disclose", "report")
 MIN_SUBGROUP = 50
 Progress = Callable[[str], None]
@@ -99,7 +100,10 @@ def evaluate(
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
 ) -> Evaluation:
-    """Run the whole evaluation and write report.html, report.pdf, results.json and internal/.
+    """Run the evaluation and write results.json (released) and internal/ (never released).
+
+    The report is not written here (the evaluation sits below the report layer):
+    :func:`jdl.run.run_evaluation` calls this, then writes report.html and report.pdf.
 
     With ``checkpoints``, the outputs of the two slow stages (linkage; cohort and pool) are
     saved as they complete and reused when present, so a run killed part-way resumes from its
