@@ -3,8 +3,11 @@
 Public API
 ----------
 evaluate(upload, programme, data_dir, out_dir, *, settings, seed, progress, checkpoints)
-    validate -> link -> cohort and pool -> match -> estimate -> sensitivity -> disclose.
-Evaluation : what ``evaluate`` produced.
+    validate -> link -> cohort and pool -> match -> estimate -> sensitivity -> disclose; writes
+    results.json and internal/. The report is written above this layer, by
+    :func:`jdl.run.run_evaluation` (the end-to-end entry).
+Evaluation : what ``evaluate`` produced (released dict, disclosure object, typed results).
+covariate_spec : matching's covariates from the registry of measures.
 Checkpoints : where a run keeps its completed stages' outputs (resumable jobs).
 STAGES : the progress steps, in order.
 EvaluationError : the evaluation cannot produce results for this submission.
@@ -16,7 +19,10 @@ from jdl.evaluation._evaluate import (
     Evaluation,
     EvaluationError,
     config_hash,
+    covariate_spec,
     evaluate,
 )
+from jdl.evaluation._results import Results
 
-__all__ = ["STAGES", "Checkpoints", "Evaluation", "EvaluationError", "config_hash", "evaluate"]
+__all__ = ["STAGES", "Checkpoints", "Evaluation", "EvaluationError", "Results", "config_hash",
+           "covariate_spec", "evaluate"]

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -34,6 +34,10 @@ from jdl.evaluation._results import (
     Results,
 )
 
+if TYPE_CHECKING:
+    from jdl.matching import CovariateSpec
+
+#: The progress steps of a full run, in order ("report" is :mod:`jdl.run`'s, after these).
 STAGES = ("validate", "link", "cohort", "match", "estimate", "sensitivity", "disclose", "report")
 MIN_SUBGROUP = 50
 Progress = Callable[[str], None]
@@ -70,7 +74,7 @@ def config_hash(settings: Settings, programme: dict, seed: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def covariate_spec(exact: tuple[str, ...] | None = None) -> Any:
+def covariate_spec(exact: tuple[str, ...] | None = None) -> CovariateSpec:
     """Matching's covariates from the registry (:mod:`jdl.cohort`'s covariate set): those with
     ``use_in_matching``, their gap-filling rules and the exact strata (``exact``: the run's
     ``settings.matching.exact``; the covariate set's own strata when not given)."""
@@ -99,7 +103,10 @@ def evaluate(
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
 ) -> Evaluation:
-    """Run the whole evaluation and write report.html, report.pdf, results.json and internal/.
+    """Run the evaluation and write results.json (released) and internal/ (never released).
+
+    The report is not written here (the evaluation sits below the report layer):
+    :func:`jdl.run.run_evaluation` calls this, then writes report.html and report.pdf.
 
     With ``checkpoints``, the outputs of the two slow stages (linkage; cohort and pool) are
     saved as they complete and reused when present, so a run killed part-way resumes from its
