@@ -60,6 +60,7 @@ def engines(spark):
     duck.close()
 
 
+@pytest.mark.spark
 def test_the_methods_the_stages_use_agree(engines, tmp_path):
     results = {}
     for name, engine in engines.items():

@@ -10,6 +10,7 @@ import pytest
 from jdl.engines import DuckDBEngine, SparkEngine
 
 pytestmark = [
+    pytest.mark.spark,
     pytest.mark.xdist_group("spark"),
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),

@@ -22,6 +22,7 @@ from jdl.admin.synth import DEFAULT_PROGRAMMES, make_submission
 from jdl.cohort import build_cohort, build_pool, pool_attrition, read_pool, write_pool
 
 pytestmark = [
+    pytest.mark.spark,
     pytest.mark.xdist_group("spark"),
     # pyspark 4.3 warns about pandas 3 on every conversion; these tests are what checks it.
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
