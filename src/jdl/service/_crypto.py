@@ -216,7 +216,8 @@ def _write_private(path: Path, data: bytes) -> None:
 def encrypted_files(storage: Path) -> list[Path]:
     """Every file the service stored encrypted: uploads, checkpoints, sealed internal outputs."""
     storage = Path(storage)
-    return sorted([*storage.glob("submission-*/upload.*"),
+    uploads = [p for p in storage.glob("submission-*/upload.*") if p.suffix != ".part"]
+    return sorted([*uploads,
                    *storage.glob("submission-*/jobs/*/checkpoints/*.bin"),
                    *storage.glob(f"submission-*/jobs/*/internal/*{SEALED}")])
 
