@@ -93,7 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from jdl.service._headers import SecurityHeaders
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, even a 429, gets them
+    # outermost of all, outside Starlette's ServerErrorMiddleware (which add_middleware cannot
+    # wrap): every answer gets them, a 429, a 413 and an unexpected error's 500 included
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:

@@ -13,13 +13,20 @@ Whenever an answer goes out before the request's body has been read to the end (
 a 401/403/429 the app gave without reading it), it carries ``Connection: close`` so the server
 drops the connection instead of reading and discarding the rest of a huge body.
 
+A body that stops arriving is cut off too (slowloris): a form or JSON body must arrive whole
+within ``body_seconds``, and an upload may pause at most ``upload_idle_seconds`` between
+chunks; past that the answer is 408 with ``Connection: close``. (uvicorn itself has no timeout
+for a body in progress; a connection that never finishes its headers is the proxy's to drop.)
+
 It is pure ASGI rather than Starlette's ``BaseHTTPMiddleware`` so that it sees the body's
 chunks as they arrive and adds nothing to memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,13 +38,25 @@ class _TooLarge(Exception):
     """Raised into the app from ``receive`` when the body passes its limit."""
 
 
+class _TooSlow(Exception):
+    """Raised into the app from ``receive`` when the body stops arriving."""
+
+
+#: seconds a form or JSON body (at most ``max_json_bytes``) has to arrive in full
+BODY_SECONDS = 10.0
+#: seconds an upload may pause between two chunks (a slow link still gets through)
+UPLOAD_IDLE_SECONDS = 30.0
+
+
 class BodyLimits:
     """The middleware; the limits are in bytes."""
 
     def __init__(self, app: ASGIApp, *, upload_bytes: int, form_bytes: int,
-                 json_bytes: int) -> None:
+                 json_bytes: int, body_seconds: float = BODY_SECONDS,
+                 upload_idle_seconds: float = UPLOAD_IDLE_SECONDS) -> None:
         self.app = app
         self.upload_bytes, self.form_bytes, self.json_bytes = upload_bytes, form_bytes, json_bytes
+        self.body_seconds, self.upload_idle_seconds = body_seconds, upload_idle_seconds
 
     def limit_for(self, method: str, path: str, content_type: str) -> int:
         if (method, path.rstrip("/") or "/") in UPLOAD_ROUTES:
@@ -61,10 +80,20 @@ class BodyLimits:
             await _answer(scope, send, 413, _too_large(limit))
             return
         state = {"received": 0, "done": not chunked and int(declared or 0) == 0,
-                 "exceeded": False, "started": False}
+                 "exceeded": False, "started": False, "slow": False}
+        upload = limit == self.upload_bytes
+        deadline = time.monotonic() + self.body_seconds
 
         async def limited_receive() -> Message:
-            message = await receive()
+            if state["done"]:  # after the body: waiting for a disconnect is not limited
+                return await receive()
+            wait = (self.upload_idle_seconds if upload
+                    else max(0.0, deadline - time.monotonic()))
+            try:
+                message = await asyncio.wait_for(receive(), wait)
+            except TimeoutError:
+                state["slow"] = True
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
                 if not message.get("more_body", False):
@@ -75,7 +104,7 @@ class BodyLimits:
             return message
 
         async def guarded_send(message: Message) -> None:
-            if state["exceeded"]:
+            if state["exceeded"] or state["slow"]:
                 return  # the app's answer to a body it could not finish: ours goes instead
             if message["type"] == "http.response.start":
                 state["started"] = True
@@ -86,13 +115,16 @@ class BodyLimits:
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
+        except (_TooLarge, _TooSlow):
             pass
         except Exception:
-            if not state["exceeded"]:
+            if not (state["exceeded"] or state["slow"]):
                 raise
         if state["exceeded"] and not state["started"]:
             await _answer(scope, send, 413, _too_large(limit))
+        elif state["slow"] and not state["started"]:
+            await _answer(scope, send, 408, "The request's body stopped arriving; send it "
+                                            "again.")
 
 
 def _too_large(limit: int) -> str:

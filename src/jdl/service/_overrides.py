@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -63,6 +64,8 @@ def check_overrides(settings: Settings, overrides: Any) -> list[SettingOverride]
             elif name not in RERUN_ALLOWED.get(str(section), ()):
                 problems.append(f"{key}: may not be changed in a re-run (only analysis "
                                 f"settings may: {allowed_names()}).")
+            elif _not_finite(values[name]):
+                problems.append(f"{key}: must be a finite number (not NaN or infinity).")
     if not problems:
         try:
             apply_overrides(settings, overrides, [])
@@ -98,6 +101,19 @@ def describe(overrides: list[SettingOverride]) -> str:
     """One line for the audit log, e.g. ``matching.caliper=0.1 (lab 0.2)``."""
     return "; ".join(f"{o.setting}={json.dumps(o.value)} (lab {json.dumps(o.lab_value)})"
                      for o in overrides) or "lab settings"
+
+
+def _not_finite(value: Any) -> bool:
+    """NaN or an infinity anywhere in a value (JSON bodies may carry them: Python's parser
+    accepts ``NaN`` and ``Infinity``). They would pass as floats, then silently match or link
+    nobody, or everybody, and cannot be stored as JSON by PostgreSQL."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_not_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_not_finite(v) for v in value)
+    return False
 
 
 def _nearest(name: str, choices: list[str]) -> str:

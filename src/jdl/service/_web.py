@@ -92,9 +92,15 @@ class LoginLimiter:
         self._lock = threading.Lock()
 
     def _count(self, key: tuple[str, str]) -> int:
-        times = self._failures[key]
+        """Failures still in the window (a key with none left is forgotten: looking up ever
+        new emails must not grow the limiter)."""
+        times = self._failures.get(key)
+        if times is None:
+            return 0
         while times and times[0] < time.monotonic() - self.window:
             times.popleft()
+        if not times:
+            del self._failures[key]
         return len(times)
 
     def blocked(self, client: str, email: str) -> bool:
