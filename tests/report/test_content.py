@@ -358,3 +358,29 @@ def test_a_significant_increase_is_worded_as_one(raw):
     assert ("the programme may increase the number of people who commit a proven re-offence "
             "within one year by between 2 and 14 people in every 100") in summary
     assert "was higher for those who received support" in visible_text(_section(out, "can-say"))
+
+
+def test_settings_changed_for_a_rerun_are_listed_in_the_methods(raw):
+    """Issue 16: every override an analyst made (reviewed by the lab) reaches the report's
+    methods, through the typed results and the disclosure stage, and a standard run shows none."""
+    import dataclasses
+
+    from jdl.core.config import DisclosureSettings
+    from jdl.disclosure import release
+    from jdl.evaluation._results import SettingChange
+    from jdl.report import render_html
+    from tests.fixtures.example_results import example_results
+
+    typed = dataclasses.replace(example_results(), analysis_overrides=(
+        SettingChange("matching.caliper", "0.1", "0.2"),
+        SettingChange("matching.exact", "index_type", "index_type, index_year")))
+    released = release(typed.to_dict(), DisclosureSettings()).results
+    assert released["analysis_overrides"][0] == {
+        "setting": "matching.caliper", "value": "0.1", "lab_value": "0.2"}
+    html = render_html({**released, "generated_at": "2026-11-24"})
+    section = html.split("Settings changed for this analysis", 1)[1].split("</table>", 1)[0]
+    assert "matching.caliper" in section and "<td>0.1</td><td>0.2</td>" in section
+    assert "<td>index_type</td><td>index_type, index_year</td>" in section
+    standard = release(example_results().to_dict(), DisclosureSettings()).results
+    assert "Settings changed for this analysis" not in render_html(
+        {**standard, "generated_at": "2026-11-24"})

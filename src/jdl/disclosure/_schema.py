@@ -141,6 +141,8 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/selective_sample/selection_basis", Kind.LABEL),
     FieldSpec("/selective_sample/warning", Kind.LABEL),
     FieldSpec("/warnings/[]", Kind.LABEL, "lab-written sentences; must not quote raw counts"),
+    FieldSpec("/analysis_overrides/[]/*", Kind.META,
+              "settings an analyst changed for a re-run, as the reviewer approved them"),
 )
 
 #: Container shapes of the results dict: "map" (a dict), "list", a tuple for nested containers

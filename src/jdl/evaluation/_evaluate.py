@@ -32,6 +32,7 @@ from jdl.evaluation._results import (
     MeasureSummary,
     Provenance,
     Results,
+    SettingChange,
 )
 
 if TYPE_CHECKING:
@@ -450,6 +451,9 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
         selective_sample=selective_sample(a.programme, counts.submitted,
                                           settings.intake.min_share_of_declared),
         warnings=tuple(warnings),
+        analysis_overrides=tuple(
+            SettingChange(o.setting, _setting_text(o.value), _setting_text(o.lab_value))
+            for o in settings.report.analysis_overrides),
     )
 
 
@@ -471,3 +475,12 @@ def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: d
         "unsuppressed aggregates. Released outputs are report.html, report.pdf and results.json.\n"
     )
     return internal
+
+
+def _setting_text(value: Any) -> str:
+    """A setting's value as the report prints it (lists joined, None as 'none')."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value)

@@ -123,6 +123,16 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class SettingChange:
+    """A lab setting an analyst changed for this run (reviewed by the lab before release):
+    the report's methods list each one, so a reader sees the analysis was not the standard one."""
+
+    setting: str = released(Kind.META)  # "section.name", e.g. "matching.caliper"
+    value: str = released(Kind.META)  # as the run used it
+    lab_value: str = released(Kind.META)  # the lab's own setting
+
+
+@dataclass(frozen=True)
 class Results:
     """Everything one evaluation found, before disclosure control."""
 
@@ -143,6 +153,7 @@ class Results:
     subgroups: tuple[SubgroupEstimate, ...]
     selective_sample: SelectiveSample
     warnings: tuple[str, ...]
+    analysis_overrides: tuple[SettingChange, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The raw results dict (the disclosure stage's input), in its documented key order."""
@@ -172,6 +183,7 @@ class Results:
             "subgroups": to_plain(self.subgroups),
             "selective_sample": to_plain(self.selective_sample),
             "warnings": list(self.warnings),
+            "analysis_overrides": to_plain(self.analysis_overrides),
         }
 
     def kinds(self) -> list[tuple[tuple[str | int, ...], Kind]]:
@@ -189,4 +201,5 @@ class Results:
             out += declared_kinds(getattr(self, name), (name,))
         out += [(p[:1] + p[2:], k) for p, k in declared_kinds(self.profile, ("profile",))]
         out += [(("warnings", i), Kind.LABEL) for i in range(len(self.warnings))]
+        out += declared_kinds(self.analysis_overrides, ("analysis_overrides",))
         return out

@@ -142,6 +142,9 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
             ("Random seed", fmt_text(rel.get("seed"))),
             ("Results schema", fmt_text(rel.get("schema_version"))),
         ],
+        "overrides": [(fmt_text(o.get("setting")), fmt_text(o.get("value")),
+                       fmt_text(o.get("lab_value")))
+                      for o in (rel.get("analysis_overrides", default=[]) or [])],
     }
 
 
