@@ -41,8 +41,9 @@ def run_evaluation(
     report = write_report(done.results, done.out_dir, settings)
     internal = done.files["internal"]
     review_released_files(done.released, [done.files["results"], *report.paths], internal)
-    files = {"results": done.files["results"], "html": report.html, "pdf": report.pdf,
-             "internal": internal}
+    written = {"results": done.files["results"], "html": report.html, "pdf": report.pdf,
+               "internal": internal}
+    files = {name: path for name, path in written.items() if path is not None}
     return replace(done, files=files)
 
 

@@ -17,7 +17,7 @@ summary: by the rule, neither is a significant result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -116,7 +116,7 @@ def headline_findings(results: Mapping[str, Any], rules: InferenceSettings) -> l
     return [classify(n, measures.get(n), reoffenders, rules) for n in names]
 
 
-def finding_for(findings: list[Mapping[str, Any]], measure: str) -> Mapping[str, Any] | None:
+def finding_for(findings: Sequence[Mapping[str, Any]], measure: str) -> Mapping[str, Any] | None:
     """The stored finding for ``measure`` (findings are stored as dicts)."""
     return next((f for f in findings if f.get("measure") == measure), None)
 

@@ -113,8 +113,8 @@ def protect_grid(
     rows, cols = len(grid), len(grid[0]) if grid else 0
     can_hide = {(i, j) for i in range(rows) for j in range(cols)
                 if hide_zeros or grid[i][j] != 0}
-    hidden = {(i, j) for (i, j) in can_hide if grid[i][j] < min_count}
-    small = set(hidden)
+    hidden: set[Hashable] = {(i, j) for (i, j) in can_hide if grid[i][j] < min_count}
+    small: set[Hashable] = set(hidden)
     lines = [[(i, j) for j in range(cols)] for i in range(rows)]
     lines += [[(i, j) for i in range(rows)] for j in range(cols)]
     changed = True

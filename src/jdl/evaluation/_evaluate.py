@@ -268,7 +268,7 @@ def _match(
     )
 
 
-def _outcomes() -> tuple[dict[str, str], dict[str, str]]:
+def _outcomes() -> tuple[dict[str, Any], dict[str, str]]:
     """{column: kind} and {column: label} of the reported outcomes (the registry's)."""
     from jdl.outcomes import reported_outcomes
 

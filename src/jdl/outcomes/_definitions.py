@@ -6,6 +6,8 @@ which definitions produced them. The written rules are in ``docs/cohort-and-outc
 
 from __future__ import annotations
 
+from typing import Any
+
 from jdl.admin.contract import OFFENCE_GROUPS
 from jdl.engines.dialect import overlap_days, quote_string
 from jdl.outcomes._measures import FollowUp, Measure
@@ -19,13 +21,13 @@ def _flag(predicate: str) -> str:
 
 
 def _after(name: str, sql: str, description: str, headline: bool = False,
-           **reported: str) -> Measure:
+           **reported: Any) -> Measure:
     """An offence measure over the follow-up window (re-offences only); ``reported`` gives a
     released measure its ``result_key``, ``kind``, ``unit``, ``label`` and ``noun``."""
     return Measure(name, "offences", sql, description, headline, window="follow_up", **reported)
 
 
-def _rate(key: str, label: str, noun: str) -> dict[str, str]:
+def _rate(key: str, label: str, noun: str) -> dict[str, Any]:
     return {"result_key": key, "kind": "rate", "unit": "proportion", "label": label,
             "noun": noun}
 

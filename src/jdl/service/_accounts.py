@@ -199,7 +199,7 @@ def end_sessions(db: Session, user_id: int, reason: str) -> int:
     done = db.execute(update(UserSession).where(
         UserSession.user_id == user_id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason))
-    return done.rowcount or 0
+    return getattr(done, "rowcount", 0) or 0  # a CursorResult for an UPDATE
 
 
 def _aware(value: datetime) -> datetime:

@@ -55,7 +55,7 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
         raise UsageError(f"The data directory has {len(programmes)} planted programmes; "
                          f"cannot seed {n} reports.",
                          hint=f"Use --reports {len(programmes)} or fewer.")
-    left, chosen = list(programmes), []
+    left, chosen = list(programmes), list[Any]()
     sectors: set[str] = set()
     types: set[str] = set()
     while len(chosen) < n:
