@@ -150,13 +150,13 @@ def paired(n: int, b: int, c: int) -> tuple[float, float, float, float]:
     return diff, diff - Z * se, diff + Z * se, float(2 * stats.norm.sf(abs(diff / se)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mde(n: int, base_rate: float) -> float:
     return minimum_detectable_effect(max(n, 2), min(max(base_rate, 0.01), 0.99)).mde_decrease
 
 
 def _row_ok(row: dict[str, Any], n: int, b: int, c: int) -> bool:
-    diff, lo, hi, p = paired(n, b, c)
+    _, lo, hi, p = paired(n, b, c)
     d = row.get("difference")
     return (limit_ok(lo, row.get("ci_low"), d) and limit_ok(hi, row.get("ci_high"), d)
             and (row.get("p_value") is None or coarse_p(p) == row["p_value"]))
@@ -196,7 +196,7 @@ def headline_candidates(res: dict[str, Any]) -> set[tuple[int, int, int]]:
                     if power.get("required_n_for_observed") is not None:
                         try:
                             need = required_n(kc / n, kt / n)
-                        except Exception:  # noqa: BLE001 - no sample size for this candidate
+                        except Exception:  # no sample size for this candidate (e.g. equal rates)
                             continue
                         if significant_figures(math.ceil(need / 10) * 10) != power[
                                 "required_n_for_observed"]:
@@ -306,7 +306,7 @@ def test_hidden_headline_stays_hidden(evaluations):
     assert len({c[1] for c in cands}) > 1
 
 
-# --- attack 4: hidden cells bounded by totals, with the pinned group size --------------------------
+# --- attack 4: hidden cells bounded by totals, with the pinned group size ---------------------
 
 def _bounded_hidden_cells(out: Path) -> list[str]:
     """The strongest intruder: group sizes from attack 1, shown cells from their preimages,
