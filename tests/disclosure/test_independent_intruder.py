@@ -57,6 +57,8 @@ RUNS: dict[str, tuple[str, int | None, int | None, dict[str, Any]]] = {
     # completers only, 123 declared participants
     "completers123": ("second-chance-mentoring", 100, None,
                       {"selection_basis": "completers_only", "declared_participants": 123}),
+    # 110 rows: 28 treated re-offenders, released as 30
+    "mentoring110": ("second-chance-mentoring", 110, None, {}),
     # a full custody programme without row 10 (sub-group rows with estimates)
     "housing_minus10": ("open-door-housing", None, 10, {}),
 }
@@ -497,3 +499,64 @@ def test_sensitivity_rows_do_not_pin_group_sizes(evaluations):
 @pytest.mark.parametrize("name", ["family70", "restore70", "completers123"])
 def test_sensitivity_rows_do_not_pin_group_sizes_small_cohorts(evaluations, name):
     assert _attack_sensitivity_rows(evaluations(name)) == []
+
+
+# --- attack 8: rule wording on the exact count splits a rounding window -------------------------
+
+SUBGROUP_MIN_TREATED = 50  # inference: a sub-group with fewer treated people gets no estimate
+MIN_TREATED_REOFFENDERS = 30  # inference: fewer treated re-offenders -> "not significant" wording
+
+
+def _threshold_splits(out: Path) -> list[str]:
+    """A released count whose rounding window straddles a threshold that the lab applied to
+    the *exact* count and announces (a reason, a sentence, an estimate shown or not): the
+    wording tells on which side the exact count lies (released 50 + "Fewer than 50 people in
+    the group" -> 48 or 49). Reports the splits where the narrowed set excludes a value the
+    rounding alone allows (checked against the truth)."""
+    res, raw = released(out), truth(out)
+    found = []
+    for row, r in zip(res.get("subgroups") or [], raw["subgroups"], strict=True):
+        window = preimage(row["treatment_n"], 10_000) if row["treatment_n"] is not None else []
+        if not window or not min(window) < SUBGROUP_MIN_TREATED <= max(window):
+            continue
+        said_fewer = "Fewer than" in (row.get("reason_not_reported") or "")
+        shown = row.get("ci_low") is not None
+        if said_fewer or shown:
+            side = [x for x in window if (x < SUBGROUP_MIN_TREATED) == said_fewer]
+            if r["treatment_n"] in side:
+                found.append(f"{row['dimension']}={row['level']}: released {row['treatment_n']}"
+                             f" -> one of {side}")
+    m = res["measures"]["proven_reoffending_rate"]
+    if m["treatment_events"] is not None and m.get("conclusion") is not None:
+        window = preimage(m["treatment_events"])
+        if min(window) < MIN_TREATED_REOFFENDERS <= max(window):
+            fewer = f"Fewer than {MIN_TREATED_REOFFENDERS} people" in m["conclusion"]
+            side = [x for x in window if (x < MIN_TREATED_REOFFENDERS) == fewer]
+            if raw["measures"]["proven_reoffending_rate"]["treatment_events"] in side:
+                found.append(f"treated re-offenders: released {m['treatment_events']} -> one of "
+                             f"{side}")
+    return found
+
+
+def test_rule_wording_does_not_split_rounded_counts(evaluations):
+    assert _threshold_splits(evaluations(FAST_RUN)) == []
+
+
+@SLOW
+@pytest.mark.xfail(strict=True, reason=(
+    "sub-group rows: the 'Fewer than 50 people in the group' reason (inference/_subgroups.py) "
+    "and the presence of an estimate are decided on the exact treated n, so a row released as "
+    "50 tells 48-49 from 50-52 (open-door-housing without row 10: age_band 30-39 shown -> 50-52; "
+    "with the CI attack, exactly 50)"))
+def test_rule_wording_does_not_split_rounded_counts_subgroups(evaluations):
+    assert _threshold_splits(evaluations("housing_minus10")) == []
+
+
+@SLOW
+@pytest.mark.xfail(strict=True, reason=(
+    "headline: the sentence 'Fewer than 30 people in the treatment group re-offended' "
+    "(inference/_effects.py, min_treated_reoffenders) and the significant flag are decided on "
+    "the exact treated re-offenders, so a count released as 30 tells 28-29 from 30-32 "
+    "(second-chance-mentoring, 110 rows: released 30, sentence present -> 28 or 29; true 28)"))
+def test_rule_wording_does_not_split_rounded_counts_headline(evaluations):
+    assert _threshold_splits(evaluations("mentoring110")) == []
