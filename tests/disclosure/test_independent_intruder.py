@@ -446,6 +446,7 @@ def _acro_blocked_but_released(out: Path) -> list[tuple]:
 
 
 def test_acro_blocks_nothing_the_lab_released(evaluations):
+    pytest.importorskip("acro")  # a peer checker: requirements-peers.txt (--no-deps)
     assert _acro_blocked_but_released(evaluations(FAST_RUN)) == []
 
 
@@ -453,6 +454,7 @@ def test_acro_blocks_nothing_the_lab_released(evaluations):
 @pytest.mark.parametrize("name", ["family70", "restore70", "restore70_minus3", "completers123",
                                   "housing_minus10"])
 def test_acro_blocks_nothing_the_lab_released_small_cohorts(evaluations, name):
+    pytest.importorskip("acro")
     assert _acro_blocked_but_released(evaluations(name)) == []
 
 
