@@ -562,3 +562,26 @@ def test_rule_wording_does_not_split_rounded_counts_subgroups(evaluations):
     "(second-chance-mentoring, 110 rows: released 30, sentence present -> 28 or 29; true 28)"))
 def test_rule_wording_does_not_split_rounded_counts_headline(evaluations):
     assert _threshold_splits(evaluations("mentoring110")) == []
+
+
+# --- attack 9: survival points read back as counts -----------------------------------------------
+
+def _survival_off_grid(out: Path) -> list[str]:
+    """A point that is not (rounded re-offenders) / (rounded group) would carry exact counts:
+    (1 - point) * released n must be a multiple of the rounding base."""
+    res = released(out)
+    m = res["measures"]["proven_reoffending_rate"]
+    bad = []
+    for arm, points in (res.get("survival") or {}).items():
+        n = m.get(f"{arm}_n")
+        for p in points:
+            gone = (1 - p["proportion_not_reoffended"]) * (n or 0)
+            if n and abs(gone - BASE * round(gone / BASE)) > 0.01:
+                bad.append(f"{arm} day {p['day']}: {p['proportion_not_reoffended']}")
+            if "n_at_risk" in p:
+                bad.append(f"{arm} day {p['day']}: n_at_risk released")
+    return bad
+
+
+def test_survival_points_are_rounded_counts(evaluations):
+    assert _survival_off_grid(evaluations(FAST_RUN)) == []
