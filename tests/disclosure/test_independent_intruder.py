@@ -231,16 +231,15 @@ def _attack_headline(out: Path) -> list[str]:
     return pinned(headline_candidates(res), true, ("pairs", "treated_events", "comparison_events"))
 
 
-@pytest.mark.xfail(strict=True, reason=HEADLINE_HOLE)
 def test_headline_counts_not_pinned_by_rounded_statistics(evaluations):
     assert _attack_headline(evaluations(FAST_RUN)) == []
 
 
 @SLOW
 @pytest.mark.parametrize("name", [
-    pytest.param("mentoring66_minus1", marks=pytest.mark.xfail(strict=True, reason=HEADLINE_HOLE)),
-    pytest.param("family70", marks=pytest.mark.xfail(strict=True, reason=HEADLINE_HOLE)),
-    pytest.param("restore70", marks=pytest.mark.xfail(strict=True, reason=HEADLINE_HOLE)),
+    "mentoring66_minus1",
+    "family70",
+    "restore70",
     "completers123",
 ])
 def test_headline_counts_not_pinned_small_cohorts(evaluations, name):
@@ -270,10 +269,6 @@ def _attack_subgroups(out: Path) -> list[str]:
 
 
 @SLOW
-@pytest.mark.xfail(strict=True, reason=(
-    "sub-group rows release CI limits (0.01) and p-values from the exact paired table: "
-    "open-door-housing without row 10, age_band 30-39 (released 50/20/20) pins treated and "
-    "comparison re-offenders 22 and 18"))
 def test_subgroup_rows_do_not_pin_counts(evaluations):
     assert _attack_subgroups(evaluations("housing_minus10")) == []
 
@@ -491,13 +486,11 @@ SENSITIVITY_HOLE = (
     "pin the exact group size behind the rounded treatment_n (e.g. 40 -> 42)")
 
 
-@pytest.mark.xfail(strict=True, reason=SENSITIVITY_HOLE)
 def test_sensitivity_rows_do_not_pin_group_sizes(evaluations):
     assert _attack_sensitivity_rows(evaluations(FAST_RUN)) == []
 
 
 @SLOW
-@pytest.mark.xfail(strict=True, reason=SENSITIVITY_HOLE)
 @pytest.mark.parametrize("name", ["family70", "restore70", "completers123"])
 def test_sensitivity_rows_do_not_pin_group_sizes_small_cohorts(evaluations, name):
     assert _attack_sensitivity_rows(evaluations(name)) == []
@@ -545,21 +538,11 @@ def test_rule_wording_does_not_split_rounded_counts(evaluations):
 
 
 @SLOW
-@pytest.mark.xfail(strict=True, reason=(
-    "sub-group rows: the 'Fewer than 50 people in the group' reason (inference/_subgroups.py) "
-    "and the presence of an estimate are decided on the exact treated n, so a row released as "
-    "50 tells 48-49 from 50-52 (open-door-housing without row 10: age_band 30-39 shown -> 50-52; "
-    "with the CI attack, exactly 50)"))
 def test_rule_wording_does_not_split_rounded_counts_subgroups(evaluations):
     assert _threshold_splits(evaluations("housing_minus10")) == []
 
 
 @SLOW
-@pytest.mark.xfail(strict=True, reason=(
-    "headline: the sentence 'Fewer than 30 people in the treatment group re-offended' "
-    "(inference/_effects.py, min_treated_reoffenders) and the significant flag are decided on "
-    "the exact treated re-offenders, so a count released as 30 tells 28-29 from 30-32 "
-    "(second-chance-mentoring, 110 rows: released 30, sentence present -> 28 or 29; true 28)"))
 def test_rule_wording_does_not_split_rounded_counts_headline(evaluations):
     assert _threshold_splits(evaluations("mentoring110")) == []
 

@@ -24,6 +24,8 @@ from jdl.disclosure._coarsen import (
     SHARE_STEP,
     SMD_DECIMALS,
     coarse_p,
+    two_proportions,
+    two_rates,
 )
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._release import Released, refuse_individual_level
@@ -168,6 +170,7 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
     reported and a one-level dimension carry no estimate; no dimension withholds exactly one
     level's estimate."""
     out: list[str] = []
+    alpha = (released.get("power") or {}).get("alpha") or 0.05
     rows: list[tuple[Path, Mapping[str, Any], str]] = [
         (("measures", k), m, m.get("unit") or "proportion")
         for k, m in (released.get("measures") or {}).items() if isinstance(m, Mapping)]
@@ -191,7 +194,23 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
             out.append(f"{where}/difference: not the difference of the released values")
         step = CI_STEP.get(unit, 0.01)
         lo, hi = row.get("ci_low"), row.get("ci_high")
-        if _num(lo) and _num(hi):
+        counts = [row.get(k) for k in ("treatment_events", "treatment_n", "comparison_events",
+                                       "comparison_n")]
+        if unit in ("proportion", "per person") and (_num(lo) or _num(hi)):
+            if not all(_num(v) for v in counts) or not counts[1] or not counts[3]:
+                out.append(f"{where}: confidence limits without the released counts they "
+                           "must be computed from")
+            else:
+                kt, nt, kc, nc = (int(v) for v in counts)  # type: ignore[arg-type]
+                f = two_proportions if unit == "proportion" else two_rates
+                _, elo, ehi, ep = f(kt, nt, kc, nc, alpha)
+                if abs(lo - round(elo, RATE_DECIMALS)) > 1e-9 or \
+                        abs(hi - round(ehi, RATE_DECIMALS)) > 1e-9:
+                    out.append(f"{where}: confidence limits not computed from the released "
+                               "counts")
+                if _num(row.get("p_value")) and abs(row["p_value"] - coarse_p(ep)) > 1e-12:
+                    out.append(f"{where}/p_value: not computed from the released counts")
+        elif _num(lo) and _num(hi):
             half = (hi - lo) / 2
             if abs(half / step - round(half / step)) > 1e-6:
                 out.append(f"{where}: confidence limits' half width not rounded to {step:g}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from jdl.disclosure._schema import REOFFENDER_MEASURE
 
@@ -104,66 +104,264 @@ def _rounds_to(n: int, released: int, base: int, min_count: int) -> bool:
     return n >= min_count and r == released
 
 
+# --- inference from the released counts ---------------------------------------------------------
+
+def _wilson(k: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for ``k / n`` (Newcombe 1998, method 3)."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
+                    ) -> tuple[float, float, float, float]:
+    """Difference of two proportions, its ``1 - alpha`` interval and two-sided p-value, from the
+    **released** (rounded) counts only.
+
+    The interval is Newcombe's hybrid score interval for a difference of independent
+    proportions (Newcombe 1998, method 10: Wilson limits of each rate combined in quadrature);
+    the p-value is the pooled two-proportion z-test. Both treat the two groups as independent:
+    the matched pairs' correlation is not used, because the paired table (how many pairs
+    disagree) is exactly what must not be released. For positively correlated pairs the
+    interval is wider than the paired one, so it claims no more precision than the data has.
+    """
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    pt, pc = kt / nt, kc / nc
+    d = pt - pc
+    lt, ut = _wilson(kt, nt, z)
+    lc, uc = _wilson(kc, nc, z)
+    lo = d - math.sqrt((pt - lt) ** 2 + (uc - pc) ** 2)
+    hi = d + math.sqrt((ut - pt) ** 2 + (pc - lc) ** 2)
+    pooled = (kt + kc) / (nt + nc)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
+    p = 1.0 if se == 0 else float(2 * norm.sf(abs(d) / se))
+    return d, lo, hi, p
+
+
+def two_rates(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
+              ) -> tuple[float, float, float, float]:
+    """Difference of two counts per person (re-offences per person), Wald interval and z-test
+    p-value with Poisson variances ``k / n^2``, from the released (rounded) counts only."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    d = kt / nt - kc / nc
+    se = math.sqrt(kt / nt**2 + kc / nc**2)
+    p = 1.0 if se == 0 else float(2 * norm.sf(abs(d) / se))
+    return d, d - z * se, d + z * se, p
+
+
+def released_threshold(threshold: int, base: int) -> int:
+    """The smallest released (rounded) count every exact count behind which is at least
+    ``threshold`` (30 with base 5 -> 35: a released 30 may be 28 or 29). A rule announced on
+    released counts at this level says nothing about the exact count the rounding hides."""
+    return base * math.ceil((threshold + base // 2) / base)
+
+
 # --- applied to a released dict (counts already suppressed and rounded) ---------------------------
 
-def coarsen(data: dict[str, Any]) -> None:
-    """Replace, in place, every estimate of a released dict by its non-invertible form."""
+#: Sensitivity rows other than the main analysis carry no released counts of re-offenders, so
+#: their difference is shown to the nearest 5 per 100 people and no interval or p-value (see the
+#: docs): the precision of the estimate is the headline's.
+SENSITIVITY_DIFF_STEP = 0.05
+_ESTIMATE_KEYS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
+                  "direction", "required_n", "se")
+
+
+def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int = 30,
+            subgroup_min_treated: int = 50, min_expected_count: float = 10) -> None:
+    """Replace, in place, every estimate of a released dict by its non-invertible form.
+
+    Every inferential figure of a measure with counts (rates, re-offences per person), of a
+    sub-group row, the E-value and the power block is recomputed from the released (rounded)
+    counts; the lab's rules that depend on a count (``min_treated_reoffenders`` treated
+    re-offenders, ``subgroup_min_treated`` people in a sub-group) are re-applied to the released
+    count at :func:`released_threshold`, so no wording or flag tells on which side of a
+    threshold the exact count behind a rounded one lies. ``base`` is the rounding base."""
     measures = data.get("measures") or {}
     alpha = (data.get("power") or {}).get("alpha") or 0.05
+    head = measures.get(REOFFENDER_MEASURE) or {}
+    reoffenders = head.get("treatment_events")
+    need = released_threshold(min_treated_reoffenders, base)
+    rules = _Rules(alpha, _is_num(reoffenders) and reoffenders >= need, need,
+                   min_treated_reoffenders, min_expected_count)
     for name, m in measures.items():
         if isinstance(m, dict):
-            _measure(name, m, alpha)
-    for row in data.get("subgroups") or []:
-        if isinstance(row, dict):
-            _row(row, "proportion", from_counts=True)
+            _measure(name, m, rules)
+    _subgroups([r for r in data.get("subgroups") or [] if isinstance(r, dict)], alpha,
+               released_threshold(subgroup_min_treated, base), base)
     sens = data.get("sensitivity") or {}
-    head = measures.get(REOFFENDER_MEASURE) or {}
     for row in sens.get("specifications") or []:
         if isinstance(row, dict):
-            _row(row, "proportion", from_counts=False)
-            same = all(row.get(k) == head.get(k) for k in ("treatment_n", "comparison_n"))
-            if str(row.get("label", "")).startswith("Main analysis") and same \
-                    and row.get("difference") is not None:
-                # the headline itself: shown as released there, not a second rounding of it
-                row.update({k: head.get(k) for k in ("difference", "ci_low", "ci_high",
-                                                     "p_value")})
-    for block in ("e_value", "rosenbaum"):
-        for key, value in (sens.get(block) or {}).items():
-            if _is_num(value):
-                sens[block][key] = round(value, SENSITIVITY_DECIMALS)
-    _power(data.get("power"), measures.get(REOFFENDER_MEASURE))
+            _sensitivity_row(row, head)
+    _e_value(sens.get("e_value"), head)
+    rosenbaum = sens.get("rosenbaum") or {}
+    for key, value in rosenbaum.items():
+        if _is_num(value):
+            # the bound exists only for a significant result: follow the released flag
+            rosenbaum[key] = round(value, SENSITIVITY_DECIMALS) if head.get("significant") \
+                else None
+    _power(data.get("power"), head, alpha)
     _balance(data)
     _share(data.get("selective_sample"))
 
 
-def _is_num(value: object) -> bool:
+class _Rules:
+    """The lab's significance rules as applied to the released numbers."""
+
+    def __init__(self, alpha: float, enough_reoffenders: bool, need: int, threshold: int,
+                 min_expected: float) -> None:
+        self.alpha, self.enough_reoffenders = alpha, enough_reoffenders
+        self.need, self.threshold, self.min_expected = need, threshold, min_expected
+
+    def too_few_note(self) -> str:
+        return (f"The number of people in the treatment group who re-offended, rounded to the "
+                f"nearest 5, is below {self.need}, so this result is not treated as statistically "
+                f"significant (the lab needs at least {self.threshold}, and a rounded figure "
+                "cannot show that).")
+
+
+def _is_num(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _ratio(events: object, n: object) -> float | None:
-    if _is_num(events) and _is_num(n) and n > 0:
+    if isinstance(events, int | float) and isinstance(n, int | float) and _is_num(events) \
+            and _is_num(n) and n > 0:
         return round(events / n, RATE_DECIMALS)
     return None
 
 
-def _measure(name: str, m: dict[str, Any], alpha: float = 0.05) -> None:
-    unit = m.get("unit") or "proportion"
-    step = CI_STEP.get(unit, 0.01)
-    if unit in ("proportion", "per person"):
+def _counts(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
+    """The row's released (events, n) for both groups, when all four are released."""
+    values = [row.get(k) for k in ("treatment_events", "treatment_n", "comparison_events",
+                                   "comparison_n")]
+    nums = [float(v) for v in values if _is_num(v)]
+    if len(nums) == 4 and nums[1] > 0 and nums[3] > 0:
+        kt, nt, kc, nc = (int(v) for v in nums)
+        return kt, nt, kc, nc
+    return None
+
+
+def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
+    """Difference, limits, p-value (and standard error) of ``row`` recomputed from its released
+    counts; False (nothing changed) when the row has no released counts."""
+    counts = _counts(row)
+    if counts is None or unit not in ("proportion", "per person"):
+        return False
+    kt, nt, kc, nc = counts
+    if unit == "proportion" and (kt > nt or kc > nc):
+        return False
+    d, lo, hi, p = (two_proportions if unit == "proportion" else two_rates)(kt, nt, kc, nc,
+                                                                          alpha)
+    for side, value in (("treatment", kt / nt), ("comparison", kc / nc)):
+        if side in row:
+            row[side] = round(value, RATE_DECIMALS)
+    row["difference"] = round(d, RATE_DECIMALS) + 0.0
+    row["ci_low"], row["ci_high"] = round(lo, RATE_DECIMALS) + 0.0, round(hi, RATE_DECIMALS) + 0.0
+    if "p_value" in row:
+        row["p_value"] = coarse_p(p)
+    if "se" in row:
+        from scipy.stats import norm
+
+        row["se"] = round((hi - lo) / 2 / float(norm.ppf(1 - alpha / 2)), RATE_DECIMALS)
+    return True
+
+
+def _withhold(row: dict[str, Any], reason: str, *, sides: bool = True) -> None:
+    for key in _ESTIMATE_KEYS:
+        if key in row:
+            row[key] = None
+    if sides:
         for side in ("treatment", "comparison"):
-            if m.get(side) is not None:
-                m[side] = _ratio(m.get(f"{side}_events"), m.get(f"{side}_n"))
-    else:
+            if side in row:
+                row[side] = None
+    row["reason_not_reported"] = reason
+
+
+def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
+    unit = m.get("unit") or "proportion"
+    exact_significant = m.get("significant") is True
+    if unit == "days":
         for side in ("treatment", "comparison"):
             if _is_num(m.get(side)):
                 m[side] = round(m[side], DAYS_DECIMALS) + 0.0
-    _paired(m, step, alpha)
-    if _is_num(m.get("se")):
-        m["se"] = round_to(math.ceil(round(m["se"] / step, 6)) * step, step)
-    if _is_num(m.get("required_n")):
-        m["required_n"] = significant_figures(m["required_n"])
+        reason = m.get("reason_not_reported")
+        too_few = isinstance(reason, str) and f"Fewer than {rules.threshold} people" in reason
+        if too_few or (not rules.enough_reoffenders and m.get("reported") is not False):
+            # the lab's rule (no days headline below 30 treated re-offenders) on released counts
+            _withhold(m, f"{rules.too_few_note()} Time to first re-offence is not reported as a "
+                         "headline result.")
+            m["reported"] = False
+            if "conclusion" in m:
+                m["conclusion"] = None
+            return
+        _paired(m, CI_STEP["days"], rules.alpha)
+        if _is_num(m.get("se")):
+            m["se"] = round_to(math.ceil(round(m["se"] / CI_STEP["days"], 6)) * CI_STEP["days"],
+                               CI_STEP["days"])
+    elif m.get("difference") is not None:
+        if not _from_counts(m, unit, rules.alpha):
+            _withhold(m, "Not shown to protect confidentiality.")
+            m["reported"] = False
+            return
+    elif unit in ("proportion", "per person"):
+        for side in ("treatment", "comparison"):
+            if m.get(side) is not None:
+                m[side] = _ratio(m.get(f"{side}_events"), m.get(f"{side}_n"))
+    if m.get("difference") is None:
+        if isinstance(m.get("conclusion"), str):
+            m["conclusion"] = _round_sizes_in(m["conclusion"])
+        return
+    notes = [] if rules.enough_reoffenders else [rules.too_few_note()]
+    released_ok = _released_significant(m, rules.alpha) and rules.enough_reoffenders
+    if unit == "proportion":
+        kt, nt = m.get("treatment_events"), m.get("treatment_n")
+        if not (_is_num(kt) and _is_num(nt)
+                and min(kt, nt - kt) >= rules.min_expected):
+            released_ok = False
+            notes.append("The treatment group is too small for the normal approximation "
+                         f"(n p and n (1 - p) must be at least {rules.min_expected:g}).")
+    # claimed only when the exact analysis and the released figures agree (see the docs)
+    significant = exact_significant and released_ok
+    if "significant" in m:
+        m["significant"] = significant
+    if "direction" in m:
+        m["direction"] = ("inconclusive" if not significant
+                          else "decrease" if m["difference"] < 0 else "increase")
+    if "required_n" in m:
+        m["required_n"] = None if significant else _required(m, rules.alpha)
     if isinstance(m.get("conclusion"), str):
-        m["conclusion"] = _conclusion(name, m) or _round_sizes_in(m["conclusion"])
+        m["conclusion"] = _conclusion(name, m, notes) or _round_sizes_in(m["conclusion"])
+
+
+def _released_significant(row: Mapping[str, Any], alpha: float) -> bool:
+    p, lo, hi = row.get("p_value"), row.get("ci_low"), row.get("ci_high")
+    return (isinstance(p, int | float) and isinstance(lo, int | float)
+            and isinstance(hi, int | float) and p <= alpha and (hi < 0 or lo > 0))
+
+
+def _required(m: Mapping[str, Any], alpha: float) -> int | None:
+    """Treated people needed to detect the released difference (Fleiss), from the released
+    rates and group sizes, to two significant figures; None where it does not exist."""
+    from jdl.inference import InferenceError
+    from jdl.inference._power import required_n
+
+    if m.get("unit") != "proportion":
+        return None
+    pt, pc, nt, nc = (m.get(k) for k in ("treatment", "comparison", "treatment_n",
+                                          "comparison_n"))
+    if not (isinstance(pt, int | float) and isinstance(pc, int | float)
+            and isinstance(nt, int | float) and isinstance(nc, int | float) and nt > 0):
+        return None
+    try:
+        need = required_n(pc, pt, alpha=alpha, ratio=max(nc / nt, 1e-9))
+    except InferenceError:
+        return None
+    return significant_figures(need)
 
 
 #: Measure names whose wording uses the lab's standard phrase (jdl.inference.DEFAULT_OUTCOMES).
@@ -172,14 +370,16 @@ _STANDARD = {"proven_reoffending_rate": "rate", "reoffending_frequency": "freque
 _KIND_OF_UNIT = {"proportion": "rate", "per person": "frequency", "days": "days"}
 
 
-def _conclusion(name: str, m: dict[str, Any]) -> str | None:
+def _conclusion(name: str, m: dict[str, Any], notes: list[str]) -> str | None:
     """The lab's wording (:func:`jdl.inference.conclusion_text`) rebuilt from the released
-    difference and limits: the pipeline's sentence quotes the exact limits."""
+    difference, limits, flag and sample size needed, with the rule notes decided on released
+    counts: the pipeline's sentence quotes the exact limits and its notes the exact counts."""
     from jdl.inference import conclusion_text
 
     kind = _KIND_OF_UNIT.get(m.get("unit") or "")
     d, lo, hi = m.get("difference"), m.get("ci_low"), m.get("ci_high")
-    if kind is None or not all(_is_num(v) for v in (d, lo, hi)):
+    if kind is None or not (isinstance(d, int | float) and isinstance(lo, int | float)
+                            and isinstance(hi, int | float)):
         return None
     label = m.get("label") or name
     scale = 1.0 if kind == "days" else 100.0
@@ -190,49 +390,118 @@ def _conclusion(name: str, m: dict[str, Any]) -> str | None:
             kind, f"the average of '{label}'")
     required = m.get("required_n") if _is_num(m.get("required_n")) else None
     return conclusion_text(kind, label, d * scale, lo * scale, hi * scale,
-                           bool(m.get("significant")), required, [], what=what)
+                           bool(m.get("significant")), required, notes, what=what)
 
 
-def _row(row: dict[str, Any], unit: str, *, from_counts: bool) -> None:
-    """A sub-group or sensitivity row: rates from released counts where the row has them."""
-    if from_counts:
-        for side in ("treatment", "comparison"):
-            rate = _ratio(row.get(f"{side}_events"), row.get(f"{side}_n"))
-            if row.get("difference") is not None and rate is not None:
-                row[side] = rate
-            elif side in row:
-                row[side] = None
-    for key in ("p_adjusted",):
-        if _is_num(row.get(key)):
-            row[key] = coarse_p(row[key])
-    _paired(row, CI_STEP[unit])
-    if row.get("significant") is True and _is_num(row.get("p_adjusted")) and \
-            row.get("ci_low") is not None and row["ci_low"] <= 0 <= row["ci_high"]:
-        row["significant"] = False
+def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -> None:
+    """Sub-group rows: an estimate only where the released treated group is at least ``need``
+    (so every exact size behind it meets the lab's minimum), computed from the released counts;
+    Holm's adjustment over the released p-values; significant only where the exact analysis
+    and the released figures agree."""
+    from statsmodels.stats.multitest import multipletests
+
+    reason = (f"Too few people in the group for an estimate (a sub-group needs at least {need} "
+              f"people, rounded to the nearest {base}).")
+    tested: list[tuple[dict[str, Any], float, bool]] = []
+    for row in rows:
+        n = row.get("treatment_n")
+        small = isinstance(n, int | float) and n < need
+        if small and (row.get("difference") is not None
+                      or str(row.get("reason_not_reported") or "").startswith("Fewer than")):
+            _withhold(row, reason)
+            continue
+        if row.get("difference") is None:
+            continue
+        exact = row.get("significant") is True
+        if not _from_counts(row, "proportion", alpha):
+            _withhold(row, "Not shown to protect confidentiality.")
+            continue
+        counts = _counts(row)
+        assert counts is not None
+        p = two_proportions(*counts, alpha)[3]
+        tested.append((row, p, exact))
+    _withhold_a_second_level(rows, tested)
+    if not tested:
+        return
+    reject, adjusted, _, _ = multipletests([p for _, p, _ in tested], alpha=alpha,
+                                           method="holm")
+    for (row, _, exact), rej, adj in zip(tested, reject, adjusted, strict=True):
+        if "p_adjusted" in row:
+            row["p_adjusted"] = coarse_p(float(adj))
+        if "significant" in row:
+            row["significant"] = bool(exact and rej and _released_significant(row, alpha))
+
+
+def _withhold_a_second_level(rows: list[dict[str, Any]],
+                             tested: list[tuple[dict[str, Any], float, bool]]) -> None:
+    """A dimension with exactly one level withheld would give it back by subtraction from the
+    total: withhold the shown level with the smallest released group too (decided on released
+    sizes only)."""
+    by_dim: dict[object, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_dim.setdefault(row.get("dimension"), []).append(row)
+    for group in by_dim.values():
+        shown = [r for r in group if r.get("difference") is not None]
+        if len(group) > 1 and len(shown) == len(group) - 1 and shown:
+            smallest = min(shown, key=lambda r: (r.get("treatment_n") or 0, str(r.get("level"))))
+            _withhold(smallest, "Not shown to protect confidentiality.")
+            tested[:] = [t for t in tested if t[0] is not smallest]
+
+
+def _sensitivity_row(row: dict[str, Any], head: Mapping[str, Any]) -> None:
+    """The main analysis repeats the released headline; other specifications have no released
+    counts of re-offenders, so they show their difference to the nearest 5 per 100 people and
+    no interval or p-value."""
+    if row.get("difference") is None:
+        return
+    same = all(row.get(k) == head.get(k) for k in ("treatment_n", "comparison_n"))
+    if str(row.get("label", "")).startswith("Main analysis") and same:
+        row.update({k: head.get(k) for k in ("difference", "ci_low", "ci_high", "p_value")})
+        return
+    d = row["difference"]
+    row["difference"] = round_to(d, SENSITIVITY_DIFF_STEP) if _is_num(d) else None
+    for key in ("ci_low", "ci_high", "p_value", "p_adjusted"):
+        if key in row:
+            row[key] = None
+
+
+def _e_value(ev: dict[str, Any] | None, head: Mapping[str, Any]) -> None:
+    """The E-value from the released rates and interval (VanderWeele & Ding 2017)."""
+    from jdl.inference._sensitivity import e_value_of_rates
+
+    if not isinstance(ev, dict) or ev.get("point") is None:
+        return
+    pt, pc, lo, hi = (head.get(k) for k in ("treatment", "comparison", "ci_low", "ci_high"))
+    if not (isinstance(pt, int | float) and isinstance(pc, int | float)
+            and isinstance(lo, int | float) and isinstance(hi, int | float)):
+        ev.update({k: None for k in ev})
+        return
+    e = e_value_of_rates(pt, pc, lo, hi)
+    ev["point"] = None if e.point is None else round(e.point, SENSITIVITY_DECIMALS)
+    if "ci" in ev:
+        ev["ci"] = None if e.ci is None else round(e.ci, SENSITIVITY_DECIMALS)
 
 
 def _paired(row: dict[str, Any], step: float, alpha: float = 0.05) -> None:
-    """Difference, limits and p-value that add nothing to what the released counts say but the
-    precision of the estimate.
+    """Difference, limits and p-value of a measure without released counts behind its values
+    (means in days): they add nothing to what the released means say but the precision.
 
-    The difference is the released treatment minus comparison value (or, for a row without
-    counts, rounded to ``step``). The limits are **centred on that difference** with the half
-    width rounded *up* to ``step``: limits rounded each on its own gave the exact difference to
-    half a step and the exact width to a step, which for 53 people pinned the group size and
-    both counts of discordant pairs (issue 15, attack 5). The p-value is the one these limits
-    imply (normal approximation, as the lab's estimator), coarsened."""
+    The difference is the released treatment minus comparison value (or rounded to ``step``).
+    The limits are **centred on that difference** with the half width rounded *up* to
+    ``step``; the p-value is the one these limits imply (normal approximation), coarsened."""
     t, c = row.get("treatment"), row.get("comparison")
     if row.get("difference") is None:
         return
-    if _is_num(t) and _is_num(c):
+    if isinstance(t, int | float) and isinstance(c, int | float) and _is_num(t) and _is_num(c):
         d = round(t - c, RATE_DECIMALS) + 0.0
-    elif _is_num(row["difference"]):
+    elif isinstance(row["difference"], int | float) and _is_num(row["difference"]):
         d = round_to(row["difference"], step)
     else:
         return
     row["difference"] = d
     lo, hi = row.get("ci_low"), row.get("ci_high")
-    if _is_num(lo) and _is_num(hi):
+    if isinstance(lo, int | float) and isinstance(hi, int | float) and _is_num(lo) \
+            and _is_num(hi):
         half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
         row["ci_low"] = round(d - half, RATE_DECIMALS + 2) + 0.0
         row["ci_high"] = round(d + half, RATE_DECIMALS + 2) + 0.0
@@ -262,15 +531,40 @@ def _round_sizes_in(text: str) -> str:
     return _SIZE.sub(rounded, text)
 
 
-def _power(power: Mapping[str, Any] | None, rate: Mapping[str, Any] | None) -> None:
+def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) -> None:
+    """The power block from the released comparison rate and treated group size: the smallest
+    detectable fall (to 0.01) and, when the released result is not significant, the treated
+    people needed for the released difference (rounded up to 10, then two significant
+    figures)."""
+    from jdl.inference import InferenceError
+    from jdl.inference._power import minimum_detectable_effect, required_n
+
     if not isinstance(power, dict):
         return
+    base, n = rate.get("comparison"), rate.get("treatment_n")
+    usable = isinstance(base, int | float) and isinstance(n, int | float) and n > 0
     if power.get("base_rate") is not None:
-        power["base_rate"] = (rate or {}).get("comparison")
+        power["base_rate"] = base
+    if "treatment_n" in power and power.get("treatment_n") is not None:
+        power["treatment_n"] = n
     if _is_num(power.get("mde")):
-        power["mde"] = round_to(power["mde"], CI_STEP["proportion"])
-    if _is_num(power.get("required_n_for_observed")):
-        power["required_n_for_observed"] = significant_figures(power["required_n_for_observed"])
+        power["mde"] = None
+        if usable:
+            assert isinstance(base, int | float) and isinstance(n, int | float)
+            mde = minimum_detectable_effect(max(int(n), 2), min(max(base, 0.01), 0.99),
+                                            alpha=alpha).mde_decrease
+            power["mde"] = round_to(mde, CI_STEP["proportion"]) if _is_num(mde) else None
+    if "required_n_for_observed" in power:
+        power["required_n_for_observed"] = None
+        pt, nc = rate.get("treatment"), rate.get("comparison_n")
+        if usable and rate.get("significant") is False and isinstance(pt, int | float) \
+                and isinstance(nc, int | float):
+            assert isinstance(base, int | float) and isinstance(n, int | float)
+            try:
+                need = required_n(base, pt, alpha=alpha, ratio=max(nc / n, 1e-9))
+            except InferenceError:
+                return
+            power["required_n_for_observed"] = significant_figures(math.ceil(need / 10) * 10)
 
 
 def _balance(data: dict[str, Any]) -> None:

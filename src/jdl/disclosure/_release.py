@@ -491,7 +491,7 @@ class _Run:
         """Estimates recomputed from the released counts or rounded so they cannot be inverted
         (``_coarsen``); each changed value is audited."""
         before = dict(leaves(self.data))
-        coarsen(self.data)
+        coarsen(self.data, base=self.s.rounding_base)
         for path, value in leaves(self.data):
             old = before.get(path)
             if value != old and path[0] != "survival":
