@@ -12,6 +12,7 @@ import pytest
 from jdl.core.config import DisclosureSettings
 from jdl.core.errors import JDLError
 from jdl.disclosure import DisclosureError, Released, find_release_problems, release
+from jdl.disclosure._coarsen import released_threshold, two_proportions
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "raw_results_example.json"
 
@@ -398,6 +399,54 @@ def test_subgroup_estimates_from_rounded_counts(example):
     row = release(example).results["subgroups"][1]
     assert row["treatment"] == round(20 / 60, 4) and row["comparison"] == round(30 / 60, 4)
     assert row["difference"] == round(20 / 60 - 30 / 60, 4)
-    # limits centred on it, half width (0.1812) rounded up to 0.19; the p-value they imply
-    assert (row["ci_low"], row["ci_high"]) == (round(-0.1667 - 0.19, 6), round(-0.1667 + 0.19, 6))
-    assert (row["p_value"], row["p_adjusted"]) == (0.09, 0.21)
+    # limits and p from the released 20/60 and 30/60 only (Newcombe's hybrid score interval,
+    # pooled z-test: statsmodels' confint_proportions_2indep(method="newcomb") and
+    # proportions_ztest give the same), not the exact 22/60 and 31/60; Holm over both rows
+    assert (row["ci_low"], row["ci_high"]) == (-0.3288, 0.0092)
+    assert (row["p_value"], row["p_adjusted"]) == (0.06, 0.07)
+
+
+def test_two_proportions_known_answer():
+    # Newcombe (1998), Stat Med 17:873, Table II example (56/70 vs 48/80), method 10
+    d, lo, hi, p = two_proportions(56, 70, 48, 80)
+    assert d == pytest.approx(0.2)
+    assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)
+    assert p == pytest.approx(0.00805, abs=5e-5)  # pooled z = 2.65
+
+
+def test_released_threshold_clears_the_rounding_window():
+    # a released 30 may be 28 or 29: only 35 (33 or more) shows at least 30
+    assert released_threshold(30, 5) == 35
+    assert released_threshold(50, 5) == 55
+    assert released_threshold(30, 10) == 40  # a released 30 may be 25-34
+
+
+def test_subgroup_at_the_threshold_is_withheld_whatever_its_exact_size(example):
+    # exact 48 (no estimate, "Fewer than 50") and exact 52 (an estimate) are both released as 50:
+    # both rows read the same, so the wording cannot tell which side of 50 the group lies
+    out = []
+    for n_exact, has_estimate in ((48, False), (52, True)):
+        ex = json.loads(FIXTURE.read_text())
+        ex["subgroups"][1].update(treatment_n=n_exact, comparison_n=n_exact,
+                                  treatment_events=20, comparison_events=25)
+        if has_estimate:
+            ex["subgroups"][1].update(difference=-0.1, ci_low=-0.3, ci_high=0.1, p_value=0.3,
+                                      p_adjusted=0.6, reason_not_reported=None)
+        out.append(release(ex).results["subgroups"])
+    assert out[0] == out[1]
+    assert out[0][1]["difference"] is None and out[0][1]["treatment_n"] == 50
+    assert "Fewer than 50" not in out[0][1]["reason_not_reported"]
+
+
+def test_headline_rule_on_treated_reoffenders_uses_the_released_count(example):
+    # 28 and 31 treated re-offenders are both released as 30: same wording, neither significant
+    texts = []
+    for events in (28, 31):
+        ex = json.loads(FIXTURE.read_text())
+        m = ex["measures"]["proven_reoffending_rate"]
+        m.update(treatment_events=events, comparison_events=60, significant=events >= 30)
+        r = release(ex).results["measures"]["proven_reoffending_rate"]
+        assert r["treatment_events"] == 30 and r["significant"] is False
+        texts.append(r["conclusion"])
+    assert texts[0] == texts[1]
+    assert "Fewer than 30" not in texts[0] and "below 35" in texts[0]

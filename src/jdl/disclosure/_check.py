@@ -25,7 +25,6 @@ from jdl.disclosure._coarsen import (
     SMD_DECIMALS,
     coarse_p,
     two_proportions,
-    two_rates,
 )
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._release import Released, refuse_individual_level
@@ -196,14 +195,13 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
         lo, hi = row.get("ci_low"), row.get("ci_high")
         counts = [row.get(k) for k in ("treatment_events", "treatment_n", "comparison_events",
                                        "comparison_n")]
-        if unit in ("proportion", "per person") and (_num(lo) or _num(hi)):
+        if unit == "proportion" and (_num(lo) or _num(hi)):
             if not all(_num(v) for v in counts) or not counts[1] or not counts[3]:
                 out.append(f"{where}: confidence limits without the released counts they "
                            "must be computed from")
             else:
                 kt, nt, kc, nc = (int(v) for v in counts)  # type: ignore[arg-type]
-                f = two_proportions if unit == "proportion" else two_rates
-                _, elo, ehi, ep = f(kt, nt, kc, nc, alpha)
+                _, elo, ehi, ep = two_proportions(kt, nt, kc, nc, alpha)
                 if abs(lo - round(elo, RATE_DECIMALS)) > 1e-9 or \
                         abs(hi - round(ehi, RATE_DECIMALS)) > 1e-9:
                     out.append(f"{where}: confidence limits not computed from the released "

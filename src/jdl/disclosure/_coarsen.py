@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from jdl.disclosure._schema import REOFFENDER_MEASURE
+from jdl.disclosure._schema import REOFFENDER_DEPENDENT, REOFFENDER_MEASURE
 
 #: The step each kind of measure's confidence limits (and standard error) are rounded to: a
 #: percentage point for rates, 1 per 100 people for re-offences per person, a whole day.
@@ -141,19 +141,6 @@ def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
     return d, lo, hi, p
 
 
-def two_rates(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
-              ) -> tuple[float, float, float, float]:
-    """Difference of two counts per person (re-offences per person), Wald interval and z-test
-    p-value with Poisson variances ``k / n^2``, from the released (rounded) counts only."""
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - alpha / 2))
-    d = kt / nt - kc / nc
-    se = math.sqrt(kt / nt**2 + kc / nc**2)
-    p = 1.0 if se == 0 else float(2 * norm.sf(abs(d) / se))
-    return d, d - z * se, d + z * se, p
-
-
 def released_threshold(threshold: int, base: int) -> int:
     """The smallest released (rounded) count every exact count behind which is at least
     ``threshold`` (30 with base 5 -> 35: a released 30 may be 28 or 29). A rule announced on
@@ -250,21 +237,26 @@ def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
     """Difference, limits, p-value (and standard error) of ``row`` recomputed from its released
     counts; False (nothing changed) when the row has no released counts."""
     counts = _counts(row)
-    if counts is None or unit not in ("proportion", "per person"):
+    if counts is None or unit != "proportion":
         return False
     kt, nt, kc, nc = counts
-    if unit == "proportion" and (kt > nt or kc > nc):
+    if kt > nt or kc > nc:
         return False
-    d, lo, hi, p = (two_proportions if unit == "proportion" else two_rates)(kt, nt, kc, nc,
-                                                                          alpha)
+    _, lo, hi, p = two_proportions(kt, nt, kc, nc, alpha)
     for side, value in (("treatment", kt / nt), ("comparison", kc / nc)):
-        if side in row:
-            row[side] = round(value, RATE_DECIMALS)
-    row["difference"] = round(d, RATE_DECIMALS) + 0.0
-    row["ci_low"], row["ci_high"] = round(lo, RATE_DECIMALS) + 0.0, round(hi, RATE_DECIMALS) + 0.0
-    if "p_value" in row:
+        row[side] = round(value, RATE_DECIMALS)
+    # the difference of the values shown (each to RATE_DECIMALS), as a reader would take it
+    row["difference"] = round(round(kt / nt, RATE_DECIMALS) - round(kc / nc, RATE_DECIMALS),
+                              RATE_DECIMALS) + 0.0
+    # only what was released is recomputed (a limit withheld as not finite stays withheld)
+    if row.get("ci_low") is not None and row.get("ci_high") is not None:
+        row["ci_low"] = round(lo, RATE_DECIMALS) + 0.0
+        row["ci_high"] = round(hi, RATE_DECIMALS) + 0.0
+    else:
+        row["ci_low"] = row["ci_high"] = None
+    if row.get("p_value") is not None:
         row["p_value"] = coarse_p(p)
-    if "se" in row:
+    if row.get("se") is not None:
         from scipy.stats import norm
 
         row["se"] = round((hi - lo) / 2 / float(norm.ppf(1 - alpha / 2)), RATE_DECIMALS)
@@ -291,7 +283,8 @@ def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
                 m[side] = round(m[side], DAYS_DECIMALS) + 0.0
         reason = m.get("reason_not_reported")
         too_few = isinstance(reason, str) and f"Fewer than {rules.threshold} people" in reason
-        if too_few or (not rules.enough_reoffenders and m.get("reported") is not False):
+        if name in REOFFENDER_DEPENDENT and (
+                too_few or (not rules.enough_reoffenders and m.get("reported") is not False)):
             # the lab's rule (no days headline below 30 treated re-offenders) on released counts
             _withhold(m, f"{rules.too_few_note()} Time to first re-offence is not reported as a "
                          "headline result.")
@@ -303,6 +296,16 @@ def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
         if _is_num(m.get("se")):
             m["se"] = round_to(math.ceil(round(m["se"] / CI_STEP["days"], 6)) * CI_STEP["days"],
                                CI_STEP["days"])
+    elif unit == "per person":
+        # re-offences are over-dispersed: no interval from the released counts alone would be
+        # honest, so the lab's interval is kept, centred on the released difference
+        for side in ("treatment", "comparison"):
+            if m.get(side) is not None:
+                m[side] = _ratio(m.get(f"{side}_events"), m.get(f"{side}_n"))
+        _paired(m, CI_STEP[unit], rules.alpha)
+        if _is_num(m.get("se")):
+            m["se"] = round_to(math.ceil(round(m["se"] / CI_STEP[unit], 6)) * CI_STEP[unit],
+                               CI_STEP[unit])
     elif m.get("difference") is not None:
         if not _from_counts(m, unit, rules.alpha):
             _withhold(m, "Not shown to protect confidentiality.")
@@ -316,8 +319,12 @@ def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
         if isinstance(m.get("conclusion"), str):
             m["conclusion"] = _round_sizes_in(m["conclusion"])
         return
-    notes = [] if rules.enough_reoffenders else [rules.too_few_note()]
-    released_ok = _released_significant(m, rules.alpha) and rules.enough_reoffenders
+    # the rule on treated re-offenders covers rates, counts per person and days to first
+    # re-offence, not averages over everyone (jdl.inference: kinds rate, frequency, days)
+    counted = unit != "days" or name in REOFFENDER_DEPENDENT
+    notes = [] if rules.enough_reoffenders or not counted else [rules.too_few_note()]
+    released_ok = _released_significant(m, rules.alpha) and (
+        rules.enough_reoffenders or not counted)
     if unit == "proportion":
         kt, nt = m.get("treatment_events"), m.get("treatment_n")
         if not (_is_num(kt) and _is_num(nt)
@@ -421,6 +428,9 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -
         p = two_proportions(*counts, alpha)[3]
         tested.append((row, p, exact))
     _withhold_a_second_level(rows, tested)
+    for row in rows:  # every row has the same keys, whichever way it was withheld
+        for side in ("treatment", "comparison"):
+            row.setdefault(side, None)
     if not tested:
         return
     reject, adjusted, _, _ = multipletests([p for _, p, _ in tested], alpha=alpha,
