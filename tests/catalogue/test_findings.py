@@ -53,8 +53,17 @@ def test_headline_findings_of_released_results():
     assert [f.measure for f in findings] == ["proven_reoffending_rate", "reoffending_frequency",
                                              "days_to_first_reoffence"]
     assert findings[0].result == "decrease"
-    # released limits: centred on the difference of the released rates (120 and 150 of 400)
-    assert findings[0].treatment_n == 400 and findings[0].ci_high == pytest.approx(-0.025)
-    # 60 people, 24 re-offenders (released as 25): the report's flag alone is not enough
-    small = headline_findings(released(n=60, rate_t=0.4, p=0.01), RULES)[0]
-    assert small.result == "inconclusive" and "30" in small.reason
+    # released limits: Newcombe's interval from the released counts (120 and 150 of 400), as
+    # statsmodels' confint_proportions_2indep(120, 400, 150, 400, method="newcomb") gives
+    assert findings[0].treatment_n == 400 and findings[0].ci_high == pytest.approx(-0.0095)
+    # 60 people, 24 re-offenders (released as 25): disclosure no longer releases the flag (p
+    # from the released counts is 0.36; fewer than 35 released re-offenders), and the catalogue
+    # agrees
+    small = released(n=60, rate_t=0.4, p=0.01)
+    assert small["measures"]["proven_reoffending_rate"]["significant"] is False
+    assert headline_findings(small, RULES)[0].result == "inconclusive"
+    # a report released before that, flagged significant: the report's flag alone is not enough
+    small["measures"]["proven_reoffending_rate"].update(significant=True, p_value=0.01,
+                                                        ci_low=-0.15, ci_high=-0.01)
+    old = headline_findings(small, RULES)[0]
+    assert old.result == "inconclusive" and "30" in old.reason

@@ -60,9 +60,10 @@ def test_summary_counts_equal_the_published_results(db, settings):
     assert s["by_size"]["large"] == {"reports": 3, "significant": 2, "share": round(2 / 3, 4)}
     assert s["by_size"]["small"] == {"reports": 4, "significant": 1, "share": 0.25}
     widths = sorted((p["treatment_n"], p["ci_width"]) for p in s["funnel"]["points"])
-    # (Org 1's limits are 0.06 either side: the width that its p = 0.01 implies)
-    assert widths == [(60, 10.0), (120, 10.0), (200, 10.0), (400, 12.0), (550, 10.0),
-                      (700, 8.0), (900, 6.0)]
+    # limits from each report's released counts (Newcombe's interval), so the width falls
+    # with the group size as a funnel should (the plan's made-up limits no longer survive)
+    assert widths == [(60, 34.47), (120, 23.18), (200, 17.64), (400, 13.01), (550, 10.93),
+                      (700, 9.84), (900, 8.17)]
     assert s["publications"] == 7
 
 
