@@ -412,7 +412,9 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -
     tested: list[tuple[dict[str, Any], float, bool]] = []
     for row in rows:
         n = row.get("treatment_n")
-        small = isinstance(n, int | float) and n < need
+        # a hidden group size is treated as small: the wording is then the same as for a
+        # released size below the minimum, never "Fewer than 50" decided on the exact size
+        small = n is None or (isinstance(n, int | float) and n < need)
         if small and (row.get("difference") is not None
                       or str(row.get("reason_not_reported") or "").startswith("Fewer than")):
             _withhold(row, reason)
