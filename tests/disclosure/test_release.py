@@ -450,3 +450,19 @@ def test_headline_rule_on_treated_reoffenders_uses_the_released_count(example):
         texts.append(r["conclusion"])
     assert texts[0] == texts[1]
     assert "Fewer than 30" not in texts[0] and "below 35" in texts[0]
+
+
+def test_sensitivity_rows_other_than_the_main_analysis_carry_no_interval(example):
+    out = release(example).results
+    specs = out["sensitivity"]["specifications"]
+    main = next(r for r in specs if r["label"].startswith("Main analysis"))
+    head = out["measures"]["proven_reoffending_rate"]
+    assert main["ci_low"] == head["ci_low"] and main["p_value"] == head["p_value"]
+    others = [r for r in specs if not r["label"].startswith("Main analysis")]
+    assert others and all(r["ci_low"] is None and r["p_value"] is None for r in others)
+    assert all(abs(r["difference"] / 0.05 - round(r["difference"] / 0.05)) < 1e-9
+               for r in others if r["difference"] is not None)
+    broken = copy.deepcopy(out)
+    broken["sensitivity"]["specifications"][specs.index(others[0])]["ci_low"] = -0.2
+    assert any("specification without released counts" in p
+               for p in find_release_problems(broken))

@@ -21,6 +21,7 @@ from jdl.core.config import DisclosureSettings
 from jdl.disclosure._coarsen import (
     CI_STEP,
     RATE_DECIMALS,
+    SENSITIVITY_DIFF_STEP,
     SHARE_STEP,
     SMD_DECIMALS,
     coarse_p,
@@ -218,6 +219,17 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
             v = row.get(k)
             if _num(v) and abs(coarse_p(v) - v) > 1e-12:
                 out.append(f"{where}/{k}: more precise than released p-values may be")
+    specs = (released.get("sensitivity") or {}).get("specifications") or []
+    for i, r in enumerate(specs):
+        if not isinstance(r, Mapping) or str(r.get("label", "")).startswith("Main analysis"):
+            continue
+        out += [f"/sensitivity/specifications/{i}/{k}: an interval or p-value of a "
+                "specification without released counts" for k in ("ci_low", "ci_high", "p_value")
+                if r.get(k) is not None]
+        d = r.get("difference")
+        if _num(d) and abs(d / SENSITIVITY_DIFF_STEP - round(d / SENSITIVITY_DIFF_STEP)) > 1e-6:
+            out.append(f"/sensitivity/specifications/{i}/difference: not rounded to "
+                       f"{SENSITIVITY_DIFF_STEP:g}")
     by_dim: dict[object, list[Mapping[str, Any]]] = {}
     for r in released.get("subgroups") or []:
         if isinstance(r, Mapping):
