@@ -7,12 +7,19 @@ value). So, after counts are suppressed and rounded, every estimate shown is eit
 
 * **computed from the released (rounded) counts** — rates and means per person are
   ``released events / released group size`` (OpenSAFELY's rule for rates), differences are the
-  difference of the released values — so it carries nothing the rounded counts do not; or
-* **rounded to a step that a single person cannot move it across**: confidence limits to a whole
-  percentage point (or 0.01 per person, or a whole day), p-values to two decimals (one significant
-  figure below 0.01), E-values and Rosenbaum bounds to one decimal, SMDs of yes/no characteristics
-  to one decimal, a share of declared participants to the nearest 10%, sample sizes needed to two
-  significant figures.
+  difference of the released values; for every rate (headline, other rate measures, sub-group
+  rows) the interval and p-value too (:func:`two_proportions`: Newcombe's hybrid score interval
+  and the pooled z-test), and the E-value, the power block and the sample size needed from
+  those — so it carries nothing the rounded counts do not. The exact paired analysis's limits,
+  even rounded, pinned the exact counts behind the rounded ones (issue 15, independent
+  intruder); the lab's rules on counts (30 treated re-offenders, 50 people in a sub-group) are
+  re-applied to released counts (:func:`released_threshold`), and ``significant`` is claimed
+  only where the exact analysis and the released figures agree; or
+* **rounded to a step that a single person cannot move it across**, where no released count
+  carries the statistic (re-offences per person's and days' limits, centred on the released
+  difference with the half width rounded up; p-values to two decimals; Rosenbaum bounds to one
+  decimal; SMDs of yes/no characteristics to one decimal; a share of declared participants to the
+  nearest 10%; other sensitivity specifications' differences to 0.05, without limits).
 
 :func:`candidates_for_rate` is the attack the rule is tested with: every (events, group size) pair
 consistent with what is released.
