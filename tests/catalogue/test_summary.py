@@ -11,7 +11,9 @@ from tests.catalogue._html import Tables
 
 # (organisation, sector, intervention type, treatment n, released numbers) -> expected result
 PLAN = [
-    ("Org 1", "voluntary_community", "employment", dict(n=400, diff=-0.08, p=0.01), "decrease"),
+    # (half width 0.06: the limits that p = 0.01 implies; the p-value released is theirs)
+    ("Org 1", "voluntary_community", "employment", dict(n=400, diff=-0.08, half_width=0.06,
+                                                         p=0.01), "decrease"),
     ("Org 2", "voluntary_community", "employment", dict(n=120, diff=-0.05, p=0.3),
      "inconclusive"),
     ("Org 3", "private", "employment", dict(n=900, diff=0.06, half_width=0.03, p=0.001),
@@ -58,7 +60,8 @@ def test_summary_counts_equal_the_published_results(db, settings):
     assert s["by_size"]["large"] == {"reports": 3, "significant": 2, "share": round(2 / 3, 4)}
     assert s["by_size"]["small"] == {"reports": 4, "significant": 1, "share": 0.25}
     widths = sorted((p["treatment_n"], p["ci_width"]) for p in s["funnel"]["points"])
-    assert widths == [(60, 10.0), (120, 10.0), (200, 10.0), (400, 10.0), (550, 10.0),
+    # (Org 1's limits are 0.06 either side: the width that its p = 0.01 implies)
+    assert widths == [(60, 10.0), (120, 10.0), (200, 10.0), (400, 12.0), (550, 10.0),
                       (700, 8.0), (900, 6.0)]
     assert s["publications"] == 7
 

@@ -173,3 +173,23 @@ def test_invalid_recorded_rules_are_a_problem_not_a_crash(released, rules):
     out = released.results
     out["disclosure"]["rules"] = rules
     assert find_release_problems(out)[0].startswith("/disclosure/rules")
+
+
+def test_dates_are_not_counts(released):
+    raw_counts = {int(a.raw) for a in released.audit if a.rule == "rounding"
+                  and a.kind == "count" and isinstance(a.raw, int) and 10 <= a.raw <= 31
+                  and a.raw % 5}
+    day = min(raw_counts) if raw_counts else None
+    if day is None:
+        pytest.skip("no rounded count that could be a day of the month")
+    assert check_released_text(f"<dd>1 January 2015 to {day} December 2018</dd>", released) == []
+    assert check_released_text(f"<p>{day} people</p>", released) != []
+
+
+def test_page_numbers_are_not_counts(released):
+    raw_counts = {int(a.raw) for a in released.audit if a.rule == "rounding"
+                  and a.kind == "count" and isinstance(a.raw, int) and 10 <= a.raw <= 99
+                  and a.raw % 5}
+    n = min(raw_counts)
+    assert check_released_text(f"Justice Data Lab Page {n} of 99 Matching", released) == []
+    assert check_released_text(f"Matching {n} people", released) != []

@@ -260,3 +260,14 @@ def test_programme_choices_start_blank_so_a_skipped_one_is_an_error(lab, synthet
         response = lab.client.post("/upload", data=data,
                                    files={"file": ("u.csv", fh, "text/csv")})
     assert response.status_code == 422 and "sector" in response.text.lower()
+
+
+def test_the_reviewer_sees_every_published_free_text_field(lab, approved_flow,
+                                                           synthetic_upload):
+    signed_in(lab, "reviewer")
+    page = lab.client.get(f"/submissions/{approved_flow}")
+    assert 'id="published-text"' in page.text
+    assert synthetic_upload["programme"]["description"] in page.text
+    lab.client.cookies.clear()
+    signed_in(lab, "submitter_a")
+    assert 'id="published-text"' not in lab.client.get(f"/submissions/{approved_flow}").text

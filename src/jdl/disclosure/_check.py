@@ -266,6 +266,12 @@ _CONTEXTS = (
     re.compile(r"\bn\s*[=:]\s*" + _NUM, re.I),
 )
 _CELL = re.compile(r"<t[dh][^>]*>\s*" + _NUM + r"\s*</t[dh]>", re.I)
+#: Numbers that are not counts: dates as the report writes them ("31 December 2018",
+#: "2018-12-31", "31/12/2018") and the PDF's page numbers ("Page 13 of 18").
+_NOT_COUNTS = re.compile(
+    r"\b\d{1,2}\s+(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\s+\d{4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{4}\b"
+    r"|\bPage \d+ of \d+\b")
 
 
 def check_released_text(text: str, released: Released) -> list[str]:
@@ -293,7 +299,7 @@ def check_released_text(text: str, released: Released) -> list[str]:
             if a.kind == Kind.COUNT and isinstance(a.raw, int | float)
             and not isinstance(a.raw, bool) and a.raw == int(a.raw) and a.raw >= s.min_count
             and (a.action == "suppressed" or a.raw % s.rounding_base)}
-    for m in re.finditer(_NUM, _blank(text, _strings_in(results, None))):
+    for m in re.finditer(_NUM, _NOT_COUNTS.sub(" ", _blank(text, _strings_in(results, None)))):
         n = int(m.group(1).replace(",", ""))
         if n in raws and n not in rendered and -n - 1 not in rendered:
             found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
