@@ -410,7 +410,7 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
              detail="reviewer ran or submitted this work")
         raise HTTPException(403, "You cannot approve work you submitted or ran; another "
                                  "reviewer must approve it.")
-    from jdl.service._jobs import GUARD_LOCK, differencing_hold, lock_guard
+    from jdl.service._guard import GUARD_LOCK, differencing_hold, lock_guard
     from jdl.service._publication import default_embargo
 
     embargo = (body.embargo_until if body and body.embargo_until
