@@ -61,7 +61,7 @@ def test_without_an_upload_only_patterns_and_numbers_are_checked():
 
 def _migration():
     path = (Path(__file__).parents[2] / "src" / "jdl" / "service" / "migrations" / "versions"
-            / "0007_validation_without_values.py")
+            / "0008_validation_without_values.py")
     spec = importlib.util.spec_from_file_location("m0007", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

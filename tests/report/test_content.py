@@ -208,7 +208,7 @@ def test_selective_sample_warning_is_prominent_early_and_stated_once(html):
     assert 'id="selective-sample"' not in html
     cases = {
         "completers": ({"selection_basis": "completers_only"}, "more effective than it is"),
-        "small share": ({"declared_participants": 800}, "The file holds 54% of the 800 people"),
+        "small share": ({"declared_participants": 800}, "The file holds about 50% of the people"),
         "other basis": ({"selection_basis": "other"}, "chosen in a way other than"),
     }
     for name, (change, phrase) in cases.items():
@@ -224,7 +224,7 @@ def test_selective_sample_warning_is_prominent_early_and_stated_once(html):
     both = visible_text(render_html(_with_selection(selection_basis="completers_only",
                                                     declared_participants=800)))
     assert both.count("more effective than it is") == 1
-    assert both.count("The file holds 54%") == 1
+    assert both.count("The file holds about 50%") == 1
 
 
 def test_share_submitted_is_always_stated(html):

@@ -115,5 +115,7 @@ def synthetic_upload(synthetic_data_dir, tmp_path_factory) -> dict[str, Any]:
 
     paths = make_submission(synthetic_data_dir, "new-leaf-employment",
                             tmp_path_factory.mktemp("upload") / "u.csv")
-    return {"upload": paths["upload"],
-            "programme": yaml.safe_load(Path(paths["programme"]).read_text())}
+    programme = yaml.safe_load(Path(paths["programme"]).read_text())
+    # the organisation comes from the uploader's account, never the upload (issue 16)
+    programme.pop("organisation", None)
+    return {"upload": paths["upload"], "programme": programme}

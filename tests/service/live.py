@@ -55,6 +55,13 @@ class Server:
                 return int(line.split()[1])
         raise AssertionError(f"no {field}")
 
+    def bytes_read(self) -> int:
+        """Everything the server process has read so far (sockets and files: ``rchar``)."""
+        for line in Path(f"/proc/{self.process.pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+        raise AssertionError("no rchar")
+
     def stop(self, sig: int | None = None) -> None:
         if self.process.poll() is None:
             if sig is None:

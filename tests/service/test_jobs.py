@@ -150,7 +150,7 @@ def _fake_run(lab, submission_id: int, person_ids: list[int],
     """A finished job whose links.csv holds ``person_ids`` and, with ``analysed``, whose
     matched.csv holds those as the treatment group (no evaluation needed)."""
     from jdl.service._crypto import seal_folder
-    from jdl.service._jobs import differencing_hold, linked_person_ids
+    from jdl.service._guard import differencing_hold, linked_person_ids
     from jdl.service._storage import job_dir
 
     with lab.sessions() as db:

@@ -278,7 +278,7 @@ class ServiceSettings(BaseModel):
     max_json_bytes: int = Field(default=256 * 1024, ge=1024)
     # Evaluations queued or running for one organisation; a further upload is refused (429)
     # until one finishes, so no organisation can fill the lab's queue.
-    max_queued_jobs_per_org: int = Field(default=5, ge=1)
+    max_queued_jobs_per_org: int = Field(default=10, ge=1)
     # On SIGTERM/SIGINT a worker stops at the job's next stage; if that takes longer than
     # this, it abandons the stage (plaintext deleted, job re-queued) and exits.
     worker_stop_grace_seconds: float = Field(default=20, ge=0)

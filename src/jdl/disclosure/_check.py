@@ -28,7 +28,7 @@ from jdl.disclosure._coarsen import (
     two_proportions,
 )
 from jdl.disclosure._errors import DisclosureError
-from jdl.disclosure._release import Released, refuse_individual_level
+from jdl.disclosure._released import Released, refuse_individual_level
 from jdl.disclosure._schema import (
     RELEASED_SCHEMA,
     REOFFENDER_MEASURE,

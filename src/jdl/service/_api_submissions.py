@@ -156,8 +156,8 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`."""
     from jdl.intake import check_programme_text, check_submission, programme_from_dict
 
-    programme = with_account_organisation(programme, user)  # issue 16: never a form field
-    try:
+    try:  # whatever is refused, the staged file goes (finally)
+        programme = with_account_organisation(programme, user)  # issue 16: never a form field
         info = programme_from_dict(programme, source="programme information")
         with validation_copy(settings, upload) as plain:
             checked = check_submission(plain, info, settings.intake)
@@ -410,7 +410,7 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
              detail="reviewer ran or submitted this work")
         raise HTTPException(403, "You cannot approve work you submitted or ran; another "
                                  "reviewer must approve it.")
-    from jdl.service._jobs import GUARD_LOCK, differencing_hold, lock_guard
+    from jdl.service._guard import GUARD_LOCK, differencing_hold, lock_guard
     from jdl.service._publication import default_embargo
 
     embargo = (body.embargo_until if body and body.embargo_until

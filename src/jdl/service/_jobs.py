@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from jdl.core.config import ServiceSettings, Settings
+from jdl.core.config import Settings
 from jdl.core.errors import JDLError
-from jdl.service._crypto import EncryptedCheckpoints, decrypted, read_sealed, seal_folder
+from jdl.service._crypto import EncryptedCheckpoints, decrypted, seal_folder
+from jdl.service._guard import differencing_hold
 from jdl.service._models import (
     AuditEntry,
     Job,
@@ -292,80 +293,6 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
             set_state(db, submission, SubmissionState.awaiting_review)
         db.commit()
     return state
-
-
-def linked_person_ids(service: ServiceSettings, out_dir: Path) -> set[str]:
-    """The people a run linked (lab-internal ``links.csv``), for the differencing guard."""
-    import csv
-    import io
-
-    data = read_sealed(service, out_dir / "internal" / "links.csv")
-    if data is None:
-        return set()
-    rows = csv.DictReader(io.StringIO(data.decode()))
-    return {row["person_id"] for row in rows if row.get("person_id")}
-
-
-def analysed_person_ids(service: ServiceSettings, out_dir: Path) -> set[str]:
-    """The people a run analysed: the matched treatment group (lab-internal ``matched.csv``),
-    or, for a run that has none, the people it linked."""
-    import csv
-    import io
-
-    data = read_sealed(service, out_dir / "internal" / "matched.csv")
-    if data is None:
-        return linked_person_ids(service, out_dir)
-    rows = csv.DictReader(io.StringIO(data.decode()))
-    return {row["person_id"] for row in rows
-            if row.get("person_id") and str(row.get("treated")) in ("1", "1.0", "True")
-            and float(row.get("weights") or 1) > 0}
-
-
-#: Serialises the guard with the state change it allows (approval, publication) in this
-#: process; on PostgreSQL a transaction-level advisory lock does it across processes.
-GUARD_LOCK = threading.Lock()
-_GUARD_LOCK_KEY = 15_015
-
-
-def lock_guard(db: Session) -> None:
-    """Take the cross-process guard lock for the current transaction (PostgreSQL)."""
-    from sqlalchemy import text
-
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GUARD_LOCK_KEY})
-
-
-def differencing_hold(db: Session, settings: Settings, submission: Submission,
-                      job: Job | None = None, *, released_only: bool = False) -> str | None:
-    """Why this submission's report must not be released, or None (lab-internal wording).
-
-    Its analysed treatment group is compared with that of every other submission of *every*
-    organisation with a finished run — earlier, pending or published; with ``released_only``
-    only those approved or published (what approval and publication must not collide with) —
-    and with the unions, intersections and differences of each pair
-    (:func:`jdl.disclosure.differencing_risks`)."""
-    from jdl.disclosure import differencing_risks
-
-    storage = Path(settings.service.storage_dir)
-    job = job or submission.latest_done_job
-    if job is None:
-        return None
-    current = analysed_person_ids(settings.service, job_dir(storage, submission.id, job.id))
-    states = ([SubmissionState.approved.value, SubmissionState.published.value] if released_only
-              else [s.value for s in SubmissionState if s is not SubmissionState.failed])
-    others = db.scalars(select(Submission).where(
-        Submission.id != submission.id, Submission.state.in_(states)).order_by(Submission.id))
-    earlier: dict[str, set[str]] = {}
-    for other in others:
-        done = other.latest_done_job
-        if done is not None:
-            earlier[f"submission {other.id}"] = analysed_person_ids(
-                settings.service, job_dir(storage, other.id, done.id))
-    risks = differencing_risks(current, earlier, settings.disclosure)
-    if not risks:
-        return None
-    return ("Differencing guard: "
-            + "; ".join(risk.describe() for risk in risks) + ".")
 
 
 def run_once(sessions: sessionmaker[Session], settings: Settings) -> JobState | None:

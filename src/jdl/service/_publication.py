@@ -58,7 +58,7 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
     submission off the schedule (it stays approved) and does not stop the others."""
     from jdl.catalogue import CatalogueError, ReportToPublish
     from jdl.service._catalogue import store_publication
-    from jdl.service._jobs import GUARD_LOCK, differencing_hold, lock_guard
+    from jdl.service._guard import GUARD_LOCK, differencing_hold, lock_guard
 
     folder = _released_folder(db, settings, submission)
     if folder is None:

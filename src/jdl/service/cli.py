@@ -226,6 +226,15 @@ def worker() -> None:
             signal.signal(sig, handler)
     if received:
         typer.echo(f"Worker stopped ({received[0]}).")
+    if runner._thread.is_alive():
+        # the abandoned stage's thread is still inside native code (DuckDB): its job is
+        # re-queued and its files gone, so leave without the interpreter's shutdown, which
+        # could abort under it
+        import os
+        import sys
+
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def register(app: typer.Typer) -> None:
