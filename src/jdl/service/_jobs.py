@@ -191,8 +191,14 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
                  job_id, stop)
         return JobState.queued
     except JDLError as exc:
+        if _requeued_by_stop(sessions, job_id, stopping):
+            return JobState.queued
         return _finish(sessions, settings, job_id, JobState.failed, exc.message, saved)
     except Exception as exc:  # a bug: the job fails, the worker carries on
+        if _requeued_by_stop(sessions, job_id, stopping):
+            # Worker.stop abandoned the stage after its grace period and deleted the working
+            # copy; the stage then failed on the missing file. The job is queued, not failed.
+            return JobState.queued
         # where, not what: an exception's message may quote the data it choked on
         log.error("job %s failed: internal error %s at %s", job_id, type(exc).__name__,
                   _where(exc))
@@ -200,9 +206,16 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
                        f"Internal error ({type(exc).__name__}); the lab has been told.", saved)
     finally:
         beat.stop()
-    if stopping is not None and stopping.is_set() and not _running(sessions, job_id):
+    if _requeued_by_stop(sessions, job_id, stopping):
         return JobState.queued  # abandoned meanwhile by Worker.stop: the next worker runs it
     return _finish(sessions, settings, job_id, JobState.done, None, saved)
+
+
+def _requeued_by_stop(sessions: sessionmaker[Session], job_id: int,
+                      stopping: threading.Event | None) -> bool:
+    """True when the worker is stopping and has already put this job back in the queue (so
+    whatever the abandoned stage did after that must not mark it done or failed)."""
+    return stopping is not None and stopping.is_set() and not _running(sessions, job_id)
 
 
 def _running(sessions: sessionmaker[Session], job_id: int) -> bool:
