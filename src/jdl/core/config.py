@@ -83,6 +83,9 @@ class IntakeSettings(BaseModel):
     # the workbook's shared-strings table, counted from the XML before any cell is built: 20
     # columns of max_rows people (the template has 10). More is refused, not read.
     max_xlsx_cells: int = operational(4_000_000, ge=1)
+    # One shared string's XML, in bytes: Excel allows 32,767 characters in a cell; UTF-8, XML
+    # escapes and rich-text runs can take several bytes each, so 8 per character.
+    max_xlsx_string_bytes: int = operational(32_767 * 8, ge=1)
     min_age_at_intervention: int = 10  # age of criminal responsibility in England and Wales
     max_age_at_intervention: int = 110
     earliest_date_year: int = 1900  # dates before this year are typing mistakes

@@ -170,7 +170,7 @@ def inspect_zip(path: Path, settings: IntakeSettings) -> _Inspection:
                 elif name == "xl/workbook.xml":
                     date1904 = _stream_contains(archive, info, _DATE1904)
                 elif name == "xl/sharedStrings.xml":
-                    strings = _StringCounter()
+                    strings = _StringCounter(settings.max_xlsx_string_bytes)
                     _stream_contains(archive, info, None, strings)
                     if strings.count > settings.max_xlsx_cells:
                         raise _too_many_cells(settings)
@@ -206,6 +206,9 @@ def _too_many_cells(settings: IntakeSettings) -> SubmissionRefused:
 _ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
 _VALUE = re.compile(rb"<(?:\w+:)?(?:v|is|f)[\s>/]")
 _STRING_ITEM = re.compile(rb"<(?:\w+:)?si[\s>/]")
+#: An item's opening or closing tag in the shared-strings table (group 1 "/" for a closing tag,
+#: group 2 "/" for an empty ``<si/>``).
+_STRING_EDGE = re.compile(rb"<(/?)(?:\w+:)?si([\s>/])")
 
 
 # The fast path: bytes.find/count (C, fast) for the tags as Excel and most writers spell them;
@@ -303,10 +306,15 @@ class _CellCounter:
 
 
 class _StringCounter:
-    """Counts the shared-strings table's items (scanned like :class:`_CellCounter`)."""
+    """Counts the shared-strings table's items (scanned like :class:`_CellCounter`) and refuses,
+    as soon as it is seen, one item longer than ``max_item_bytes``: a single string of hundreds
+    of megabytes compresses to a few and passes every size check, but would be built whole in
+    memory by any reader (issue 16's penetration test: 4 MB file, 3.5 GB peak)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_item_bytes: int | None = None) -> None:
         self.count, self._carry = 0, b""
+        self.max_item_bytes = max_item_bytes
+        self._open: int | None = None  # bytes so far of the item being read
 
     def feed(self, chunk: bytes) -> None:
         data = self._carry + chunk
@@ -314,8 +322,31 @@ class _StringCounter:
         if cut == -1 or data.find(b">", cut) != -1:
             cut = len(data)
         self.count += len(_STRING_ITEM.findall(data, 0, cut))
+        self._measure(data, cut)
         carry = data[cut:]
         self._carry = carry if len(carry) <= 1024 else carry[:64]
+
+    def _measure(self, data: bytes, end: int) -> None:
+        pos = 0
+        for m in _STRING_EDGE.finditer(data, 0, end):
+            if m.group(1) == b"/":
+                if self._open is not None:
+                    self._grow(m.start() - pos)
+                    self._open = None
+            elif m.group(2) != b"/":  # an opening tag (not an empty <si/>)
+                self._open = 0
+            pos = m.end()
+        if self._open is not None:
+            self._grow(end - pos)
+
+    def _grow(self, n: int) -> None:
+        assert self._open is not None
+        self._open += n
+        if self.max_item_bytes is not None and self._open > self.max_item_bytes:
+            raise SubmissionRefused(
+                "A cell in the workbook holds far more text than any submission needs (Excel "
+                "itself allows 32,767 characters in a cell), so the lab will not open it.",
+                hint="Check the workbook for a cell pasted by mistake, or save the rows as CSV.")
 
     def finish(self) -> None:
         self.count += len(_STRING_ITEM.findall(self._carry))
