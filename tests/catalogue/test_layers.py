@@ -3,28 +3,20 @@ publishing needs no database."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
+from tests._imports import imported_modules
+
 CATALOGUE = Path(__file__).parents[2] / "src" / "jdl" / "catalogue"
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_the_catalogue_never_imports_the_web_app_or_a_database():
     for path in sorted(CATALOGUE.rglob("*.py")):
-        found = {n for n in _imports(path)
+        found = {n for n in imported_modules(path.read_text())
                  if n.startswith(("jdl.service", "sqlalchemy", "fastapi", "starlette"))}
         assert not found, f"{path.name} imports {sorted(found)}"
     assert not (CATALOGUE / "templates").exists()  # pages live in the web app

@@ -3,27 +3,20 @@ the run module or the web app (the end-to-end entry is jdl.run, above the report
 
 from __future__ import annotations
 
-import ast
 from importlib import resources
+
+from tests._imports import imported_modules
 
 ABOVE = ("jdl.report", "jdl.run", "jdl.service", "jdl.catalogue")
 
 
-def _imports(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_evaluation_imports_nothing_above_it():
     modules = [m for m in resources.files("jdl.evaluation").iterdir() if m.name.endswith(".py")]
     assert len(modules) >= 3
     for module in modules:
-        bad = [n for n in _imports(module.read_text()) if n.startswith(ABOVE)]
+        bad = [n for n in imported_modules(module.read_text()) if n.startswith(ABOVE)]
         assert bad == [], module.name
 
 
@@ -31,7 +24,7 @@ def test_stages_used_by_the_evaluation_do_not_import_it():
     for stage in ("matching", "inference", "intake", "cohort", "outcomes"):
         for module in resources.files(f"jdl.{stage}").iterdir():
             if module.name.endswith(".py"):
-                names = _imports(module.read_text())
+                names = imported_modules(module.read_text())
                 assert not [n for n in names if n.startswith(("jdl.evaluation", *ABOVE))], (
                     f"{stage}/{module.name}")
 

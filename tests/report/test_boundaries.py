@@ -3,10 +3,10 @@ registry of measures, for names and nouns - definitions, not data)."""
 
 from __future__ import annotations
 
-import ast
 from importlib import resources
 
 import jdl.report
+from tests._imports import imported_modules
 
 #: The registry of measures: labels and sentence nouns are defined there once.
 REGISTRY = ("jdl.cohort._covariates", "jdl.outcomes")
@@ -14,21 +14,13 @@ FORBIDDEN = ("intake", "linkage", "cohort", "matching", "inference", "outcomes",
              "engines", "disclosure", "service", "catalogue")
 
 
-def _imports(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_report_imports_only_core_and_itself():
     modules = [m for m in resources.files("jdl.report").iterdir() if m.name.endswith(".py")]
     assert len(modules) >= 5
     for module in modules:
-        for name in _imports(module.read_text()):
+        for name in imported_modules(module.read_text()):
             if name.startswith("jdl.") and name not in REGISTRY:
                 stage = name.split(".")[1]
                 assert stage in ("core", "report"), f"{module.name} imports {name}"
