@@ -119,3 +119,22 @@ def synthetic_upload(synthetic_data_dir, tmp_path_factory) -> dict[str, Any]:
     # the organisation comes from the uploader's account, never the upload (issue 16)
     programme.pop("organisation", None)
     return {"upload": paths["upload"], "programme": programme}
+
+
+@pytest.fixture
+def admin_cli(tmp_path, monkeypatch):
+    """``jdl ...`` run in-process against a fresh SQLite database: a function taking the
+    command's arguments and returning its exit code (the settings cache is cleared around it)."""
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+
+    monkeypatch.setenv("JDL_SERVICE__DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    get_settings.cache_clear()
+
+    def run(*args: str) -> int:
+        with pytest.raises(SystemExit) as exit_:
+            main(list(args))
+        return exit_.value.code
+
+    yield run
+    get_settings.cache_clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from jdl.service._models import AuditEntry
@@ -96,33 +95,20 @@ def test_admin_forms_need_the_csrf_token(lab):
     assert response.status_code == 403
 
 
-def test_cli_deactivates_and_reissues(tmp_path, monkeypatch, capsys):
-    from jdl.cli import main
-    from jdl.core.config import get_settings
-
-    monkeypatch.setenv("JDL_SERVICE__DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
-    get_settings.cache_clear()
-
-    def run(*args: str) -> int:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        return exit_.value.code
-
-    try:
-        assert run("admin", "create-org", "Org") == 0
-        assert run("admin", "create-user", "--org", "Org", "--role", "submitter",
-                   "--email", "a@org.org") == 0
-        first = capsys.readouterr().out
-        assert run("admin", "new-credentials", "--email", "A@org.org", "--password") == 0
-        second = capsys.readouterr().out
-        assert "API token: jdl_" in second and "One-time password:" in second
-        token = lambda out: re.search(r"API token: (\S+)", out).group(1)  # noqa: E731
-        assert token(first) != token(second)
-        assert run("admin", "deactivate-user", "--email", "a@org.org") == 0
-        assert "deactivated" in capsys.readouterr().out
-        assert run("admin", "deactivate-user", "--email", "nobody@org.org") == 2
-    finally:
-        get_settings.cache_clear()
+def test_cli_deactivates_and_reissues(admin_cli, capsys):
+    run = admin_cli
+    assert run("admin", "create-org", "Org") == 0
+    assert run("admin", "create-user", "--org", "Org", "--role", "submitter",
+               "--email", "a@org.org") == 0
+    first = capsys.readouterr().out
+    assert run("admin", "new-credentials", "--email", "A@org.org", "--password") == 0
+    second = capsys.readouterr().out
+    assert "API token: jdl_" in second and "One-time password:" in second
+    token = lambda out: re.search(r"API token: (\S+)", out).group(1)  # noqa: E731
+    assert token(first) != token(second)
+    assert run("admin", "deactivate-user", "--email", "a@org.org") == 0
+    assert "deactivated" in capsys.readouterr().out
+    assert run("admin", "deactivate-user", "--email", "nobody@org.org") == 2
 
 
 def test_ids_beyond_the_database_are_refused_on_the_form_routes(lab):

@@ -94,28 +94,15 @@ def test_lab_roles_exist_only_in_the_lab(live, tmp_path):
         assert db.scalar(select(User).where(User.email == "rogue@opendoor.example")) is None
 
 
-def test_the_cli_refuses_a_lab_role_elsewhere(tmp_path, monkeypatch, capsys):
-    from jdl.cli import main
-    from jdl.core.config import get_settings
-
-    monkeypatch.setenv("JDL_SERVICE__DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
-    get_settings.cache_clear()
-
-    def run(*args: str) -> int:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        return exit_.value.code
-
-    try:
-        assert run("admin", "create-org", "A Charity") == 0
-        assert run("admin", "create-user", "--org", "A Charity", "--role", "reviewer",
-                   "--email", "r@charity.example") == 2
-        assert "Only the lab's own organisation" in capsys.readouterr().err
-        assert run("admin", "create-user", "--org", "A Charity", "--role", "submitter",
-                   "--email", "s@charity.example") == 0
-        assert run("admin", "set-role", "--email", "s@charity.example", "--role", "admin") == 2
-    finally:
-        get_settings.cache_clear()
+def test_the_cli_refuses_a_lab_role_elsewhere(admin_cli, capsys):
+    run = admin_cli
+    assert run("admin", "create-org", "A Charity") == 0
+    assert run("admin", "create-user", "--org", "A Charity", "--role", "reviewer",
+               "--email", "r@charity.example") == 2
+    assert "Only the lab's own organisation" in capsys.readouterr().err
+    assert run("admin", "create-user", "--org", "A Charity", "--role", "submitter",
+               "--email", "s@charity.example") == 0
+    assert run("admin", "set-role", "--email", "s@charity.example", "--role", "admin") == 2
 
 
 def test_existing_misplaced_lab_roles_stop_the_service_until_fixed(tmp_path):
