@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def _jdl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -32,3 +34,25 @@ def test_synth_then_summary(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "admin.duckdb").exists() and (out / "truth" / "programmes.json").exists()
     assert "One-year proven re-offending" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (("evaluate",), "Missing argument"),
+    (("nosuch",), "No such command 'nosuch'"),
+    (("synth", "--bogus"), "No such option: --bogus"),
+    (("synth", "--people", "abc"), "Invalid value for '--people'"),
+])
+def test_usage_mistakes_print_the_usage_and_one_error_line(args, error):
+    """Every kind of usage mistake: exit 2, the usage text, one error line, no traceback.
+
+    Typer 0.29 raises its own (vendored click) exception classes; an earlier entry point caught
+    only click's and printed a ~35-line traceback for each of these.
+    """
+    result = _jdl(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Usage: ")
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and error, result.stderr
+    assert error in error_lines[0]
+    assert len(result.stderr.splitlines()) <= 5

@@ -13,6 +13,7 @@ import sys
 import click
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from jdl import __version__
 from jdl.core.errors import JDLError
@@ -70,19 +71,33 @@ def _register_stages() -> None:
 _register_stages()
 
 
+def _show_usage_error(exc: Exception) -> None:
+    """Print a usage mistake as click does: the usage line, where to get help, one error line.
+
+    Typer 0.29 vendors click and raises its own exception classes (subclasses of
+    :class:`typer.exceptions.TyperException`), so both families are handled here; anything
+    without click's ``show`` is printed as one line.
+    """
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning user errors into messages."""
     try:
         code = app(args=argv, standalone_mode=False)
         # without standalone mode click *returns* a typer.Exit code instead of exiting
         sys.exit(code if isinstance(code, int) else 0)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("[red]Aborted.[/red]")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except (click.ClickException, TyperException) as exc:
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)
     except JDLError as exc:
         err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
