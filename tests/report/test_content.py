@@ -122,6 +122,19 @@ def test_inconclusive_results_get_sample_size_advice(raw):
     assert "about 7 people in every 100" in power  # mde 0.0735
 
 
+@pytest.mark.parametrize(("difference", "direction"), [(0.03, "(a rise, not a fall)"),
+                                                      (-0.03, "(a fall)")])
+def test_sample_size_advice_says_which_way_the_observed_difference_went(raw, difference,
+                                                                          direction):
+    """An observed *increase* must not read as a reduction the programme could show with more
+    people (issue 21: the advice spoke of "a difference of the size observed" for a rise)."""
+    rel = _all_inconclusive(raw)
+    rel["power"]["required_n_for_observed"] = 1234.2
+    rel["measures"]["proven_reoffending_rate"]["difference"] = difference
+    power = visible_text(_section(render_html(rel), "power"))
+    assert f"as large as the one observed here {direction} is real" in power
+
+
 def test_suppressed_values_show_the_mark_and_the_footnote(html, released):
     text = visible_text(html)
     profile = visible_text(_section(html, "profile"))

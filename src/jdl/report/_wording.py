@@ -249,8 +249,13 @@ def power_sentences(power: dict[str, Any] | None, rate: dict[str, Any] | None,
                    "effects may be missed.")
     required = power.get("required_n_for_observed")
     if inconclusive and not is_missing(required):
-        out.append(f"To detect a difference of the size observed here, the programme would need "
-                   f"about {math.ceil(required):,} people in the treatment group.")
+        difference = (rate or {}).get("difference")
+        direction = ""
+        if not is_missing(difference) and difference != 0:
+            direction = " (a fall)" if difference < 0 else " (a rise, not a fall)"
+        out.append(f"To tell whether a difference as large as the one observed here{direction} "
+                   f"is real, the analysis would need about {math.ceil(required):,} people in "
+                   "the treatment group.")
     elif inconclusive and rate and not rate.get("significant"):
         out.append("A larger group of participants, for example by including people from a "
                    "longer period, would make a clearer answer more likely.")
