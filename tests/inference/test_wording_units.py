@@ -7,3 +7,12 @@ def test_one_person_is_singular_and_other_numbers_plural():
     text = conclusion_text("rate", "proven re-offending rate", -2.0, -6.0, 1.2, False, None, [])
     assert "by up to 6 people" in text and "by up to 1 person." in text
     assert "1 people" not in text
+
+
+def test_people_needed_is_written_as_the_report_writes_numbers():
+    """One way to write a number across a report (issue 21: "About 4885 people" in a
+    measure's conclusion beside "about 4,890 people" in the power section)."""
+    from jdl.inference import conclusion_text
+
+    text = conclusion_text("rate", "x", 1.0, -5.0, 8.0, False, 4890, [])
+    assert "About 4,890 people in the treatment group" in text

@@ -176,7 +176,7 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
     text = (f"{body} There is insufficient evidence at this stage to draw a conclusion about the "
             f"programme's effect on the {label}. This does not mean the programme has no effect.")
     if required:
-        text += (f" About {required} people in the treatment group would be needed to detect a "
+        text += (f" About {required:,} people in the treatment group would be needed to detect a "
                  "difference of this size.")
     return " ".join([text, *notes])
 
