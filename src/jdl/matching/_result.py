@@ -19,7 +19,7 @@ class MatchSpec:
     covariates: tuple[str, ...]
     method: str = "nearest"
     distance: str = "glm"
-    ratio: int = 1
+    ratio: float = 1  # a whole number except for variable ratio matching
     replace: bool = False
     caliper: float | None = None
     std_caliper: bool = True
@@ -29,6 +29,13 @@ class MatchSpec:
     discard: str = "none"
     subclass: int = 6
     random_state: int | None = None
+    link: str = "logit"
+    mahvars: tuple[str, ...] = ()
+    reuse_max: int | None = None  # None: 1 without replacement, unlimited with
+    min_controls: int | None = None
+    max_controls: int | None = None
+    unit_id: str | None = None
+    covariate_calipers: tuple[tuple[str, float], ...] = ()  # (column, caliper in its units)
 
 
 @dataclass(frozen=True)
