@@ -314,7 +314,7 @@ def mahalanobis_match(scan: MahalanobisScan, eligible: np.ndarray, ratio: np.nda
     mm = np.full((nf, max_ratio), -1, dtype=np.int64)
     elig = eligible.copy()
     none = np.empty(0, dtype=np.int64)
-    if reuse_max >= nf and unit_id is None:
+    if reuse_max >= nf:  # MatchIt ignores unit.id when no control can be used up
         for t in order.tolist():
             i = int(t_idx[t])
             if not elig[i]:

@@ -368,12 +368,13 @@ def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _
                 start_r[t] = cpos[j]
                 next_r[t] = j + 1
             if members is None:
+                if reuse_max == 1:
+                    remove(j)
+                    continue
                 used = times.get(j, 0) + 1
                 times[j] = used
                 if used >= reuse_max:
                     remove(j)
-                if filled[t] >= ratio_l[t]:
-                    ok[t] = False
                 continue
             assert ctrl_index is not None and t_of_row is not None
             rows = np.union1d(members[int(c.unit[j])], members[int(treated_idx[t])])
