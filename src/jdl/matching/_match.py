@@ -498,8 +498,11 @@ def match_with_settings(data: object, treatment: str, covariates: Sequence[str],
     ``MatchingSettings`` defaults).
 
     Defaults: 1:1 nearest neighbour without replacement on a logistic propensity score,
-    caliper 0.2 SD (Austin 2011), exact strata on index type and year. ``overrides`` are
-    keyword arguments of :func:`match` (e.g. ``caliper=None``).
+    caliper 0.2 SD of the score on the probability scale, exact strata on index type and
+    year. ``overrides`` are keyword arguments of :func:`match` (e.g. ``caliper=None``; for
+    Austin's (2011) 0.2 SD of the logit: ``link="linear.logit"``; for k:1 with replacement:
+    ``ratio=k, replace=True``; ``reuse_max``, ``unit_id``, ``mahvars``, ``min_controls`` /
+    ``max_controls`` and named calipers pass through the same way).
     """
     from jdl.core.config import MatchingSettings
 

@@ -147,8 +147,14 @@ class MatchResult:
     def summary(self) -> str:
         """Plain-text summary: specification, sample sizes and balance."""
         s = self.spec
+        extras = [f"{k}={v}" for k, v in (
+            ("link", s.link if s.link != "logit" else None), ("mahvars", list(s.mahvars)),
+            ("reuse_max", s.reuse_max), ("min_controls", s.min_controls),
+            ("max_controls", s.max_controls), ("unit_id", s.unit_id),
+            ("covariate_calipers", dict(s.covariate_calipers))) if v]
         head = (f"Matching: method={s.method}, distance={s.distance}, ratio={s.ratio}, "
                 f"replace={s.replace}, caliper={s.caliper}"
+                + "".join(f", {e}" for e in extras)
                 + (f" ({self.caliper_abs:.6g} in score units)" if self.caliper_abs else "")
                 + (f", exact={list(s.exact)}" if s.exact else "") + f", estimand={s.estimand}")
         return "\n\n".join([head, "Sample sizes:\n" + self.sample_sizes().to_string(),
