@@ -282,19 +282,31 @@ class MahalanobisScan:
         return cand[_keep_best(d, key, k)]
 
 
-def unit_members(unit_id: np.ndarray | None) -> list[np.ndarray] | None:
+class UnitMembers:
+    """Rows sharing each row's unit id (MatchIt's ``unit.id``): one stable sort, then a slice
+    per look-up, so a national pool costs one argsort and no per-row Python objects."""
+
+    def __init__(self, unit_id: np.ndarray) -> None:
+        codes = np.asarray(unit_id)
+        n = len(codes)
+        self.order = np.argsort(codes, kind="stable")
+        sc = codes[self.order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = sc[1:] != sc[:-1]
+        first = np.flatnonzero(new)  # where each id's block starts in the sorted order
+        last = np.append(first[1:], n)
+        group = np.empty(n, dtype=np.int64)
+        group[self.order] = np.cumsum(new) - 1
+        self.start = first[group]
+        self.end = last[group]
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        return self.order[self.start[row]:self.end[row]]
+
+
+def unit_members(unit_id: np.ndarray | None) -> UnitMembers | None:
     """Per row, the rows that share its unit id (MatchIt's ``unit.id``), or None."""
-    if unit_id is None:
-        return None
-    codes = np.asarray(unit_id)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    groups = np.split(order, bounds)
-    member: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(codes)
-    for g in groups:
-        for r in g.tolist():
-            member[r] = g
-    return member
+    return None if unit_id is None else UnitMembers(unit_id)
 
 
 def mahalanobis_match(scan: MahalanobisScan, eligible: np.ndarray, ratio: np.ndarray,

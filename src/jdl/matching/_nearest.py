@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from jdl.matching._mahalanobis import CovariateCalipers
+    from jdl.matching._mahalanobis import CovariateCalipers, UnitMembers
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c
 
 def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
             cal: float, ratios: np.ndarray, order: np.ndarray, t_ok: np.ndarray,
-            reuse_max: int, members: list[np.ndarray] | None,
+            reuse_max: int, members: UnitMembers | None,
             calipers: CovariateCalipers | None, treat: np.ndarray) -> np.ndarray:
     """Greedy matching in passes (one control per treated unit per pass; pass r serves the
     treated units whose ratio is at least r). A control is removed once used ``reuse_max``
@@ -312,11 +312,12 @@ def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _
     next_r = list(ins_l)
     filled = [0] * len(treated_idx)
     times: dict[int, int] = {}  # uses per control index (or per treated row, negative key)
-    ctrl_index = None
-    t_of_row = None
-    if members is not None:
-        ctrl_index = {int(u): j for j, u in enumerate(c.unit.tolist())}
-        t_of_row = {int(u): t for t, u in enumerate(treated_idx.tolist())}
+    ctrl_index = t_of_row = None
+    if members is not None:  # row -> control index / treated index (-1: none)
+        ctrl_index = np.full(len(treat), -1, dtype=np.int64)
+        ctrl_index[c.unit] = np.arange(m)
+        t_of_row = np.full(len(treat), -1, dtype=np.int64)
+        t_of_row[treated_idx] = np.arange(len(treated_idx))
     available = m
 
     def remove(j: int) -> None:
@@ -380,16 +381,16 @@ def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _
             rows = np.union1d(members[int(c.unit[j])], members[int(treated_idx[t])])
             for u in rows.tolist():
                 if treat[u]:
-                    t2 = t_of_row[u]
-                    if not ok[t2] and t2 != t:
+                    t2 = int(t_of_row[u])
+                    if not ok[t2]:
                         continue
                     key = -1 - t2
                     times[key] = times.get(key, 0) + 1
                     if times[key] >= ratio_l[t2]:
                         ok[t2] = False
                 else:
-                    j2 = ctrl_index.get(u)
-                    if j2 is None or j2 in right_next:
+                    j2 = int(ctrl_index[u])
+                    if j2 < 0 or j2 in right_next:
                         continue  # discarded, in another stratum's block, or removed
                     times[j2] = times.get(j2, 0) + 1
                     if times[j2] >= reuse_max:
