@@ -87,6 +87,11 @@ SPECS: dict[str, dict] = {
     "D_mahvars_exact_r2": {"mahvars": ["age", "priors"], "exact": ["year"], "ratio": 2},
     "D_mahvars_covcal": {"mahvars": ["age", "priors"], "caliper": {"age": 5},
                          "std_caliper": False},
+    # exact strata lacking a group: their rows are discarded after the transform, as MatchIt
+    "D_mahal_exact_sparse": {"distance": "mahalanobis",
+                             "exact": ["priors", "female", "region"]},
+    "D_mahvars_exact_sparse": {"mahvars": ["age", "female"], "exact": ["age", "priors"],
+                               "caliper": 0.5},
     "D_nearest": {},
     "D_unit_r2": {"unit_id": "person", "ratio": 2},
     "T_sub_discard": {"method": "subclass", "discard": "both", "subclass": 5},

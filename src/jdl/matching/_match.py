@@ -361,6 +361,7 @@ def _run_nearest(df: pd.DataFrame, t: np.ndarray, scores: np.ndarray | None,
                  cov_cal: CovariateCalipers | None, reuse_max: int, is_mahal: bool):
     """Nearest-neighbour matching: (match matrix, subclass, raw weights, discarded)."""
     strata = None
+    discarded_before_exact = discarded  # MatchIt's Mahalanobis transform sees these only
     if spec.exact:
         strata = strata_codes(df, spec.exact)
         both = np.intersect1d(strata[t], strata[~t])
@@ -375,23 +376,27 @@ def _run_nearest(df: pd.DataFrame, t: np.ndarray, scores: np.ndarray | None,
     else:
         ratios = np.full(n1, spec.ratio, dtype=np.int64)
     if is_mahal or spec.mahvars:
-        mm = _mahalanobis_nearest(df, t, scores, discarded, spec, cal_abs, cov_cal, reuse_max,
-                                  strata, units, ratios, rng, is_mahal)
+        mm = _mahalanobis_nearest(df, t, scores, discarded, discarded_before_exact, spec,
+                                  cal_abs, cov_cal, reuse_max, strata, units, ratios, rng,
+                                  is_mahal)
     else:
         assert scores is not None
         mm = nearest_match(scores, t, ~discarded, ratio=ratios, caliper=cal_abs, strata=strata,
                            m_order=spec.m_order, rng=rng, reuse_max=reuse_max, unit_id=units,
                            calipers=cov_cal)
     t_idx = np.flatnonzero(t)
+    # reported as MatchIt reports them: rows of exact strata lacking a group are unmatched,
+    # not discarded (``m$discarded`` holds the common-support discards only)
     if reuse_max > 1:
         sub = np.full(len(t), -1, dtype=np.int64)
-        return mm, sub, weights_from_match_matrix(mm, t_idx, len(t)), discarded
+        return mm, sub, weights_from_match_matrix(mm, t_idx, len(t)), discarded_before_exact
     sub = subclass_from_match_matrix(mm, t_idx, len(t))
-    return mm, sub, weights_from_subclass(sub, t), discarded
+    return mm, sub, weights_from_subclass(sub, t), discarded_before_exact
 
 
 def _mahalanobis_nearest(df: pd.DataFrame, t: np.ndarray, scores: np.ndarray | None,
-                         discarded: np.ndarray, spec: MatchSpec, cal_abs: float | None,
+                         discarded: np.ndarray, discarded_before_exact: np.ndarray,
+                         spec: MatchSpec, cal_abs: float | None,
                          cov_cal: CovariateCalipers | None, reuse_max: int,
                          strata: np.ndarray | None, units: np.ndarray | None,
                          ratios: np.ndarray, rng: np.random.Generator,
@@ -399,7 +404,8 @@ def _mahalanobis_nearest(df: pd.DataFrame, t: np.ndarray, scores: np.ndarray | N
     """MatchIt's ``nn_matchC_mahcovs`` path (``distance="mahalanobis"`` or ``mahvars``)."""
     cols = list(spec.covariates) if is_mahal else list(spec.mahvars)
     X, _names = covariates_for_distance(df, cols)
-    Z = mahalanobis_transform(X, t, discarded)
+    # MatchIt transforms before it discards the rows of exact strata lacking a group
+    Z = mahalanobis_transform(X, t, discarded_before_exact)
     if is_mahal and Z.shape[1] == 1 and cal_abs is None:
         # MatchIt: one Mahalanobis column is matched with the fast 1-D scan on that column
         return nearest_match(Z[:, 0], t, ~discarded, ratio=ratios, strata=strata,

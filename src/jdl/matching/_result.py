@@ -62,7 +62,8 @@ class MatchResult:
     subclass : pair / subclass id per row (-1 = none; matching with replacement has none).
     match_matrix : (n_treated, ratio) row indices of the controls matched to each treated row
         (treated rows in data order), -1 where missing; None for exact/subclass methods.
-    discarded : rows excluded before matching (common support or empty exact strata).
+    discarded : rows excluded by ``discard`` (common support), as MatchIt's ``discarded``; rows
+        of exact strata lacking a group are unmatched, not discarded (as in MatchIt).
     caliper_abs : the caliper in score units actually applied, or None.
     model : the propensity score fit, or None.
     """
