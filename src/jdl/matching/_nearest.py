@@ -21,6 +21,12 @@ What must agree with MatchIt, and how it does:
 * With replacement the ``k`` nearest are found in one scan and chosen with ``std::partial_sort``
   (heap selection, whose tie order is emulated here).
 * The caliper is inclusive: a control at distance equal to the caliper is allowed.
+* ``reuse_max`` (MatchIt's ``reuse.max``): a control is removed after that many uses; below the
+  number of treated units matching is in passes (each scan starting outside the unit's earlier
+  matches), otherwise one scan per treated unit. ``unit_id``: each match counts one use for
+  every row of the control's and the treated unit's person. Variable ratio: pass r serves the
+  treated units whose ratio is at least r. Covariate calipers filter candidates; each side's
+  candidate is the nearest that passes (MatchIt's scan steps over the others).
 
 References
 ----------
@@ -31,12 +37,10 @@ parametric causal inference. *Journal of Statistical Software* 42(8).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from jdl.matching._mahalanobis import CovariateCalipers, UnitMembers
+from jdl.matching._mahalanobis import CovariateCalipers, UnitMembers, unit_members
 
 
 @dataclass(frozen=True)
@@ -132,11 +136,7 @@ def nearest_match(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray,
         mm[~t_ok] = -1
         return mm
     order = _treated_order(distance, treated_idx, m_order, rng)
-    members = None
-    if unit_id is not None:
-        from jdl.matching._mahalanobis import unit_members
-
-        members = unit_members(unit_id)
+    members = unit_members(unit_id)
     return _passes(distance, pos, treated_idx, c, cal, ratios, order, t_ok, int(reuse_max),
                    members, calipers, treat)
 
