@@ -252,9 +252,11 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
 
     Notes
     -----
-    Agreement with MatchIt 4.7.2 built from source (same matched sets and weights on its
-    ``lalonde`` data and a tie-heavy pool, 45 specifications) is a test fixture
-    (tests/matching/test_matchit_reference.py); see ``docs/matching-and-inference.md``.
+    Agreement with MatchIt 4.7.2 built from source (59 specifications on its ``lalonde`` data
+    and two tie-heavy pools: the same matched sets and weights, except where R's own choice
+    between distances equal in exact arithmetic follows its floating-point rounding) is a
+    test fixture (tests/matching/test_matchit_reference.py); see
+    ``docs/matching-and-inference.md``.
 
     Examples
     --------
