@@ -148,7 +148,9 @@ class MatchingSettings(BaseModel):
     method: str = "nearest"
     ratio: int = 1
     replace: bool = False
-    caliper: float | None = 0.2  # SDs of the propensity score (Austin 2011)
+    # SDs of the propensity score on the *probability* scale (MatchIt's default link). Austin
+    # (2011) recommends 0.2 SD of the logit: match(..., link="linear.logit", caliper=0.2).
+    caliper: float | None = 0.2
     m_order: str = "largest"
     exact: tuple[str, ...] = ("index_type", "index_year")
     smd_good: float = 0.1  # |SMD| below this: well balanced

@@ -9,7 +9,12 @@ For each covariate column (categoricals expanded to every level) and the distanc
 * **Variance ratio** (non-binary only): weighted treated variance / weighted control variance,
   reliability-weights formula ``sum(w (x - m)^2) / (1 - sum(w^2))`` with ``w`` summing to 1.
 * **eCDF mean / max**: mean and maximum absolute difference between the groups' weighted
-  empirical CDFs over the distinct values; for binary columns both equal |mean difference|.
+  empirical CDFs, evaluated at every distinct value in the *whole* sample (unmatched units carry
+  weight 0 but remain evaluation points, as in MatchIt's ``qqsum``); for binary columns both
+  equal |mean difference|.
+* When the treated SD is (near) zero, the SMD denominator falls back to MatchIt's
+  ``pooled_sd(..., contribution = "proportional")``: the within-group sum of squares over
+  ``n - 1`` (binary: ``sum_g s_g (1 - s_g / n_g) / n``).
 
 Thresholds follow MatchIt's "assessing balance" vignette: |SMD| < 0.1 good, variance ratio in
 [0.5, 2]; beyond ``smd_poor`` (0.25 by default, Rubin 2001) the lab treats matching quality as
@@ -75,16 +80,29 @@ def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: flo
     v1, v0 = _wvar(x[treat], w1, False), _wvar(x[~treat], w0, False)
     # a constant comparison column (e.g. every matched control at 0) has no variance ratio
     vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else float("nan")
-    sel = w > 0
-    e_mean, e_max = _ecdf_stats(x[sel], treat[sel], w[sel])
+    e_mean, e_max = _ecdf_stats(x, treat, w)  # zero-weight units stay evaluation points
     return m1, m0, smd, vr, e_mean, e_max
+
+
+def _pooled_sd(x: np.ndarray, treat: np.ndarray, binary: bool) -> float:
+    """MatchIt's ``pooled_sd(x, t, w = 1, contribution = "proportional")``."""
+    n = len(x)
+    if binary:
+        var = 0.0
+        for g in (True, False):
+            s = float(x[treat == g].sum())
+            var += s * (1 - s / int((treat == g).sum())) / n
+        return float(np.sqrt(var))
+    xc = x.astype("float64").copy()
+    for g in (True, False):
+        xc[treat == g] -= xc[treat == g].mean()
+    return float(np.sqrt(np.sum(xc**2) / (n - 1)))  # reliability weights, all 1
 
 
 def _sd_denominator(x: np.ndarray, treat: np.ndarray, binary: bool) -> float:
     sd = np.sqrt(_wvar(x[treat], np.ones(int(treat.sum())), binary))
     if not np.isfinite(sd) or sd < _SQRT_EPS:  # MatchIt falls back to a pooled SD
-        sd = np.sqrt(0.5 * (_wvar(x[treat], np.ones(int(treat.sum())), binary)
-                            + _wvar(x[~treat], np.ones(int((~treat).sum())), binary)))
+        sd = _pooled_sd(x, treat, binary)
     return float(sd) if sd > 0 else 1.0
 
 

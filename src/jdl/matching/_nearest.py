@@ -21,6 +21,12 @@ What must agree with MatchIt, and how it does:
 * With replacement the ``k`` nearest are found in one scan and chosen with ``std::partial_sort``
   (heap selection, whose tie order is emulated here).
 * The caliper is inclusive: a control at distance equal to the caliper is allowed.
+* ``reuse_max`` (MatchIt's ``reuse.max``): a control is removed after that many uses; below the
+  number of treated units matching is in passes (each scan starting outside the unit's earlier
+  matches), otherwise one scan per treated unit. ``unit_id``: each match counts one use for
+  every row of the control's and the treated unit's person. Variable ratio: pass r serves the
+  treated units whose ratio is at least r. Covariate calipers filter candidates; each side's
+  candidate is the nearest that passes (MatchIt's scan steps over the others).
 
 References
 ----------
@@ -33,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from jdl.matching._mahalanobis import CovariateCalipers, UnitMembers, unit_members
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,11 @@ def _treated_order(distance: np.ndarray, treated_idx: np.ndarray, m_order: str,
 
 
 def nearest_match(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray, *,
-                  ratio: int = 1, replace: bool = False, caliper: float | None = None,
-                  strata: np.ndarray | None = None, m_order: str = "largest",
-                  rng: np.random.Generator | None = None) -> np.ndarray:
+                  ratio: int | np.ndarray = 1, replace: bool = False,
+                  caliper: float | None = None, strata: np.ndarray | None = None,
+                  m_order: str = "largest", rng: np.random.Generator | None = None,
+                  reuse_max: int | None = None, unit_id: np.ndarray | None = None,
+                  calipers: CovariateCalipers | None = None) -> np.ndarray:
     """Match each treated unit to ``ratio`` controls; return the match matrix.
 
     Parameters
@@ -94,27 +104,41 @@ def nearest_match(distance: np.ndarray, treat: np.ndarray, eligible: np.ndarray,
     distance : (n,) score (propensity score by default).
     treat : (n,) boolean, True for treated (the focal group).
     eligible : (n,) boolean, False for discarded units.
+    ratio : controls per treated unit, one number or one per treated unit (variable ratio).
+    replace : controls may be reused without limit (``reuse_max`` = infinity).
     caliper : maximum absolute score difference (already in score units), or None.
     strata : (n,) integer exact-matching strata, or None.
+    reuse_max : times a control may be used (MatchIt's ``reuse.max``); overrides ``replace``.
+    unit_id : (n,) codes of the person behind each row (MatchIt's ``unit.id``): once a row is
+        used, every row of the same person counts as used (only when ``reuse_max`` is below
+        the number of treated units, as in MatchIt).
+    calipers : named covariate calipers (filter candidates; the scan passes over those that
+        fail, as MatchIt's ``caliper_covs_okay2``).
 
     Returns
     -------
-    (n_treated, ratio) int64 array of control unit indices, -1 where unmatched; rows follow the
-    treated units in data order.
+    (n_treated, max ratio) int64 array of control unit indices, -1 where unmatched; rows follow
+    the treated units in data order.
     """
     treated_idx = np.flatnonzero(treat)
+    nf = len(treated_idx)
+    ratios = np.broadcast_to(np.asarray(ratio, dtype=np.int64), (nf,)).copy()
+    if reuse_max is None:
+        reuse_max = np.iinfo(np.int32).max if replace else 1
     pos, c = _prepare(distance, treat, eligible, strata, treated_idx)
     cal = np.inf if caliper is None else float(caliper)
     t_ok = eligible[treated_idx] & (c.hi > c.lo)
-    if replace:
-        if ratio == 1:
+    if reuse_max >= nf:  # MatchIt: one scan per treated unit, order irrelevant
+        if calipers is None and (ratios == 1).all():
             mm = _replace_one(distance, pos, treated_idx, c, cal)
         else:
-            mm = _replace_k(distance, pos, treated_idx, c, cal, ratio)
+            mm = _replace_k(distance, pos, treated_idx, c, cal, ratios, calipers)
         mm[~t_ok] = -1
         return mm
     order = _treated_order(distance, treated_idx, m_order, rng)
-    return _without_replacement(distance, pos, treated_idx, c, cal, ratio, order, t_ok)
+    members = unit_members(unit_id)
+    return _passes(distance, pos, treated_idx, c, cal, ratios, order, t_ok, int(reuse_max),
+                   members, calipers, treat)
 
 
 def _replace_one(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
@@ -193,19 +217,35 @@ def _heap_select(dists: list[float], k: int) -> list[int]:
     return idx[:k]
 
 
+def _side_candidates(j: int, step: int, stop: int, k: int, i: int, cunit: np.ndarray,
+                     calipers: CovariateCalipers | None) -> list[int]:
+    """Control indices from j outwards (step -1 or +1, up to ``stop``), the first k passing
+    the covariate calipers."""
+    out: list[int] = []
+    while j != stop and len(out) < k:
+        if calipers is None or calipers.ok(i, cunit[j:j + 1])[0]:
+            out.append(j)
+        j += step
+    return out
+
+
 def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
-               cal: float, k: int) -> np.ndarray:
+               cal: float, ratios: np.ndarray,
+               calipers: CovariateCalipers | None = None) -> np.ndarray:
     """k:1 with replacement: MatchIt's single outward scan collecting up to k per side."""
-    out = np.full((len(treated_idx), k), -1, dtype=np.int64)
+    out = np.full((len(treated_idx), int(ratios.max())), -1, dtype=np.int64)
     cdist, cpos, cunit = c.dist, c.pos, c.unit  # indexed sparsely: no list copies of the pool
     for t in range(len(treated_idx)):
+        k = int(ratios[t])
         i = int(treated_idx[t])
         di = float(distance[i])
         ii = int(pos[i])
         lo, hi, ins = int(c.lo[t]), int(c.hi[t]), int(c.ins[t])
         # Events in MatchIt's scan order: (offset, side), left before right at equal offsets.
-        left = [(ii - cpos[j], 0, j) for j in range(ins - 1, max(lo, ins - k) - 1, -1)]
-        right = [(cpos[j] - ii, 1, j) for j in range(ins, min(hi, ins + k))]
+        left = [(ii - cpos[j], 0, j) for j in _side_candidates(ins - 1, -1, lo - 1, k, i,
+                                                                cunit, calipers)]
+        right = [(cpos[j] - ii, 1, j) for j in _side_candidates(ins, 1, hi, k, i, cunit,
+                                                                 calipers)]
         events = sorted(left + right)
         found_ids: list[int] = []
         found_d: list[float] = []
@@ -236,13 +276,17 @@ def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c
     return out
 
 
-def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray,
-                         c: _Controls, cal: float, ratio: int, order: np.ndarray,
-                         t_ok: np.ndarray) -> np.ndarray:
-    """k passes of greedy matching; used controls are skipped with union-find pointers."""
+def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
+            cal: float, ratios: np.ndarray, order: np.ndarray, t_ok: np.ndarray,
+            reuse_max: int, members: UnitMembers | None,
+            calipers: CovariateCalipers | None, treat: np.ndarray) -> np.ndarray:
+    """Greedy matching in passes (one control per treated unit per pass; pass r serves the
+    treated units whose ratio is at least r). A control is removed once used ``reuse_max``
+    times (with ``members``: once any row of its person is, and a treated unit once it has
+    its ``ratio``); removed controls are skipped with union-find pointers."""
     m = len(c.unit)
-    # Union-find over used controls only (dicts: no O(pool) set-up): a used index j points
-    # right to j + 1 and left to j - 1; finds follow and compress the chains.
+    # Union-find over removed controls only (dicts: no O(pool) set-up): a removed index j
+    # points right to j + 1 and left to j - 1; finds follow and compress the chains.
     right_next: dict[int, int] = {}
     left_next: dict[int, int] = {}
 
@@ -260,43 +304,97 @@ def _without_replacement(distance: np.ndarray, pos: np.ndarray, treated_idx: np.
     d_t = distance[treated_idx].tolist()
     p_t = pos[treated_idx].tolist()
     ok = t_ok.tolist()
-    out = np.full((len(treated_idx), ratio), -1, dtype=np.int64)
-    start_l = list(p_t)
+    ratio_l = ratios.tolist()
+    out = np.full((len(treated_idx), max(ratio_l, default=1)), -1, dtype=np.int64)
+    start_l = list(p_t)  # scan starts (positions): outermost of own position and matches
     start_r = list(p_t)
+    next_l = [x - 1 for x in ins_l]  # control index to search from, per side
+    next_r = list(ins_l)
+    filled = [0] * len(treated_idx)
+    times: dict[int, int] = {}  # uses per control index (or per treated row, negative key)
+    ctrl_index = t_of_row = None
+    if members is not None:  # row -> control index / treated index (-1: none)
+        ctrl_index = np.full(len(treat), -1, dtype=np.int64)
+        ctrl_index[c.unit] = np.arange(m)
+        t_of_row = np.full(len(treat), -1, dtype=np.int64)
+        t_of_row[treated_idx] = np.arange(len(treated_idx))
     available = m
-    for r in range(ratio):
+
+    def remove(j: int) -> None:
+        nonlocal available
+        right_next[j] = j + 1
+        left_next[j] = j - 1
+        available -= 1
+
+    def nearest(t: int, j: int, side: int, lo: int, hi: int) -> tuple[int, float]:
+        """First available control from j outwards on one side within the caliper and the
+        covariate calipers; (-1, inf) if none."""
+        i = int(treated_idx[t])
+        while True:
+            j = find(left_next, j) if side < 0 else find(right_next, j)
+            if j < lo or j >= hi:
+                return -1, np.inf
+            dc = abs(d_t[t] - cdist[j])
+            if dc > cal:
+                return -1, np.inf
+            if calipers is None or calipers.ok(i, c.unit[j:j + 1])[0]:
+                return j, dc
+            j += side
+
+    for r in range(max(ratio_l, default=1)):
         for t in order.tolist():
+            if ratio_l[t] <= r:
+                continue
             if available == 0:
                 break
             if not ok[t]:
                 continue
-            di = d_t[t]
-            lo, hi, ins = lo_l[t], hi_l[t], ins_l[t]
-            jl = find(left_next, ins - 1)  # available index <= ins - 1, or -1
-            jr = find(right_next, ins)  # available index >= ins, or m
-            has_l = jl >= lo
-            has_r = jr < hi
-            dl = abs(di - cdist[jl]) if has_l else np.inf
-            dr = abs(di - cdist[jr]) if has_r else np.inf
-            has_l = has_l and dl <= cal
-            has_r = has_r and dr <= cal
-            if not (has_l or has_r):
-                if r == 0:
-                    ok[t] = False
+            lo, hi = lo_l[t], hi_l[t]
+            jl, dl = nearest(t, next_l[t], -1, lo, hi)
+            jr, dr = nearest(t, next_r[t], 1, lo, hi)
+            if jl < 0 and jr < 0:
+                ok[t] = False
                 continue
-            if has_l and (not has_r or dl < dr or (dl == dr and
-                                                   start_l[t] - cpos[jl] <= cpos[jr] - start_r[t])):
+            if jl >= 0 and (jr < 0 or dl < dr or (dl == dr and
+                                                 start_l[t] - cpos[jl] <= cpos[jr] - start_r[t])):
                 j = jl
             else:
                 j = jr
-            out[t, r] = j
+            out[t, filled[t]] = j
+            filled[t] += 1
             if cpos[j] < start_l[t]:
                 start_l[t] = cpos[j]
+                next_l[t] = j - 1
             if cpos[j] > start_r[t]:
                 start_r[t] = cpos[j]
-            right_next[j] = j + 1
-            left_next[j] = j - 1
-            available -= 1
+                next_r[t] = j + 1
+            if members is None:
+                if reuse_max == 1:
+                    remove(j)
+                    continue
+                used = times.get(j, 0) + 1
+                times[j] = used
+                if used >= reuse_max:
+                    remove(j)
+                continue
+            assert ctrl_index is not None and t_of_row is not None
+            rows = np.union1d(members[int(c.unit[j])], members[int(treated_idx[t])])
+            for u in rows.tolist():
+                if treat[u]:
+                    t2 = int(t_of_row[u])
+                    if not ok[t2]:
+                        continue
+                    key = -1 - t2
+                    times[key] = times.get(key, 0) + 1
+                    if times[key] >= ratio_l[t2]:
+                        ok[t2] = False
+                else:
+                    j2 = int(ctrl_index[u])
+                    if j2 < 0 or j2 in right_next:
+                        continue  # discarded, in another stratum's block, or removed
+                    times[j2] = times.get(j2, 0) + 1
+                    if times[j2] >= reuse_max:
+                        remove(j2)
     matched = out >= 0
     out[matched] = c.unit[out[matched]]
     return out

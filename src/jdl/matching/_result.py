@@ -19,7 +19,7 @@ class MatchSpec:
     covariates: tuple[str, ...]
     method: str = "nearest"
     distance: str = "glm"
-    ratio: int = 1
+    ratio: float = 1  # a whole number except for variable ratio matching
     replace: bool = False
     caliper: float | None = None
     std_caliper: bool = True
@@ -29,6 +29,13 @@ class MatchSpec:
     discard: str = "none"
     subclass: int = 6
     random_state: int | None = None
+    link: str = "logit"
+    mahvars: tuple[str, ...] = ()
+    reuse_max: int | None = None  # None: 1 without replacement, unlimited with
+    min_controls: int | None = None
+    max_controls: int | None = None
+    unit_id: str | None = None
+    covariate_calipers: tuple[tuple[str, float], ...] = ()  # (column, caliper in its units)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,8 @@ class MatchResult:
     subclass : pair / subclass id per row (-1 = none; matching with replacement has none).
     match_matrix : (n_treated, ratio) row indices of the controls matched to each treated row
         (treated rows in data order), -1 where missing; None for exact/subclass methods.
-    discarded : rows excluded before matching (common support or empty exact strata).
+    discarded : rows excluded by ``discard`` (common support), as MatchIt's ``discarded``; rows
+        of exact strata lacking a group are unmatched, not discarded (as in MatchIt).
     caliper_abs : the caliper in score units actually applied, or None.
     model : the propensity score fit, or None.
     """
@@ -140,8 +148,14 @@ class MatchResult:
     def summary(self) -> str:
         """Plain-text summary: specification, sample sizes and balance."""
         s = self.spec
+        extras = [f"{k}={v}" for k, v in (
+            ("link", s.link if s.link != "logit" else None), ("mahvars", list(s.mahvars)),
+            ("reuse_max", s.reuse_max), ("min_controls", s.min_controls),
+            ("max_controls", s.max_controls), ("unit_id", s.unit_id),
+            ("covariate_calipers", dict(s.covariate_calipers))) if v]
         head = (f"Matching: method={s.method}, distance={s.distance}, ratio={s.ratio}, "
                 f"replace={s.replace}, caliper={s.caliper}"
+                + "".join(f", {e}" for e in extras)
                 + (f" ({self.caliper_abs:.6g} in score units)" if self.caliper_abs else "")
                 + (f", exact={list(s.exact)}" if s.exact else "") + f", estimand={s.estimand}")
         return "\n\n".join([head, "Sample sizes:\n" + self.sample_sizes().to_string(),
