@@ -212,6 +212,51 @@ def test_an_organisation_cannot_queue_more_than_its_quota(small_lab, synthetic_u
     assert _incoming(lab.settings) == []
 
 
+def test_reruns_count_toward_the_organisations_queue_quota(small_lab, synthetic_upload):
+    """Two uploads fill organisation A's quota of 2: an analyst's re-run of another of A's
+    submissions is refused (429, saying whose queue is full and that re-runs count), audited,
+    and nothing is queued; a re-run for organisation B still goes; once A's jobs finish, A's
+    re-run goes too."""
+    from jdl.service._models import Job, Organisation, Submission
+
+    lab = small_lab
+    for _ in range(2):
+        assert lab.upload("submitter_a", synthetic_upload["upload"],
+                          synthetic_upload["programme"]).status_code == 201
+    with lab.sessions() as db:
+        def reviewable(org_name: str, who: str) -> int:
+            org = db.scalar(select(Organisation).where(Organisation.name == org_name))
+            row = Submission(organisation_id=org.id, submitted_by=lab.ids[who],
+                             state="awaiting_review", file_name="upload.csv", programme={},
+                             validation={})
+            db.add(row)
+            db.commit()
+            return row.id
+
+        theirs = reviewable("Org A", "submitter_a")
+        others = reviewable("Org B", "submitter_b")
+    refused = lab.client.post(f"/api/submissions/{theirs}/rerun", json={},
+                              headers=lab.auth("analyst"))
+    assert refused.status_code == 429, refused.text
+    detail = refused.json()["detail"]
+    assert "Org A already has 2 evaluation(s) waiting or running" in detail
+    assert "re-runs count too" in detail and refused.headers["retry-after"]
+    assert lab.client.post(f"/api/submissions/{others}/rerun", json={},
+                           headers=lab.auth("analyst")).status_code == 200
+    with lab.sessions() as db:
+        assert db.get(Submission, theirs).state == "awaiting_review"
+        assert db.scalars(select(Job).where(Job.submission_id == theirs)).all() == []
+        denied = db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "submission.rerun", AuditEntry.outcome == "denied")).all()
+        assert [(e.submission_id, e.detail) for e in denied] == [
+            (theirs, "queue quota: 2 job(s) waiting")]
+        for job in db.scalars(select(Job)):
+            job.state = "done"
+        db.commit()
+    assert lab.client.post(f"/api/submissions/{theirs}/rerun", json={},
+                           headers=lab.auth("analyst")).status_code == 200
+
+
 # --- workbooks refused from their XML, before any cell is built ---------------------------
 
 def _workbook(path, rows: list[str], shared: list[str] | None = None, dimension: str = "A1"):
