@@ -92,15 +92,12 @@ def protocol_class(header_timeout: float) -> type[HeaderTimeoutProtocol]:
                 {"header_timeout": float(header_timeout)})
 
 
-def uvicorn_config(app: Any, service: ServiceSettings, host: str | None = None,
-                   port: int | None = None, **extra: Any) -> Any:
-    """The uvicorn configuration ``jdl serve`` runs: the header deadline, the keep-alive
+def uvicorn_options(service: ServiceSettings, host: str | None = None,
+                    port: int | None = None) -> dict[str, Any]:
+    """``uvicorn.run``'s options for ``jdl serve``: the header deadline, the keep-alive
     timeout, the connection cap and the proxy's client address."""
-    import uvicorn
-
-    return uvicorn.Config(app, host=host or service.host, port=port or service.port,
-                          http=protocol_class(service.header_timeout_seconds),
-                          timeout_keep_alive=service.keep_alive_seconds,
-                          limit_concurrency=service.max_connections,
-                          proxy_headers=True, forwarded_allow_ips=service.forwarded_allow_ips,
-                          **extra)
+    return {"host": host or service.host, "port": port or service.port,
+            "http": protocol_class(service.header_timeout_seconds),
+            "timeout_keep_alive": service.keep_alive_seconds,
+            "limit_concurrency": service.max_connections,
+            "proxy_headers": True, "forwarded_allow_ips": service.forwarded_allow_ips}

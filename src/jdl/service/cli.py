@@ -170,10 +170,10 @@ def serve(
     # what a crashed server or worker left (staged uploads, decrypted working copies) goes
     start_up_sweep(app.state.sessions, Path(settings.service.storage_dir))
     _hint_if_no_accounts(app)
-    from jdl.service._server import uvicorn_config
+    from jdl.service._server import uvicorn_options
 
     # a deadline for each request's head, the keep-alive timeout and a connection cap (issue 16)
-    uvicorn.Server(uvicorn_config(app, settings.service, host, port)).run()
+    uvicorn.run(app, **uvicorn_options(settings.service, host, port))
 
 
 def _hint_if_no_accounts(app) -> None:
