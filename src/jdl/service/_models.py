@@ -192,7 +192,7 @@ class RateCount(Base):
     __tablename__ = "rate_counts"
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time // 60
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time // 60
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

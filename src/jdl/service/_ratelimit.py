@@ -103,7 +103,7 @@ class RequestLimiter:
         with self.sessions() as db:
             total = add_count(db, key, window, count)
             if total == count:  # this address's first count this window: tidy the old ones
-                db.execute(delete(RateCount).where(RateCount.window < window - 1))
+                db.execute(delete(RateCount).where(RateCount.minute < window - 1))
             db.commit()
         return total
 
@@ -113,9 +113,9 @@ def add_count(db: Session, key: str, window: int, count: int) -> int:
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(RateCount).values(key_hash=key, window=window, count=count)
+    statement = insert(RateCount).values(key_hash=key, minute=window, count=count)
     upsert = statement.on_conflict_do_update(
-        index_elements=["key_hash", "window"],
+        index_elements=["key_hash", "minute"],
         set_={"count": RateCount.count + count}).returning(RateCount.count)
     return int(db.execute(upsert).scalar_one())
 

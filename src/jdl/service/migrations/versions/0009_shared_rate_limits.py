@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_counts",
         sa.Column("key_hash", sa.String(64), primary_key=True),
-        sa.Column("window", sa.Integer, primary_key=True),
+        sa.Column("minute", sa.Integer, primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_table(
