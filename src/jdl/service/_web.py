@@ -150,7 +150,7 @@ def _page(request: Request, name: str, user: User | None, status: int = 200,
 
 def _error_page(request: Request, user: User | None, exc: HTTPException) -> Response:
     headings = {403: "You cannot do this", 404: "Page not found", 409: "Not available yet",
-                413: "File too large", 429: "Too many attempts"}
+                413: "File too large", 429: "Try again later"}
     return _page(request, "error.html", user, exc.status_code,
                  heading=headings.get(exc.status_code, "There is a problem"),
                  message=exc.detail)
