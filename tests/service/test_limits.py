@@ -212,6 +212,51 @@ def test_an_organisation_cannot_queue_more_than_its_quota(small_lab, synthetic_u
     assert _incoming(lab.settings) == []
 
 
+def test_reruns_count_toward_the_organisations_queue_quota(small_lab, synthetic_upload):
+    """Two uploads fill organisation A's quota of 2: an analyst's re-run of another of A's
+    submissions is refused (429, saying whose queue is full and that re-runs count), audited,
+    and nothing is queued; a re-run for organisation B still goes; once A's jobs finish, A's
+    re-run goes too."""
+    from jdl.service._models import Job, Organisation, Submission
+
+    lab = small_lab
+    for _ in range(2):
+        assert lab.upload("submitter_a", synthetic_upload["upload"],
+                          synthetic_upload["programme"]).status_code == 201
+    with lab.sessions() as db:
+        def reviewable(org_name: str, who: str) -> int:
+            org = db.scalar(select(Organisation).where(Organisation.name == org_name))
+            row = Submission(organisation_id=org.id, submitted_by=lab.ids[who],
+                             state="awaiting_review", file_name="upload.csv", programme={},
+                             validation={})
+            db.add(row)
+            db.commit()
+            return row.id
+
+        theirs = reviewable("Org A", "submitter_a")
+        others = reviewable("Org B", "submitter_b")
+    refused = lab.client.post(f"/api/submissions/{theirs}/rerun", json={},
+                              headers=lab.auth("analyst"))
+    assert refused.status_code == 429, refused.text
+    detail = refused.json()["detail"]
+    assert "Org A already has 2 evaluation(s) waiting or running" in detail
+    assert "re-runs count too" in detail and refused.headers["retry-after"]
+    assert lab.client.post(f"/api/submissions/{others}/rerun", json={},
+                           headers=lab.auth("analyst")).status_code == 200
+    with lab.sessions() as db:
+        assert db.get(Submission, theirs).state == "awaiting_review"
+        assert db.scalars(select(Job).where(Job.submission_id == theirs)).all() == []
+        denied = db.scalars(select(AuditEntry).where(
+            AuditEntry.action == "submission.rerun", AuditEntry.outcome == "denied")).all()
+        assert [(e.submission_id, e.detail) for e in denied] == [
+            (theirs, "queue quota: 2 job(s) waiting")]
+        for job in db.scalars(select(Job)):
+            job.state = "done"
+        db.commit()
+    assert lab.client.post(f"/api/submissions/{theirs}/rerun", json={},
+                           headers=lab.auth("analyst")).status_code == 200
+
+
 # --- workbooks refused from their XML, before any cell is built ---------------------------
 
 def _workbook(path, rows: list[str], shared: list[str] | None = None, dimension: str = "A1"):
@@ -354,3 +399,49 @@ def test_two_gigabytes_cost_the_server_less_than_200_mb(live):
         assert sent.status in (401, 413)
         assert sent.body_sent < 64 * MB
     assert server.rss_kb("VmHWM") - idle < 200 * 1024
+
+
+# --- rate limits shared by every process ----------------------------------------------------
+
+def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_path):
+    """Two processes' limiters on one database (a clock moving 50 ms a request): one address's
+    requests alternated between them are allowed up to the limit and at most a quarter more
+    (before: the limit per process, twice it in all); alone, one limiter is exact; failed
+    sign-ins counted by either block the account and the address on both."""
+    from jdl.service._db import open_database
+    from jdl.service._ratelimit import LoginLimiter, RequestLimiter
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    now = [6000.0]
+
+    def clock() -> float:
+        return now[0]
+
+    def allowed(limiter: RequestLimiter, client: str) -> bool:
+        decision = limiter.decide_locally(client)
+        return (decision or limiter.decide_shared(client))[0]
+
+    a, b = (RequestLimiter(20, sessions, b"key", clock) for _ in range(2))
+    answers = []
+    for n in range(60):
+        now[0] += 0.05
+        answers.append(allowed((a, b)[n % 2], "10.0.0.1"))
+    assert 20 <= sum(answers) <= 25 and not any(answers[30:])
+    alone = [allowed(a, "10.0.0.2") for _ in range(30)]
+    assert alone == [True] * 20 + [False] * 10
+    now[0] += 60  # a new minute: counted afresh
+    assert allowed(b, "10.0.0.1")
+
+    first, second = (LoginLimiter(sessions, b"key", 5, 900, 8, clock) for _ in range(2))
+    for n in range(5):
+        (first, second)[n % 2].fail("10.0.0.3", "sam@example.org")
+    assert first.blocked("10.0.0.9", "sam@example.org")  # the account, from anywhere
+    assert second.blocked("10.0.0.9", "sam@example.org")
+    assert not second.blocked("10.0.0.3", "other@example.org")
+    for n in range(3):
+        second.fail("10.0.0.3", f"user{n}@example.org")
+    assert first.blocked("10.0.0.3", "other@example.org")  # the address: 8 failures in all
+    first.clear("sam@example.org")  # a successful sign-in clears the account, on both
+    assert not second.blocked("10.0.0.9", "sam@example.org")
+    now[0] += 901  # past the window: nothing counts
+    assert not first.blocked("10.0.0.3", "other@example.org")

@@ -102,6 +102,9 @@ def test_serve_trusts_forwarded_addresses_only_from_the_configured_proxies(tmp_p
         assert exit_.value.code == 0
     finally:
         get_settings.cache_clear()
+    protocol = seen.pop("http")  # the header deadline (test_pentest.py runs it)
+    assert protocol.header_timeout == 10
     assert seen == {"host": "127.0.0.1", "port": 8123, "proxy_headers": True,
-                    "forwarded_allow_ips": "10.0.0.5"}
+                    "forwarded_allow_ips": "10.0.0.5", "timeout_keep_alive": 5,
+                    "limit_concurrency": 1000}
     assert "No accounts yet" in capsys.readouterr().out  # a first start says what to do

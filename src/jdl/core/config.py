@@ -287,6 +287,13 @@ class ServiceSettings(BaseModel):
     # On SIGTERM/SIGINT a worker stops at the job's next stage; if that takes longer than
     # this, it abandons the stage (plaintext deleted, job re-queued) and exits.
     worker_stop_grace_seconds: float = Field(default=20, ge=0)
+    # Connections (`jdl serve`; docs/service.md "Limits"): a request's head must arrive whole
+    # within header_timeout_seconds of the connection opening (slowloris: the connection is
+    # closed); an idle kept-alive connection is closed after keep_alive_seconds; past
+    # max_connections open at once, requests are answered 503 at once.
+    header_timeout_seconds: float = Field(default=10, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
 
 
 class Settings(BaseSettings):

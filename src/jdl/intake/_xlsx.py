@@ -164,7 +164,8 @@ def inspect_zip(path: Path, settings: IntakeSettings) -> _Inspection:
             for info in infos:
                 name = info.filename
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    counter = _CellCounter(_row_limit(settings), settings.max_xlsx_cells)
+                    counter = _CellCounter(_row_limit(settings), settings.max_xlsx_cells,
+                                           settings.max_xlsx_string_bytes)
                     has_formulas |= _stream_contains(archive, info, _FORMULA, counter)
                     sheets[name] = counter.result()
                 elif name == "xl/workbook.xml":
@@ -209,6 +210,8 @@ _STRING_ITEM = re.compile(rb"<(?:\w+:)?si[\s>/]")
 #: An item's opening or closing tag in the shared-strings table (group 1 "/" for a closing tag,
 #: group 2 "/" for an empty ``<si/>``).
 _STRING_EDGE = re.compile(rb"<(/?)(?:\w+:)?si([\s>/])")
+#: The same for a worksheet's inline strings (``<c t="inlineStr"><is>...</is></c>``).
+_INLINE_EDGE = re.compile(rb"<(/?)(?:\w+:)?is([\s>/])")
 
 
 # The fast path: bytes.find/count (C, fast) for the tags as Excel and most writers spell them;
@@ -257,13 +260,17 @@ class _CellCounter:
 
     Each chunk is scanned up to its last incomplete tag, which is carried into the next one
     (cut short if it is long: only a tag's first bytes are matched), so no tag is split and
-    nothing grows with the file."""
+    nothing grows with the file. One inline string (``<is>``) longer than ``max_item_bytes`` is
+    refused as soon as it is seen, as a shared string is (:class:`_StringCounter`)."""
 
-    def __init__(self, max_rows: int, max_cells: int) -> None:
+    def __init__(self, max_rows: int, max_cells: int,
+                 max_item_bytes: int | None = None) -> None:
         self.max_rows, self.max_cells = max_rows, max_cells
         self.rows = self.cells = 0
         self._in_row = self._row_has_value = False
         self._carry = b""
+        self._inline = _ItemLength(_INLINE_EDGE, max_item_bytes)
+        self._text = 0  # bytes since the last "<" seen
 
     def feed(self, chunk: bytes) -> None:
         data = self._carry + chunk
@@ -271,9 +278,27 @@ class _CellCounter:
         if cut == -1 or data.find(b">", cut) != -1:
             cut = len(data)
         self._scan(data, cut)
-        carry = data[cut:]
-        self._carry = carry if len(carry) <= 1024 else carry[:64]
+        # inline strings (<c t="inlineStr"><is>...</is>): measured only where there are any
+        if self._inline.open or data.find(b"is", 0, cut) != -1:
+            self._inline.measure(data, cut)
+        self._measure_text(data, cut)
+        self._carry = self._inline.carry(data, cut)
         self._check()
+
+    def _measure_text(self, data: bytes, cut: int) -> None:
+        """Any other text between two tags (a ``<v>`` or ``<f>`` of megabytes) is bounded by
+        the same limit once it runs past a chunk's end: the run since the last ``<`` is
+        carried from chunk to chunk (a run inside one chunk is under the chunk's 1 MB)."""
+        last = data.rfind(b"<", 0, cut)
+        if last == -1:
+            self._text += cut
+            run = self._text
+        else:
+            run = self._text + data.find(b"<", 0, cut)
+            self._text = cut - last
+        limit = self._inline.max_bytes
+        if limit is not None and run > limit:
+            raise _too_much_text()
 
     def _scan(self, data: bytes, end: int) -> None:
         plain = _plain(data, end)
@@ -305,30 +330,42 @@ class _CellCounter:
         return _SheetCount(self.rows, self.cells)
 
 
-class _StringCounter:
-    """Counts the shared-strings table's items (scanned like :class:`_CellCounter`) and refuses,
-    as soon as it is seen, one item longer than ``max_item_bytes``: a single string of hundreds
-    of megabytes compresses to a few and passes every size check, but would be built whole in
-    memory by any reader (issue 16's penetration test: 4 MB file, 3.5 GB peak)."""
+class _ItemLength:
+    """The length of the item being read (between an opening and a closing tag matched by
+    ``edge``), chunk by chunk; refuses the workbook as soon as one item passes ``max_bytes``. A
+    single string of hundreds of megabytes compresses to a few and passes every size check, but
+    would be built whole in memory by any reader (issue 16's penetration test: a 4 MB file
+    holding one shared string, 3.5 GB peak; a 300 MB inline string, 8.8 CPU-s)."""
 
-    def __init__(self, max_item_bytes: int | None = None) -> None:
-        self.count, self._carry = 0, b""
-        self.max_item_bytes = max_item_bytes
+    def __init__(self, edge: re.Pattern[bytes], max_bytes: int | None) -> None:
+        self.edge, self.max_bytes = edge, max_bytes
         self._open: int | None = None  # bytes so far of the item being read
+        self._tag = 0  # bytes so far of an unfinished tag too long to carry whole
 
-    def feed(self, chunk: bytes) -> None:
-        data = self._carry + chunk
-        cut = data.rfind(b"<")
-        if cut == -1 or data.find(b">", cut) != -1:
-            cut = len(data)
-        self.count += len(_STRING_ITEM.findall(data, 0, cut))
-        self._measure(data, cut)
+    def carry(self, data: bytes, cut: int) -> bytes:
+        """What a counter carries into its next chunk: the unfinished tag from ``cut``, cut
+        short if long (only a tag's first bytes are matched). A "tag" that never ends (no
+        ``>`` for megabytes: no parser would build it cheaply) is refused past ``max_bytes``
+        like an item, since the bytes cut off here are never measured."""
         carry = data[cut:]
-        self._carry = carry if len(carry) <= 1024 else carry[:64]
+        if len(carry) <= 1024:
+            self._tag = 0
+            return carry
+        self._tag += len(carry) - 64
+        if self.max_bytes is not None and self._tag > self.max_bytes:
+            raise _too_much_text()
+        return carry[:64]
 
-    def _measure(self, data: bytes, end: int) -> None:
+    @property
+    def open(self) -> bool:
+        return self._open is not None
+
+    def measure(self, data: bytes, end: int) -> None:
+        """Count ``data[:end]`` (everything before ``end`` is seen once, in order)."""
+        if self.max_bytes is None:
+            return
         pos = 0
-        for m in _STRING_EDGE.finditer(data, 0, end):
+        for m in self.edge.finditer(data, 0, end):
             if m.group(1) == b"/":
                 if self._open is not None:
                     self._grow(m.start() - pos)
@@ -340,13 +377,35 @@ class _StringCounter:
             self._grow(end - pos)
 
     def _grow(self, n: int) -> None:
-        assert self._open is not None
+        assert self._open is not None and self.max_bytes is not None
         self._open += n
-        if self.max_item_bytes is not None and self._open > self.max_item_bytes:
-            raise SubmissionRefused(
-                "A cell in the workbook holds far more text than any submission needs (Excel "
-                "itself allows 32,767 characters in a cell), so the lab will not open it.",
-                hint="Check the workbook for a cell pasted by mistake, or save the rows as CSV.")
+        if self._open > self.max_bytes:
+            raise _too_much_text()
+
+
+def _too_much_text() -> SubmissionRefused:
+    return SubmissionRefused(
+        "A cell in the workbook holds far more text than any submission needs (Excel itself "
+        "allows 32,767 characters in a cell), so the lab will not open it.",
+        hint="Check the workbook for a cell pasted by mistake, or save the rows as CSV.")
+
+
+class _StringCounter:
+    """Counts the shared-strings table's items (scanned like :class:`_CellCounter`) and refuses,
+    as soon as it is seen, one item longer than ``max_item_bytes`` (:class:`_ItemLength`)."""
+
+    def __init__(self, max_item_bytes: int | None = None) -> None:
+        self.count, self._carry = 0, b""
+        self._item = _ItemLength(_STRING_EDGE, max_item_bytes)
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._carry + chunk
+        cut = data.rfind(b"<")
+        if cut == -1 or data.find(b">", cut) != -1:
+            cut = len(data)
+        self.count += len(_STRING_ITEM.findall(data, 0, cut))
+        self._item.measure(data, cut)
+        self._carry = self._item.carry(data, cut)
 
     def finish(self) -> None:
         self.count += len(_STRING_ITEM.findall(self._carry))

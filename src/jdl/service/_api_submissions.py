@@ -131,19 +131,39 @@ def check_upload_allowed(db: SessionDep, request: Request, settings: Settings,
 
 
 def _check_quota(db: SessionDep, request: Request, service: ServiceSettings,
-                 user: User) -> None:
+                 user: User, submission: Submission | None = None,
+                 new_job: Job | None = None) -> None:
+    """429 when the organisation (the uploader's, or a re-run submission's) already has
+    ``max_queued_jobs_per_org`` jobs queued or running: uploads and re-runs count alike
+    (``new_job``, the re-run's own job just written, is not counted)."""
     limit = service.max_queued_jobs_per_org
-    waiting = db.scalar(select(func.count()).select_from(Job).join(Submission).where(
-        Submission.organisation_id == user.organisation_id,
-        Job.state.in_((JobState.queued.value, JobState.running.value))))
-    if waiting >= limit:
-        db.rollback()
+    organisation_id = (user.organisation_id if submission is None
+                       else submission.organisation_id)
+    query = select(func.count()).select_from(Job).join(Submission).where(
+        Submission.organisation_id == organisation_id,
+        Job.state.in_((JobState.queued.value, JobState.running.value)))
+    if new_job is not None:
+        query = query.where(Job.id != new_job.id)
+    waiting = db.scalar(query) or 0
+    if waiting < limit:
+        return
+    organisation = db.get(Organisation, organisation_id)
+    name = organisation.name if organisation is not None else "The organisation"
+    db.rollback()
+    if submission is None:
         deny(db, request, "submission.upload", user_id=user.id,
              detail=f"queue quota: {waiting} job(s) waiting")
         raise HTTPException(429, f"Your organisation already has {waiting} evaluation(s) "
                                  f"waiting or running, the most the lab queues for one "
                                  f"organisation ({limit}). Upload again when one has finished.",
                             headers={"Retry-After": "600"})
+    deny(db, request, "submission.rerun", user_id=user.id, submission_id=submission.id,
+         detail=f"queue quota: {waiting} job(s) waiting")
+    raise HTTPException(429, f"{name} already has {waiting} "
+                             f"evaluation(s) waiting or running, the most the lab queues for "
+                             f"one organisation ({limit}); re-runs count too. Re-run this "
+                             f"submission when one of them has finished.",
+                        headers={"Retry-After": "600"})
 
 
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
@@ -348,10 +368,11 @@ def get_diagnostics(submission_id: SubmissionId, request: Request, db: SessionDe
 
 
 @router.post("/{submission_id}/rerun", response_model=SubmissionOut,
-             responses=_errors(400, 403, 404, 409, 422))
+             responses=_errors(400, 403, 404, 409, 422, 429))
 def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: SessionDep,
           settings: SettingsDep, user: UserDep) -> Any:
-    """An analyst runs the evaluation again, optionally with adjusted settings."""
+    """An analyst runs the evaluation again, optionally with adjusted settings. The re-run
+    counts toward the organisation's queue quota (429 past it)."""
     _require_role(db, request, user, {Role.analyst}, "submission.rerun", submission_id)
     submission = _visible(db, request, user, submission_id, "submission.rerun")
     if submission.state not in (SubmissionState.awaiting_review, SubmissionState.failed,
@@ -367,7 +388,13 @@ def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: Sess
         deny(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
              detail=("refused settings: " + "; ".join(exc.problems))[:1000])
         raise HTTPException(422, " ".join([exc.message, *exc.problems])) from None
-    enqueue(db, submission, user.id, body.settings)
+    # the organisation's queue quota, under its row lock (PostgreSQL) or the write lock
+    # (SQLite: this transaction's first write comes first), as for uploads
+    db.execute(select(Organisation.id).where(Organisation.id == submission.organisation_id)
+               .with_for_update())
+    job = enqueue(db, submission, user.id, body.settings)
+    db.flush()
+    _check_quota(db, request, settings.service, user, submission, job)
     db.commit()
     record(db, request, "submission.rerun", user_id=user.id, submission_id=submission_id,
            detail=f"settings: {describe(changes)}"[:1000])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if worker is not None:
             worker.stop(timeout=5)
+        app.state.refusals.flush()  # the last minute's refusal counts
 
     # no Swagger/ReDoc pages (they need inline and third-party script, which the CSP refuses);
     # the schema stays at /openapi.json
@@ -59,23 +61,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from starlette.middleware.sessions import SessionMiddleware
 
     from jdl.service._api_submissions import router as submissions
-    from jdl.service._web import LoginLimiter, secret_key
+    from jdl.service._ratelimit import LoginLimiter, RateLimit, RequestLimiter
+    from jdl.service._refusals import RefusalAudit
     from jdl.service._web import router as web
+    from jdl.service._web import secret_key
 
     service = settings.service
-    app.state.login_limiter = LoginLimiter(service.login_max_failures,
+    key = secret_key(service.secret_key_file)
+    # the limits are counted in the database: every server process shares them (issue 16)
+    limits_key = hashlib.sha256(b"jdl rate limits\0" + key.encode()).digest()
+    app.state.login_limiter = LoginLimiter(sessions, limits_key, service.login_max_failures,
                                            service.login_window_seconds,
                                            service.login_max_failures_per_address)
-    app.add_middleware(SessionMiddleware, secret_key=secret_key(service.secret_key_file),
+    app.add_middleware(SessionMiddleware, secret_key=key,
                        session_cookie="jdl_session", max_age=service.session_max_age_seconds,
                        same_site="strict", https_only=service.secure_cookies)
-    from jdl.service._ratelimit import RequestLimiter, rate_limit_middleware
-
-    app.state.request_limiter = RequestLimiter(service.requests_per_minute)
-    app.middleware("http")(rate_limit_middleware(app.state.request_limiter))
-    app.add_middleware(BodyLimits, upload_bytes=settings.intake.max_file_bytes  # outermost
+    # requests refused before the app (413/400/408 here, 429 below) are audited, one row per
+    # address a minute
+    app.state.refusals = RefusalAudit(sessions)
+    app.add_middleware(BodyLimits, upload_bytes=settings.intake.max_file_bytes
                        + service.max_form_bytes, form_bytes=service.max_form_bytes,
-                       json_bytes=service.max_json_bytes)
+                       json_bytes=service.max_json_bytes, refused=app.state.refusals.note)
+    # outermost (but the security headers): every request counts, an oversized one included
+    app.state.request_limiter = RequestLimiter(service.requests_per_minute, sessions,
+                                               limits_key)
+    app.add_middleware(RateLimit, limiter=app.state.request_limiter,
+                       refused=app.state.refusals.note)
     app.include_router(submissions)
     app.include_router(web)
     from jdl.service._web import add_page_handlers

@@ -27,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Refused = Callable[[Scope, int, str], Awaitable[None]]
 
 UPLOAD_ROUTES = frozenset({("POST", "/api/submissions"), ("POST", "/upload")})
 
@@ -53,8 +56,9 @@ class BodyLimits:
 
     def __init__(self, app: ASGIApp, *, upload_bytes: int, form_bytes: int,
                  json_bytes: int, body_seconds: float = BODY_SECONDS,
-                 upload_idle_seconds: float = UPLOAD_IDLE_SECONDS) -> None:
-        self.app = app
+                 upload_idle_seconds: float = UPLOAD_IDLE_SECONDS,
+                 refused: Refused | None = None) -> None:
+        self.app, self.refused = app, refused
         self.upload_bytes, self.form_bytes, self.json_bytes = upload_bytes, form_bytes, json_bytes
         self.body_seconds, self.upload_idle_seconds = body_seconds, upload_idle_seconds
 
@@ -74,10 +78,12 @@ class BodyLimits:
         declared = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         if declared is not None and not declared.strip().isdigit():
-            await _answer(scope, send, 400, "The Content-Length header is not a number.")
+            await self._refuse(scope, send, 400, "The Content-Length header is not a number.",
+                               "Content-Length not a number")
             return
         if declared is not None and int(declared) > limit:
-            await _answer(scope, send, 413, _too_large(limit))
+            await self._refuse(scope, send, 413, _too_large(limit),
+                               f"declared body over the {_size(limit)} limit")
             return
         state = {"received": 0, "done": not chunked and int(declared or 0) == 0,
                  "exceeded": False, "started": False, "slow": False}
@@ -121,18 +127,30 @@ class BodyLimits:
             if not (state["exceeded"] or state["slow"]):
                 raise
         if state["exceeded"] and not state["started"]:
-            await _answer(scope, send, 413, _too_large(limit))
+            await self._refuse(scope, send, 413, _too_large(limit),
+                               f"body cut off past the {_size(limit)} limit")
         elif state["slow"] and not state["started"]:
-            await _answer(scope, send, 408, "The request's body stopped arriving; send it "
-                                            "again.")
+            await self._refuse(scope, send, 408, "The request's body stopped arriving; send "
+                                                 "it again.", "body stopped arriving")
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, detail: str,
+                      reason: str) -> None:
+        """Answer, then audit the refusal (its reason, never the body)."""
+        await _answer(scope, send, status, detail)
+        if self.refused is not None:
+            await self.refused(scope, status, reason)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
 
 
 def _too_large(limit: int) -> str:
-    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
-    return f"The request is larger than the limit of {size} for this address."
+    return f"The request is larger than the limit of {_size(limit)} for this address."
 
 
-async def _answer(scope: Scope, send: Send, status: int, detail: str) -> None:
+async def _answer(scope: Scope, send: Send, status: int, detail: str,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """A short answer that closes the connection (the unread body is not wanted)."""
     accept = Headers(scope=scope).get("accept", "")
     if "text/html" in accept and not scope["path"].startswith("/api/"):
@@ -146,5 +164,5 @@ async def _answer(scope: Scope, send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", content_type),
                             (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})

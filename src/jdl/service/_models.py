@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -182,3 +182,28 @@ class AuditEntry(Base):
     submission_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class RateCount(Base):
+    """Requests from one client address in one minute, counted here so that every server
+    process shares the limit (``_ratelimit.py``). The address is stored as a keyed hash; rows
+    of past minutes are deleted."""
+
+    __tablename__ = "rate_counts"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # Unix time // 60
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginFailure(Base):
+    """One failed sign-in (or current-password check), counted per account and per address in
+    a sliding window by every server process (``_ratelimit.py``). The account (the email typed,
+    perhaps a password typed in the wrong box) and the address are stored as keyed hashes only;
+    rows older than the window are deleted."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)  # Unix time

@@ -14,9 +14,6 @@ checking. The pages reuse the API's checks, so the isolation and review rules ar
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any, get_args
 
@@ -53,6 +50,7 @@ from jdl.service._deps import (
 from jdl.service._models import Role, Submission, User, utcnow
 from jdl.service._passwords import MIN_LENGTH, password_problems
 from jdl.service._publication import default_embargo
+from jdl.service._ratelimit import LoginLimiter
 from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
 from jdl.service._security import (
     dummy_hash,
@@ -77,47 +75,6 @@ def _covariate(code: object) -> str:
 
 templates.env.filters["covariate"] = _covariate
 MIN_PASSWORD = MIN_LENGTH
-
-
-class LoginLimiter:
-    """Failed sign-ins in a sliding window, counted per account (from any address: guessing one
-    account from many addresses) and per client address (any email: trying many accounts); in
-    memory, per process."""
-
-    def __init__(self, max_failures: int, window: float,
-                 max_per_address: int | None = None) -> None:
-        self.max_failures, self.window = max_failures, window
-        self.max_per_address = max_per_address or 4 * max_failures
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _count(self, key: tuple[str, str]) -> int:
-        """Failures still in the window (a key with none left is forgotten: looking up ever
-        new emails must not grow the limiter)."""
-        times = self._failures.get(key)
-        if times is None:
-            return 0
-        while times and times[0] < time.monotonic() - self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return len(times)
-
-    def blocked(self, client: str, email: str) -> bool:
-        with self._lock:
-            return (self._count(("account", email)) >= self.max_failures
-                    or self._count(("address", client)) >= self.max_per_address)
-
-    def fail(self, client: str, email: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._failures[("account", email)].append(now)
-            self._failures[("address", client)].append(now)
-
-    def clear(self, email: str) -> None:
-        """A successful sign-in clears the account's count (not the address's)."""
-        with self._lock:
-            self._failures.pop(("account", email), None)
 
 
 def secret_key(path: Path) -> str:
@@ -193,7 +150,7 @@ def _page(request: Request, name: str, user: User | None, status: int = 200,
 
 def _error_page(request: Request, user: User | None, exc: HTTPException) -> Response:
     headings = {403: "You cannot do this", 404: "Page not found", 409: "Not available yet",
-                413: "File too large", 429: "Too many attempts"}
+                413: "File too large", 429: "Try again later"}
     return _page(request, "error.html", user, exc.status_code,
                  heading=headings.get(exc.status_code, "There is a problem"),
                  message=exc.detail)

@@ -170,8 +170,10 @@ def serve(
     # what a crashed server or worker left (staged uploads, decrypted working copies) goes
     start_up_sweep(app.state.sessions, Path(settings.service.storage_dir))
     _hint_if_no_accounts(app)
-    uvicorn.run(app, host=host or settings.service.host, port=port or settings.service.port,
-                proxy_headers=True, forwarded_allow_ips=settings.service.forwarded_allow_ips)
+    from jdl.service._server import uvicorn_options
+
+    # a deadline for each request's head, the keep-alive timeout and a connection cap (issue 16)
+    uvicorn.run(app, **uvicorn_options(settings.service, host, port))
 
 
 def _hint_if_no_accounts(app) -> None:
