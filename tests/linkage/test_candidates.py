@@ -174,3 +174,22 @@ def test_new_feature_definitions_make_old_models_stale(tmp_path, monkeypatch):
     before = _model.data_version(tmp_path)
     monkeypatch.setattr(_model, "FEATURES_VERSION", "older")
     assert _model.data_version(tmp_path) != before
+
+
+def test_id_pass_accepts_swapped_names_and_married_names(lab):
+    """An exact PNC ID plus two pieces of name/date evidence links by ID; a name typed in the
+    other box, a part of a double-barrelled surname and 1 January of the right year count."""
+    workspace, model = lab
+    people, _ = make_register()
+    person = people.iloc[10]
+    dob = person["date_of_birth"]
+    rows = pd.DataFrame({
+        "row_number": [1, 2, 3],
+        "forename": [person["surname"], person["forename"], "Zzyzx"],
+        "surname": [person["forename"], f"Smythe-{person['surname']}", person["surname"]],
+        "date_of_birth": [dob, dob, dt.date(dob.year, 1, 1)],
+        "sex": [person["sex"]] * 3, "pnc_id": [person["pnc_id"]] * 3,
+    })
+    links = link_rows(workspace, model, rows, LinkOptions()).links
+    assert links["method"].tolist() == ["id", "id", "id"]
+    assert (links["person_id"] == person["person_id"]).all()
