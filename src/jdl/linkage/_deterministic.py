@@ -3,8 +3,9 @@
 An ID alone is not trusted: a mistyped ID can be someone else's. A row links by ID when
 exactly one person carries its PNC ID or prison number *and* at least two of forename, surname
 and date of birth agree with one of that person's records (agreement allows a typo, a known
-nickname, a day/month swap, a date a day or two out or a one-year slip). Rows that fail go
-to the probabilistic pass.
+nickname, a day/month swap, a date a day or two out or a one-year slip; a name typed in the
+other name's box; one part of a double-barrelled surname; 1 January of the right year). Rows
+that fail go to the probabilistic pass.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ def evidence_sql(s: str = "s", r: str = "r") -> str:
     forename = (
         f"({s}.forename = {r}.forename "
         f"OR len(list_intersect({s}.forename_groups, {r}.forename_groups)) > 0 "
-        f"OR jaro_winkler_similarity({s}.forename, {r}.forename) >= 0.88)"
+        f"OR jaro_winkler_similarity({s}.forename, {r}.forename) >= 0.88 "
+        f"OR {s}.forename = {r}.surname)"
     )
     surname = (
         f"({s}.surname = {r}.surname "
-        f"OR jaro_winkler_similarity({s}.surname, {r}.surname) >= 0.88)"
+        f"OR jaro_winkler_similarity({s}.surname, {r}.surname) >= 0.88 "
+        f"OR len(list_intersect({s}.surname_parts, {r}.surname_parts)) > 0 "
+        f"OR {s}.surname = {r}.forename)"
     )
     dob = (
         f"({s}.dob = {r}.dob OR {s}.dob_swapped = {r}.dob "
         f"OR levenshtein({s}.dob, {r}.dob) <= 1 "
         f"OR abs(date_diff('day', CAST({s}.dob AS DATE), CAST({r}.dob AS DATE))) <= 2 "
-        f"OR ({s}.dob_md = {r}.dob_md AND abs({s}.dob_year - {r}.dob_year) = 1))"
+        f"OR ({s}.dob_md = {r}.dob_md AND abs({s}.dob_year - {r}.dob_year) = 1) "
+        f"OR {s}.dob_placeholder_year = {r}.dob_year)"
     )
     return " + ".join(f"coalesce(CAST({e} AS INTEGER), 0)" for e in (forename, surname, dob))
 
