@@ -48,12 +48,19 @@ CALIBRATION_FILE = "linkage-calibration.json"
 CALIBRATION_FORMAT = 1
 #: Thresholds the rule chooses from.
 THRESHOLD_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
-#: The two other thresholds the evaluation re-estimates the effect at (sensitivity rows):
-#: "more likely than not" and "near certain".
-SENSITIVITY_THRESHOLDS = (0.5, 0.99)
+#: Where the evaluation re-estimates the effect (sensitivity rows): the lowest and highest of
+#: these other than the threshold used — "more likely than not", the old fixed 0.9, "near
+#: certain".
+SENSITIVITY_THRESHOLDS = (0.5, 0.9, 0.99)
 #: Generator seed of the labelled calibration uploads (no test or benchmark uses it).
 CALIBRATION_SEED = 20_191
 ROW_OFFSET = 1_000_000  # row numbers of the k-th labelled upload start at k * ROW_OFFSET
+
+
+def other_thresholds(threshold: float) -> tuple[float, float]:
+    """The two thresholds the effect is re-estimated at, besides ``threshold``."""
+    others = [t for t in SENSITIVITY_THRESHOLDS if abs(t - threshold) > 1e-9]
+    return min(others), max(others)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pandas as pd
 
 # Romanisations of the same Arabic names. "Muhammad" alone has at least 14 common Latin
 # spellings ("Tools and libraries for matching Arabic names written in English", ODU Web
-# Science and Digital Libraries blog, 2020); a register keyed from one document and an upload typed from another
-# routinely disagree.
+# Science and Digital Libraries blog, 2020); a register keyed from one document and an upload
+# typed from another routinely disagree.
 TRANSLITERATIONS: tuple[tuple[str, ...], ...] = (
     ("Mohammed", "Muhammad", "Mohammad", "Mohamed", "Muhammed", "Mohamad", "Mohammod"),
     ("Ahmed", "Ahmad", "Ahmet"),

@@ -67,8 +67,8 @@ class ErrorRates:
     * Typos, nicknames, day/month swaps, one-off years: Winkler (US Census Bureau RRS2005/02)
       works with ~5% typographical error per name/date field; in the Criminal Records
       Bureau's check of court results against the PNC, 94% were recorded exactly and most
-      discrepancies were a misspelt name (2004 review of the CRB, §2.15). Hand-typed uploads are worse than
-      either, hence 3-4% per name plus 6% nicknames.
+      discrepancies were a misspelt name (2004 review of the CRB, §2.15). Hand-typed uploads
+      are worse than either, hence 3-4% per name plus 6% nicknames.
     * ``name_swap`` (forename and surname in each other's box): one of the main causes of
       name disagreement in 398,939 confirmed duplicate hospital records, and ten times as
       frequent as in the same authors' 2007 study (Just et al. 2016, Perspect Health Inf
