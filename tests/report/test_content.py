@@ -255,7 +255,7 @@ def test_attrition_says_how_many_may_not_have_been_found(html, released):
     attrition = visible_text(_section(html, "attrition"))
     n = released["counts"]["possibly_missed"]
     assert n == 15  # 14 in the typed example, rounded to the nearest 5
-    assert ("probably in the national records (the linkage model's estimate of people who may "
+    assert ("probably in the national records (estimated by the linkage model: people who may "
             f"not have been found) {n}") in attrition
 
 

@@ -121,6 +121,21 @@ def calibrate_threshold(data_dir: str | Path, model: LinkageModel, workspace: Wo
     return calibrate(workspace, model, rows, truth, settings=settings, rule=rule, source=source)
 
 
+def _calibrate_saved(data_dir: str | Path, model: LinkageModel,
+                     settings: LinkageSettings | None, workspace: Workspace | None) -> None:
+    """Choose the threshold of a saved model that has none yet (a model trained before
+    thresholds were calibrated), when labelled rows exist; saved beside the model."""
+    settings = settings or LinkageSettings()
+    ws = workspace or open_workspace(data_dir, settings)
+    try:
+        chosen = calibrate_threshold(data_dir, model, ws, settings=settings)
+    finally:
+        if workspace is None:
+            ws.close()
+    if chosen is not None:
+        save_calibration(chosen, data_dir)
+
+
 def _write_cache(ws: Workspace, data_dir: str | Path) -> None:
     """Cache the register's features for this data version (and drop older caches)."""
     target = register_cache(data_dir)
@@ -144,11 +159,14 @@ def _calibration_pairs(ws: Workspace, frames: list[pd.DataFrame], settings: Link
 
 def model_for(data_dir: str | Path, *, settings: LinkageSettings | None = None,
               train_if_missing: bool = True, workspace: Workspace | None = None) -> LinkageModel:
-    """The saved model for ``data_dir``; trained (once) when missing or made for other data."""
+    """The saved model for ``data_dir``; trained (once) when missing or made for other data,
+    and its threshold calibrated (once) when labelled rows exist and it has none."""
     path = Path(data_dir) / MODEL_FILE
     if path.exists():
         model = load_model(path)
         if model.data_version == data_version(data_dir):
+            if train_if_missing and load_calibration(data_dir, model) is None:
+                _calibrate_saved(data_dir, model, settings, workspace)
             return model
         if not train_if_missing:
             raise LinkageModelError(

@@ -23,6 +23,7 @@ version and training time: a retrained model needs a new calibration.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -269,7 +270,9 @@ def labelled_from_files(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, 
 
 def save_calibration(calibration: LinkageCalibration, data_dir: str | Path) -> Path:
     path = Path(data_dir) / CALIBRATION_FILE
-    path.write_text(json.dumps(calibration.to_json(), indent=2))
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(calibration.to_json(), indent=2))
+    partial.replace(path)  # atomic: a reader never sees half a file
     return path
 
 
