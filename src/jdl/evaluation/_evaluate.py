@@ -290,6 +290,8 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
     from jdl.linkage import other_thresholds
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
+    if "best_probability" not in linked.links:  # a checkpoint saved by an older version
+        return sensitivity
     main = linked.threshold if linked.threshold is not None else settings.linkage.match_threshold
     column = _rate_column()
     rows = []
