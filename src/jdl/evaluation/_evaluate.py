@@ -170,6 +170,7 @@ def evaluate(
     typed = _results(analysis, settings, seed)
     raw = typed.to_dict()
     internal = _write_internal(out_dir, link_table, result, raw)
+    _write_linkage_quality(internal, linked)
 
     step("disclose")
     from jdl.disclosure import assert_released, release
@@ -526,6 +527,16 @@ def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: d
         "unsuppressed aggregates. Released outputs are report.html, report.pdf and results.json.\n"
     )
     return internal
+
+
+def _write_linkage_quality(internal: Path, linked: Any) -> None:
+    """``internal/linkage.json``: the threshold used and the linkage model's estimate of false
+    and missed links, unrounded, for the analyst (lab-internal; the report shows the missed
+    people only, rounded)."""
+    uncertainty = getattr(linked, "uncertainty", None)
+    payload = {"threshold": getattr(linked, "threshold", None), **linked.summary.as_dict(),
+               "uncertainty": uncertainty.as_dict() if uncertainty is not None else None}
+    (internal / "linkage.json").write_text(json.dumps(payload, indent=2))
 
 
 def _setting_text(value: Any) -> str:
