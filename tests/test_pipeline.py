@@ -93,6 +93,8 @@ def test_no_personal_data_in_released_files(evaluation, upload):
                 assert pnc not in text
     internal = evaluation.out_dir / "internal"
     assert (internal / "links.csv").exists() and (internal / "matched.csv").exists()
+    linkage = json.loads((internal / "linkage.json").read_text())  # for the analyst only
+    assert 0 < linkage["threshold"] < 1 and linkage["uncertainty"]["linked"] == linkage["linked"]
     assert zlib.crc32(pdf) != 0
 
 

@@ -187,8 +187,28 @@ def print_outcome(evaluation) -> None:
         console.print(f"  {m['label']}: {m['conclusion']}", highlight=False)
     for warning in results.get("warnings", []):
         console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
+    _print_linkage_quality(evaluation.files.get("internal"))
     for key, path in evaluation.files.items():
         console.print(f"  {key}: {path}")
+
+
+def _print_linkage_quality(internal) -> None:
+    """The linkage model's estimate of false and missed links (lab-internal, unrounded)."""
+    import json
+    from pathlib import Path
+
+    path = Path(internal) / "linkage.json" if internal else None
+    if path is None or not path.exists():
+        return
+    quality = json.loads(path.read_text())
+    u = quality.get("uncertainty")
+    if not u:
+        return
+    console.print(
+        f"  Linkage (threshold {quality['threshold']:g}, lab-internal): about "
+        f"{u['expected_false_links']:,.0f} of {u['linked']:,} links may be wrong; about "
+        f"{u['expected_missed']:,.0f} people submitted may not have been found.",
+        highlight=False)
 
 
 def register(app: typer.Typer) -> None:

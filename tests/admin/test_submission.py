@@ -94,3 +94,140 @@ def test_programme_side_file(synthetic_data_dir, tmp_path):
 def test_unknown_programme_is_a_clear_error(synthetic_data_dir, tmp_path):
     with pytest.raises(UsageError, match="no planted programme"):
         make_submission(synthetic_data_dir, "nope", tmp_path / "x.csv")
+
+
+HARD_KINDS = ("name_swap", "middle_name", "surname_compound", "transliteration",
+              "dob_placeholder", "dob_1900", "dob_missing", "dob_multi")
+
+
+@pytest.fixture(scope="module")
+def harsh_rows(synthetic_data_dir, tmp_path_factory):
+    """A harsh-mix upload joined to its truth and to the register's record of each person."""
+    from jdl.engines import open_admin
+
+    out = tmp_path_factory.mktemp("harsh")
+    frames = []
+    for programme in ("learning-inside", "bridge-to-work"):
+        paths = make_submission(synthetic_data_dir, programme, out / f"{programme}.csv",
+                                errors="harsh", seed=3)
+        upload = pd.read_csv(paths["upload"], dtype=str, keep_default_na=False)
+        frames.append(pd.read_csv(paths["truth"]).join(upload))
+    rows = pd.concat(frames, ignore_index=True)
+    with open_admin(synthetic_data_dir) as e:
+        people = e.df("SELECT person_id, forename, surname, date_of_birth FROM people")
+    rows = rows.merge(people, on="person_id", how="left", suffixes=("", "_reg"))
+    rows["kinds"] = rows["errors"].fillna("").str.split(";")
+    return rows
+
+
+def _only(rows, kind):
+    """Rows whose only mistake is ``kind`` (duplicates allowed)."""
+    return rows[rows["kinds"].map(lambda k: [x for x in k if x != "duplicate"] == [kind])]
+
+
+def test_harsh_mix_makes_every_hard_kind(harsh_rows):
+    kinds = harsh_rows["kinds"].explode().value_counts()
+    for kind in HARD_KINDS:
+        assert kinds.get(kind, 0) > 0, kind
+    # the kinds meant to be measured get a few per cent of rows each
+    for kind in ("name_swap", "middle_name", "surname_compound", "dob_placeholder", "dob_multi"):
+        assert kinds[kind] / len(harsh_rows) > 0.015, kind
+    assert harsh_rows["kinds"].map(len).max() <= 3  # two mistakes (+ duplicate)
+
+
+def test_swapped_names_are_the_register_names_swapped(harsh_rows):
+    swapped = _only(harsh_rows, "name_swap")
+    assert len(swapped) > 5
+    assert (swapped["forename"] == swapped["surname_reg"]).all()
+    assert (swapped["surname"] == swapped["forename_reg"]).all()
+
+
+def test_placeholder_dates_are_first_of_january(harsh_rows):
+    for kind, check in (("dob_placeholder", lambda d: (d.dt.day == 1) & (d.dt.month == 1)),
+                        ("dob_1900", lambda d: d == pd.Timestamp(1900, 1, 1))):
+        rows = _only(harsh_rows, kind)
+        assert len(rows) > 0, kind
+        dob = pd.to_datetime(rows["date_of_birth"], format="%d/%m/%Y")
+        assert check(dob).all(), kind
+        if kind == "dob_placeholder":
+            true_year = pd.to_datetime(rows["date_of_birth_reg"]).dt.year
+            assert ((dob.dt.year - true_year).abs() <= 2).all()
+            assert (dob.dt.year == true_year).mean() > 0.6
+    assert (_only(harsh_rows, "dob_missing")["date_of_birth"] == "").all()
+
+
+def test_several_digit_date_errors_change_two_or_more_digits(harsh_rows):
+    rows = _only(harsh_rows, "dob_multi")
+    assert len(rows) > 5
+    typed = pd.to_datetime(rows["date_of_birth"], format="%d/%m/%Y").dt.strftime("%d%m%Y")
+    true = pd.to_datetime(rows["date_of_birth_reg"]).dt.strftime("%d%m%Y")
+    differing = [sum(a != b for a, b in zip(x, y, strict=True)) for x, y in zip(typed, true,
+                                                                                 strict=True)]
+    assert min(differing) >= 2
+
+
+def test_compound_surnames_hold_the_registered_part(harsh_rows):
+    rows = _only(harsh_rows, "surname_compound")
+    assert len(rows) > 5
+    parts = rows["surname"].str.split(r"[- ]", n=1, regex=True)
+    assert [s in p for s, p in zip(rows["surname_reg"], parts, strict=True)] == [True] * len(rows)
+    assert rows["surname"].str.contains("-").any() and rows["surname"].str.contains(" ").any()
+
+
+def test_middle_names_keep_or_replace_the_forename(harsh_rows):
+    rows = _only(harsh_rows, "middle_name")
+    assert len(rows) > 5
+    joined = pd.Series([t.startswith(r + " ") for t, r in zip(rows["forename"],
+                                                              rows["forename_reg"], strict=True)],
+                       index=rows.index)
+    replaced = ~rows["forename"].str.contains(" ") & (rows["forename"] != rows["forename_reg"])
+    assert (joined | replaced).all() and joined.any() and replaced.any()
+
+
+def test_transliterations_fold_back_or_are_known_variants(harsh_rows):
+    import unicodedata
+
+    from jdl.admin.synth._mistakes import TRANSLITERATIONS
+
+    def fold(name: str) -> str:
+        name = name.replace("ł", "l").replace("Ł", "L")
+        return "".join(c for c in unicodedata.normalize("NFKD", name)
+                       if not unicodedata.combining(c))
+
+    rows = _only(harsh_rows, "transliteration")
+    assert len(rows) > 5
+    variants = {n: set(g) for g in TRANSLITERATIONS for n in g}
+    accented = 0
+    for typed, reg in [*zip(rows["forename"], rows["forename_reg"], strict=True),
+                       *zip(rows["surname"], rows["surname_reg"], strict=True)]:
+        if typed == reg:
+            continue
+        assert fold(typed) == reg or typed in variants.get(reg, ()), (typed, reg)
+        accented += fold(typed) == reg
+    assert accented > 0
+
+
+def test_same_seed_same_upload_and_truth(synthetic_data_dir, tmp_path):
+    first = make_submission(synthetic_data_dir, "bridge-to-work", tmp_path / "a.csv",
+                            errors="harsh", seed=5)
+    again = make_submission(synthetic_data_dir, "bridge-to-work", tmp_path / "b.csv",
+                            errors="harsh", seed=5)
+    other = make_submission(synthetic_data_dir, "bridge-to-work", tmp_path / "c.csv",
+                            errors="harsh", seed=6)
+    for key in ("upload", "truth"):
+        assert first[key].read_bytes() == again[key].read_bytes()
+        assert first[key].read_bytes() != other[key].read_bytes()
+
+
+def test_classic_mix_has_none_of_the_harder_kinds(synthetic_data_dir, tmp_path):
+    truth = pd.read_csv(_make(synthetic_data_dir, tmp_path, errors="classic")["truth"])
+    kinds = set(truth["errors"].fillna("").str.split(";").explode())
+    assert kinds.isdisjoint(HARD_KINDS)
+    default = pd.read_csv(_make(synthetic_data_dir, tmp_path / "d")["truth"])
+    default_kinds = default["errors"].fillna("").str.split(";").explode()
+    assert default_kinds.isin(HARD_KINDS).mean() < 0.05  # realistic, rare
+
+
+def test_unknown_preset_is_a_clear_error(synthetic_data_dir, tmp_path):
+    with pytest.raises(UsageError, match="Unknown error preset"):
+        _make(synthetic_data_dir, tmp_path, errors="brutal")

@@ -37,3 +37,60 @@ def test_missing_records_is_a_message_not_a_traceback(tmp_path, capsys):
     assert exit_info.value.code != 0
     err = capsys.readouterr().err
     assert "No national records" in err and "Traceback" not in err
+
+
+def test_link_train_chooses_the_threshold_on_labelled_uploads(register, tmp_path, capsys,
+                                                             monkeypatch, request):
+    """`jdl link-train --labelled FILE.csv` (truth beside it) records the chosen threshold;
+    `jdl link` then uses it and shows the model's estimate of false and missed links."""
+    import json
+
+    from jdl.core.config import get_settings
+    from tests.linkage.conftest import write_data_dir
+
+    monkeypatch.setenv("JDL_LINKAGE__U_MAX_PAIRS", "200000")  # as FAST: a quicker training
+    get_settings.cache_clear()
+    request.addfinalizer(get_settings.cache_clear)
+    people, aliases = register
+    data = write_data_dir(tmp_path / "data", people, aliases)
+    sample = people.iloc[400:480]
+    upload = pd.DataFrame({
+        "forename": sample["forename"].str.title(), "surname": sample["surname"],
+        "date_of_birth": [d.isoformat() for d in sample["date_of_birth"]],
+        "sex": sample["sex"], "index_date": "2022-03-01",
+    })
+    upload.loc[upload.index[:10], "surname"] = "Zzyzx"  # ten people not in the records
+    upload.to_csv(tmp_path / "checked.csv", index=False)
+    truth = pd.DataFrame({"row_number": range(2, len(sample) + 2),
+                          "person_id": sample["person_id"].astype("Int64").tolist()})
+    truth.loc[:9, "person_id"] = pd.NA
+    truth.to_csv(tmp_path / "checked.truth.csv", index=False)
+    try:
+        main(["link-train", "--data", str(data), "--labelled", str(tmp_path / "checked.csv")])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    err = capsys.readouterr().err
+    assert "Chosen threshold" in err and "labelled uploads checked.csv" in err
+    saved = json.loads((data / "linkage-calibration.json").read_text())
+    assert saved["threshold"] in [p["threshold"] for p in saved["table"]]
+
+    summary = tmp_path / "summary.json"
+    try:
+        main(["link", str(tmp_path / "checked.csv"), "--data", str(data), "--out",
+              str(tmp_path / "links.csv"), "--summary", str(summary)])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    err = capsys.readouterr().err
+    assert "calibrated" in err and "may not have been found" in err
+    written = json.loads(summary.read_text())
+    assert written["threshold"] == saved["threshold"]
+    assert written["uncertainty"]["linked"] == written["linked"]
+
+
+def test_labelled_upload_without_truth_is_a_clear_error(data_dir, tmp_path, capsys):
+    (tmp_path / "checked.csv").write_text("forename,surname,date_of_birth,sex\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["link-train", "--data", str(data_dir), "--labelled", str(tmp_path / "checked.csv")])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "No truth file" in err and "Traceback" not in err

@@ -263,6 +263,15 @@ def test_attrition_exclusions_and_excluded_groups(html, released):
         assert group in method
 
 
+def test_attrition_says_how_many_may_not_have_been_found(html, released):
+    """The linkage model's estimate of people missed, as released (rounded like any count)."""
+    attrition = visible_text(_section(html, "attrition"))
+    n = released["counts"]["possibly_missed"]
+    assert n == 15  # 14 in the typed example, rounded to the nearest 5
+    assert ("probably in the national records (estimated by the linkage model: people who may "
+            f"not have been found) {n}") in attrition
+
+
 def test_what_you_can_and_cannot_say(html):
     section = visible_text(_section(html, "can-say"))
     assert "must not be ranked or put side by side" in section

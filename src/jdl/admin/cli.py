@@ -60,7 +60,11 @@ def synth_submission(
                               help="Data directory."),
     programme: str = typer.Option(..., "--programme", help="Planted programme name."),
     out: Path = typer.Option(..., "--out", help="CSV file to write (the upload)."),
-    errors: str = typer.Option("default", "--errors", help="Mistake mix: default, harsh, none."),
+    errors: str = typer.Option(
+        "default", "--errors",
+        help="Mistake mix: default (rates from published data-quality studies), harsh (the "
+             "linkage stress mix), classic (the mix before swapped names, placeholder dates, "
+             "compound surnames, middle names and transliterations), none."),
     seed: int = typer.Option(1, "--seed", help="Seed for the mistakes."),
 ) -> None:
     """Write the upload a planted programme's organisation would send (with realistic errors),

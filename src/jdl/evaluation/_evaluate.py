@@ -149,6 +149,8 @@ def evaluate(
     effects = _effects(result, settings)
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, result, effects, settings, seed)
+    sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
+                                           prog.setting, settings, seed)
     subgroups = _subgroups(result, settings)
 
     analysis = _Analysis(
@@ -168,6 +170,7 @@ def evaluate(
     typed = _results(analysis, settings, seed)
     raw = typed.to_dict()
     internal = _write_internal(out_dir, link_table, result, raw)
+    _write_linkage_quality(internal, linked)
 
     step("disclose")
     from jdl.disclosure import assert_released, release
@@ -276,6 +279,48 @@ def _outcomes() -> tuple[dict[str, Any], dict[str, str]]:
     return {m.name: m.kind for m in measures}, {m.name: m.label for m in measures}
 
 
+def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_dir: Path,
+                             submission: Any, setting: str, settings: Settings,
+                             seed: int) -> Any:
+    """Two more sensitivity rows: the headline effect with the people the linkage finds at two
+    other match thresholds (:func:`jdl.linkage.other_thresholds`), re-resolved from the same
+    scores, then cohort, matching and estimation as in the main analysis (issue 19)."""
+    from dataclasses import replace
+
+    from jdl.inference import SpecificationEstimate
+    from jdl.linkage import other_thresholds
+    from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
+
+    if "best_probability" not in linked.links:  # a checkpoint saved by an older version
+        return sensitivity
+    main = linked.threshold if linked.threshold is not None else settings.linkage.match_threshold
+    column = _rate_column()
+    rows = []
+    for threshold in other_thresholds(main):
+        label = f"People linked at threshold {threshold:g} (main: {main:g})"
+        relinked = linked.at_threshold(threshold)
+        try:
+            if relinked.link_table().equals(linked.link_table()):
+                rate = effects[column]  # the same people: the same estimate
+            else:
+                _cohort, frame = _cohort_and_pool(data_dir, relinked.link_table(),
+                                                  submission.accepted_rows(), setting,
+                                                  submission, settings)
+                spec = covariate_spec(tuple(settings.matching.exact))
+                frame, _ = restrict_to_shared_levels(prepare_covariates(frame, spec),
+                                                     spec.categorical)
+                result = _match(frame, varying_covariates(frame, spec), list(spec.exact),
+                                settings, seed)
+                rate = _effects(result, settings)[column]
+        except JDLError as exc:
+            rows.append(SpecificationEstimate(label, note=exc.message))
+            continue
+        rows.append(SpecificationEstimate(
+            label, difference=rate.difference, ci_low=rate.ci_low, ci_high=rate.ci_high,
+            p_value=rate.p_value, treatment_n=rate.n_treated, comparison_n=rate.n_comparison))
+    return replace(sensitivity, specifications=tuple(sensitivity.specifications) + tuple(rows))
+
+
 def _rate_column() -> str:
     """The re-offending rate's column (the registry's headline rate)."""
     from jdl.outcomes import headline_rate
@@ -369,7 +414,14 @@ def _counts(a: _Analysis) -> Counts:
         ambiguous=s.ambiguous, duplicates=s.duplicate, eligible=att.eligible,
         treatment_n=result.n_treated_matched, comparison_n=result.n_control_matched,
         comparison_pool_n=int((result.data["treated"] == 0).sum()),
-        unmatched_treated=att.eligible - result.n_treated_matched)
+        unmatched_treated=att.eligible - result.n_treated_matched,
+        possibly_missed=_possibly_missed(a.linked))
+
+
+def _possibly_missed(linked: Any) -> int:
+    """The linkage model's expected number of people in the records who were not found."""
+    uncertainty = getattr(linked, "uncertainty", None)
+    return round(uncertainty.expected_missed) if uncertainty is not None else 0
 
 
 def _matching(a: _Analysis, counts: Counts, balance: Any, settings: Settings
@@ -475,6 +527,16 @@ def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: d
         "unsuppressed aggregates. Released outputs are report.html, report.pdf and results.json.\n"
     )
     return internal
+
+
+def _write_linkage_quality(internal: Path, linked: Any) -> None:
+    """``internal/linkage.json``: the threshold used and the linkage model's estimate of false
+    and missed links, unrounded, for the analyst (lab-internal; the report shows the missed
+    people only, rounded)."""
+    uncertainty = getattr(linked, "uncertainty", None)
+    payload = {"threshold": getattr(linked, "threshold", None), **linked.summary.as_dict(),
+               "uncertainty": uncertainty.as_dict() if uncertainty is not None else None}
+    (internal / "linkage.json").write_text(json.dumps(payload, indent=2))
 
 
 def _setting_text(value: Any) -> str:

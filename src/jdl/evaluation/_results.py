@@ -98,6 +98,9 @@ class Counts:
     comparison_n: int = released(Kind.COUNT)
     comparison_pool_n: int = released(Kind.COUNT)
     unmatched_treated: int = released(Kind.COUNT)
+    # The linkage model's estimate of the people submitted who are in the records but were not
+    # found (jdl.linkage.LinkageUncertainty.expected_missed, rounded to a whole person).
+    possibly_missed: int = released(Kind.COUNT, default=0)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,15 @@ import pandas as pd
 from jdl.core.config import LinkageSettings, SparkSettings
 from jdl.engines import EngineName
 from jdl.engines.duckdb import open_admin
+from jdl.linkage._calibration import (
+    LinkageCalibration,
+    ThresholdRule,
+    calibrate,
+    generated_labelled_rows,
+    load_calibration,
+    save_calibration,
+    threshold_for,
+)
 from jdl.linkage._link import LinkOptions, id_pass, link_rows, load_submission
 from jdl.linkage._model import (
     MODEL_FILE,
@@ -20,7 +30,9 @@ from jdl.linkage._model import (
     train,
 )
 from jdl.linkage._register import Workspace
-from jdl.linkage._result import LinkResult
+from jdl.linkage._result import LinkResult, estimate_uncertainty
+
+Labelled = tuple[pd.DataFrame, pd.DataFrame, str]  # rows, truth (row_number, person_id), source
 
 
 def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb",
@@ -57,11 +69,20 @@ def train_model(
     settings: LinkageSettings | None = None,
     workspace: Workspace | None = None,
     save: bool = True,
+    labelled: Labelled | None = None,
+    choose_threshold: bool = True,
+    rule: ThresholdRule | None = None,
 ) -> LinkageModel:
     """Train the linkage model for the records in ``data_dir`` and save it there.
 
     ``calibration``: accepted rows of earlier submissions; their rows that the deterministic ID
     pass links become labelled same-person pairs for the m-probabilities.
+
+    With ``choose_threshold`` the match threshold is then chosen by ``rule`` on labelled rows
+    (``labelled``, else — for a synthetic data directory — the generator's harsh-mix uploads of
+    its planted programmes) and saved as ``DIR/linkage-calibration.json``
+    (:mod:`jdl.linkage._calibration`). Without labelled rows no threshold is chosen and linking
+    uses the ``match_threshold`` setting.
     """
     settings = settings or LinkageSettings()
     own = workspace is None
@@ -77,10 +98,42 @@ def train_model(
         if save:
             save_model(model, Path(data_dir) / MODEL_FILE)
             _write_cache(ws, data_dir)
+        if choose_threshold:
+            chosen = calibrate_threshold(data_dir, model, ws, settings=settings,
+                                         labelled=labelled, rule=rule)
+            if chosen is not None and save:
+                save_calibration(chosen, data_dir)
     finally:
         if own:
             ws.close()
     return model
+
+
+def calibrate_threshold(data_dir: str | Path, model: LinkageModel, workspace: Workspace, *,
+                        settings: LinkageSettings | None = None,
+                        labelled: Labelled | None = None, rule: ThresholdRule | None = None
+                        ) -> LinkageCalibration | None:
+    """The threshold ``rule`` picks on labelled rows (None when there are none)."""
+    labelled = labelled or generated_labelled_rows(data_dir)
+    if labelled is None:
+        return None
+    rows, truth, source = labelled
+    return calibrate(workspace, model, rows, truth, settings=settings, rule=rule, source=source)
+
+
+def _calibrate_saved(data_dir: str | Path, model: LinkageModel,
+                     settings: LinkageSettings | None, workspace: Workspace | None) -> None:
+    """Choose the threshold of a saved model that has none yet (a model trained before
+    thresholds were calibrated), when labelled rows exist; saved beside the model."""
+    settings = settings or LinkageSettings()
+    ws = workspace or open_workspace(data_dir, settings)
+    try:
+        chosen = calibrate_threshold(data_dir, model, ws, settings=settings)
+    finally:
+        if workspace is None:
+            ws.close()
+    if chosen is not None:
+        save_calibration(chosen, data_dir)
 
 
 def _write_cache(ws: Workspace, data_dir: str | Path) -> None:
@@ -106,11 +159,14 @@ def _calibration_pairs(ws: Workspace, frames: list[pd.DataFrame], settings: Link
 
 def model_for(data_dir: str | Path, *, settings: LinkageSettings | None = None,
               train_if_missing: bool = True, workspace: Workspace | None = None) -> LinkageModel:
-    """The saved model for ``data_dir``; trained (once) when missing or made for other data."""
+    """The saved model for ``data_dir``; trained (once) when missing or made for other data,
+    and its threshold calibrated (once) when labelled rows exist and it has none."""
     path = Path(data_dir) / MODEL_FILE
     if path.exists():
         model = load_model(path)
         if model.data_version == data_version(data_dir):
+            if train_if_missing and load_calibration(data_dir, model) is None:
+                _calibrate_saved(data_dir, model, settings, workspace)
             return model
         if not train_if_missing:
             raise LinkageModelError(
@@ -139,13 +195,24 @@ def link_submission(
     the records are analysed on (``Settings.data.engine``), where pairs are scored unless
     ``settings.backend`` says otherwise; ``spark``: the Spark section of the settings. Never
     retrains a model that exists for this data version.
+
+    The threshold is the calibrated one (``DIR/linkage-calibration.json``) unless
+    ``settings.match_threshold`` was set explicitly (:func:`threshold_for`). The result carries
+    it and the model's estimate of false and missed links (:class:`LinkageUncertainty`).
     """
     settings = settings or LinkageSettings()
     own = workspace is None
     ws = workspace or open_workspace(data_dir, settings)
     try:
         model = model or model_for(data_dir, settings=settings, workspace=ws)
-        return link_rows(ws, model, rows, options_from(settings, data_engine, spark))
+        calibration = load_calibration(data_dir, model)
+        threshold, _source = threshold_for(settings, calibration)
+        options = replace(options_from(settings, data_engine, spark), match_threshold=threshold)
+        result = link_rows(ws, model, rows, options)
     finally:
         if own:
             ws.close()
+    uncertainty = estimate_uncertainty(
+        result.links, threshold=threshold,
+        unresolved=calibration.unresolved if calibration else None)
+    return replace(result, threshold=threshold, uncertainty=uncertainty)

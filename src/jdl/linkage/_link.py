@@ -28,7 +28,7 @@ from jdl.linkage._features import (
 )
 from jdl.linkage._model import LinkageModel
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
-from jdl.linkage._resolve import assemble, best_candidates, row_posteriors
+from jdl.linkage._resolve import assemble, best_candidates, row_posteriors, row_summary
 from jdl.linkage._result import LinkResult
 from jdl.linkage._settings import blocked_pairs_sql, settings_creator
 
@@ -228,7 +228,7 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
         n_people=model.n_people, prior_in_register=options.prior_in_register,
     )
     chosen = best_candidates(posteriors, threshold=options.match_threshold)
-    return assemble(rows["row_number"], id_links, chosen)
+    return assemble(rows["row_number"], id_links, chosen, row_summary(posteriors))
 
 
 def _sibling_pairs_sql(candidates: str, rows_table: str) -> str:

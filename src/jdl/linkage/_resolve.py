@@ -67,9 +67,35 @@ def best_candidates(posteriors: pd.DataFrame, *, threshold: float) -> pd.DataFra
     return out.loc[:, columns]
 
 
+def row_summary(posteriors: pd.DataFrame) -> pd.DataFrame:
+    """Per row with a candidate, whatever the threshold: ``row_number, best_person_id,
+    best_probability`` (the best person's posterior) and ``in_records`` (Σ_j P(j | row), the
+    probability that the row's person is in the records at all).
+
+    Kept in the link table so the link at another threshold and the expected number of false
+    and missed links (:mod:`jdl.linkage._result`) need no re-scoring.
+    """
+    columns = ["row_number", "best_person_id", "best_probability", "in_records"]
+    if posteriors.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = posteriors.sort_values(["row_number", "posterior"], ascending=[True, False])
+    best = ordered.drop_duplicates("row_number").set_index("row_number")
+    in_records = ordered.groupby("row_number")["posterior"].sum().clip(upper=1.0)
+    return pd.DataFrame({
+        "row_number": best.index.astype("int64"),
+        "best_person_id": best["person_id"].to_numpy(),
+        "best_probability": best["posterior"].to_numpy(dtype=float),
+        "in_records": in_records.reindex(best.index).to_numpy(dtype=float),
+    })
+
+
 def assemble(row_numbers: pd.Series, id_links: pd.DataFrame,
-             probabilistic: pd.DataFrame) -> LinkResult:
-    """Combine the ID and probabilistic passes into the link table and its summary."""
+             probabilistic: pd.DataFrame, rows: pd.DataFrame | None = None) -> LinkResult:
+    """Combine the ID and probabilistic passes into the link table and its summary.
+
+    ``rows``: :func:`row_summary` of the probabilistic pass; its columns join the link table
+    (lab-internal: the CSV keeps :data:`LINK_COLUMNS`). ID-linked rows get ``in_records`` 1.
+    """
     links = pd.DataFrame({"row_number": pd.Series(row_numbers, dtype="int64").to_numpy()})
     ids = id_links.assign(method="id", match_probability=1.0, ambiguous=False)
     prob = probabilistic.assign(method="probabilistic")
@@ -86,4 +112,15 @@ def assemble(row_numbers: pd.Series, id_links: pd.DataFrame,
     links["duplicate"] = linked & links["person_id"].duplicated()
     links = links.loc[:, ["row_number", "person_id", "match_probability", "method", "ambiguous",
                           "duplicate"]]
+    links = _with_row_summary(links, rows)
     return LinkResult(links=links, summary=summarise(links))
+
+
+def _with_row_summary(links: pd.DataFrame, rows: pd.DataFrame | None) -> pd.DataFrame:
+    summary = rows if rows is not None else row_summary(pd.DataFrame())
+    out = links.merge(summary, on="row_number", how="left")
+    by_id = out["method"] == "id"
+    out["best_person_id"] = out["best_person_id"].astype("Int64").where(~by_id, out["person_id"])
+    out["best_probability"] = out["best_probability"].astype(float).where(~by_id, 1.0)
+    out["in_records"] = out["in_records"].astype(float).where(~by_id, 1.0)
+    return out

@@ -35,6 +35,7 @@ def link(
     """Link a submission's people to the national records (uses DIR/linkage-model.json)."""
     from jdl.core.config import get_settings
     from jdl.linkage._api import link_submission, model_for, open_workspace
+    from jdl.linkage._calibration import load_calibration, threshold_for
     from jdl.linkage._io import accepted_rows
     from jdl.linkage._model import MODEL_FILE
 
@@ -58,9 +59,18 @@ def link(
             workspace.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     result.link_table().to_csv(out, index=False)
+    calibration = load_calibration(data, model)
+    _, source = threshold_for(settings, calibration)
     if summary is not None:
-        summary.write_text(json.dumps(result.summary.as_dict(), indent=2))
+        payload: dict = {**result.summary.as_dict(), "threshold": result.threshold,
+                         "threshold_source": source}
+        if result.uncertainty is not None:
+            payload["uncertainty"] = result.uncertainty.as_dict()
+        summary.write_text(json.dumps(payload, indent=2))
     _print_summary(result.summary.as_dict(), out)
+    console.print(f"Threshold {result.threshold:g} ({source}).")
+    if result.uncertainty is not None:
+        _print_uncertainty(result.uncertainty, calibrated=calibration is not None)
 
 
 def link_train(
@@ -69,20 +79,65 @@ def link_train(
         list[Path] | None,
         typer.Option(help="Earlier submissions: their ID-confirmed rows label m."),
     ] = None,
+    labelled: Annotated[
+        list[Path] | None,
+        typer.Option(help="Uploads whose links a person checked (truth in FILE.truth.csv: "
+                          "row_number, person_id): the match threshold is chosen on them. "
+                          "Default for synthetic data: the generator's harsh-mix uploads."),
+    ] = None,
+    min_precision: Annotated[float, typer.Option(
+        min=0.5, max=1.0,
+        help="The threshold rule: highest F1 among thresholds with at least this precision "
+             "on the labelled rows.")] = 0.995,
 ) -> None:
-    """Train the linkage model for a data directory and save it as DIR/linkage-model.json."""
+    """Train the linkage model for a data directory and save it as DIR/linkage-model.json;
+    choose the match threshold on labelled rows and save it as DIR/linkage-calibration.json."""
     from jdl.core.config import get_settings
     from jdl.linkage._api import train_model
+    from jdl.linkage._calibration import ThresholdRule, labelled_from_files, load_calibration
     from jdl.linkage._io import accepted_rows
 
     frames = [accepted_rows(path) for path in calibration or []]
-    with console.status("Training the linkage model..."):
-        model = train_model(data, calibration=frames, settings=get_settings().linkage)
+    checked = labelled_from_files(list(labelled)) if labelled else None
+    with console.status("Training the linkage model and choosing its threshold..."):
+        model = train_model(data, calibration=frames, settings=get_settings().linkage,
+                            labelled=checked, rule=ThresholdRule(min_precision=min_precision))
     console.print(f"Trained on {model.n_people:,} people ({model.n_register_records:,} records); "
                   f"labelled pairs: {model.label_pairs}")
     console.print(model.parameters().to_string(index=False, float_format="{:.4g}".format))
     for warning in model.warnings:
         console.print(f"[yellow]Note:[/yellow] {warning}")
+    chosen = load_calibration(data, model)
+    if chosen is None:
+        console.print("[yellow]No labelled rows:[/yellow] the threshold stays the "
+                      "match_threshold setting. Pass --labelled FILE.csv to choose it.")
+        return
+    _print_calibration(chosen)
+
+
+def _print_calibration(chosen) -> None:
+    table = Table(title=f"Threshold on {chosen.rows:,} labelled rows ({chosen.source})")
+    for column in ("threshold", "precision", "recall", "F1", "links", "wrong"):
+        table.add_column(column, justify="right")
+    for p in chosen.table:
+        mark = " ◀" if p.threshold == chosen.threshold else ""
+        table.add_row(f"{p.threshold:g}{mark}", f"{p.precision:.2%}", f"{p.recall:.2%}",
+                      f"{p.f1:.4f}", f"{p.links:,}", f"{p.wrong:,}")
+    console.print(table)
+    rule = (f"highest F1 with precision ≥ {chosen.min_precision:.1%}" if chosen.rule_met else
+            f"no threshold reached precision {chosen.min_precision:.1%}: the most precise one")
+    console.print(f"Chosen threshold: {chosen.threshold:g} ({rule}); saved with the model.")
+
+
+def _print_uncertainty(u, *, calibrated: bool) -> None:
+    console.print(
+        f"Model's estimate: about {u.expected_false_links:,.0f} of the {u.linked:,} links may be "
+        f"wrong ({u.false_link_share:.1%}); about {u.expected_missed:,.0f} people in the records "
+        f"may not have been found ({u.missed_share:.1%} of those in the records).")
+    if not calibrated:
+        console.print("[yellow]Note:[/yellow] no calibration for this model: rows with no "
+                      "real candidate are taken at the model's word (missed people "
+                      "underestimated).")
 
 
 def _print_summary(summary: dict[str, int], out: Path) -> None:

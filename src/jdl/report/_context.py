@@ -265,6 +265,8 @@ def attrition_block(rel: Released) -> dict[str, Any]:
         ("linked_probabilistically", "Linked by comparing names and dates of birth"),
         ("not_found", "Not found in the national records"),
         ("ambiguous", "More than one possible match (not linked)"),
+        ("possibly_missed", "Not linked, but probably in the national records (estimated by "
+                            "the linkage model: people who may not have been found)"),
         ("duplicates", "Duplicate rows"),
         ("comparison_pool_n", "People available for the comparison group"),
     ) if k in counts]
