@@ -403,15 +403,30 @@ def test_two_gigabytes_cost_the_server_less_than_200_mb(live):
 
 # --- rate limits shared by every process ----------------------------------------------------
 
-def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_path,
+                                                                           database):
     """Two processes' limiters on one database (a clock moving 50 ms a request): one address's
     requests alternated between them are allowed up to the limit and at most a quarter more
     (before: the limit per process, twice it in all); alone, one limiter is exact; failed
-    sign-ins counted by either block the account and the address on both."""
+    sign-ins counted by either block the account and the address on both. On SQLite and on
+    PostgreSQL (the shared count is one dialect-specific upsert)."""
+    if database == "sqlite":
+        _shared_limits(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        return
+    from tests.service.postgres import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed")
+    with postgres_server() as url:
+        _shared_limits(url)
+
+
+def _shared_limits(url: str) -> None:
     from jdl.service._db import open_database
     from jdl.service._ratelimit import LoginLimiter, RequestLimiter
 
-    sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sessions = open_database(url)
     now = [6000.0]
 
     def clock() -> float:
