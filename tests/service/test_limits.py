@@ -403,15 +403,30 @@ def test_two_gigabytes_cost_the_server_less_than_200_mb(live):
 
 # --- rate limits shared by every process ----------------------------------------------------
 
-def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_path,
+                                                                           database):
     """Two processes' limiters on one database (a clock moving 50 ms a request): one address's
     requests alternated between them are allowed up to the limit and at most a quarter more
     (before: the limit per process, twice it in all); alone, one limiter is exact; failed
-    sign-ins counted by either block the account and the address on both."""
+    sign-ins counted by either block the account and the address on both. On SQLite and on
+    PostgreSQL (the shared count is one dialect-specific upsert)."""
+    if database == "sqlite":
+        _shared_limits(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        return
+    from tests.service.postgres import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed")
+    with postgres_server() as url:
+        _shared_limits(url)
+
+
+def _shared_limits(url: str) -> None:
     from jdl.service._db import open_database
     from jdl.service._ratelimit import LoginLimiter, RequestLimiter
 
-    sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sessions = open_database(url)
     now = [6000.0]
 
     def clock() -> float:
@@ -445,3 +460,42 @@ def test_limiters_of_two_processes_share_their_counts_through_the_database(tmp_p
     assert not second.blocked("10.0.0.9", "sam@example.org")
     now[0] += 901  # past the window: nothing counts
     assert not first.blocked("10.0.0.3", "other@example.org")
+
+
+@pytest.mark.parametrize("spelling", ["plain", "x:", "spaced", "rich"])
+@pytest.mark.parametrize("size", [1, 7, 64, 150, 4096, 1 << 20])
+def test_one_inline_string_over_the_limit_is_found_wherever_the_chunks_fall(size, spelling):
+    """The per-cell limit on inline strings holds on the fast byte-search path (plain tags)
+    and the item-by-item path (prefixed or spaced tags), wherever the chunks are cut and
+    wherever the long cell is among a thousand short ones: a limit one byte under the long
+    cell's content refuses it; its exact length does not."""
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._xlsx import _CellCounter
+
+    def inner(text: str) -> str:
+        return (f"<r><t>{text[:50]}</t></r><r><t>{text[50:]}</t></r>" if spelling == "rich"
+                else f"<t>{text}</t>")
+
+    def sheet(long_at: int) -> bytes:
+        cells = [f'<row r="{i + 1}"><c r="A{i + 1}" t="inlineStr"><is>'
+                 f'{inner("y" * 200 if i == long_at else f"n{i}")}</is></c>'
+                 f'<c r="B{i + 1}"><v>{i}</v></c></row>' for i in range(1000)]
+        xml = "<worksheet><sheetData>" + "".join(cells) + "</sheetData></worksheet>"
+        if spelling == "x:":
+            xml = xml.replace("<is>", "<x:is>").replace("</is>", "</x:is>")
+        elif spelling == "spaced":
+            xml = xml.replace("<is>", "<is\n>").replace("</is>", "</is >")
+        return xml.encode()
+
+    def count(xml: bytes, limit: int) -> None:
+        counter = _CellCounter(10**6, 10**6, limit)
+        for start in range(0, len(xml), size):
+            counter.feed(xml[start:start + size])
+        counter.finish()
+
+    # (a spaced opening tag's ">" is counted with the content: one byte of slack)
+    longest = len(inner("y" * 200)) + (spelling == "spaced")
+    for long_at in (0, 500, 999):
+        count(sheet(long_at), longest)  # exactly at the limit: read
+        with pytest.raises(SubmissionRefused, match="far more text"):
+            count(sheet(long_at), longest - 1)

@@ -135,10 +135,11 @@ class BodyLimits:
 
     async def _refuse(self, scope: Scope, send: Send, status: int, detail: str,
                       reason: str) -> None:
-        """Answer, then audit the refusal (its reason, never the body)."""
-        await _answer(scope, send, status, detail)
+        """Audit the refusal (its reason, never the body), then answer: the audit row exists
+        once the client has its answer."""
         if self.refused is not None:
             await self.refused(scope, status, reason)
+        await _answer(scope, send, status, detail)
 
 
 def _size(limit: int) -> str:
