@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 Record = dict[str, object]  # forename, surname, dob (datetime.date)
+ABSENT_TWIN = "twin_not_on_register"  # rows of this type are not the register record's person
 
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 OCR_CONFUSIONS = (("m", "rn"), ("rn", "m"), ("w", "vv"), ("d", "cl"), ("h", "li"), ("u", "v"),
@@ -287,6 +288,17 @@ def _none(rng, rec, pool):
     return rec, dict(rec)
 
 
+def _twin(rng, rec, pool):
+    """A precision probe: the register holds the row's twin (same surname and date of birth,
+    another forename), not the row's person. Twins are about 1.5% of UK births (ONS birth
+    statistics: some 16 multiple maternities per 1,000), the textbook false match of
+    name-and-birth-date linkage."""
+    other = _pick(rng, pool["forenames"])
+    if other.lower()[:3] == str(rec["forename"]).lower()[:3]:
+        return None
+    return {**rec, "forename": other}, dict(rec)
+
+
 ERROR_TYPES: tuple[ErrorType, ...] = (
     ErrorType("none", _none),
     ErrorType("typo_keyboard", _name_error("keyboard")),
@@ -307,6 +319,7 @@ ERROR_TYPES: tuple[ErrorType, ...] = (
     ErrorType("dob_two_digits", _digits(2)),
     ErrorType("dob_year_off_1", _year_off(1)),
     ErrorType("dob_decade_off", _year_off(10)),
+    ErrorType(ABSENT_TWIN, _twin),
 )
 # Name and date errors combined (one of each), the harder real case.
 NAME_ERRORS = ("typo_keyboard", "typo_phonetic", "names_swapped", "nickname",

@@ -48,7 +48,7 @@ LEFT_OUT = 0.10
 PERSON_ID_BASE = 50_000_000  # test people's ids; the generator's are 1..people
 
 
-def test_sets(quick: bool) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+def test_sets(quick: bool, synth: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """Every set's (originals, rows)."""
     return {
         "febrl1": sets.febrl(1),
@@ -58,6 +58,8 @@ def test_sets(quick: bool) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
         "splink_fake_1000": sets.splink_fake_1000(),
         "splink_historical": sets.splink_historical(400 if quick else 2000, 2, SEED),
         "own_error_mix": sets.corrupted(40 if quick else 200, SEED + 1),
+        "register_namesakes": sets.register_namesakes(synth / "admin.duckdb",
+                                                      500 if quick else 3000, SEED + 2),
     }
 
 
@@ -212,9 +214,10 @@ def main(quick: bool = False, synth: str | None = None, label: str | None = None
     label = label or _git("rev-parse", "--short", "HEAD")
     load_start = os.getloadavg()
     started = time.perf_counter()
-    all_sets = test_sets(quick)
+    synth_path = synth_dir(synth, quick)
+    all_sets = test_sets(quick, synth_path)
     people, placed = place(all_sets)
-    data_dir = build_register(synth_dir(synth, quick), people, WORK / "register")
+    data_dir = build_register(synth_path, people, WORK / "register")
     prep_s = time.perf_counter() - started
     start = time.perf_counter()
     workspace = open_workspace(data_dir, LinkageSettings())

@@ -207,7 +207,8 @@ def corrupted(per_type: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Base people: forenames and surnames of Splink's historical figures recombined at random
     (international names, none from the lab's generator), dates of birth uniform over the
-    register's span."""
+    register's span. Rows of type ``corrupt.ABSENT_TWIN`` are people not on the register (their
+    twin is): a precision probe."""
     raw = pd.read_parquet(source("historical_figures_with_errors_50k.parquet"))
     forenames = sorted({str(v).title() for v in raw["first_name"].dropna()
                         if str(v).isalpha() and len(str(v)) > 1})
@@ -224,6 +225,39 @@ def corrupted(per_type: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                               {"forenames": forenames, "surnames": surnames})
     originals = pd.DataFrame([{"key": f"own-{i}", **reg} for i, (reg, _, _) in
                               enumerate(triples)])
-    rows = pd.DataFrame([{"key": f"own-{i}", **sub, "errors": tags} for i, (_, sub, tags) in
-                         enumerate(triples)])
+    rows = pd.DataFrame([{"key": f"own-{i}" + ("-absent" if tags == corrupt.ABSENT_TWIN else ""),
+                          **sub, "errors": tags} for i, (_, sub, tags) in enumerate(triples)])
     return originals, rows
+
+
+def register_namesakes(admin_db: Path, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A precision probe: ``n`` people of the register's own population who are not on it.
+
+    Forename, surname and date of birth each drawn from a different random register person
+    (the population's name and birth-date frequencies, so common names collide as they would
+    in a real upload); a combination that exists on the register is dropped. No originals:
+    every row's truth is "not on the register", so every link is wrong."""
+    import duckdb
+
+    con = duckdb.connect(str(admin_db), read_only=True)
+    try:
+        people = con.execute("SELECT forename, surname, CAST(date_of_birth AS VARCHAR) AS dob "
+                             "FROM people WHERE date_of_birth IS NOT NULL").df()
+    finally:
+        con.close()
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(len(people), size=2 * n) for _ in range(3)]
+    rows = pd.DataFrame({
+        "forename": people["forename"].to_numpy()[draws[0]],
+        "surname": people["surname"].to_numpy()[draws[1]],
+        "dob": people["dob"].to_numpy()[draws[2]],
+    })
+    existing = set(zip(people["forename"].str.upper(), people["surname"].str.upper(),
+                       people["dob"], strict=True))
+    fresh = [(f.upper(), s.upper(), d) not in existing
+             for f, s, d in zip(rows["forename"], rows["surname"], rows["dob"], strict=True)]
+    rows = rows[fresh].drop_duplicates().head(n).reset_index(drop=True)
+    rows["dob"] = rows["dob"].map(parse_date)
+    rows.insert(0, "key", [f"namesake-{i}" for i in range(len(rows))])
+    rows["errors"] = "not_on_register"
+    return pd.DataFrame(columns=["key", "forename", "surname", "dob"]), rows

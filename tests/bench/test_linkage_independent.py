@@ -115,6 +115,9 @@ def test_corruptor_makes_the_errors_it_names():
     assert sub["surname"] in reg["surname"] and sub["surname"] != reg["surname"]
     reg, sub = by_name["nickname"].apply(rng, base, pool)
     assert sub["forename"] in corrupt.NICKNAMES["Margaret"] and reg["forename"] == "Margaret"
+    reg, sub = by_name[corrupt.ABSENT_TWIN].apply(rng, base, pool)
+    assert sub == base and reg["forename"] in pool["forenames"]
+    assert (reg["surname"], reg["dob"]) == (base["surname"], base["dob"])
     day13 = {**base, "dob": dt.date(1971, 3, 13)}
     assert by_name["dob_day_month_swap"].apply(rng, day13, pool) is None
     for _ in range(50):
