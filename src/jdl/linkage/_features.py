@@ -8,7 +8,7 @@ distance: nothing backend-specific is left for Splink to translate.
 
 from __future__ import annotations
 
-from jdl.linkage._names import clean_name_sql
+from jdl.linkage._names import clean_name_sql, name_parts_sql
 
 # Columns of a linkage record, in order (the Splink input tables).
 FEATURE_COLUMNS = (
@@ -18,6 +18,10 @@ FEATURE_COLUMNS = (
     "forename",
     "surname",
     "forename_groups",
+    "forename_parts",
+    "surname_parts",
+    "surname_first",
+    "surname_last",
     "dob",
     "dob_swapped",
     "dob_md",
@@ -25,11 +29,16 @@ FEATURE_COLUMNS = (
     "dob_ym",
     "dob_yd",
     "dob_year",
+    "dob_placeholder_year",
     "sex",
     "pnc_id",
     "prison_number",
 )
 REGISTER = "register"
+# A date of birth before this year is a placeholder for "unknown" (1900-01-01,
+# 0001-01-01, Excel's 1899-12-31): nobody that old is in the justice system, so it is no
+# evidence either way and is compared as missing.
+UNKNOWN_DOB_BEFORE_YEAR = 1901
 SUBMISSION = "submission"
 
 
@@ -66,7 +75,10 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                    {person_expr} AS person_id,
                    {clean_name_sql("forename")} AS forename,
                    {clean_name_sql("surname")} AS surname,
-                   CAST(date_of_birth AS DATE) AS date_of_birth,
+                   {name_parts_sql("forename")} AS forename_parts,
+                   {name_parts_sql("surname")} AS surname_parts,
+                   CASE WHEN year(CAST(date_of_birth AS DATE)) >= {UNKNOWN_DOB_BEFORE_YEAR}
+                        THEN CAST(date_of_birth AS DATE) END AS date_of_birth,
                    nullif(upper(trim(CAST(sex AS VARCHAR))), '') AS sex,
                    nullif(upper(trim(CAST(pnc_id AS VARCHAR))), '') AS pnc_id,
                    nullif(upper(trim(CAST(prison_number AS VARCHAR))), '') AS prison_number
@@ -84,6 +96,10 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                CASE WHEN c.forename IS NULL THEN NULL
                     ELSE list_distinct(list_concat([c.forename], coalesce(g.name_groups, [])))
                END AS forename_groups,
+               CASE WHEN len(c.forename_parts) > 0 THEN c.forename_parts END AS forename_parts,
+               CASE WHEN len(c.surname_parts) > 0 THEN c.surname_parts END AS surname_parts,
+               coalesce(c.surname_parts[1], c.surname) AS surname_first,
+               coalesce(c.surname_parts[-1], c.surname) AS surname_last,
                strftime(c.date_of_birth, '%Y-%m-%d') AS dob,
                CASE WHEN day(c.date_of_birth) <= 12
                     THEN strftime(c.date_of_birth, '%Y-%d-%m') END AS dob_swapped,
@@ -93,6 +109,9 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                strftime(c.date_of_birth, '%Y-%m') AS dob_ym,
                strftime(c.date_of_birth, '%Y-%d') AS dob_yd,
                year(c.date_of_birth) AS dob_year,
+               -- 1 January: often typed when only the year is known
+               CASE WHEN strftime(c.date_of_birth, '%m-%d') = '01-01'
+                    THEN year(c.date_of_birth) END AS dob_placeholder_year,
                c.sex,
                c.pnc_id,
                c.prison_number

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from jdl.core.config import SparkSettings
@@ -32,6 +33,9 @@ from jdl.linkage._result import LinkResult
 from jdl.linkage._settings import blocked_pairs_sql, settings_creator
 
 SUBMISSION_TABLE = "submission_features"
+# Share of people who are a twin: about 1.5% of maternities in England and Wales are multiple
+# births (ONS, Births in England and Wales, 2010-2022), so about 3% of people have a twin.
+TWIN_SHARE = 0.03
 REQUIRED_COLUMNS = ("row_number", "forename", "surname", "date_of_birth", "sex")
 OPTIONAL_COLUMNS = ("pnc_id", "prison_number")
 Backend = Literal["duckdb", "spark"]
@@ -46,6 +50,8 @@ class LinkOptions:
     prior_in_register: float = 0.9
     min_id_evidence: int = 2
     backend: Backend = "duckdb"
+    # Share of people with a twin, for :func:`sibling_guard` (0 turns the guard off).
+    twin_share: float = TWIN_SHARE
     # The Spark session's settings, when the backend is Spark and no session runs yet.
     spark: SparkSettings | None = None
 
@@ -81,8 +87,9 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
                      spark: SparkSettings | None = None) -> pd.DataFrame:
     """Score every blocked (row, register record) pair with the saved model.
 
-    Returns ``row_number, person_id, match_weight, match_probability, match_key`` for pairs
-    with probability >= ``floor`` (``None``: every blocked pair, used to measure blocking).
+    Returns ``row_number, person_id, record_id, match_weight, match_probability, match_key``
+    for pairs with probability >= ``floor`` (``None``: every blocked pair, used to measure
+    blocking); ``record_id`` is the register record (a person's main record or an alias).
     """
     if backend == "spark":
         return _score_spark(workspace, model, rows_table=rows_table, floor=floor, spark=spark)
@@ -121,11 +128,12 @@ def _tidy_predictions(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "row_number": frame["unique_id_l"].where(left_is_row, frame["unique_id_r"]),
         "person_id": frame["person_id_r"].where(left_is_row, frame["person_id_l"]),
+        "record_id": frame["unique_id_r"].where(left_is_row, frame["unique_id_l"]),
         "match_weight": frame["match_weight"],
         "match_probability": frame["match_probability"],
         "match_key": frame["match_key"],
     })
-    return out.astype({"row_number": "int64", "person_id": "int64"})
+    return out.astype({"row_number": "int64", "person_id": "int64", "record_id": "int64"})
 
 
 def settings_for_dialect(model: LinkageModel, dialect: str) -> dict[str, Any]:
@@ -206,11 +214,72 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
                                       floor=options.candidate_floor, backend=options.backend,
                                       spark=options.spark)
     else:
-        candidates = pd.DataFrame(columns=["row_number", "person_id", "match_weight",
-                                           "match_probability"])
+        candidates = pd.DataFrame(columns=["row_number", "person_id", "record_id",
+                                           "match_weight", "match_probability"])
+    candidates = sibling_guard(workspace, model, candidates, rows_table="remaining_features",
+                               twin_share=options.twin_share)
     posteriors = row_posteriors(
         candidates, pair_prior=model.splink["probability_two_random_records_match"],
         n_people=model.n_people, prior_in_register=options.prior_in_register,
     )
     chosen = best_candidates(posteriors, threshold=options.match_threshold)
     return assemble(rows["row_number"], id_links, chosen)
+
+
+def _sibling_pairs_sql(candidates: str, rows_table: str) -> str:
+    """Candidate pairs shaped like twins: same surname and date of birth, but a forename that
+    is not the same name by any comparison level (no typo, nickname, part or swap); with the
+    term frequency of the surname."""
+    return f"""
+        SELECT c.row_number, c.record_id, t.tf_surname,
+               substr(s.forename, 1, 1) = substr(r.forename, 1, 1) AS same_initial
+        FROM {candidates} AS c
+        JOIN {rows_table} AS s ON s.unique_id = c.row_number
+        JOIN {REGISTER_TABLE} AS r ON r.unique_id = c.record_id
+        JOIN tf_surname AS t ON t.surname = r.surname
+        WHERE s.surname = r.surname AND s.dob = r.dob AND s.forename <> r.forename
+          AND len(list_intersect(s.forename_groups, r.forename_groups)) = 0
+          AND levenshtein(s.forename, r.forename) > 1
+          AND jaro_winkler_similarity(s.forename, r.forename) < 0.88
+          AND NOT coalesce(list_has_any(s.forename_parts, r.forename_parts), false)
+          AND s.forename <> r.surname
+    """
+
+
+def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
+                  rows_table: str, twin_share: float = TWIN_SHARE) -> pd.DataFrame:
+    """Weaken pairs that agree on surname and date of birth but not on the forename.
+
+    Fellegi–Sunter treats the comparisons as independent, so a rare surname and an exact date
+    of birth outweigh a different forename ("Jacob Vaughan" scored 0.994 against a registered
+    "John Vaughan" born the same day). Among people who are *not* the same, though, same
+    surname + same date of birth + another forename is exactly what a twin looks like, and
+    twins are far commoner than that coincidence. So for these pairs the non-match probability
+    of the three agreements is ``u_surname · u_dob · u_forename + twin_share / N`` (u_surname
+    the surname's term frequency, u_forename that of the pair's level, initial or else; a random
+    non-matching record is the row's twin with probability ``twin_share / N``) instead of the
+    product alone, and the match weight drops by ``log2(1 + twin_share / (N · u))``. Such a
+    row then needs other evidence (an ID, a middle name) to link. The weight of common
+    surnames hardly moves: their coincidences are already likely.
+    """
+    if candidates.empty or twin_share <= 0:
+        return candidates
+    params = model.parameters().set_index(["comparison", "level"])
+    u_dob = float(params.loc[("dob", "exact"), "u"])
+    # u of the forename level the pair fell in: same initial, or nothing in common
+    u_initial = float(params.loc[("forename", "initial"), "u"])
+    u_else = float(params.loc[("forename", "else"), "u"])
+    workspace.engine.register("guard_candidates", candidates[["row_number", "record_id"]])
+    try:
+        siblings = workspace.engine.df(_sibling_pairs_sql("guard_candidates", rows_table))
+    finally:
+        workspace.engine.unregister("guard_candidates")
+    if siblings.empty:
+        return candidates
+    u_forename = np.where(siblings["same_initial"].fillna(False), u_initial, u_else)
+    u = siblings["tf_surname"].to_numpy(float) * u_dob * u_forename
+    siblings["penalty"] = np.log2(1.0 + twin_share / (model.n_people * u))
+    out = candidates.merge(siblings[["row_number", "record_id", "penalty"]],
+                           on=["row_number", "record_id"], how="left")
+    out["match_weight"] = out["match_weight"] - out["penalty"].fillna(0.0)
+    return out.drop(columns="penalty")

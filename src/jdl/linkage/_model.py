@@ -41,6 +41,9 @@ from jdl.linkage._settings import PRIOR_M, settings_creator
 MODEL_FILE = "linkage-model.json"
 ID_COMPARISONS = ("pnc_id", "prison_number")
 MODEL_FORMAT = 1
+# The lab's feature definitions and comparisons: part of the data version, so a model and a
+# register cache made by an older lab are retrained/rebuilt instead of used with new columns.
+FEATURES_VERSION = "2"
 
 
 class LinkageModelError(JDLError):
@@ -93,13 +96,16 @@ class LinkageModel:
 
 
 def data_version(data_dir: str | Path) -> str:
-    """A fingerprint of the national records: the manifest if there is one, else file stats."""
+    """A fingerprint of the national records (the manifest if there is one, else file stats)
+    and of the lab's feature definitions (:data:`FEATURES_VERSION`)."""
     data_dir = Path(data_dir)
     manifest = data_dir / "manifest.json"
     if manifest.exists():
-        return hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
-    stat = (data_dir / ADMIN_DATABASE).stat()
-    return hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        records = manifest.read_bytes()
+    else:
+        stat = (data_dir / ADMIN_DATABASE).stat()
+        records = f"{stat.st_size}:{stat.st_mtime_ns}".encode()
+    return hashlib.sha256(records + f"|features {FEATURES_VERSION}".encode()).hexdigest()[:16]
 
 
 def train(

@@ -20,21 +20,31 @@ from typing import Any
 PRIOR_M: dict[str, dict[str, float]] = {
     "forename": {
         "exact": 0.86, "nickname or variant": 0.06, "one edit": 0.04, "similar": 0.015,
-        "swapped with surname": 0.005, "initial": 0.005, "else": 0.015,
+        "another forename part": 0.005, "swapped with surname": 0.004,
+        "swapped with surname, one edit": 0.001, "initial": 0.005,
+        "else": 0.01,
     },
     "surname": {
-        "exact": 0.88, "one edit": 0.06, "similar": 0.02, "swapped with forename": 0.005,
-        "else": 0.035,
+        "exact": 0.87, "one edit": 0.06, "similar": 0.02, "one part agrees": 0.01,
+        "swapped with forename": 0.004,
+        "swapped with forename, one edit": 0.001, "else": 0.035,
     },
     "dob": {
-        "exact": 0.84, "day and month swapped": 0.04, "year one off": 0.04,
-        "a day or two off": 0.02, "one character": 0.035, "swapped and year one off": 0.005,
-        "else": 0.02,
+        "exact": 0.82, "day and month swapped": 0.04, "year one off": 0.04,
+        "a day or two off": 0.02, "1 January of the same year": 0.01, "one character": 0.035,
+        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.02,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
     "prison_number": {"exact": 0.97, "else": 0.03},
 }
+
+
+# Forename typed in the surname box (and the other way round), exactly or with one typo
+# (``levenshtein`` has the same name and meaning in DuckDB and Spark SQL). Two levels: a
+# looser cross match is common between unrelated short names (u 0.003 for two edits).
+_SWAPPED = "{a}_l = {b}_r"
+_SWAPPED_TYPO = "length({a}_l) >= 4 AND levenshtein({a}_l, {b}_r) <= 1"
 
 
 def comparisons() -> list[Any]:
@@ -55,7 +65,12 @@ def comparisons() -> list[Any]:
             label(cll.ArrayIntersectLevel("forename_groups", 1), "nickname or variant"),
             label(cll.LevenshteinLevel("forename", 1), "one edit"),
             label(cll.JaroWinklerLevel("forename", 0.88), "similar"),
-            label(cll.CustomLevel('forename_l = surname_r'), "swapped with surname"),
+            # a middle name used as the forename ("Paul" for "John Paul")
+            label(cll.ArrayIntersectLevel("forename_parts", 1), "another forename part"),
+            label(cll.CustomLevel(_SWAPPED.format(a="forename", b="surname")),
+                  "swapped with surname"),
+            label(cll.CustomLevel(_SWAPPED_TYPO.format(a="forename", b="surname")),
+                  "swapped with surname, one edit"),
             label(cll.CustomLevel('substr(forename_l, 1, 1) = substr(forename_r, 1, 1)'),
                   "initial"),
             label(cll.ElseLevel(), "else"),
@@ -70,7 +85,12 @@ def comparisons() -> list[Any]:
             ),
             label(cll.LevenshteinLevel("surname", 1), "one edit"),
             label(cll.JaroWinklerLevel("surname", 0.88), "similar"),
-            label(cll.CustomLevel('surname_l = forename_r'), "swapped with forename"),
+            # double-barrelled and married names ("Williams-Dohworth" for "Dohworth")
+            label(cll.ArrayIntersectLevel("surname_parts", 1), "one part agrees"),
+            label(cll.CustomLevel(_SWAPPED.format(a="surname", b="forename")),
+                  "swapped with forename"),
+            label(cll.CustomLevel(_SWAPPED_TYPO.format(a="surname", b="forename")),
+                  "swapped with forename, one edit"),
             label(cll.ElseLevel(), "else"),
         ],
     )
@@ -85,10 +105,15 @@ def comparisons() -> list[Any]:
             ), "year one off"),
             label(cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=2,
                                                   metric="day"), "a day or two off"),
+            # 1 January typed when only the year of birth is known, on either side
+            label(cll.CustomLevel(
+                'dob_placeholder_year_l = dob_year_r OR dob_year_l = dob_placeholder_year_r'
+            ), "1 January of the same year"),
             label(cll.LevenshteinLevel("dob", 1), "one character"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
             ), "swapped and year one off"),
+            label(cll.LevenshteinLevel("dob", 2), "two characters"),
             label(cll.ElseLevel(), "else"),
         ],
     )
@@ -121,6 +146,7 @@ def _exact(column: str) -> Any:
 # definition gives both Splink's rules (Spark, training) and the single DuckDB query of
 # :func:`blocked_pairs_sql` (the fast path for linking).
 _F1, _S1 = "substr({t}.forename, 1, 1)", "substr({t}.surname, 1, 1)"
+_NO_DOB = ("coalesce({t}.dob, '-')", "'-'")  # the submitted row has no (usable) date of birth
 BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("{t}.pnc_id", "{t}.pnc_id"),),
     (("{t}.prison_number", "{t}.prison_number"),),
@@ -134,6 +160,24 @@ BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("{t}.surname", "{t}.surname"), ("{t}.dob_yd", "{t}.dob_yd")),
     (("{t}.forename", "{t}.forename"), ("{t}.dob_md", "{t}.dob_md"), (_S1, _S1)),
     (("{t}.forename", "{t}.forename"), ("{t}.dob_ym", "{t}.dob_ym"), (_S1, _S1)),
+    # forename and surname swapped, date of birth right
+    (("{t}.dob", "{t}.dob"), (_F1, _S1)),
+    # the full name, whatever the date of birth (several wrong digits, placeholder dates);
+    # a surname part stands for a double-barrelled or married name
+    (("{t}.forename", "{t}.forename"), ("{t}.surname", "{t}.surname")),
+    (("{t}.forename", "{t}.forename"), ("{t}.surname_first", "{t}.surname_first")),
+    (("{t}.forename", "{t}.forename"), ("{t}.surname_last", "{t}.surname_last")),
+    # the full name swapped, whatever the date of birth
+    (("{t}.forename", "{t}.surname"), ("{t}.surname", "{t}.forename")),
+    # a name, the other's initial and the year of birth (a name error and a wrong day+month)
+    (("{t}.surname", "{t}.surname"), ("{t}.dob_year", "{t}.dob_year"), (_F1, _F1)),
+    (("{t}.forename", "{t}.forename"), ("{t}.dob_year", "{t}.dob_year"), (_S1, _S1)),
+    # 1 January of the right year (only the year was known), on either side, with initials
+    (("{t}.dob_placeholder_year", "{t}.dob_year"), (_F1, _F1), (_S1, _S1)),
+    (("{t}.dob_year", "{t}.dob_placeholder_year"), (_F1, _F1), (_S1, _S1)),
+    # no usable date of birth: the surname and the forename's initial
+    (_NO_DOB, ("{t}.surname", "{t}.surname"), (_F1, _F1)),
+    (_NO_DOB, ("{t}.forename", "{t}.forename"), (_S1, _S1)),
 )
 
 
@@ -144,17 +188,24 @@ def _condition(rule: tuple[tuple[str, str], ...], left: str, right: str) -> str:
 def blocking_rules() -> list[str]:
     """Candidate-pair rules (Splink SQL strings): a pair is scored when any rule holds.
 
-    Designed for up to two errors per row among a name typo, a nickname, a day/month swap and
-    a wrong year or digit, with no rule keyed on a single name or a date alone (a common name
-    or a date of birth in a 10M register gives hundreds of pairs per row):
+    Designed for up to two errors per row among a name typo, a nickname, a day/month swap, a
+    wrong year or digits, swapped forename and surname, a placeholder date (1 January of the
+    year, or an unknown date), a double-barrelled or married surname, with no rule keyed on a
+    single name or a date alone (a common name or a date of birth in a 10M register gives
+    hundreds of pairs per row):
 
     * same PNC ID / prison number;
-    * same date of birth, or with day and month swapped, plus the initial of either name
-      (misses only rows where both initials are wrong, e.g. "Bill Smiht" typed as "Bill Msith");
+    * same date of birth, or with day and month swapped, plus the initial of either name, or
+      the forename's initial equal to the register's surname's (names swapped);
     * surname with birth day/month (wrong year), with day/month swapped (swap and wrong year),
       with year-month (wrong day) or year-day (wrong month) — each plus a forename error;
     * forename and surname initial with birth day/month or year-month (surname typo plus a
-      date error: typists rarely get the first letter wrong).
+      date error: typists rarely get the first letter wrong);
+    * the full name (the surname's first or last part), or the full name swapped, whatever
+      the date of birth;
+    * a name, the other name's initial and the year of birth;
+    * both initials and the year when either date is 1 January (only the year was known);
+    * a name and the other's initial when the row has no usable date of birth.
     """
     return [_condition(rule, "l", "r") for rule in BLOCKING_RULES]
 
