@@ -211,6 +211,7 @@ def _git(*args: str) -> str:
 
 
 def main(quick: bool = False, synth: str | None = None, label: str | None = None) -> dict:
+    import jdl
     from jdl.core.config import LinkageSettings
     from jdl.linkage import open_workspace, train_model
 
@@ -240,6 +241,7 @@ def main(quick: bool = False, synth: str | None = None, label: str | None = None
     run = {
         "label": label, "commit": _git("rev-parse", "HEAD"),
         "branch": _git("rev-parse", "--abbrev-ref", "HEAD"),
+        "jdl_package": str(Path(jdl.__file__).parent),  # the lab code measured
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick,
         "register_people": model.n_people, "register_records": model.n_register_records,
         "prepare_s": round(prep_s, 1), "train_s": round(train_s, 2),

@@ -157,14 +157,23 @@ def _shift_years(date: dt.date | None, years: int) -> dt.date | None:
         return None
 
 
+def _mode(series: pd.Series):
+    values = series.dropna()
+    return values.mode().iloc[0] if len(values) else None
+
+
 def _modal_originals(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per cluster, the most common non-missing value of each field."""
-    def mode(series: pd.Series):
-        values = series.dropna()
-        return values.mode().iloc[0] if len(values) else None
-    return frame.groupby("key", sort=True).agg(
-        forename=("forename", mode), surname=("surname", mode), dob=("dob", mode)
-    ).reset_index()
+    """Per cluster, the most common forename and date of birth, and the most common surname
+    other than that forename: field by field, because a cluster may hold no record without an
+    error ("Robert Alan", "Robert Alen", "Rob Allen" → "Robert Allen"), but not the same name
+    twice when the cluster's records disagree on the order of the names ("Caleb Rowe",
+    "Rowe Caleb" must not give "Caleb Caleb")."""
+    modes = frame.groupby("key", sort=True).agg(forename=("forename", _mode),
+                                                dob=("dob", _mode))
+    first = frame["key"].map(modes["forename"])
+    other = frame[(frame["surname"].str.lower() != first.str.lower()).fillna(True)]
+    modes["surname"] = other.groupby("key")["surname"].agg(_mode)
+    return modes.reset_index().loc[:, ["key", "forename", "surname", "dob"]]
 
 
 def splink_fake_1000() -> tuple[pd.DataFrame, pd.DataFrame]:

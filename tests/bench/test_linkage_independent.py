@@ -135,3 +135,18 @@ def test_corrupt_gives_each_stratum_its_size_and_tags():
     assert (tags == "").sum() == 3
     assert tags.str.contains(";").sum() == 3  # the name + date pairs
     assert all(reg != sub for reg, sub, t in triples if t)
+
+
+def test_register_record_of_a_cluster_is_the_field_by_field_mode_without_doubled_names():
+    from bench.linkage_independent.sets import _modal_originals
+
+    d1, d2 = dt.date(1971, 6, 24), dt.date(1971, 5, 24)
+    frame = pd.DataFrame({
+        "key": ["a", "a", "a", "a", "b", "b"],
+        "forename": ["Robert", "Robert", "Rob", "Robert", "Caleb", "Rowe"],
+        "surname": ["Alan", "Allen", "Allen", "Alen", "Rowe", "Caleb"],
+        "dob": [d1, d2, d1, d1, d1, d1],
+    })
+    out = _modal_originals(frame).set_index("key")
+    assert tuple(out.loc["a"]) == ("Robert", "Allen", d1)  # no record is all three
+    assert out.loc["b", "forename"] != out.loc["b", "surname"]
