@@ -163,3 +163,14 @@ def test_placeholder_dates_are_features():
     assert out["dob"].isna().tolist() == [True, False, False]  # 1900-01-01: unknown
     years = out["dob_placeholder_year"]
     assert pd.isna(years.iloc[0]) and years.iloc[1] == 1985 and pd.isna(years.iloc[2])
+
+
+def test_new_feature_definitions_make_old_models_stale(tmp_path, monkeypatch):
+    """A model or register cache written by a lab with other feature columns must not be used
+    with the new ones: the data version includes the feature version."""
+    from jdl.linkage import _model
+
+    (tmp_path / "manifest.json").write_text('{"seed": 1}')
+    before = _model.data_version(tmp_path)
+    monkeypatch.setattr(_model, "FEATURES_VERSION", "older")
+    assert _model.data_version(tmp_path) != before
