@@ -1,0 +1,86 @@
+"""Markdown tables from ``bench/results/linkage_independent.json`` (for docs and notes).
+
+    python -m bench.linkage_independent.tables [LABEL ...] [--quick]
+
+One run: its per-set table and per-error-type recall. Two runs: side by side (before/after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bench.linkage_independent.run import RESULTS
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def set_table(runs: dict[str, dict], labels: list[str]) -> str:
+    head = "| set | rows (not on register) | " + " | ".join(
+        f"{label}: P / R / F1 at 0.9 | {label}: best t: F1 | {label}: blocking recall"
+        for label in labels) + " |"
+    lines = [head, "|" + "---|" * (2 + 3 * len(labels))]
+    for name in runs[labels[0]]["sets"]:
+        first = runs[labels[0]]["sets"][name]["default_threshold"]
+        cells = [name, f"{first['rows']:,} ({first['not_in_records']:,})"]
+        for label in labels:
+            s = runs[label]["sets"].get(name)
+            if s is None:
+                cells += ["–"] * 3
+                continue
+            d, b = s["default_threshold"], s["best_threshold"]
+            if not d["in_records"]:  # a precision probe: nobody is on the register
+                low = s["sweep"][min(s["sweep"], key=float)]
+                cells += [f"{d['wrong']} wrong links at 0.9", f"{low['wrong']} at 0.5", "–"]
+                continue
+            cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f}",
+                      f"{b['threshold']}: {b['f1']:.3f}", _pct(s["blocking_recall"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def error_table(runs: dict[str, dict], labels: list[str], set_name: str) -> str:
+    lines = ["| error type | rows on register | " + " | ".join(
+        f"{label}: recall (blocking) | {label}: wrong links" for label in labels) + " |",
+        "|" + "---|" * (2 + 2 * len(labels))]
+    first = runs[labels[0]]["sets"][set_name]["by_error_type"]
+    for kind, row in first.items():
+        cells = [kind, f"{row['in_records']:,}"]
+        for label in labels:
+            e = runs[label]["sets"].get(set_name, {}).get("by_error_type", {}).get(kind)
+            if e is None:
+                cells += ["–", "–"]
+                continue
+            recall = _pct(e["recall"]) if e["in_records"] else "–"
+            cells += [f"{recall} ({_pct(e['blocking_recall']) if e['in_records'] else '–'})",
+                      str(e["wrong"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labels", nargs="*")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    name = "linkage_independent.quick.json" if args.quick else "linkage_independent.json"
+    runs = json.loads((RESULTS / name).read_text())["runs"]
+    labels = args.labels or list(runs)[-2:]
+    for label in labels:
+        r = runs[label]
+        print(f"- {label}: commit {r['commit'][:7]} ({r['branch']}), {r['measured_at']}, "
+              f"register {r['register_people']:,} people, train {r['train_s']} s, "
+              f"peak {r['peak_rss_mib']} MiB, load {r['load_average_start']} → "
+              f"{r['load_average_end']} on {r['cpus']} CPUs; link s per set: "
+              + ", ".join(f"{k} {v['link_s']}" for k, v in r["sets"].items()))
+    print()
+    print(set_table(runs, labels))
+    for set_name in runs[labels[0]]["sets"]:
+        print(f"\n**{set_name}**\n")
+        print(error_table(runs, labels, set_name))
+
+
+if __name__ == "__main__":
+    main()
