@@ -121,7 +121,7 @@ def _wilson(k: float, n: float, z: float) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
+def two_proportions(kt: float, nt: float, kc: float, nc: float, alpha: float = 0.05
                     ) -> tuple[float, float, float, float]:
     """Difference of two proportions, its ``1 - alpha`` interval and two-sided p-value, from the
     **released** (rounded) counts only.
@@ -146,6 +146,25 @@ def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
     se = math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
     p = 1.0 if se == 0 else float(2 * norm.sf(abs(d) / se))
     return d, lo, hi, p
+
+
+def released_two_proportions(row: Mapping[str, Any], alpha: float = 0.05
+                             ) -> tuple[float, float, float, float]:
+    """:func:`two_proportions` of a row's released counts, with the comparison group at its
+    released effective size (``comparison_ess``) when that is smaller than its head count.
+
+    A weighted comparison group (matching with replacement, k:1 sets of different sizes,
+    subclasses) is worth its effective size (Kish), not its head count: the interval and the
+    test use the released comparison rate at that size. Both are released figures, so the
+    result still carries nothing the rounded counts do not. Without ``comparison_ess`` (1:1
+    pairs, where it equals the head count) this is the plain released-count computation."""
+    counts = _counts(row)
+    if counts is None:
+        raise ValueError("the row has no released counts")
+    kt, nt, kc, nc = counts
+    ess = row.get("comparison_ess")
+    n_eff = min(float(ess), float(nc)) if _is_num(ess) and ess > 0 else float(nc)
+    return two_proportions(kt, nt, kc / nc * n_eff, n_eff, alpha)
 
 
 def released_threshold(threshold: int, base: int) -> int:
@@ -249,7 +268,7 @@ def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
     kt, nt, kc, nc = counts
     if kt > nt or kc > nc:
         return False
-    _, lo, hi, p = two_proportions(kt, nt, kc, nc, alpha)
+    _, lo, hi, p = released_two_proportions(row, alpha)
     for side, value in (("treatment", kt / nt), ("comparison", kc / nc)):
         row[side] = round(value, RATE_DECIMALS)
     # the difference of the values shown (each to RATE_DECIMALS), as a reader would take it
@@ -372,7 +391,7 @@ def _required(m: Mapping[str, Any], alpha: float) -> int | None:
             and isinstance(nt, int | float) and isinstance(nc, int | float) and nt > 0):
         return None
     try:
-        need = required_n(pc, pt, alpha=alpha, ratio=max(nc / nt, 1e-9))
+        need = required_n(pc, pt, alpha=alpha, ratio=max(_effective_ratio(m), 1e-9))
     except InferenceError:
         return None
     return significant_figures(need)
@@ -434,7 +453,7 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -
             continue
         counts = _counts(row)
         assert counts is not None
-        p = two_proportions(*counts, alpha)[3]
+        p = released_two_proportions(row, alpha)[3]
         tested.append((row, p, exact))
     _withhold_a_second_level(rows, tested)
     for row in rows:  # every row has the same keys, whichever way it was withheld
@@ -571,7 +590,8 @@ def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) 
         if usable:
             assert isinstance(base, int | float) and isinstance(n, int | float)
             mde = minimum_detectable_effect(max(int(n), 2), min(max(base, 0.01), 0.99),
-                                            alpha=alpha).mde_decrease
+                                            alpha=alpha, ratio=_effective_ratio(rate)
+                                            ).mde_decrease
             power["mde"] = round_to(mde, CI_STEP["proportion"]) if _is_num(mde) else None
     if "required_n_for_observed" in power:
         power["required_n_for_observed"] = None
@@ -579,11 +599,24 @@ def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) 
         if usable and rate.get("significant") is False and isinstance(pt, int | float) \
                 and isinstance(nc, int | float):
             assert isinstance(base, int | float) and isinstance(n, int | float)
+            ess = rate.get("comparison_ess")
+            if _is_num(ess) and 0 < ess < nc:
+                nc = ess
             try:
                 need = required_n(base, pt, alpha=alpha, ratio=max(nc / n, 1e-9))
             except InferenceError:
                 return
             power["required_n_for_observed"] = significant_figures(math.ceil(need / 10) * 10)
+
+
+def _effective_ratio(rate: Mapping[str, Any]) -> float:
+    """Released effective comparison people per released treated person (1 when either is
+    not released: the 1:1 figure the power block always gave)."""
+    n, nc, ess = rate.get("treatment_n"), rate.get("comparison_n"), rate.get("comparison_ess")
+    size = ess if _is_num(ess) and ess > 0 else nc
+    if _is_num(size) and _is_num(nc) and size > nc:
+        size = nc
+    return float(size) / float(n) if _is_num(size) and _is_num(n) and n > 0 else 1.0
 
 
 def _balance(data: dict[str, Any]) -> None:

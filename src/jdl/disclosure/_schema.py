@@ -50,7 +50,8 @@ INDIVIDUAL_KEYS = frozenset({
     "ni_number", "postcode", "address", "index_date", "reference_date", "match_probability",
 })
 
-_MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "comparison_events")
+_MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "comparison_events",
+                   "comparison_ess")
 _MEASURE_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "significant",
     "conclusion", "direction", "required_n", "se")
@@ -92,6 +93,10 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/matching/treated_matched", Kind.COUNT),
     FieldSpec("/matching/treated_unmatched", Kind.COUNT),
     FieldSpec("/matching/controls_matched", Kind.COUNT),
+    FieldSpec("/matching/comparison_ess", Kind.COUNT,
+              "the comparison group's effective size (Kish), rounded like a count"),
+    FieldSpec("/matching/design", Kind.LABEL),
+    FieldSpec("/matching/design_rule", Kind.LABEL),
     FieldSpec("/matching/exact/[]", Kind.LABEL),
     FieldSpec("/matching/covariates/[]", Kind.LABEL),
     FieldSpec("/matching/comparison_restricted_to/*", Kind.LABEL),
@@ -133,6 +138,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/subgroups/[]/comparison_n", Kind.COUNT),
     FieldSpec("/subgroups/[]/treatment_events", Kind.COUNT),
     FieldSpec("/subgroups/[]/comparison_events", Kind.COUNT),
+    FieldSpec("/subgroups/[]/comparison_ess", Kind.COUNT),
     *(FieldSpec(f"/subgroups/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
     # Selective-sample safeguard (the organisation's own numbers).
     FieldSpec("/selective_sample/declared_participants", Kind.COUNT),

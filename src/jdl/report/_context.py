@@ -314,10 +314,18 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
     if m:
         method = _METHODS.get(str(m.get("method")), humanise(fmt_text(m.get("method"))))
         distance = _DISTANCES.get(str(m.get("distance")), fmt_text(m.get("distance")))
-        settings = [("Method", f"{method[:1].upper()}{method[1:]} on {distance}"),
-                    ("Comparison people per participant", fmt_text(m.get("ratio"))),
-                    ("Comparison people reused (with replacement)",
-                     "Yes" if m.get("replace") else "No")]
+        nearest = m.get("method") == "nearest"
+        settings = [("Method", f"{method[:1].upper()}{method[1:]} on {distance}"
+                     if nearest else f"{method[:1].upper()}{method[1:]}")]
+        if m.get("design"):
+            settings.append(("Design", fmt_text(m.get("design"))))
+        if m.get("design_rule"):
+            settings.append(("How the design was chosen", fmt_text(m.get("design_rule"))))
+        settings += [("Comparison people per participant",
+                      fmt_text(m.get("ratio")) if nearest
+                      else "varies (each comparison person is weighted)"),
+                     ("Comparison people reused (with replacement)",
+                      "Yes" if m.get("replace") else "No")]
         if not is_missing(m.get("caliper")):
             unit = (" standard deviations of the (logit) propensity score"
                     if m.get("std_caliper") else "")
@@ -337,6 +345,10 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
                                                        ("matching", "treated_unmatched"))),
             ("Comparison people used", fmt_count(rel, m.get("controls_matched"),
                                                  ("matching", "controls_matched"))),
+            *([("Effective size of the comparison group (what its weighted people are "
+                "worth)", fmt_count(rel, m.get("comparison_ess"),
+                                    ("matching", "comparison_ess")))]
+              if "comparison_ess" in m else []),
             ("Largest standardised difference after matching",
              fmt_number(rel, m.get("max_abs_smd_after"), ("matching", "max_abs_smd_after"),
                         digits=3)),
