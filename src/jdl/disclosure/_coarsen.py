@@ -181,7 +181,14 @@ def released_threshold(threshold: int, base: int) -> int:
 #: docs): the precision of the estimate is the headline's.
 SENSITIVITY_DIFF_STEP = 0.05
 _ESTIMATE_KEYS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
-                  "direction", "required_n", "se")
+                  "direction", "required_n", "se", "treatment_ci_low", "treatment_ci_high",
+                  "comparison_ci_low", "comparison_ci_high", "adjusted_comparison",
+                  "adjusted_difference", "adjusted_ci_low", "adjusted_ci_high",
+                  "adjusted_p_value")
+_GROUP_LIMITS = {"treatment": ("treatment_ci_low", "treatment_ci_high"),
+                 "comparison": ("comparison_ci_low", "comparison_ci_high")}
+_ADJUSTED = ("adjusted_comparison", "adjusted_difference", "adjusted_ci_low",
+             "adjusted_ci_high", "adjusted_p_value")
 
 
 def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int = 30,
@@ -200,7 +207,7 @@ def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int
     reoffenders = head.get("treatment_events")
     need = released_threshold(min_treated_reoffenders, base)
     rules = _Rules(alpha, _is_num(reoffenders) and reoffenders >= need, need,
-                   min_treated_reoffenders, min_expected_count)
+                   min_treated_reoffenders, min_expected_count, base)
     for name, m in measures.items():
         if isinstance(m, dict):
             _measure(name, m, rules)
@@ -226,9 +233,10 @@ class _Rules:
     """The lab's significance rules as applied to the released numbers."""
 
     def __init__(self, alpha: float, enough_reoffenders: bool, need: int, threshold: int,
-                 min_expected: float) -> None:
+                 min_expected: float, base: int = 5) -> None:
         self.alpha, self.enough_reoffenders = alpha, enough_reoffenders
         self.need, self.threshold, self.min_expected = need, threshold, min_expected
+        self.base = base
 
     def too_few_note(self) -> str:
         return (f"The number of people in the treatment group who re-offended, rounded to the "
@@ -301,6 +309,93 @@ def _withhold(row: dict[str, Any], reason: str, *, sides: bool = True) -> None:
 
 
 def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
+    _headline_measure(name, m, rules)
+    unit = m.get("unit") or "proportion"
+    if m.get("difference") is None or m.get("treatment") is None:
+        for key in (*_GROUP_LIMITS["treatment"], *_GROUP_LIMITS["comparison"], *_ADJUSTED):
+            if key in m:
+                m[key] = None  # nothing beside a withheld estimate
+        return
+    _group_limits(m, unit, rules.alpha)
+    _adjusted(m, _adjusted_step(m, unit, rules.base), rules.alpha)
+
+
+def _group_limits(m: dict[str, Any], unit: str, alpha: float) -> None:
+    """Each group's own interval. For a rate: Wilson's interval of the released events over the
+    released group size (the comparison group at its released effective size) - the same
+    limits Newcombe's interval of the difference is built from, so nothing new. For re-offences
+    per person and days: the lab's interval, centred on the released value with the half width
+    rounded up to the measure's step (as the difference's)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    counts = _counts(m)
+    for side, (low, high) in _GROUP_LIMITS.items():
+        if low not in m and high not in m:
+            continue
+        lo, hi, value = m.get(low), m.get(high), m.get(side)
+        if not (_is_num(lo) and _is_num(hi) and _is_num(value)):
+            m[low] = m[high] = None
+            continue
+        if unit == "proportion":
+            if counts is None:
+                m[low] = m[high] = None
+                continue
+            kt, nt, kc, nc = counts
+            ess = m.get("comparison_ess")
+            n_eff = min(float(ess), float(nc)) if _is_num(ess) and ess > 0 else float(nc)
+            k, n = (kt, nt) if side == "treatment" else (kc / nc * n_eff, n_eff)
+            wl, wh = _wilson(k, n, z)
+            m[low], m[high] = round(wl, RATE_DECIMALS) + 0.0, round(wh, RATE_DECIMALS) + 0.0
+            continue
+        step = CI_STEP.get(unit, 0.01)
+        half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
+        m[low] = round(value - half, RATE_DECIMALS + 2) + 0.0
+        m[high] = round(value + half, RATE_DECIMALS + 2) + 0.0
+
+
+def _adjusted_step(m: Mapping[str, Any], unit: str, base: int) -> float:
+    """The step the adjusted estimate is released to: the measure's step, and for a rate or
+    re-offences per person at least ``base`` people's worth of the treatment group (``base /
+    treatment_n``, rounded up to the step): the adjusted treatment value is the observed one,
+    so a finer adjusted difference would say more about the exact events than the counts
+    rounded to ``base`` do."""
+    step = CI_STEP.get(unit, 0.01)
+    n = m.get("treatment_n")
+    if unit in ("proportion", "per person") and _is_num(n) and n > 0:
+        step = max(step, math.ceil(round(base / n / step, 6)) * step)
+    return round_to(step, CI_STEP.get(unit, 0.01))
+
+
+def _adjusted(m: dict[str, Any], step: float, alpha: float) -> None:
+    """The covariate-adjusted estimate, which no released count carries: its difference to
+    ``step`` (:func:`_adjusted_step`: for a rate at least 5 people's worth of the treatment
+    group, e.g. 0.03 with 175 people; a day for days), its limits centred
+    on that with the half width rounded up to the step, the p-value coarsened, and the
+    adjusted comparison value the released treatment value minus the released adjusted
+    difference (the treated group's adjusted value is its observed one)."""
+    d, lo, hi = (m.get(k) for k in ("adjusted_difference", "adjusted_ci_low",
+                                    "adjusted_ci_high"))
+    if not (_is_num(d) and _is_num(lo) and _is_num(hi)) or not _is_num(m.get("treatment")):
+        for key in _ADJUSTED:
+            if key in m:
+                m[key] = None
+        return
+    rd = round_to(d, step)
+    half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
+    m["adjusted_difference"] = rd
+    m["adjusted_ci_low"] = round(rd - half, RATE_DECIMALS + 2) + 0.0
+    m["adjusted_ci_high"] = round(rd + half, RATE_DECIMALS + 2) + 0.0
+    if "adjusted_comparison" in m:
+        m["adjusted_comparison"] = round(m["treatment"] - rd, RATE_DECIMALS) + 0.0
+    if _is_num(m.get("adjusted_p_value")):
+        from scipy.stats import norm
+
+        se = half / float(norm.ppf(1 - alpha / 2))
+        m["adjusted_p_value"] = coarse_p(float(2 * norm.sf(abs(rd) / se)))
+
+
+def _headline_measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
     unit = m.get("unit") or "proportion"
     exact_significant = m.get("significant") is True
     if unit == "days":

@@ -54,7 +54,12 @@ _MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "compariso
                    "comparison_ess")
 _MEASURE_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "significant",
-    "conclusion", "direction", "required_n", "se")
+    "conclusion", "direction", "required_n", "se",
+    # each group's own interval; the covariate-adjusted estimate (docs: "Values derived from
+    # counts")
+    "treatment_ci_low", "treatment_ci_high", "comparison_ci_low", "comparison_ci_high",
+    "adjusted_comparison", "adjusted_difference", "adjusted_ci_low", "adjusted_ci_high",
+    "adjusted_p_value")
 _ROW_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "p_adjusted",
     "significant", "conclusion")
@@ -84,6 +89,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/measures/*/kind", Kind.LABEL),
     FieldSpec("/measures/*/reported", Kind.FLAG),
     FieldSpec("/measures/*/reason_not_reported", Kind.LABEL),
+    FieldSpec("/measures/*/adjustment", Kind.LABEL),
     # Balance and matching.
     FieldSpec("/balance/[]/covariate", Kind.LABEL),
     FieldSpec("/balance/[]/smd_before", Kind.STATISTIC),

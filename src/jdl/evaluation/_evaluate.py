@@ -166,6 +166,7 @@ def evaluate(
 
     step("estimate")
     effects = _effects(result, settings)
+    adjusted = _adjusted(result, covariates, settings)
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     subgroups = _subgroups(result, settings)
@@ -179,6 +180,7 @@ def evaluate(
         result=result,
         design=design,
         effects=effects,
+        adjusted=adjusted,
         sensitivity=sensitivity,
         subgroups=subgroups,
         covariates=covariates,
@@ -373,6 +375,15 @@ def _effects(result: Any, settings: Settings):
     return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
 
 
+def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
+    """Covariate-adjusted effects of every reported outcome (g-computation on the matched
+    sample with the matching weights, the propensity model's covariates)."""
+    from jdl.inference import adjusted_effects
+
+    outcomes, _ = _outcomes()
+    return adjusted_effects(result, outcomes, covariates, alpha=settings.inference.alpha)
+
+
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
     """The lab's specifications (:data:`jdl.inference.LAB_SPECIFICATIONS`, plus one without
     the assessment covariates when they are used, and the 1:1-without-replacement reference
@@ -432,7 +443,8 @@ def _subgroups(result: Any, settings: Settings) -> Any:
                             min_treated=MIN_SUBGROUP)
 
 
-def _measure(effect: Any, unit: str) -> MeasureSummary:
+def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
+    adj = adjusted if adjusted is not None and not isinstance(adjusted, str) else None
     return MeasureSummary(
         label=effect.label, unit=unit, treatment=effect.treatment_value,
         comparison=effect.comparison_value, difference=effect.difference,
@@ -442,7 +454,19 @@ def _measure(effect: Any, unit: str) -> MeasureSummary:
         treatment_events=effect.treatment_events, comparison_events=effect.comparison_events,
         reported=not effect.suppressed,
         reason_not_reported=" ".join(effect.notes) if effect.suppressed else None,
-        comparison_ess=round(effect.comparison_ess))
+        comparison_ess=round(effect.comparison_ess),
+        treatment_ci_low=finite_or_none(effect.treatment_ci[0]),
+        treatment_ci_high=finite_or_none(effect.treatment_ci[1]),
+        comparison_ci_low=finite_or_none(effect.comparison_ci[0]),
+        comparison_ci_high=finite_or_none(effect.comparison_ci[1]),
+        adjusted_comparison=None if adj is None else adj.comparison_mean,
+        adjusted_difference=None if adj is None else adj.difference,
+        adjusted_ci_low=None if adj is None else adj.ci_low,
+        adjusted_ci_high=None if adj is None else adj.ci_high,
+        adjusted_p_value=None if adj is None else adj.p_value,
+        adjustment=None if adj is None else (
+            f"{adj.model} model of the outcome on the matching covariates (g-computation on the "
+            "matched sample with the matching weights)"))
 
 
 @dataclass(frozen=True)
@@ -457,6 +481,7 @@ class _Analysis:
     result: Any
     design: Any
     effects: Any
+    adjusted: Any
     sensitivity: Any
     subgroups: Any
     covariates: list[str]
@@ -516,7 +541,8 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
     exclusions["No suitable comparison person (outside common support)"] = (
         counts.unmatched_treated)
     outcomes = reported_outcomes()
-    measures = {m.result_key: _measure(effects[m.name], m.unit) for m in outcomes}
+    measures = {m.result_key: _measure(effects[m.name], m.unit, a.adjusted.get(m.name))
+                for m in outcomes}
     balance = result.balance()
     balance_rows = tuple(
         BalanceRow(str(cov), finite_or_none(row.get("smd_un"), 4),

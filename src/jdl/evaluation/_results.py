@@ -52,6 +52,20 @@ class MeasureSummary:
     #: for intervals computed from released counts (a weighted group is not as precise as
     #: its head count)
     comparison_ess: int | None = released(Kind.COUNT, default=None)
+    #: each group's value with its own 95% interval (the JDL shows them beside the difference)
+    treatment_ci_low: float | None = released(Kind.DERIVED, default=None)
+    treatment_ci_high: float | None = released(Kind.DERIVED, default=None)
+    comparison_ci_low: float | None = released(Kind.DERIVED, default=None)
+    comparison_ci_high: float | None = released(Kind.DERIVED, default=None)
+    #: adjusted for the matching covariates (g-computation on the matched sample, MatchIt's
+    #: vignette): the comparison value the model predicts for the treatment group without the
+    #: programme, the difference and its interval and p-value; ``adjustment`` names the model
+    adjusted_comparison: float | None = released(Kind.DERIVED, default=None)
+    adjusted_difference: float | None = released(Kind.DERIVED, default=None)
+    adjusted_ci_low: float | None = released(Kind.DERIVED, default=None)
+    adjusted_ci_high: float | None = released(Kind.DERIVED, default=None)
+    adjusted_p_value: float | None = released(Kind.DERIVED, default=None)
+    adjustment: str | None = released(Kind.LABEL, default=None)
 
 
 @dataclass(frozen=True)

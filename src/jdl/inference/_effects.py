@@ -17,7 +17,8 @@ units; only the wording scales them. Rules (``InferenceSettings``; method notes)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from jdl.core.config import InferenceSettings
+from jdl.inference._adjusted import AdjustedEstimate, adjusted_difference, covariate_matrix
 from jdl.inference._errors import InferenceError
 from jdl.inference._estimate import DiffEstimate, clusters_for, weighted_difference
 from jdl.inference._power import required_n
@@ -80,6 +82,9 @@ class MeasureEffect:
     #: number of equally weighted people it is worth (below ``n_comparison`` when weights vary,
     #: as with matching with replacement or subclasses)
     comparison_ess: float = 0.0
+    #: 1 - alpha intervals of each group's value (the treatment and comparison means)
+    treatment_ci: tuple[float, float] = (float("nan"), float("nan"))
+    comparison_ci: tuple[float, float] = (float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,16 @@ def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
                          n_treated_reoffenders=n_reoff, suppressed=suppressed,
                          required_n=required, se=est.se, vcov_type=est.vcov_type,
                          notes=tuple(notes), treatment_events=events[0],
-                         comparison_events=events[1], comparison_ess=ess)
+                         comparison_events=events[1], comparison_ess=ess,
+                         treatment_ci=_interval(est.treated_mean, est.treated_se, cfg.alpha),
+                         comparison_ci=_interval(est.control_mean, est.control_se, cfg.alpha))
+
+
+def _interval(value: float, se: float, alpha: float) -> tuple[float, float]:
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return value - z * se, value + z * se
 
 
 def _frame_inputs(matched: object, treatment: str | None, person: str = "person_id"):
@@ -323,3 +337,29 @@ def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None
         effects.append(_measure_effect(col, kind, est, n_reoff, cfg, label,
                                        _events(kind, y, t, w, est), ess))
     return EffectsResult(effects=tuple(effects), alpha=cfg.alpha, settings=cfg)
+
+
+def adjusted_effects(matched: object, outcomes: Mapping[str, Kind], covariates: Sequence[str], *,
+                     treatment: str | None = None, reoffended: str = "reoffended",
+                     alpha: float = 0.05) -> dict[str, AdjustedEstimate | str]:
+    """Covariate-adjusted (g-computation) effects of each outcome on the matched sample
+    (:mod:`jdl.inference._adjusted`), clustered as the unadjusted estimates are; for a measure
+    whose model cannot be fitted, the reason instead. ``days`` are among re-offenders."""
+    df, t, w, cl = _frame_inputs(matched, treatment)
+    Z = covariate_matrix(df, covariates)
+    reoff = (df[reoffended].to_numpy(dtype="float64") == 1.0) if reoffended in df.columns \
+        else np.ones(len(df), dtype=bool)
+    out: dict[str, AdjustedEstimate | str] = {}
+    for col, kind in outcomes.items():
+        y = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64")
+        sel = reoff & np.isfinite(y) if kind == "days" else np.isfinite(y)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[col] = adjusted_difference(
+                    y[sel], t[sel], w[sel], Z[sel], kind,
+                    clusters=None if cl is None else {k: v[sel] for k, v in cl.items()},
+                    alpha=alpha)
+        except (InferenceError, np.linalg.LinAlgError) as exc:
+            out[col] = getattr(exc, "message", "the adjusted model could not be fitted.")
+    return out

@@ -58,6 +58,9 @@ class DiffEstimate:
     n_treated: int
     n_control: int
     n_clusters: int | None
+    #: standard errors of each group's weighted mean (the same covariance as the difference)
+    treated_se: float = float("nan")
+    control_se: float = float("nan")
 
 
 def weighted_difference(y: np.ndarray, treat: np.ndarray, weights: np.ndarray,
@@ -101,7 +104,9 @@ def weighted_difference(y: np.ndarray, treat: np.ndarray, weights: np.ndarray,
     return DiffEstimate(treated_mean=t_mean, control_mean=float(beta[0]), difference=diff, se=se,
                         ci_low=diff - z * se, ci_high=diff + z * se, p_value=p, vcov_type=vtype,
                         n_treated=int((a == 1).sum()), n_control=int((a == 0).sum()),
-                        n_clusters=n_g)
+                        n_clusters=n_g,
+                        treated_se=float(np.sqrt(max(vcov.sum(), 0.0))),
+                        control_se=float(np.sqrt(max(vcov[0, 0], 0.0))))
 
 
 def _cluster_map(cluster: np.ndarray | Mapping[str, np.ndarray] | None,

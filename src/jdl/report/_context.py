@@ -348,7 +348,8 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
             *([("Effective size of the comparison group (what its weighted people are "
                 "worth)", fmt_count(rel, m.get("comparison_ess"),
                                     ("matching", "comparison_ess")))]
-              if "comparison_ess" in m else []),
+              if not is_missing(m.get("comparison_ess"))
+              or rel.is_suppressed("matching", "comparison_ess") else []),
             ("Largest standardised difference after matching",
              fmt_number(rel, m.get("max_abs_smd_after"), ("matching", "max_abs_smd_after"),
                         digits=3)),
