@@ -76,6 +76,13 @@ def test_the_evaluation_runs_to_a_report_with_every_design(design, upload, synth
     assert results["subgroups"] and results["survival"]["comparison"]
     html = ev.files["html"].read_text()
     assert "Effective size of the comparison group" in html
+    # each group's own interval and the covariate-adjusted difference, as released
+    assert rate["treatment_ci_low"] < rate["treatment"] < rate["treatment_ci_high"]
+    assert rate["comparison_ci_low"] < rate["comparison"] < rate["comparison_ci_high"]
+    assert "Received support: " in html and "(95% confidence interval" in html
+    if rate["adjusted_difference"] is not None:
+        assert "Adjusted for the characteristics used in matching" in html
+        assert rate["adjusted_ci_low"] <= rate["adjusted_difference"] <= rate["adjusted_ci_high"]
     if design == "power_first":
         assert m["replace"] is True and m["ratio"] in (1, 2, 3, 5, 10)
         assert "by balance first" in m["design_rule"]
