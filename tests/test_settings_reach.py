@@ -129,7 +129,7 @@ def test_matching_settings_reach_matching(runs):
         return run["pairs"].merge(years, on="event_id").groupby("pair")["index_year"].nunique()
 
     assert years_per_pair(default).max() == 1  # exact on the year: every pair shares it
-    assert years_per_pair(changed).max() == 2  # not any more
+    assert years_per_pair(changed).max() > 1  # not any more (k:1 sets: up to k + 1 years)
 
 
 def test_inference_settings_reach_inference_and_the_survival_curves(runs):

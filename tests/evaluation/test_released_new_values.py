@@ -113,3 +113,21 @@ def test_days_intervals_are_centred_and_rounded_up_to_a_day():
     assert (d["treatment_ci_low"], d["treatment_ci_high"]) == (112.0, 170.0)  # 28.9 -> 29
     assert d["adjusted_difference"] == -14.0
     assert (d["adjusted_ci_low"], d["adjusted_ci_high"]) == (-49.0, 21.0)  # 34.8 -> 35
+
+
+def test_sub_group_rows_use_the_headlines_effective_size_ratio():
+    """A sub-group row releases no effective size of its own (a hidden row's would repeat the
+    headline's); its interval scales its released comparison size by the headline's
+    released effective size over head count (160 / 460)."""
+    row = {"dimension": "sex", "level": "Male", "treatment_n": 120, "comparison_n": 300,
+           "treatment_events": 30, "comparison_events": 100, "difference": -0.08,
+           "ci_low": -0.2, "ci_high": 0.04, "p_value": 0.2, "p_adjusted": 0.4,
+           "significant": False}
+    data = {"measures": {"proven_reoffending_rate": _rate()}, "subgroups": [row],
+            "power": {"alpha": 0.05}}
+    coarsen(data, base=5)
+    released = data["subgroups"][0]
+    n_eff = 300 * 160 / 460
+    _, lo, hi, _p = two_proportions(30, 120, 100 / 300 * n_eff, n_eff)
+    assert (released["ci_low"], released["ci_high"]) == (round(lo, 4), round(hi, 4))
+    assert "comparison_ess" not in released

@@ -148,7 +148,8 @@ def two_proportions(kt: float, nt: float, kc: float, nc: float, alpha: float = 0
     return d, lo, hi, p
 
 
-def released_two_proportions(row: Mapping[str, Any], alpha: float = 0.05
+def released_two_proportions(row: Mapping[str, Any], alpha: float = 0.05,
+                             ess_ratio: float | None = None
                              ) -> tuple[float, float, float, float]:
     """:func:`two_proportions` of a row's released counts, with the comparison group at its
     released effective size (``comparison_ess``) when that is smaller than its head count.
@@ -156,15 +157,34 @@ def released_two_proportions(row: Mapping[str, Any], alpha: float = 0.05
     A weighted comparison group (matching with replacement, k:1 sets of different sizes,
     subclasses) is worth its effective size (Kish), not its head count: the interval and the
     test use the released comparison rate at that size. Both are released figures, so the
-    result still carries nothing the rounded counts do not. Without ``comparison_ess`` (1:1
-    pairs, where it equals the head count) this is the plain released-count computation."""
+    result still carries nothing the rounded counts do not. A sub-group row carries no
+    effective size of its own (a hidden row's would repeat the headline's): ``ess_ratio``, the
+    headline's released effective size over its released head count (:func:`ess_ratio_of`),
+    scales its released comparison size. Without either (1:1 pairs, where the effective size
+    is the head count) this is the plain released-count computation."""
     counts = _counts(row)
     if counts is None:
         raise ValueError("the row has no released counts")
     kt, nt, kc, nc = counts
     ess = row.get("comparison_ess")
-    n_eff = min(float(ess), float(nc)) if _is_num(ess) and ess > 0 else float(nc)
+    if _is_num(ess) and ess > 0:
+        n_eff = min(float(ess), float(nc))
+    elif ess_ratio is not None and 0 < ess_ratio < 1:
+        n_eff = float(nc) * ess_ratio
+    else:
+        n_eff = float(nc)
     return two_proportions(kt, nt, kc / nc * n_eff, n_eff, alpha)
+
+
+def ess_ratio_of(measure: Mapping[str, Any] | None) -> float | None:
+    """A measure's released effective comparison size over its released head count (at most
+    1), or None when either is not released."""
+    if not isinstance(measure, Mapping):
+        return None
+    ess, nc = measure.get("comparison_ess"), measure.get("comparison_n")
+    if _is_num(ess) and _is_num(nc) and nc > 0 and ess > 0:
+        return min(float(ess) / float(nc), 1.0)
+    return None
 
 
 def released_threshold(threshold: int, base: int) -> int:
@@ -212,7 +232,7 @@ def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int
         if isinstance(m, dict):
             _measure(name, m, rules)
     _subgroups([r for r in data.get("subgroups") or [] if isinstance(r, dict)], alpha,
-               released_threshold(subgroup_min_treated, base), base)
+               released_threshold(subgroup_min_treated, base), base, ess_ratio_of(head))
     sens = data.get("sensitivity") or {}
     for row in sens.get("specifications") or []:
         if isinstance(row, dict):
@@ -267,7 +287,8 @@ def _counts(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
     return None
 
 
-def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
+def _from_counts(row: dict[str, Any], unit: str, alpha: float,
+                 ess_ratio: float | None = None) -> bool:
     """Difference, limits, p-value (and standard error) of ``row`` recomputed from its released
     counts; False (nothing changed) when the row has no released counts."""
     counts = _counts(row)
@@ -276,7 +297,7 @@ def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
     kt, nt, kc, nc = counts
     if kt > nt or kc > nc:
         return False
-    _, lo, hi, p = released_two_proportions(row, alpha)
+    _, lo, hi, p = released_two_proportions(row, alpha, ess_ratio)
     for side, value in (("treatment", kt / nt), ("comparison", kc / nc)):
         row[side] = round(value, RATE_DECIMALS)
     # the difference of the values shown (each to RATE_DECIMALS), as a reader would take it
@@ -521,7 +542,8 @@ def _conclusion(name: str, m: dict[str, Any], notes: list[str]) -> str | None:
                            bool(m.get("significant")), required, notes, what=what)
 
 
-def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -> None:
+def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int,
+               ess_ratio: float | None = None) -> None:
     """Sub-group rows: an estimate only where the released treated group is at least ``need``
     (so every exact size behind it meets the lab's minimum), computed from the released counts;
     Holm's adjustment over the released p-values; significant only where the exact analysis
@@ -543,12 +565,12 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -
         if row.get("difference") is None:
             continue
         exact = row.get("significant") is True
-        if not _from_counts(row, "proportion", alpha):
+        if not _from_counts(row, "proportion", alpha, ess_ratio):
             _withhold(row, "Not shown to protect confidentiality.")
             continue
         counts = _counts(row)
         assert counts is not None
-        p = released_two_proportions(row, alpha)[3]
+        p = released_two_proportions(row, alpha, ess_ratio)[3]
         tested.append((row, p, exact))
     _withhold_a_second_level(rows, tested)
     for row in rows:  # every row has the same keys, whichever way it was withheld

@@ -144,7 +144,6 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/subgroups/[]/comparison_n", Kind.COUNT),
     FieldSpec("/subgroups/[]/treatment_events", Kind.COUNT),
     FieldSpec("/subgroups/[]/comparison_events", Kind.COUNT),
-    FieldSpec("/subgroups/[]/comparison_ess", Kind.COUNT),
     *(FieldSpec(f"/subgroups/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
     # Selective-sample safeguard (the organisation's own numbers).
     FieldSpec("/selective_sample/declared_participants", Kind.COUNT),

@@ -414,13 +414,14 @@ def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> A
     base = {k: v for k, v in design.overrides.items() if k != "distance"}
 
     def matcher(data: pd.DataFrame, _treatment: str, covs: list[str], **kw: Any) -> Any:
+        strata = exact
         if settings.matching.method == "exact":
-            covs = exact  # exact matching is on the strata (see _design)
+            covs, strata = exact, []  # exact matching is on the strata (see _design)
         if design.choice is not None and "distance" not in kw:
             from jdl.matching._design_choice import linear_predictor
 
             kw["distance"] = linear_predictor(data, "treated", covs)  # the logit, refitted
-        return _match(data, covs, exact, settings, seed, **{**base, **kw})
+        return _match(data, covs, strata, settings, seed, **{**base, **kw})
 
     rows = specification_spread(
         frame, "treated", covariates, specifications=specs, outcome=column,

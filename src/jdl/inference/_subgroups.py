@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from jdl.core.results import Kind, released
+from jdl.core.results import Kind, internal, released
 from jdl.inference._estimate import clusters_for, weighted_difference
 from jdl.inference._profile import age_band
 from jdl.matching import MatchResult
@@ -56,8 +56,9 @@ class SubgroupEstimate:
     p_adjusted: float | None = released(Kind.DERIVED, default=None)
     significant: bool = released(Kind.DERIVED, default=False)
     reason_not_reported: str | None = released(Kind.LABEL, default=None, omit_if_none=True)
-    # the comparison side's effective size (Kish): what its weighted people are worth
-    comparison_ess: int | None = released(Kind.COUNT, default=None)
+    # the comparison side's effective size (Kish), lab-internal: a hidden row's would repeat
+    # the headline's, so disclosure scales the row's released size by the headline's ratio
+    comparison_ess: int | None = internal(default=None)
 
 
 def comparison_weights(result: MatchResult, in_group: npt.NDArray[np.bool_]
