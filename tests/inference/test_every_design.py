@@ -116,3 +116,15 @@ def test_the_rule_never_reads_outcomes(data):
     a = choose_design(data, "treat", COVS)
     b = choose_design(shuffled, "treat", COVS)
     assert a.ratio == b.ratio and a.candidates == b.candidates
+
+
+def test_adjusted_effects_decline_a_model_with_too_few_people(data):
+    """Days among a handful of re-offenders cannot carry the propensity model's terms: the
+    adjusted estimate says why instead of failing the evaluation."""
+    from jdl.inference import adjusted_effects
+
+    small = pd.concat([data[data["treat"] == 1].head(20),
+                       data[data["treat"] == 0].head(20)]).reset_index(drop=True)
+    m = match(small, "treat", COVS)
+    out = adjusted_effects(m, {"reoffended": "rate", "days_to_first": "days"}, COVS)
+    assert isinstance(out["days_to_first"], str) and "too few people" in out["days_to_first"]

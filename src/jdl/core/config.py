@@ -148,7 +148,8 @@ class MatchingSettings(BaseModel):
     # "power_first" (the default): k:1 with replacement within `caliper` SDs of the logit of the
     # score, k from `candidate_ratios` by balance first, then the smallest variance
     # (jdl.matching._design_choice); "fixed": exactly method/ratio/replace/caliper below (1:1
-    # without replacement is the MatchIt-parity reference design).
+    # without replacement is the MatchIt-parity reference design). A method, ratio or
+    # replacement other than the defaults is a fixed design whatever `design` says.
     design: Literal["power_first", "fixed"] = "power_first"
     candidate_ratios: tuple[int, ...] = (1, 2, 3, 5, 10)
     method: str = "nearest"

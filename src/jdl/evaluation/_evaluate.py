@@ -313,7 +313,10 @@ def _design(frame: pd.DataFrame, covariates: list[str], exact: list[str], settin
     from dataclasses import replace
 
     cfg = settings.matching
-    if cfg.design == "power_first" and cfg.method == "nearest":
+    # a method, ratio or replacement other than the defaults asks for that design: it is run
+    # as asked (never silently replaced by the power-first choice)
+    if cfg.design == "power_first" and cfg.method == "nearest" and cfg.ratio == 1 \
+            and not cfg.replace:
         from jdl.matching._design_choice import choose_with_settings
 
         choice = choose_with_settings(frame, "treated", covariates, cfg, exact=exact,

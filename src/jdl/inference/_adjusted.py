@@ -177,6 +177,9 @@ def adjusted_difference(y: np.ndarray, treat: np.ndarray, weights: np.ndarray,
     if 1 not in cols:
         raise InferenceError("the treatment is aliased with the covariates.")
     X = X[:, cols]
+    if len(y) <= 2 * X.shape[1]:
+        raise InferenceError(
+            f"too few people ({len(y)}) for an outcome model with {X.shape[1]} terms.")
     at = int(np.flatnonzero(cols == 1)[0])
     beta = _fit(X, y, w, family)
     sub = {k: np.asarray(v)[keep] for k, v in clusters.items()} if clusters else None

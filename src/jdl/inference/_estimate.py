@@ -139,7 +139,7 @@ def cluster_vcov(bread: np.ndarray, score: np.ndarray, ways: Sequence[np.ndarray
             np.add.at(sums, joint, score)
             adj = n_g / (n_g - 1) if n_g > 1 else np.nan
             meat += (-1) ** (size + 1) * adj * (sums.T @ sums)
-    meat *= (n - 1) / (n - k)
+    meat *= (n - 1) / (n - k) if n > k else np.nan
     return bread @ meat @ bread, first
 
 
