@@ -76,8 +76,19 @@ def evaluate(
     engine: str | None = ENGINE_OPTION,
 ) -> None:
     """Evaluate a programme: validate, link, build the cohort, match, estimate, apply
-    disclosure control and write report.html, report.pdf and results.json."""
-    evaluation = run_evaluation(upload, programme, data, out, seed, engine=engine)
+    disclosure control and write report.html, report.pdf and results.json.
+
+    A request below the lab's minimum criteria is declined, with the reason, and the command
+    exits with status 3 ("could not be answered": not an error in the file or the lab)."""
+    from jdl.evaluation import CouldNotBeAnswered
+
+    try:
+        evaluation = run_evaluation(upload, programme, data, out, seed, engine=engine)
+    except CouldNotBeAnswered as exc:
+        console.print(f"[bold]Could not be answered.[/bold] {exc.message}", highlight=False)
+        if exc.hint:
+            console.print(exc.hint, highlight=False)
+        raise typer.Exit(3) from None
     print_outcome(evaluation)
 
 

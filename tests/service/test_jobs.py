@@ -265,7 +265,7 @@ def test_killed_job_resumes_from_its_last_completed_stage(data_lab, synthetic_up
     def killed_while_matching(*_args, **_kwargs):
         raise _Killed
 
-    monkeypatch.setattr("jdl.evaluation._evaluate._match", killed_while_matching)
+    monkeypatch.setattr("jdl.evaluation._evaluate._design", killed_while_matching)
     with pytest.raises(_Killed):
         run_once(lab.sessions, lab.settings)
     with lab.sessions() as db:

@@ -145,11 +145,18 @@ class CohortSettings(BaseModel):
 class MatchingSettings(BaseModel):
     """Propensity score matching (issue: matching). See docs/matching-and-inference.md."""
 
+    # "power_first" (the default): k:1 with replacement within `caliper` SDs of the logit of the
+    # score, k from `candidate_ratios` by balance first, then the smallest variance
+    # (jdl.matching._design_choice); "fixed": exactly method/ratio/replace/caliper below (1:1
+    # without replacement is the MatchIt-parity reference design). A method, ratio or
+    # replacement other than the defaults is a fixed design whatever `design` says.
+    design: Literal["power_first", "fixed"] = "power_first"
+    candidate_ratios: tuple[int, ...] = (1, 2, 3, 5, 10)
     method: str = "nearest"
     ratio: int = 1
     replace: bool = False
-    # SDs of the propensity score on the *probability* scale (MatchIt's default link). Austin
-    # (2011) recommends 0.2 SD of the logit: match(..., link="linear.logit", caliper=0.2).
+    # SDs of the score: of its logit for "power_first" (Austin 2011), of the probability for
+    # "fixed" (the MatchIt default distance)
     caliper: float | None = 0.2
     m_order: str = "largest"
     exact: tuple[str, ...] = ("index_type", "index_year")
@@ -167,6 +174,10 @@ class InferenceSettings(BaseModel):
     min_expected_count: float = 10.0  # normal-approximation check n*p >= 10 (and n*(1-p))
     power: float = 0.8  # for minimum detectable effects and required sample sizes
     follow_up_days: int = 365  # censoring time for days to first re-offence curves
+    # The post-linkage minimum: fewer people than this in the matched treatment group (or
+    # eligible after linkage) and the lab declines the request as "could not be answered"
+    # (the JDL's minimum of 60 people; docs/matching-and-inference.md)
+    min_matched_treated: int = Field(default=60, ge=1)
 
 
 class DisclosureSettings(BaseModel):

@@ -25,7 +25,8 @@ from jdl.disclosure._coarsen import (
     SHARE_STEP,
     SMD_DECIMALS,
     coarse_p,
-    two_proportions,
+    ess_ratio_of,
+    released_two_proportions,
 )
 from jdl.disclosure._errors import DisclosureError
 from jdl.disclosure._released import Released, refuse_individual_level
@@ -201,8 +202,9 @@ def _estimate_problems(released: Mapping[str, Any]) -> list[str]:
                 out.append(f"{where}: confidence limits without the released counts they "
                            "must be computed from")
             else:
-                kt, nt, kc, nc = (int(v) for v in counts)  # type: ignore[arg-type]
-                _, elo, ehi, ep = two_proportions(kt, nt, kc, nc, alpha)
+                ratio = None if base[0] == "measures" else ess_ratio_of(
+                    (released.get("measures") or {}).get(REOFFENDER_MEASURE))
+                _, elo, ehi, ep = released_two_proportions(row, alpha, ratio)
                 if abs(lo - round(elo, RATE_DECIMALS)) > 1e-9 or \
                         abs(hi - round(ehi, RATE_DECIMALS)) > 1e-9:
                     out.append(f"{where}: confidence limits not computed from the released "

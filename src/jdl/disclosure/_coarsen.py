@@ -121,7 +121,7 @@ def _wilson(k: float, n: float, z: float) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
+def two_proportions(kt: float, nt: float, kc: float, nc: float, alpha: float = 0.05
                     ) -> tuple[float, float, float, float]:
     """Difference of two proportions, its ``1 - alpha`` interval and two-sided p-value, from the
     **released** (rounded) counts only.
@@ -148,6 +148,45 @@ def two_proportions(kt: int, nt: int, kc: int, nc: int, alpha: float = 0.05
     return d, lo, hi, p
 
 
+def released_two_proportions(row: Mapping[str, Any], alpha: float = 0.05,
+                             ess_ratio: float | None = None
+                             ) -> tuple[float, float, float, float]:
+    """:func:`two_proportions` of a row's released counts, with the comparison group at its
+    released effective size (``comparison_ess``) when that is smaller than its head count.
+
+    A weighted comparison group (matching with replacement, k:1 sets of different sizes,
+    subclasses) is worth its effective size (Kish), not its head count: the interval and the
+    test use the released comparison rate at that size. Both are released figures, so the
+    result still carries nothing the rounded counts do not. A sub-group row carries no
+    effective size of its own (a hidden row's would repeat the headline's): ``ess_ratio``, the
+    headline's released effective size over its released head count (:func:`ess_ratio_of`),
+    scales its released comparison size. Without either (1:1 pairs, where the effective size
+    is the head count) this is the plain released-count computation."""
+    counts = _counts(row)
+    if counts is None:
+        raise ValueError("the row has no released counts")
+    kt, nt, kc, nc = counts
+    ess = row.get("comparison_ess")
+    if _is_num(ess) and ess > 0:
+        n_eff = min(float(ess), float(nc))
+    elif ess_ratio is not None and 0 < ess_ratio < 1:
+        n_eff = float(nc) * ess_ratio
+    else:
+        n_eff = float(nc)
+    return two_proportions(kt, nt, kc / nc * n_eff, n_eff, alpha)
+
+
+def ess_ratio_of(measure: Mapping[str, Any] | None) -> float | None:
+    """A measure's released effective comparison size over its released head count (at most
+    1), or None when either is not released."""
+    if not isinstance(measure, Mapping):
+        return None
+    ess, nc = measure.get("comparison_ess"), measure.get("comparison_n")
+    if _is_num(ess) and _is_num(nc) and nc > 0 and ess > 0:
+        return min(float(ess) / float(nc), 1.0)
+    return None
+
+
 def released_threshold(threshold: int, base: int) -> int:
     """The smallest released (rounded) count every exact count behind which is at least
     ``threshold`` (30 with base 5 -> 35: a released 30 may be 28 or 29). A rule announced on
@@ -162,7 +201,14 @@ def released_threshold(threshold: int, base: int) -> int:
 #: docs): the precision of the estimate is the headline's.
 SENSITIVITY_DIFF_STEP = 0.05
 _ESTIMATE_KEYS = ("difference", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
-                  "direction", "required_n", "se")
+                  "direction", "required_n", "se", "treatment_ci_low", "treatment_ci_high",
+                  "comparison_ci_low", "comparison_ci_high", "adjusted_comparison",
+                  "adjusted_difference", "adjusted_ci_low", "adjusted_ci_high",
+                  "adjusted_p_value")
+_GROUP_LIMITS = {"treatment": ("treatment_ci_low", "treatment_ci_high"),
+                 "comparison": ("comparison_ci_low", "comparison_ci_high")}
+_ADJUSTED = ("adjusted_comparison", "adjusted_difference", "adjusted_ci_low",
+             "adjusted_ci_high", "adjusted_p_value")
 
 
 def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int = 30,
@@ -181,12 +227,12 @@ def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int
     reoffenders = head.get("treatment_events")
     need = released_threshold(min_treated_reoffenders, base)
     rules = _Rules(alpha, _is_num(reoffenders) and reoffenders >= need, need,
-                   min_treated_reoffenders, min_expected_count)
+                   min_treated_reoffenders, min_expected_count, base)
     for name, m in measures.items():
         if isinstance(m, dict):
             _measure(name, m, rules)
     _subgroups([r for r in data.get("subgroups") or [] if isinstance(r, dict)], alpha,
-               released_threshold(subgroup_min_treated, base), base)
+               released_threshold(subgroup_min_treated, base), base, ess_ratio_of(head))
     sens = data.get("sensitivity") or {}
     for row in sens.get("specifications") or []:
         if isinstance(row, dict):
@@ -207,9 +253,10 @@ class _Rules:
     """The lab's significance rules as applied to the released numbers."""
 
     def __init__(self, alpha: float, enough_reoffenders: bool, need: int, threshold: int,
-                 min_expected: float) -> None:
+                 min_expected: float, base: int = 5) -> None:
         self.alpha, self.enough_reoffenders = alpha, enough_reoffenders
         self.need, self.threshold, self.min_expected = need, threshold, min_expected
+        self.base = base
 
     def too_few_note(self) -> str:
         return (f"The number of people in the treatment group who re-offended, rounded to the "
@@ -240,7 +287,8 @@ def _counts(row: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
     return None
 
 
-def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
+def _from_counts(row: dict[str, Any], unit: str, alpha: float,
+                 ess_ratio: float | None = None) -> bool:
     """Difference, limits, p-value (and standard error) of ``row`` recomputed from its released
     counts; False (nothing changed) when the row has no released counts."""
     counts = _counts(row)
@@ -249,7 +297,7 @@ def _from_counts(row: dict[str, Any], unit: str, alpha: float) -> bool:
     kt, nt, kc, nc = counts
     if kt > nt or kc > nc:
         return False
-    _, lo, hi, p = two_proportions(kt, nt, kc, nc, alpha)
+    _, lo, hi, p = released_two_proportions(row, alpha, ess_ratio)
     for side, value in (("treatment", kt / nt), ("comparison", kc / nc)):
         row[side] = round(value, RATE_DECIMALS)
     # the difference of the values shown (each to RATE_DECIMALS), as a reader would take it
@@ -282,6 +330,93 @@ def _withhold(row: dict[str, Any], reason: str, *, sides: bool = True) -> None:
 
 
 def _measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
+    _headline_measure(name, m, rules)
+    unit = m.get("unit") or "proportion"
+    if m.get("difference") is None or m.get("treatment") is None:
+        for key in (*_GROUP_LIMITS["treatment"], *_GROUP_LIMITS["comparison"], *_ADJUSTED):
+            if key in m:
+                m[key] = None  # nothing beside a withheld estimate
+        return
+    _group_limits(m, unit, rules.alpha)
+    _adjusted(m, _adjusted_step(m, unit, rules.base), rules.alpha)
+
+
+def _group_limits(m: dict[str, Any], unit: str, alpha: float) -> None:
+    """Each group's own interval. For a rate: Wilson's interval of the released events over the
+    released group size (the comparison group at its released effective size) - the same
+    limits Newcombe's interval of the difference is built from, so nothing new. For re-offences
+    per person and days: the lab's interval, centred on the released value with the half width
+    rounded up to the measure's step (as the difference's)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    counts = _counts(m)
+    for side, (low, high) in _GROUP_LIMITS.items():
+        if low not in m and high not in m:
+            continue
+        lo, hi, value = m.get(low), m.get(high), m.get(side)
+        if not (_is_num(lo) and _is_num(hi) and _is_num(value)):
+            m[low] = m[high] = None
+            continue
+        if unit == "proportion":
+            if counts is None:
+                m[low] = m[high] = None
+                continue
+            kt, nt, kc, nc = counts
+            ess = m.get("comparison_ess")
+            n_eff = min(float(ess), float(nc)) if _is_num(ess) and ess > 0 else float(nc)
+            k, n = (kt, nt) if side == "treatment" else (kc / nc * n_eff, n_eff)
+            wl, wh = _wilson(k, n, z)
+            m[low], m[high] = round(wl, RATE_DECIMALS) + 0.0, round(wh, RATE_DECIMALS) + 0.0
+            continue
+        step = CI_STEP.get(unit, 0.01)
+        half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
+        m[low] = round(value - half, RATE_DECIMALS + 2) + 0.0
+        m[high] = round(value + half, RATE_DECIMALS + 2) + 0.0
+
+
+def _adjusted_step(m: Mapping[str, Any], unit: str, base: int) -> float:
+    """The step the adjusted estimate is released to: the measure's step, and for a rate or
+    re-offences per person at least ``base`` people's worth of the treatment group (``base /
+    treatment_n``, rounded up to the step): the adjusted treatment value is the observed one,
+    so a finer adjusted difference would say more about the exact events than the counts
+    rounded to ``base`` do."""
+    step = CI_STEP.get(unit, 0.01)
+    n = m.get("treatment_n")
+    if unit in ("proportion", "per person") and _is_num(n) and n > 0:
+        step = max(step, math.ceil(round(base / n / step, 6)) * step)
+    return round_to(step, CI_STEP.get(unit, 0.01))
+
+
+def _adjusted(m: dict[str, Any], step: float, alpha: float) -> None:
+    """The covariate-adjusted estimate, which no released count carries: its difference to
+    ``step`` (:func:`_adjusted_step`: for a rate at least 5 people's worth of the treatment
+    group, e.g. 0.03 with 175 people; a day for days), its limits centred
+    on that with the half width rounded up to the step, the p-value coarsened, and the
+    adjusted comparison value the released treatment value minus the released adjusted
+    difference (the treated group's adjusted value is its observed one)."""
+    d, lo, hi = (m.get(k) for k in ("adjusted_difference", "adjusted_ci_low",
+                                    "adjusted_ci_high"))
+    if not (_is_num(d) and _is_num(lo) and _is_num(hi)) or not _is_num(m.get("treatment")):
+        for key in _ADJUSTED:
+            if key in m:
+                m[key] = None
+        return
+    rd = round_to(d, step)
+    half = max(step, math.ceil(round((hi - lo) / 2 / step, 6)) * step)
+    m["adjusted_difference"] = rd
+    m["adjusted_ci_low"] = round(rd - half, RATE_DECIMALS + 2) + 0.0
+    m["adjusted_ci_high"] = round(rd + half, RATE_DECIMALS + 2) + 0.0
+    if "adjusted_comparison" in m:
+        m["adjusted_comparison"] = round(m["treatment"] - rd, RATE_DECIMALS) + 0.0
+    if _is_num(m.get("adjusted_p_value")):
+        from scipy.stats import norm
+
+        se = half / float(norm.ppf(1 - alpha / 2))
+        m["adjusted_p_value"] = coarse_p(float(2 * norm.sf(abs(rd) / se)))
+
+
+def _headline_measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
     unit = m.get("unit") or "proportion"
     exact_significant = m.get("significant") is True
     if unit == "days":
@@ -372,7 +507,7 @@ def _required(m: Mapping[str, Any], alpha: float) -> int | None:
             and isinstance(nt, int | float) and isinstance(nc, int | float) and nt > 0):
         return None
     try:
-        need = required_n(pc, pt, alpha=alpha, ratio=max(nc / nt, 1e-9))
+        need = required_n(pc, pt, alpha=alpha, ratio=max(_effective_ratio(m), 1e-9))
     except InferenceError:
         return None
     return significant_figures(need)
@@ -407,7 +542,8 @@ def _conclusion(name: str, m: dict[str, Any], notes: list[str]) -> str | None:
                            bool(m.get("significant")), required, notes, what=what)
 
 
-def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -> None:
+def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int,
+               ess_ratio: float | None = None) -> None:
     """Sub-group rows: an estimate only where the released treated group is at least ``need``
     (so every exact size behind it meets the lab's minimum), computed from the released counts;
     Holm's adjustment over the released p-values; significant only where the exact analysis
@@ -429,12 +565,12 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int) -
         if row.get("difference") is None:
             continue
         exact = row.get("significant") is True
-        if not _from_counts(row, "proportion", alpha):
+        if not _from_counts(row, "proportion", alpha, ess_ratio):
             _withhold(row, "Not shown to protect confidentiality.")
             continue
         counts = _counts(row)
         assert counts is not None
-        p = two_proportions(*counts, alpha)[3]
+        p = released_two_proportions(row, alpha, ess_ratio)[3]
         tested.append((row, p, exact))
     _withhold_a_second_level(rows, tested)
     for row in rows:  # every row has the same keys, whichever way it was withheld
@@ -571,7 +707,8 @@ def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) 
         if usable:
             assert isinstance(base, int | float) and isinstance(n, int | float)
             mde = minimum_detectable_effect(max(int(n), 2), min(max(base, 0.01), 0.99),
-                                            alpha=alpha).mde_decrease
+                                            alpha=alpha, ratio=_effective_ratio(rate)
+                                            ).mde_decrease
             power["mde"] = round_to(mde, CI_STEP["proportion"]) if _is_num(mde) else None
     if "required_n_for_observed" in power:
         power["required_n_for_observed"] = None
@@ -579,11 +716,24 @@ def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) 
         if usable and rate.get("significant") is False and isinstance(pt, int | float) \
                 and isinstance(nc, int | float):
             assert isinstance(base, int | float) and isinstance(n, int | float)
+            ess = rate.get("comparison_ess")
+            if _is_num(ess) and 0 < ess < nc:
+                nc = ess
             try:
                 need = required_n(base, pt, alpha=alpha, ratio=max(nc / n, 1e-9))
             except InferenceError:
                 return
             power["required_n_for_observed"] = significant_figures(math.ceil(need / 10) * 10)
+
+
+def _effective_ratio(rate: Mapping[str, Any]) -> float:
+    """Released effective comparison people per released treated person (1 when either is
+    not released: the 1:1 figure the power block always gave)."""
+    n, nc, ess = rate.get("treatment_n"), rate.get("comparison_n"), rate.get("comparison_ess")
+    size = ess if _is_num(ess) and ess > 0 else nc
+    if _is_num(size) and _is_num(nc) and size > nc:
+        size = nc
+    return float(size) / float(n) if _is_num(size) and _is_num(n) and n > 0 else 1.0
 
 
 def _balance(data: dict[str, Any]) -> None:

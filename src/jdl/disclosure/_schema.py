@@ -50,10 +50,16 @@ INDIVIDUAL_KEYS = frozenset({
     "ni_number", "postcode", "address", "index_date", "reference_date", "match_probability",
 })
 
-_MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "comparison_events")
+_MEASURE_COUNTS = ("treatment_n", "comparison_n", "treatment_events", "comparison_events",
+                   "comparison_ess")
 _MEASURE_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "significant",
-    "conclusion", "direction", "required_n", "se")
+    "conclusion", "direction", "required_n", "se",
+    # each group's own interval; the covariate-adjusted estimate (docs: "Values derived from
+    # counts")
+    "treatment_ci_low", "treatment_ci_high", "comparison_ci_low", "comparison_ci_high",
+    "adjusted_comparison", "adjusted_difference", "adjusted_ci_low", "adjusted_ci_high",
+    "adjusted_p_value")
 _ROW_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "p_adjusted",
     "significant", "conclusion")
@@ -83,6 +89,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/measures/*/kind", Kind.LABEL),
     FieldSpec("/measures/*/reported", Kind.FLAG),
     FieldSpec("/measures/*/reason_not_reported", Kind.LABEL),
+    FieldSpec("/measures/*/adjustment", Kind.LABEL),
     # Balance and matching.
     FieldSpec("/balance/[]/covariate", Kind.LABEL),
     FieldSpec("/balance/[]/smd_before", Kind.STATISTIC),
@@ -92,6 +99,10 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/matching/treated_matched", Kind.COUNT),
     FieldSpec("/matching/treated_unmatched", Kind.COUNT),
     FieldSpec("/matching/controls_matched", Kind.COUNT),
+    FieldSpec("/matching/comparison_ess", Kind.COUNT,
+              "the comparison group's effective size (Kish), rounded like a count"),
+    FieldSpec("/matching/design", Kind.LABEL),
+    FieldSpec("/matching/design_rule", Kind.LABEL),
     FieldSpec("/matching/exact/[]", Kind.LABEL),
     FieldSpec("/matching/covariates/[]", Kind.LABEL),
     FieldSpec("/matching/comparison_restricted_to/*", Kind.LABEL),

@@ -11,11 +11,15 @@ covariate_spec : matching's covariates from the registry of measures.
 Checkpoints : where a run keeps its completed stages' outputs (resumable jobs).
 STAGES : the progress steps, in order.
 EvaluationError : the evaluation cannot produce results for this submission.
+CouldNotBeAnswered : the request is below the lab's minimum criteria (fewer than
+    ``InferenceSettings.min_matched_treated`` people eligible or matched): declined, recorded as
+    "could not be answered".
 """
 
 from jdl.evaluation._evaluate import (
     STAGES,
     Checkpoints,
+    CouldNotBeAnswered,
     Evaluation,
     EvaluationError,
     config_hash,
@@ -24,5 +28,5 @@ from jdl.evaluation._evaluate import (
 )
 from jdl.evaluation._results import Results
 
-__all__ = ["STAGES", "Checkpoints", "Evaluation", "EvaluationError", "Results", "config_hash",
-           "covariate_spec", "evaluate"]
+__all__ = ["STAGES", "Checkpoints", "CouldNotBeAnswered", "Evaluation", "EvaluationError",
+           "Results", "config_hash", "covariate_spec", "evaluate"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from jdl import __version__
@@ -41,11 +42,26 @@ if TYPE_CHECKING:
 #: The progress steps of a full run, in order ("report" is :mod:`jdl.run`'s, after these).
 STAGES = ("validate", "link", "cohort", "match", "estimate", "sensitivity", "disclose", "report")
 MIN_SUBGROUP = 50
+#: The sensitivity row of the MatchIt-parity reference design under the power-first default.
+REFERENCE_DESIGN = "1:1 without replacement (reference design)"
 Progress = Callable[[str], None]
 
 
 class EvaluationError(JDLError):
     """The evaluation cannot produce results for this submission (reason in the message)."""
+
+
+class CouldNotBeAnswered(EvaluationError):
+    """The request falls below the lab's minimum criteria: the lab declines to answer it.
+
+    A typed outcome, not a failure: the Justice Data Lab records such requests as "could not
+    be answered" (21 of 179 requests to July 2016 "could not be answered for minimum
+    criteria"). ``n`` is the group size that fell short of ``minimum`` at ``stage``."""
+
+    def __init__(self, message: str, *, n: int, minimum: int, stage: str,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.n, self.minimum, self.stage = n, minimum, stage
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,7 @@ def evaluate(
         resumed = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
         saved.save("cohort", resumed)
     cohort, frame = resumed
+    _check_minimum(cohort.attrition.eligible, settings, "eligible")
     step("match")
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
@@ -143,12 +160,15 @@ def evaluate(
     frame, shared_levels = restrict_to_shared_levels(
         prepare_covariates(frame, spec), spec.categorical)
     covariates, exact = varying_covariates(frame, spec), list(spec.exact)
-    result = _match(frame, covariates, exact, settings, seed)
+    design = _design(frame, covariates, exact, settings, seed)
+    result = design.result
+    _check_minimum(result.n_treated_matched, settings, "matched")
 
     step("estimate")
     effects = _effects(result, settings)
+    adjusted = _adjusted(result, covariates, settings)
     step("sensitivity")
-    sensitivity = _sensitivity(frame, covariates, exact, result, effects, settings, seed)
+    sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
                                            prog.setting, settings, seed)
     subgroups = _subgroups(result, settings)
@@ -160,7 +180,9 @@ def evaluate(
         linked=linked,
         cohort=cohort,
         result=result,
+        design=design,
         effects=effects,
+        adjusted=adjusted,
         sensitivity=sensitivity,
         subgroups=subgroups,
         covariates=covariates,
@@ -256,6 +278,70 @@ def _cohort_and_pool(
     return cohort, analysis_frame(cohort, pool)
 
 
+def _check_minimum(n: int, settings: Settings, stage: str) -> None:
+    """Decline the request when fewer than ``settings.inference.min_matched_treated`` people
+    are left (:class:`CouldNotBeAnswered`)."""
+    minimum = settings.inference.min_matched_treated
+    if n >= minimum:
+        return
+    where = ("could be analysed after linking and the eligibility rules" if stage == "eligible"
+             else "could be matched to similar people in the national records")
+    raise CouldNotBeAnswered(
+        f"This request could not be answered: fewer than {minimum} of the people submitted "
+        f"{where}. The lab needs at least {minimum} people in the matched treatment group, "
+        "because with fewer people chance differences are as large as any real effect of the "
+        "programme. The request is recorded as 'could not be answered'.",
+        n=n, minimum=minimum, stage=stage,
+        hint="Check that the people submitted were released from custody or began a community "
+             "sentence in the years the lab covers, and that their identifiers are complete; "
+             "a later submission with more people may be answerable.")
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The matching the evaluation used: the result, how it was chosen, and the keywords that
+    reproduce it (for the sensitivity rows)."""
+
+    result: Any
+    name: str
+    rule: str
+    overrides: dict[str, Any]
+    choice: Any = None
+
+
+def _design(frame: pd.DataFrame, covariates: list[str], exact: list[str], settings: Settings,
+            seed: int) -> _Design:
+    """The lab's power-first design (:mod:`jdl.matching._design_choice`) or the configured
+    fixed design (``settings.matching.design``)."""
+    from dataclasses import replace
+
+    cfg = settings.matching
+    # a method, ratio or replacement other than the defaults asks for that design: it is run
+    # as asked (never silently replaced by the power-first choice)
+    if cfg.design == "power_first" and cfg.method == "nearest" and cfg.ratio == 1 \
+            and not cfg.replace:
+        from jdl.matching._design_choice import choose_with_settings
+
+        choice = choose_with_settings(frame, "treated", covariates, cfg, exact=exact,
+                                      random_state=seed)
+        return _Design(choice.result, f"power-first ({choice.ratio}:1 with replacement)",
+                       choice.rule, choice.overrides, choice)
+    if cfg.method == "exact":
+        # exact matching on the exact strata (matching.exact), balance on every covariate
+        if not exact:
+            raise EvaluationError("Exact matching needs the columns to match on.",
+                                  hint="Set matching.exact (JDL_MATCHING__EXACT).")
+        result = _match(frame, exact, [], settings, seed)
+        result = replace(result, spec=replace(result.spec, covariates=tuple(covariates)))
+        return _Design(result, "exact", f"exact matching on {', '.join(exact)}",
+                       {"method": "exact"})
+    result = _match(frame, covariates, exact, settings, seed)
+    spec = result.spec
+    name = (f"{spec.ratio}:1 nearest neighbour {'with' if spec.replace else 'without'} "
+            "replacement" if spec.method == "nearest" else spec.method)
+    return _Design(result, name, f"fixed design: {name}", {})
+
+
 def _match(
     frame: pd.DataFrame,
     covariates: list[str],
@@ -266,6 +352,8 @@ def _match(
 ):
     from jdl.matching import match_with_settings
 
+    if settings.matching.method != "nearest" and "caliper" not in overrides:
+        overrides["caliper"] = None  # a caliper is nearest-neighbour's; exact/subclass have none
     return match_with_settings(
         frame, "treated", covariates, settings.matching, exact=exact, random_state=seed, **overrides
     )
@@ -309,8 +397,8 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
                 spec = covariate_spec(tuple(settings.matching.exact))
                 frame, _ = restrict_to_shared_levels(prepare_covariates(frame, spec),
                                                      spec.categorical)
-                result = _match(frame, varying_covariates(frame, spec), list(spec.exact),
-                                settings, seed)
+                result = _design(frame, varying_covariates(frame, spec), list(spec.exact),
+                                 settings, seed).result
                 rate = _effects(result, settings)[column]
         except JDLError as exc:
             rows.append(SpecificationEstimate(label, note=exc.message))
@@ -335,9 +423,19 @@ def _effects(result: Any, settings: Settings):
     return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
 
 
-def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> Any:
+def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
+    """Covariate-adjusted effects of every reported outcome (g-computation on the matched
+    sample with the matching weights, the propensity model's covariates)."""
+    from jdl.inference import adjusted_effects
+
+    outcomes, _ = _outcomes()
+    return adjusted_effects(result, outcomes, covariates, alpha=settings.inference.alpha)
+
+
+def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
     """The lab's specifications (:data:`jdl.inference.LAB_SPECIFICATIONS`, plus one without
-    the assessment covariates when they are used), the E-value and the Rosenbaum bound."""
+    the assessment covariates when they are used, and the 1:1-without-replacement reference
+    row under the power-first design), the E-value and the Rosenbaum bound."""
     from jdl.cohort import covariate_measures
     from jdl.inference import (
         LAB_SPECIFICATIONS,
@@ -348,21 +446,40 @@ def _sensitivity(frame, covariates, exact, result, effects, settings, seed) -> A
         rosenbaum_from_match,
         specification_spread,
     )
+    result = design.result
     column = _rate_column()
     rate = effects[column]
     assessment = {m.name for m in covariate_measures() if m.source == "assessment"}
     drop = tuple(c for c in covariates if c in assessment)
-    specs = LAB_SPECIFICATIONS + (
+    specs = LAB_SPECIFICATIONS
+    if design.choice is not None:
+        # the main analysis is k:1 with replacement: the reference design is the row that
+        # differs, and "with replacement" would repeat the main analysis
+        specs = (*(s for s in specs if s.label != "With replacement"),
+                 Specification(REFERENCE_DESIGN, {"ratio": 1, "replace": False}))
+    specs = specs + (
         (Specification("Without assessment covariates", drop=drop),) if drop else ())
+    base = {k: v for k, v in design.overrides.items() if k != "distance"}
+
+    def matcher(data: pd.DataFrame, _treatment: str, covs: list[str], **kw: Any) -> Any:
+        strata = exact
+        if settings.matching.method == "exact":
+            covs, strata = exact, []  # exact matching is on the strata (see _design)
+        if design.choice is not None and "distance" not in kw:
+            from jdl.matching._design_choice import linear_predictor
+
+            kw["distance"] = linear_predictor(data, "treated", covs)  # the logit, refitted
+        return _match(data, covs, strata, settings, seed, **{**base, **kw})
+
     rows = specification_spread(
         frame, "treated", covariates, specifications=specs, outcome=column,
         settings=settings.inference,
-        distance=result.distance if result.model is not None else None,
-        matcher=lambda data, _treatment, covs, **kw: _match(data, covs, exact, settings, seed,
-                                                            **kw))
+        distance=result.distance if result.model is not None or design.choice else None,
+        matcher=matcher)
     ev = e_value_of_rates(rate.treatment_value, rate.comparison_value, rate.ci_low, rate.ci_high)
     gamma = None
-    if not settings.matching.replace and settings.matching.ratio == 1 and rate.significant:
+    if (result.spec.method == "nearest" and not result.spec.replace and result.spec.ratio == 1
+            and rate.significant):
         gamma = float(rosenbaum_from_match(result, column).gamma_critical)
     return Sensitivity(specifications=rows, e_value=ev, rosenbaum=HiddenBias(gamma))
 
@@ -375,7 +492,8 @@ def _subgroups(result: Any, settings: Settings) -> Any:
                             min_treated=MIN_SUBGROUP)
 
 
-def _measure(effect: Any, unit: str) -> MeasureSummary:
+def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
+    adj = adjusted if adjusted is not None and not isinstance(adjusted, str) else None
     return MeasureSummary(
         label=effect.label, unit=unit, treatment=effect.treatment_value,
         comparison=effect.comparison_value, difference=effect.difference,
@@ -384,7 +502,20 @@ def _measure(effect: Any, unit: str) -> MeasureSummary:
         treatment_n=effect.n_treated, comparison_n=effect.n_comparison,
         treatment_events=effect.treatment_events, comparison_events=effect.comparison_events,
         reported=not effect.suppressed,
-        reason_not_reported=" ".join(effect.notes) if effect.suppressed else None)
+        reason_not_reported=" ".join(effect.notes) if effect.suppressed else None,
+        comparison_ess=round(effect.comparison_ess),
+        treatment_ci_low=finite_or_none(effect.treatment_ci[0]),
+        treatment_ci_high=finite_or_none(effect.treatment_ci[1]),
+        comparison_ci_low=finite_or_none(effect.comparison_ci[0]),
+        comparison_ci_high=finite_or_none(effect.comparison_ci[1]),
+        adjusted_comparison=None if adj is None else adj.comparison_mean,
+        adjusted_difference=None if adj is None else adj.difference,
+        adjusted_ci_low=None if adj is None else adj.ci_low,
+        adjusted_ci_high=None if adj is None else adj.ci_high,
+        adjusted_p_value=None if adj is None else adj.p_value,
+        adjustment=None if adj is None else (
+            f"{adj.model} model of the outcome on the matching covariates (g-computation on the "
+            "matched sample with the matching weights)"))
 
 
 @dataclass(frozen=True)
@@ -397,7 +528,9 @@ class _Analysis:
     linked: Any
     cohort: Any
     result: Any
+    design: Any
     effects: Any
+    adjusted: Any
     sensitivity: Any
     subgroups: Any
     covariates: list[str]
@@ -426,6 +559,8 @@ def _possibly_missed(linked: Any) -> int:
 
 def _matching(a: _Analysis, counts: Counts, balance: Any, settings: Settings
               ) -> MatchingSummary:
+    from jdl.matching._design_choice import comparison_ess
+
     spec = a.result.spec
     quality = (
         "good"
@@ -433,7 +568,9 @@ def _matching(a: _Analysis, counts: Counts, balance: Any, settings: Settings
         else ("acceptable" if balance.quality_ok else "poor")
     )
     return MatchingSummary(
-        method=spec.method, distance=spec.distance, ratio=spec.ratio, replace=spec.replace,
+        method=spec.method,
+        distance="logit of the propensity score" if a.design.choice is not None
+        else spec.distance, ratio=spec.ratio, replace=spec.replace,
         caliper=spec.caliper, std_caliper=spec.std_caliper, exact=tuple(a.exact),
         covariates=tuple(a.covariates), comparison_restricted_to=a.shared_levels,
         treated_matched=a.result.n_treated_matched, treated_unmatched=counts.unmatched_treated,
@@ -442,7 +579,9 @@ def _matching(a: _Analysis, counts: Counts, balance: Any, settings: Settings
         quality_rule=(
             f"Good: every |SMD| below {settings.matching.smd_good}; poor (too "
             f"poor to report): any above {balance.smd_poor}."
-        ))
+        ),
+        design=a.design.name, design_rule=a.design.rule,
+        comparison_ess=round(comparison_ess(a.result.weights, a.result.treat)))
 
 
 def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
@@ -458,7 +597,8 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
     exclusions["No suitable comparison person (outside common support)"] = (
         counts.unmatched_treated)
     outcomes = reported_outcomes()
-    measures = {m.result_key: _measure(effects[m.name], m.unit) for m in outcomes}
+    measures = {m.result_key: _measure(effects[m.name], m.unit, a.adjusted.get(m.name))
+                for m in outcomes}
     balance = result.balance()
     balance_rows = tuple(
         BalanceRow(str(cov), finite_or_none(row.get("smd_un"), 4),
@@ -498,7 +638,8 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
         survival=curves(result, follow_up_days=settings.inference.follow_up_days).points(),
         sensitivity=a.sensitivity,
         power=power_summary(rate.comparison_value, rate.n_treated, rate.required_n,
-                            alpha=settings.inference.alpha),
+                            alpha=settings.inference.alpha,
+                            ratio=rate.comparison_ess / max(rate.n_treated, 1)),
         subgroups=a.subgroups,
         selective_sample=selective_sample(a.programme, counts.submitted,
                                           settings.intake.min_share_of_declared),
@@ -521,6 +662,20 @@ def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: d
         if c in matched.columns
     ]
     matched[keep].to_csv(internal / "matched.csv", index=False)
+    if result.match_matrix is not None and result.spec.replace and "event_id" in matched.columns:
+        # with replacement a comparison person stands in several sets, so matched.csv (one row
+        # per person, MatchIt's match.data) has no set id: the sets, one row per member
+        # (MatchIt's get_matches)
+        pairs = result.pairs()
+        events = result.data["event_id"].to_numpy()
+        n_sets = len(np.flatnonzero(result.treat))
+        treated = pd.DataFrame({"pair": np.arange(n_sets),
+                                "event_id": events[np.flatnonzero(result.treat)], "treated": 1})
+        treated = treated[treated["pair"].isin(pairs["pair"])]
+        controls = pd.DataFrame({"pair": pairs["pair"], "event_id": events[pairs["control_row"]],
+                                 "treated": 0})
+        pd.concat([treated, controls]).sort_values(["pair", "treated"], ascending=[True, False]
+                                                   ).to_csv(internal / "pairs.csv", index=False)
     (internal / "raw_results.json").write_text(json.dumps(raw, indent=2, default=str))
     (internal / "README.txt").write_text(
         "LAB-INTERNAL. Never release these files: they hold per-person link results and "

@@ -47,6 +47,25 @@ class MeasureSummary:
     comparison_events: int = released(Kind.COUNT)
     reported: bool = released(Kind.FLAG)
     reason_not_reported: str | None = released(Kind.LABEL)
+    #: the comparison group's effective size (Kish) for this measure: what its weighted
+    #: people are worth; released rounded like a count, and the denominator disclosure uses
+    #: for intervals computed from released counts (a weighted group is not as precise as
+    #: its head count)
+    comparison_ess: int | None = released(Kind.COUNT, default=None)
+    #: each group's value with its own 95% interval (the JDL shows them beside the difference)
+    treatment_ci_low: float | None = released(Kind.DERIVED, default=None)
+    treatment_ci_high: float | None = released(Kind.DERIVED, default=None)
+    comparison_ci_low: float | None = released(Kind.DERIVED, default=None)
+    comparison_ci_high: float | None = released(Kind.DERIVED, default=None)
+    #: adjusted for the matching covariates (g-computation on the matched sample, MatchIt's
+    #: vignette): the comparison value the model predicts for the treatment group without the
+    #: programme, the difference and its interval and p-value; ``adjustment`` names the model
+    adjusted_comparison: float | None = released(Kind.DERIVED, default=None)
+    adjusted_difference: float | None = released(Kind.DERIVED, default=None)
+    adjusted_ci_low: float | None = released(Kind.DERIVED, default=None)
+    adjusted_ci_high: float | None = released(Kind.DERIVED, default=None)
+    adjusted_p_value: float | None = released(Kind.DERIVED, default=None)
+    adjustment: str | None = released(Kind.LABEL, default=None)
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,12 @@ class MatchingSummary:
     max_abs_smd_after: float = released(Kind.STATISTIC)
     quality: str = released(Kind.LABEL)
     quality_rule: str = released(Kind.LABEL)
+    #: the design used ("power-first (5:1 with replacement)", "1:1 nearest neighbour without
+    #: replacement", ...) and the rule that chose it
+    design: str = released(Kind.LABEL, default="")
+    design_rule: str = released(Kind.LABEL, default="")
+    #: the matched comparison group's effective size (Kish), rounded like a count
+    comparison_ess: int | None = released(Kind.COUNT, default=None)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Public API
 estimate_effects : per-measure estimates (natural units), 95% CIs, p-values, significance
     under the lab's rules, plain-English conclusions -> EffectsResult of MeasureEffect.
 weighted_difference : weighted difference in means with CR1 (pairs) or HC3 standard errors.
+adjusted_effects, adjusted_difference -> AdjustedEstimate : covariate-adjusted effects
+    (g-computation on the matched sample with the matching weights, delta-method errors).
 survival_curves : weighted Kaplan-Meier curves of time to first re-offence by group.
 minimum_detectable_effect, required_n, power_two_proportions : small-sample planning.
 e_value, rosenbaum_binary, rosenbaum_from_match, specification_spread : sensitivity
@@ -17,10 +19,12 @@ SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
+from jdl.inference._adjusted import AdjustedEstimate, adjusted_difference
 from jdl.inference._effects import (
     DEFAULT_OUTCOMES,
     EffectsResult,
     MeasureEffect,
+    adjusted_effects,
     conclusion_text,
     estimate_effects,
 )
@@ -67,6 +71,7 @@ __all__ = [
     "DEFAULT_SCENARIOS",
     "LAB_SPECIFICATIONS",
     "TARGETS",
+    "AdjustedEstimate",
     "CohortSimulator",
     "DiffEstimate",
     "EValue",
@@ -88,6 +93,8 @@ __all__ = [
     "SurvivalCurves",
     "SurvivalPoint",
     "ValidationReport",
+    "adjusted_difference",
+    "adjusted_effects",
     "age_band",
     "comparison_weights",
     "conclusion_text",

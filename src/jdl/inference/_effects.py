@@ -17,7 +17,8 @@ units; only the wording scales them. Rules (``InferenceSettings``; method notes)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from jdl.core.config import InferenceSettings
+from jdl.inference._adjusted import AdjustedEstimate, adjusted_difference, covariate_matrix
 from jdl.inference._errors import InferenceError
-from jdl.inference._estimate import DiffEstimate, weighted_difference
+from jdl.inference._estimate import DiffEstimate, clusters_for, weighted_difference
 from jdl.inference._power import required_n
 
 Kind = Literal["rate", "frequency", "days", "mean"]
@@ -76,6 +78,13 @@ class MeasureEffect:
     notes: tuple[str, ...] = ()
     treatment_events: int = 0
     comparison_events: int = 0
+    #: Kish's effective size of the weighted comparison group, ``(sum w)^2 / sum w^2``: the
+    #: number of equally weighted people it is worth (below ``n_comparison`` when weights vary,
+    #: as with matching with replacement or subclasses)
+    comparison_ess: float = 0.0
+    #: 1 - alpha intervals of each group's value (the treatment and comparison means)
+    treatment_ci: tuple[float, float] = (float("nan"), float("nan"))
+    comparison_ci: tuple[float, float] = (float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
 
 def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
                     cfg: InferenceSettings, label: str,
-                    events: tuple[int, int]) -> MeasureEffect:
+                    events: tuple[int, int], ess: float) -> MeasureEffect:
     s = _SCALE[kind]  # the wording's scale (per 100 people); the values stay natural
     diff, lo, hi = est.difference, est.ci_low, est.ci_high
     notes: list[str] = []
@@ -207,7 +216,7 @@ def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
             and 0 < est.treated_mean < 1 and abs(est.treated_mean - est.control_mean) > 1e-9:
         required = required_n(est.control_mean, est.treated_mean, alpha=cfg.alpha,
                               power=cfg.power,
-                              ratio=max(est.n_control / max(est.n_treated, 1), 1e-9))
+                              ratio=max(ess / max(est.n_treated, 1), 1e-9))
     if suppressed:
         notes.append("Time to first re-offence is not reported as a headline result.")
     text = conclusion_text(kind, label, diff * s, lo * s, hi * s, significant, required, notes,
@@ -220,22 +229,35 @@ def _measure_effect(name: str, kind: Kind, est: DiffEstimate, n_reoff: int,
                          n_treated_reoffenders=n_reoff, suppressed=suppressed,
                          required_n=required, se=est.se, vcov_type=est.vcov_type,
                          notes=tuple(notes), treatment_events=events[0],
-                         comparison_events=events[1])
+                         comparison_events=events[1], comparison_ess=ess,
+                         treatment_ci=_interval(est.treated_mean, est.treated_se, cfg.alpha),
+                         comparison_ci=_interval(est.control_mean, est.control_se, cfg.alpha))
 
 
-def _frame_inputs(matched: object, treatment: str | None):
-    """(DataFrame of matched rows, treatment column, weights, cluster ids or None)."""
+def _interval(value: float, se: float, alpha: float) -> tuple[float, float]:
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return value - z * se, value + z * se
+
+
+def _frame_inputs(matched: object, treatment: str | None, person: str = "person_id"):
+    """(DataFrame of matched rows, treatment column, weights, clusterings or None).
+
+    The clusterings come from :func:`jdl.inference._estimate.clusters_for`, from the design
+    when a ``MatchResult`` is given and from the table's own ``subclass`` (sets holding one
+    treated row are pairs) and ``person`` columns when a table is given: the same answer."""
     from jdl.matching import MatchResult
 
+    pairs_design: bool | None = None
     if isinstance(matched, MatchResult):
         df = matched.matched
         treatment = matched.spec.treatment
-        use_cluster = not matched.spec.replace and matched.spec.method == "nearest"
+        pairs_design = not matched.spec.replace and matched.spec.method == "nearest"
     elif isinstance(matched, pd.DataFrame):
         if treatment is None:
             raise InferenceError("give the treatment column name (treatment=...) with a table.")
         df = matched
-        use_cluster = "subclass" in df.columns and df["subclass"].notna().all()
     else:
         raise InferenceError(f"cannot estimate effects from a {type(matched).__name__}.",
                              hint="Pass a MatchResult or its .matched table.")
@@ -245,9 +267,12 @@ def _frame_inputs(matched: object, treatment: str | None):
         df = df[df["weights"].to_numpy(dtype="float64") > 0]  # unmatched rows play no part
     t = df[treatment].to_numpy(dtype="float64") == 1.0
     w = df["weights"].to_numpy(dtype="float64") if "weights" in df.columns else np.ones(len(df))
-    cl = df["subclass"].to_numpy(dtype="int64") if use_cluster else None
     if not t.any() or t.all():
         raise InferenceError("the matched table needs both treated and comparison rows.")
+    has_pairs = "subclass" in df.columns and bool(df["subclass"].notna().all())
+    pair = df["subclass"].to_numpy(dtype="int64") if has_pairs else None
+    ids = df[person].to_numpy() if person in df.columns and df[person].notna().all() else None
+    cl = clusters_for(t, pair, ids, pairs_design=pairs_design if has_pairs else None)
     return df, t, w, cl
 
 
@@ -304,8 +329,37 @@ def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None
         label = (labels or {}).get(col) or _LABELS.get(kind, col)
         if (sel & t).sum() < 2 or (sel & ~t).sum() < 2:
             raise InferenceError(f"too few rows to compare '{col}' between the groups.")
-        est = weighted_difference(y[sel], t[sel], w[sel], None if cl is None else cl[sel],
+        est = weighted_difference(y[sel], t[sel], w[sel],
+                                  None if cl is None else {k: v[sel] for k, v in cl.items()},
                                   alpha=cfg.alpha)
+        wc = w[sel & ~t]
+        ess = float(wc.sum() ** 2 / (wc**2).sum())
         effects.append(_measure_effect(col, kind, est, n_reoff, cfg, label,
-                                       _events(kind, y, t, w, est)))
+                                       _events(kind, y, t, w, est), ess))
     return EffectsResult(effects=tuple(effects), alpha=cfg.alpha, settings=cfg)
+
+
+def adjusted_effects(matched: object, outcomes: Mapping[str, Kind], covariates: Sequence[str], *,
+                     treatment: str | None = None, reoffended: str = "reoffended",
+                     alpha: float = 0.05) -> dict[str, AdjustedEstimate | str]:
+    """Covariate-adjusted (g-computation) effects of each outcome on the matched sample
+    (:mod:`jdl.inference._adjusted`), clustered as the unadjusted estimates are; for a measure
+    whose model cannot be fitted, the reason instead. ``days`` are among re-offenders."""
+    df, t, w, cl = _frame_inputs(matched, treatment)
+    Z = covariate_matrix(df, covariates)
+    reoff = (df[reoffended].to_numpy(dtype="float64") == 1.0) if reoffended in df.columns \
+        else np.ones(len(df), dtype=bool)
+    out: dict[str, AdjustedEstimate | str] = {}
+    for col, kind in outcomes.items():
+        y = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype="float64")
+        sel = reoff & np.isfinite(y) if kind == "days" else np.isfinite(y)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[col] = adjusted_difference(
+                    y[sel], t[sel], w[sel], Z[sel], kind,
+                    clusters=None if cl is None else {k: v[sel] for k, v in cl.items()},
+                    alpha=alpha)
+        except (InferenceError, np.linalg.LinAlgError) as exc:
+            out[col] = getattr(exc, "message", "the adjusted model could not be fitted.")
+    return out

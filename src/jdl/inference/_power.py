@@ -115,12 +115,13 @@ class PowerSummary:
 
 
 def power_summary(base_rate: float, n_treated: int, required: int | None, *,
-                  alpha: float = 0.05) -> PowerSummary:
+                  alpha: float = 0.05, ratio: float = 1.0) -> PowerSummary:
     """The minimum detectable fall in ``base_rate`` with ``n_treated`` people (80% power), and
     the size needed for the observed difference as a planning figure rounded up to the next 10
-    ("about 870 people")."""
+    ("about 870 people"). ``ratio``: effective comparison people per treated person (the
+    comparison group's Kish effective size over the treated count; 1 for 1:1 pairs)."""
     mde = minimum_detectable_effect(max(n_treated, 2), min(max(base_rate, 0.01), 0.99),
-                                    alpha=alpha)
+                                    alpha=alpha, ratio=max(ratio, 1e-9))
     return PowerSummary(
         base_rate=base_rate, treatment_n=n_treated, mde=mde.mde_decrease, power=mde.power,
         alpha=mde.alpha,

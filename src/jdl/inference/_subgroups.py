@@ -11,7 +11,8 @@ matching gives them (Stuart 2010; MatchIt's ``match_data`` weights restricted to
   sub-group's treated count, ``n_treated_in_group(s) / n_comparison(s)`` each.
 
 For 1:1 matching without replacement this is the sub-group's pairs, as before. Standard errors
-cluster on pairs where the main analysis does (nearest without replacement), else HC3; the
+follow the main analysis' rule (:func:`jdl.inference._estimate.clusters_for`: pairs for nearest
+without replacement, else HC3; the person as well when someone appears twice); the
 p-values are adjusted with Holm's step-down method across every sub-group tested (Holm 1979).
 
 Holm, S. (1979). A simple sequentially rejective multiple test procedure. *Scandinavian
@@ -27,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from jdl.core.results import Kind, released
-from jdl.inference._estimate import weighted_difference
+from jdl.core.results import Kind, internal, released
+from jdl.inference._estimate import clusters_for, weighted_difference
 from jdl.inference._profile import age_band
 from jdl.matching import MatchResult
 
@@ -55,6 +56,9 @@ class SubgroupEstimate:
     p_adjusted: float | None = released(Kind.DERIVED, default=None)
     significant: bool = released(Kind.DERIVED, default=False)
     reason_not_reported: str | None = released(Kind.LABEL, default=None, omit_if_none=True)
+    # the comparison side's effective size (Kish), lab-internal: a hidden row's would repeat
+    # the headline's, so disclosure scales the row's released size by the headline's ratio
+    comparison_ess: int | None = internal(default=None)
 
 
 def comparison_weights(result: MatchResult, in_group: npt.NDArray[np.bool_]
@@ -94,15 +98,20 @@ def _estimate(result: MatchResult, outcome: str, in_group: npt.NDArray[np.bool_]
     t = result.treat
     n_t, n_c = int((keep & t).sum()), int((keep & ~t).sum())
     y = result.data[outcome].to_numpy(float)
+    wc = w[keep & ~t]
     row = SubgroupEstimate(dimension, level, n_t, n_c,
                            treatment_events=int(y[keep & t].sum()),
-                           comparison_events=round(float((y * w)[keep & ~t].sum())))
+                           comparison_events=round(float((y * w)[keep & ~t].sum())),
+                           comparison_ess=round(float(wc.sum() ** 2 / (wc**2).sum()))
+                           if len(wc) else 0)
     if n_t < min_treated:
         return replace(row, reason_not_reported=f"Fewer than {min_treated} people in the group.")
     pairs = not result.spec.replace and result.spec.method == "nearest"
-    est = weighted_difference(
-        result.data[outcome].to_numpy(float)[keep], t[keep], w[keep],
-        result.subclass[keep] if pairs else None, alpha=alpha)
+    person = (result.data["person_id"].to_numpy()[keep]
+              if "person_id" in result.data.columns else None)
+    cl = clusters_for(t[keep], result.subclass[keep] if pairs else None, person,
+                      pairs_design=pairs)
+    est = weighted_difference(y[keep], t[keep], w[keep], cl, alpha=alpha)
     return replace(row, difference=est.difference, ci_low=est.ci_low, ci_high=est.ci_high,
                    p_value=est.p_value)
 

@@ -216,8 +216,42 @@ def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any]:
         "comparison_n": fmt_count(rel, m.get("comparison_n"), (*path, "comparison_n")),
         "treatment_events": fmt_count(rel, m.get("treatment_events"), (*path, "treatment_events")),
         "chart": _charts.measure_chart(key, m) if with_chart and reported else None,
+        "groups": _group_intervals(rel, m, path, num, scale.unit) if reported else None,
+        "adjusted": _adjusted_sentence(rel, m, path, num, scale.unit) if reported else None,
     }
     return view
+
+
+def _group_intervals(rel: Released, m: dict[str, Any], path: tuple[str, ...],
+                     num: dict[str, Any], unit: str) -> Markup | None:
+    """Each group's value with its own 95% interval (as the JDL's tables show them), when
+    released."""
+    parts = []
+    for side, name in (("treatment", "Received support"), ("comparison", "comparison group")):
+        lo, hi = m.get(f"{side}_ci_low"), m.get(f"{side}_ci_high")
+        if is_missing(m.get(side)) or is_missing(lo) or is_missing(hi):
+            return None
+        low = fmt_number(rel, lo, (*path, f"{side}_ci_low"), **num)
+        high = fmt_number(rel, hi, (*path, f"{side}_ci_high"), **num)
+        parts.append(f"{name}: {fmt_number(rel, m.get(side), (*path, side), **num)} "
+                     f"(95% confidence interval {low} to {high})")
+    return Markup("; ".join(parts) + f" ({unit}).")
+
+
+def _adjusted_sentence(rel: Released, m: dict[str, Any], path: tuple[str, ...],
+                       num: dict[str, Any], unit: str) -> Markup | None:
+    """The covariate-adjusted difference (g-computation), when released."""
+    d, lo, hi = (m.get(k) for k in ("adjusted_difference", "adjusted_ci_low",
+                                    "adjusted_ci_high"))
+    if is_missing(d) or is_missing(lo) or is_missing(hi):
+        return None
+    signed = {**num, "signed": True}
+    return Markup(
+        "Adjusted for the characteristics used in matching (a model of the outcome on the "
+        "matched groups, as a check on the comparison), the difference is "
+        f"{fmt_number(rel, d, (*path, 'adjusted_difference'), **signed)} "
+        f"(95% confidence interval {fmt_number(rel, lo, (*path, 'adjusted_ci_low'), **signed)} "
+        f"to {fmt_number(rel, hi, (*path, 'adjusted_ci_high'), **signed)}; {unit}).")
 
 
 def can_say(headline: list[dict[str, Any]]) -> list[str]:
@@ -316,10 +350,18 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
     if m:
         method = _METHODS.get(str(m.get("method")), humanise(fmt_text(m.get("method"))))
         distance = _DISTANCES.get(str(m.get("distance")), fmt_text(m.get("distance")))
-        settings = [("Method", f"{method[:1].upper()}{method[1:]} on {distance}"),
-                    ("Comparison people per participant", fmt_text(m.get("ratio"))),
-                    ("Comparison people reused (with replacement)",
-                     "Yes" if m.get("replace") else "No")]
+        nearest = m.get("method") == "nearest"
+        settings = [("Method", f"{method[:1].upper()}{method[1:]} on {distance}"
+                     if nearest else f"{method[:1].upper()}{method[1:]}")]
+        if m.get("design"):
+            settings.append(("Design", fmt_text(m.get("design"))))
+        if m.get("design_rule"):
+            settings.append(("How the design was chosen", fmt_text(m.get("design_rule"))))
+        settings += [("Comparison people per participant",
+                      fmt_text(m.get("ratio")) if nearest
+                      else "varies (each comparison person is weighted)"),
+                     ("Comparison people reused (with replacement)",
+                      "Yes" if m.get("replace") else "No")]
         if not is_missing(m.get("caliper")):
             unit = (" standard deviations of the (logit) propensity score"
                     if m.get("std_caliper") else "")
@@ -339,6 +381,11 @@ def matching_block(rel: Released, threshold: float) -> dict[str, Any]:
                                                        ("matching", "treated_unmatched"))),
             ("Comparison people used", fmt_count(rel, m.get("controls_matched"),
                                                  ("matching", "controls_matched"))),
+            *([("Effective size of the comparison group (what its weighted people are "
+                "worth)", fmt_count(rel, m.get("comparison_ess"),
+                                    ("matching", "comparison_ess")))]
+              if not is_missing(m.get("comparison_ess"))
+              or rel.is_suppressed("matching", "comparison_ess") else []),
             ("Largest standardised difference after matching",
              fmt_number(rel, m.get("max_abs_smd_after"), ("matching", "max_abs_smd_after"),
                         digits=3)),

@@ -156,6 +156,7 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             stopping: threading.Event | None = None) -> JobState:
     """Run one claimed job to done or failed; if ``stopping`` is set meanwhile, the job is
     abandoned at its next stage and queued again (the completed stages' checkpoints kept)."""
+    from jdl.evaluation import CouldNotBeAnswered
     from jdl.run import run_evaluation as evaluate
 
     with sessions() as db:
@@ -190,6 +191,10 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
         log.info("job %s abandoned before its %s stage (worker stopping); queued again",
                  job_id, stop)
         return JobState.queued
+    except CouldNotBeAnswered as exc:  # the lab's minimum criteria: a decision, not a failure
+        if _requeued_by_stop(sessions, job_id, stopping):
+            return JobState.queued
+        return _finish(sessions, settings, job_id, JobState.declined, exc.message, saved)
     except JDLError as exc:
         if _requeued_by_stop(sessions, job_id, stopping):
             return JobState.queued
@@ -298,6 +303,8 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
         submission = db.get(Submission, job.submission_id)
         if state is JobState.failed:
             set_state(db, submission, SubmissionState.failed)
+        elif state is JobState.declined:
+            set_state(db, submission, SubmissionState.not_answerable)
         else:
             # the guard's finding is lab-internal: the organisation sees the same state and
             # wording whatever it is (a "held" state told it whether a person it added has a

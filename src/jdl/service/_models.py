@@ -35,7 +35,9 @@ LAB_ROLES = frozenset({Role.analyst, Role.reviewer, Role.admin})
 class SubmissionState(StrEnum):
     """queued -> running -> awaiting_review -> approved -> published (in the public catalogue,
     once the embargo date has passed); or failed (an analyst may re-run); or held (differencing
-    guard) until an analyst releases the hold."""
+    guard) until an analyst releases the hold; or not_answerable: the lab declined the request
+    under its minimum criteria (too few people after linkage and matching), recorded as "could
+    not be answered" as the Justice Data Lab does."""
 
     queued = "queued"
     running = "running"
@@ -44,6 +46,7 @@ class SubmissionState(StrEnum):
     approved = "approved"
     published = "published"
     failed = "failed"
+    not_answerable = "not_answerable"
 
 
 class JobState(StrEnum):
@@ -51,6 +54,7 @@ class JobState(StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    declined = "declined"  # below the lab's minimum criteria: "could not be answered"
 
 
 class Base(DeclarativeBase):

@@ -26,7 +26,8 @@ from jdl.core.errors import UsageError
 # section -> settings an analyst may change for one run (each decides the analysis, none the
 # lab's protections). Extend with care: the reviewer sees each change.
 RERUN_ALLOWED: dict[str, tuple[str, ...]] = {
-    "matching": ("method", "ratio", "replace", "caliper", "m_order", "exact"),
+    "matching": ("design", "candidate_ratios", "method", "ratio", "replace", "caliper",
+                 "m_order", "exact"),
     "linkage": ("match_threshold", "min_id_evidence", "candidate_floor"),
     "cohort": ("min_age_at_index", "index_window_days", "community_lookback_days",
                "pool_events"),
