@@ -5,7 +5,9 @@ once beforehand (its own case), as in a deployment."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 
 from bench.common import WORK_DIR, run_case, write_results
 from jdl.core.config import DEFAULT_SEED
@@ -43,8 +45,17 @@ def evaluate_case(people: int, size: int) -> dict:
     rows.to_csv(paths["upload"], index=False)
     out = WORK_DIR / "pipeline" / "out"
     shutil.rmtree(out, ignore_errors=True)
-    ev = evaluate(paths["upload"], paths["programme"], data, out)
-    return {"people": people, "submitted": size, "treatment_n": ev.results["treatment_n"]}
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def progress(stage: str) -> None:  # seconds from the start to each stage's beginning
+        stages[stage] = round(time.perf_counter() - start, 2)
+
+    ev = evaluate(paths["upload"], paths["programme"], data, out, progress=progress)
+    seconds = time.perf_counter() - start
+    return {"people": people, "submitted": size, "treatment_n": ev.results["treatment_n"],
+            "evaluate_s": round(seconds, 2), "stage_start_s": stages,
+            "load_avg_1m_after": round(os.getloadavg()[0], 2)}
 
 
 def main(quick: bool = False) -> list[dict]:
