@@ -55,10 +55,13 @@ SMALL_BAND = (60, 250)  # the issue's "60-250 participants" band for the CI-widt
 #: Named designs: MatchingSettings overrides (other keys go to ``jdl.matching.match``).
 #: ``one-to-one`` is today's (pre-issue-18) default written out, so it stays the reference when
 #: the default changes; ``default`` is whatever ``MatchingSettings()`` is in the code being run.
+#: ``design: fixed`` is the setting issue 18 adds to say "exactly these" (ignored before it).
 DESIGNS: dict[str, dict[str, Any]] = {
-    "one-to-one": {"method": "nearest", "ratio": 1, "replace": False, "caliper": 0.2},
+    "one-to-one": {"design": "fixed", "method": "nearest", "ratio": 1, "replace": False,
+                   "caliper": 0.2},
     "default": {},
-    "power-first-standin": {"method": "nearest", "ratio": 5, "replace": True, "caliper": 0.2},
+    "power-first-standin": {"design": "fixed", "method": "nearest", "ratio": 5, "replace": True,
+                            "caliper": 0.2},
 }
 REFERENCE = "one-to-one"
 TARGETS = {"coverage": (0.93, 0.97), "false_positive_rate": 0.055, "abs_bias_pp": 0.5,
@@ -70,13 +73,29 @@ JSONL = RESULTS_DIR / "validation_pipeline.jsonl"
 # --- designs ----------------------------------------------------------------------------------
 
 def resolve_design(overrides: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """(MatchingSettings, extra ``match`` keyword arguments) of one design."""
+    """(MatchingSettings, extra ``match`` keyword arguments) of one design.
+
+    A key that is neither a setting nor a ``match`` argument in the code being run is left out
+    (:func:`unknown_keys` lists it; the row records it): so one design can name a setting that
+    a newer version adds (``{"design": "fixed", ...}``) and still run on today's code."""
     from jdl.core.config import MatchingSettings
 
     fields = set(MatchingSettings.model_fields)
+    overrides = {k: v for k, v in overrides.items() if k not in unknown_keys(overrides)}
     settings = MatchingSettings.model_validate(  # validates the overrides
         {**MatchingSettings().model_dump(), **{k: v for k, v in overrides.items() if k in fields}})
     return settings, {k: v for k, v in overrides.items() if k not in fields}
+
+
+def unknown_keys(overrides: dict[str, Any]) -> list[str]:
+    """The design's keys this code has neither as a setting nor as a ``match`` argument."""
+    import inspect
+
+    from jdl.core.config import MatchingSettings
+    from jdl.matching import match
+
+    known = set(MatchingSettings.model_fields) | set(inspect.signature(match).parameters)
+    return sorted(k for k in overrides if k not in known)
 
 
 def design_fingerprint(overrides: dict[str, Any]) -> str:
@@ -282,7 +301,8 @@ def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
                     warnings.simplefilter("always")
                     result, effect = evaluate_design(frame, overrides, match_seed)
                 row = {**base, "design": design, "design_fingerprint": fingerprints[design],
-                       "overrides": overrides, "pool_rows": len(frame) - len(treated),
+                       "overrides": overrides, "ignored_keys": unknown_keys(overrides),
+                       "pool_rows": len(frame) - len(treated),
                        **evaluation_row(result, effect, population.outcomes,
                                         population.programmes[name]),
                        "warnings": sorted({str(w.message)[:80] for w in caught}),

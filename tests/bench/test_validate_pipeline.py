@@ -112,6 +112,14 @@ def test_designs_resolve_to_settings_and_identical_designs_run_once():
         vp.resolve_design({"ratio": "many"})
 
 
+def test_a_key_this_code_does_not_know_is_left_out_and_listed():
+    unknown = {"ratio": 2, "no_such_setting_xyz": "x"}
+    assert vp.unknown_keys(unknown) == ["no_such_setting_xyz"]
+    settings, extra = vp.resolve_design(unknown)
+    assert settings.ratio == 2 and extra == {}
+    assert vp.design_fingerprint(unknown) == vp.design_fingerprint({"ratio": 2})
+
+
 def test_rows_append_and_read_back(tmp_path):
     path = tmp_path / "rows.jsonl"
     vp.append_row(path, {"a": 1})
