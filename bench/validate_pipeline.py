@@ -194,18 +194,35 @@ def _upload(participants: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def evaluate_design(frame: pd.DataFrame, overrides: dict[str, Any], seed: int):
     """Match and estimate as the evaluation does (``jdl.evaluation._evaluate``): covariate
-    preparation with the design's exact strata, then ``_match`` and ``_effects``."""
+    preparation with the design's exact strata, then the design (``_design``, which chooses the
+    power-first design, where the code has it; else ``_match``) and ``_effects``.
+
+    Returns (match result, the rate's effect, the covariate-adjusted rate effect or None, the
+    design's name)."""
     from jdl.core.config import get_settings
-    from jdl.evaluation._evaluate import _effects, _match, covariate_spec
+    from jdl.evaluation import _evaluate as ev
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
     matching, extra = resolve_design(overrides)
     settings = get_settings().model_copy(update={"matching": matching})
-    spec = covariate_spec(tuple(matching.exact))
+    spec = ev.covariate_spec(tuple(matching.exact))
     prepared, _ = restrict_to_shared_levels(prepare_covariates(frame, spec), spec.categorical)
     covariates, exact = varying_covariates(prepared, spec), list(spec.exact)
-    result = _match(prepared, covariates, exact, settings, seed, **extra)
-    return result, _effects(result, settings)["reoffended"]
+    if hasattr(ev, "_design") and not extra:
+        design = ev._design(prepared, covariates, exact, settings, seed)
+        result, name = design.result, design.name
+    else:
+        result = ev._match(prepared, covariates, exact, settings, seed, **extra)
+        name = f"{result.spec.ratio}:1 replace={result.spec.replace}"
+    adjusted = None
+    try:
+        from jdl.inference import adjusted_effects
+    except ImportError:  # before issue 18's covariate-adjusted effects
+        pass
+    else:
+        adjusted = adjusted_effects(result, {"reoffended": "rate"}, covariates,
+                                    alpha=settings.inference.alpha)["reoffended"]
+    return result, ev._effects(result, settings)["reoffended"], adjusted, name
 
 
 def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> dict[str, Any]:
@@ -234,6 +251,17 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
         "max_abs_smd": float(balance.max_abs_smd),
         "balance_reportable": bool(balance.quality_ok),  # the lab reports this matching
     }
+
+
+def adjusted_columns(adjusted: Any) -> dict[str, Any]:
+    """The covariate-adjusted estimate's columns (``adj_*``), or the reason it is missing."""
+    if adjusted is None:
+        return {}
+    if isinstance(adjusted, str):
+        return {"adj_error": adjusted}
+    return {"adj_estimate": adjusted.difference, "adj_se": adjusted.se,
+            "adj_ci_low": adjusted.ci_low, "adj_ci_high": adjusted.ci_high,
+            "adj_p_value": adjusted.p_value}
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -310,12 +338,15 @@ def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
                 start = time.perf_counter()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    result, effect = evaluate_design(frame, overrides, match_seed)
+                    result, effect, adjusted, design_name = evaluate_design(
+                        frame, overrides, match_seed)
                 row = {**base, "design": design, "design_fingerprint": fingerprints[design],
                        "overrides": overrides, "ignored_keys": unknown_keys(overrides),
                        "pool_rows": len(frame) - len(treated),
                        **evaluation_row(result, effect, population.outcomes,
                                         population.programmes[name]),
+                       **adjusted_columns(adjusted), "design_used": design_name,
+                       "jdl_source": os.environ.get("JDL_SOURCE_LABEL", "this worktree"),
                        "warnings": sorted({str(w.message)[:80] for w in caught}),
                        "seconds": round(time.perf_counter() - start, 2)}
                 append_row(out, row)
@@ -439,10 +470,25 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def with_adjusted(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows plus, for rows with a covariate-adjusted estimate, a copy under the design name
+    ``"<design> +adjusted"`` with the adjusted estimate, interval and p-value in place."""
+    if "adj_estimate" not in rows:
+        return rows
+    adj = rows[rows["adj_estimate"].notna()].copy()
+    for col in ("estimate", "ci_low", "ci_high", "p_value"):
+        adj[col] = adj["adj_" + col]
+    adj["design"] = adj["design"] + " +adjusted"
+    return pd.concat([rows, adj], ignore_index=True)
+
+
 def write_summary(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     rows = pd.DataFrame(read_rows(out))
     if rows.empty:
         raise SystemExit(f"no evaluations in {out}")
+    # two processes may have made the same row: keep one
+    rows = rows[~rows.apply(lambda r: row_key(r), axis=1).duplicated()]
+    rows = with_adjusted(rows)
     result = summary(rows)
     table = markdown(result)
     print(table)
