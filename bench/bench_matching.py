@@ -134,6 +134,10 @@ def psmpy_match(frame: pd.DataFrame) -> tuple[Any, str, float]:
 SIDE_BY_SIDE: dict[str, dict[str, Any]] = {
     "nearest 1:1": {},
     "nearest 5:1 replace caliper 0.2": {"ratio": 5, "replace": True, "caliper": 0.2},
+    # the power-first design's matching step: the caliper on the logit of the score (MatchIt's
+    # link = "linear.logit"; jdl: the fit's linear predictor as the distance, fit timed too)
+    "nearest 5:1 replace logit caliper 0.2": {"ratio": 5, "replace": True, "caliper": 0.2,
+                                              "logit": True},
 }
 MATCHIT_SCRIPT = r"""
 suppressPackageStartupMessages(library(MatchIt))
@@ -142,9 +146,10 @@ d <- read.csv(args[1])
 d$region <- factor(d$region, levels = sprintf("r%d", 0:9))
 ratio <- as.numeric(args[2]); replace <- args[3] == "TRUE"
 caliper <- if (args[4] == "NA") NULL else as.numeric(args[4])
+link <- if (args[6] == "TRUE") "linear.logit" else "logit"
 f <- treat ~ age + priors + custody + employment + risk + years_since + region
 t0 <- proc.time()
-m <- matchit(f, data = d, method = "nearest", distance = "glm", ratio = ratio,
+m <- matchit(f, data = d, method = "nearest", distance = "glm", link = link, ratio = ratio,
              replace = replace, caliper = caliper)
 used <- proc.time() - t0
 w <- m$weights
@@ -174,10 +179,16 @@ def case_jdl_csv(csv: str, spec: str, repeats: int = 3) -> dict[str, Any]:
 
     df = pd.read_csv(csv)
     df["region"] = pd.Categorical(df["region"], categories=LEVELS)
+    kw = dict(SIDE_BY_SIDE[spec])
+    logit = kw.pop("logit", False)
     walls, cpus = [], []
     for _ in range(repeats):
         start, cpu = time.perf_counter(), time.process_time()
-        m = match(df, "treat", COVS, **SIDE_BY_SIDE[spec])
+        if logit:
+            from jdl.matching._design_choice import linear_predictor  # issue 18's
+
+            kw["distance"] = linear_predictor(df, "treat", COVS)
+        m = match(df, "treat", COVS, **kw)
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
     keep = m.weights > 0
@@ -205,7 +216,8 @@ def case_matchit_csv(csv: str, spec: str) -> dict[str, Any]:
     out = f"{csv}.matchit-{spec.replace(' ', '_')}.csv"
     done = subprocess.run(
         ["Rscript", str(script), csv, str(kw.get("ratio", 1)),
-         str(kw.get("replace", False)).upper(), str(kw.get("caliper", "NA")), out],
+         str(kw.get("replace", False)).upper(), str(kw.get("caliper", "NA")), out,
+         str(kw.get("logit", False)).upper()],
         capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"skipped": "MatchIt failed: " + done.stderr.strip()[-300:]}

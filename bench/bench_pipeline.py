@@ -58,11 +58,19 @@ def evaluate_case(people: int, size: int) -> dict:
             "load_avg_1m_after": round(os.getloadavg()[0], 2)}
 
 
-def main(quick: bool = False) -> list[dict]:
+def main(quick: bool = False, label: str = "") -> list[dict]:
+    """``label``: results go to ``pipeline-<label>.json`` (e.g. one file per code version)."""
     people = 200_000 if quick else 1_000_000
     records = [
         run_case(f"link_train_{people}", train_case, people),
         run_case(f"evaluate_1000_vs_{people}", evaluate_case, people, 1000),
     ]
-    write_results("pipeline", records)
+    write_results(f"pipeline-{label}" if label else "pipeline", records)
     return records
+
+
+if __name__ == "__main__":
+    import sys
+
+    label = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--label=")), "")
+    main(quick="--quick" in sys.argv, label=label)
