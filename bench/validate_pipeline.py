@@ -192,13 +192,15 @@ def _upload(participants: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # --- one evaluation ---------------------------------------------------------------------------
 
-def evaluate_design(frame: pd.DataFrame, overrides: dict[str, Any], seed: int):
+def evaluate_design(frame: pd.DataFrame, overrides: dict[str, Any], seed: int,
+                    adjusted: bool = False):
     """Match and estimate as the evaluation does (``jdl.evaluation._evaluate``): covariate
     preparation with the design's exact strata, then the design (``_design``, which chooses the
     power-first design, where the code has it; else ``_match``) and ``_effects``.
 
     Returns (match result, the rate's effect, the covariate-adjusted rate effect or None, the
-    design's name)."""
+    design's name). ``adjusted``: also the covariate-adjusted effect (g-computation; it costs
+    about as much again as the rest of an evaluation)."""
     from jdl.core.config import get_settings
     from jdl.evaluation import _evaluate as ev
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
@@ -214,15 +216,13 @@ def evaluate_design(frame: pd.DataFrame, overrides: dict[str, Any], seed: int):
     else:
         result = ev._match(prepared, covariates, exact, settings, seed, **extra)
         name = f"{result.spec.ratio}:1 replace={result.spec.replace}"
-    adjusted = None
-    try:
-        from jdl.inference import adjusted_effects
-    except ImportError:  # before issue 18's covariate-adjusted effects
-        pass
-    else:
-        adjusted = adjusted_effects(result, {"reoffended": "rate"}, covariates,
-                                    alpha=settings.inference.alpha)["reoffended"]
-    return result, ev._effects(result, settings)["reoffended"], adjusted, name
+    adjusted_effect = None
+    if adjusted:
+        from jdl.inference import adjusted_effects  # issue 18's covariate-adjusted effects
+
+        adjusted_effect = adjusted_effects(result, {"reoffended": "rate"}, covariates,
+                                           alpha=settings.inference.alpha)["reoffended"]
+    return result, ev._effects(result, settings)["reoffended"], adjusted_effect, name
 
 
 def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> dict[str, Any]:
@@ -303,7 +303,7 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
         designs: dict[str, dict[str, Any]], out: Path, limit: int | None = None,
-        match_seed: int = 1, null_max_reps: int | None = None) -> int:
+        match_seed: int = 1, null_max_reps: int | None = None, adjusted: bool = False) -> int:
     """Evaluate every planned cohort with every design; returns the rows written now.
 
     BLAS runs on one thread: the logistic fits are small, and on a shared machine a
@@ -338,14 +338,14 @@ def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
                 start = time.perf_counter()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    result, effect, adjusted, design_name = evaluate_design(
-                        frame, overrides, match_seed)
+                    result, effect, adjusted_effect, design_name = evaluate_design(
+                        frame, overrides, match_seed, adjusted)
                 row = {**base, "design": design, "design_fingerprint": fingerprints[design],
                        "overrides": overrides, "ignored_keys": unknown_keys(overrides),
                        "pool_rows": len(frame) - len(treated),
                        **evaluation_row(result, effect, population.outcomes,
                                         population.programmes[name]),
-                       **adjusted_columns(adjusted), "design_used": design_name,
+                       **adjusted_columns(adjusted_effect), "design_used": design_name,
                        "jdl_source": os.environ.get("JDL_SOURCE_LABEL", "this worktree"),
                        "warnings": sorted({str(w.message)[:80] for w in caught}),
                        "seconds": round(time.perf_counter() - start, 2)}
@@ -518,6 +518,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--design", action="append", default=[], metavar="NAME=JSON",
                         help="a design (MatchingSettings overrides); repeat; default: "
                              + ", ".join(DESIGNS))
+    parser.add_argument("--adjusted", action="store_true",
+                        help="also the covariate-adjusted estimate (slow)")
     parser.add_argument("--limit", type=int, default=None, help="stop after N new rows")
     parser.add_argument("--out", type=Path, default=JSONL)
     parser.add_argument("--summarise", action="store_true", help="only rebuild the summary")
@@ -533,7 +535,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.summarise:
         seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.populations))
         written = run(seeds, args.people, tuple(args.sizes), args.max_reps, designs, args.out,
-                      args.limit, null_max_reps=args.null_max_reps)
+                      args.limit, null_max_reps=args.null_max_reps, adjusted=args.adjusted)
     meta = {"rows_written_this_run": written,
             "seconds_this_run": round(time.perf_counter() - start, 1),
             "load_avg": os.getloadavg()}
