@@ -449,8 +449,17 @@ def summary(rows: pd.DataFrame, reference: str = REFERENCE) -> dict[str, Any]:
             "small_60_250": summarise(mine[mine["size"].between(*SMALL_BAND)]),
             "ci_width_vs_" + reference: reduction,
             "checks": checks(overall, reduction),
+            # what the design resolved to on each cohort (the power-first rule's k), and which code
+            "design_used": _counts(mine, "design_used"),
+            "jdl_source": _counts(mine, "jdl_source"),
         }
     return out
+
+
+def _counts(rows: pd.DataFrame, column: str) -> dict[str, int]:
+    if column not in rows:
+        return {}
+    return {str(k): int(v) for k, v in rows[column].fillna("not recorded").value_counts().items()}
 
 
 def markdown(result: dict[str, Any]) -> str:

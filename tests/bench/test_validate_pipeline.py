@@ -126,3 +126,20 @@ def test_rows_append_and_read_back(tmp_path):
     vp.append_row(path, {"a": np.float64(2.5)})
     assert vp.read_rows(path) == [{"a": 1}, {"a": 2.5}]
     assert json.loads(path.read_text().splitlines()[1]) == {"a": 2.5}
+
+
+def test_the_adjusted_estimate_is_summarised_as_its_own_design():
+    rows = pd.DataFrame([
+        _row("k", 0.05, 0.0, 0.1, 0.0, adj_estimate=0.01, adj_ci_low=-0.02, adj_ci_high=0.04,
+             adj_p_value=0.5, design_used="power-first (5:1 with replacement)"),
+        _row("k", 0.05, 0.0, 0.1, 0.0, adj_estimate=None, adj_ci_low=None, adj_ci_high=None,
+             adj_p_value=None, rep=1, design_used="power-first (3:1 with replacement)"),
+    ])
+    both = vp.with_adjusted(rows)
+    adj = both[both["design"] == "k +adjusted"]
+    assert len(adj) == 1 and adj["estimate"].iloc[0] == 0.01 and adj["ci_high"].iloc[0] == 0.04
+    out = vp.summary(both)
+    assert out["k +adjusted"]["overall"]["bias_pp"] == pytest.approx(1.0)
+    assert out["k"]["overall"]["coverage_95"] == 1.0  # 0 is on the lower limit: covered
+    assert out["k"]["design_used"] == {"power-first (5:1 with replacement)": 1,
+                                       "power-first (3:1 with replacement)": 1}
