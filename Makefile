@@ -98,7 +98,7 @@ bench-setup: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/python -m bench.validate
-	$(BIN)/python -m bench.validate_pipeline --populations 3
+	$(BIN)/python -m bench.validate_pipeline
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

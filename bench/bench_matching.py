@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,142 @@ def psmpy_match(frame: pd.DataFrame) -> tuple[Any, str, float]:
     return psm, matcher.__name__, time.perf_counter() - start
 
 
+# --- side by side with R's MatchIt on the same table -------------------------------------------
+
+#: The designs timed side by side (jdl ``match`` keyword arguments; the same in MatchIt):
+#: today's 1:1 reference and k:1 nearest neighbour with replacement (issue 18's power-first
+#: family; its caliper on the score's SD as ``std.caliper = TRUE`` in both).
+SIDE_BY_SIDE: dict[str, dict[str, Any]] = {
+    "nearest 1:1": {},
+    "nearest 5:1 replace caliper 0.2": {"ratio": 5, "replace": True, "caliper": 0.2},
+    # the power-first design's matching step: the caliper on the logit of the score (MatchIt's
+    # link = "linear.logit"; jdl: the fit's linear predictor as the distance, fit timed too)
+    "nearest 5:1 replace logit caliper 0.2": {"ratio": 5, "replace": True, "caliper": 0.2,
+                                              "logit": True},
+}
+MATCHIT_SCRIPT = r"""
+suppressPackageStartupMessages(library(MatchIt))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+d$region <- factor(d$region, levels = sprintf("r%d", 0:9))
+ratio <- as.numeric(args[2]); replace <- args[3] == "TRUE"
+caliper <- if (args[4] == "NA") NULL else as.numeric(args[4])
+link <- if (args[6] == "TRUE") "linear.logit" else "logit"
+f <- treat ~ age + priors + custody + employment + risk + years_since + region
+t0 <- proc.time()
+m <- matchit(f, data = d, method = "nearest", distance = "glm", link = link, ratio = ratio,
+             replace = replace, caliper = caliper)
+used <- proc.time() - t0
+w <- m$weights
+write.csv(data.frame(row = which(w > 0), weight = w[w > 0]), args[5], row.names = FALSE)
+cat(sprintf(paste0('{"matchit_s": %.4f, "matchit_cpu_s": %.4f, "n_treated": %d, ',
+                   '"n_control": %d, "version": "%s", "r": "%s"}\n'),
+            used[["elapsed"]], used[["user.self"]] + used[["sys.self"]],
+            sum(w > 0 & d$treat == 1), sum(w > 0 & d$treat == 0),
+            as.character(packageVersion("MatchIt")), R.version.string))
+"""
+
+
+def side_by_side_data(n_treated: int, n_control: int) -> dict[str, Any]:
+    """Write ``make_data``'s table once as CSV (what both sides read; reading is not timed)."""
+    from bench.common import WORK_DIR
+
+    out = WORK_DIR / "matching" / f"side-{n_treated}-{n_control}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        make_data(n_treated, n_control).drop(columns=["index_year"]).to_csv(out, index=False)
+    return {"path": str(out)}
+
+
+def case_jdl_csv(csv: str, spec: str, repeats: int = 3) -> dict[str, Any]:
+    """Time ``jdl.matching.match`` (glm fit + matching + weights) on the CSV's table."""
+    from jdl.matching import match
+
+    df = pd.read_csv(csv)
+    df["region"] = pd.Categorical(df["region"], categories=LEVELS)
+    kw = dict(SIDE_BY_SIDE[spec])
+    logit = kw.pop("logit", False)
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        if logit:
+            from jdl.matching._design_choice import linear_predictor  # issue 18's
+
+            kw["distance"] = linear_predictor(df, "treat", COVS)
+        m = match(df, "treat", COVS, **kw)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    keep = m.weights > 0
+    pd.DataFrame({"row": np.flatnonzero(keep) + 1, "weight": m.weights[keep]}).to_csv(
+        f"{csv}.jdl-{spec.replace(' ', '_')}.csv", index=False)
+    return {"match_s": round(walls[0], 3), "match_s_min": round(min(walls), 3),
+            "match_s_all": [round(w, 3) for w in walls], "match_cpu_s": round(cpus[0], 3),
+            "treated_matched": m.n_treated_matched, "controls_matched": m.n_control_matched}
+
+
+def case_matchit_csv(csv: str, spec: str) -> dict[str, Any]:
+    """Time ``matchit()`` alone in Rscript (the MatchIt on ``R_LIBS``, e.g. 4.7 built from its
+    source; Debian's r-cran-matchit 4.5.1 is not the reference)."""
+    import json
+    import shutil
+    import subprocess
+
+    from bench.common import WORK_DIR
+
+    if shutil.which("Rscript") is None:
+        return {"skipped": "R is not installed"}
+    script = WORK_DIR / "matching" / "matchit.R"
+    script.write_text(MATCHIT_SCRIPT)
+    kw = SIDE_BY_SIDE[spec]
+    out = f"{csv}.matchit-{spec.replace(' ', '_')}.csv"
+    done = subprocess.run(
+        ["Rscript", str(script), csv, str(kw.get("ratio", 1)),
+         str(kw.get("replace", False)).upper(), str(kw.get("caliper", "NA")), out,
+         str(kw.get("logit", False)).upper()],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"skipped": "MatchIt failed: " + done.stderr.strip()[-300:]}
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    jdl_path = Path(f"{csv}.jdl-{spec.replace(' ', '_')}.csv")
+    if jdl_path.exists():
+        both = pd.read_csv(jdl_path).merge(pd.read_csv(out), on="row", how="outer",
+                                           suffixes=("_jdl", "_r")).fillna(0.0)
+        same = np.isclose(both.weight_jdl, both.weight_r, rtol=1e-9, atol=1e-12)
+        record.update(rows_same_weight=int(same.sum()), rows_either=len(both),
+                      identical_matched_set=bool(same.all()))
+    return record
+
+
+def side_by_side(n_treated: int = 10_000, n_control: int = 1_000_000,
+                 specs: list[str] | None = None, repeats: int = 3) -> list[dict]:
+    """jdl and MatchIt on one table, each design; the speed-up is MatchIt's ``matchit()`` time
+    over jdl's ``match`` time (wall: first run and fastest of ``repeats``; and CPU). Results are
+    written after each design and merged with the file's records of other designs (a run of
+    some ``specs`` keeps the others' figures)."""
+    import json
+
+    from bench.common import RESULTS_DIR
+
+    data = run_case("prepare side-by-side table", side_by_side_data, n_treated, n_control)
+    path = RESULTS_DIR / "matching_side_by_side.json"
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    records: list[dict] = []
+    for spec in specs or list(SIDE_BY_SIDE):
+        jdl = run_case(f"jdl {spec} {n_treated}x{n_control}", case_jdl_csv, data["path"], spec,
+                       repeats)
+        r = run_case(f"MatchIt {spec} {n_treated}x{n_control}", case_matchit_csv,
+                     data["path"], spec)
+        if jdl.get("match_s") and r.get("matchit_s"):
+            r["speedup_wall_vs_jdl_first"] = round(r["matchit_s"] / jdl["match_s"], 2)
+            r["speedup_wall_vs_jdl_min"] = round(r["matchit_s"] / jdl["match_s_min"], 2)
+            r["speedup_cpu"] = round(r["matchit_cpu_s"] / jdl["match_cpu_s"], 2)
+        records += [{"spec": spec, "peer": "jdl", **jdl}, {"spec": spec, "peer": "MatchIt", **r}]
+        done = {rec["spec"] for rec in records}
+        write_results("matching_side_by_side",
+                      [rec for rec in old if rec.get("spec") not in done] + records)
+    return records
+
+
 def main(quick: bool = False) -> list[dict]:
     big_t, big_c = (1_000, 100_000) if quick else (10_000, 1_000_000)
     records = [
@@ -148,4 +285,9 @@ def main(quick: bool = False) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    if "--side-by-side" in sys.argv:
+        chosen = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--spec=")]
+        reps = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--repeats=")), 3)
+        side_by_side(specs=chosen or None, repeats=reps)
+    else:
+        main(quick="--quick" in sys.argv)

@@ -5,7 +5,9 @@ once beforehand (its own case), as in a deployment."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 
 from bench.common import WORK_DIR, run_case, write_results
 from jdl.core.config import DEFAULT_SEED
@@ -43,15 +45,32 @@ def evaluate_case(people: int, size: int) -> dict:
     rows.to_csv(paths["upload"], index=False)
     out = WORK_DIR / "pipeline" / "out"
     shutil.rmtree(out, ignore_errors=True)
-    ev = evaluate(paths["upload"], paths["programme"], data, out)
-    return {"people": people, "submitted": size, "treatment_n": ev.results["treatment_n"]}
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def progress(stage: str) -> None:  # seconds from the start to each stage's beginning
+        stages[stage] = round(time.perf_counter() - start, 2)
+
+    ev = evaluate(paths["upload"], paths["programme"], data, out, progress=progress)
+    seconds = time.perf_counter() - start
+    return {"people": people, "submitted": size, "treatment_n": ev.results["treatment_n"],
+            "evaluate_s": round(seconds, 2), "stage_start_s": stages,
+            "load_avg_1m_after": round(os.getloadavg()[0], 2)}
 
 
-def main(quick: bool = False) -> list[dict]:
+def main(quick: bool = False, label: str = "") -> list[dict]:
+    """``label``: results go to ``pipeline-<label>.json`` (e.g. one file per code version)."""
     people = 200_000 if quick else 1_000_000
     records = [
         run_case(f"link_train_{people}", train_case, people),
         run_case(f"evaluate_1000_vs_{people}", evaluate_case, people, 1000),
     ]
-    write_results("pipeline", records)
+    write_results(f"pipeline-{label}" if label else "pipeline", records)
     return records
+
+
+if __name__ == "__main__":
+    import sys
+
+    label = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--label=")), "")
+    main(quick="--quick" in sys.argv, label=label)
