@@ -335,7 +335,8 @@ def test_every_route_with_a_submission_answers_the_other_organisation_like_a_mis
         for number in (theirs, missing):
             url = path.replace("{submission_id}", str(number))
             if path.startswith("/api/"):
-                answer = api.request(method, url, **({"json": {}} if method == "POST" else {}))
+                answer = api.request(method, url, **(
+                    {"json": {"embargo_until": "2099-01-01"}} if method == "POST" else {}))
             else:
                 answer = web.request(method, url, **(
                     {"data": {"csrf_token": token, "embargo_until": "2099-01-01"}}
@@ -429,18 +430,45 @@ def test_lab_only_and_admin_routes_refuse_each_other_role(real, evaluated):
 
 # --- 1. roles belong to the lab; identity from the account -------------------------------------
 
-@pytest.mark.parametrize("org,role", [
-    (ORG_A, "reviewer"), (ORG_A, "admin"), (ORG_B, "analyst"),
-    ("justice data lab", "reviewer"), ("Justice  Data Lab", "admin"),
-    ("Justice Data Lab.", "analyst"), ("Justice Data Lab\u200b", "reviewer"),
-    ("Justice Data Lab", "Reviewer"), ("Justice Data Lab", "superuser")])
-def test_the_cli_gives_lab_roles_only_in_the_lab(real, org, role):
-    if org not in (LAB, ORG_A, ORG_B):
-        real.cli("admin", "create-org", org)  # a lookalike organisation (may be refused)
-    made = real.cli("admin", "create-user", "--org", org, "--role", role, "--email",
-                    f"rogue{abs(hash((org, role))) % 10**8}@x.example")
-    assert made.returncode != 0, made.stdout
-    assert "Traceback" not in made.stderr and made.stderr.strip()
+ROGUE_ROLES = [(ORG_A, "reviewer"), (ORG_A, "admin"), (ORG_B, "analyst"),
+               ("justice data lab", "reviewer"), ("Justice  Data Lab", "admin"),
+               ("Justice Data Lab.", "analyst"), ("Justice Data Lab\u200b", "reviewer"),
+               (" Justice Data Lab", "superuser"), (LAB, "Reviewer"), (LAB, "ADMIN")]
+
+BATCH = """
+import json, sys
+from jdl.cli import main
+codes = []
+for args in json.loads(sys.argv[1]):
+    try:
+        main(args)
+        codes.append(0)
+    except SystemExit as exit_:
+        codes.append(exit_.code)
+print(json.dumps(codes))
+"""
+
+
+def test_the_cli_gives_lab_roles_only_in_the_lab(real):
+    """``jdl admin create-user`` with a lab role in another organisation, a lookalike of the
+    lab (case, spacing, a dot, a zero-width space) or an odd role spelling: all refused (one
+    process runs the CLI for every case)."""
+    calls = []
+    for n, (org, role) in enumerate(ROGUE_ROLES):
+        if org not in (LAB, ORG_A, ORG_B):
+            calls.append(["admin", "create-org", org])
+        calls.append(["admin", "create-user", "--org", org, "--role", role,
+                      "--email", f"rogue{n}@x.example"])
+    done = subprocess.run([sys.executable, "-c", BATCH, json.dumps(calls)], capture_output=True,
+                          text=True, timeout=300, env=service_env(real.settings, COLUMNS="200"))
+    codes = json.loads(done.stdout.strip().splitlines()[-1])
+    made = [call for call, code in zip(calls, codes, strict=True)
+            if call[1] == "create-user" and code == 0]
+    assert made == [], made
+    assert "Traceback" not in done.stderr
+    with contextlib.closing(real.db()) as db:
+        assert db.execute("SELECT count(*) FROM users WHERE email LIKE 'rogue%'").fetchone() \
+            == (0,)
 
 
 def test_set_role_and_reactivation_cannot_move_a_lab_role_out_of_the_lab(real):
@@ -556,15 +584,16 @@ def test_deactivation_ends_sessions_and_token_at_once(real):
     assert sign_in(real.web("127.0.0.7"), account.email, CHOSEN).status_code == 401
 
 
-@pytest.mark.parametrize("password", ["password1234", "Password1234!", "P@ssw0rd2024",
-                                      "aaaaaaaaaaaa", "qwertyuiopas", "123456789012",
-                                      "opendoor2024!", "short pass"])
-def test_the_password_policy_refuses_common_and_contextual_passwords(real, password):
-    key = f"pw{abs(hash(password)) % 10**6}"
-    account = real.user(key, ORG_B, "submitter")
+def test_the_password_policy_refuses_common_and_contextual_passwords(real):
+    account = real.user("policy", ORG_B, "submitter")
     web = real.web("127.0.0.8")
     sign_in(web, account.email, account.password)
-    assert change_password(web, account.password, password).status_code == 422
+    for password in ("password1234", "Password1234!", "P@ssw0rd2024", "aaaaaaaaaaaa",
+                     "qwertyuiopas", "123456789012", "opendoor2024!", "policy@opendoor",
+                     "short pass", "x" * 257):
+        assert change_password(web, account.password, password).status_code == 422, password
+    assert change_password(web, account.password, "ember quartz willow thimble") \
+        .headers["location"] == "/"
 
 
 @pytest.mark.xfail(strict=True, reason="finding: keyboard walks with a digit suffix or "
@@ -619,6 +648,46 @@ def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
     unknown_ms = statistics.median(times["unknown"]) * 1000
     report("sign-in timing", known_ms=round(known_ms), unknown_ms=round(unknown_ms))
     assert abs(known_ms - unknown_ms) < 0.25 * known_ms
+
+
+@pytest.mark.xfail(strict=True, reason="finding: sign-in (and /password) check the Argon2id "
+                   "hash inside an async handler, on the event loop: while anonymous clients "
+                   "send a dozen sign-ins (unknown emails, one per address, no limit reached) "
+                   "every other request of every user waits (/healthz: median ~0.5 s, max "
+                   "~3 s, against 9 ms idle)")
+def test_sign_ins_do_not_stall_everyone_else(real):
+    import threading
+
+    def attempt(n: int) -> None:
+        web = real.web(f"127.0.4.{n + 1}")
+        web.post("/login", data={"csrf_token": csrf(web.get("/login").text),
+                                 "email": f"nobody{n}@x.example", "password": "wrong guess"})
+
+    def probe(stop: threading.Event, seconds: list[float]) -> None:
+        web = real.web("127.0.4.200")
+        while not stop.is_set():
+            started = time.perf_counter()
+            web.get("/healthz")
+            seconds.append(time.perf_counter() - started)
+            time.sleep(0.05)
+
+    latencies: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=probe, args=(stop, latencies))
+    prober.start()
+    attempts = [threading.Thread(target=attempt, args=(n,)) for n in range(12)]
+    started = time.perf_counter()
+    for thread in attempts:
+        thread.start()
+    for thread in attempts:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    prober.join()
+    report("healthz during 12 anonymous sign-ins", probes=len(latencies),
+           median_ms=round(statistics.median(latencies) * 1000),
+           max_ms=round(max(latencies) * 1000), sign_ins_s=round(elapsed, 1))
+    assert max(latencies) < 1.0
 
 
 # --- 3. re-runs with reviewed settings ---------------------------------------------------------
@@ -818,10 +887,44 @@ def test_a_slow_body_is_cut_off(real):
     assert answer.startswith(b"HTTP/1.1 408") and seconds < 15
 
 
+@pytest.mark.xfail(strict=True, reason="finding (medium-low, a rogue or stolen submitter "
+                   "account): an organisation's uploads in progress are not bounded - the "
+                   "queue quota counts stored jobs only - so one account holding many slow "
+                   "uploads (a chunk every < 30 s keeps each alive) fills incoming/ with up to "
+                   "50 MB each, beyond its quota of 10")
+def test_one_account_cannot_hold_more_uploads_in_progress_than_its_quota(real):
+    token = real.accounts["sub_a"].token
+    storage = Path(real.settings.service.storage_dir) / "incoming"
+    quota = real.settings.service.max_queued_jobs_per_org
+    head = (f"POST /api/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+            f"\r\nContent-Type: {MULTIPART}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    first = b"".join(multipart_upload(iter([b"forename,surname\n" + b"x" * MB]),
+                                      fields={"programme": "{}"}))[:-40]
+    sockets, answered = [], 0
+    try:
+        for _ in range(quota + 5):
+            sock = socket.create_connection(("127.0.0.1", real.server.port), timeout=30)
+            sock.sendall(head + f"{len(first):x}\r\n".encode() + first + b"\r\n")
+            sockets.append(sock)
+        time.sleep(3)
+        for sock in sockets:
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                answered += bool(sock.recv(100))
+        staged = len(list(storage.iterdir()))
+        report("slow uploads held by one account", opened=len(sockets), staged=staged,
+               answered=answered, quota=quota)
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert staged <= quota
+
+
 # --- workbook bombs -----------------------------------------------------------------------------
 
-def _xlsx(sheet_xml: bytes, shared: bytes | None = None) -> bytes:
-    """A minimal workbook around one sheet's XML (and a shared-strings part)."""
+def _xlsx(sheet_xml, shared=None) -> bytes:
+    """A minimal workbook around one sheet's XML (and a shared-strings part); each part is
+    bytes or an iterable of byte pieces (streamed into the zip: a 1 GB part is never whole)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml",
@@ -855,9 +958,13 @@ def _xlsx(sheet_xml: bytes, shared: bytes | None = None) -> bytes:
                        'officeDocument/2006/relationships/sharedStrings" '
                        'Target="sharedStrings.xml"/>' if shared is not None else '')
                    + '</Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml", sheet_xml)
-        if shared is not None:
-            z.writestr("xl/sharedStrings.xml", shared)
+        for name, part in (("xl/worksheets/sheet1.xml", sheet_xml),
+                           ("xl/sharedStrings.xml", shared)):
+            if part is None:
+                continue
+            with z.open(name, "w", force_zip64=True) as fh:
+                for piece in ([part] if isinstance(part, bytes) else part):
+                    fh.write(piece)
     return out.getvalue()
 
 
@@ -866,23 +973,26 @@ SHEET_HEAD = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlfor
 SHEET_TAIL = b"</sheetData></worksheet>"
 
 
-def _bombs() -> dict[str, bytes]:
-    header = (b'<row r="1"><c r="A1" t="inlineStr"><is><t>forename</t></is></c>'
-              b'<c r="B1" t="inlineStr"><is><t>surname</t></is></c></row>')
-    many_rows = SHEET_HEAD + header + b"".join(
-        b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r) for r in range(2, 1_048_577)) \
-        + SHEET_TAIL
-    giant_shared = (b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
-                    b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>'
-                    + b"A" * (400 * MB) + b"</t></si></sst>")
-    shared_sheet = SHEET_HEAD + b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>' + SHEET_TAIL
-    giant_inline = SHEET_HEAD + b'<row r="1"><c r="A1" t="inlineStr"><is><t>' \
-        + b"B" * (400 * MB) + b"</t></is></c></row>" + SHEET_TAIL
-    zip_bomb = SHEET_HEAD + b" " * (1024 * MB) + SHEET_TAIL
-    return {"1,048,576 rows": _xlsx(many_rows),
-            "400 MB shared string": _xlsx(shared_sheet, giant_shared),
-            "400 MB inline string": _xlsx(giant_inline),
-            "1 GB of blanks (zip bomb)": _xlsx(zip_bomb)}
+def _bomb(kind: str) -> bytes:
+    """One workbook bomb, built only when asked for (the strings are hundreds of MB)."""
+    if kind == "1,048,576 rows":
+        header = (b'<row r="1"><c r="A1" t="inlineStr"><is><t>forename</t></is></c>'
+                  b'<c r="B1" t="inlineStr"><is><t>surname</t></is></c></row>')
+        return _xlsx(SHEET_HEAD + header + b"".join(
+            b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r)
+            for r in range(2, 1_048_577)) + SHEET_TAIL)
+    if kind == "400 MB shared string":
+        shared = [b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+                  b'spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>',
+                  *[b"A" * MB] * 400, b"</t></si></sst>"]
+        return _xlsx(SHEET_HEAD + b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+                     + SHEET_TAIL, shared)
+    if kind == "400 MB inline string":
+        return _xlsx([SHEET_HEAD + b'<row r="1"><c r="A1" t="inlineStr"><is><t>',
+                      *[b"B" * MB] * 400, b"</t></is></c></row>" + SHEET_TAIL])
+    if kind == "1 GB of blanks (zip bomb)":
+        return _xlsx([SHEET_HEAD, *[b" " * MB] * 1024, SHEET_TAIL])
+    raise AssertionError(kind)
 
 
 @pytest.mark.slow
@@ -895,7 +1005,7 @@ def test_workbook_bombs_are_refused_cheaply(fresh, kind):
     """Each bomb uploaded by a signed-in submitter: refused (422) within a few CPU-seconds of
     the server and under 200 MB above idle."""
     with heavy():
-        content = _bombs()[kind]
+        content = _bomb(kind)
         pid = fresh.server.process.pid
         before = proc_figures(pid)
         started = time.monotonic()
@@ -954,8 +1064,8 @@ def test_sigkill_of_the_server_mid_upload_leaves_no_plaintext(tmp_path, syntheti
                   f"{token}\r\nContent-Type: {MULTIPART}\r\nContent-Length: "
                   f"{len(body) + 10 * MB}\r\n\r\n").encode() + body)
     time.sleep(2)
-    in_clear_during = _containing(marker, storage, lab.private_tmp(), Path("/tmp"))
-    staged = _files(storage / "incoming")
+    staged = _files(storage / "incoming")  # (the upload's idle limit is 30 s: look at once)
+    in_clear_during = _containing(marker, storage, lab.private_tmp())
     os.kill(pid, signal.SIGKILL)
     lab.server.process.wait(10)
     sock.close()
@@ -1026,8 +1136,22 @@ def test_database_keys_and_storage_are_owner_only(real, evaluated):
                  *db_path.parent.glob(db_path.name + "-*")):
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
     storage = Path(service.storage_dir)
-    for folder in [storage, *[p for p in storage.rglob("*") if p.is_dir()]]:
+    for folder in (storage, storage / "incoming", storage / "work",
+                   *storage.glob("submission-*")):
         assert folder.stat().st_mode & 0o077 == 0, (folder, oct(folder.stat().st_mode))
+    for stored in storage.glob("submission-*/upload.*"):
+        assert stored.stat().st_mode & 0o077 == 0, stored
+
+
+@pytest.mark.xfail(strict=True, reason="finding (low): below each submission's 0700 folder, "
+                   "jobs/, jobs/<id>/ and internal/ are 0755 and programme.json, results.json, "
+                   "report.html/pdf 0644 (docs/service.md says the storage folder and its "
+                   "subfolders are 0700); only the parent's mode keeps other users out")
+def test_every_folder_and_file_under_storage_is_owner_only(real, evaluated):
+    storage = Path(real.settings.service.storage_dir)
+    loose = [f"{oct(p.stat().st_mode & 0o777)} {p.relative_to(storage)}"
+             for p in storage.rglob("*") if p.stat().st_mode & 0o077]
+    assert loose == []
 
 
 def test_stored_uploads_and_internal_files_are_not_in_clear(real, evaluated):
