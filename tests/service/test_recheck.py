@@ -78,6 +78,20 @@ def parse_credentials(out: str) -> tuple[str | None, str | None]:
     return (password.group(1) if password else None, token.group(1) if token else None)
 
 
+BATCH = """
+import json, sys
+from jdl.cli import main
+codes = []
+for args in json.loads(sys.argv[1]):
+    try:
+        main(args)
+        codes.append(0)
+    except SystemExit as exit_:
+        codes.append(exit_.code)
+print(json.dumps(codes))
+"""
+
+
 class Real:
     """A running ``jdl serve`` and its accounts (made with ``jdl admin``)."""
 
@@ -116,6 +130,25 @@ class Real:
         password, token = parse_credentials(done.stdout)
         self.accounts[key] = Account(email, org, role, password, token)
         return self.accounts[key]
+
+    def setup(self, orgs: list[str], users: list[tuple[str, str, str]]) -> None:
+        """Organisations and users ``(key, org, role)`` made by ``jdl admin`` commands run in
+        one process (a process per command costs ~5-30 s on the loaded machine)."""
+        emails = {key: f"{key}@{re.sub(r'[^a-z]', '', org.lower())}.example"
+                  for key, org, _role in users}
+        calls = [["admin", "create-org", name] for name in orgs] + [
+            ["admin", "create-user", "--org", org, "--role", role, "--email", emails[key]]
+            for key, org, role in users]
+        done = subprocess.run([sys.executable, "-c", BATCH, json.dumps(calls)],
+                              capture_output=True, text=True, timeout=600,
+                              env=service_env(self.settings, COLUMNS="200", **self.env))
+        codes = json.loads(done.stdout.strip().splitlines()[-1])
+        assert codes == [0] * len(calls), done.stderr
+        made = re.findall(r"Created \w+ (\S+) in .*?One-time password: (\S+)\s+API token: "
+                          r"(\S+)", done.stdout, re.S)
+        found = {email: (password, token) for email, password, token in made}
+        for key, org, role in users:
+            self.accounts[key] = Account(emails[key], org, role, *found[emails[key]])
 
     def web(self, address: str = "127.0.0.1", **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120, follow_redirects=False,
@@ -247,12 +280,13 @@ def upload(api: httpx.Client, content: bytes, name: str = "people.csv",
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, synthetic_data_dir) -> Iterator[Real]:
     lab = Real(tmp_path_factory.mktemp("recheck"), synthetic_data_dir)
-    for name in (LAB, ORG_A, ORG_B):
-        lab.org(name)
-    for key, org, role in (("sub_a", ORG_A, "submitter"), ("sub_b", ORG_B, "submitter"),
-                           ("analyst", LAB, "analyst"), ("reviewer", LAB, "reviewer"),
-                           ("admin", LAB, "admin")):
-        lab.user(key, org, role)
+    extra = [(key, ORG_A if n % 2 else ORG_B, "submitter") for n, key in enumerate(
+        ("mover", "leaver", "changer", "victim", "gone", "policy", "target", "bystander",
+         "timing0", "timing1"))]
+    lab.setup([LAB, ORG_A, ORG_B], [
+        ("sub_a", ORG_A, "submitter"), ("sub_b", ORG_B, "submitter"),
+        ("analyst", LAB, "analyst"), ("reviewer", LAB, "reviewer"), ("admin", LAB, "admin"),
+        *extra])
     lab.start()
     try:
         yield lab
@@ -448,18 +482,6 @@ ROGUE_ROLES = [(ORG_A, "reviewer"), (ORG_A, "admin"), (ORG_B, "analyst"),
                ("Justice Data Lab.", "analyst"), ("Justice Data Lab\u200b", "reviewer"),
                (" Justice Data Lab", "superuser"), (LAB, "Reviewer"), (LAB, "ADMIN")]
 
-BATCH = """
-import json, sys
-from jdl.cli import main
-codes = []
-for args in json.loads(sys.argv[1]):
-    try:
-        main(args)
-        codes.append(0)
-    except SystemExit as exit_:
-        codes.append(exit_.code)
-print(json.dumps(codes))
-"""
 
 
 def test_the_cli_gives_lab_roles_only_in_the_lab(real):
@@ -485,7 +507,7 @@ def test_the_cli_gives_lab_roles_only_in_the_lab(real):
 
 
 def test_set_role_and_reactivation_cannot_move_a_lab_role_out_of_the_lab(real):
-    account = real.user("mover", ORG_A, "submitter")
+    account = real.accounts["mover"]
     for role in ("analyst", "reviewer", "admin"):
         changed = real.cli("admin", "set-role", "--email", account.email, "--role", role)
         assert changed.returncode != 0 and "Only the lab" in changed.stderr.replace("\n", " ")
@@ -518,9 +540,8 @@ def test_a_misplaced_lab_role_stops_jdl_serve_at_start(tmp_path):
     """A row from before the rule (written straight into the database): ``jdl serve`` refuses
     to start, naming the account, until it is fixed."""
     lab = Real(tmp_path, None)
-    lab.org(LAB)
-    lab.org(ORG_A)
-    account = lab.user("old", ORG_A, "submitter")
+    lab.setup([LAB, ORG_A], [("old", ORG_A, "submitter")])
+    account = lab.accounts["old"]
     path = lab.settings.service.database_url.removeprefix("sqlite:///")
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("UPDATE users SET role='reviewer' WHERE email=?", (account.email,))
@@ -555,7 +576,6 @@ def test_the_organisation_in_outputs_comes_from_the_account(real, evaluated):
 # --- 2. sessions that end ----------------------------------------------------------------------
 
 def test_sign_out_ends_every_copy_of_the_session(real):
-    real.user("leaver", ORG_A, "submitter")
     web = real.signed_in("leaver")
     copy = real.web("127.0.0.2")
     copy.cookies.set("jdl_session", web.cookies.get("jdl_session"))
@@ -568,7 +588,7 @@ def test_sign_out_ends_every_copy_of_the_session(real):
 
 
 def test_a_password_change_needs_the_current_one_and_ends_sessions_and_token(real):
-    account = real.user("changer", ORG_A, "submitter")
+    account = real.accounts["changer"]
     web = real.signed_in("changer")
     thief = real.web("127.0.0.4")
     thief.cookies.set("jdl_session", web.cookies.get("jdl_session"))
@@ -587,7 +607,7 @@ def test_a_password_change_needs_the_current_one_and_ends_sessions_and_token(rea
 
 
 def test_an_admin_reset_takes_the_account_back_from_a_stolen_session(real):
-    account = real.user("victim", ORG_B, "submitter")
+    account = real.accounts["victim"]
     web = real.signed_in("victim")
     thief = real.web("127.0.0.5")
     thief.cookies.set("jdl_session", web.cookies.get("jdl_session"))
@@ -611,7 +631,7 @@ def test_an_admin_reset_takes_the_account_back_from_a_stolen_session(real):
 
 
 def test_deactivation_ends_sessions_and_token_at_once(real):
-    account = real.user("gone", ORG_A, "submitter")
+    account = real.accounts["gone"]
     web = real.signed_in("gone")
     assert real.cli("admin", "deactivate-user", "--email", account.email).returncode == 0
     assert web.get("/").status_code == 303
@@ -620,7 +640,7 @@ def test_deactivation_ends_sessions_and_token_at_once(real):
 
 
 def test_the_password_policy_refuses_common_and_contextual_passwords(real):
-    account = real.user("policy", ORG_B, "submitter")
+    account = real.accounts["policy"]
     web = real.web("127.0.0.8")
     sign_in(web, account.email, account.password)
     for password in ("password1234", "Password1234!", "P@ssw0rd2024", "aaaaaaaaaaaa",
@@ -645,12 +665,12 @@ def test_the_password_policy_refuses_keyboard_walks(real):
 def test_guessing_one_account_from_many_addresses_is_limited(real):
     """Five wrong passwords from five addresses lock the account for everyone (429), even the
     right password from a sixth address; other accounts still sign in from those addresses."""
-    account = real.user("target", ORG_A, "submitter")
+    account = real.accounts["target"]
     for n in range(5):
         answer = sign_in(real.web(f"127.0.1.{n + 1}"), account.email, f"wrong guess {n}xx")
         assert answer.status_code == 401, n
     assert sign_in(real.web("127.0.1.9"), account.email, account.password).status_code == 429
-    other = real.user("bystander", ORG_A, "submitter")
+    other = real.accounts["bystander"]
     assert sign_in(real.web("127.0.1.1"), other.email, other.password).status_code == 303
 
 
@@ -668,7 +688,7 @@ def test_one_address_trying_many_accounts_is_limited(real):
 def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
     """Production Argon2id in the real server: median of interleaved tries, each from its own
     address so no limit applies."""
-    known = [real.user(f"timing{n}", ORG_B, "submitter").email for n in range(2)]
+    known = [real.accounts[f"timing{n}"].email for n in range(2)]
     times: dict[str, list[float]] = {"known": [], "unknown": []}
     for n in range(8):
         for kind, email in (("known", known[n % 2]), ("unknown", f"ghost{n}@opendoor.example")):
@@ -826,9 +846,7 @@ def _flood(port: int, head: bytes, total: int, chunked: bool, pid: int,
 def fresh(tmp_path) -> Iterator[Real]:
     """A fresh ``jdl serve`` (no worker), its idle memory settled, one submitter of org A."""
     lab = Real(tmp_path, None)
-    lab.org(LAB)
-    lab.org(ORG_A)
-    lab.user("sub", ORG_A, "submitter")
+    lab.setup([LAB, ORG_A], [("sub", ORG_A, "submitter")])
     lab.start()
     lab.api().get("/healthz")
     try:
@@ -1102,9 +1120,8 @@ def _marked_upload(synthetic_data_dir: Path, tmp: Path, copies: int) -> tuple[by
 
 def test_sigkill_of_the_server_mid_upload_leaves_no_plaintext(tmp_path, synthetic_data_dir):
     lab = Real(tmp_path, synthetic_data_dir)
-    lab.org(LAB)
-    lab.org(ORG_A)
-    token = lab.user("sub", ORG_A, "submitter").token
+    lab.setup([LAB, ORG_A], [("sub", ORG_A, "submitter")])
+    token = lab.accounts["sub"].token
     lab.start()
     content, marker = _marked_upload(synthetic_data_dir, tmp_path, 300)  # ~20 MB
     storage = Path(lab.settings.service.storage_dir)
@@ -1144,9 +1161,7 @@ def _job_row(lab: Real, sid: int) -> tuple:
 def test_a_worker_stopped_mid_job_leaves_no_plaintext_and_the_job_queued(
         tmp_path, synthetic_data_dir, sig):
     lab = Real(tmp_path, synthetic_data_dir)
-    lab.org(LAB)
-    lab.org(ORG_A)
-    lab.user("sub", ORG_A, "submitter")
+    lab.setup([LAB, ORG_A], [("sub", ORG_A, "submitter")])
     lab.start()
     try:
         content, marker = _marked_upload(synthetic_data_dir, tmp_path, 1)
