@@ -812,7 +812,7 @@ def test_a_rerun_override_is_shown_to_the_reviewer_audited_and_in_the_methods(re
 # --- 4. limits before work ----------------------------------------------------------------------
 
 def _flood(port: int, head: bytes, total: int, chunked: bool, pid: int,
-           piece: int = MB) -> dict[str, Any]:
+           piece: int = MB, prefix: bytes = b"") -> dict[str, Any]:
     """Send ``total`` body bytes whatever the server answers (an attacker does not stop at
     a 401), until the server drops the connection; figures of the server meanwhile."""
     before = proc_figures(pid)
@@ -820,6 +820,9 @@ def _flood(port: int, head: bytes, total: int, chunked: bool, pid: int,
     sent, started, block = 0, time.monotonic(), b"x" * piece
     try:
         sock.sendall(head)
+        if prefix:
+            sock.sendall(f"{len(prefix):x}\r\n".encode() + prefix + b"\r\n" if chunked
+                         else prefix)
         while sent < total:
             n = min(piece, total - sent)
             sock.sendall(f"{n:x}\r\n".encode() + block[:n] + b"\r\n" if chunked else block[:n])
@@ -883,11 +886,15 @@ def test_anonymous_and_signed_in_2_gb_bodies_cost_the_server_under_200_mb(fresh)
                                            multipart + f"Authorization: Bearer {token}\r\n"),
                                       True),
     }
+    # a well-formed multipart start (the programme, then a file part that never ends)
+    prefix = b"".join(multipart_upload(iter([]), fields={"programme": json.dumps(programme())}))
+    prefix = prefix[:prefix.rindex(b"\r\n--")]
     with heavy() as lock:
         for name, (request_head, chunked) in cases.items():
-            figures = _flood(port, request_head, total, chunked, pid)
+            figures = _flood(port, request_head, total, chunked, pid,
+                             prefix=prefix if b"multipart" in request_head else b"")
             report(f"2 GB: {name}", **figures)
-            assert figures["status"] in ("401", "413", "303", "200", "404", "405", "403"), name
+            assert figures["status"] in ("401", "413", "303", "200", "404", "405"), name
             assert figures["server_read_mb"] < 128, name
         peak = proc_figures(pid)["hwm_mb"] - idle
     report("2 GB: all cases", idle_rss_mb=round(idle, 1), peak_above_idle_mb=round(peak, 1),
