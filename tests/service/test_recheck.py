@@ -38,10 +38,10 @@ from tests.service.conftest import make_settings
 from tests.service.live import (
     MULTIPART,
     Server,
+    free_port,
     multipart_upload,
     raw_request,
     service_env,
-    start_server,
     start_worker,
 )
 
@@ -102,10 +102,25 @@ class Real:
         self.accounts: dict[str, Account] = {}
         self.server: Server | None = None
 
-    def start(self) -> Server:
-        self.server = start_server(self.settings, **{"TMPDIR": str(self.private_tmp()),
-                                                     **self.env})
-        return self.server
+    def start(self, wait: float = 300) -> Server:
+        """``jdl serve`` on a free port (as live.start_server, with a longer wait: the serve
+        process takes over a minute to answer on the loaded machine)."""
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jdl.cli", "serve", "--port", str(port), "--no-worker"],
+            env=service_env(self.settings, TMPDIR=str(self.private_tmp()), **self.env),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.server = Server(process, port)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError("jdl serve exited at start")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(self.server.url + "/healthz", timeout=5).status_code == 200:
+                    return self.server
+            time.sleep(0.2)
+        self.server.stop()
+        raise AssertionError("jdl serve did not start")
 
     def private_tmp(self) -> Path:
         path = self.tmp / "systmp"
