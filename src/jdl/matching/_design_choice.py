@@ -135,7 +135,7 @@ def _candidate(result: MatchResult, cov: _Covariates, thresholds: Thresholds) ->
     vr_ok = all(thresholds.var_ratio_low <= v <= thresholds.var_ratio_high for v in vrs)
     n_t = result.n_treated_matched
     ess = comparison_ess(w, t)
-    return Candidate(ratio=result.spec.ratio, treated=n_t, comparison=result.n_control_matched,
+    return Candidate(ratio=int(result.spec.ratio), treated=n_t, comparison=result.n_control_matched,
                      comparison_ess=ess, max_abs_smd=max_smd, variance_ratios_ok=vr_ok,
                      balanced=bool(max_smd < thresholds.smd_good and vr_ok),
                      design_variance=1.0 / n_t + 1.0 / ess if n_t and ess else float("inf"))
