@@ -553,17 +553,32 @@ def test_rule_wording_does_not_split_rounded_counts_headline(evaluations):
 
 # --- attack 9: survival points read back as counts -----------------------------------------------
 
+def _on_grid(proportion: float, n: float, weighted: bool) -> bool:
+    """Is ``1 - proportion`` (to the 4 places released) a ratio of two multiples of the
+    rounding base, the denominator near the released group size? A weighted comparison arm
+    (matching with replacement) starts its curve at its rounded sum of weights, which need not
+    be the released head count, so for that arm denominators within 20% of it are tried (a
+    weaker check); the treatment arm's denominator is its released size."""
+    gone = 1 - proportion
+    if not weighted:
+        return abs(gone * n - BASE * round(gone * n / BASE)) <= 0.01
+    for denominator in range(max(BASE, BASE * round(0.8 * n / BASE)), int(1.2 * n) + BASE, BASE):
+        numerator = BASE * round(gone * denominator / BASE)
+        if abs(numerator / denominator - gone) < 5e-5:
+            return True
+    return False
+
+
 def _survival_off_grid(out: Path) -> list[str]:
     """A point that is not (rounded re-offenders) / (rounded group) would carry exact counts:
-    (1 - point) * released n must be a multiple of the rounding base."""
+    (1 - point) must be a multiple of the rounding base over a multiple of the rounding base."""
     res = released(out)
     m = res["measures"]["proven_reoffending_rate"]
     bad = []
     for arm, points in (res.get("survival") or {}).items():
         n = m.get(f"{arm}_n")
         for p in points:
-            gone = (1 - p["proportion_not_reoffended"]) * (n or 0)
-            if n and abs(gone - BASE * round(gone / BASE)) > 0.01:
+            if n and not _on_grid(p["proportion_not_reoffended"], n, arm == "comparison"):
                 bad.append(f"{arm} day {p['day']}: {p['proportion_not_reoffended']}")
             if "n_at_risk" in p:
                 bad.append(f"{arm} day {p['day']}: n_at_risk released")
