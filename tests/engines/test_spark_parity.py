@@ -31,6 +31,10 @@ pytestmark = [
 
 PROGRAMMES = {p.name: p.setting for p in DEFAULT_PROGRAMMES}
 RTOL = 1e-12
+#: The covariate-adjusted effects come from an iterative fit (IRLS) that stops when the deviance
+#: changes by less than 1e-10 of itself; the engines hand it the same rows in another order, so
+#: its last digits differ (6e-7 relative seen). Released to two places, so 1e-5 is still exact.
+RTOL_ITERATIVE = 1e-5
 
 
 def assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
@@ -49,7 +53,8 @@ def assert_close(duck, spark, path: str = "") -> None:
         for i, (a, b) in enumerate(zip(duck, spark, strict=True)):
             assert_close(a, b, f"{path}[{i}]")
     elif isinstance(duck, float) and isinstance(spark, float):
-        same = math.isclose(duck, spark, rel_tol=RTOL) or (math.isnan(duck) and math.isnan(spark))
+        rtol = RTOL_ITERATIVE if ".adjusted_" in path else RTOL
+        same = math.isclose(duck, spark, rel_tol=rtol) or (math.isnan(duck) and math.isnan(spark))
         assert same, (path, duck, spark)
     else:
         assert duck == spark, (path, duck, spark)

@@ -333,9 +333,16 @@ def check_released_text(text: str, released: Released) -> list[str]:
             if a.kind == Kind.COUNT and isinstance(a.raw, int | float)
             and not isinstance(a.raw, bool) and a.raw == int(a.raw) and a.raw >= s.min_count
             and (a.action == "suppressed" or a.raw % s.rounding_base)}
+    # A released count may equal another count's hidden exact value (a one-level sub-group's
+    # comparison group is the whole comparison group): the number is then in the text because
+    # it was released, and says nothing more.
+    released_counts = {int(v) for path, v in leaves(results)
+                       if isinstance(v, int | float) and not isinstance(v, bool)
+                       and v == int(v) and kind_of(path, RELEASED_SCHEMA) is Kind.COUNT}
     for m in re.finditer(_NUM, _NOT_COUNTS.sub(" ", _blank(text, _strings_in(results, None)))):
         n = int(m.group(1).replace(",", ""))
-        if n in raws and n not in rendered and -n - 1 not in rendered:
+        if n in raws and n not in rendered and -n - 1 not in rendered \
+                and n not in released_counts:
             found.setdefault(f"{m.group(1)} (the exact value of a count that was rounded or "
                              "hidden)")
     return list(found)
