@@ -35,11 +35,11 @@ def test_specifications_with_reused_scores_equal_refitted_ones():
 
 
 def test_power_first_sensitivity_rows_start_from_the_chosen_design():
-    """Under the power-first default the main row is the chosen k:1 design and the 1:1
+    """Under the power-first design the main row is the chosen k:1 design and the 1:1
     reference design is a row of its own."""
     frame = make_data(300, 6_000, seed=3).rename(columns={"treat": "treated"})
     frame["reoffended"] = np.random.default_rng(5).binomial(1, 0.4, len(frame))
-    settings = Settings()
+    settings = Settings(matching={"design": "power_first"})
     design = evaluation._design(frame, COVS, [], settings, 1)
     assert design.choice is not None and design.result.spec.replace
     effects = estimate_effects(design.result, {"reoffended": "rate"},

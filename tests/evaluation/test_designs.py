@@ -20,8 +20,8 @@ from jdl.run import run_evaluation
 
 PROGRAMME = "new-leaf-employment"
 DESIGNS: dict[str, dict[str, Any]] = {
-    "power_first": {},
-    "1:1 reference": {"design": "fixed"},
+    "power_first": {"design": "power_first"},
+    "1:1 reference": {},
     "with replacement": {"design": "fixed", "replace": True},
     "3:1": {"design": "fixed", "ratio": 3},
     "3:1 with replacement": {"design": "fixed", "ratio": 3, "replace": True},

@@ -145,12 +145,13 @@ class CohortSettings(BaseModel):
 class MatchingSettings(BaseModel):
     """Propensity score matching (issue: matching). See docs/matching-and-inference.md."""
 
-    # "power_first" (the default): k:1 with replacement within `caliper` SDs of the logit of the
-    # score, k from `candidate_ratios` by balance first, then the smallest variance
-    # (jdl.matching._design_choice); "fixed": exactly method/ratio/replace/caliper below (1:1
-    # without replacement is the MatchIt-parity reference design). A method, ratio or
-    # replacement other than the defaults is a fixed design whatever `design` says.
-    design: Literal["power_first", "fixed"] = "power_first"
+    # "fixed" (the default): exactly method/ratio/replace/caliper below (1:1 without replacement
+    # is the MatchIt-parity reference design). "power_first" (opt-in until its standard errors
+    # are validated; docs/matching-and-inference.md): k:1 with replacement within `caliper` SDs
+    # of the logit of the score, k from `candidate_ratios` by balance first, then the smallest
+    # variance (jdl.matching._design_choice). A method, ratio or replacement other than the
+    # defaults is a fixed design whatever `design` says.
+    design: Literal["power_first", "fixed"] = "fixed"
     candidate_ratios: tuple[int, ...] = (1, 2, 3, 5, 10)
     method: str = "nearest"
     ratio: int = 1
