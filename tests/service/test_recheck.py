@@ -721,11 +721,6 @@ def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
     assert abs(known_ms - unknown_ms) < 0.25 * known_ms
 
 
-@pytest.mark.xfail(strict=True, reason="finding: sign-in (and /password) check the Argon2id "
-                   "hash inside an async handler, on the event loop: while anonymous clients "
-                   "send a dozen sign-ins (unknown emails, one per address, no limit reached) "
-                   "every other request of every user waits (/healthz: median ~0.5 s, max "
-                   "~3 s, against 9 ms idle)")
 def test_sign_ins_do_not_stall_everyone_else(real):
     import threading
 
