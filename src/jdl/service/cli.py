@@ -163,7 +163,9 @@ def serve(
     from jdl.core.config import get_settings
     from jdl.service import create_app
     from jdl.service._jobs import start_up_sweep
+    from jdl.service._storage import owner_only_files
 
+    owner_only_files()
     settings = get_settings()
     settings.service.in_process_worker = worker
     app = create_app(settings)
@@ -204,8 +206,9 @@ def worker() -> None:
 
     from jdl.core.config import get_settings
     from jdl.service._jobs import Worker
-    from jdl.service._storage import prepare_storage
+    from jdl.service._storage import owner_only_files, prepare_storage
 
+    owner_only_files()
     settings = get_settings()
     prepare_storage(Path(settings.service.storage_dir))
     runner = Worker(_sessions(), settings)
