@@ -220,7 +220,8 @@ async def create_submission(request: Request, db: SessionDep, settings: Settings
 
     user = await run_in_threadpool(_authorised_uploader, db, request, settings)
     with refused_upload(db, request, user.id):  # every refusal audited (issue 16)
-        upload = await receive_upload(request, settings, max_fields=5)
+        upload = await receive_upload(request, settings, max_fields=5,
+                                      organisation_id=user.organisation_id)
         try:
             if "programme" not in upload.fields:
                 raise HTTPException(422, "The form has no 'programme' field (the programme "

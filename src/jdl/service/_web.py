@@ -318,7 +318,8 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
     try:
         await run_in_threadpool(check_upload_allowed, db, request, settings, user)  # audits
         with refused_upload(db, request, user.id):
-            received = await receive_upload(request, settings)
+            received = await receive_upload(request, settings,
+                                            organisation_id=user.organisation_id)
     except HTTPException as exc:
         if exc.status_code == 403:
             raise _refused(user, exc) from None
