@@ -22,6 +22,15 @@ def _sessions():
     return open_database(get_settings().service.database_url)
 
 
+@admin_app.callback()
+def _admin_files_owner_only() -> None:
+    """Service administration writes into the service's storage (the catalogue's PDFs, re-keyed
+    files): owner-only, like ``jdl serve`` and ``jdl worker``."""
+    from jdl.service._storage import owner_only_files
+
+    owner_only_files()
+
+
 @admin_app.command("create-org")
 def create_org(name: Annotated[str, typer.Argument(help="The organisation's name.")]) -> None:
     """Create an organisation."""
