@@ -529,12 +529,6 @@ def test_set_role_and_reactivation_cannot_move_a_lab_role_out_of_the_lab(real):
     assert real.api("mover").get("/api/submissions/1/diagnostics").status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason="finding (medium, careless operator): the running "
-                   "server trusts the role column alone (User.is_lab); a lab role created in "
-                   "another organisation by a 'jdl admin' run with a different "
-                   "JDL_SERVICE__LAB_ORGANISATION (or any direct database edit) lists every "
-                   "organisation's submissions and reads their diagnostics until the next "
-                   "restart refuses to start")
 def test_the_running_server_refuses_a_lab_role_outside_its_lab(real, evaluated):
     made = jdl(real.settings, "admin", "create-user", "--org", ORG_B, "--role", "reviewer",
                "--email", "mismatch@opendoor.example", JDL_SERVICE__LAB_ORGANISATION=ORG_B)
@@ -667,9 +661,6 @@ def test_the_password_policy_refuses_common_and_contextual_passwords(real):
         .headers["location"] == "/"
 
 
-@pytest.mark.xfail(strict=True, reason="finding: keyboard walks with a digit suffix or "
-                   "zig-zag ('poiuytrewq12', 'zaq12wsxcde3', '1q2w3e4r5t6y7u', "
-                   "'0987654321ab') pass the policy; they are in every breached-password list")
 def test_the_password_policy_refuses_keyboard_walks(real):
     from jdl.service._passwords import password_problems
 
@@ -721,11 +712,6 @@ def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
     assert abs(known_ms - unknown_ms) < 0.25 * known_ms
 
 
-@pytest.mark.xfail(strict=True, reason="finding: sign-in (and /password) check the Argon2id "
-                   "hash inside an async handler, on the event loop: while anonymous clients "
-                   "send a dozen sign-ins (unknown emails, one per address, no limit reached) "
-                   "every other request of every user waits (/healthz: median ~0.5 s, max "
-                   "~3 s, against 9 ms idle)")
 def test_sign_ins_do_not_stall_everyone_else(real):
     import threading
 
@@ -786,11 +772,6 @@ def test_reruns_refuse_settings_off_the_allow_list_by_name(real, evaluated, sett
     assert denied and denied[-1][3] == "denied"
 
 
-@pytest.mark.xfail(strict=True, reason="finding: allow-listed re-run settings take any value "
-                   "(matching.ratio -1 or 10**9, caliper -5, method 'bogus', "
-                   "linkage.match_threshold 2 or -1, cohort.min_age_at_index -5, matching.exact "
-                   "['pnc_id']): the re-run is queued (200) and fails or runs nonsense later "
-                   "instead of a 422 naming the setting")
 @pytest.mark.parametrize("settings", [
     {"matching": {"ratio": -1}}, {"matching": {"ratio": 10**9}},
     {"matching": {"caliper": -5}}, {"matching": {"method": "bogus"}},
@@ -981,11 +962,6 @@ def test_a_slow_body_is_cut_off(real):
     assert answer.startswith(b"HTTP/1.1 408") and seconds < 15
 
 
-@pytest.mark.xfail(strict=True, reason="finding (medium-low, a rogue or stolen submitter "
-                   "account): an organisation's uploads in progress are not bounded - the "
-                   "queue quota counts stored jobs only - so one account holding many slow "
-                   "uploads (a chunk every < 30 s keeps each alive) fills incoming/ with up to "
-                   "50 MB each, beyond its quota of 10")
 def test_one_account_cannot_hold_more_uploads_in_progress_than_its_quota(real):
     token = real.accounts["sub_a"].token
     storage = Path(real.settings.service.storage_dir) / "incoming"
@@ -1232,10 +1208,6 @@ def test_database_keys_and_storage_are_owner_only(real, evaluated):
         assert stored.stat().st_mode & 0o077 == 0, stored
 
 
-@pytest.mark.xfail(strict=True, reason="finding (low): below each submission's 0700 folder, "
-                   "jobs/, jobs/<id>/ and internal/ are 0755 and programme.json, results.json, "
-                   "report.html/pdf 0644 (docs/service.md says the storage folder and its "
-                   "subfolders are 0700); only the parent's mode keeps other users out")
 def test_every_folder_and_file_under_storage_is_owner_only(real, evaluated):
     storage = Path(real.settings.service.storage_dir)
     loose = [f"{oct(p.stat().st_mode & 0o777)} {p.relative_to(storage)}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,13 +160,15 @@ def _check_releasable(report: ReportToPublish, settings: Settings) -> None:
 
 def _copy_pdf(source: Path, folder: Path, key: str) -> tuple[str, str]:
     """Copy the PDF under a name derived from the key; return (file name, SHA-256)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # in the service's private storage
+    os.chmod(folder, 0o700)
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
     name = f"{hashlib.sha256(key.encode()).hexdigest()[:16]}-{digest[:12]}.pdf"
     target = folder / name
     if not target.exists():
         tmp = target.with_suffix(".part")
         shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o600)
         tmp.replace(target)
     return name, digest
 

@@ -97,7 +97,8 @@ class IntakeSettings(BaseModel):
 class LinkageSettings(BaseModel):
     """Record linkage (issue: linkage; docs/linkage.md explains each default)."""
 
-    match_threshold: float = 0.9  # link a row's best person at or above this probability
+    # link a row's best person at or above this probability (0 or 1 would link all or none)
+    match_threshold: float = Field(default=0.9, gt=0, lt=1)
     candidate_floor: float = 0.0001  # pairwise probability below which candidates are dropped
     min_id_evidence: int = 2  # of forename/surname/DOB agreeing, for an ID link
     prior_in_register: float = 0.9  # share of submitted people expected in the records
@@ -120,7 +121,7 @@ class CohortSettings(BaseModel):
 
     follow_up_days: int = 365
     waiting_period_days: int = 183
-    min_age_at_index: int = 15
+    min_age_at_index: int = Field(default=15, ge=10, le=100)  # 10: age of criminal responsibility
     index_window_days: int = 365
     # Community and "both" programmes: an index event up to this many days before the reference
     # date is preferred (people are referred during an order that has already started).
@@ -153,13 +154,13 @@ class MatchingSettings(BaseModel):
     # defaults is a fixed design whatever `design` says.
     design: Literal["power_first", "fixed"] = "fixed"
     candidate_ratios: tuple[int, ...] = (1, 2, 3, 5, 10)
-    method: str = "nearest"
-    ratio: int = 1
+    method: Literal["nearest", "exact", "subclass"] = "nearest"  # jdl.matching's METHODS
+    ratio: int = Field(default=1, ge=1, le=100)  # controls per treated person
     replace: bool = False
     # SDs of the score: of its logit for "power_first" (Austin 2011), of the probability for
     # "fixed" (the MatchIt default distance)
-    caliper: float | None = 0.2
-    m_order: str = "largest"
+    caliper: float | None = Field(default=0.2, gt=0)  # None: no caliper
+    m_order: Literal["largest", "smallest", "data", "random"] = "largest"
     exact: tuple[str, ...] = ("index_type", "index_year")
     smd_good: float = 0.1  # |SMD| below this: well balanced
     smd_poor: float = 0.25  # |SMD| above this after matching: too poor to report (Rubin 2001)

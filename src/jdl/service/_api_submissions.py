@@ -89,9 +89,9 @@ def _visible(db: SessionDep, request: Request, user: User, submission_id: int,
 
 def _require_role(db: SessionDep, request: Request, user: User, roles: set[Role],
                   action: str, submission_id: int | None = None) -> None:
-    if user.role not in roles:
+    if user.effective_role not in roles:
         deny(db, request, action, user_id=user.id, submission_id=submission_id,
-             detail=f"role {user.role} may not do this")
+             detail=f"role {user.effective_role} may not do this")
         raise HTTPException(403, f"Only {' or '.join(sorted(roles))} users may do this.")
 
 
@@ -220,7 +220,8 @@ async def create_submission(request: Request, db: SessionDep, settings: Settings
 
     user = await run_in_threadpool(_authorised_uploader, db, request, settings)
     with refused_upload(db, request, user.id):  # every refusal audited (issue 16)
-        upload = await receive_upload(request, settings, max_fields=5)
+        upload = await receive_upload(request, settings, max_fields=5,
+                                      organisation_id=user.organisation_id)
         try:
             if "programme" not in upload.fields:
                 raise HTTPException(422, "The form has no 'programme' field (the programme "

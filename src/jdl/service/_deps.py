@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from jdl.core.config import Settings
 from jdl.service._audit import deny
-from jdl.service._models import Role, User, UserSession
+from jdl.service._models import LAB_ROLES, Role, User, UserSession
 from jdl.service._security import token_digest
 
 
@@ -39,6 +39,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
+def apply_lab_rule(request: Request, user: User) -> User:
+    """Honour a lab role only in the lab's organisation (the one place roles meet the setting):
+    the start-up check refuses such rows, but one written while the server runs (a ``jdl admin``
+    run with another ``lab_organisation``, a database edit) must not see other organisations'
+    work until the next restart."""
+    lab = request.app.state.settings.service.lab_organisation
+    user.outside_lab = user.role in LAB_ROLES and user.organisation.name != lab
+    return user
+
+
 def current_user(request: Request, db: SessionDep) -> User:
     """The user whose API token came with the request."""
     header = request.headers.get("authorization", "")
@@ -51,7 +61,7 @@ def current_user(request: Request, db: SessionDep) -> User:
              detail="missing or invalid API token")
         raise HTTPException(401, "A valid API token is required (Authorization: Bearer ...).",
                             headers={"WWW-Authenticate": "Bearer"})
-    return user
+    return apply_lab_rule(request, user)
 
 
 UserDep = Annotated[User, Depends(current_user)]
@@ -74,7 +84,8 @@ class PageRefused(HTTPException):
         # what the page header shows, read now: the page is drawn after the request's database
         # session has closed (and an audited denial has rolled it back)
         self.user = None if user is None else SimpleNamespace(
-            id=user.id, email=user.email, role=user.role, organisation_id=user.organisation_id)
+            id=user.id, email=user.email, role=user.role, effective_role=user.effective_role,
+            organisation_id=user.organisation_id)
 
 
 def signed_in_session(request: Request, db: SessionDep) -> tuple[User, UserSession]:
@@ -85,7 +96,7 @@ def signed_in_session(request: Request, db: SessionDep) -> tuple[User, UserSessi
     if found is None:
         request.session.pop("sid", None)
         raise PageRedirect("/login")
-    request.state.page_user = found[0]
+    request.state.page_user = apply_lab_rule(request, found[0])
     return found
 
 
@@ -109,8 +120,8 @@ PageUserDep = Annotated[User, Depends(page_user)]
 
 def admin_page_user(request: Request, db: SessionDep, user: PageUserDep) -> User:
     """A lab admin (anyone else: a 403 page, audited)."""
-    if user.role != Role.admin:
-        deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.role}")
+    if user.effective_role != Role.admin:
+        deny(db, request, "admin.view", user_id=user.id, detail=f"role {user.effective_role}")
         raise PageRefused(403, "Only lab admins manage accounts.", user)
     return user
 

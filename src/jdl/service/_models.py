@@ -85,9 +85,19 @@ class User(Base):
 
     organisation: Mapped[Organisation] = relationship()
 
+    #: Set per request by the service (``jdl.service._deps.apply_lab_rule``): True when the
+    #: account holds a lab role but is not in the lab's organisation (a mis-set CLI or a direct
+    #: database edit) - such a role counts for nothing until an admin fixes it.
+    outside_lab = False
+
+    @property
+    def effective_role(self) -> str:
+        """The role the running server honours: a lab role outside the lab is no lab role."""
+        return Role.submitter if self.outside_lab and self.role in LAB_ROLES else self.role
+
     @property
     def is_lab(self) -> bool:
-        return self.role in LAB_ROLES
+        return self.effective_role in LAB_ROLES
 
 
 class UserSession(Base):

@@ -67,6 +67,8 @@ def check_overrides(settings: Settings, overrides: Any) -> list[SettingOverride]
                                 f"settings may: {allowed_names()}).")
             elif _not_finite(values[name]):
                 problems.append(f"{key}: must be a finite number (not NaN or infinity).")
+            elif key == "matching.exact":
+                problems += _exact_problems(values[name])
     if not problems:
         try:
             apply_overrides(settings, overrides, [])
@@ -92,6 +94,24 @@ def apply_overrides(base: Settings, overrides: dict[str, Any],
         merged.setdefault(section, {}).update(values)
     merged.setdefault("report", {})["analysis_overrides"] = [o.model_dump() for o in recorded]
     return Settings.model_validate(merged)
+
+
+def exact_columns() -> tuple[str, ...]:
+    """What matching can stratify exactly on: the index strata and the categorical covariates
+    the cohort builds (never an identifier such as ``pnc_id``, which would match nobody)."""
+    from jdl.cohort._covariates import EXACT_STRATA, matching_covariates
+
+    return tuple(dict.fromkeys(
+        (*EXACT_STRATA, *(m.name for m in matching_covariates() if m.kind == "categorical"))))
+
+
+def _exact_problems(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        return ["matching.exact: give a list of covariate names."]
+    allowed = exact_columns()
+    unknown = [v for v in value if v not in allowed]
+    return [f"matching.exact: {v!r} is not a covariate the lab can match exactly on "
+            f"(use: {', '.join(allowed)})." for v in unknown]
 
 
 def allowed_names() -> str:

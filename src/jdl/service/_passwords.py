@@ -10,6 +10,7 @@ swaps undone, is on it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,40 @@ LIST_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
 _LEET = str.maketrans("0134578@$!|", "oieastbasil")
 _SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm",
               "qwertzuiop", "azertyuiop", "1qaz2wsx3edc4rfv5tgb")
+
+
+# a UK/US keyboard's rows and how far each is shifted right (in keys), for adjacency
+_KEY_ROWS = (("1234567890-=", 0.0), ("qwertyuiop[]", 0.5), ("asdfghjkl;'", 0.75),
+             ("zxcvbnm,./", 1.25))
+_WALK_SHARE = 0.7  # a password this much keyboard walk or alphabet/digit run is refused
+
+
+@lru_cache(maxsize=1)
+def _key_positions() -> dict[str, tuple[int, float]]:
+    return {key: (row, shift + col) for row, (keys, shift) in enumerate(_KEY_ROWS)
+            for col, key in enumerate(keys)}
+
+
+def _walk_step(a: str, b: str) -> bool:
+    """``b`` is next to ``a`` on the keyboard (a row, column or diagonal walk), or the next or
+    previous letter or digit (``ab``, ``98``)."""
+    if a.isalnum() and b.isalnum() and a.isdigit() == b.isdigit() and abs(ord(a) - ord(b)) == 1:
+        return True
+    keys = _key_positions()
+    if a not in keys or b not in keys or a == b:
+        return False
+    (row_a, x_a), (row_b, x_b) = keys[a], keys[b]
+    return (row_a == row_b and abs(x_a - x_b) == 1) or (abs(row_a - row_b) == 1
+                                                        and abs(x_a - x_b) < 1)
+
+
+def is_keyboard_walk(password: str) -> bool:
+    """Mostly a walk over neighbouring keys or a letter/digit run: ``poiuytrewq12``,
+    ``zaq12wsxcde3``, ``1q2w3e4r5t6y7u``, ``0987654321ab`` (the patterns cracking tools try
+    right after word lists; zxcvbn's "spatial" and "sequence" matches)."""
+    low = password.lower()
+    steps = [_walk_step(a, b) for a, b in itertools.pairwise(low)]
+    return bool(steps) and sum(steps) >= _WALK_SHARE * len(steps)
 
 
 @lru_cache(maxsize=1)
@@ -63,8 +98,8 @@ def password_problems(password: str, *, email: str = "",
     if stems & common or unit & common:
         return ["This password is too common: it (or the word it is built on) is on the list "
                 "of passwords attackers try first. Choose another."]
-    if _repeats_or_runs(password):
-        return ["This password is a repeated or sequential pattern; choose another."]
+    if _repeats_or_runs(password) or is_keyboard_walk(password):
+        return ["This password is a repeated, sequential or keyboard pattern; choose another."]
     if _built_on(password, _context_words(email, context)):
         return ["The password must not be built on your email address or organisation name."]
     return []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -37,6 +39,33 @@ def dummy_hash() -> str:
 
 
 _dummy: tuple[PasswordHasher, str] | None = None
+
+#: Argon2id costs ~0.1 s of CPU and tens of MB by design; at most this many run at once per
+#: process, in worker threads, so sign-ins never block the event loop (every other request)
+#: and a burst of them cannot exhaust memory or the thread pool.
+HASHES_AT_ONCE = 2
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _hash_limiter() -> anyio.CapacityLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(HASHES_AT_ONCE)
+    return _limiter
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """``verify_password`` in a worker thread; ``None`` (unknown email) is checked against the
+    dummy hash so an unknown email takes as long to refuse as a wrong password."""
+    def check() -> bool:
+        return verify_password(password_hash if password_hash is not None else dummy_hash(),
+                               password)
+    return await anyio.to_thread.run_sync(check, limiter=_hash_limiter())
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """``hash_password`` in a worker thread, under the same limit as verification."""
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_hash_limiter())
 
 
 def new_password() -> str:

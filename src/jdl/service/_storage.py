@@ -37,6 +37,14 @@ def job_dir(storage: Path, submission_id: int, job_id: int) -> Path:
     return submission_dir(storage, submission_id) / "jobs" / str(job_id)
 
 
+def owner_only_files() -> None:
+    """Everything this process creates from now on is readable by its user only (umask 077):
+    folders 0700, files 0600, including what the evaluation, report and catalogue write below
+    a submission's folder (jobs/, jobs/<id>/, internal/, files/catalogue). Called by
+    ``jdl serve`` and ``jdl worker``: the service owns its process."""
+    os.umask(0o077)
+
+
 def private_dir(path: Path) -> Path:
     """``path`` created if missing, readable by the service's user only."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -92,10 +92,40 @@ class _EncryptingParser(MultiPartParser):
             self.writer.abort()
 
 
+@contextmanager
+def upload_slot(request: Request, organisation_id: int | None, limit: int) -> Iterator[None]:
+    """Hold one of the organisation's ``limit`` upload slots while its body arrives (counted in
+    memory, per server process): a stalled or slow upload is staged on disk, so one account
+    must not hold more of them than its queue quota (429 past it)."""
+    if organisation_id is None:
+        yield
+        return
+    counts: dict[int, int] | None = getattr(request.app.state, "uploads_in_progress", None)
+    if counts is None:
+        counts = request.app.state.uploads_in_progress = {}
+    if counts.get(organisation_id, 0) >= limit:
+        raise HTTPException(429, f"Your organisation already has {limit} upload(s) in "
+                                 "progress (its queue quota); wait for one to finish.")
+    counts[organisation_id] = counts.get(organisation_id, 0) + 1
+    try:
+        yield
+    finally:
+        counts[organisation_id] -= 1
+        if counts[organisation_id] <= 0:
+            del counts[organisation_id]
+
+
 async def receive_upload(request: Request, settings: Settings,
-                         max_fields: int = 40) -> ReceivedUpload:
+                         max_fields: int = 40, *,
+                         organisation_id: int | None = None) -> ReceivedUpload:
     """Stream a multipart upload into an encrypted file; 400/413/422 for a bad body (nothing
-    is left behind then)."""
+    is left behind then); 429 when ``organisation_id`` already has its queue quota of uploads
+    in progress (:func:`upload_slot`)."""
+    with upload_slot(request, organisation_id, settings.service.max_queued_jobs_per_org):
+        return await _receive(request, settings, max_fields)
+
+
+async def _receive(request: Request, settings: Settings, max_fields: int) -> ReceivedUpload:
     from starlette.concurrency import run_in_threadpool
 
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):

@@ -53,11 +53,10 @@ from jdl.service._publication import default_embargo
 from jdl.service._ratelimit import LoginLimiter
 from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
 from jdl.service._security import (
-    dummy_hash,
-    hash_password,
+    hash_password_off_loop,
     new_token,
     token_digest,
-    verify_password,
+    verify_password_off_loop,
 )
 from jdl.service._uploads import receive_upload
 
@@ -183,8 +182,9 @@ async def login(request: Request, db: SessionDep, settings: SettingsDep) -> Resp
                      errors=["Too many failed attempts. Wait 15 minutes and try again."])
     user = db.scalar(select(User).where(User.email == email))
     # the hash is checked whether or not the account exists: the answer takes as long either way
-    right = verify_password(user.password_hash if user is not None else dummy_hash(),
-                            str(form.get("password", "")))
+    # (in a worker thread, a few at a time: Argon2id on the event loop would stall every request)
+    right = await verify_password_off_loop(user.password_hash if user is not None else None,
+                                           str(form.get("password", "")))
     if user is None or not user.active or not right:
         limiter.fail(_client(request), email)
         deny(db, request, "web.login", user_id=user.id if user else None,
@@ -234,7 +234,7 @@ async def change_password(request: Request, db: SessionDep, settings: SettingsDe
         deny(db, request, "web.password_change", user_id=user.id, detail="rate limited")
         return _page(request, "password.html", user, 429, min_length=MIN_PASSWORD,
                      errors=["Too many failed attempts. Wait 15 minutes and try again."])
-    if not verify_password(user.password_hash, current):
+    if not await verify_password_off_loop(user.password_hash, current):
         limiter.fail(_client(request), user.email)
         deny(db, request, "web.password_change", user_id=user.id,
              detail="wrong current password")
@@ -250,7 +250,7 @@ async def change_password(request: Request, db: SessionDep, settings: SettingsDe
         return _page(request, "password.html", user, 422, min_length=MIN_PASSWORD,
                      errors=problems)
     forced = user.must_change_password
-    user.password_hash, user.must_change_password = hash_password(new), False
+    user.password_hash, user.must_change_password = await hash_password_off_loop(new), False
     token = None if forced else new_token()
     if token is not None:
         user.token_hash = token_digest(token)
@@ -318,7 +318,8 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
     try:
         await run_in_threadpool(check_upload_allowed, db, request, settings, user)  # audits
         with refused_upload(db, request, user.id):
-            received = await receive_upload(request, settings)
+            received = await receive_upload(request, settings,
+                                            organisation_id=user.organisation_id)
     except HTTPException as exc:
         if exc.status_code == 403:
             raise _refused(user, exc) from None
@@ -361,7 +362,7 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
                     settings: SettingsDep, user: PageUserDep) -> Response:
     submission = _viewed(request, db, user, submission_id)
     involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
-    can_approve = (user.role == Role.reviewer and submission.state == "awaiting_review"
+    can_approve = (user.effective_role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
     diagnostics = None
     if user.is_lab and submission.state in ("held", "awaiting_review", "approved", "published"):
@@ -372,10 +373,10 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
     return _page(request, "submission.html", user, s=submission,
                  job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
                  diagnostics=diagnostics,
-                 can_rerun=user.role == Role.analyst and submission.purged_at is None
+                 can_rerun=user.effective_role == Role.analyst and submission.purged_at is None
                  and submission.state in ("held", "awaiting_review", "failed"),
-                 can_release=user.role == Role.analyst and submission.state == "held",
-                 can_move_date=user.role in (Role.reviewer, Role.admin)
+                 can_release=user.effective_role == Role.analyst and submission.state == "held",
+                 can_move_date=user.effective_role in (Role.reviewer, Role.admin)
                  and submission.state == "approved",
                  rerun_fields=[(f"{sec}.{name}", label, kind,
                                 getattr(getattr(settings, sec), name))

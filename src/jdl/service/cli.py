@@ -22,6 +22,15 @@ def _sessions():
     return open_database(get_settings().service.database_url)
 
 
+@admin_app.callback()
+def _admin_files_owner_only() -> None:
+    """Service administration writes into the service's storage (the catalogue's PDFs, re-keyed
+    files): owner-only, like ``jdl serve`` and ``jdl worker``."""
+    from jdl.service._storage import owner_only_files
+
+    owner_only_files()
+
+
 @admin_app.command("create-org")
 def create_org(name: Annotated[str, typer.Argument(help="The organisation's name.")]) -> None:
     """Create an organisation."""
@@ -163,7 +172,9 @@ def serve(
     from jdl.core.config import get_settings
     from jdl.service import create_app
     from jdl.service._jobs import start_up_sweep
+    from jdl.service._storage import owner_only_files
 
+    owner_only_files()
     settings = get_settings()
     settings.service.in_process_worker = worker
     app = create_app(settings)
@@ -204,8 +215,9 @@ def worker() -> None:
 
     from jdl.core.config import get_settings
     from jdl.service._jobs import Worker
-    from jdl.service._storage import prepare_storage
+    from jdl.service._storage import owner_only_files, prepare_storage
 
+    owner_only_files()
     settings = get_settings()
     prepare_storage(Path(settings.service.storage_dir))
     runner = Worker(_sessions(), settings)
