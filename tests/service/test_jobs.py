@@ -284,6 +284,10 @@ def test_killed_job_resumes_from_its_last_completed_stage(data_lab, synthetic_up
 
     monkeypatch.setattr("jdl.linkage.link_submission", no_second_linkage)
     monkeypatch.setattr("jdl.evaluation._evaluate._cohort_and_pool", no_second_linkage)
+    # the linkage-threshold sensitivity rows build cohorts for *other* thresholds by design;
+    # here only the main analysis's resumption is under test
+    monkeypatch.setattr("jdl.evaluation._evaluate._with_linkage_thresholds",
+                        lambda sensitivity, *_args, **_kwargs: sensitivity)
     assert recover(lab.sessions, stale_seconds=0) == 1
     assert run_once(lab.sessions, lab.settings).value == "done"
     body = lab.client.get(f"/api/submissions/{sid}", headers=lab.auth("analyst")).json()
