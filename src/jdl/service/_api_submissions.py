@@ -41,6 +41,7 @@ from jdl.service._schemas import (
     RerunIn,
     SubmissionOut,
     SubmissionSummary,
+    submission_for,
 )
 from jdl.service._storage import job_dir, private_dir, submission_dir
 from jdl.service._uploads import ReceivedUpload, receive_upload, validation_copy
@@ -245,7 +246,7 @@ def _accept_and_answer(db: SessionDep, request: Request, settings: Settings, use
     submission, report = accept_upload(db, request, settings, user, upload, programme)
     if submission is None:
         return _refused(report)
-    return SubmissionOut.model_validate(submission)  # built here, not on the event loop
+    return seen_by(db, user, submission)  # built here, not on the event loop
 
 
 def _refused(report: dict[str, Any]) -> Any:
@@ -297,7 +298,15 @@ def list_submissions(db: SessionDep, user: UserDep) -> Any:
 def get_submission(submission_id: SubmissionId, request: Request, db: SessionDep,
                    user: UserDep) -> Any:
     """State, every timestamped state change, validation summary and jobs."""
-    return _visible(db, request, user, submission_id, "submission.view")
+    return seen_by(db, user, _visible(db, request, user, submission_id, "submission.view"))
+
+
+def seen_by(db: SessionDep, user: User, submission: Submission) -> SubmissionOut:
+    """``submission`` as ``user`` may read it: whole for the lab; for an organisation without
+    the lab staff's ids or analysts' error messages (:func:`submission_for`)."""
+    own = set(db.scalars(select(User.id).where(
+        User.organisation_id == submission.organisation_id)))
+    return submission_for(submission, lab_view=user.is_lab, own_user_ids=own)
 
 
 def _released_file(request: Request, db: SessionDep, settings: SettingsDep, user: User,

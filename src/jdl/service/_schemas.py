@@ -34,7 +34,7 @@ class JobOut(BaseModel):
     attempts: int
     resumed_from: str | None = None  # a retry reused this completed stage's saved output
     error: str | None
-    requested_by: int
+    requested_by: int | None  # None: someone at the lab (an organisation's view)
     created_at: UTCDateTime
     started_at: UTCDateTime | None
     finished_at: UTCDateTime | None
@@ -51,7 +51,7 @@ class SubmissionOut(BaseModel):
     state: str
     programme: dict[str, Any]
     validation: dict[str, Any]
-    approved_by: int | None
+    approved_by: int | None  # None in an organisation's view: a lab reviewer
     purged_at: UTCDateTime | None
     embargo_until: date | None = None  # enters the public catalogue on this day
     published_at: UTCDateTime | None = None
@@ -60,6 +60,34 @@ class SubmissionOut(BaseModel):
     updated_at: UTCDateTime
     events: list[EventOut]
     jobs: list[JobOut]
+
+
+#: What an organisation reads for a job that did not finish normally: the wording is the
+#: lab's, never an exception's message (which may name a lab setting, a column or a count).
+ORGANISATION_JOB_ERROR = "The evaluation could not be completed; the lab has been told."
+
+
+def submission_for(submission: Any, *, lab_view: bool, own_user_ids: set[int]) -> SubmissionOut:
+    """``submission`` as its viewer may see it.
+
+    The lab sees everything. An organisation sees its own accounts' ids, but not the ids of
+    the lab staff who re-ran, approved or published its request (lab-internal), and a failed
+    job's cause only in the lab's fixed wording: an error message is written for the analyst
+    and may quote a lab setting or a count. A decline keeps its wording, which holds only the
+    lab's published minimum (:class:`jdl.evaluation.CouldNotBeAnswered`)."""
+    out = SubmissionOut.model_validate(submission)
+    if lab_view:
+        return out
+    jobs = [job.model_copy(update={
+        "requested_by": job.requested_by if job.requested_by in own_user_ids else None,
+        "error": (job.error if job.state == "declined" or job.error is None
+                  else ORGANISATION_JOB_ERROR)}) for job in out.jobs]
+    events = [event.model_copy(update={
+        "user_id": event.user_id if event.user_id in own_user_ids else None})
+        for event in out.events]
+    return out.model_copy(update={
+        "jobs": jobs, "events": events,
+        "approved_by": out.approved_by if out.approved_by in own_user_ids else None})
 
 
 class SubmissionSummary(BaseModel):
