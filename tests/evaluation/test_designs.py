@@ -101,3 +101,6 @@ def test_a_request_below_the_minimum_could_not_be_answered(upload, synthetic_dat
     assert declined.value.message.startswith("This request could not be answered")
     assert "100000" in declined.value.message.replace(",", "")
     assert not (tmp_path / "results.json").exists()  # nothing released
+    # the link table stays (lab-internal) for the differencing guard: whether a request is
+    # answered can turn on one person
+    assert (tmp_path / "internal" / "links.csv").is_file()

@@ -185,16 +185,17 @@ def _analysed_rows(lab, submission_id: int) -> list[int]:
 
 
 def _fake_run(lab, submission_id: int, person_ids: list[int],
-              analysed: list[int] | None = None) -> str | None:
-    """A finished job whose links.csv holds ``person_ids`` and, with ``analysed``, whose
-    matched.csv holds those as the treatment group (no evaluation needed)."""
+              analysed: list[int] | None = None, state: str = "done") -> str | None:
+    """A finished job (``state`` done or declined) whose links.csv holds ``person_ids`` and,
+    with ``analysed``, whose matched.csv holds those as the treatment group (no evaluation
+    needed)."""
     from jdl.service._crypto import seal_folder
     from jdl.service._guard import differencing_hold, linked_person_ids
     from jdl.service._storage import job_dir
 
     with lab.sessions() as db:
         job = db.scalar(select(Job).where(Job.submission_id == submission_id))
-        job.state = "done"
+        job.state = state
         folder = job_dir(lab.settings.service.storage_dir, submission_id, job.id) / "internal"
         folder.mkdir(parents=True)
         rows = [f"{i + 2},{pid},1.0,id" for i, pid in enumerate(person_ids)]

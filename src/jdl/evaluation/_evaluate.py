@@ -152,7 +152,7 @@ def evaluate(
         resumed = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
         saved.save("cohort", resumed)
     cohort, frame = resumed
-    _check_minimum(cohort.attrition.eligible, settings, "eligible")
+    _check_minimum(cohort.attrition.eligible, settings, "eligible", out_dir, link_table)
     step("match")
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
@@ -162,7 +162,7 @@ def evaluate(
     covariates, exact = varying_covariates(frame, spec), list(spec.exact)
     design = _design(frame, covariates, exact, settings, seed)
     result = design.result
-    _check_minimum(result.n_treated_matched, settings, "matched")
+    _check_minimum(result.n_treated_matched, settings, "matched", out_dir, link_table)
 
     step("estimate")
     effects = _effects(result, settings)
@@ -278,12 +278,20 @@ def _cohort_and_pool(
     return cohort, analysis_frame(cohort, pool)
 
 
-def _check_minimum(n: int, settings: Settings, stage: str) -> None:
+def _check_minimum(n: int, settings: Settings, stage: str, out_dir: Path,
+                   link_table: pd.DataFrame) -> None:
     """Decline the request when fewer than ``settings.inference.min_matched_treated`` people
-    are left (:class:`CouldNotBeAnswered`)."""
+    are left (:class:`CouldNotBeAnswered`).
+
+    The link table is written to ``internal/`` first: whether a request is answered can turn
+    on one person, so the service's differencing guard compares a declined request's linked
+    people with every other request's, as it compares the analysed groups of reports."""
     minimum = settings.inference.min_matched_treated
     if n >= minimum:
         return
+    internal = out_dir / "internal"
+    internal.mkdir(parents=True, exist_ok=True)
+    link_table.to_csv(internal / "links.csv", index=False)
     where = ("could be analysed after linking and the eligibility rules" if stage == "eligible"
              else "could be matched to similar people in the national records")
     raise CouldNotBeAnswered(

@@ -435,7 +435,9 @@ def release_hold(submission_id: SubmissionId, request: Request, db: SessionDep,
 def approve(submission_id: SubmissionId, request: Request, db: SessionDep, settings: SettingsDep,
             user: UserDep, body: ApproveIn | None = None) -> Any:
     """A reviewer releases the results to the organisation — a second pair of eyes, never on
-    their own work — and sets the day the report enters the public catalogue."""
+    their own work — and sets the day the report enters the public catalogue; or, when the
+    run declined the request under the lab's minimum, confirms the decline ("could not be
+    answered"), which the organisation learns only then."""
     _require_role(db, request, user, {Role.reviewer}, "submission.approve", submission_id)
     submission = _visible(db, request, user, submission_id, "submission.approve")
     if submission.state != SubmissionState.awaiting_review.value:
@@ -465,8 +467,12 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
             # only lab reviewers reach this line; the organisation still sees "awaiting review"
             raise HTTPException(409, f"Not approved: {reason} Ask the organisation to combine "
                                      "its submissions, or refuse this one.")
-        submission.approved_by, submission.embargo_until = user.id, embargo
-        set_state(db, submission, SubmissionState.approved, user.id)
+        submission.approved_by = user.id
+        if submission.awaits_decline:  # the answer is "could not be answered": no report
+            set_state(db, submission, SubmissionState.not_answerable, user.id)
+        else:
+            submission.embargo_until = embargo
+            set_state(db, submission, SubmissionState.approved, user.id)
         db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
     db.refresh(submission)

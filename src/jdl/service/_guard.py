@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from jdl.core.config import ServiceSettings, Settings
 from jdl.service._crypto import read_sealed
-from jdl.service._models import Job, Submission, SubmissionState
+from jdl.service._models import Job, JobState, Submission, SubmissionState
 from jdl.service._storage import job_dir
 
 
@@ -65,31 +65,49 @@ def lock_guard(db: Session) -> None:
 
 def differencing_hold(db: Session, settings: Settings, submission: Submission,
                       job: Job | None = None, *, released_only: bool = False) -> str | None:
-    """Why this submission's report must not be released, or None (lab-internal wording).
+    """Why this submission's answer must not be released, or None (lab-internal wording).
 
     Its analysed treatment group is compared with that of every other submission of *every*
     organisation with a finished run — earlier, pending or published; with ``released_only``
-    only those approved or published (what approval and publication must not collide with) —
-    and with the unions, intersections and differences of each pair
-    (:func:`jdl.disclosure.differencing_risks`)."""
+    only those approved, published or declined (what approval and publication must not
+    collide with) — and with the unions, intersections and differences of each pair
+    (:func:`jdl.disclosure.differencing_risks`).
+
+    A decline ("could not be answered") is an answer too: two requests that differ by one
+    person, one answered and one declined, say whether that person was counted. A declined
+    run has no analysed group, so whenever either side of a comparison is a decline the
+    *linked* people are compared instead (a decline can only flip if the people who differ
+    were linked)."""
     from jdl.disclosure import differencing_risks
 
     storage = Path(settings.service.storage_dir)
-    job = job or submission.latest_done_job
+    job = job or submission.latest_finished_job
     if job is None:
         return None
-    current = analysed_person_ids(settings.service, job_dir(storage, submission.id, job.id))
-    states = ([SubmissionState.approved.value, SubmissionState.published.value] if released_only
+    folder = job_dir(storage, submission.id, job.id)
+    declined = job.state == JobState.declined.value
+    states = ([SubmissionState.approved.value, SubmissionState.published.value,
+               SubmissionState.not_answerable.value] if released_only
               else [s.value for s in SubmissionState if s is not SubmissionState.failed])
     others = db.scalars(select(Submission).where(
         Submission.id != submission.id, Submission.state.in_(states)).order_by(Submission.id))
-    earlier: dict[str, set[str]] = {}
+    analysed: dict[str, set[str]] = {}
+    linked: dict[str, set[str]] = {}
     for other in others:
-        done = other.latest_done_job
-        if done is not None:
-            earlier[f"submission {other.id}"] = analysed_person_ids(
-                settings.service, job_dir(storage, other.id, done.id))
-    risks = differencing_risks(current, earlier, settings.disclosure)
+        done = other.latest_finished_job
+        if done is None:
+            continue
+        other_folder = job_dir(storage, other.id, done.id)
+        label = f"submission {other.id}"
+        if declined or done.state == JobState.declined.value:
+            linked[label] = linked_person_ids(settings.service, other_folder)
+        else:
+            analysed[label] = analysed_person_ids(settings.service, other_folder)
+    risks = differencing_risks(linked_person_ids(settings.service, folder), linked,
+                               settings.disclosure) if linked else []
+    if analysed and not declined:
+        risks += differencing_risks(analysed_person_ids(settings.service, folder), analysed,
+                                    settings.disclosure)
     if not risks:
         return None
     return ("Differencing guard: "

@@ -303,12 +303,12 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
         submission = db.get(Submission, job.submission_id)
         if state is JobState.failed:
             set_state(db, submission, SubmissionState.failed)
-        elif state is JobState.declined:
-            set_state(db, submission, SubmissionState.not_answerable)
         else:
             # the guard's finding is lab-internal: the organisation sees the same state and
             # wording whatever it is (a "held" state told it whether a person it added has a
-            # record); approval and publication run the guard again, serialised
+            # record); approval and publication run the guard again, serialised. A decline
+            # waits for review too: told at once, "answered or not" would say whether a
+            # person it added or removed was counted
             submission.hold_reason = differencing_hold(db, settings, submission, job)
             set_state(db, submission, SubmissionState.awaiting_review)
         db.commit()

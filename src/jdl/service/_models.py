@@ -37,7 +37,9 @@ class SubmissionState(StrEnum):
     once the embargo date has passed); or failed (an analyst may re-run); or held (differencing
     guard) until an analyst releases the hold; or not_answerable: the lab declined the request
     under its minimum criteria (too few people after linkage and matching), recorded as "could
-    not be answered" as the Justice Data Lab does."""
+    not be answered" as the Justice Data Lab does. A decline passes through awaiting_review
+    like a report: a reviewer confirms it (the differencing guard runs on it too), and until
+    then the organisation sees the same as for any request under review."""
 
     queued = "queued"
     running = "running"
@@ -148,6 +150,21 @@ class Submission(Base):
         published."""
         return next((job for job in reversed(self.jobs) if job.state == JobState.done.value),
                     None)
+
+    @property
+    def latest_finished_job(self) -> Job | None:
+        """The newest run that reached an answer: done, or declined under the lab's minimum
+        criteria. A decline is an output like a report (whether a request is answered can
+        turn on one person), so it is reviewed and guarded the same way."""
+        finished = (JobState.done.value, JobState.declined.value)
+        return next((job for job in reversed(self.jobs) if job.state in finished), None)
+
+    @property
+    def awaits_decline(self) -> bool:
+        """Awaiting review of a decline: the newest answer is "could not be answered"."""
+        job = self.latest_finished_job
+        return (self.state == SubmissionState.awaiting_review.value and job is not None
+                and job.state == JobState.declined.value)
 
 
 class SubmissionEvent(Base):

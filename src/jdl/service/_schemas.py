@@ -74,14 +74,21 @@ def submission_for(submission: Any, *, lab_view: bool, own_user_ids: set[int]) -
     the lab staff who re-ran, approved or published its request (lab-internal), and a failed
     job's cause only in the lab's fixed wording: an error message is written for the analyst
     and may quote a lab setting or a count. A decline keeps its wording, which holds only the
-    lab's published minimum (:class:`jdl.evaluation.CouldNotBeAnswered`)."""
+    lab's published minimum (:class:`jdl.evaluation.CouldNotBeAnswered`), once a reviewer has
+    confirmed it; before that it reads like any finished run awaiting review (whether a
+    request is answered can turn on one person, so a decline is reviewed and guarded like a
+    report)."""
     out = SubmissionOut.model_validate(submission)
     if lab_view:
         return out
+    confirmed = out.state == "not_answerable"
     jobs = [job.model_copy(update={
         "requested_by": job.requested_by if job.requested_by in own_user_ids else None,
-        "error": (job.error if job.state == "declined" or job.error is None
+        "error": (job.error if (job.state == "declined" and confirmed) or job.error is None
                   else ORGANISATION_JOB_ERROR)}) for job in out.jobs]
+    # a decline not yet confirmed by a reviewer reads like any finished run under review
+    jobs = [job.model_copy(update={"state": "done", "stage": "report", "error": None})
+            if job.state == "declined" and not confirmed else job for job in jobs]
     events = [event.model_copy(update={
         "user_id": event.user_id if event.user_id in own_user_ids else None})
         for event in out.events]
