@@ -776,7 +776,14 @@ def test_reruns_refuse_settings_off_the_allow_list_by_name(real, evaluated, sett
     {"matching": {"ratio": -1}}, {"matching": {"ratio": 10**9}},
     {"matching": {"caliper": -5}}, {"matching": {"method": "bogus"}},
     {"linkage": {"match_threshold": 2}}, {"linkage": {"match_threshold": -1}},
-    {"cohort": {"min_age_at_index": -5}}, {"matching": {"exact": ["pnc_id"]}}])
+    {"cohort": {"min_age_at_index": -5}}, {"matching": {"exact": ["pnc_id"]}},
+    # the second independent check (session 6): allowed settings with no range
+    {"linkage": {"min_id_evidence": 0}}, {"linkage": {"min_id_evidence": -5}},
+    {"linkage": {"candidate_floor": 5}}, {"linkage": {"candidate_floor": -1}},
+    {"cohort": {"index_window_days": -365}}, {"cohort": {"index_window_days": 0}},
+    {"cohort": {"community_lookback_days": -10**9}},
+    {"matching": {"candidate_ratios": [0, -1]}}, {"matching": {"candidate_ratios": []}},
+    {"matching": {"candidate_ratios": [1_000_000]}}])
 def test_reruns_refuse_values_no_analysis_can_use(settings):
     from jdl.core.config import Settings
     from jdl.core.errors import UsageError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,8 +99,10 @@ class LinkageSettings(BaseModel):
 
     # link a row's best person at or above this probability (0 or 1 would link all or none)
     match_threshold: float = Field(default=0.9, gt=0, lt=1)
-    candidate_floor: float = 0.0001  # pairwise probability below which candidates are dropped
-    min_id_evidence: int = 2  # of forename/surname/DOB agreeing, for an ID link
+    # pairwise probability below which candidates are dropped
+    candidate_floor: float = Field(default=0.0001, ge=0, lt=0.5)
+    # of forename/surname/DOB agreeing, for an ID link (at least one: an ID alone is not enough)
+    min_id_evidence: int = Field(default=2, ge=1, le=3)
     prior_in_register: float = 0.9  # share of submitted people expected in the records
     prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities
     u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
@@ -122,10 +124,10 @@ class CohortSettings(BaseModel):
     follow_up_days: int = 365
     waiting_period_days: int = 183
     min_age_at_index: int = Field(default=15, ge=10, le=100)  # 10: age of criminal responsibility
-    index_window_days: int = 365
+    index_window_days: int = Field(default=365, ge=1, le=3660)
     # Community and "both" programmes: an index event up to this many days before the reference
     # date is preferred (people are referred during an order that has already started).
-    community_lookback_days: int = 90
+    community_lookback_days: int = Field(default=90, ge=0, le=3660)
     # MoJ counts offences committed on the day of release from custody; never on a court order's
     # first day (they are usually part of the index case).
     count_release_day: bool = True
@@ -153,7 +155,8 @@ class MatchingSettings(BaseModel):
     # variance (jdl.matching._design_choice). A method, ratio or replacement other than the
     # defaults is a fixed design whatever `design` says.
     design: Literal["power_first", "fixed"] = "fixed"
-    candidate_ratios: tuple[int, ...] = (1, 2, 3, 5, 10)
+    candidate_ratios: tuple[Annotated[int, Field(ge=1, le=100)], ...] = Field(
+        default=(1, 2, 3, 5, 10), min_length=1)
     method: Literal["nearest", "exact", "subclass"] = "nearest"  # jdl.matching's METHODS
     ratio: int = Field(default=1, ge=1, le=100)  # controls per treated person
     replace: bool = False
