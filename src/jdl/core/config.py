@@ -101,8 +101,9 @@ class LinkageSettings(BaseModel):
     match_threshold: float = Field(default=0.9, gt=0, lt=1)
     # pairwise probability below which candidates are dropped
     candidate_floor: float = Field(default=0.0001, ge=0, lt=0.5)
-    # of forename/surname/DOB agreeing, for an ID link (at least one: an ID alone is not enough)
-    min_id_evidence: int = Field(default=2, ge=1, le=3)
+    # of forename/surname/DOB agreeing, for an ID link (at least one: an ID alone is not
+    # enough; 4, more than there are, turns the ID pass off)
+    min_id_evidence: int = Field(default=2, ge=1, le=4)
     prior_in_register: float = 0.9  # share of submitted people expected in the records
     prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities
     u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
