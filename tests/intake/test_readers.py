@@ -268,3 +268,57 @@ def test_1904_date_system(tmp_path):
     book.save(path)
     sub = check(path)
     assert sub.accepted_rows().loc[0, "date_of_birth"] == pd.Timestamp("1983-05-26")
+
+
+def _moved(source, target, moves: dict[str, str], extra: dict[str, bytes] | None = None):
+    """``source`` rewritten with parts renamed (``moves``: old name -> new name), every
+    mention of an old name in the package's indexes pointing at the new one."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w",
+                                                         zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels"):
+                for before, after in moves.items():
+                    data = data.replace(before.encode(), after.encode())
+                    data = data.replace(before.removeprefix("xl/").encode(),
+                                        after.removeprefix("xl/").encode())
+            new.writestr(moves.get(info.filename, info.filename), data)
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+def test_a_sheet_stored_under_another_name_is_refused_before_reading(tmp_path, monkeypatch):
+    """Readers find parts through the relationships; the limits were proven on the standard
+    names only (second independent check, session 6: a 300,000-row sheet at xl/data/ cost 25
+    CPU-s before its rows were refused)."""
+    from jdl.intake import _xlsx
+
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    moved = _moved(path, tmp_path / "moved.xlsx",
+                   {"xl/worksheets/sheet1.xml": "xl/data/sheet1.xml"})
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("a reader opened the workbook")
+
+    monkeypatch.setattr(_xlsx, "_read_calamine", never)
+    monkeypatch.setattr(_xlsx, "_read_openpyxl", never)
+    sub = check(moved)
+    assert sub.refusal.code == "file" and "unusual way" in sub.refusal.message
+
+
+def test_any_xml_part_is_counted_and_length_checked(tmp_path):
+    """Defence in depth: a part with rows or one long string counts even when nothing
+    declares it."""
+    path = write_xlsx(tmp_path / "s.xlsx", people(70))
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>1</v></c></row>' for i in range(1, 80))
+    stray = _moved(path, tmp_path / "stray.xlsx", {}, {
+        "xl/stray.xml": f"<worksheet><sheetData>{rows}</sheetData></worksheet>".encode()})
+    few = IntakeSettings(max_rows=50)
+    assert check(stray).acceptable
+    from jdl.intake._xlsx import inspect_zip
+
+    assert inspect_zip(stray, few).sheets["xl/stray.xml"].rows > few.max_rows  # counted, stopped
+    long = _moved(path, tmp_path / "long.xlsx", {}, {
+        "xl/strs.xml": b"<sst><si><t>" + b"x" * 200_000 + b"</t></si></sst>"})
+    assert check(long).refusal is not None
