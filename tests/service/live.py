@@ -112,6 +112,19 @@ class Sent:
     response: bytes
 
 
+def _complete(answer: bytes) -> bool:
+    """Whether ``answer`` holds a whole response: its head and the body its Content-Length
+    announces (the body may arrive in a later packet than the head)."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip() or 0)
+    return True
+
+
 def raw_request(port: int, method: str, path: str, headers: dict[str, str],
                 body_chunks, chunked: bool = False, content_length: int | None = None,
                 timeout: float = 30) -> Sent:
@@ -145,7 +158,7 @@ def raw_request(port: int, method: str, path: str, headers: dict[str, str],
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
                     sock.sendall(b"0\r\n\r\n")
         deadline = time.monotonic() + timeout
-        while b"\r\n\r\n" not in answer and time.monotonic() < deadline:
+        while not _complete(answer) and time.monotonic() < deadline:
             try:
                 data = sock.recv(65536)
             except (ConnectionResetError, TimeoutError):

@@ -192,14 +192,16 @@ def test_sigkill_mid_validation_then_restart_leaves_nothing(live_lab, synthetic_
         assert copy is not None, "validation never started"
         assert stat.S_IMODE(copy.stat().st_mode) == 0o600
         assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+        assert copy.is_symlink()  # a link to the process's in-memory file, not a copy
         server.stop(signal.SIGKILL)
-        assert copy.exists()  # the crash left the decrypted copy behind...
+        # the crash took the plaintext with the process: the link dangles, nothing to read
+        assert os.path.lexists(copy) and not copy.exists()
     finally:
         server.stop(signal.SIGKILL)
         sender.join(60)
     restarted = start_server(settings)
     try:
-        assert list(work.iterdir()) == []  # ...and the restart removed it
+        assert list(work.iterdir()) == []  # ...and the restart removed the dangling link
         assert list((settings.service.storage_dir / "incoming").iterdir()) == []
         assert _holders(marker, [settings.service.storage_dir, Path("/tmp")], since,
                         [restarted.process.pid]) == []

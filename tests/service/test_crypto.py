@@ -3,6 +3,7 @@ a wrong or malformed key fails clearly."""
 
 from __future__ import annotations
 
+import os
 import stat
 
 import pytest
@@ -25,6 +26,8 @@ def test_stored_upload_is_encrypted_and_decrypts_to_the_original(lab, synthetic_
     with decrypted(service, stored, tmp_path / "work") as plain:
         assert plain.read_bytes() == original
         assert stat.S_IMODE(plain.stat().st_mode) == 0o600
+        # in memory, never on disk: the path is a link to an anonymous in-memory file
+        assert plain.is_symlink() and os.readlink(os.readlink(plain)).startswith("/memfd:")
     assert not plain.exists()  # the plaintext copy is gone after use
     assert stat.S_IMODE(service.encryption_key_file.stat().st_mode) == 0o600
     assert not list((service.storage_dir / "incoming").iterdir())  # staging emptied

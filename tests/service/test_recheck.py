@@ -7,6 +7,11 @@ Written without reading the builders' tests first (only ``live.py``'s process he
 reused). Each control that holds is a normal test; each finding that does not hold is marked
 ``xfail(strict=True, reason="finding: ...")`` so it flips to a failure once fixed. Heavy
 measurements (2 GB bodies, workbook bombs) take ``/work/wt/heavy.lock`` when it exists.
+
+The tests that need the module's real evaluations (three evaluations by a real worker, several
+minutes, built once per xdist worker) are ``slow`` (``make test-all``): each control they check
+also has a faster test in ``make test`` (test_pentest, test_api, test_at_rest, test_security,
+tests/browser).
 """
 
 from __future__ import annotations
@@ -381,6 +386,7 @@ def _routes() -> list[tuple[str, str]]:
 
 # --- 1. isolation of every route -----------------------------------------------------------------
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_every_route_with_a_submission_answers_the_other_organisation_like_a_missing_one(
         real, evaluated):
     """Org B, by token and by session, on every route that takes a submission number: org A's
@@ -410,6 +416,7 @@ def test_every_route_with_a_submission_answers_the_other_organisation_like_a_mis
     assert real.api("sub_a").get(f"/api/submissions/{theirs}/results.json").status_code == 200
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_anonymous_clients_get_nothing_from_any_private_route(real, evaluated):
     """Every route, no credentials (and a forged bearer token): the API says 401, pages send
     to sign-in; an existing submission and a missing one answer alike; only the public
@@ -440,6 +447,7 @@ def test_anonymous_clients_get_nothing_from_any_private_route(real, evaluated):
                                                                               status)
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_listings_and_the_home_page_hold_only_the_own_organisations_work(real, evaluated):
     listed = {s["id"] for s in real.api("sub_b").get("/api/submissions").json()}
     assert evaluated["sub_b"] in listed and evaluated["sub_a"] not in listed
@@ -449,6 +457,7 @@ def test_listings_and_the_home_page_hold_only_the_own_organisations_work(real, e
     assert {evaluated["sub_a"], evaluated["sub_b"]} <= lab_listed
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_the_public_catalogue_shows_only_published_reports(real, evaluated):
     """Org B's submission (awaiting review) appears nowhere in the public catalogue; org A's
     published one does, named by its account's organisation."""
@@ -465,6 +474,7 @@ def test_the_public_catalogue_shows_only_published_reports(real, evaluated):
             assert page.status_code == 404 and ORG_B not in page.text
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_lab_only_and_admin_routes_refuse_each_other_role(real, evaluated):
     sid = evaluated["sub_b"]
     sub = real.api("sub_b")
@@ -529,6 +539,7 @@ def test_set_role_and_reactivation_cannot_move_a_lab_role_out_of_the_lab(real):
     assert real.api("mover").get("/api/submissions/1/diagnostics").status_code == 403
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_the_running_server_refuses_a_lab_role_outside_its_lab(real, evaluated):
     made = jdl(real.settings, "admin", "create-user", "--org", ORG_B, "--role", "reviewer",
                "--email", "mismatch@opendoor.example", JDL_SERVICE__LAB_ORGANISATION=ORG_B)
@@ -568,6 +579,7 @@ def test_a_misplaced_lab_role_stops_jdl_serve_at_start(tmp_path):
     lab.stop()
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_the_organisation_in_outputs_comes_from_the_account(real, evaluated):
     """An upload naming another body is refused; the published report and results name the
     uploader's organisation."""
@@ -762,6 +774,7 @@ def test_sign_ins_do_not_stall_everyone_else(real):
     ({"Matching": {"caliper": 0.1}}, "Matching"),
     ({"matching": {"caliper": 0.1}, "disclosure": {"min_count": 1}}, "disclosure.min_count"),
 ])
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_reruns_refuse_settings_off_the_allow_list_by_name(real, evaluated, settings, named):
     sid = evaluated["sub_b"]
     before = real.last_audit_id()
@@ -793,6 +806,7 @@ def test_reruns_refuse_values_no_analysis_can_use(settings):
         check_overrides(Settings(), settings)
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_a_rerun_override_is_shown_to_the_reviewer_audited_and_in_the_methods(real, evaluated):
     sid = evaluated["sub_b"]
     page = real.signed_in("reviewer").get(f"/submissions/{sid}").text
@@ -1197,6 +1211,7 @@ def test_a_worker_stopped_mid_job_leaves_no_plaintext_and_the_job_queued(
         lab.stop()
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_database_keys_and_storage_are_owner_only(real, evaluated):
     service = real.settings.service
     db_path = Path(service.database_url.removeprefix("sqlite:///"))
@@ -1211,6 +1226,7 @@ def test_database_keys_and_storage_are_owner_only(real, evaluated):
         assert stored.stat().st_mode & 0o077 == 0, stored
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_every_folder_and_file_under_storage_is_owner_only(real, evaluated):
     storage = Path(real.settings.service.storage_dir)
     loose = [f"{oct(p.stat().st_mode & 0o777)} {p.relative_to(storage)}"
@@ -1218,6 +1234,7 @@ def test_every_folder_and_file_under_storage_is_owner_only(real, evaluated):
     assert loose == []
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_stored_uploads_and_internal_files_are_not_in_clear(real, evaluated):
     storage = Path(real.settings.service.storage_dir)
     upload_file = storage / f"submission-{evaluated['sub_a']}" / "upload.csv"
@@ -1229,6 +1246,7 @@ def test_stored_uploads_and_internal_files_are_not_in_clear(real, evaluated):
 
 # --- 6. headers, audit, links ------------------------------------------------------------------
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_every_page_has_the_headers_and_no_inline_script(real, evaluated):
     web = real.signed_in("reviewer")
     pages = ["/", f"/submissions/{evaluated['sub_b']}", f"/submissions/{evaluated['sub_a']}",
@@ -1300,6 +1318,7 @@ def test_an_upload_over_the_size_limit_is_audited(real):
     assert rows and rows[-1][3] == "denied"
 
 
+@pytest.mark.slow  # needs the module's real evaluations (minutes)
 def test_catalogue_links_come_from_the_public_url_not_the_host_header(tmp_path, real, evaluated):
     """A second server on the same database with ``public_url`` set; a forged Host header
     changes nothing in the export's absolute links."""

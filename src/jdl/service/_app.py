@@ -125,6 +125,15 @@ def _add_error_handlers(app: FastAPI) -> None:
             "detail": exc.message, "hint": exc.hint,
             "problems": list(exc.problems)})
 
+    from starlette.requests import ClientDisconnect
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_request: Request, _exc: ClientDisconnect) -> JSONResponse:
+        # the client (or the server's own body limits, _server.py) ended the request while
+        # its body was read: nobody is listening, and it is no bug worth a traceback
+        log.info("a client disconnected while its request body was read")
+        return JSONResponse(status_code=400, content={"detail": "The request was not finished."})
+
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s in request", type(exc).__name__)

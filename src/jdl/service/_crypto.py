@@ -273,17 +273,26 @@ def store_encrypted(service: ServiceSettings, plain: Path, target: Path) -> None
 @contextmanager
 def decrypted(service: ServiceSettings, stored: Path, work_dir: Path,
               name: str | None = None) -> Iterator[Path]:
-    """A plaintext copy of ``stored`` (named ``name``, else the same name) in ``work_dir``
-    (created 0700; the copy 0600) while the block runs; the copy and the folder are deleted
-    after it (the folder if empty), whatever happens."""
+    """A plaintext view of ``stored`` at ``work_dir / name`` (else the same name) while the
+    block runs; gone after it, whatever happens.
+
+    On Linux the plaintext never touches a disk: it is written to an anonymous in-memory file
+    (``memfd_create``) that dies with the process, and ``work_dir / name`` is only a symbolic
+    link to it (``/proc/<pid>/fd/<n>``), so a crash or SIGKILL leaves a dangling link and no
+    data (second independent check, session 6: a killed server's validation copy stayed in
+    clear until the next start). Elsewhere, a 0600 file in a 0700 folder, removed by the
+    start-up sweep after a crash. Swap is the operator's: encrypt it (docs/service.md)."""
     from cryptography.fernet import InvalidToken
 
     work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(work_dir, 0o700)
     plain = work_dir / (name or stored.name)
+    in_memory = hasattr(os, "memfd_create") and Path(f"/proc/{os.getpid()}/fd").is_dir()
+    fd = (os.memfd_create(f"jdl-{plain.name}", os.MFD_CLOEXEC) if in_memory
+          else os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     try:
-        fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        os.fchmod(fd, 0o600)  # /proc/<pid>/fd also needs the process's own user
+        with os.fdopen(os.dup(fd), "wb") as out:
             if is_stream(stored):
                 for chunk in decrypt_stream(service, stored):
                     out.write(chunk)
@@ -293,8 +302,11 @@ def decrypted(service: ServiceSettings, stored: Path, work_dir: Path,
                 except InvalidToken:
                     raise EncryptionKeyError("The stored upload cannot be decrypted with the "
                                              "service's key (was the key changed?).") from None
+        if in_memory:
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", plain)
         yield plain
     finally:
+        os.close(fd)
         plain.unlink(missing_ok=True)
         with suppress(OSError):
             work_dir.rmdir()
