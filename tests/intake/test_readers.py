@@ -322,3 +322,42 @@ def test_any_xml_part_is_counted_and_length_checked(tmp_path):
     long = _moved(path, tmp_path / "long.xlsx", {}, {
         "xl/strs.xml": b"<sst><si><t>" + b"x" * 200_000 + b"</t></si></sst>"})
     assert check(long).refusal is not None
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b"\n" * 500_000, "empty lines included"),       # 45 MB of these cost 3.6 GB before
+    (b"a,b\n" * 250_000, "more than 200,000 rows"),
+    (b"," * 1_000_000 + b"\n", "separators"),
+])
+def test_a_csv_is_refused_while_it_is_parsed_not_after(tmp_path, body, says):
+    """Second independent check, session 6: a CSV was parsed whole into memory before its
+    rows were counted (45 MB of empty lines: 3.6 GB, 42 CPU-s)."""
+    import tracemalloc
+
+    path = tmp_path / "s.csv"
+    path.write_bytes(",".join(CANONICAL_COLUMNS).encode() + b"\n" + body)
+    tracemalloc.start()
+    try:
+        refusal = check(path).refusal
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refusal is not None and says in refusal.message
+    assert peak < 20 * len(body) + 50 * 2**20  # not ~80 bytes of memory per byte of file
+
+
+def test_a_tiny_parquet_file_cannot_expand_to_megabytes_of_text(tmp_path):
+    """A 1 KB Parquet file whose dictionary holds one 10 MB value used by 30 rows cost the
+    server 886 MB (second independent check, session 6); the text is measured first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    big = "a" * 2_000_000
+    table = pa.table({"forename": [big] * 30, "surname": ["Smith"] * 30})
+    path = tmp_path / "s.parquet"
+    pq.write_table(table, path, compression="zstd", store_schema=False)
+    assert path.stat().st_size < 10_000
+    assert "far more text" in check(path).refusal.message
+    nested = tmp_path / "n.parquet"
+    pq.write_table(pa.table({"forename": [["a", "b"]] * 3}), nested)
+    assert "lists or records" in check(nested).refusal.message
