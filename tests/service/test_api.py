@@ -63,7 +63,7 @@ def test_refused_upload_returns_422_with_row_level_errors(lab, synthetic_upload,
     assert body["validation"]["refusal"]["code"] == "too_small"
     assert any(i["row_number"] is not None for i in body["validation"]["issues"])
     assert lab.client.get("/api/submissions", headers=lab.auth("submitter_a")).json() == []
-    assert audit(lab, action="submission.refused")
+    assert audit(lab, action="submission.upload", outcome="denied")
 
 
 def test_bad_programme_and_bad_file_type_are_clear_errors(lab, synthetic_upload):
@@ -304,3 +304,17 @@ def test_programme_text_naming_someone_in_the_upload_is_refused(lab, synthetic_u
     assert "description" in response.text and "name of a person" in response.text
     assert person["surname"] not in response.text and person["forename"] not in response.text
     assert lab.client.get("/api/submissions", headers=lab.auth("submitter_a")).json() == []
+
+
+def test_an_anonymous_web_upload_is_audited_and_slashes_do_not_redirect(lab):
+    """Second independent check, session 6: an anonymous POST /upload was sent to sign in
+    without an audit row; a trailing-slash redirect built its address from the Host header."""
+    response = lab.client.post("/upload", files={"file": ("u.csv", b"a,b\n", "text/csv")},
+                               follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    denied = audit(lab, action="submission.upload", outcome="denied")
+    assert denied and denied[-1].user_id is None and "not signed in" in denied[-1].detail
+    forged = lab.client.get("/catalogue/", headers={"Host": "evil.example"},
+                            follow_redirects=False)
+    assert "evil.example" not in forged.headers.get("location", "")
+    assert forged.status_code == 404

@@ -1297,8 +1297,7 @@ def test_every_refused_upload_is_audited(real, kind):
     }[kind]()
     assert 400 <= answer.status_code < 500, answer.status_code
     rows = [r for r in real.audit(before) if r[2].startswith("submission.")]
-    # intake's refusal is its own action ("submission.refused", with the refusal's code)
-    assert rows and (rows[-1][3] == "denied" or rows[-1][2] == "submission.refused"), rows
+    assert rows and rows[-1][3] == "denied", rows  # intake's refusal too
     assert ORG_A not in (rows[-1][5] or "")  # what the file or form said is not quoted
 
 

@@ -187,8 +187,10 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
         check_programme_text(info, checked.rows)
         report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
         if not checked.acceptable:
-            record(db, request, "submission.refused", user_id=user.id,
-                   detail=f"refused: {checked.refusal.code}")
+            # a denied upload like every other refusal, so a review of denied uploads sees
+            # it (second independent check, session 6: it was recorded as "allowed")
+            record(db, request, "submission.upload", outcome="denied", user_id=user.id,
+                   detail=f"refused by intake: {checked.refusal.code}")
             return None, report
         submission = _store(db, request, user, upload, info, report, settings.service)
     finally:

@@ -51,8 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # no Swagger/ReDoc pages (they need inline and third-party script, which the CSP refuses);
     # the schema stays at /openapi.json
+    # redirect_slashes off: Starlette builds the redirect's absolute address from the Host
+    # header, which a client chooses (links come from public_url only; second independent
+    # check, session 6); "/catalogue/" is a 404 like any other unknown address
     app = FastAPI(title="Justice Data Lab", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,
+                  docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Upload a programme's participants, follow the evaluation, "
                               "receive the reviewed report.")
     app.state.settings, app.state.sessions = settings, sessions

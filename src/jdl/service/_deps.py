@@ -95,6 +95,9 @@ def signed_in_session(request: Request, db: SessionDep) -> tuple[User, UserSessi
     found = session_user(db, request.session.get("sid"))
     if found is None:
         request.session.pop("sid", None)
+        if request.method == "POST" and request.url.path == "/upload":
+            # audited like the API's anonymous upload (second independent check, session 6)
+            deny(db, request, "submission.upload", user_id=None, detail="not signed in")
         raise PageRedirect("/login")
     request.state.page_user = apply_lab_rule(request, found[0])
     return found
