@@ -164,3 +164,28 @@ def test_xlsx_shared_strings_elsewhere_length_checked(tmp_path):
         read_workbook(path, IntakeSettings())
     assert "expands to far more data" not in str(refused.value)  # not the compression ratio
     assert time.process_time() - started < 5
+
+
+# --- F6 --------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="F6: max_connections is global; one address can hold "
+                   "every slot and everyone else gets 503")
+def test_one_address_cannot_take_every_connection(tmp_path):
+    import httpx
+
+    settings = make_settings(tmp_path)
+    server = start_server(settings, JDL_SERVICE__MAX_CONNECTIONS="50")
+    idle = []
+    try:
+        for _ in range(60):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.connect(("127.0.0.1", server.port))
+            idle.append(sock)
+        time.sleep(0.5)
+        other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3"))
+        assert other.get(server.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
