@@ -1,6 +1,6 @@
-"""Independent check of issue 16 (FINDINGS.md at the repository root): each finding that is
-still open, as a short test marked ``xfail(strict=True)`` so that it turns into a failure
-(an unexpected pass) as soon as the finding is fixed; remove the mark then.
+"""The second independent check of issue 16 (docs/service-independent-check.md): each
+finding as a short test. They were written as ``xfail(strict=True)`` against the service as it
+was, and are plain tests since the fixes.
 
 F1: re-run settings without a range; F2: a body sent in 1-byte chunks costs the server far more
 than its size (a real ``jdl serve`` on loopback); F3: workbook parts stored outside the
@@ -30,8 +30,6 @@ TYPES = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 # --- F1 --------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="F1: min_id_evidence, candidate_floor, index_window_days, "
-                   "community_lookback_days and candidate_ratios have no range")
 @pytest.mark.parametrize("override", [
     {"linkage": {"min_id_evidence": -5}},
     {"linkage": {"candidate_floor": 5.0}},
@@ -78,8 +76,6 @@ def _sign_in_form_in_chunks(port: int, size: int, chunk: int) -> bytes:
         return sock.recv(64)
 
 
-@pytest.mark.xfail(strict=True, reason="F2: 1-byte chunks cost ~80x the CPU of the same body "
-                   "in 1,000-byte chunks, on the event loop")
 def test_tiny_chunks_cost_no_more_than_the_body(live):
     """A 60 KB anonymous sign-in form (within the 64 KB limit) sent as 60,000 one-byte chunks
     measured 0.82 CPU-s (1,000-byte chunks: 0.01 s) and stalled every other request meanwhile."""
@@ -93,8 +89,6 @@ def test_tiny_chunks_cost_no_more_than_the_body(live):
 
 # --- F9 --------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="F9: FastAPI's trailing-slash redirect builds its Location "
-                   "from the Host header")
 @pytest.mark.parametrize("path", ["/catalogue/", "/login/"])
 def test_redirects_do_not_come_from_the_host_header(live, path):
     import httpx
@@ -142,8 +136,6 @@ def _never_read(monkeypatch):
     monkeypatch.setattr("jdl.intake._xlsx._read_openpyxl", refuse)
 
 
-@pytest.mark.xfail(strict=True, reason="F3: rows are counted only in parts named "
-                   "xl/worksheets/*.xml")
 def test_xlsx_sheet_outside_worksheets_refused_from_counts(tmp_path, monkeypatch):
     from jdl.core.config import IntakeSettings
     from jdl.core.errors import SubmissionRefused
@@ -157,8 +149,6 @@ def test_xlsx_sheet_outside_worksheets_refused_from_counts(tmp_path, monkeypatch
         read_workbook(path, IntakeSettings(max_rows=1_000))
 
 
-@pytest.mark.xfail(strict=True, reason="F3: string lengths are checked only in the part named "
-                   "xl/sharedStrings.xml")
 def test_xlsx_shared_strings_elsewhere_length_checked(tmp_path):
     """One shared string of 2 MB (Excel's own cell limit is 32,767 characters), in a part the
     package declares as the shared strings but not at the usual name; a cell past column 60
@@ -183,8 +173,6 @@ def test_xlsx_shared_strings_elsewhere_length_checked(tmp_path):
 
 # --- F6 --------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="F6: max_connections is global; one address can hold "
-                   "every slot and everyone else gets 503")
 def test_one_address_cannot_take_every_connection(tmp_path):
     import httpx
 
@@ -240,8 +228,6 @@ def _reading_costs_mb(path: Path) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.xfail(strict=True, reason="F7: a CSV is parsed whole (a list per blank line) "
-                   "before its rows are counted")
 def test_csv_blank_lines_do_not_cost_memory(tmp_path):
     """4 MB of blank lines after the headings: 3 MB measured 111-236 MB of rows in memory."""
     path = tmp_path / "blank.csv"
@@ -249,8 +235,6 @@ def test_csv_blank_lines_do_not_cost_memory(tmp_path):
     assert _reading_costs_mb(path) < 60
 
 
-@pytest.mark.xfail(strict=True, reason="F8: the Parquet size check trusts the footer; one "
-                   "dictionary value referenced by many rows is expanded in memory")
 def test_tiny_parquet_does_not_expand_in_memory(tmp_path):
     """A ~1 KB file whose one 10 MB value is referenced by 40 rows (its footer says 10 MB);
     reading it measured 260-670 MB more than the imports, the server +886 MB (30 rows)."""

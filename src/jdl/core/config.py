@@ -311,9 +311,10 @@ class ServiceSettings(BaseModel):
     header_timeout_seconds: float = Field(default=10, gt=0)
     keep_alive_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=1000, ge=1)
-    # open connections one client address may hold at once (not counted for the trusted proxy
-    # addresses of forwarded_allow_ips: behind nginx, its limit_conn does this): one address
-    # cannot take every one of max_connections (second independent check, session 6)
+    # open connections one client address may hold at once, and never more than a quarter of
+    # max_connections (not counted for the trusted proxy addresses of forwarded_allow_ips:
+    # behind nginx, its limit_conn does this): one address cannot take every connection
+    # (second independent check, session 6)
     max_connections_per_address: int = Field(default=50, ge=1)
 
 

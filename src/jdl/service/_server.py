@@ -196,14 +196,19 @@ def protocol_class(header_timeout: float, max_per_address: int | None = None,
                  "exempt_addresses": exempt, "open_by_address": {}})
 
 
+def per_address_cap(service: ServiceSettings) -> int:
+    """Connections one address may hold: ``max_connections_per_address``, and never more than
+    a quarter of ``max_connections``, so one address always leaves most of them to others."""
+    return max(1, min(service.max_connections_per_address, service.max_connections // 4))
+
+
 def uvicorn_options(service: ServiceSettings, host: str | None = None,
                     port: int | None = None) -> dict[str, Any]:
     """``uvicorn.run``'s options for ``jdl serve``: the header deadline, the keep-alive
     timeout, the connection cap and the proxy's client address."""
     return {"host": host or service.host, "port": port or service.port,
             "http": protocol_class(service.header_timeout_seconds,
-                                   service.max_connections_per_address,
-                                   service.forwarded_allow_ips),
+                                   per_address_cap(service), service.forwarded_allow_ips),
             "timeout_keep_alive": service.keep_alive_seconds,
             "limit_concurrency": service.max_connections,
             "proxy_headers": True, "forwarded_allow_ips": service.forwarded_allow_ips}
