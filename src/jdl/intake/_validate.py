@@ -23,6 +23,7 @@ from jdl.core.identifiers import PRISON_NUMBER_PATTERN, format_pnc_ids, normalis
 from jdl.intake import _arrow as arrow
 from jdl.intake._columns import ColumnMap, map_columns
 from jdl.intake._dates import ParsedDates, age_in_years, parse_dates
+from jdl.intake._feedback import dominant_problem
 from jdl.intake._programme import Programme
 from jdl.intake._readers import RawTable, is_blank, read_table
 from jdl.intake._rules import RULES
@@ -172,7 +173,8 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
     accepted = int((rows["status"] == "accepted").sum())
     issues = pd.concat([issues, _file_issues(raw, columns, accepted, programme, settings)],
                        ignore_index=True)
-    refusal = _cohort_refusal(accepted, len(rows), settings)
+    checked = Submission(raw.source, rows, issues, dict(columns.headers), None, programme)
+    refusal = _cohort_refusal(accepted, len(rows), settings, checked)
     return Submission(raw.source, rows, issues, dict(columns.headers), refusal, programme)
 
 
@@ -488,10 +490,23 @@ def selection_warnings(programme: Programme, accepted: int,
     return notes
 
 
-def _cohort_refusal(accepted: int, rows: int, settings: IntakeSettings) -> Refusal | None:
+def _cohort_refusal(accepted: int, rows: int, settings: IntakeSettings,
+                    checked: Submission | None = None) -> Refusal | None:
     minimum = settings.min_cohort_size
     if accepted >= minimum:
         return None
+    cause = dominant_problem(checked) if checked is not None else None
+    if cause is not None:  # one repeated mistake, not the file's size, is what to fix
+        which = ("every one of them" if cause.rows == rows
+                 else f"{cause.rows:,} of them")
+        examples = ", ".join(str(n) for n in cause.examples)
+        return Refusal(
+            "too_small",
+            f"{'None' if accepted == 0 else f'Only {accepted:,}'} of the {rows:,} rows could be "
+            f"accepted: in {which}, {cause.problem[:1].lower()}{cause.problem[1:]} (for example "
+            f"row{'s' if len(cause.examples) > 1 else ''} {examples}).",
+            f"How to fix it: {cause.fix} Then send the file again; the lab needs at least "
+            f"{minimum:,} people it can use.")
     return Refusal(
         "too_small",
         f"Only {accepted:,} of the {rows:,} rows could be accepted; the lab needs at least "
