@@ -402,9 +402,11 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
             received = await receive_upload(request, settings,
                                             organisation_id=user.organisation_id)
     except UploadFieldError as exc:
+        message = (exc.detail if not exc.detail.startswith("The form has no file")
+                   else "Choose a file to upload.")
         return _home(request, db, user, exc.status_code, form=_form_values(exc.fields),
-                     errors=[{"text": exc.detail, "href": "#file"}],
-                     field_errors={"file": exc.detail})
+                     errors=[{"text": message, "href": "#file"}],
+                     field_errors={"file": message})
     except HTTPException as exc:
         if exc.status_code == 403:
             raise _refused(user, exc) from None
