@@ -447,8 +447,8 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
         refusal["hint"] = _portal_text(refusal.get("hint"))
         return _home(request, db, user, 422, form=values, validation=report,
                      problems_download=bool(kept.get("token")),
-                     errors=[{"text": "The lab cannot use this file: "
-                              + str(refusal.get("message", "")), "href": "#file-problems"}])
+                     errors=[{"text": "The lab cannot use this file. The problems are listed "
+                              "below.", "href": "#file-problems"}])
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
