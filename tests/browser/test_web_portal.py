@@ -230,6 +230,6 @@ def test_a_file_over_the_limit_gets_a_page_that_says_the_limit(browser, tmp_path
         page.get_by_label("Participants file").set_input_files(str(big))
         page.get_by_role("button", name="Upload and check").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("File too large")
-        expect(page.get_by_text("1 MB")).to_be_visible()
+        expect(page.get_by_text("The file is larger than the limit of 1 MB.")).to_be_visible()
         assert checked(page) == []
         screens.take(page, "too-large")

@@ -75,8 +75,13 @@ def error_page(request: Request, status: int, message: str | None = None, *,
 def refusal_html(status: int, detail: str) -> bytes:
     """A whole error page as bytes, for answers written before the app runs (the body-limit
     middleware's 413/408/400): same look, no request needed."""
+    import re
+
     from jdl.service._web import templates
 
+    if status == 413:  # the middleware's words are for any request; a person sent a file
+        detail = re.sub(r"^The request is larger than the limit of (.+?) for this address\.$",
+                        r"The file is larger than the limit of \1. Nothing was kept.", detail)
     return templates.env.get_template("error.html").render(
         user=None, csrf_token="", heading=HEADINGS.get(status, "Request refused"),
         message=detail, reference=None, status=status).encode()
