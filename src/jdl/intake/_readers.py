@@ -154,6 +154,11 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def _parse_csv(text: str, delimiter: str, limit: int | None = None) -> list[list[str]]:
+    # Python's csv module refuses a field over 128 KB as an error for the whole file; the file
+    # itself is already within max_file_bytes, so a field may be as long as the text, and an
+    # oversized cell rejects its own row in validation (cell_too_long)
+    if csv.field_size_limit() < len(text):
+        csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     rows: list[list[str]] = []
     try:

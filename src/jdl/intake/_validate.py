@@ -42,6 +42,9 @@ PLACEHOLDER_NAMES = frozenset({"unknown", "not known", "n/a", "na", "n.a.", "tbc
                                "anonymous", "redacted"})
 SEX_CODES = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F"}
 MAX_NAME_LENGTH = 100
+#: Characters in one cell past which it cannot be any value the template asks for (the longest,
+#: a name, is refused past 100); such a cell rejects its row.
+MAX_CELL_CHARS = 1_000
 
 
 def check_submission(path: str | Path, programme: Programme | None = None,
@@ -140,6 +143,13 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
     found = _Found()
     text = {c: column_text(raw.cells[p]) for c, p in columns.positions.items()}
     blank_row = raw.blank
+    # a cell far longer than any value the lab reads rejects its row, not the file; it is
+    # then read as empty, so no other check quotes or parses it
+    too_long = {c: (t.str.len() > MAX_CELL_CHARS).to_numpy() for c, t in text.items()}
+    for name, mask in too_long.items():
+        if mask.any():
+            found.add(mask, name, "cell_too_long", text[name].str.len().map("{:,}".format))
+            text[name] = text[name].where(~mask, "")
     formula = {c: looks_like_formula(t.str.lstrip(" ")) for c, t in text.items()}
     for name, mask in formula.items():
         found.add(mask & ~blank_row, name, "formula")
@@ -152,8 +162,9 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
             continue
         kind = COLUMN_BY_NAME[name].kind
         usable = text[name].where(~formula[name], "")
-        cells = raw.cells[columns.positions[name]].where(~formula[name], None)
-        missing = (usable.str.strip() == "") & ~formula[name] & ~blank_row
+        cells = raw.cells[columns.positions[name]].where(~(formula[name] | too_long[name]),
+                                                         None)
+        missing = (usable.str.strip() == "") & ~formula[name] & ~blank_row & ~too_long[name]
         if COLUMN_BY_NAME[name].required:
             found.add(missing, name, "missing_required")
         if kind == "name":
