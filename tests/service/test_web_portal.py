@@ -256,3 +256,16 @@ def test_templates_and_guidance_come_from_the_portal(lab, tmp_path):
     signed_in(lab, "submitter_a")
     home = lab.client.get("/").text
     assert 'href="/guidance"' in home and 'href="/template.csv"' in home
+
+
+def test_a_refused_file_never_sends_a_charity_to_the_command_line(lab, programme, tmp_path):
+    from jdl.intake._limits import TEMPLATE_HINT
+
+    assert "jdl template" in TEMPLATE_HINT  # what the command line still says
+    token = signed_in(lab, "submitter_a")
+    response = lab.client.post("/upload", headers=HTML, data=form_data(programme, token),
+                               files={"file": ("people.csv", b"%PDF-1.7 not a table",
+                                               "text/csv")})
+    assert response.status_code == 422 and "This is a PDF document" in response.text
+    assert "jdl template" not in response.text
+    assert "Download the lab&#39;s template from the upload page" in response.text

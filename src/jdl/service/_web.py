@@ -73,6 +73,16 @@ def _covariate(code: object) -> str:
 
 
 templates.env.filters["covariate"] = _covariate
+
+
+def _count(value: object) -> str:
+    """A count with thousands separators; anything else (a missing count) as it is, or empty."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None or not str(value) else str(value)
+
+
+templates.env.filters["count"] = _count
 MIN_PASSWORD = MIN_LENGTH
 
 
