@@ -269,3 +269,22 @@ def test_a_refused_file_never_sends_a_charity_to_the_command_line(lab, programme
     assert response.status_code == 422 and "This is a PDF document" in response.text
     assert "jdl template" not in response.text
     assert "Download the lab&#39;s template from the upload page" in response.text
+
+
+def test_a_refused_uploads_problem_list_expires_after_an_hour(lab, synthetic_upload, tmp_path):
+    import os
+
+    from jdl.service._web_feedback import KEEP_SECONDS
+
+    token = signed_in(lab, "submitter_a")
+    with open(refused_file(synthetic_upload, tmp_path), "rb") as fh:
+        lab.client.post("/upload", data=form_data(synthetic_upload["programme"], token),
+                        files={"file": ("people.csv", fh, "text/csv")})
+    kept = list((Path(lab.settings.service.storage_dir) / "incoming").glob("*problems-*.enc"))
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    assert lab.client.get("/upload/problems.csv").status_code == 200
+    old = kept[0].stat().st_mtime - KEEP_SECONDS - 1
+    os.utime(kept[0], (old, old))
+    gone = lab.client.get("/upload/problems.csv", headers=HTML)
+    assert gone.status_code == 404 and "no longer available" in gone.text
+    assert not kept[0].exists()
