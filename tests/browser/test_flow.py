@@ -56,7 +56,8 @@ def fill_upload_form(page: Any, upload: Path, programme: dict[str, Any]) -> None
 
 
 def cells_of_row(page: Any, text: str) -> list[str]:
-    row = page.get_by_role("row").filter(has_text=text).first
+    """The cells of the first row of the row-by-row problem list that mentions ``text``."""
+    row = page.locator("#problem-rows").get_by_role("row").filter(has_text=text).first
     return [cell.strip() for cell in row.get_by_role("cell").all_inner_texts()]
 
 
@@ -116,6 +117,11 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     # how many: the generator's mistakes (issue 19's mix includes dates intake must refuse)
     expect(page.get_by_text(re.compile(r"Only \d+ of the 70 rows could be accepted"))
            ).to_be_visible()
+    # grouped by column and kind first; the row-by-row list one click away
+    summary = page.locator("#problem-summary")
+    expect(summary.get_by_role("row").filter(has_text="not a date the lab can read")
+           ).to_contain_text("15")
+    page.get_by_text(re.compile(r"The first \d+ problems, row by row")).click()
     screens.take(page, "refused")
     impossible = cells_of_row(page, "is not a real date")
     assert impossible[:2] == ["6", "date_of_birth"]
@@ -124,7 +130,8 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     outside = cells_of_row(page, "outside the programme's period of delivery")
     assert outside[2].startswith("Warning (the row is kept):")  # told apart from errors
     assert not impossible[2].startswith("Warning")
-    unreadable = page.get_by_role("row").filter(has_text="not a date the lab can read")
+    unreadable = page.locator("#problem-rows").get_by_role("row").filter(
+        has_text="not a date the lab can read")
     expect(unreadable).to_have_count(15)
     expect(page.get_by_label("Programme name")).to_have_value(programme["programme_name"])
 

@@ -95,11 +95,12 @@ def test_report_page_and_pdf(client, three, settings):
     assert "Routes to Work" in page.text and "New Leaf" in page.text
     assert "must not be compared with one another" in page.text
     rows = Tables(page.text).body("estimates")
-    assert rows[0][0] == "One-year proven re-offending rate"
+    # the unit and the rounding are the PDF report's (per 100 people, one decimal)
+    assert rows[0][0] == "One-year proven re-offending rate (per 100 people)"
     # rates from the rounded counts: 120 of 400 and 150 (152 rounded) of 400
-    assert rows[0][1:4] == ["30.0%", "37.5%", "−7.5 percentage points"]
+    assert rows[0][1:4] == ["30.0", "37.5", "−7.5"]
     # limits from those released counts (Newcombe's interval: −0.1396 to −0.0095)
-    assert rows[0][4] == "−14.0 to −0.9 percentage points" and rows[0][6] == \
+    assert rows[0][4] == "−14.0 to −0.9" and rows[0][6] == \
         "Significant decrease"
     pdf = client.get(f"/catalogue/reports/{a}/report.pdf")
     assert pdf.status_code == 200 and pdf.content == PDF
@@ -132,7 +133,7 @@ def test_export_matches_the_pages(client, three):
         report = Tables(client.get(f"/catalogue/reports/{attrs['data-id']}").text)
         rate = report.body("estimates")[0]
         assert rate[3] == f"{'−' if row['proven_reoffending_rate__difference'] < 0 else '+'}" \
-            f"{abs(row['proven_reoffending_rate__difference']) * 100:.1f} percentage points"
+            f"{abs(row['proven_reoffending_rate__difference']) * 100:.1f}"
     # the export's values are the released ones, untouched
     a = rows[str(three[0])]
     assert a["proven_reoffending_rate__ci_low"] == pytest.approx(-0.1396)
@@ -221,3 +222,23 @@ def test_every_catalogue_output_passes_the_disclosure_text_check(client, db, set
         text = client.get(url).text.replace("<td>2026</td>", "")  # the year published
         assert check_released_text(text, rel) == [], url
     assert "347" not in client.get(f"/catalogue/reports/{pub}").text
+
+
+@pytest.mark.parametrize(("unit", "value", "shown", "heading"), [
+    ("proportion", 0.72, "72.0", "per 100 people"),
+    ("per person", 0.72, "72.0", "re-offences per 100 people"),
+    ("per person", -0.0349, "−3.5", "re-offences per 100 people"),
+    ("days", 123.4, "123", "days")])
+def test_catalogue_numbers_are_the_reports(unit, value, shown, heading):
+    """Issue 21: the page showed 0.72 where its PDF said 72.0 per 100 people. Both now come
+    from the report's scale and rounding."""
+    from jdl.report._values import Released, fmt_number
+    from jdl.report._wording import scale_for
+    from jdl.service._web_catalogue import format_difference, format_unit, format_value
+
+    scale = scale_for({"unit": unit})
+    in_pdf = str(fmt_number(Released({}), value, ("m",), scale=scale.factor,
+                            digits=scale.digits, signed=value < 0))
+    formatted = format_difference(value, unit) if value < 0 else format_value(value, unit)
+    assert formatted == shown == in_pdf.replace("-", "−")
+    assert format_unit(unit) == heading == scale.unit

@@ -424,7 +424,9 @@ def test_anonymous_clients_get_nothing_from_any_private_route(real, evaluated):
     public = {"/catalogue", "/catalogue/summary", "/catalogue/export.json",
               "/catalogue/export.csv", "/catalogue/reports/{publication_id}",
               "/catalogue/reports/{publication_id}/report.pdf", "/login", "/healthz",
-              "/openapi.json"}
+              "/openapi.json",
+              # issue 21: the template and the guidance, read before having an account
+              "/guidance", "/template.csv", "/template.xlsx"}
     for forged in (None, "jdl_" + "A" * 43):
         anon = real.web(headers={} if forged is None else {"Authorization": f"Bearer {forged}"})
         for method, path in _routes():

@@ -160,6 +160,11 @@ def _parse_csv(text: str, delimiter: str, limit: int | None = None,
     than ``max_rows`` people need (empty lines included) or a line with far more separators
     than ``max_columns`` refuse the file at once (second independent check, session 6: 45 MB
     of empty lines cost 3.6 GB and 42 CPU-s before the row count was checked)."""
+    # Python's csv module refuses a field over 128 KB as an error for the whole file; the file
+    # itself is already within max_file_bytes, so a field may be as long as the text, and an
+    # oversized cell rejects its own row in validation (cell_too_long)
+    if csv.field_size_limit() < len(text):
+        csv.field_size_limit(len(text) + 1)
     lines: Any = io.StringIO(text, newline="")
     if settings is not None:
         lines = _bounded_lines(lines, delimiter, settings)

@@ -132,12 +132,18 @@ class Submission:
 
     def to_dict(self, *, max_issues: int | None = None) -> dict[str, Any]:
         """A JSON-ready summary: source, counts, refusal, issues (first ``max_issues``)."""
+        from jdl.intake._feedback import summarise_problems
+
         issues = self.issues if max_issues is None else self.issues.head(max_issues)
+        rejected = set(self.rows.loc[self.rows["status"] == "rejected", "row_number"]
+                       .astype(int))
         records = [
             {k: (None if pd.isna(v) else int(v) if k == "row_number" else v)
              for k, v in row.items()}
             for row in issues.to_dict(orient="records")
         ]
+        for record in records:  # a warning on a rejected row is not "the row is kept"
+            record["row_rejected"] = record["row_number"] in rejected
         source = self.source
         return {
             "file": source.file_name if source else None,
@@ -150,6 +156,8 @@ class Submission:
             "counts": self.counts.as_dict(),
             "columns": self.column_map,
             "issues_total": len(self.issues),
+            # grouped by column and kind, value-free (kept with the submission)
+            "summary": [g.as_dict() for g in summarise_problems(self)],
             "issues": records,
         }
 

@@ -23,6 +23,7 @@ from jdl.core.identifiers import PRISON_NUMBER_PATTERN, format_pnc_ids, normalis
 from jdl.intake import _arrow as arrow
 from jdl.intake._columns import ColumnMap, map_columns
 from jdl.intake._dates import ParsedDates, age_in_years, parse_dates
+from jdl.intake._feedback import dominant_problem
 from jdl.intake._programme import Programme
 from jdl.intake._readers import RawTable, is_blank, read_table
 from jdl.intake._rules import RULES
@@ -41,6 +42,9 @@ PLACEHOLDER_NAMES = frozenset({"unknown", "not known", "n/a", "na", "n.a.", "tbc
                                "anonymous", "redacted"})
 SEX_CODES = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F"}
 MAX_NAME_LENGTH = 100
+#: Characters in one cell past which it cannot be any value the template asks for (the longest,
+#: a name, is refused past 100); such a cell rejects its row.
+MAX_CELL_CHARS = 1_000
 
 
 def check_submission(path: str | Path, programme: Programme | None = None,
@@ -139,6 +143,13 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
     found = _Found()
     text = {c: column_text(raw.cells[p]) for c, p in columns.positions.items()}
     blank_row = raw.blank
+    # a cell far longer than any value the lab reads rejects its row, not the file; it is
+    # then read as empty, so no other check quotes or parses it
+    too_long = {c: (t.str.len() > MAX_CELL_CHARS).to_numpy() for c, t in text.items()}
+    for name, mask in too_long.items():
+        if mask.any():
+            found.add(mask, name, "cell_too_long", text[name].str.len().map("{:,}".format))
+            text[name] = text[name].where(~mask, "")
     formula = {c: looks_like_formula(t.str.lstrip(" ")) for c, t in text.items()}
     for name, mask in formula.items():
         found.add(mask & ~blank_row, name, "formula")
@@ -151,8 +162,9 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
             continue
         kind = COLUMN_BY_NAME[name].kind
         usable = text[name].where(~formula[name], "")
-        cells = raw.cells[columns.positions[name]].where(~formula[name], None)
-        missing = (usable.str.strip() == "") & ~formula[name] & ~blank_row
+        cells = raw.cells[columns.positions[name]].where(~(formula[name] | too_long[name]),
+                                                         None)
+        missing = (usable.str.strip() == "") & ~formula[name] & ~blank_row & ~too_long[name]
         if COLUMN_BY_NAME[name].required:
             found.add(missing, name, "missing_required")
         if kind == "name":
@@ -172,7 +184,8 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
     accepted = int((rows["status"] == "accepted").sum())
     issues = pd.concat([issues, _file_issues(raw, columns, accepted, programme, settings)],
                        ignore_index=True)
-    refusal = _cohort_refusal(accepted, len(rows), settings)
+    checked = Submission(raw.source, rows, issues, dict(columns.headers), None, programme)
+    refusal = _cohort_refusal(accepted, len(rows), settings, checked)
     return Submission(raw.source, rows, issues, dict(columns.headers), refusal, programme)
 
 
@@ -488,10 +501,23 @@ def selection_warnings(programme: Programme, accepted: int,
     return notes
 
 
-def _cohort_refusal(accepted: int, rows: int, settings: IntakeSettings) -> Refusal | None:
+def _cohort_refusal(accepted: int, rows: int, settings: IntakeSettings,
+                    checked: Submission | None = None) -> Refusal | None:
     minimum = settings.min_cohort_size
     if accepted >= minimum:
         return None
+    cause = dominant_problem(checked) if checked is not None else None
+    if cause is not None:  # one repeated mistake, not the file's size, is what to fix
+        which = ("every one of them" if cause.rows == rows
+                 else f"{cause.rows:,} of them")
+        examples = ", ".join(str(n) for n in cause.examples)
+        return Refusal(
+            "too_small",
+            f"{'None' if accepted == 0 else f'Only {accepted:,}'} of the {rows:,} rows could be "
+            f"accepted: in {which}, {cause.problem[:1].lower()}{cause.problem[1:]} (for example "
+            f"row{'s' if len(cause.examples) > 1 else ''} {examples}).",
+            f"How to fix it: {cause.fix} Then send the file again; the lab needs at least "
+            f"{minimum:,} people it can use.")
     return Refusal(
         "too_small",
         f"Only {accepted:,} of the {rows:,} rows could be accepted; the lab needs at least "

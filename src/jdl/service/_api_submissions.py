@@ -7,6 +7,7 @@ else answers 404 (not 403, which would confirm the submission exists) and is aud
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -169,12 +170,15 @@ def _check_quota(db: SessionDep, request: Request, service: ServiceSettings,
 
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
                   upload: ReceivedUpload, programme: Any,
+                  on_checked: Callable[[Any], None] | None = None,
                   ) -> tuple[Submission | None, dict[str, Any]]:
     """Validate a received upload at once: (stored and queued submission, report), or (None,
     report) when intake refuses it. Raises for an invalid programme (:class:`ProgrammeError`,
     with one problem per field). The staged file is gone afterwards either way (moved into the
     submission's folder, or deleted). The API and the web UI both come through here, after
-    :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`."""
+    :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`.
+    ``on_checked`` (the web page's) receives the validated submission before it is stored,
+    to keep the organisation's list of problem rows (encrypted)."""
     from jdl.intake import check_programme_text, check_submission, programme_from_dict
 
     try:  # whatever is refused, the staged file goes (finally)
@@ -185,6 +189,8 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
         # the programme text is published as written: no names, dates of birth, IDs from the
         # upload, no numbers of people (ProgrammeError, naming the field, never the value)
         check_programme_text(info, checked.rows)
+        if on_checked is not None:
+            on_checked(checked)
         report = json.loads(json.dumps(checked.to_dict(max_issues=1000), default=str))
         if not checked.acceptable:
             # a denied upload like every other refusal, so a review of denied uploads sees

@@ -155,10 +155,9 @@ async def _answer(scope: Scope, send: Send, status: int, detail: str,
     """A short answer that closes the connection (the unread body is not wanted)."""
     accept = Headers(scope=scope).get("accept", "")
     if "text/html" in accept and not scope["path"].startswith("/api/"):
-        import html
+        from jdl.service._web_errors import refusal_html  # the portal's styled error page
 
-        body = (f"<!doctype html><title>Request refused</title><h1>Request refused</h1>"
-                f"<p>{html.escape(detail)}</p><p><a href=\"/\">Back</a></p>").encode()
+        body = refusal_html(status, detail)
         content_type = b"text/html; charset=utf-8"
     else:
         body, content_type = json.dumps({"detail": detail}).encode(), b"application/json"

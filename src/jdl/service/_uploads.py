@@ -44,6 +44,16 @@ class ReceivedUpload:
         self.staged.unlink(missing_ok=True)
 
 
+class UploadFieldError(HTTPException):
+    """A 422 about the file field (none chosen, a type the lab does not read), with the form's
+    fields that arrived before the file part, so a page can draw the form again as it was (the
+    upload page sends the file last)."""
+
+    def __init__(self, status_code: int, detail: str, fields: dict[str, str]) -> None:
+        super().__init__(status_code, detail)
+        self.fields = fields
+
+
 class _LimitedWriter(EncryptingWriter):
     """Refuses (413) the byte that takes the file past its limit."""
 
@@ -78,14 +88,21 @@ class _EncryptingParser(MultiPartParser):
             return
         if part.field_name != FILE_FIELD:
             raise HTTPException(422, f"Send the file in the form field '{FILE_FIELD}'.")
+        if not part.file.filename:  # a browser's form sent with no file chosen
+            raise UploadFieldError(422, "Choose a file to upload.", self.fields_so_far())
         self.suffix = safe_suffix(part.file.filename)
         if self.suffix is None:  # before any of the file's bytes are taken
-            raise HTTPException(422, "Upload a .csv, .xlsx or .parquet file.")
+            raise UploadFieldError(422, "Upload a .csv, .xlsx or .parquet file.",
+                                   self.fields_so_far())
         part.file.file.close()  # the (empty, in-memory) spool Starlette made
         storage = Path(self.settings.service.storage_dir)
         self.writer = _LimitedWriter(self.settings,
                                      owned(storage, "incoming", f"{uuid.uuid4().hex}.enc"))
         part.file.file = self.writer  # type: ignore[assignment]
+
+    def fields_so_far(self) -> dict[str, str]:
+        """The text fields already parsed (those before the file part)."""
+        return {key: value for key, value in self.items if isinstance(value, str)}
 
     def discard(self) -> None:
         if self.writer is not None:
@@ -135,7 +152,8 @@ async def _receive(request: Request, settings: Settings, max_fields: int) -> Rec
     try:
         form = await parser.parse()
         if parser.writer is None:
-            raise HTTPException(422, f"The form has no file in '{FILE_FIELD}'.")
+            raise UploadFieldError(422, f"The form has no file in '{FILE_FIELD}'.",
+                                   parser.fields_so_far())
         await run_in_threadpool(parser.writer.close)
     except MultiPartException as exc:
         parser.discard()

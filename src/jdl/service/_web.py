@@ -73,6 +73,16 @@ def _covariate(code: object) -> str:
 
 
 templates.env.filters["covariate"] = _covariate
+
+
+def _count(value: object) -> str:
+    """A count with thousands separators; anything else (a missing count) as it is, or empty."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None or not str(value) else str(value)
+
+
+templates.env.filters["count"] = _count
 MIN_PASSWORD = MIN_LENGTH
 
 
@@ -130,10 +140,34 @@ def page_refused(request: Request, exc: Exception) -> Response:
 
 
 def add_page_handlers(app: Any) -> None:
-    """Register the pages' exception handlers (redirects, error pages, expired forms)."""
+    """Register the pages' exception handlers (redirects, error pages, expired forms), and the
+    styled error pages every browser request gets instead of JSON (``_web_errors.py``)."""
+    from jdl.service._web_errors import add_error_pages
+
+    add_error_pages(app)
     app.add_exception_handler(FormExpired, form_expired)
     app.add_exception_handler(PageRedirect, page_redirect)
     app.add_exception_handler(PageRefused, page_refused)
+
+
+def _page_user(request: Request) -> Any:
+    """The signed-in user for a public page's header (or ``None``), read without refusing."""
+    from types import SimpleNamespace
+
+    from jdl.service._accounts import session_user
+    from jdl.service._deps import apply_lab_rule
+
+    sid = request.session.get("sid")
+    if not sid:
+        return None
+    with request.app.state.sessions() as db:
+        found = session_user(db, sid)
+        if found is None or found[0].must_change_password:
+            return None
+        user = apply_lab_rule(request, found[0])
+        return SimpleNamespace(id=user.id, email=user.email, role=user.role,
+                               effective_role=user.effective_role,
+                               organisation_id=user.organisation_id)
 
 
 def _refused(user: User, exc: HTTPException) -> PageRefused:
@@ -299,7 +333,10 @@ def _home(request: Request, db: SessionDep, user: User, status: int = 200,
     if not user.is_lab:
         query = query.where(Submission.organisation_id == user.organisation_id)
     context.setdefault("form", {})
+    context.setdefault("field_errors", {})
+    max_mb = request.app.state.settings.intake.max_file_bytes // (1024 * 1024)
     return _page(request, "home.html", user, status, submissions=db.scalars(query).all(),
+                 max_mb=max_mb,
                  fields=_programme_fields(), **context)
 
 
@@ -308,44 +345,120 @@ def home(request: Request, db: SessionDep, user: PageUserDep) -> Response:
     return _home(request, db, user)
 
 
+#: The intake's refusal hint for the command line, and what the portal says instead.
+_CLI_HINTS = {
+    "Download the template with `jdl template` and fill in one row per person.":
+        "Download the lab's template from the upload page and fill in one row per person.",
+    "`jdl template --format yaml` writes an example programme file to copy.": "",
+}
+
+
+def _portal_text(text: str | None) -> str | None:
+    """Intake's words for the portal: never send a charity to the command line."""
+    if not text:
+        return text
+    for cli, portal in _CLI_HINTS.items():
+        text = text.replace(cli, portal)
+    return text.strip() or None
+
+
+def _programme_errors(problems: Any, fields: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The programme's problems (``"field: text"``) as GOV.UK error messages, each linked to its
+    field: "Enter ...", "Choose ..." for a missing one, the label and the problem otherwise."""
+    labels = {f["name"]: f for f in fields}
+    summary: list[dict[str, str]] = []
+    by_field: dict[str, str] = {}
+    for problem in problems:
+        name, _, text = str(problem).partition(": ")
+        field = labels.get(name)
+        if field is None:
+            summary.append({"text": str(problem), "href": ""})
+            continue
+        label = field["label"].removesuffix(" (optional)")
+        if text.startswith("missing"):
+            verb = "Choose" if field.get("choices") else "Enter"
+            message = f"{verb} {label[:1].lower()}{label[1:]}."
+        elif " is not allowed; use one of" in text:
+            message = f"Choose {label[:1].lower()}{label[1:]} from the list."
+        else:
+            message = f"{label}: {text}"
+        by_field.setdefault(name, message)
+        summary.append({"text": message, "href": f"#{name}"})
+    return summary, by_field
+
+
+def _form_values(fields: dict[str, str]) -> dict[str, str]:
+    names = {f["name"] for f in _programme_fields()}
+    return {k: v.strip() for k, v in fields.items() if k in names}
+
+
 @router.post("/upload")
 async def upload(request: Request, db: SessionDep, settings: SettingsDep,
                  user: PageUserDep) -> Response:
     """Signed-in user, role and queue quota are checked before the body is read; the file is
-    then streamed into encrypted storage (:func:`receive_upload`). Every refusal is audited."""
+    then streamed into encrypted storage (:func:`receive_upload`). Every refusal is audited.
+    A problem goes back to the same form, the user's other input kept and each error linked
+    to its field; a refused file's problems are grouped by column and kind, with every problem
+    row downloadable (encrypted meanwhile, ``_web_feedback.py``)."""
     from starlette.concurrency import run_in_threadpool
+
+    from jdl.service._uploads import UploadFieldError
+    from jdl.service._web_feedback import SESSION_KEY, keep_refused_problems
 
     try:
         await run_in_threadpool(check_upload_allowed, db, request, settings, user)  # audits
         with refused_upload(db, request, user.id):
             received = await receive_upload(request, settings,
                                             organisation_id=user.organisation_id)
+    except UploadFieldError as exc:
+        message = (exc.detail if not exc.detail.startswith("The form has no file")
+                   else "Choose a file to upload.")
+        return _home(request, db, user, exc.status_code, form=_form_values(exc.fields),
+                     errors=[{"text": message, "href": "#file"}],
+                     field_errors={"file": message})
     except HTTPException as exc:
         if exc.status_code == 403:
             raise _refused(user, exc) from None
-        return _home(request, db, user, exc.status_code, errors=[exc.detail])
+        linked = exc.status_code in (400, 413, 422)
+        return _home(request, db, user, exc.status_code,
+                     errors=[{"text": exc.detail, "href": "#file" if linked else ""}],
+                     field_errors={"file": exc.detail} if linked else {})
     try:
         _check_csrf(request, db, received.fields.get("csrf_token"))
     except FormExpired:
         received.discard()
         raise
-    names = {f["name"] for f in _programme_fields()}
-    values = {k: v.strip() for k, v in received.fields.items() if k in names}
+    values = _form_values(received.fields)
     programme = {k: v for k, v in values.items() if v != ""}
+    kept: dict[str, Any] = {}
+
+    def keep_problems(checked: Any) -> None:
+        if not checked.acceptable:
+            kept["token"] = keep_refused_problems(settings, user, checked)
+
     try:
         with refused_upload(db, request, user.id):
             submission, report = await run_in_threadpool(accept_upload, db, request, settings,
-                                                         user, received, programme)
+                                                         user, received, programme,
+                                                         keep_problems)
     except JDLError as exc:
-        return _home(request, db, user, 422, form=values,
-                     errors=[exc.message, *exc.problems])
+        summary, by_field = _programme_errors(exc.problems, _programme_fields())
+        return _home(request, db, user, 422, form=values, field_errors=by_field,
+                     errors=summary or [{"text": exc.message, "href": ""}])
     except HTTPException as exc:
         if exc.status_code == 403:
             raise _refused(user, exc) from None
         return _home(request, db, user, exc.status_code, form=values, errors=[exc.detail])
     if submission is None:
+        if kept.get("token"):
+            request.session[SESSION_KEY] = kept["token"]
+        refusal = report.get("refusal") or {}
+        refusal["hint"] = _portal_text(refusal.get("hint"))
         return _home(request, db, user, 422, form=values, validation=report,
-                     errors=["The lab cannot use this file. The problems are listed below."])
+                     problems_download=bool(kept.get("token")),
+                     errors=[{"text": "The lab cannot use this file. The problems are listed "
+                              "below.", "href": "#file-problems"}])
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
@@ -360,6 +473,13 @@ def _viewed(request: Request, db: SessionDep, user: User, submission_id: int) ->
 @router.get("/submissions/{submission_id}")
 def submission_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                     settings: SettingsDep, user: PageUserDep) -> Response:
+    return _submission_view(request, db, settings, user, submission_id)
+
+
+def _submission_view(request: Request, db: SessionDep, settings: Settings, user: User,
+                     submission_id: int, status: int = 200, **context: Any) -> Response:
+    """The submission page; a form posted with a mistake comes back here with ``errors``,
+    ``field_errors`` and the values it was sent with (``form``)."""
     submission = _viewed(request, db, user, submission_id)
     involved = {submission.submitted_by, *(job.requested_by for job in submission.jobs)}
     can_approve = (user.effective_role == Role.reviewer and submission.state == "awaiting_review"
@@ -370,7 +490,9 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
             diagnostics = get_diagnostics(submission_id, request, db, settings, user)
         except HTTPException:
             diagnostics = None
-    return _page(request, "submission.html", user, s=submission,
+    context.setdefault("form", {})
+    context.setdefault("field_errors", {})
+    return _page(request, "submission.html", user, status, s=submission,
                  job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
                  diagnostics=diagnostics,
                  can_rerun=user.effective_role == Role.analyst and submission.purged_at is None
@@ -385,7 +507,35 @@ def submission_page(submission_id: SubmissionId, request: Request, db: SessionDe
                  **_run_settings(db, settings, submission),
                  smd_good=settings.matching.smd_good,
                  today=utcnow().date().isoformat(),
-                 progress=_progress(submission))
+                 progress=_progress(submission),
+                 problems=_problem_groups(submission.validation),
+                 **context)
+
+
+def _problem_groups(validation: Any) -> list[dict[str, Any]]:
+    """The stored summary of the upload's problems (by column and kind); for submissions
+    stored before it was kept, grouped from the stored issues (at most 200)."""
+    validation = validation or {}
+    if validation.get("summary") is not None:
+        return list(validation["summary"])
+    from jdl.intake._feedback import kind_text
+    from jdl.intake._rules import RULES
+
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for issue in validation.get("issues") or []:
+        code = issue.get("code")
+        if code not in RULES or issue.get("row_number") is None:
+            continue
+        key = (str(issue.get("column") or ""), code)
+        group = groups.setdefault(key, {
+            "column": key[0], "code": code, "severity": RULES[code].severity,
+            "problem": kind_text(code, key[0]), "fix": RULES[code].fix.format(
+                column=key[0] or "this value"), "rows": 0, "rejected_rows": None,
+            "examples": []})
+        group["rows"] += 1
+        if len(group["examples"]) < 5:
+            group["examples"].append(issue["row_number"])
+    return sorted(groups.values(), key=lambda g: (g["severity"] != "error", -g["rows"]))
 
 
 @router.get("/submissions/{submission_id}/progress")
@@ -440,22 +590,60 @@ STAGE_LABELS = {
 }
 
 
-async def _lab_action(request: Request, db: SessionDep, user: User, submission_id: int,
-                      action: Any) -> Response:
-    """A form button that calls one of the API's actions, then shows the submission again."""
+class FormProblem(Exception):
+    """A form field the page checks itself (``field``: its id), answered on the same page."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+async def _lab_action(request: Request, db: SessionDep, settings: Settings, user: User,
+                      submission_id: int, action: Any, field: str = "") -> Response:
+    """A form button that calls one of the API's actions, then shows the submission again.
+    A mistake in what was typed (422) goes back to the same page, with the error summary
+    linked to ``field`` (or the field a :class:`FormProblem` names) and the values kept."""
     form = await request.form()
     _check_csrf(request, db, form.get("csrf_token"))
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
     try:
         action(user, form)
+    except FormProblem as exc:
+        return _form_again(request, db, settings, user, submission_id, values,
+                           {exc.field: exc.message})
     except HTTPException as exc:
-        raise _refused(user, exc) from None
-    except ValidationError as exc:
-        raise PageRefused(422, _plain_errors(exc), user) from None
+        if exc.status_code != 422:
+            raise _refused(user, exc) from None
+        return _form_again(request, db, settings, user, submission_id, values,
+                           {field: str(exc.detail)})
+    except (ValidationError, JDLError) as exc:
+        problems = (_plain_errors(exc) if isinstance(exc, ValidationError)
+                    else [*exc.problems] or [exc.message])
+        return _form_again(request, db, settings, user, submission_id, values,
+                           {field: " ".join(problems)})
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
 
 
-def _plain_errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+def _form_again(request: Request, db: SessionDep, settings: Settings, user: User,
+                submission_id: int, values: dict[str, str],
+                field_errors: dict[str, str]) -> Response:
+    db.rollback()
+    return _submission_view(request, db, settings, user, submission_id, 422, form=values,
+                            field_errors=field_errors,
+                            errors=[{"text": m, "href": f"#{f}" if f else ""}
+                                    for f, m in field_errors.items()])
+
+
+def _plain_errors(exc: ValidationError) -> list[str]:
+    """pydantic's errors in words (never its ``[type=...]`` text or links)."""
+    out = []
+    for e in exc.errors():
+        if e.get("type", "").startswith("date"):
+            out.append("Enter a real date, for example 21/03/2027.")
+        else:
+            out.append(str(e.get("msg", "This value is not valid.")).removeprefix(
+                "Value error, ") + ".")
+    return out
 
 
 RERUN_FIELDS = (  # (section, setting, label, kind): what an analyst adjusts most often
@@ -467,9 +655,44 @@ RERUN_FIELDS = (  # (section, setting, label, kind): what an analyst adjusts mos
 )
 
 
+#: What each numeric re-run field accepts, checked on the page so a mistake is answered in
+#: words beside the field: (blank allowed, whole number, lowest, highest, message).
+RERUN_CHECKS = {
+    "matching.caliper": (True, False, 0.0, None, "Enter the caliper as a number greater than "
+                         "0, like 0.2, or leave it blank for no caliper."),
+    "matching.ratio": (False, True, 1, None, "Enter the number of comparison people per "
+                       "participant as a whole number, 1 or more."),
+    "linkage.match_threshold": (False, False, 0.0, 1.0, "Enter the linkage threshold as a "
+                                "number between 0 and 1, like 0.9."),
+}
+
+
+def _checked_number(key: str, raw: str) -> None:
+    """Raise :class:`FormProblem` when ``raw`` is not what field ``key`` accepts."""
+    rule = RERUN_CHECKS.get(key)
+    if rule is None:
+        return
+    blank_ok, whole, low, high, message = rule
+    if raw == "":
+        if blank_ok:
+            return
+        raise FormProblem(key, message)
+    try:
+        number = float(raw)
+    except ValueError:
+        raise FormProblem(key, message) from None
+    import math
+
+    bad = not math.isfinite(number) or (whole and not number.is_integer())
+    bad = bad or (number <= low if key == "matching.caliper" else number < low)
+    if bad or (high is not None and number > high):
+        raise FormProblem(key, message)
+
+
 def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings an analyst changed on the re-run form (unchanged ones are not overrides;
-    a form without the settings fields re-runs with the lab's settings)."""
+    a form without the settings fields re-runs with the lab's settings). A value the setting
+    cannot take raises :class:`FormProblem` naming the field."""
     overrides: dict[str, dict[str, Any]] = {}
     if form.get("adjusted") != "1":
         return overrides
@@ -479,6 +702,7 @@ def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
             value: Any = form.get(f"{section}.{name}") == "on"
         else:
             raw = str(form.get(f"{section}.{name}", "")).strip()
+            _checked_number(f"{section}.{name}", raw)
             value = None if raw == "" else raw
         if value != current and str(value) != str(current):
             overrides.setdefault(section, {})[name] = value
@@ -488,32 +712,38 @@ def rerun_overrides(form: Any, settings: Settings) -> dict[str, dict[str, Any]]:
 @router.post("/submissions/{submission_id}/rerun")
 async def rerun_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                      settings: SettingsDep, user: PageUserDep) -> Response:
-    return await _lab_action(request, db, user, submission_id, lambda user, form: rerun(
-        submission_id, RerunIn(settings=rerun_overrides(form, settings)), request, db,
-        settings, user))
+    return await _lab_action(request, db, settings, user, submission_id,
+                             lambda user, form: rerun(
+                                 submission_id, RerunIn(settings=rerun_overrides(form, settings)),
+                                 request, db, settings, user), field="matching.caliper")
 
 
 @router.post("/submissions/{submission_id}/release-hold")
 async def release_hold_page(submission_id: SubmissionId, request: Request,
-                            db: SessionDep, user: PageUserDep) -> Response:
-    return await _lab_action(request, db, user, submission_id, lambda user, _form: release_hold(
-        submission_id, request, db, user))
+                            db: SessionDep, settings: SettingsDep,
+                            user: PageUserDep) -> Response:
+    return await _lab_action(request, db, settings, user, submission_id,
+                             lambda user, _form: release_hold(submission_id, request, db, user))
 
 
 @router.post("/submissions/{submission_id}/approve")
 async def approve_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                        settings: SettingsDep, user: PageUserDep) -> Response:
-    return await _lab_action(request, db, user, submission_id, lambda user, form: approve(
-        submission_id, request, db, settings, user,
-        ApproveIn(embargo_until=form.get("embargo_until") or None)))
+    return await _lab_action(request, db, settings, user, submission_id,
+                             lambda user, form: approve(
+                                 submission_id, request, db, settings, user,
+                                 ApproveIn(embargo_until=form.get("embargo_until") or None)),
+                             field="embargo_until")
 
 
 @router.post("/submissions/{submission_id}/publication-date")
 async def publication_date_page(submission_id: SubmissionId, request: Request,
-                                db: SessionDep, user: PageUserDep) -> Response:
-    return await _lab_action(request, db, user, submission_id, lambda user, form: (
+                                db: SessionDep, settings: SettingsDep,
+                                user: PageUserDep) -> Response:
+    return await _lab_action(request, db, settings, user, submission_id, lambda user, form: (
         change_publication_date(submission_id, PublicationDateIn(
-            embargo_until=form.get("embargo_until") or None), request, db, user)))
+            embargo_until=form.get("embargo_until") or None), request, db, user)),
+        field="new_embargo")
 
 
 @router.get("/submissions/{submission_id}/report.pdf")
@@ -528,3 +758,15 @@ def report_page(submission_id: SubmissionId, request: Request, db: SessionDep,
         raise _refused(user, exc) from None
     return FileResponse(path, media_type="application/pdf",
                         filename=f"jdl-report-{submission_id}.pdf")
+
+
+def _include_portal_pages() -> None:
+    """The portal's help (template, guidance) and problem-row downloads, on this router."""
+    from jdl.service._web_feedback import router as feedback
+    from jdl.service._web_help import router as help_pages
+
+    router.include_router(help_pages)
+    router.include_router(feedback)
+
+
+_include_portal_pages()

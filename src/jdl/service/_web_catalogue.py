@@ -40,6 +40,7 @@ def _templates() -> Jinja2Templates:
                        intervention=lambda k: label(INTERVENTIONS, k),
                        result=lambda k: RESULT_LABELS.get(k, k), value=format_value,
                        diff=format_difference, ci=format_ci, pvalue=format_p,
+                       unit=format_unit,
                        people=format_people)
     return Jinja2Templates(env=env)
 
@@ -223,36 +224,46 @@ def export_csv(request: Request, db: SessionDep, settings: SettingsDep) -> Respo
                              'attachment; filename="jdl-published-results.csv"'})
 
 
+def _scale(unit: str | None) -> Any:
+    """The report's display scale for ``unit`` (:func:`jdl.report._wording.scale_for`): the
+    catalogue shows every number as the PDF does, e.g. a rate of 0.72 as 72.0 per 100 people
+    and 0.72 re-offences per person as 72.0 re-offences per 100 people."""
+    from jdl.report._wording import scale_for
+
+    return scale_for({"unit": unit})
+
+
+def _shown(value: float, unit: str | None, signed: bool) -> str:
+    """A number rounded exactly as the report rounds it, with a true minus sign."""
+    from jdl.report._values import _number
+
+    scale = _scale(unit)
+    return _number(float(value) * scale.factor, scale.digits, signed).replace("-", "−")
+
+
+def format_unit(unit: str | None) -> str:
+    """The unit the catalogue's numbers are in, as the report's table heads it."""
+    return _scale(unit).unit
+
+
 def format_value(value: Any, unit: str | None) -> str:
-    """A released value as the pages show it: a rate as a percentage, others to 2 places."""
+    """A released group value as the report shows it (same scale and rounding)."""
     if value is None:
         return "[c]"
-    if unit == "proportion":
-        return f"{value * 100:.1f}%"
-    return f"{value:.2f}" if unit == "per person" else f"{value:.1f}"
+    return _shown(value, unit, signed=False)
 
 
 def format_difference(value: Any, unit: str | None) -> str:
     if value is None:
         return "[c]"
-    sign = "+" if value > 0 else ("−" if value < 0 else "")
-    if unit == "proportion":
-        return f"{_pp(value)} percentage points"
-    return f"{sign}{abs(value):.2f}" if unit == "per person" else f"{sign}{abs(value):.1f}"
+    return _shown(value, unit, signed=True)
 
 
 def format_ci(finding: dict[str, Any]) -> str:
     lo, hi, unit = finding.get("ci_low"), finding.get("ci_high"), finding.get("unit")
     if lo is None or hi is None:
         return "[c]"
-    if unit == "proportion":
-        return f"{_pp(lo)} to {_pp(hi)} percentage points"
-    return f"{format_difference(lo, unit)} to {format_difference(hi, unit)}"
-
-
-def _pp(value: float) -> str:
-    sign = "+" if value > 0 else ("−" if value < 0 else "")
-    return f"{sign}{abs(value) * 100:.1f}"
+    return f"{_shown(lo, unit, signed=True)} to {_shown(hi, unit, signed=True)}"
 
 
 def format_p(value: Any) -> str:
