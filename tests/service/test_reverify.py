@@ -77,3 +77,24 @@ def test_shared_strings_with_an_upper_case_extension_are_length_checked(tmp_path
                      settings.max_xlsx_string_bytes + 40_000)
     with pytest.raises(SubmissionRefused):
         read_workbook(book, settings)
+
+
+@pytest.mark.xfail(strict=True, reason="Parquet text is measured only after the whole table "
+                   "(dictionaries decompressed) is in memory")
+def test_parquet_that_expands_thousands_of_times_is_refused(tmp_path: Path) -> None:
+    """Distinct values each under the cell limit, so the dictionaries are as large as the text:
+    1,000 values of 199 KB in a 21 KB file read (peak RSS 1.6 GB); 1,100 refused, but only
+    after 1.16 GB peak. Expected: refused like a workbook past max_xlsx_compression_ratio
+    (here 300 values: 60 MB of text from a ~7 KB file, ~8,000 times)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jdl.intake._readers import read_table
+
+    values = ["A" * 199_000 + f"{i:06d}" for i in range(300)]
+    path = tmp_path / "expands.parquet"
+    pq.write_table(pa.table({"forename": values, "surname": ["Smith"] * len(values)}), path,
+                   compression="zstd")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(SubmissionRefused):
+        read_table(path, IntakeSettings())
