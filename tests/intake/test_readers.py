@@ -360,4 +360,4 @@ def test_a_tiny_parquet_file_cannot_expand_to_megabytes_of_text(tmp_path):
     assert "far more text" in check(path).refusal.message
     nested = tmp_path / "n.parquet"
     pq.write_table(pa.table({"forename": [["a", "b"]] * 3}), nested)
-    assert "lists or records" in check(nested).refusal.message
+    assert "lists, records" in check(nested).refusal.message

@@ -1,7 +1,8 @@
 """Re-verification of the fixes for the second independent check (session s6-reverify).
 
-Each test here is a bypass of a fix that still works on ``main``; it is ``xfail(strict=True)``
-so that it fails loudly once the bypass is closed (then drop the mark). See REVERIFY.md.
+Each test here was a bypass of a fix (B1 part names in another case, B2 Parquet dictionaries
+read before they were measured, B6 fixed-size binary columns), written as ``xfail(strict=True)``;
+all three are closed and the tests are plain. See docs/service-reverify.md.
 """
 
 from __future__ import annotations
@@ -66,8 +67,6 @@ def test_oversized_shared_string_at_the_standard_name_is_refused(tmp_path: Path)
         read_workbook(book, settings)
 
 
-@pytest.mark.xfail(strict=True, reason="calamine finds zip parts case-insensitively; "
-                   "inspect_zip counts only names ending in lower-case .xml/.rels")
 def test_shared_strings_with_an_upper_case_extension_are_length_checked(tmp_path: Path) -> None:
     """``xl/sharedStrings.XML``: declared at the standard name (so the part-name check passes),
     stored under another case, so inspect_zip only proves its size; calamine opens it anyway
@@ -79,8 +78,6 @@ def test_shared_strings_with_an_upper_case_extension_are_length_checked(tmp_path
         read_workbook(book, settings)
 
 
-@pytest.mark.xfail(strict=True, reason="Parquet text is measured only after the whole table "
-                   "(dictionaries decompressed) is in memory")
 def test_parquet_that_expands_thousands_of_times_is_refused(tmp_path: Path) -> None:
     """Distinct values each under the cell limit, so the dictionaries are as large as the text:
     1,000 values of 199 KB in a 21 KB file read (peak RSS 1.6 GB); 1,100 refused, but only
@@ -100,8 +97,6 @@ def test_parquet_that_expands_thousands_of_times_is_refused(tmp_path: Path) -> N
         read_table(path, IntakeSettings())
 
 
-@pytest.mark.xfail(strict=True, reason="only string/binary columns are measured; a "
-                   "fixed_size_binary column is expanded unmeasured")
 def test_parquet_fixed_size_binary_is_measured_like_text(tmp_path: Path) -> None:
     """A value longer than a workbook cell may be is refused in a string or binary column; in a
     ``fixed_size_binary`` column it is not measured at all (960 bytes, 5,000 rows of 199 KB:

@@ -163,7 +163,10 @@ def inspect_zip(path: Path, settings: IntakeSettings) -> _Inspection:
             _check_data_part_names(archive)
             has_formulas, date1904 = False, False
             for info in infos:
-                name = info.filename
+                # readers find parts whatever their case (calamine): classify by the name in
+                # lower case (re-verification, session 6: "xl/sharedStrings.XML" was only
+                # size-checked, and calamine read its 200 MB string)
+                name = info.filename.lower()
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
                     counter = _CellCounter(_row_limit(settings), settings.max_xlsx_cells,
                                            settings.max_xlsx_string_bytes)
@@ -171,7 +174,7 @@ def inspect_zip(path: Path, settings: IntakeSettings) -> _Inspection:
                     sheets[name] = counter.result()
                 elif name == "xl/workbook.xml":
                     date1904 = _stream_contains(archive, info, _DATE1904)
-                elif name == "xl/sharedStrings.xml":
+                elif name == "xl/sharedstrings.xml":
                     strings = _StringCounter(settings.max_xlsx_string_bytes)
                     _stream_contains(archive, info, None, strings)
                     if strings.count > settings.max_xlsx_cells:
@@ -500,7 +503,7 @@ def _check_counts(path: Path, inspection: _Inspection, settings: IntakeSettings)
             parts = _worksheet_parts(archive)
         if parts:
             name, _notes = _choose(list(parts))
-            chosen = inspection.sheets.get(parts[name])
+            chosen = inspection.sheets.get(parts[name].lower())
             counts = [chosen] if chosen is not None else counts
     except (KeyError, SyntaxError, ValueError, zipfile.BadZipFile, zlib.error, OSError):
         pass  # every sheet counts then
@@ -591,6 +594,8 @@ def _unusual_parts() -> SubmissionRefused:
 
 def _check_structure(infos: list[zipfile.ZipInfo], settings: IntakeSettings) -> None:
     names = {info.filename for info in infos}
+    if len({name.lower() for name in names}) < len(names):  # two parts one reader confuses
+        raise _unusual_parts()
     if "xl/workbook.xml" not in names:
         what = "an OpenDocument spreadsheet (.ods)" if "content.xml" in names else (
             "a Word document" if "word/document.xml" in names else "a zip archive")
