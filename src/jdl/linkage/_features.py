@@ -35,10 +35,11 @@ FEATURE_COLUMNS = (
     "prison_number",
 )
 REGISTER = "register"
-# A date of birth before this year is a placeholder for "unknown" (1900-01-01,
-# 0001-01-01, Excel's 1899-12-31): nobody that old is in the justice system, so it is no
-# evidence either way and is compared as missing.
-UNKNOWN_DOB_BEFORE_YEAR = 1901
+# A date of birth on or before this day is a placeholder for "unknown" (1900-01-01,
+# 0001-01-01, Excel's 1899-12-31): no evidence either way, compared as missing. A later date,
+# however unlikely (1900-06-08), is what was typed and is compared as it stands (FEBRL's
+# people are born from 1900 on: treating the whole year 1900 as unknown lost 1% of them).
+UNKNOWN_DOB_LAST = "1900-01-01"
 SUBMISSION = "submission"
 
 
@@ -77,7 +78,7 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                    {clean_name_sql("surname")} AS surname,
                    {name_parts_sql("forename")} AS forename_parts,
                    {name_parts_sql("surname")} AS surname_parts,
-                   CASE WHEN year(CAST(date_of_birth AS DATE)) >= {UNKNOWN_DOB_BEFORE_YEAR}
+                   CASE WHEN CAST(date_of_birth AS DATE) > DATE '{UNKNOWN_DOB_LAST}'
                         THEN CAST(date_of_birth AS DATE) END AS date_of_birth,
                    nullif(upper(trim(CAST(sex AS VARCHAR))), '') AS sex,
                    nullif(upper(trim(CAST(pnc_id AS VARCHAR))), '') AS pnc_id,
