@@ -21,13 +21,13 @@ PRIOR_M: dict[str, dict[str, float]] = {
     "forename": {
         "exact": 0.86, "nickname or variant": 0.06, "one edit": 0.04, "similar": 0.015,
         "another forename part": 0.005, "swapped with surname": 0.004,
-        "swapped with surname, one edit": 0.001, "initial": 0.005,
-        "else": 0.01,
+        "swapped with surname, one edit": 0.001, "loosely similar": 0.005, "initial": 0.003,
+        "else": 0.007,
     },
     "surname": {
         "exact": 0.87, "one edit": 0.06, "similar": 0.02, "one part agrees": 0.01,
         "swapped with forename": 0.004,
-        "swapped with forename, one edit": 0.001, "else": 0.035,
+        "swapped with forename, one edit": 0.001, "loosely similar": 0.015, "else": 0.02,
     },
     "dob": {
         "exact": 0.82, "day and month swapped": 0.04, "year one off": 0.04,
@@ -71,6 +71,8 @@ def comparisons() -> list[Any]:
                   "swapped with surname"),
             label(cll.CustomLevel(_SWAPPED_TYPO.format(a="forename", b="surname")),
                   "swapped with surname, one edit"),
+            # several typing errors in one name (Splink's NameComparison's lowest level)
+            label(cll.JaroWinklerLevel("forename", 0.7), "loosely similar"),
             label(cll.CustomLevel('substr(forename_l, 1, 1) = substr(forename_r, 1, 1)'),
                   "initial"),
             label(cll.ElseLevel(), "else"),
@@ -91,6 +93,7 @@ def comparisons() -> list[Any]:
                   "swapped with forename"),
             label(cll.CustomLevel(_SWAPPED_TYPO.format(a="surname", b="forename")),
                   "swapped with forename, one edit"),
+            label(cll.JaroWinklerLevel("surname", 0.7), "loosely similar"),
             label(cll.ElseLevel(), "else"),
         ],
     )
