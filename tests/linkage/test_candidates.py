@@ -153,6 +153,7 @@ RELATIVES = [
     ("twin, names two edits apart", "Olivia", "Penhaligon", "1995-08-21", "F", 10_010),
     ("twin, names two edits apart, same sex", "Harvey", "Quarmby", "1988-10-05", "M", 10_011),
     ("twin, another name", "Mark", "Penhaligon", "1995-08-21", "M", 10_010),
+    ("twin, date a day out", "Mark", "Penhaligon", "1995-08-22", "M", 10_010),
     ("namesake a generation apart", "Emma", "Speight", "1963-06-23", "F", 10_012),
 ]
 

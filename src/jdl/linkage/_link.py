@@ -307,20 +307,22 @@ def _dob_unrelated_sql(a: str, b: str) -> str:
 
 def _relative_pairs_sql(candidates: str, rows_table: str) -> str:
     """Candidate pairs a relative explains as well as the person (see :func:`sibling_guard`):
-    ``kind`` 'twin' — same surname and date of birth, another forename; 'namesake' — the same
-    full name, a date of birth in no partial level. With the names' term frequencies and
-    whether the forenames share an initial."""
+    ``kind`` 'twin' — same surname, the same date of birth or one in a partial level (a twin
+    whose date was mistyped, or a relative's alias record with a shifted date), another
+    forename; 'namesake' — the same full name, a date of birth in no partial level. With the
+    names' term frequencies and whether the forenames share an initial."""
     return f"""
         SELECT c.row_number, c.record_id, ts.tf_surname, tf.tf_forename,
                substr(s.forename, 1, 1) = substr(r.forename, 1, 1) AS same_initial,
-               CASE WHEN s.surname = r.surname AND s.dob = r.dob THEN 'twin'
-                    ELSE 'namesake' END AS kind
+               CASE WHEN s.forename = r.forename THEN 'namesake' ELSE 'twin' END AS kind
         FROM {candidates} AS c
         JOIN {rows_table} AS s ON s.unique_id = c.row_number
         JOIN {REGISTER_TABLE} AS r ON r.unique_id = c.record_id
         JOIN tf_surname AS ts ON ts.surname = r.surname
         JOIN tf_forename AS tf ON tf.forename = r.forename
-        WHERE (s.surname = r.surname AND s.dob = r.dob AND {_forename_unrelated_sql("s", "r")})
+        WHERE (s.surname = r.surname AND s.dob IS NOT NULL AND r.dob IS NOT NULL
+               AND NOT ({_dob_unrelated_sql("s", "r")})
+               AND {_forename_unrelated_sql("s", "r")})
            OR (s.forename = r.forename AND s.surname = r.surname
                AND {_dob_unrelated_sql("s", "r")})
     """
