@@ -51,6 +51,9 @@ TWIN_SHARE = 0.01
 # others (Farrington et al., Cambridge Study in Delinquent Development) — taken as 0.01, like
 # twins. A setting; 0 turns the namesake guard off.
 NAMESAKE_SHARE = 0.01
+# A namesake relative is a generation away: parent and child are born at least this many years
+# apart. Closer dates are typing errors or coincidences, which the model weighs as usual.
+GENERATION_YEARS = 12
 # Posterior at which a pair that a relative explains as well is capped (:func:`sibling_guard`):
 # below 0.5, the lowest threshold the calibration grid offers, so no threshold links it.
 RELATED_CAP = 0.45
@@ -309,7 +312,9 @@ def _relative_pairs_sql(candidates: str, rows_table: str) -> str:
     """Candidate pairs a relative explains as well as the person (see :func:`sibling_guard`):
     ``kind`` 'twin' — same surname, the same date of birth or one in a partial level (a twin
     whose date was mistyped, or a relative's alias record with a shifted date), another
-    forename; 'namesake' — the same full name, a date of birth in no partial level. With the
+    forename; 'namesake' — the same full name, a date of birth in no partial level, at least
+    :data:`GENERATION_YEARS` away and not 1 January (a placeholder for a date known only by its
+    year, perhaps estimated from an age, is no sign of another person). With the
     names' term frequencies and whether the forenames share an initial."""
     return f"""
         SELECT c.row_number, c.record_id, ts.tf_surname, tf.tf_forename,
@@ -324,7 +329,9 @@ def _relative_pairs_sql(candidates: str, rows_table: str) -> str:
                AND NOT ({_dob_unrelated_sql("s", "r")})
                AND {_forename_unrelated_sql("s", "r")})
            OR (s.forename = r.forename AND s.surname = r.surname
-               AND {_dob_unrelated_sql("s", "r")})
+               AND {_dob_unrelated_sql("s", "r")}
+               AND abs(s.dob_year - r.dob_year) >= {GENERATION_YEARS}
+               AND s.dob_placeholder_year IS NULL AND r.dob_placeholder_year IS NULL)
     """
 
 
