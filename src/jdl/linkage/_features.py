@@ -8,7 +8,7 @@ distance: nothing backend-specific is left for Splink to translate.
 
 from __future__ import annotations
 
-from jdl.linkage._names import clean_name_sql, name_parts_sql
+from jdl.linkage._names import clean_name_sql, name_parts_sql, soundex_sql
 
 # Columns of a linkage record, in order (the Splink input tables).
 FEATURE_COLUMNS = (
@@ -22,6 +22,8 @@ FEATURE_COLUMNS = (
     "surname_parts",
     "surname_first",
     "surname_last",
+    "forename_soundex",
+    "surname_soundex",
     "dob",
     "dob_swapped",
     "dob_md",
@@ -101,6 +103,8 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                CASE WHEN len(c.surname_parts) > 0 THEN c.surname_parts END AS surname_parts,
                coalesce(c.surname_parts[1], c.surname) AS surname_first,
                coalesce(c.surname_parts[-1], c.surname) AS surname_last,
+               {soundex_sql("c.forename")} AS forename_soundex,
+               {soundex_sql("c.surname")} AS surname_soundex,
                strftime(c.date_of_birth, '%Y-%m-%d') AS dob,
                CASE WHEN day(c.date_of_birth) <= 12
                     THEN strftime(c.date_of_birth, '%Y-%d-%m') END AS dob_swapped,

@@ -31,8 +31,9 @@ PRIOR_M: dict[str, dict[str, float]] = {
     },
     "dob": {
         "exact": 0.82, "day and month swapped": 0.04, "year one off": 0.04,
-        "a day or two off": 0.02, "1 January of the same year": 0.01, "one character": 0.035,
-        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.02,
+        "a day or two off": 0.02, "1 January of the same year": 0.01,
+        "1 January, a year or two out": 0.003, "one character": 0.035,
+        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.017,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
@@ -112,6 +113,11 @@ def comparisons() -> list[Any]:
             label(cll.CustomLevel(
                 'dob_placeholder_year_l = dob_year_r OR dob_year_l = dob_placeholder_year_r'
             ), "1 January of the same year"),
+            # 1 January of a year estimated from an age: a year or two out
+            label(cll.CustomLevel(
+                'abs(dob_placeholder_year_l - dob_year_r) <= 2 '
+                'OR abs(dob_year_l - dob_placeholder_year_r) <= 2'
+            ), "1 January, a year or two out"),
             label(cll.LevenshteinLevel("dob", 1), "one character"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
@@ -170,6 +176,10 @@ BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("{t}.forename", "{t}.forename"), ("{t}.surname", "{t}.surname")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_first", "{t}.surname_first")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_last", "{t}.surname_last")),
+    # the full name with one of the names mistyped (same Soundex code), whatever the date of
+    # birth: a typo together with several wrong digits or a placeholder date
+    (("{t}.forename", "{t}.forename"), ("{t}.surname_soundex", "{t}.surname_soundex")),
+    (("{t}.forename_soundex", "{t}.forename_soundex"), ("{t}.surname", "{t}.surname")),
     # the full name swapped, whatever the date of birth
     (("{t}.forename", "{t}.surname"), ("{t}.surname", "{t}.forename")),
     # a name, the other's initial and the year of birth (a name error and a wrong day+month)
