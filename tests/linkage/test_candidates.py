@@ -136,6 +136,7 @@ RESPELLED = [
     ("one letter dropped", "Jon", "Vaughan", "1980-06-12", "M", 10_006),
     ("two-letter slip in a long name", "Kristopher", "Pennycuick", "1979-04-02", "M", 10_009),
     ("transposed letters", "Hrary", "Quarmby", "1988-10-05", "M", 10_011),
+    ("mistyped nickname", "Chriss", "Pennycuick", "1979-04-02", "M", 10_009),
 ]
 
 

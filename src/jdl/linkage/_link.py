@@ -279,8 +279,8 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
 
 def _forename_unrelated_sql(a: str, b: str) -> str:
     """The two forenames are not the same name by any forename level, nickname group,
-    Soundex code, transposition, or a two-letter slip in a long name (Oliver/Olivia and
-    Harry/Henry stay apart: common twin names two edits apart)."""
+    Soundex code, transposition, a two-letter slip in a long name (Oliver/Olivia and
+    Harry/Harvey stay apart: common twin names two edits apart) or a mistyped nickname."""
     return f"""
           {a}.forename <> {b}.forename
           AND len(list_intersect({a}.forename_groups, {b}.forename_groups)) = 0
@@ -290,7 +290,18 @@ def _forename_unrelated_sql(a: str, b: str) -> str:
           AND {a}.forename <> {b}.surname
           AND {soundex_sql(f"{a}.forename")} <> {soundex_sql(f"{b}.forename")}
           AND NOT (least(length({a}.forename), length({b}.forename)) >= 7
-                   AND levenshtein({a}.forename, {b}.forename) <= 2)"""
+                   AND levenshtein({a}.forename, {b}.forename) <= 2)
+          AND NOT {_typo_of_variant_sql(a, b)} AND NOT {_typo_of_variant_sql(b, a)}"""
+
+
+def _typo_of_variant_sql(a: str, b: str) -> str:
+    """``a``'s forename (4+ letters) is one edit from a name of one of ``b``'s nickname groups
+    ("Dreww", "Steeve" for a registered Andrew, Stephen): a mistyped nickname."""
+    return f"""EXISTS (
+              SELECT 1 FROM nickname_groups AS n
+              WHERE list_contains({b}.forename_groups, n.name_group)
+                AND length({a}.forename) >= 4 AND n.name <> {a}.forename
+                AND levenshtein({a}.forename, n.name) <= 1)"""
 
 
 def _dob_unrelated_sql(a: str, b: str) -> str:
