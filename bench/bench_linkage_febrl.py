@@ -261,9 +261,13 @@ def lab_case(data_dir: str) -> dict[str, Any]:
     low = link_submission(rows, path, model=model, workspace=workspace,
                           settings=LinkageSettings(match_threshold=0.01)).links
     best = _linked(low)
-    # The same without the sibling guard (what the guard costs on data without twins).
+    # The same without the sibling and namesake guards (what they cost on data without
+    # relatives), and without the per-upload m estimate (the model's m only).
     unguarded = _linked(link_rows(workspace, model, rows,
-                                  LinkOptions(match_threshold=0.01, twin_share=0.0)).links)
+                                  LinkOptions(match_threshold=0.01, twin_share=0.0,
+                                              namesake_share=0.0)).links)
+    model_m = _linked(link_rows(workspace, model, rows,
+                                LinkOptions(match_threshold=0.01, estimate_m=False)).links)
     load_submission(workspace, rows)
     candidates = score_candidates(workspace, model, rows_table="submission_features", floor=None)
     recall_blocks = blocking_recall(candidates, truth)
@@ -271,6 +275,8 @@ def lab_case(data_dir: str) -> dict[str, Any]:
     out = summarise(best, truth, LAB_DEFAULT, recall_blocks)
     out["without_sibling_guard"] = {"at_default": quality(unguarded, truth, LAB_DEFAULT),
                                     "at_best": summarise(unguarded, truth, LAB_DEFAULT)["at_best"]}
+    out["without_upload_em"] = {"at_default": quality(model_m, truth, LAB_DEFAULT),
+                                "at_best": summarise(model_m, truth, LAB_DEFAULT)["at_best"]}
     # The lab's own decision at its default (ambiguous rows unlinked), which the sweep's
     # "at_default" reproduces up to ambiguity.
     own = result.links.assign(probability=1.0)

@@ -24,6 +24,11 @@ SPECIAL = [  # person_id, forename, surname, date of birth, sex
     (10_005, "John Paul", "Tiernan", "1983-09-30", "M"),
     (10_006, "John", "Vaughan", "1980-06-12", "M"),
     (10_007, "Siobhan", "Abernethy-Grant", "1987-02-26", "F"),
+    (10_008, "Ayesha", "Okonjo", "1991-02-11", "F"),
+    (10_009, "Christopher", "Pennycuick", "1979-04-02", "M"),
+    (10_010, "Oliver", "Penhaligon", "1995-08-21", "M"),
+    (10_011, "Harry", "Quarmby", "1988-10-05", "M"),
+    (10_012, "Emma", "Speight", "1932-12-14", "F"),
 ]
 
 
@@ -116,13 +121,60 @@ def test_near_namesake_is_not_linked(lab):
     # ...though without the sibling guard the model alone would have linked him.
     workspace, model = lab
     unguarded = link_rows(workspace, model, _row("Jacob", "Vaughan", "1980-06-12"),
-                          LinkOptions(twin_share=0.0)).links.iloc[0]
+                          LinkOptions(twin_share=0.0, namesake_share=0.0)).links.iloc[0]
     assert unguarded["person_id"] == 10_006
 
 
 def test_sibling_guard_leaves_a_typo_alone(lab):
     link = _link(lab, _row("Jhon", "Vaughan", "1980-06-12"))
     assert link["person_id"] == 10_006 and link["match_probability"] >= 0.9
+
+
+# Respellings of the same forename: the sibling guard must not hold them back.
+RESPELLED = [
+    ("romanisation (same Soundex)", "Aisha", "Okonjo", "1991-02-11", "F", 10_008),
+    ("one letter dropped", "Jon", "Vaughan", "1980-06-12", "M", 10_006),
+    ("two-letter slip in a long name", "Kristopher", "Pennycuick", "1979-04-02", "M", 10_009),
+    ("transposed letters", "Hrary", "Quarmby", "1988-10-05", "M", 10_011),
+    ("mistyped nickname", "Chriss", "Pennycuick", "1979-04-02", "M", 10_009),
+]
+
+
+@pytest.mark.parametrize(("why", "forename", "surname", "dob", "sex", "person"), RESPELLED,
+                         ids=[c[0] for c in RESPELLED])
+def test_sibling_guard_leaves_respellings_alone(lab, why, forename, surname, dob, sex, person):
+    link = _link(lab, _row(forename, surname, dob, sex))
+    assert link["person_id"] == person and link["match_probability"] >= 0.9, why
+
+
+# A twin (same surname and date of birth, another forename — two edits away or not) or a
+# namesake relative (same full name, a date of birth decades away) who is not on the register
+# is not linked to the relative who is, at any threshold the calibration can choose.
+RELATIVES = [
+    ("twin, names two edits apart", "Olivia", "Penhaligon", "1995-08-21", "F", 10_010),
+    ("twin, names two edits apart, same sex", "Harvey", "Quarmby", "1988-10-05", "M", 10_011),
+    ("twin, another name", "Mark", "Penhaligon", "1995-08-21", "M", 10_010),
+    ("twin, date a day out", "Mark", "Penhaligon", "1995-08-22", "M", 10_010),
+    ("namesake a generation apart", "Emma", "Speight", "1963-06-23", "F", 10_012),
+]
+
+
+@pytest.mark.parametrize(("why", "forename", "surname", "dob", "sex", "relative"), RELATIVES,
+                         ids=[c[0] for c in RELATIVES])
+def test_relatives_are_not_linked_at_any_threshold(lab, why, forename, surname, dob, sex,
+                                                   relative):
+    workspace, model = lab
+    row = _row(forename, surname, dob, sex)
+    assert relative in set(_candidates(lab, row)["person_id"]), f"{why}: not even a candidate"
+    for threshold in (0.5, 0.85, 0.9):
+        link = link_rows(workspace, model, row,
+                         LinkOptions(match_threshold=threshold)).links.iloc[0]
+        assert pd.isna(link["person_id"]), f"{why}: linked at {threshold}"
+        assert link["best_probability"] < 0.5, why
+    # ...though without the guard the model alone links each of them.
+    unguarded = link_rows(workspace, model, row,
+                          LinkOptions(twin_share=0.0, namesake_share=0.0)).links.iloc[0]
+    assert unguarded["person_id"] == relative, why
 
 
 def test_namesake_born_elsewhere_in_time_is_not_linked(lab):

@@ -44,6 +44,7 @@ def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb",
         candidate_floor=settings.candidate_floor,
         prior_in_register=settings.prior_in_register,
         min_id_evidence=settings.min_id_evidence,
+        prior_strength=settings.prior_strength,
         backend=settings.backend_for(data_engine),
         spark=spark,
     )

@@ -8,7 +8,7 @@ distance: nothing backend-specific is left for Splink to translate.
 
 from __future__ import annotations
 
-from jdl.linkage._names import clean_name_sql, name_parts_sql
+from jdl.linkage._names import clean_name_sql, name_parts_sql, soundex_sql
 
 # Columns of a linkage record, in order (the Splink input tables).
 FEATURE_COLUMNS = (
@@ -22,6 +22,8 @@ FEATURE_COLUMNS = (
     "surname_parts",
     "surname_first",
     "surname_last",
+    "forename_soundex",
+    "surname_soundex",
     "dob",
     "dob_swapped",
     "dob_md",
@@ -35,10 +37,11 @@ FEATURE_COLUMNS = (
     "prison_number",
 )
 REGISTER = "register"
-# A date of birth before this year is a placeholder for "unknown" (1900-01-01,
-# 0001-01-01, Excel's 1899-12-31): nobody that old is in the justice system, so it is no
-# evidence either way and is compared as missing.
-UNKNOWN_DOB_BEFORE_YEAR = 1901
+# A date of birth on or before this day is a placeholder for "unknown" (1900-01-01,
+# 0001-01-01, Excel's 1899-12-31): no evidence either way, compared as missing. A later date,
+# however unlikely (1900-06-08), is what was typed and is compared as it stands (FEBRL's
+# people are born from 1900 on: treating the whole year 1900 as unknown lost 1% of them).
+UNKNOWN_DOB_LAST = "1900-01-01"
 SUBMISSION = "submission"
 
 
@@ -77,7 +80,7 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                    {clean_name_sql("surname")} AS surname,
                    {name_parts_sql("forename")} AS forename_parts,
                    {name_parts_sql("surname")} AS surname_parts,
-                   CASE WHEN year(CAST(date_of_birth AS DATE)) >= {UNKNOWN_DOB_BEFORE_YEAR}
+                   CASE WHEN CAST(date_of_birth AS DATE) > DATE '{UNKNOWN_DOB_LAST}'
                         THEN CAST(date_of_birth AS DATE) END AS date_of_birth,
                    nullif(upper(trim(CAST(sex AS VARCHAR))), '') AS sex,
                    nullif(upper(trim(CAST(pnc_id AS VARCHAR))), '') AS pnc_id,
@@ -100,6 +103,8 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
                CASE WHEN len(c.surname_parts) > 0 THEN c.surname_parts END AS surname_parts,
                coalesce(c.surname_parts[1], c.surname) AS surname_first,
                coalesce(c.surname_parts[-1], c.surname) AS surname_last,
+               {soundex_sql("c.forename")} AS forename_soundex,
+               {soundex_sql("c.surname")} AS surname_soundex,
                strftime(c.date_of_birth, '%Y-%m-%d') AS dob,
                CASE WHEN day(c.date_of_birth) <= 12
                     THEN strftime(c.date_of_birth, '%Y-%d-%m') END AS dob_swapped,

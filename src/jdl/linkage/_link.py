@@ -10,6 +10,7 @@ the embedded DuckDB either way: they are the size of the submission.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ import pandas as pd
 from jdl.core.config import SparkSettings
 from jdl.core.errors import UsageError
 from jdl.linkage._deterministic import id_links_sql
+from jdl.linkage._em import estimate_upload_m
 from jdl.linkage._features import (
     FEATURE_COLUMNS,
     REGISTER,
@@ -27,6 +29,7 @@ from jdl.linkage._features import (
     term_frequency_sql,
 )
 from jdl.linkage._model import LinkageModel
+from jdl.linkage._names import soundex_sql
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
 from jdl.linkage._resolve import assemble, best_candidates, row_posteriors, row_summary
 from jdl.linkage._result import LinkResult
@@ -41,6 +44,19 @@ SUBMISSION_TABLE = "submission_features"
 # surname, date of birth and sex) that link without the guard, 0.003 only 2; the cost is 0.15
 # points of recall on the lab's own uploads and 4 on FEBRL. A setting; 0 turns the guard off.
 TWIN_SHARE = 0.01
+# Probability that a person has a relative with the same full name (a son named after his
+# father, a father after whom the person was named) who also has a record. Our judgement: in
+# England and Wales few sons carry their father's forename (far fewer than the ~3% "Juniors"
+# of the US), and children of men with convictions have convictions far more often than
+# others (Farrington et al., Cambridge Study in Delinquent Development) — taken as 0.01, like
+# twins. A setting; 0 turns the namesake guard off.
+NAMESAKE_SHARE = 0.01
+# A namesake relative is a generation away: parent and child are born at least this many years
+# apart. Closer dates are typing errors or coincidences, which the model weighs as usual.
+GENERATION_YEARS = 12
+# Posterior at which a pair that a relative explains as well is capped (:func:`sibling_guard`):
+# below 0.5, the lowest threshold the calibration grid offers, so no threshold links it.
+RELATED_CAP = 0.45
 REQUIRED_COLUMNS = ("row_number", "forename", "surname", "date_of_birth", "sex")
 OPTIONAL_COLUMNS = ("pnc_id", "prison_number")
 Backend = Literal["duckdb", "spark"]
@@ -57,6 +73,14 @@ class LinkOptions:
     backend: Backend = "duckdb"
     # Share of people with a twin, for :func:`sibling_guard` (0 turns the guard off).
     twin_share: float = TWIN_SHARE
+    # Share of people with a same-named relative on the register (:func:`sibling_guard`).
+    namesake_share: float = NAMESAKE_SHARE
+    # Row posterior a pair a relative explains is capped at (:func:`sibling_guard`).
+    related_cap: float = RELATED_CAP
+    # Estimate the m-probabilities on the upload's own candidate pairs (:mod:`._em`).
+    estimate_m: bool = True
+    # Pseudo-pairs the model's m counts for in that estimate (as at training).
+    prior_strength: float = 200.0
     # The Spark session's settings, when the backend is Spark and no session runs yet.
     spark: SparkSettings | None = None
 
@@ -116,7 +140,7 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
     db_api = workspace.engine.splink_api()
     left = db_api.register(rows_table)
     right = db_api.register("candidate_records")
-    linker = Linker([left, right], model.splink, log_level=None)
+    linker = Linker([left, right], _with_gammas(model.splink), log_level=None)
     for column in TF_COLUMNS:
         linker.table_management.register_term_frequency_lookup(
             db_api.register(f"tf_{column}"), column
@@ -125,6 +149,13 @@ def score_candidates(workspace: Workspace, model: LinkageModel, *, rows_table: s
     predictions = linker.inference.predict(threshold_match_probability=floor,
                                            warning_mode="never")
     return _tidy_predictions(predictions.as_pandas_dataframe())
+
+
+def _with_gammas(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with Splink's comparison levels (``gamma_*``) kept in its output (Splink
+    writes them only when both flags are set), for the per-upload m estimate."""
+    return {**settings, "retain_intermediate_calculation_columns": True,
+            "retain_matching_columns": True}
 
 
 def _tidy_predictions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -138,6 +169,9 @@ def _tidy_predictions(frame: pd.DataFrame) -> pd.DataFrame:
         "match_probability": frame["match_probability"],
         "match_key": frame["match_key"],
     })
+    for column in frame.columns:
+        if column.startswith("gamma_"):
+            out[column] = frame[column].astype("int64")
     return out.astype({"row_number": "int64", "person_id": "int64", "record_id": "int64"})
 
 
@@ -188,7 +222,8 @@ def _score_spark(workspace: Workspace, model: LinkageModel, *, rows_table: str,
         db_api = engine.splink_api()
         left = db_api.register(rows_table)
         right = db_api.register("candidate_records")
-        linker = Linker([left, right], settings_for_dialect(model, "spark"), log_level=None)
+        linker = Linker([left, right], _with_gammas(settings_for_dialect(model, "spark")),
+                        log_level=None)
         for column in TF_COLUMNS:
             linker.table_management.register_term_frequency_lookup(
                 db_api.register(f"tf_{column}"), column
@@ -221,8 +256,19 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     else:
         candidates = pd.DataFrame(columns=["row_number", "person_id", "record_id",
                                            "match_weight", "match_probability"])
-    candidates = sibling_guard(workspace, model, candidates, rows_table="remaining_features",
-                               twin_share=options.twin_share)
+    adjust = guard_adjustment(workspace, model, candidates, rows_table="remaining_features",
+                              twin_share=options.twin_share,
+                              namesake_share=options.namesake_share,
+                              related_cap=options.related_cap,
+                              prior_in_register=options.prior_in_register)
+    if options.estimate_m and not candidates.empty:
+        candidates, _m = estimate_upload_m(candidates, model,
+                                           prior_in_register=options.prior_in_register,
+                                           prior_strength=options.prior_strength,
+                                           adjust=adjust)
+    elif adjust is not None:
+        candidates = candidates.assign(
+            match_weight=adjust(candidates["match_weight"].to_numpy(float)))
     posteriors = row_posteriors(
         candidates, pair_prior=model.splink["probability_two_random_records_match"],
         n_people=model.n_people, prior_in_register=options.prior_in_register,
@@ -231,60 +277,162 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     return assemble(rows["row_number"], id_links, chosen, row_summary(posteriors))
 
 
-def _sibling_pairs_sql(candidates: str, rows_table: str) -> str:
-    """Candidate pairs shaped like twins: same surname and date of birth, but a forename that
-    is not the same name by any comparison level (no typo, nickname, part or swap); with the
-    term frequency of the surname."""
+def _forename_unrelated_sql(a: str, b: str) -> str:
+    """The two forenames are not the same name by any forename level, nickname group,
+    Soundex code, transposition, a two-letter slip in a long name (Oliver/Olivia and
+    Harry/Harvey stay apart: common twin names two edits apart) or a mistyped nickname."""
     return f"""
-        SELECT c.row_number, c.record_id, t.tf_surname,
-               substr(s.forename, 1, 1) = substr(r.forename, 1, 1) AS same_initial
+          {a}.forename <> {b}.forename
+          AND len(list_intersect({a}.forename_groups, {b}.forename_groups)) = 0
+          AND damerau_levenshtein({a}.forename, {b}.forename) > 1
+          AND jaro_winkler_similarity({a}.forename, {b}.forename) < 0.88
+          AND NOT coalesce(list_has_any({a}.forename_parts, {b}.forename_parts), false)
+          AND {a}.forename <> {b}.surname
+          AND {soundex_sql(f"{a}.forename")} <> {soundex_sql(f"{b}.forename")}
+          AND NOT (least(length({a}.forename), length({b}.forename)) >= 7
+                   AND levenshtein({a}.forename, {b}.forename) <= 2)
+          AND NOT {_typo_of_variant_sql(a, b)} AND NOT {_typo_of_variant_sql(b, a)}"""
+
+
+def _typo_of_variant_sql(a: str, b: str) -> str:
+    """``a``'s forename (4+ letters) is one edit from a name of one of ``b``'s nickname groups
+    ("Dreww", "Steeve" for a registered Andrew, Stephen): a mistyped nickname."""
+    return f"""EXISTS (
+              SELECT 1 FROM nickname_groups AS n
+              WHERE list_contains({b}.forename_groups, n.name_group)
+                AND length({a}.forename) >= 4 AND n.name <> {a}.forename
+                AND levenshtein({a}.forename, n.name) <= 1)"""
+
+
+def _dob_unrelated_sql(a: str, b: str) -> str:
+    """Both dates of birth known and in no partial date level (swap, year one off, a day or
+    two, 1 January, one or two characters): the date's "else" level."""
+    return f"""
+          {a}.dob IS NOT NULL AND {b}.dob IS NOT NULL AND {a}.dob <> {b}.dob
+          AND coalesce({a}.dob_swapped, '') <> {b}.dob
+          AND NOT ({a}.dob_md = {b}.dob_md AND abs({a}.dob_year - {b}.dob_year) = 1)
+          AND abs(date_diff('day', CAST({a}.dob AS DATE), CAST({b}.dob AS DATE))) > 2
+          AND coalesce({a}.dob_placeholder_year, -1) <> {b}.dob_year
+          AND coalesce({b}.dob_placeholder_year, -1) <> {a}.dob_year
+          AND NOT (coalesce({a}.dob_md_swapped, '') = {b}.dob_md
+                   AND abs({a}.dob_year - {b}.dob_year) = 1)
+          AND levenshtein({a}.dob, {b}.dob) > 2"""
+
+
+def _relative_pairs_sql(candidates: str, rows_table: str) -> str:
+    """Candidate pairs a relative explains as well as the person (see :func:`sibling_guard`):
+    ``kind`` 'twin' — same surname, the same date of birth or one in a partial level (a twin
+    whose date was mistyped, or a relative's alias record with a shifted date), another
+    forename; 'namesake' — the same full name, a date of birth in no partial level, at least
+    :data:`GENERATION_YEARS` away and not 1 January (a placeholder for a date known only by its
+    year, perhaps estimated from an age, is no sign of another person). With the
+    names' term frequencies and whether the forenames share an initial."""
+    return f"""
+        SELECT c.row_number, c.record_id, ts.tf_surname, tf.tf_forename,
+               substr(s.forename, 1, 1) = substr(r.forename, 1, 1) AS same_initial,
+               CASE WHEN s.forename = r.forename THEN 'namesake' ELSE 'twin' END AS kind
         FROM {candidates} AS c
         JOIN {rows_table} AS s ON s.unique_id = c.row_number
         JOIN {REGISTER_TABLE} AS r ON r.unique_id = c.record_id
-        JOIN tf_surname AS t ON t.surname = r.surname
-        WHERE s.surname = r.surname AND s.dob = r.dob AND s.forename <> r.forename
-          AND len(list_intersect(s.forename_groups, r.forename_groups)) = 0
-          AND levenshtein(s.forename, r.forename) > 1
-          AND jaro_winkler_similarity(s.forename, r.forename) < 0.88
-          AND NOT coalesce(list_has_any(s.forename_parts, r.forename_parts), false)
-          AND s.forename <> r.surname
+        JOIN tf_surname AS ts ON ts.surname = r.surname
+        JOIN tf_forename AS tf ON tf.forename = r.forename
+        WHERE (s.surname = r.surname AND s.dob IS NOT NULL AND r.dob IS NOT NULL
+               AND NOT ({_dob_unrelated_sql("s", "r")})
+               AND {_forename_unrelated_sql("s", "r")})
+           OR (s.forename = r.forename AND s.surname = r.surname
+               AND {_dob_unrelated_sql("s", "r")}
+               AND abs(s.dob_year - r.dob_year) >= {GENERATION_YEARS}
+               AND s.dob_placeholder_year IS NULL AND r.dob_placeholder_year IS NULL)
     """
+
+
+def _capped_weight(model: LinkageModel, posterior: float, prior_in_register: float) -> float:
+    """The match weight at which a row's only candidate has row posterior ``posterior``
+    (inverse of :func:`jdl.linkage._resolve.row_posteriors` for one candidate)."""
+    pair_prior = model.splink["probability_two_random_records_match"]
+    odds = posterior * (1.0 - prior_in_register) / (1.0 - posterior)
+    return (math.log2(odds) - math.log2(prior_in_register / model.n_people)
+            + math.log2(pair_prior / (1.0 - pair_prior)))
 
 
 def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
-                  rows_table: str, twin_share: float = TWIN_SHARE) -> pd.DataFrame:
-    """Weaken pairs that agree on surname and date of birth but not on the forename.
+                  rows_table: str, twin_share: float = TWIN_SHARE,
+                  namesake_share: float = NAMESAKE_SHARE,
+                  related_cap: float = RELATED_CAP,
+                  prior_in_register: float = 0.9) -> pd.DataFrame:
+    """Weaken pairs that a relative of the person explains as well as the person.
 
     Fellegi–Sunter treats the comparisons as independent, so a rare surname and an exact date
     of birth outweigh a different forename ("Jacob Vaughan" scored 0.994 against a registered
-    "John Vaughan" born the same day). Among people who are *not* the same, though, same
-    surname + same date of birth + another forename is exactly what a twin looks like, and
-    twins are far commoner than that coincidence. So for these pairs the non-match probability
-    of the three agreements is ``u_surname · u_dob · u_forename + twin_share / N`` (u_surname
-    the surname's term frequency, u_forename that of the pair's level, initial or else; a random
-    non-matching record is the row's twin with probability ``twin_share / N``) instead of the
-    product alone, and the match weight drops by ``log2(1 + twin_share / (N · u))``. Such a
-    row then needs other evidence (an ID, a middle name) to link. The weight of common
-    surnames hardly moves: their coincidences are already likely.
+    "John Vaughan" born the same day), and a rare full name outweighs a date of birth decades
+    away ("emma speight 1963" scored 0.965 against a registered "emma speight 1932"). Among
+    people who are *not* the same, though, these shapes are what relatives look like: a
+    **twin** (same surname and date of birth, another forename; about 3% of people have one)
+    and a **namesake** relative (a son named after his father: same full name, another date of
+    birth). Two corrections:
+
+    * the non-match probability of the agreements is ``u_1 · u_2 · u_3 + share / N`` (u of
+      each level, names by their term frequency; a random non-matching record is the row's
+      relative with probability ``share / N``) instead of the product alone: the match weight
+      drops by ``log2(1 + share / (N · u))``. Common names hardly move;
+    * the pair's weight is then capped where its row posterior, as the row's only candidate,
+      would be ``related_cap`` (0.45, below the lowest threshold the calibration can choose):
+      names and a date of birth alone cannot tell a person whose forename (or date of birth)
+      was typed wholly differently from their relative, so such a row needs other evidence
+      (an ID, a middle name) whatever the threshold. Without the cap the correction alone
+      leaves the posterior near 0.86 for a rare surname, so the guard would hold only at
+      thresholds above that (measured: twins linked at the calibrated 0.85).
+
+    Forenames count as the same name (no guard) when any forename level, nickname group or
+    Soundex code relates them, or they are one transposition apart (see
+    :func:`_forename_unrelated_sql`).
     """
-    if candidates.empty or twin_share <= 0:
+    adjust = guard_adjustment(workspace, model, candidates, rows_table=rows_table,
+                              twin_share=twin_share, namesake_share=namesake_share,
+                              related_cap=related_cap, prior_in_register=prior_in_register)
+    if adjust is None:
         return candidates
+    return candidates.assign(match_weight=adjust(candidates["match_weight"].to_numpy(float)))
+
+
+def guard_adjustment(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
+                     rows_table: str, twin_share: float = TWIN_SHARE,
+                     namesake_share: float = NAMESAKE_SHARE, related_cap: float = RELATED_CAP,
+                     prior_in_register: float = 0.9):
+    """:func:`sibling_guard` as a function of the candidates' weights (None: nothing to do),
+    so the per-upload EM can apply it in each E-step."""
+    if candidates.empty or (twin_share <= 0 and namesake_share <= 0):
+        return None
     params = model.parameters().set_index(["comparison", "level"])
     u_dob = float(params.loc[("dob", "exact"), "u"])
-    # u of the forename level the pair fell in: same initial, or nothing in common
+    u_dob_else = float(params.loc[("dob", "else"), "u"])
+    # u of the forename level a twin pair fell in: same initial, or nothing in common
     u_initial = float(params.loc[("forename", "initial"), "u"])
     u_else = float(params.loc[("forename", "else"), "u"])
     workspace.engine.register("guard_candidates", candidates[["row_number", "record_id"]])
     try:
-        siblings = workspace.engine.df(_sibling_pairs_sql("guard_candidates", rows_table))
+        related = workspace.engine.df(_relative_pairs_sql("guard_candidates", rows_table))
     finally:
         workspace.engine.unregister("guard_candidates")
-    if siblings.empty:
-        return candidates
-    u_forename = np.where(siblings["same_initial"].fillna(False), u_initial, u_else)
-    u = siblings["tf_surname"].to_numpy(float) * u_dob * u_forename
-    siblings["penalty"] = np.log2(1.0 + twin_share / (model.n_people * u))
-    out = candidates.merge(siblings[["row_number", "record_id", "penalty"]],
-                           on=["row_number", "record_id"], how="left")
-    out["match_weight"] = out["match_weight"] - out["penalty"].fillna(0.0)
-    return out.drop(columns="penalty")
+    twin = (related["kind"] == "twin").to_numpy()
+    related = related[np.where(twin, twin_share > 0, namesake_share > 0)]
+    if related.empty:
+        return None
+    twin = (related["kind"] == "twin").to_numpy()
+    u_forename = np.where(related["same_initial"].fillna(False), u_initial, u_else)
+    tf_surname = related["tf_surname"].to_numpy(float)
+    u = np.where(twin, tf_surname * u_dob * u_forename,
+                 tf_surname * related["tf_forename"].to_numpy(float) * u_dob_else)
+    share = np.where(twin, twin_share, namesake_share)
+    related = related.assign(penalty=np.log2(1.0 + share / (model.n_people * u)))
+    penalty = candidates[["row_number", "record_id"]].merge(
+        related[["row_number", "record_id", "penalty"]], on=["row_number", "record_id"],
+        how="left")["penalty"].to_numpy(float)
+    guarded = ~np.isnan(penalty)
+    penalty = np.nan_to_num(penalty)
+    cap = _capped_weight(model, related_cap, prior_in_register)
+
+    def adjust(weights: np.ndarray) -> np.ndarray:
+        return np.where(guarded, np.minimum(weights - penalty, cap), weights)
+
+    return adjust

@@ -113,3 +113,35 @@ def forename_groups(name: str | None) -> list[str]:
     table = nickname_groups()
     groups = table.loc[table["name"] == cleaned, "name_group"].tolist()
     return sorted({cleaned, *groups})
+
+
+# American Soundex (Russell & Odell, US patent 1,261,167, 1918; the rules as in Knuth, TAOCP
+# vol. 3, §6): the first letter, then the codes of the following consonants, equal adjacent
+# codes once (also across H and W), vowels dropped, padded or cut to three digits. Used by the
+# sibling guard to tell a respelling (Aisha/Ayesha, Toby/Tobie, Dafydd/Daphydd) from another
+# name: a twin's forename sounds like the other twin's far less often.
+_SOUNDEX_FROM = "AEIOUYBFPVCGJKQSXZDTLMNR"
+_SOUNDEX_TO = "000000111122222222334556"
+_SOUNDEX_TABLE = str.maketrans(_SOUNDEX_FROM, _SOUNDEX_TO)
+
+
+def soundex(name: str | None) -> str | None:
+    """The Soundex code of a cleaned name (A–Z only): ``AYESHA`` → ``A200``."""
+    if not name:
+        return None
+    digits = (name[0] + name[1:].replace("H", "").replace("W", "")).translate(_SOUNDEX_TABLE)
+    digits = digits.replace("H", "0").replace("W", "0")  # a leading H or W codes as a vowel
+    collapsed = re.sub(r"(\d)\1+", r"\1", digits)
+    return (name[0] + collapsed[1:].replace("0", "") + "000")[:4]
+
+
+def soundex_sql(column: str) -> str:
+    """DuckDB expression equal to :func:`soundex` on a cleaned name column (RE2 has no
+    back-references, so equal adjacent codes are collapsed digit by digit)."""
+    rest = f"regexp_replace(substr({column}, 2), '[HW]', '', 'g')"
+    digits = f"translate(substr({column}, 1, 1) || {rest}, '{_SOUNDEX_FROM}HW', '{_SOUNDEX_TO}00')"
+    for digit in "0123456":
+        digits = f"regexp_replace({digits}, '{digit}{digit}+', '{digit}', 'g')"
+    return (f"CASE WHEN {column} IS NULL OR {column} = '' THEN NULL ELSE "
+            f"substr(substr({column}, 1, 1) || replace(substr({digits}, 2), '0', '') || '000', "
+            f"1, 4) END")

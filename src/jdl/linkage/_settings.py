@@ -21,18 +21,19 @@ PRIOR_M: dict[str, dict[str, float]] = {
     "forename": {
         "exact": 0.86, "nickname or variant": 0.06, "one edit": 0.04, "similar": 0.015,
         "another forename part": 0.005, "swapped with surname": 0.004,
-        "swapped with surname, one edit": 0.001, "initial": 0.005,
-        "else": 0.01,
+        "swapped with surname, one edit": 0.001, "loosely similar": 0.005, "initial": 0.003,
+        "else": 0.007,
     },
     "surname": {
         "exact": 0.87, "one edit": 0.06, "similar": 0.02, "one part agrees": 0.01,
         "swapped with forename": 0.004,
-        "swapped with forename, one edit": 0.001, "else": 0.035,
+        "swapped with forename, one edit": 0.001, "loosely similar": 0.015, "else": 0.02,
     },
     "dob": {
         "exact": 0.82, "day and month swapped": 0.04, "year one off": 0.04,
-        "a day or two off": 0.02, "1 January of the same year": 0.01, "one character": 0.035,
-        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.02,
+        "a day or two off": 0.02, "1 January of the same year": 0.01,
+        "1 January, a year or two out": 0.003, "one character": 0.035,
+        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.017,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
@@ -71,6 +72,8 @@ def comparisons() -> list[Any]:
                   "swapped with surname"),
             label(cll.CustomLevel(_SWAPPED_TYPO.format(a="forename", b="surname")),
                   "swapped with surname, one edit"),
+            # several typing errors in one name (Splink's NameComparison's lowest level)
+            label(cll.JaroWinklerLevel("forename", 0.7), "loosely similar"),
             label(cll.CustomLevel('substr(forename_l, 1, 1) = substr(forename_r, 1, 1)'),
                   "initial"),
             label(cll.ElseLevel(), "else"),
@@ -91,6 +94,7 @@ def comparisons() -> list[Any]:
                   "swapped with forename"),
             label(cll.CustomLevel(_SWAPPED_TYPO.format(a="surname", b="forename")),
                   "swapped with forename, one edit"),
+            label(cll.JaroWinklerLevel("surname", 0.7), "loosely similar"),
             label(cll.ElseLevel(), "else"),
         ],
     )
@@ -109,6 +113,11 @@ def comparisons() -> list[Any]:
             label(cll.CustomLevel(
                 'dob_placeholder_year_l = dob_year_r OR dob_year_l = dob_placeholder_year_r'
             ), "1 January of the same year"),
+            # 1 January of a year estimated from an age: a year or two out
+            label(cll.CustomLevel(
+                'abs(dob_placeholder_year_l - dob_year_r) <= 2 '
+                'OR abs(dob_year_l - dob_placeholder_year_r) <= 2'
+            ), "1 January, a year or two out"),
             label(cll.LevenshteinLevel("dob", 1), "one character"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
@@ -167,6 +176,10 @@ BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("{t}.forename", "{t}.forename"), ("{t}.surname", "{t}.surname")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_first", "{t}.surname_first")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_last", "{t}.surname_last")),
+    # the full name with one of the names mistyped (same Soundex code), whatever the date of
+    # birth: a typo together with several wrong digits or a placeholder date
+    (("{t}.forename", "{t}.forename"), ("{t}.surname_soundex", "{t}.surname_soundex")),
+    (("{t}.forename_soundex", "{t}.forename_soundex"), ("{t}.surname", "{t}.surname")),
     # the full name swapped, whatever the date of birth
     (("{t}.forename", "{t}.surname"), ("{t}.surname", "{t}.forename")),
     # a name, the other's initial and the year of birth (a name error and a wrong day+month)
