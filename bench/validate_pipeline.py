@@ -62,6 +62,9 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "default": {},
     "power-first-standin": {"design": "fixed", "method": "nearest", "ratio": 5, "replace": True,
                             "caliper": 0.2},
+    # issue 18's power-first design named explicitly (rows made while it was the default, under
+    # the name "default", have its fingerprint and are summarised under this name)
+    "power-first": {"design": "power_first"},
 }
 REFERENCE = "one-to-one"
 TARGETS = {"coverage": (0.93, 0.97), "false_positive_rate": 0.055, "abs_bias_pp": 0.5,
@@ -250,7 +253,24 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
         "treated_outcome_agreement": float((observed == with_).mean()),
         "max_abs_smd": float(balance.max_abs_smd),
         "balance_reportable": bool(balance.quality_ok),  # the lab reports this matching
+        **other_standard_errors(result),
     }
+
+
+def other_standard_errors(result) -> dict[str, Any]:
+    """The rate's standard error by the other rules of :mod:`jdl.inference._variance`
+    (``get_matches`` rows two-way on set and person; Abadie-Imbens), for nearest-neighbour
+    designs, so that one run compares the rules on the same estimates."""
+    try:
+        from jdl.inference._variance import abadie_imbens_att, pairs_person_difference
+    except ImportError:  # older code
+        return {}
+    if result.match_matrix is None or result.distance is None:
+        return {}
+    y = result.data["reoffended"].to_numpy(dtype=float)
+    person = result.data["person_id"].to_numpy()
+    return {"se_pairs_person": pairs_person_difference(result, y, person).se,
+            "se_abadie_imbens": abadie_imbens_att(result, y).se}
 
 
 def adjusted_columns(adjusted: Any) -> dict[str, Any]:
@@ -497,6 +517,11 @@ def write_summary(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"no evaluations in {out}")
     # two processes may have made the same row: keep one
     rows = rows[~rows.apply(lambda r: row_key(r), axis=1).duplicated()]
+    # a design's rows are named by what they resolve to in this code (a fingerprint made under
+    # another name, e.g. "default" while the default was another design, takes today's name)
+    names = {design_fingerprint(o): n for n, o in reversed(list(DESIGNS.items()))
+             if n != "default"}
+    rows["design"] = rows["design_fingerprint"].map(names).fillna(rows["design"])
     rows = with_adjusted(rows)
     result = summary(rows)
     table = markdown(result)
