@@ -57,8 +57,9 @@ OUT = RESULTS_DIR / "validation_se_rules.jsonl"
 def placebo_cohort(pool: pd.DataFrame, size: int, rng: np.random.Generator,
                    index_type: str) -> pd.DataFrame:
     """``size`` pool rows of one index type and two adjacent years (a programme's delivery
-    window, so the comparison pool is the size a real evaluation's is) selected with probability rising with previous
-    offences and falling with age and employment (no effect on anything: they are pool people)."""
+    window, so the comparison pool is the size a real evaluation's is) selected with
+    probability rising with previous offences and falling with age and employment (no effect
+    on anything: they are pool people)."""
     years = sorted(pool["index_year"].unique())
     first = years[int(rng.integers(0, len(years) - 2))]
     cand = pool[(pool["index_type"].astype(str) == index_type)
@@ -182,8 +183,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     designs = {k: DESIGNS[k] for k in (args.design or DESIGNS)}
     start = time.perf_counter()
     if not args.summarise:
-        from bench.validate_pipeline import Population
         from tests.conftest import synthetic_data
+
+        from bench.validate_pipeline import Population
 
         cache = Path(f"/tmp/jdl-se-rules-pool-{args.people}-{args.seed}.parquet")
         if cache.exists():
