@@ -62,6 +62,9 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "default": {},
     "power-first-standin": {"design": "fixed", "method": "nearest", "ratio": 5, "replace": True,
                             "caliper": 0.2},
+    # issue 18's power-first design named explicitly (rows made while it was the default, under
+    # the name "default", have its fingerprint and are summarised under this name)
+    "power-first": {"design": "power_first"},
 }
 REFERENCE = "one-to-one"
 TARGETS = {"coverage": (0.93, 0.97), "false_positive_rate": 0.055, "abs_bias_pp": 0.5,
@@ -250,7 +253,24 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
         "treated_outcome_agreement": float((observed == with_).mean()),
         "max_abs_smd": float(balance.max_abs_smd),
         "balance_reportable": bool(balance.quality_ok),  # the lab reports this matching
+        **other_standard_errors(result),
     }
+
+
+def other_standard_errors(result) -> dict[str, Any]:
+    """The rate's standard error by the other rules of :mod:`jdl.inference._variance`
+    (``get_matches`` rows two-way on set and person; Abadie-Imbens), for nearest-neighbour
+    designs, so that one run compares the rules on the same estimates."""
+    try:
+        from jdl.inference._variance import abadie_imbens_att, pairs_person_difference
+    except ImportError:  # older code
+        return {}
+    if result.match_matrix is None or result.distance is None:
+        return {}
+    y = result.data["reoffended"].to_numpy(dtype=float)
+    person = result.data["person_id"].to_numpy()
+    return {"se_pairs_person": pairs_person_difference(result, y, person).se,
+            "se_abadie_imbens": abadie_imbens_att(result, y).se}
 
 
 def adjusted_columns(adjusted: Any) -> dict[str, Any]:
@@ -449,10 +469,66 @@ def summary(rows: pd.DataFrame, reference: str = REFERENCE) -> dict[str, Any]:
             "small_60_250": summarise(mine[mine["size"].between(*SMALL_BAND)]),
             "ci_width_vs_" + reference: reduction,
             "checks": checks(overall, reduction),
+            "se_calibration": se_calibration(mine),
             # what the design resolved to on each cohort (the power-first rule's k), and which code
             "design_used": _counts(mine, "design_used"),
             "jdl_source": _counts(mine, "jdl_source"),
         }
+    return out
+
+
+def se_calibration(rows: pd.DataFrame) -> dict[str, Any]:
+    """Are the standard errors right, and where do false positives come from?
+
+    * ``sd_over_se``: within each (population, programme, size) the cohorts are disjoint, so the
+      SD of their estimates is the sampling SD; its ratio to their mean SE, pooled over groups of
+      at least 4 cohorts (1 = calibrated);
+    * ``null_shift``: at no effect, the mean estimate and its size in units of the mean SE by
+      cohort size — a shift shared by every design (confounding the matching leaves, and the
+      participants' realised futures, which cohorts of different sizes share) rejects more
+      often the narrower the interval;
+    * ``other_rules``: coverage and false-positive rate with the other standard errors recorded
+      on the same rows (``se_pairs_person``, ``se_abadie_imbens``), beside the lab's."""
+    if "se" not in rows:
+        return {}
+    key = ["population_seed", "people", "programme", "size"]
+    groups = rows.groupby(key).filter(lambda g: len(g) >= 4).groupby(key)
+    var = groups["estimate"].var(ddof=1)
+    se2 = groups["se"].apply(lambda s: float((s ** 2).mean()))
+    k = groups.size()
+    out: dict[str, Any] = {
+        "sd_over_se": round(float(np.sqrt((var * (k - 1)).sum() / (k - 1).sum()
+                                          / ((se2 * k).sum() / k.sum()))), 3)
+        if len(k) else None,
+        "groups": len(k)}
+    null = rows[rows["hazard_ratio"] == 1.0]
+    out["null_shift"] = {int(s): {"evaluations": len(g),
+                                  "mean_estimate_pp": round(100 * float(g["estimate"].mean()), 2),
+                                  "mean_truth_realised_pp": round(
+                                      100 * float(g["truth_realised"].mean()), 2),
+                                  "shift_in_se": round(float(g["estimate"].mean()
+                                                             / g["se"].mean()), 2)}
+                         for s, g in null.groupby("size")}
+    z = 1.959963984540054
+    rules: dict[str, Any] = {}
+    for col in ("se", "se_pairs_person", "se_abadie_imbens"):
+        if col not in rows:
+            continue
+        have = rows[rows[col].notna()] if col != "se" else rows[rows.get(
+            "se_pairs_person", pd.Series(np.nan, index=rows.index)).notna()]
+        if have.empty:
+            continue
+        lo, hi = have["estimate"] - z * have[col], have["estimate"] + z * have[col]
+        nul = have[have["hazard_ratio"] == 1.0]
+        rules[col] = {
+            "evaluations": len(have),
+            "coverage_95": round(float(((lo <= have["truth_realised"])
+                                        & (have["truth_realised"] <= hi)).mean()), 4),
+            "zero_effect_evaluations": len(nul),
+            "false_positive_rate": round(float((np.abs(nul["estimate"] / nul[col]) > z).mean()),
+                                         4) if len(nul) else None,
+            "mean_se_pp": round(100 * float(have[col].mean()), 3)}
+    out["other_rules"] = rules
     return out
 
 
@@ -497,6 +573,11 @@ def write_summary(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"no evaluations in {out}")
     # two processes may have made the same row: keep one
     rows = rows[~rows.apply(lambda r: row_key(r), axis=1).duplicated()]
+    # a design's rows are named by what they resolve to in this code (a fingerprint made under
+    # another name, e.g. "default" while the default was another design, takes today's name)
+    names = {design_fingerprint(o): n for n, o in reversed(list(DESIGNS.items()))
+             if n != "default"}
+    rows["design"] = rows["design_fingerprint"].map(names).fillna(rows["design"])
     rows = with_adjusted(rows)
     result = summary(rows)
     table = markdown(result)

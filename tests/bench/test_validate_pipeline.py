@@ -143,3 +143,20 @@ def test_the_adjusted_estimate_is_summarised_as_its_own_design():
     assert out["k"]["overall"]["coverage_95"] == 1.0  # 0 is on the lower limit: covered
     assert out["k"]["design_used"] == {"power-first (5:1 with replacement)": 1,
                                        "power-first (3:1 with replacement)": 1}
+
+
+def test_se_calibration_by_hand():
+    """Within one (population, programme, size) the estimates' SD against the mean SE; the
+    shift at no effect in SE units; the other recorded standard errors' false positives."""
+    est = [0.02, -0.02, 0.04, -0.04]  # SD = sqrt((4 + 4 + 16 + 16) e-4 / 3)
+    rows = pd.DataFrame([
+        _row("d", e, e - 0.1, e + 0.1, 0.0, hr=1.0, rep=i, se=0.05, se_pairs_person=0.01,
+             se_abadie_imbens=0.05) for i, e in enumerate(est)])
+    c = vp.se_calibration(rows)
+    assert c["groups"] == 1
+    assert c["sd_over_se"] == pytest.approx(np.sqrt(40e-4 / 3) / 0.05, abs=1e-3)
+    assert c["null_shift"][60]["mean_estimate_pp"] == pytest.approx(0.0)
+    # |estimate| / 0.01 > 1.96 for all four; / 0.05 for none
+    assert c["other_rules"]["se_pairs_person"]["false_positive_rate"] == 1.0
+    assert c["other_rules"]["se_abadie_imbens"]["false_positive_rate"] == 0.0
+    assert c["other_rules"]["se"]["coverage_95"] == 1.0

@@ -5,6 +5,9 @@ Public API
 estimate_effects : per-measure estimates (natural units), 95% CIs, p-values, significance
     under the lab's rules, plain-English conclusions -> EffectsResult of MeasureEffect.
 weighted_difference : weighted difference in means with CR1 (pairs) or HC3 standard errors.
+pairs_person_difference, abadie_imbens_att, pair_rows : the other variances after matching with
+    replacement (get_matches rows two-way on set and person; Abadie-Imbens 2006), compared with
+    the lab's rule in bench/validate_se_rules.py.
 adjusted_effects, adjusted_difference -> AdjustedEstimate : covariate-adjusted effects
     (g-computation on the matched sample with the matching weights, delta-method errors).
 survival_curves : weighted Kaplan-Meier curves of time to first re-offence by group.
@@ -65,12 +68,20 @@ from jdl.inference._validation import (
     ValidationReport,
     run_validation,
 )
+from jdl.inference._variance import (
+    AIEstimate,
+    PairRows,
+    abadie_imbens_att,
+    pair_rows,
+    pairs_person_difference,
+)
 
 __all__ = [
     "DEFAULT_OUTCOMES",
     "DEFAULT_SCENARIOS",
     "LAB_SPECIFICATIONS",
     "TARGETS",
+    "AIEstimate",
     "AdjustedEstimate",
     "CohortSimulator",
     "DiffEstimate",
@@ -79,6 +90,7 @@ __all__ = [
     "HiddenBias",
     "InferenceError",
     "MeasureEffect",
+    "PairRows",
     "PowerResult",
     "PowerSummary",
     "Profile",
@@ -93,6 +105,7 @@ __all__ = [
     "SurvivalCurves",
     "SurvivalPoint",
     "ValidationReport",
+    "abadie_imbens_att",
     "adjusted_difference",
     "adjusted_effects",
     "age_band",
@@ -102,6 +115,8 @@ __all__ = [
     "e_value_of_rates",
     "estimate_effects",
     "minimum_detectable_effect",
+    "pair_rows",
+    "pairs_person_difference",
     "power_summary",
     "power_two_proportions",
     "required_n",

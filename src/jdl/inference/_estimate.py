@@ -21,6 +21,12 @@ Standard errors follow that vignette (:func:`clusters_for`; the same rule whethe
   Cameron, Gelbach and Miller's inclusion-exclusion of the two meats), or one-way CR1 on the
   person where the design has no pairs.
 
+After matching with replacement this rule (HC3 on the weighted rows: reuse enters through the
+squared weights) was compared with ``get_matches`` rows clustered two-way on set and person and
+with Abadie and Imbens (2006) (:mod:`jdl.inference._variance`): on 103 placebo cohorts with no
+effect the three agreed within about 2% and each rejected 4.9% at 5%
+(``bench/validate_se_rules.py``; docs/matching-and-inference.md).
+
 Intervals and p-values use the normal distribution, as ``marginaleffects`` does.
 
 References
