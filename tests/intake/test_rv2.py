@@ -122,8 +122,6 @@ def _sparse_workbook(path: Path, far_cell: str) -> None:
             archive.writestr(name, text)
 
 
-@pytest.mark.xfail(strict=True, reason="open: calamine builds the sheet's whole rectangle "
-                   "before its width is checked (RV2-X1)")
 def test_workbook_with_one_far_cell_is_refused_before_the_sheet_is_built(tmp_path):
     path = tmp_path / "sparse.xlsx"
     _sparse_workbook(path, "XFD2000")  # 16,384 columns x 2,000 rows, two cells

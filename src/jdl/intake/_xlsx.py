@@ -63,6 +63,8 @@ class _SheetCount:
 
     rows: int
     cells: int
+    extent_rows: int = 0  # the furthest value cell's row and column: the reader's rectangle
+    extent_columns: int = 0
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,26 @@ def _plain_row_starts(data: bytes, end: int):
         at = data.find(b"<row", at + 4, end)
 
 
+#: A value cell's reference (``<c r="BR12" ...>`` not self-closed): its column and row.
+_VALUE_CELL_REF = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Za-z]{1,3})([0-9]{1,7})"[^>]*?(?<!/)>')
+
+
+def _column_index(letters: bytes) -> int:
+    """``b"A"`` -> 1, ``b"Z"`` -> 26, ``b"AA"`` -> 27 (spreadsheet column letters)."""
+    index = 0
+    for letter in letters.upper():
+        index = index * 26 + letter - 64
+    return index
+
+
+def _too_wide() -> SubmissionRefused:
+    return SubmissionRefused(
+        "The sheet has a value far to the right of or below the people's rows, so the lab "
+        "will not open it.",
+        hint="Delete any content outside the template's columns and the people's rows (press "
+             "Ctrl+End in Excel to find it), or save as CSV.")
+
+
 class _Stop(Exception):
     """Counting is past a limit: the rest of the part need not be read."""
 
@@ -285,6 +307,7 @@ class _CellCounter:
                  max_item_bytes: int | None = None) -> None:
         self.max_rows, self.max_cells = max_rows, max_cells
         self.rows = self.cells = 0
+        self.extent_rows = self.extent_columns = 0
         self._in_row = self._row_has_value = False
         self._carry = b""
         self._inline = _ItemLength(_INLINE_EDGE, max_item_bytes, (b"<is>", b"</is>"))
@@ -321,6 +344,7 @@ class _CellCounter:
             raise _too_much_text()
 
     def _scan(self, data: bytes, end: int) -> None:
+        self._measure_extent(data, end)
         plain = _plain(data, end)
         has_value = _has_plain_value if plain else _has_any_value
         self.cells += (sum(data.count(tag, 0, end) for tag in _PLAIN_VALUE_TAGS) if plain
@@ -335,6 +359,21 @@ class _CellCounter:
         if self._in_row and not self._row_has_value:
             self._row_has_value = has_value(data, begin, end)
 
+    def _measure_extent(self, data: bytes, end: int) -> None:
+        """The rectangle a reader builds: calamine allocates every cell from A1 to the furthest
+        cell with content, so one value at XFD200000 in a 1.5 KB file cost over 1 GB, or
+        aborted the process (re-verification, session 6). :func:`_check_counts` refuses a sheet
+        whose rectangle passes the limits (value cells only: a cell that only carries
+        formatting is self-closed)."""
+        refs = _VALUE_CELL_REF.findall(data, 0, end)
+        if not refs:
+            return
+        letters = {ref[0] for ref in refs}
+        widest = max(_column_index(col) for col in letters)
+        deepest = max(int(ref[1]) for ref in refs)
+        self.extent_columns = max(self.extent_columns, widest)
+        self.extent_rows = max(self.extent_rows, deepest)
+
     def finish(self) -> None:
         self._scan(self._carry, len(self._carry))
         if self._in_row and self._row_has_value:
@@ -347,7 +386,7 @@ class _CellCounter:
             raise _Stop
 
     def result(self) -> _SheetCount:
-        return _SheetCount(self.rows, self.cells)
+        return _SheetCount(self.rows, self.cells, self.extent_rows, self.extent_columns)
 
 
 class _ItemLength:
@@ -511,6 +550,10 @@ def _check_counts(path: Path, inspection: _Inspection, settings: IntakeSettings)
         raise too_many_rows(settings)
     if any(count.cells > settings.max_xlsx_cells for count in counts):
         raise _too_many_cells(settings)
+    if any(count.extent_rows > _row_limit(settings)
+           or count.extent_rows * count.extent_columns > settings.max_xlsx_cells
+           for count in counts):
+        raise _too_wide()
 
 
 def _worksheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
