@@ -1,8 +1,10 @@
-"""Second re-verification of the upload readers (issue 16, session 6): bypasses still open.
+"""Second re-verification of the upload readers (issue 16, session 6): bypasses now closed.
 
 Each test builds a file of a few kilobytes, reads it with ``read_table`` in a child process and
-measures the child's peak memory above its baseline (VmHWM). They are ``xfail(strict=True)``:
-they document an open bypass and start failing (XPASS) the moment it is closed.
+measures the child's peak memory above its baseline (VmHWM). They were written as
+``xfail(strict=True)`` against the readers as they were. Parquet is now decoded in a further
+child whose address space is capped (``parquet_memory_cap``), so these also check that the
+file is refused; ``test_the_parquet_child_cannot_pass_its_cap`` checks the cap itself.
 """
 
 from __future__ import annotations
@@ -82,13 +84,33 @@ def _lying_parquet(path: Path, value_bytes: int) -> None:
     assert pq.ParquetFile(path).metadata.row_group(0).column(0).total_uncompressed_size == 1000
 
 
-@pytest.mark.xfail(strict=True, reason="open: the footer's total_uncompressed_size is the "
-                   "writer's word; pages are decoded on it (RV2-P1)")
 def test_parquet_footer_that_understates_its_sizes_is_refused_before_decoding(tmp_path):
     path = tmp_path / "lie.parquet"
     _lying_parquet(path, 100 * 1024 * 1024)
     assert path.stat().st_size < 200_000
-    assert _peak_extra_mb(path) < 100
+    extra, outcome = _read_in_child(path)
+    assert extra < 100 and outcome == "SubmissionRefused"
+
+
+def _allocate_past(limit: int) -> int:
+    return len(bytearray(limit + (256 << 20)))
+
+
+def test_the_parquet_child_cannot_pass_its_cap():
+    """What a lying Parquet file could make pyarrow allocate is bounded by the child's cap: an
+    allocation past it fails there and the upload is refused, the lab's process untouched."""
+    from jdl.core.config import IntakeSettings
+    from jdl.core.errors import SubmissionRefused
+    from jdl.intake._readers import _in_capped_child, parquet_memory_cap
+
+    settings = IntakeSettings()
+    with pytest.raises(SubmissionRefused, match="expands to far more data"):
+        _in_capped_child(lambda_free_allocate, str(parquet_memory_cap(settings)), settings)
+
+
+def lambda_free_allocate(limit: str, _settings) -> int:
+    """A picklable function for the spawned child (a lambda is not)."""
+    return _allocate_past(int(limit))
 
 
 def _sparse_workbook(path: Path, far_cell: str) -> None:
@@ -130,9 +152,6 @@ def test_workbook_with_one_far_cell_is_refused_before_the_sheet_is_built(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open: a repeated timestamp is dictionary-encoded to a "
-                   "few bytes, passes the decoded-size check, and becomes one Python object per "
-                   "cell (RV2-P2)")
 def test_parquet_of_repeated_timestamps_is_no_cheaper_to_send_than_a_csv(tmp_path):
     import datetime
 

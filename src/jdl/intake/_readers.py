@@ -247,30 +247,81 @@ def _read_xlsx(path: Path, size: int, settings: IntakeSettings) -> RawTable:
 
 
 def _read_parquet(path: Path, size: int, settings: IntakeSettings) -> RawTable:
+    """Parquet, decoded in a child process whose address space is capped.
+
+    A Parquet file's sizes are the writer's word: pyarrow sizes each page from its own header,
+    so a 19 KB file whose footer claims 1 KB decoded a 600 MB string, and 55 KB of one
+    repeated timestamp became 1.9 GB of Python objects (re-verification, session 6). The
+    footer is checked first (rows, columns, cells); what it cannot prove, the child's cap
+    bounds: past it the child fails and the file is refused."""
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
-        meta = parquet.metadata
+        meta = pq.ParquetFile(path).metadata
         if meta.num_rows > settings.max_rows:
             raise too_many_rows(settings)
         if meta.num_columns > settings.max_columns:
             raise SubmissionRefused(f"The Parquet file has {meta.num_columns} columns; the lab "
                                     f"reads at most {settings.max_columns}.")
         expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if expanded > settings.max_xlsx_uncompressed_bytes:
+        if (expanded > settings.max_xlsx_uncompressed_bytes
+                or meta.num_rows * meta.num_columns > settings.max_xlsx_cells):
             raise SubmissionRefused("The Parquet file expands to far more data than a submission "
                                     "should hold, so the lab will not read it.")
-        frame = _bounded_parquet_frame(path, settings)
     except SubmissionRefused:
         raise
     except Exception as exc:  # pyarrow raises many types for damaged files
         raise SubmissionRefused("The Parquet file could not be read; it may be damaged.",
                                 hint="Export it again, or send a CSV file.") from exc
-    frame = frame.where(frame.notna(), None)
-    headers = [str(c) for c in frame.columns]
+    headers, rows = _in_capped_child(_parquet_rows, str(path), settings)
     source = SourceInfo(path.name, "parquet", size, 0)
-    return _build(headers, frame.to_numpy().tolist(), 1, source, settings)
+    return _build(headers, rows, 1, source, settings)
+
+
+def parquet_memory_cap(settings: IntakeSettings) -> int:
+    """The address space the child decoding a Parquet file may use: room for pyarrow and pandas
+    and for a file at the size limit decoded to Python objects, and no more."""
+    return max(1 << 30, 20 * settings.max_file_bytes)
+
+
+def _cap_address_space(limit: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _in_capped_child(function: Any, path: str, settings: IntakeSettings) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")  # never fork a threaded server
+    try:
+        with ProcessPoolExecutor(1, mp_context=context, initializer=_cap_address_space,
+                                 initargs=(parquet_memory_cap(settings),)) as pool:
+            return pool.submit(function, path, settings).result()
+    except SubmissionRefused:
+        raise
+    except (MemoryError, BrokenProcessPool) as exc:
+        raise _parquet_too_large() from exc
+    except Exception as exc:  # pyarrow's errors, ArrowMemoryError among them
+        if "memory" in type(exc).__name__.lower() or "malloc" in str(exc):
+            raise _parquet_too_large() from exc
+        raise SubmissionRefused("The Parquet file could not be read; it may be damaged.",
+                                hint="Export it again, or send a CSV file.") from exc
+
+
+def _parquet_too_large() -> SubmissionRefused:
+    return SubmissionRefused("The Parquet file expands to far more data than a submission "
+                             "should hold, so the lab will not read it.",
+                             hint="Export just the template's columns, or send a CSV file.")
+
+
+def _parquet_rows(path: str, settings: IntakeSettings) -> tuple[list[str], list[list[Any]]]:
+    """In the capped child: the headers and rows (plain Python values)."""
+    frame = _bounded_parquet_frame(Path(path), settings)
+    frame = frame.where(frame.notna(), None)
+    return [str(c) for c in frame.columns], frame.to_numpy().tolist()
 
 
 def _bounded_parquet_frame(path: Path, settings: IntakeSettings) -> pd.DataFrame:
