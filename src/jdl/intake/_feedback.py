@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from jdl.intake._rules import RULES
 from jdl.intake._safe import csv_safe_frame
 
-if TYPE_CHECKING:
-    from jdl.intake._submission import Submission
+
+class Submission(Protocol):
+    """What the feedback reads of a validated :class:`jdl.intake.Submission` (a protocol, so
+    this module does not import the one that calls it)."""
+
+    @property
+    def rows(self) -> pd.DataFrame: ...
+
+    @property
+    def issues(self) -> pd.DataFrame: ...
 
 #: How many row numbers each group quotes as examples.
 MAX_EXAMPLES = 5

@@ -19,7 +19,6 @@ from typing import Any, get_args
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -61,28 +60,9 @@ from jdl.service._security import (
 from jdl.service._uploads import receive_upload
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# templates and the page helpers live in _web_render, shared with the error and help pages
+from jdl.service._web_render import _csrf_token, _page, _page_user, templates  # noqa: E402,F401
 
-
-def _covariate(code: object) -> str:
-    """Balance rows name covariates as the report does (``ethnicityAsian`` -> ``Ethnicity:
-    Asian``)."""
-    from jdl.report import covariate_name
-
-    return covariate_name(code)
-
-
-templates.env.filters["covariate"] = _covariate
-
-
-def _count(value: object) -> str:
-    """A count with thousands separators; anything else (a missing count) as it is, or empty."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return "" if value is None or not str(value) else str(value)
-
-
-templates.env.filters["count"] = _count
 MIN_PASSWORD = MIN_LENGTH
 
 
@@ -100,13 +80,6 @@ def secret_key(path: Path) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-def _csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return token
 
 
 class FormExpired(HTTPException):
@@ -150,35 +123,9 @@ def add_page_handlers(app: Any) -> None:
     app.add_exception_handler(PageRefused, page_refused)
 
 
-def _page_user(request: Request) -> Any:
-    """The signed-in user for a public page's header (or ``None``), read without refusing."""
-    from types import SimpleNamespace
-
-    from jdl.service._accounts import session_user
-    from jdl.service._deps import apply_lab_rule
-
-    sid = request.session.get("sid")
-    if not sid:
-        return None
-    with request.app.state.sessions() as db:
-        found = session_user(db, sid)
-        if found is None or found[0].must_change_password:
-            return None
-        user = apply_lab_rule(request, found[0])
-        return SimpleNamespace(id=user.id, email=user.email, role=user.role,
-                               effective_role=user.effective_role,
-                               organisation_id=user.organisation_id)
-
-
 def _refused(user: User, exc: HTTPException) -> PageRefused:
     """The API's refusal (403/404/409...) as the page's error page."""
     return PageRefused(exc.status_code, exc.detail, user)
-
-
-def _page(request: Request, name: str, user: User | None, status: int = 200,
-          **context: Any) -> Response:
-    return templates.TemplateResponse(request, name, {
-        "user": user, "csrf_token": _csrf_token(request), **context}, status_code=status)
 
 
 def _error_page(request: Request, user: User | None, exc: HTTPException) -> Response:

@@ -62,7 +62,7 @@ def error_page(request: Request, status: int, message: str | None = None, *,
                heading: str | None = None, reference: str | None = None,
                headers: dict[str, str] | None = None) -> Response:
     """The styled error page (``error.html``) for ``status``; no user shown in the header."""
-    from jdl.service._web import templates
+    from jdl.service._web_render import templates
 
     csrf = request.session.get("csrf", "") if "session" in request.scope else ""
     return templates.TemplateResponse(request, "error.html", {
@@ -77,7 +77,7 @@ def refusal_html(status: int, detail: str) -> bytes:
     middleware's 413/408/400): same look, no request needed."""
     import re
 
-    from jdl.service._web import templates
+    from jdl.service._web_render import templates
 
     if status == 413:  # the middleware's words are for any request; a person sent a file
         detail = re.sub(r"^The request is larger than the limit of (.+?) for this address\.$",

@@ -48,7 +48,7 @@ def guidance(request: Request) -> Response:
     """What to send: the columns, the dates, who to include, how many people."""
     from jdl.intake._spec import COLUMNS
     from jdl.intake._template import GUIDANCE
-    from jdl.service._web import _page, _page_user
+    from jdl.service._web_render import _page, _page_user
 
     settings = request.app.state.settings
     return _page(request, "guidance.html", _page_user(request), columns=COLUMNS,
