@@ -89,7 +89,9 @@ def test_parquet_footer_that_understates_its_sizes_is_refused_before_decoding(tm
     _lying_parquet(path, 100 * 1024 * 1024)
     assert path.stat().st_size < 200_000
     extra, outcome = _read_in_child(path)
-    assert extra < 100 and outcome == "SubmissionRefused"
+    # the reader's own process: importing pyarrow alone adds ~100 MB; the decoding happens in
+    # the capped child (test_the_parquet_child_cannot_pass_its_cap), not here (2.4 GB before)
+    assert extra < 250 and outcome == "SubmissionRefused"
 
 
 def _allocate_past(limit: int) -> int:
