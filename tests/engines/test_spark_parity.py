@@ -41,10 +41,14 @@ RTOL_ITERATIVE = 1e-4
 ATOL_ITERATIVE = 1e-4
 
 
-#: Link probabilities come from the per-upload EM (session 6, ``linkage/_em.py``), iterated in
-#: each engine's own summation order: they agree to ~2e-8 relative, and every link decision
-#: (a threshold to two places) is the same.
-RTOL_LINK = 1e-6
+#: Link probabilities come from the per-upload EM (session 6, ``linkage/_em.py``), which sums
+#: over every candidate pair, and the engines' Jaro-Winkler differ on some pairs: DuckDB halves
+#: the transpositions with integer division (as Winkler's strcmp95 does), Splink's Spark jar
+#: does not, so BISHOSON/THOMSON is 0.713 on DuckDB and 0.680 on Spark and lands on either side
+#: of the 0.7 "loosely similar" level. One such low-scoring pair moves the EM's estimated m by
+#: ~4e-4 and every link probability by up to ~2e-6 relative (session 7, measured). The links
+#: (person and method) must be identical; probabilities agree to 1e-4.
+RTOL_LINK = 1e-4
 
 
 def assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:

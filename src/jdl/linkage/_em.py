@@ -103,7 +103,7 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
         w = weights(m_now)
         frame = keys.assign(match_weight=w, pair=np.arange(len(w)))
         # each (row, person): the record the resolution uses (the best-scoring one)
-        best = frame.sort_values("match_weight", ascending=False).drop_duplicates(
+        best = frame.sort_values("match_weight", ascending=False, kind="stable").drop_duplicates(
             ["row_number", "person_id"])
         posterior = row_posteriors(best, pair_prior=pair_prior, n_people=model.n_people,
                                    prior_in_register=prior_in_register)

@@ -172,7 +172,10 @@ def _tidy_predictions(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if column.startswith("gamma_"):
             out[column] = frame[column].astype("int64")
-    return out.astype({"row_number": "int64", "person_id": "int64", "record_id": "int64"})
+    out = out.astype({"row_number": "int64", "person_id": "int64", "record_id": "int64"})
+    # One order whatever the engine returned: the per-upload EM sums over the pairs in this
+    # order, and DuckDB and Spark must give the same link probabilities.
+    return out.sort_values(["row_number", "record_id"], kind="stable").reset_index(drop=True)
 
 
 def settings_for_dialect(model: LinkageModel, dialect: str) -> dict[str, Any]:
