@@ -1,0 +1,334 @@
+"""Every page of the service, for every role, at a desktop (1280 px) and a phone (375 px) width:
+axe-core finds no WCAG 2.1 A/AA violation, the page does not scroll sideways on the phone (a
+wide table may scroll inside its own container), and no page shows JSON or a traceback.
+
+One server and one real evaluation (the planted New Leaf programme on the 30,000-person
+synthetic register) serve the whole sweep: the submission is visited as it moves from queued
+to awaiting review, approved and published. The app's GET routes are enumerated and the test
+fails when one is neither visited nor listed as a file or fragment (``NOT_PAGES``): a new page
+is added to the sweep with one line in ``PAGES``.
+
+Screenshots of every page at both widths go to ``JDL_SCREENSHOTS_DIR`` when that is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import broken_copy, fill_upload_form
+from tests.browser.live import LiveLab, Screens, first_sign_in, new_context
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+WIDTHS = {"desktop": 1280, "phone": 375}
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ROLES = ("anonymous", "submitter", "analyst", "reviewer", "admin")
+
+# Pages reached by a plain GET, as (role, address), visited once the evaluation is published.
+# {submission} and {publication} are the evaluated submission and its catalogue report.
+# A new page: add one line here (and, if it needs a state, a step in the test).
+PAGES: list[tuple[str, str]] = [
+    ("anonymous", "/login"),
+    ("anonymous", "/guidance"),
+    ("anonymous", "/catalogue"),
+    ("anonymous", "/catalogue?sector=voluntary_community&min_size=10"),
+    ("anonymous", "/catalogue?year=last+year"),  # a filter it cannot read: 400, errors listed
+    ("anonymous", "/catalogue/reports/{publication}"),
+    ("anonymous", "/catalogue/summary"),
+    ("anonymous", "/catalogue/reports/98765"),  # 404 inside the catalogue
+    ("anonymous", "/no-such-page"),  # 404
+    ("anonymous", "/submissions/not-a-number"),  # FastAPI's 422 in the path: a 404 page
+    ("anonymous", "/upload"),  # 405: a POST-only address
+    ("submitter", "/"),
+    ("submitter", "/password"),
+    ("submitter", "/guidance"),
+    ("submitter", "/submissions/{submission}"),
+    ("submitter", "/submissions/99999"),  # another's or none: 404
+    ("submitter", "/admin"),  # 403
+    ("analyst", "/"),
+    ("analyst", "/submissions/{submission}"),
+    ("reviewer", "/"),
+    ("reviewer", "/submissions/{submission}"),
+    ("admin", "/"),
+    ("admin", "/admin"),
+    ("admin", "/submissions/{submission}"),
+    ("admin", "/catalogue"),
+]
+
+UNEXPECTED = "/__test/unexpected-error"  # a route this test adds, for the 500 page
+
+# GET routes that are no page of their own: files, fragments, the API and the service's own.
+NOT_PAGES = {
+    "/openapi.json": "the API's schema",
+    "/healthz": "the health check",
+    "/submissions/{submission_id}/progress": "the progress fragment the submission page loads",
+    "/submissions/{submission_id}/report.pdf": "the report (PDF)",
+    "/submissions/{submission_id}/problems.csv": "the rejected rows (CSV)",
+    "/upload/problems.csv": "a refused file's problems (CSV)",
+    "/template.csv": "the template (CSV)",
+    "/template.xlsx": "the template (XLSX)",
+    "/catalogue/reports/{publication_id}/report.pdf": "a published report (PDF)",
+    "/catalogue/export.csv": "the catalogue's data (CSV)",
+    "/catalogue/export.json": "the catalogue's data (JSON)",
+    "/static": "scripts",
+    UNEXPECTED: "this test's own route for the 500 page",
+}
+
+# Text that must never reach a person's screen.
+LEAKS = re.compile(r'\{"detail"|Traceback \(most recent|File "/|pydantic|'
+                   r"errors\.pydantic\.dev|\[type=|Internal Server Error")
+
+NO_SIDEWAYS_SCROLL_JS = """() => {
+  const page = document.scrollingElement;
+  const wide = [];
+  if (page.scrollWidth > window.innerWidth) {
+    for (const e of document.body.querySelectorAll("*")) {
+      const r = e.getBoundingClientRect();
+      if (r.right > window.innerWidth + 1 && !e.closest(".table-scroll, .visually-hidden")) {
+        const id = e.id ? "#" + e.id : (e.className ? "." + String(e.className).split(" ")[0] : "");
+        wide.push(e.tagName.toLowerCase() + id + " (" + Math.round(r.right) + " px)");
+      }
+    }
+  }
+  return {scroll: page.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 5)};
+}"""
+
+
+def axe_script() -> str:
+    """axe-core's script, as the pinned ``axe-playwright-python`` ships it (no download)."""
+    try:
+        from importlib.resources import files
+
+        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        message = "the every-page sweep needs axe-playwright-python (requirements.lock)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def axe_violations(page: Any, script: str) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is drawn now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(script)
+    found = page.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                      resultTypes: ["violations"]})
+                         .then(r => r.violations.map(v => v.id + " (" + v.impact + "): "
+                           + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))""",
+                          AXE_TAGS)
+    return list(found)
+
+
+class Sweep:
+    """Checks each page it is shown at both widths and remembers what it saw."""
+
+    def __init__(self, lab: LiveLab, screens: Screens) -> None:
+        self.lab, self.screens, self.script = lab, screens, axe_script()
+        self.problems: dict[str, list[str]] = {}
+        self.visited: list[tuple[str, str, str]] = []  # (name, role, path shown)
+
+    def check(self, page: Any, role: str, name: str) -> None:
+        page.wait_for_load_state("load")
+        path = page.evaluate("() => location.pathname")
+        self.visited.append((name, role, path))
+        found: list[str] = []
+        text = page.locator("body").inner_text()
+        if LEAKS.search(text) or text.lstrip().startswith(("{", "[")):
+            found.append(f"JSON or a traceback on the page: {text[:120]!r}")
+        for width_name, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 900})
+            found += [f"{width_name}: axe {v}" for v in axe_violations(page, self.script)]
+            if width_name == "phone":
+                sideways = page.evaluate(NO_SIDEWAYS_SCROLL_JS)
+                if sideways["scroll"] > sideways["inner"]:
+                    found.append(f"phone: the page scrolls sideways ({sideways['scroll']} px "
+                                 f"in {sideways['inner']}): {', '.join(sideways['wide'])}")
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{role} {name}".lower()).strip("-")[:60]
+            self.screens.take(page, f"{slug}-{width_name}")
+        if found:
+            self.problems[f"{name} ({role})"] = found
+
+    def write_log(self, folder: Path) -> None:
+        """What was visited and what was found, beside the screenshots."""
+        lines = [f"{role:9} {name} -> {path}" for name, role, path in self.visited]
+        lines += ["", "Problems:"] + [f"{page}: {p}" for page, found in self.problems.items()
+                                      for p in found]
+        for where in (folder, os.environ.get("JDL_SCREENSHOTS_DIR")):
+            if where:
+                Path(where).mkdir(parents=True, exist_ok=True)
+                (Path(where) / "every-page.txt").write_text("\n".join(lines) + "\n")
+
+    def visit(self, page: Any, role: str, path: str) -> None:
+        page.goto(path)
+        self.check(page, role, path)
+
+
+def get_routes(app: Any) -> Iterator[Any]:
+    """Every route of the app, those of included routers too (FastAPI nests them)."""
+    def walk(routes: list[Any]) -> Iterator[Any]:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                yield from walk(included.routes)
+            else:
+                yield route
+
+    for route in walk(app.routes):
+        methods = getattr(route, "methods", None)
+        if methods is None or "GET" in methods:  # a mount (None) serves GET too
+            yield route
+
+
+def unvisited_pages(app: Any, shown: set[str]) -> list[str]:
+    """GET routes that are pages (not in ``NOT_PAGES``, not the API) but none of ``shown``."""
+    missing = []
+    for route in get_routes(app):
+        if route.path.startswith("/api/") or route.path in NOT_PAGES:
+            continue
+        if not any(route.path_regex.match(path) for path in shown):
+            missing.append(route.path)
+    return missing
+
+
+def state_of(lab: LiveLab, submission_id: int) -> str:
+    from jdl.service._models import Submission
+
+    with lab.sessions() as db:
+        return db.get(Submission, submission_id).state
+
+
+def wait_for_state(lab: LiveLab, submission_id: int, wanted: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while (state := state_of(lab, submission_id)) != wanted:
+        assert state not in ("failed", "held"), f"the evaluation ended {state}"
+        assert time.monotonic() < deadline, f"still {state} after {timeout} s"
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def people(module_data_lab, cheap_hashing, browser, planted_upload) -> dict[str, Any]:
+    """A signed-in browser page for each role (anonymous: none), one-time passwords changed."""
+    lab = module_data_lab
+    organisation = planted_upload["programme"]["organisation"]
+    lab.create_org(organisation)
+    lab.create_org(lab.settings.service.lab_organisation)
+    pages: dict[str, Any] = {"anonymous": new_context(browser, lab).new_page()}
+    for role in ROLES[1:]:
+        org = organisation if role == "submitter" else lab.settings.service.lab_organisation
+        user = lab.create_user(org, role, f"{role}@{'newleaf' if role == 'submitter' else 'lab'}"
+                                          ".example")
+        page = new_context(browser, lab).new_page()
+        first_sign_in(page, lab.base_url, user.email, user.password)
+        pages[role] = page
+    return pages
+
+
+def add_unexpected_error_route(lab: LiveLab) -> None:
+    """A route that fails as a bug would, so the 500 page can be looked at (test-only)."""
+    def fail() -> None:
+        raise RuntimeError("a planted bug with private text: /srv/secret")
+
+    lab.app.add_api_route(UNEXPECTED, fail, methods=["GET"], include_in_schema=False)
+
+
+def test_every_page_at_both_widths_is_accessible_and_fits_a_phone(
+        module_data_lab, people, planted_upload, tmp_path, cheap_hashing):
+    lab, programme = module_data_lab, planted_upload["programme"]
+    sweep = Sweep(lab, Screens(tmp_path / "screens", "page"))
+    submitter, anonymous = people["submitter"], people["anonymous"]
+
+    # upload results: a refused file, a form sent without a file, then an accepted file with
+    # rejected rows (the generator's realistic mistakes) whose evaluation the sweep follows
+    submitter.goto("/")
+    fill_upload_form(submitter, broken_copy(planted_upload["upload"], tmp_path / "bad.csv"),
+                     programme)
+    submitter.get_by_role("button", name="Upload and check").click()
+    submitter.get_by_text(re.compile(r"The first \d+ problems, row by row")).click()
+    sweep.check(submitter, "submitter", "upload refused")
+    submitter.goto("/")
+    submitter.get_by_role("button", name="Upload and check").click()
+    sweep.check(submitter, "submitter", "upload without a file")
+    fill_upload_form(submitter, planted_upload["upload"], programme)
+    submitter.get_by_role("button", name="Upload and check").click()
+    submitter.wait_for_url("**/submissions/*")
+    submission = int(submitter.url.rsplit("/", 1)[1])
+    sweep.check(submitter, "submitter",
+                f"accepted with rejected rows ({state_of(lab, submission)})")
+
+    # while it is evaluated: the forms' error pages and the public pages with no report yet
+    anonymous.goto("/login")
+    anonymous.get_by_label("Email address").fill("nobody@example.org")
+    anonymous.get_by_label("Password", exact=True).fill("wrong password")
+    anonymous.get_by_role("button", name="Sign in").click()
+    sweep.check(anonymous, "anonymous", "sign-in refused")
+    submitter.goto("/password")
+    submitter.get_by_label("Current password").fill("not it")
+    submitter.get_by_label("New password", exact=True).fill("short")
+    submitter.get_by_label("Confirm new password").fill("different")
+    submitter.get_by_role("button", name="Save password").click()
+    sweep.check(submitter, "submitter", "password refused")
+    admin = people["admin"]
+    admin.goto("/admin")
+    admin.get_by_label("Email address").fill("new@newleaf.example")
+    admin.get_by_label("Organisation").select_option(programme["organisation"])
+    admin.get_by_label("Role").select_option("submitter")
+    admin.get_by_role("button", name="Add user").click()
+    sweep.check(admin, "admin", "admin: new user's one-time password")
+    admin.get_by_label("Name").fill(" ")
+    admin.get_by_role("button", name="Add organisation").click()
+    sweep.check(admin, "admin", "admin: organisation refused")
+    for path in ("/catalogue", "/catalogue/summary", "/"):
+        sweep.visit(anonymous, "anonymous", path)  # "/" shows the sign-in page
+    add_unexpected_error_route(lab)
+    sweep.visit(anonymous, "anonymous", UNEXPECTED)
+
+    # awaiting review: each lab role's view of it
+    wait_for_state(lab, submission, "awaiting_review")
+    for role in ("submitter", "analyst", "reviewer"):
+        people[role].goto(f"/submissions/{submission}")
+        sweep.check(people[role], role, "submission awaiting review")
+    reviewer = people["reviewer"]
+    reviewer.get_by_label("Publish in the public catalogue on").fill(
+        datetime.now(UTC).date().isoformat())
+    reviewer.get_by_role("button", name="Approve for release").click()
+    reviewer.get_by_text("approved").first.wait_for()
+    sweep.check(reviewer, "reviewer", "submission approved")
+    submitter.goto(f"/submissions/{submission}")
+    sweep.check(submitter, "submitter", "submission approved")
+
+    # published: every page in PAGES
+    from jdl.service._publication import publish_due
+
+    publish_due(lab.sessions, lab.settings, today=datetime.now(UTC).date())
+    assert state_of(lab, submission) == "published"
+    from jdl.service._models import Submission
+
+    with lab.sessions() as db:
+        publication = db.get(Submission, submission).publication_id
+    for role, path in PAGES:
+        sweep.visit(people[role], role, path.format(submission=submission,
+                                                    publication=publication))
+
+    shown = {path for _name, _role, path in sweep.visited}
+    sweep.write_log(tmp_path)
+    assert unvisited_pages(lab.app, shown) == [], (
+        "pages the sweep does not visit: add them to PAGES (or to NOT_PAGES if not a page)")
+    assert {r for _n, r, _p in sweep.visited} == set(ROLES)
+    assert sweep.problems == {}
+
+
+def test_the_route_check_finds_a_page_nobody_visits(module_data_lab):
+    """The sweep's coverage check itself: an unvisited page is reported, files are not."""
+    shown = {"/login", "/catalogue"}
+    missing = unvisited_pages(module_data_lab.app, shown)
+    assert "/guidance" in missing and "/submissions/{submission_id}" in missing
+    assert "/login" not in missing and "/catalogue/export.csv" not in missing
+    assert not any(p.startswith("/api/") for p in missing)
