@@ -21,7 +21,7 @@ from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
-from jdl.service._catalogue import current_summary
+from jdl.service._catalogue import current_summary, replaced_publications
 from jdl.service._catalogue_models import Publication
 from jdl.service._deps import SessionDep, SettingsDep
 
@@ -107,7 +107,11 @@ def parse_filters(params: Any) -> tuple[Filters, list[str]]:
 
 
 def _published(db: SessionDep, filters: Filters | None = None) -> list[Publication]:
+    """The publications listed (each programme once: :func:`replaced_publications`)."""
     query = select(Publication).order_by(Publication.published_at.desc(), Publication.id.desc())
+    replaced = replaced_publications(db)
+    if replaced:
+        query = query.where(Publication.id.not_in(list(replaced)))
     return list(db.scalars(filters.apply(query) if filters else query))
 
 
@@ -122,7 +126,10 @@ def _choices(db: SessionDep) -> dict[str, list[Any]]:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    from jdl.catalogue._charts import COLOURS
+
     return _templates().TemplateResponse(request, name, {"user": None, "cautions": CAUTIONS,
+                                                      "result_colours": COLOURS,
                                                       **context}, status_code=status)
 
 
@@ -131,7 +138,7 @@ def catalogue(request: Request, db: SessionDep, settings: SettingsDep) -> Respon
     current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     pubs = _published(db, filters)
-    total = db.scalar(select(func.count(Publication.id))) or 0
+    total = len(_published(db))
     measures = _measure_columns(pubs)
     return _page(request, "catalogue/list.html", 400 if errors else 200, errors=errors,
                  filters=filters, pubs=pubs, total=total, choices=_choices(db),
@@ -170,6 +177,7 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
         return _page(request, "error.html", 404, heading="Page not found", message=exc.detail)
     res = pub.results
     return _page(request, "catalogue/report.html", pub=pub, res=res, people=people_counts(res),
+                 replaced_by=replaced_publications(db).get(pub.id),
                  measures=res.get("measures") or {}, findings=pub.findings,
                  headline=settings.catalogue.headline_measure)
 
