@@ -1,6 +1,7 @@
 """Every page of the service, for every role, at a desktop (1280 px) and a phone (375 px) width:
 axe-core finds no WCAG 2.1 A/AA violation, the page does not scroll sideways on the phone (a
-wide table may scroll inside its own container), and no page shows JSON or a traceback.
+wide table may scroll inside its own container), no page shows JSON or a traceback, and every
+message of an error summary links to the field at fault.
 
 One server and one real evaluation (the planted New Leaf programme on the 30,000-person
 synthetic register) serve the whole sweep: the submission is visited as it moves from queued
@@ -82,6 +83,17 @@ NOT_PAGES = {
     UNEXPECTED: "this test's own route for the 500 page",
 }
 
+# Problems found on pages this sweep's author could not change, each with its fix (issue 21,
+# reported to the lead); the sweep reports them but does not fail on them. Remove a line once
+# its page is fixed: (page as the sweep names it, start of the problem).
+KNOWN: dict[tuple[str, str], str] = {
+    ("sign-in refused (anonymous)", "error summary not linked"):
+        'login(): errors=[{"text": ..., "href": "#email"}] in _web.py',
+    ("password refused (submitter)", "error summary not linked"):
+        'change_password(): each error as {"text", "href"} to #current, #password or '
+        "#confirm in _web.py",
+}
+
 # Text that must never reach a person's screen.
 LEAKS = re.compile(r'\{"detail"|Traceback \(most recent|File "/|pydantic|'
                    r"errors\.pydantic\.dev|\[type=|Internal Server Error")
@@ -100,6 +112,14 @@ NO_SIDEWAYS_SCROLL_JS = """() => {
   }
   return {scroll: page.scrollWidth, inner: window.innerWidth, wide: wide.slice(0, 5)};
 }"""
+
+
+# Each message of an error summary links to the field (or the part of the page) at fault.
+UNLINKED_ERRORS_JS = """() => [...document.querySelectorAll(".error-summary li")].filter(li => {
+  const a = li.querySelector("a[href^='#']");
+  return !a || a.getAttribute("href").length < 2
+    || !document.getElementById(a.getAttribute("href").slice(1));
+}).map(li => li.textContent.trim().slice(0, 80))"""
 
 
 def axe_script() -> str:
@@ -133,6 +153,7 @@ class Sweep:
     def __init__(self, lab: LiveLab, screens: Screens) -> None:
         self.lab, self.screens, self.script = lab, screens, axe_script()
         self.problems: dict[str, list[str]] = {}
+        self.known: dict[str, list[str]] = {}  # problems listed in KNOWN
         self.visited: list[tuple[str, str, str]] = []  # (name, role, path shown)
 
     def check(self, page: Any, role: str, name: str) -> None:
@@ -143,6 +164,8 @@ class Sweep:
         text = page.locator("body").inner_text()
         if LEAKS.search(text) or text.lstrip().startswith(("{", "[")):
             found.append(f"JSON or a traceback on the page: {text[:120]!r}")
+        found += [f"error summary not linked to a field: {e!r}"
+                  for e in page.evaluate(UNLINKED_ERRORS_JS)]
         for width_name, width in WIDTHS.items():
             page.set_viewport_size({"width": width, "height": 900})
             found += [f"{width_name}: axe {v}" for v in axe_violations(page, self.script)]
@@ -153,14 +176,21 @@ class Sweep:
                                  f"in {sideways['inner']}): {', '.join(sideways['wide'])}")
             slug = re.sub(r"[^a-z0-9]+", "-", f"{role} {name}".lower()).strip("-")[:60]
             self.screens.take(page, f"{slug}-{width_name}")
-        if found:
-            self.problems[f"{name} ({role})"] = found
+        where = f"{name} ({role})"
+        known = [p for p in found if any(where == page and p.startswith(start)
+                                         for page, start in KNOWN)]
+        if known:
+            self.known[where] = known
+        if unknown := [p for p in found if p not in known]:
+            self.problems[where] = unknown
 
     def write_log(self, folder: Path) -> None:
         """What was visited and what was found, beside the screenshots."""
         lines = [f"{role:9} {name} -> {path}" for name, role, path in self.visited]
         lines += ["", "Problems:"] + [f"{page}: {p}" for page, found in self.problems.items()
                                       for p in found]
+        lines += ["", "Known (KNOWN):"] + [f"{page}: {p}" for page, found in self.known.items()
+                                           for p in found]
         for where in (folder, os.environ.get("JDL_SCREENSHOTS_DIR")):
             if where:
                 Path(where).mkdir(parents=True, exist_ok=True)

@@ -82,22 +82,24 @@ class Filters:
         return any(v not in ("", None) for v in vars(self).values())
 
 
-def parse_filters(params: Any) -> tuple[Filters, list[str]]:
-    """Filters from query parameters, and a message for each value that is not understood."""
-    errors: list[str] = []
+def parse_filters(params: Any) -> tuple[Filters, list[dict[str, str]]]:
+    """Filters from query parameters, and for each value that is not understood a message
+    linked to its field (``{"text", "href"}``, the error summary's form)."""
+    errors: list[dict[str, str]] = []
 
     def number(name: str, words: str) -> int | None:
         raw = str(params.get(name) or "").strip().replace(",", "")
         if not raw:
             return None
         if not re.fullmatch(r"\d{1,9}", raw):
-            errors.append(f"{words} must be a whole number, like 500.")
+            errors.append({"text": f"{words} must be a whole number, like 500.",
+                           "href": f"#{name}"})
             return None
         return int(raw)
 
     result = str(params.get("result") or "").strip()
     if result and result not in RESULT_LABELS:
-        errors.append("Choose a result from the list.")
+        errors.append({"text": "Choose a result from the list.", "href": "#result"})
         result = ""
     text = {k: str(params.get(k) or "").strip()[:100] for k in
             ("q", "sector", "intervention_type", "region")}
@@ -141,6 +143,7 @@ def catalogue(request: Request, db: SessionDep, settings: SettingsDep) -> Respon
     total = len(_published(db))
     measures = _measure_columns(pubs)
     return _page(request, "catalogue/list.html", 400 if errors else 200, errors=errors,
+                 field_errors={e["href"][1:]: e["text"] for e in errors},
                  filters=filters, pubs=pubs, total=total, choices=_choices(db),
                  measures=measures, finding_for=finding_for,
                  headline=settings.catalogue.headline_measure,
@@ -205,7 +208,7 @@ def _export_rows(request: Request, db: SessionDep, settings: Settings
     current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     if errors:
-        raise HTTPException(400, " ".join(errors))
+        raise HTTPException(400, " ".join(e["text"] for e in errors))
     # absolute links only from the configured public address, never the request's Host header
     # (which a client chooses); without one, site-relative links
     return rows(_published(db, filters), settings.service.public_url or "")
