@@ -87,12 +87,12 @@ def parse_filters(params: Any) -> tuple[Filters, list[dict[str, str]]]:
     linked to its field (``{"text", "href"}``, the error summary's form)."""
     errors: list[dict[str, str]] = []
 
-    def number(name: str, words: str) -> int | None:
+    def number(name: str, words: str, example: str = "500") -> int | None:
         raw = str(params.get(name) or "").strip().replace(",", "")
         if not raw:
             return None
         if not re.fullmatch(r"\d{1,9}", raw):
-            errors.append({"text": f"{words} must be a whole number, like 500.",
+            errors.append({"text": f"{words} must be a whole number, like {example}.",
                            "href": f"#{name}"})
             return None
         return int(raw)
@@ -103,7 +103,7 @@ def parse_filters(params: Any) -> tuple[Filters, list[dict[str, str]]]:
         result = ""
     text = {k: str(params.get(k) or "").strip()[:100] for k in
             ("q", "sector", "intervention_type", "region")}
-    return Filters(**text, year=number("year", "Year"), result=result,
+    return Filters(**text, year=number("year", "Year", "2025"), result=result,
                    min_size=number("min_size", "The smallest group size"),
                    max_size=number("max_size", "The largest group size")), errors
 
