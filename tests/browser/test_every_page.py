@@ -46,13 +46,13 @@ PAGES: list[tuple[str, str]] = [
     ("anonymous", "/catalogue/summary"),
     ("anonymous", "/catalogue/reports/98765"),  # 404 inside the catalogue
     ("anonymous", "/no-such-page"),  # 404
-    ("anonymous", "/submissions/not-a-number"),  # FastAPI's 422 in the path: a 404 page
     ("anonymous", "/upload"),  # 405: a POST-only address
     ("submitter", "/"),
     ("submitter", "/password"),
     ("submitter", "/guidance"),
     ("submitter", "/submissions/{submission}"),
     ("submitter", "/submissions/99999"),  # another's or none: 404
+    ("submitter", "/submissions/not-a-number"),  # FastAPI's 422 in the path: a 404 page
     ("submitter", "/admin"),  # 403
     ("analyst", "/"),
     ("analyst", "/submissions/{submission}"),
