@@ -405,3 +405,23 @@ def test_the_route_check_finds_a_page_nobody_visits(module_data_lab):
     assert "/guidance" in missing and "/submissions/{submission_id}" in missing
     assert "/login" not in missing and "/catalogue/export.csv" not in missing
     assert not any(p.startswith("/api/") for p in missing)
+
+
+def test_the_sweeps_checks_find_what_they_look_for(browser, tmp_path):
+    """Each check of :class:`Sweep` on a page planted with one of each problem."""
+    page = browser.new_page()
+    page.set_content("""<!doctype html><html lang="en"><head><title>Planted</title>
+      <meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>
+      <h1>Planted</h1><div class="error-summary"><ul><li>Not linked</li>
+      <li><a href="#nowhere">Linked to nothing</a></li></ul></div>
+      <input type="text" name="unlabelled"><div style="width: 600px">wide</div>
+      <div class="table-scroll" style="overflow-x: auto"><table><tr><th>t</th></tr></table></div>
+      <pre>{"detail":"Not Found"}</pre></main></body></html>""")
+    sweep = Sweep(None, Screens(tmp_path, "planted"))  # type: ignore[arg-type]
+    sweep.check(page, "anonymous", "planted")
+    found = sweep.problems["planted (anonymous)"]
+    assert any(p.startswith("JSON or a traceback") for p in found)
+    assert sum(p.startswith("error summary not linked") for p in found) == 2
+    assert any(p.startswith("desktop: axe label") for p in found)
+    assert any(p.startswith("phone: the page scrolls sideways") and "div" in p for p in found)
+    page.close()
