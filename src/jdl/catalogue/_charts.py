@@ -96,7 +96,7 @@ def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title:
         ax.set_xlim(0, max([p["treatment_n"] for p in points] + [threshold]) * 1.08)
         if points:
             ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16),
-                      ncols=2, frameon=False, fontsize=8)
+                      ncols=2, frameon=False, fontsize=10)
         fig.tight_layout()
         return _svg(fig, title, desc, chart_id)
 
