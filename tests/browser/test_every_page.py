@@ -348,9 +348,19 @@ def test_every_page_at_both_widths_is_accessible_and_fits_a_phone(
     admin.get_by_label("Role").select_option("submitter")
     admin.get_by_role("button", name="Add user").click()
     sweep.check(admin, "admin", "admin: new user's one-time password")
+    admin.get_by_label("Email address").fill("lab-role@newleaf.example")
+    admin.get_by_label("Organisation").select_option(programme["organisation"])
+    admin.get_by_label("Role").select_option("analyst")  # a lab role outside the lab
+    admin.get_by_role("button", name="Add user").click()
+    assert admin.locator(".error-summary a").get_attribute("href") == "#new-role"
+    assert admin.get_by_label("Email address").input_value() == "lab-role@newleaf.example"
+    sweep.check(admin, "admin", "admin: user refused")
     admin.get_by_label("Name").fill(" ")
     admin.get_by_role("button", name="Add organisation").click()
+    assert admin.locator(".error-summary a").get_attribute("href") == "#org-name"
     sweep.check(admin, "admin", "admin: organisation refused")
+    anonymous.goto("/catalogue?min_size=a+few")
+    assert anonymous.locator(".error-summary a").get_attribute("href") == "#min_size"
     for path in ("/catalogue", "/catalogue/summary", "/"):
         sweep.visit(anonymous, "anonymous", path)  # "/" shows the sign-in page
     add_unexpected_error_route(lab)
