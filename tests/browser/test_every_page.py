@@ -62,6 +62,20 @@ PAGES: list[tuple[str, str]] = [
     ("admin", "/admin"),
     ("admin", "/submissions/{submission}"),
     ("admin", "/catalogue"),
+    # pages added by issue 21's other parts, merged with this sweep (until then a 404 page)
+    ("anonymous", "/start"),
+    ("anonymous", "/feasibility"),
+    ("anonymous", "/guidance/data-protection"),
+    ("anonymous", "/guidance/publication"),
+    ("anonymous", "/guidance/data-sharing-agreement"),
+    ("anonymous", "/accessibility"),
+    ("anonymous", "/privacy"),
+    ("anonymous", "/forgot-password"),
+    ("anonymous", "/reset-password?token=not-a-real-link"),  # a link that does not work
+    ("anonymous", "/catalogue/reports/{publication}/report.html"),
+    ("submitter", "/submissions/{submission}/report.html"),
+    ("reviewer", "/submissions/{submission}/report.html"),
+    ("submitter", "/submissions/{submission}/withdraw"),
 ]
 
 UNEXPECTED = "/__test/unexpected-error"  # a route this test adds, for the 500 page
@@ -76,6 +90,7 @@ NOT_PAGES = {
     "/upload/problems.csv": "a refused file's problems (CSV)",
     "/template.csv": "the template (CSV)",
     "/template.xlsx": "the template (XLSX)",
+    "/guidance/data-sharing-agreement.txt": "the data-sharing agreement template (text)",
     "/catalogue/reports/{publication_id}/report.pdf": "a published report (PDF)",
     "/catalogue/export.csv": "the catalogue's data (CSV)",
     "/catalogue/export.json": "the catalogue's data (JSON)",
