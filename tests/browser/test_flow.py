@@ -7,52 +7,19 @@ that the pages can be used with a screen reader."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import broken_copy, fill_upload_form
 from tests.browser.live import Screens, first_sign_in, new_context
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 FINISHED = ("awaiting review", "held", "failed")
-
-
-def broken_copy(upload: Path, target: Path) -> Path:
-    """The upload's first 70 people with mistakes in 17 rows: too few usable people, so the
-    lab refuses the file and lists every problem. Rows count from the heading (row 1)."""
-    rows = list(csv.reader(io.StringIO(upload.read_text())))
-    heading, people = rows[0], rows[1:71]
-    dob, sex = heading.index("date_of_birth"), heading.index("sex")
-    people[4][dob] = "31/02/1985"  # row 6: no such date
-    people[9][sex] = "Q"  # row 11
-    for person in people[20:35]:  # rows 22-36
-        person[dob] = "not known"
-    with target.open("w", newline="") as out:
-        csv.writer(out).writerows([heading, *people])
-    return target
-
-
-def fill_upload_form(page: Any, upload: Path, programme: dict[str, Any]) -> None:
-    """Choose the file and fill in the programme form by its labels."""
-    from jdl.service._web import _programme_fields
-
-    page.get_by_label("Participants file").set_input_files(str(upload))
-    for field in _programme_fields():
-        value = programme.get(field["name"])
-        if value is None:
-            continue
-        control = page.get_by_label(field["label"], exact=True)
-        if field.get("choices"):
-            control.select_option(str(value))
-        else:
-            control.fill(str(value))
 
 
 def cells_of_row(page: Any, text: str) -> list[str]:

@@ -21,12 +21,16 @@ PDF = b"%PDF-1.4\n% a stand-in report\n%%EOF\n"
 
 
 def released(n: int = 400, rate_t: float = 0.30, diff: float = -0.08, half_width: float = 0.05,
-             p: float = 0.01, significant: bool | None = None, **programme: Any) -> dict:
-    """Released results whose re-offending rate has these numbers (significance from p)."""
+             p: float = 0.01, significant: bool | None = None,
+             data_version: str = "extract-3f2a9c1d0b7e", **programme: Any) -> dict:
+    """Released results whose re-offending rate has these numbers (significance from p), from
+    national records loaded from real extracts unless ``data_version`` is the generator's
+    (``synth-…``: a report on synthetic records, which the catalogue marks synthetic)."""
     from jdl.disclosure import release
 
     raw = json.loads(RAW.read_text())
     raw["programme"].update(programme)
+    raw["data_version"] = data_version
     m = raw["measures"]["proven_reoffending_rate"]
     events = round(rate_t * n)
     m.update(treatment=events / n, comparison=events / n - diff, difference=diff,

@@ -16,12 +16,13 @@ from typing import Any
 
 from jdl.catalogue._summary import CATEGORIES, SECTORS
 
+# One colour per result, everywhere the catalogue shows one (charts and the pages' tags, which
+# take theirs from here): a significant decrease is always dark blue, an increase always orange.
 COLOURS = {"decrease": "#12436D", "increase": "#F46A25", "not_significant": "#BFC1C3"}
 HATCHES = {"decrease": "", "increase": "//", "not_significant": ""}
-SECTOR_STYLE = {  # colour, marker
-    "voluntary_community": ("#12436D", "o"), "public": ("#28A197", "s"),
-    "private": ("#801650", "^"), "education": ("#F46A25", "D"),
-}
+# the funnel tells sectors apart by marker shape only: colour there is the result's, as above
+SECTOR_MARKERS = {"voluntary_community": "o", "public": "s", "private": "^", "education": "D"}
+HOLLOW_EDGE = "#505A5F"  # a not-significant point: hollow, dark grey edge (visible on white)
 _RC = {"svg.fonttype": "none", "svg.hashsalt": "jdl-catalogue", "font.size": 10,
        "font.family": "sans-serif", "axes.spines.top": False, "axes.spines.right": False}
 
@@ -50,27 +51,40 @@ def stacked_bars(rows: list[Mapping[str, Any]], *, title: str, desc: str, chart_
 
 def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title: str,
            desc: str, chart_id: str) -> str:
-    """Confidence-interval width against treatment-group size, one marker style per sector;
-    significant results filled, others hollow; the size threshold as a dashed line."""
+    """Confidence-interval width against treatment-group size: one marker shape per sector,
+    the result's colour (:data:`COLOURS`: significant points filled, others hollow grey); the
+    size threshold as a dashed line."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     with rc_context(_RC):
         fig = Figure(figsize=(7.5, 5.4))
         ax = fig.add_subplot()
+        handles = []
         for sector, sector_label in SECTORS.items():
             mine = [p for p in points if p["sector"] == sector]
             if not mine:
                 continue
-            colour, marker = SECTOR_STYLE[sector]
-            for significant in (True, False):
-                pts = [p for p in mine if p["significant"] is significant]
+            marker = SECTOR_MARKERS.get(sector, "o")
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=7,
+                                  markerfacecolor="none", markeredgecolor="#0B0C0C",
+                                  label=sector_label))
+            for cat in CATEGORIES:
+                pts = [p for p in mine if p["category"] == cat]
                 if not pts:
                     continue
+                filled = cat != "not_significant"
                 ax.scatter([p["treatment_n"] for p in pts], [p["ci_width"] for p in pts],
-                           marker=marker, s=48, linewidths=1.5, edgecolors=colour,
-                           facecolors=colour if significant else "none",
-                           label=f"{sector_label} ({'' if significant else 'not '}significant)")
+                           marker=marker, s=48, linewidths=1.5,
+                           edgecolors=COLOURS[cat] if filled else HOLLOW_EDGE,
+                           facecolors=COLOURS[cat] if filled else "none")
+        for cat, cat_label in CATEGORIES.items():
+            filled = cat != "not_significant"
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7,
+                                  markerfacecolor=COLOURS[cat] if filled else "none",
+                                  markeredgecolor=COLOURS[cat] if filled else HOLLOW_EDGE,
+                                  label=cat_label))
         ax.axvline(threshold, color="#3D3D3D", linestyle="--", linewidth=1)
         ax.annotate(f"{threshold} people", (threshold, 0), xycoords=("data", "axes fraction"),
                     xytext=(4, 6), textcoords="offset points", color="#3D3D3D")
@@ -81,8 +95,8 @@ def funnel(points: list[Mapping[str, Any]], *, threshold: int, unit: str, title:
         ax.set_ylim(0, top * 1.15)  # room above the widest, so no marker is cut
         ax.set_xlim(0, max([p["treatment_n"] for p in points] + [threshold]) * 1.08)
         if points:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False,
-                      fontsize=8)
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                      ncols=2, frameon=False, fontsize=10)
         fig.tight_layout()
         return _svg(fig, title, desc, chart_id)
 

@@ -185,10 +185,16 @@ def classify(results: dict[str, Any], settings: Settings) -> Classification:
         treatment_n=int(n) if isinstance(n, int | float) and not isinstance(n, bool) else None)
 
 
+# bumped when the stored summary's shape changes (2: funnel points carry their result category;
+# 3: a programme published again counts once), so summaries stored before are recomputed
+SUMMARY_FORMAT = 3
+
+
 def fingerprint(ids: Sequence[int], settings: Settings) -> str:
     """Changes when a publication is added or removed, or the rules or summary settings change."""
     # the software version too: a new release may draw the charts differently
-    state = {"ids": sorted(ids), "version": __version__, "rules": rules_of(settings.inference),
+    state = {"ids": sorted(ids), "version": __version__, "format": SUMMARY_FORMAT,
+             "rules": rules_of(settings.inference),
              "catalogue": settings.catalogue.model_dump()}
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 

@@ -101,7 +101,8 @@ def _funnel(recs: list[Record]) -> dict[str, Any]:
         points.append({"id": r.id, "sector": r.sector, "sector_label": label(SECTORS, r.sector),
                        "treatment_n": r.treatment_n,
                        "ci_width": round((r.ci_high - r.ci_low) * scale, 2),
-                       "significant": category(r.result) != "not_significant"})
+                       "significant": category(r.result) != "not_significant",
+                       "category": category(r.result)})
     unit = "percentage points" if any(r.unit == "proportion" for r in recs) else ""
     return {"points": points, "excluded": excluded, "unit": unit}
 

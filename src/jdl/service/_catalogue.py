@@ -8,8 +8,11 @@ publications, the significance rule or the catalogue settings have changed since
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +40,8 @@ def store_publication(db: Session, report: ReportToPublish, storage_dir: Path,
         Publication.source_key == source_key(report, key)))
     if existing is not None:
         return existing
+    if synthetic is None:  # demonstration data: a seed, or a submission on synthetic records
+        synthetic = report.submission_id is None or on_synthetic_records(report.results)
     record = publish(report, storage_dir, settings, synthetic=synthetic, key=key)
     pub = Publication(**record.columns())
     db.add(pub)
@@ -44,6 +49,45 @@ def store_publication(db: Session, report: ReportToPublish, storage_dir: Path,
     refresh_summary(db, settings)
     db.commit()
     return pub.id
+
+
+def on_synthetic_records(results: Mapping[str, Any]) -> bool:
+    """Whether an evaluation ran on the synthetic national records: their data version is the
+    generator's (``synth-…``, :meth:`jdl.admin.synth.GeneratorConfig.data_version`); records
+    loaded from real extracts have ``extract-…`` (``jdl.admin.loader``)."""
+    return str(results.get("data_version") or "").startswith("synth-")
+
+
+def programme_identity(pub: Any) -> tuple[str, str, Any, Any]:
+    """What makes two publications reports on the same programme: the organisation, the
+    programme's name (case and surrounding spaces aside) and its period of delivery."""
+    return (" ".join(str(pub.organisation).split()).casefold(),
+            " ".join(str(pub.programme_name).split()).casefold(),
+            pub.delivery_start, pub.delivery_end)
+
+
+def replaced_publications(db: Session) -> dict[int, int]:
+    """Each publication another report on the same programme replaces -> the one shown.
+
+    A programme can reach the catalogue twice: ``jdl catalogue seed`` publishes the planted
+    programmes, and the same programme uploaded through the portal is published again under
+    its submission; an organisation may also have a programme evaluated again. The catalogue
+    lists each programme once: the report that went through the lab's review (a submission)
+    over a seeded demonstration, then real records over synthetic, then the newest. The
+    replaced report keeps its page, which links to the one shown."""
+    rows = db.execute(select(Publication.id, Publication.organisation,
+                             Publication.programme_name, Publication.delivery_start,
+                             Publication.delivery_end, Publication.synthetic,
+                             Publication.submission_id, Publication.published_at)).all()
+    groups: dict[tuple[str, str, Any, Any], list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[programme_identity(row)].append(row)
+    replaced = {}
+    for members in groups.values():
+        shown = max(members, key=lambda r: (r.submission_id is not None, not r.synthetic,
+                                            r.published_at, r.id))
+        replaced.update({r.id: shown.id for r in members if r.id != shown.id})
+    return replaced
 
 
 def _reclassify(pub: Publication, settings: Settings) -> None:
@@ -63,7 +107,8 @@ def refresh_summary(db: Session, settings: Settings) -> CatalogueSummary:
         if pub.rules != rules_of(settings.inference) or not pub.findings:
             _reclassify(pub, settings)
     db.flush()
-    summary = compute_summary(pubs, settings)
+    replaced = replaced_publications(db)  # a programme published again counts once
+    summary = compute_summary([p for p in pubs if p.id not in replaced], settings)
     # charts are drawn when the summary page first asks (matplotlib is slow to publish with)
     row = CatalogueSummary(fingerprint=_fingerprint(db, settings), summary=summary, charts={},
                            computed_at=datetime.now(UTC))

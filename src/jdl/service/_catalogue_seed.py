@@ -1,8 +1,10 @@
 """A demonstration catalogue: the synthetic population's planted programmes, each uploaded with
 the same code as ``jdl synth-submission``, evaluated by ``jdl.run.run_evaluation`` and published.
 
-Every seeded publication is marked synthetic (the pages say so). Nothing here needs the service
-to be running: it writes to the service's database and storage directly.
+Every seeded publication is marked synthetic (the pages say so). A programme already published
+through the service stays the one listed (:func:`jdl.service._catalogue.replaced_publications`).
+Nothing here needs the service to be running: it writes to the service's database and storage
+directly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from jdl.catalogue import ReportToPublish
 from jdl.core.config import DEFAULT_SEED, Settings
 from jdl.core.errors import JDLError, UsageError
-from jdl.service._catalogue import store_publication
+from jdl.service._catalogue import replaced_publications, store_publication
 from jdl.service._catalogue_models import Publication
 
 Step = Callable[[str, str], None]  # (programme name, stage)
@@ -84,11 +86,15 @@ def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, setti
             out.append(Seeded(name, existing, already=True))
             continue
         try:
-            out.append(Seeded(name, _evaluate_and_publish(
-                db, data_dir, name, key, storage_dir, settings, seed, step)))
+            pid = _evaluate_and_publish(db, data_dir, name, key, storage_dir, settings, seed,
+                                        step)
         except JDLError as exc:  # e.g. too few people left after matching: say so, go on
             db.rollback()
             out.append(Seeded(name, None, reason=exc.message))
+            continue
+        # the same programme already published through the service is the one listed
+        shown = replaced_publications(db).get(pid)
+        out.append(Seeded(name, shown, already=True) if shown else Seeded(name, pid))
     return out
 
 

@@ -44,6 +44,24 @@ def _admin_page(request: Request, db: SessionDep, user: User, status: int = 200,
                  lab_organisation=settings.service.lab_organisation, **context)
 
 
+def _refused(request: Request, db: SessionDep, user: User, field: str, message: str,
+             form: Any = None) -> Response:
+    """The admin page again (422) with the error summary linked to the field at fault, the
+    message beside that field and what was typed kept."""
+    kept = {k: str(v) for k, v in (form or {}).items() if k != "csrf_token"}
+    return _admin_page(request, db, user, 422, errors=[{"text": message, "href": f"#{field}"}],
+                       field_errors={field: message}, form=kept)
+
+
+def _user_field(message: str) -> str:
+    """Which field of the add-user form a refusal from ``create_user`` is about."""
+    if "organisation called" in message:
+        return "new-org"
+    if "role" in message.lower() or "lab's own organisation" in message:
+        return "new-role"
+    return "new-email"
+
+
 @router.get("")
 def admin_home(request: Request, db: SessionDep, user: AdminPageDep) -> Response:
     return _admin_page(request, db, user)
@@ -55,7 +73,7 @@ async def add_organisation(request: Request, db: SessionDep, user: AdminPageDep)
     try:
         org = create_org(db, str(form.get("name", "")))
     except JDLError as exc:
-        return _admin_page(request, db, user, 422, errors=[exc.message])
+        return _refused(request, db, user, "org-name", exc.message, form)
     record(db, request, "admin.create_org", user_id=user.id, detail=f"organisation {org.id}")
     return _admin_page(request, db, user, done=f"Created the organisation {org.name}.")
 
@@ -69,7 +87,7 @@ async def add_user(request: Request, db: SessionDep, settings: SettingsDep,
                            str(form.get("email", "")),
                            lab_organisation=settings.service.lab_organisation)
     except JDLError as exc:
-        return _admin_page(request, db, user, 422, errors=[exc.message])
+        return _refused(request, db, user, _user_field(exc.message), exc.message, form)
     record(db, request, "admin.create_user", user_id=user.id, detail=f"user {made.user_id}")
     return _admin_page(request, db, user, secrets={
         "email": made.email, "password": made.password, "token": made.token})
@@ -86,15 +104,15 @@ async def change_user(user_id: UserId, request: Request, db: SessionDep,
     if target is None or action not in ("deactivate", "activate", "password", "token"):
         raise PageRefused(404, "No such user or action.", admin)
     if target.id == admin.id and action == "deactivate":
-        return _admin_page(request, db, admin, 422,
-                           errors=["You cannot deactivate your own account."])
+        return _refused(request, db, admin, f"action-{target.id}",
+                        "You cannot deactivate your own account.")
     secrets = None
     if action in ("deactivate", "activate"):
         try:
             set_active(db, target, action == "activate",
                        lab_organisation=settings.service.lab_organisation)
         except JDLError as exc:
-            return _admin_page(request, db, admin, 422, errors=[exc.message])
+            return _refused(request, db, admin, f"action-{target.id}", exc.message)
     else:
         password, token = new_credentials(db, target, password=action == "password",
                                           token=action == "token")

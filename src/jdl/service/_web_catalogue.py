@@ -21,7 +21,7 @@ from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
-from jdl.service._catalogue import current_summary
+from jdl.service._catalogue import current_summary, replaced_publications
 from jdl.service._catalogue_models import Publication
 from jdl.service._deps import SessionDep, SettingsDep
 
@@ -82,32 +82,38 @@ class Filters:
         return any(v not in ("", None) for v in vars(self).values())
 
 
-def parse_filters(params: Any) -> tuple[Filters, list[str]]:
-    """Filters from query parameters, and a message for each value that is not understood."""
-    errors: list[str] = []
+def parse_filters(params: Any) -> tuple[Filters, list[dict[str, str]]]:
+    """Filters from query parameters, and for each value that is not understood a message
+    linked to its field (``{"text", "href"}``, the error summary's form)."""
+    errors: list[dict[str, str]] = []
 
-    def number(name: str, words: str) -> int | None:
+    def number(name: str, words: str, example: str = "500") -> int | None:
         raw = str(params.get(name) or "").strip().replace(",", "")
         if not raw:
             return None
         if not re.fullmatch(r"\d{1,9}", raw):
-            errors.append(f"{words} must be a whole number, like 500.")
+            errors.append({"text": f"{words} must be a whole number, like {example}.",
+                           "href": f"#{name}"})
             return None
         return int(raw)
 
     result = str(params.get("result") or "").strip()
     if result and result not in RESULT_LABELS:
-        errors.append("Choose a result from the list.")
+        errors.append({"text": "Choose a result from the list.", "href": "#result"})
         result = ""
     text = {k: str(params.get(k) or "").strip()[:100] for k in
             ("q", "sector", "intervention_type", "region")}
-    return Filters(**text, year=number("year", "Year"), result=result,
+    return Filters(**text, year=number("year", "Year", "2025"), result=result,
                    min_size=number("min_size", "The smallest group size"),
                    max_size=number("max_size", "The largest group size")), errors
 
 
 def _published(db: SessionDep, filters: Filters | None = None) -> list[Publication]:
+    """The publications listed (each programme once: :func:`replaced_publications`)."""
     query = select(Publication).order_by(Publication.published_at.desc(), Publication.id.desc())
+    replaced = replaced_publications(db)
+    if replaced:
+        query = query.where(Publication.id.not_in(list(replaced)))
     return list(db.scalars(filters.apply(query) if filters else query))
 
 
@@ -122,7 +128,10 @@ def _choices(db: SessionDep) -> dict[str, list[Any]]:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    from jdl.catalogue._charts import COLOURS
+
     return _templates().TemplateResponse(request, name, {"user": None, "cautions": CAUTIONS,
+                                                      "result_colours": COLOURS,
                                                       **context}, status_code=status)
 
 
@@ -131,9 +140,10 @@ def catalogue(request: Request, db: SessionDep, settings: SettingsDep) -> Respon
     current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     pubs = _published(db, filters)
-    total = db.scalar(select(func.count(Publication.id))) or 0
+    total = len(_published(db))
     measures = _measure_columns(pubs)
     return _page(request, "catalogue/list.html", 400 if errors else 200, errors=errors,
+                 field_errors={e["href"][1:]: e["text"] for e in errors},
                  filters=filters, pubs=pubs, total=total, choices=_choices(db),
                  measures=measures, finding_for=finding_for,
                  headline=settings.catalogue.headline_measure,
@@ -170,6 +180,7 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
         return _page(request, "error.html", 404, heading="Page not found", message=exc.detail)
     res = pub.results
     return _page(request, "catalogue/report.html", pub=pub, res=res, people=people_counts(res),
+                 replaced_by=replaced_publications(db).get(pub.id),
                  measures=res.get("measures") or {}, findings=pub.findings,
                  headline=settings.catalogue.headline_measure)
 
@@ -197,7 +208,7 @@ def _export_rows(request: Request, db: SessionDep, settings: Settings
     current_summary(db, settings)  # findings re-derived first if the rules have changed
     filters, errors = parse_filters(request.query_params)
     if errors:
-        raise HTTPException(400, " ".join(errors))
+        raise HTTPException(400, " ".join(e["text"] for e in errors))
     # absolute links only from the configured public address, never the request's Host header
     # (which a client chooses); without one, site-relative links
     return rows(_published(db, filters), settings.service.public_url or "")
