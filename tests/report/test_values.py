@@ -70,7 +70,7 @@ def test_suppressed_list_must_be_paths():
 
 @pytest.mark.parametrize(("code", "name"), [
     ("sexF", "Sex: Female"), ("sex[M]", "Sex: Male"), ("ethnicityAsian", "Ethnicity: Asian"),
-    ("index_offence_groupcriminal_damage", "Index offence: Criminal damage"),
+    ("index_offence_groupcriminal_damage", "Index offence: Criminal damage and arson"),
     ("prev_custodial", "Previous custodial sentences"), ("distance", "Propensity score"),
     ("sexual_history", "Sexual history"), ("some_new_thing", "Some new thing"),
 ])

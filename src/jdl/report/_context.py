@@ -640,7 +640,7 @@ def summary_block(rel: Released, headline: list[dict[str, Any]], lab_name: str,
         "next_steps": next_steps,
         "contact": contact,
         "cutoff": long_date(rel.get("data_cutoff")),
-        "cutoff_term": explain("data-cut-off"),
+        "cutoff_term": explain("data-cut-off", "Data cut-off"),
     }
 
 
