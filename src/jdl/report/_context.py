@@ -593,8 +593,19 @@ def summary_block(rel: Released, headline: list[dict[str, Any]], lab_name: str,
     }[verdict])
     others = [m for m in headline if m["key"] != RATE_KEY]
     if others:
-        parts = [f"{escape(m['label'][:1].lower() + m['label'][1:])}: "
-                 f"{escape(m['status'].lower())}" for m in others]
+        # each term explained once on the page: the headline's verdict may have done it
+        explained = {"inconclusive": verdict == "inconclusive",
+                     "significant": verdict in ("better", "worse")}
+        parts = []
+        for m in others:
+            result = escape(m["status"].lower())
+            if m["status_class"] == "status-inc" and not explained["inconclusive"]:
+                result, explained["inconclusive"] = explain("inconclusive"), True
+            elif m["status_class"] == "status-sig" and not explained["significant"]:
+                direction = "increase" if m["status"].endswith("increase") else "decrease"
+                result = Markup(f"{explain('significant')} {direction}")
+                explained["significant"] = True
+            parts.append(f"{escape(m['label'][:1].lower() + m['label'][1:])}: {result}")
         found.append(Markup("The other measures in this report: " + "; ".join(parts) + "."))
     words = _range_words(rel, rate) if verdict != "not-reported" else None
     how_sure = None
