@@ -13,8 +13,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from jdl.report import _charts
+from jdl.report import _charts, _glossary
 from jdl.report._errors import ReportError
+from jdl.report._glossary import explain, term
 from jdl.report._values import (
     Released,
     covariate_name,
@@ -28,8 +29,6 @@ from jdl.report._values import (
     level_name,
     mark,
 )
-from jdl.report import _glossary
-from jdl.report._glossary import explain, term
 from jdl.report._wording import (
     COMPARISON,
     INCONCLUSIVE_MEANING,
@@ -484,7 +483,8 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
         scale = scale_for(measure)
         num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
         base = {"dimension": _PROFILE_TITLES.get(g.get("dimension"), humanise(
-            fmt_text(g.get("dimension")))), "level": level_name(fmt_text(g.get("level")), g.get("dimension")),
+            fmt_text(g.get("dimension")))),
+            "level": level_name(fmt_text(g.get("level")), g.get("dimension")),
             "treatment_n": fmt_count(rel, g.get("treatment_n"), (*p, "treatment_n"))}
         if g.get("reason_not_reported"):
             not_reported.append({**base, "reason": g["reason_not_reported"]})
