@@ -104,7 +104,7 @@ def measure_chart(key: str, measure: dict[str, Any]) -> Chart:
     f, d = scale.factor, scale.digits
     t, c = measure.get("treatment"), measure.get("comparison")
     diff, lo, hi = (measure.get(k) for k in ("difference", "ci_low", "ci_high"))
-    fig = _figure(7.2, 1.9)
+    fig = _figure(7.2, 1.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.45})
     names = [TREATED_LABEL, COMPARISON_LABEL.replace(" ", "\n", 1)]
     values = [t, c]

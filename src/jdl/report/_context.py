@@ -562,13 +562,18 @@ def summary_block(rel: Released, headline: list[dict[str, Any]], lab_name: str,
     start, end = prog.get("delivery_start"), prog.get("delivery_end")
     when = (f" between {escape(long_date(start))} and {escape(long_date(end))}"
             if start and end else "")
+    submitted = rel.get("counts", "submitted")
+    sent = ""
+    if not is_missing(submitted):
+        sent = (f" {org} sent details of {fmt_count(rel, submitted, ('counts', 'submitted'))} "
+                "people; the others could not be analysed (the findings say why).")
     compared = Markup(
         f"The {escape(lab_name)} compared {n_t} people who took part in {programme}, run by "
         f"{org}{when}, with {n_c} similar people from the national records who did not take "
         "part. "
         f"We call the first group the {explain('participants')} and the second the "
         f"{explain('comparison-group')}. The two groups were alike in age, sex, offending "
-        f"history and other recorded characteristics before the programme started.")
+        f"history and other recorded characteristics before the programme started.{sent}")
     verdict = _verdict(rate)
     found: list[Markup] = []
     if verdict != "not-reported":
