@@ -179,3 +179,24 @@ def test_output_folder_that_cannot_be_made(released, tmp_path: Path):
     blocker.write_text("x")
     with pytest.raises(ReportError, match="cannot create the report folder"):
         render_report(released, blocker / "out", formats=("html",))
+
+
+def test_font_check_would_catch_a_system_font(tmp_path: Path, monkeypatch):
+    """Without the shipped fonts' rules the PDF falls back to the machine's sans-serif, and the
+    check above sees it (so the check can fail)."""
+    from jdl.report import _render
+
+    monkeypatch.setattr(_render, "font_css", lambda: "html { font-family: sans-serif; }")
+    pdf = _render.html_to_pdf('<html lang="en"><head><title>t</title></head><body><p>Text'
+                              "</p></body></html>", tmp_path / "t.pdf")
+    names = {n.replace("Liberation-Sans", "LiberationSans")
+             for n in _embedded_font_names(pdf)}
+    assert names and not names <= _shipped_font_names()
+
+
+def test_a_missing_font_file_is_a_clear_error(monkeypatch):
+    from jdl.report import _render
+
+    monkeypatch.setitem(_render.FONT_FILES, ("normal", "normal"), "NoSuchFont.ttf")
+    with pytest.raises(ReportError, match="font file NoSuchFont.ttf is missing"):
+        _render.font_css()

@@ -86,3 +86,15 @@ def test_an_object_with_a_results_dict_is_read():
     result = SimpleNamespace(results={"programme": {}, "measures": {}, "headline_measures": [],
                                       "disclosure": {"suppressed": ["/counts/rejected"]}})
     assert Released.from_dict(result).is_suppressed("counts", "rejected")
+
+
+def test_every_offence_group_has_a_reader_name_used_in_tables():
+    from jdl.admin.contract import OFFENCE_GROUP_NAMES, OFFENCE_GROUPS
+    from jdl.report._values import covariate_name, level_name
+
+    assert set(OFFENCE_GROUP_NAMES) == set(OFFENCE_GROUPS)
+    assert all(name and "_" not in name for name in OFFENCE_GROUP_NAMES.values())
+    assert level_name("misc_society", "index_offence_group") == "Other crimes against society"
+    assert covariate_name("index_offence_groupsummary_motoring") == \
+        "Index offence: Less serious motoring offences"
+    assert level_name("violence") == "Violence"  # another characteristic's code is only tidied
