@@ -198,5 +198,5 @@ def test_a_missing_font_file_is_a_clear_error(monkeypatch):
     from jdl.report import _render
 
     monkeypatch.setitem(_render.FONT_FILES, ("normal", "normal"), "NoSuchFont.ttf")
-    with pytest.raises(ReportError, match="font file NoSuchFont.ttf is missing"):
+    with pytest.raises(ReportError, match=r"font file NoSuchFont\.ttf is missing"):
         _render.font_css()
