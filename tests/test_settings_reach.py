@@ -35,7 +35,7 @@ CHANGED: dict[str, dict[str, Any]] = {
     "matching": {"exact": ("index_type",), "caliper": 0.05, "smd_good": 0.3},
     "inference": {"follow_up_days": 200, "alpha": 0.2},
     "disclosure": {"rounding_base": 10},
-    "report": {"lab_name": "Seams Test Lab"},
+    "report": {"lab_name": "Seams Test Lab", "contact": "seams@lab.example"},
 }
 
 
@@ -161,6 +161,7 @@ def test_disclosure_settings_reach_the_released_results(runs):
 def test_report_and_data_settings_reach_the_report_and_the_engine(runs, synthetic_data_dir):
     default, changed = runs
     assert "Seams Test Lab" in changed["html"] and "Seams Test Lab" not in default["html"]
+    assert "seams@lab.example" in changed["html"] and "seams@lab.example" not in default["html"]
     records = str(synthetic_data_dir / "admin.duckdb")
     # the cohort's engine on the records (linkage opens them too, only to check they exist)
     opened = [o for o in changed["opened"] if str(o["path"]) == records and "threads" in o]

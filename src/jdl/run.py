@@ -54,7 +54,8 @@ def write_report(results: dict[str, Any], out_dir: Path, settings: Settings) -> 
 
     dated = {**results, "generated_at": datetime.now(UTC).date().isoformat()}
     return render_report(dated, out_dir, lab_name=settings.report.lab_name,
-                         smd_threshold=settings.matching.smd_good)
+                         smd_threshold=settings.matching.smd_good,
+                         contact=settings.report.contact)
 
 
 def review_released_files(released: Any, paths: list[Path], internal: Path) -> list[str]:

@@ -79,7 +79,7 @@ def test_the_evaluation_runs_to_a_report_with_every_design(design, upload, synth
     # each group's own interval and the covariate-adjusted difference, as released
     assert rate["treatment_ci_low"] < rate["treatment"] < rate["treatment_ci_high"]
     assert rate["comparison_ci_low"] < rate["comparison"] < rate["comparison_ci_high"]
-    assert "Received support: " in html and "(95% confidence interval" in html
+    assert "Participants: " in html and "(95% confidence interval" in html
     if rate["adjusted_difference"] is not None:
         assert "Adjusted for the characteristics used in matching" in html
         assert rate["adjusted_ci_low"] <= rate["adjusted_difference"] <= rate["adjusted_ci_high"]

@@ -8,8 +8,9 @@ from importlib import resources
 import jdl.report
 from tests._imports import imported_modules
 
-#: The registry of measures: labels and sentence nouns are defined there once.
-REGISTRY = ("jdl.cohort._covariates", "jdl.outcomes")
+#: The registries: measures' labels and sentence nouns, covariate names, and the data
+#: contract's code lists with their reader names (offence groups) are defined there once.
+REGISTRY = ("jdl.cohort._covariates", "jdl.outcomes", "jdl.admin.contract")
 FORBIDDEN = ("intake", "linkage", "cohort", "matching", "inference", "outcomes", "admin",
              "engines", "disclosure", "service", "catalogue")
 

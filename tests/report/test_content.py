@@ -60,38 +60,90 @@ def test_every_headline_measure_appears_with_its_ci(html, released):
 def test_summary_comes_first_and_builds_the_100_people_sentences(html):
     text = visible_text(html)
     assert text.index("Summary of key findings") < text.index("The three headline measures")
-    summary = visible_text(_section(html, "summary"))
-    lead = ("For 100 typical people who received support, compared with 100 similar people "
-            "who did not")
-    assert summary.count(lead) == 2  # rate and frequency; days are worded per re-offender
+    headline = visible_text(_section(html, "headline"))
+    lead = ("For 100 typical participants, compared with 100 similar people in the comparison "
+            "group")
+    assert headline.count(lead) == 2  # rate and frequency; days are worded per re-offender
     # 0.2882 and 0.3631 per person -> 29 and 36 per 100; 0.94 and 1.31 -> 94 and 131.
-    assert "29 of the people who received support committed a proven re-offence" in summary
-    assert "compared with 36 of the similar people" in summary
-    assert "committed 94 proven re-offences" in summary and "compared with 131" in summary
-    assert "after 151 days on average, compared with 140 days" in summary
+    assert "29 of the participants committed a proven re-offence" in headline
+    assert "compared with 36 of the people in the comparison group" in headline
+    assert "committed 94 proven re-offences" in headline and "compared with 131" in headline
+    assert "after 151 days on average, compared with 140 days" in headline
+    # the summary page quotes the same whole numbers
+    summary = visible_text(_section(html, "summary"))
+    assert "Within one year, 29 in every 100 participants had a proven re-offence" in summary
+    assert "compared with 36 in every 100 people in the comparison group" in summary
+
+
+def test_summary_page_says_what_was_compared_found_how_sure_next_and_contact(released):
+    out = render_html(released, contact="Jo Analyst, lab@example.org")
+    summary = visible_text(_section(out, "summary"))
+    for heading in ("What we compared", "What we found", "How sure we are", "What to do next",
+                    "Who to contact"):
+        assert heading in summary
+    rate = released["measures"]["proven_reoffending_rate"]
+    assert f"compared {rate['treatment_n']:,} people who took part" in summary
+    assert f"with {rate['comparison_n']:,} similar people" in summary
+    # ci -0.1402..-0.0096 -> between 14 fewer and 1 fewer in every 100
+    assert "probably between 14 fewer and 1 fewer people in every 100 re-offending" in summary
+    assert "This fall is statistically significant" in summary
+    assert "Jo Analyst, lab@example.org" in summary
+    assert "31 December 2024" in visible_text(out[:out.index("</header>")]) or \
+        released.get("data_cutoff") is None
+    # nothing for reproducing the analysis on the first page
+    first = out[:out.index("</section>", out.index('id="summary"'))]
+    for key in ("config_hash", "seed", "schema_version"):
+        if released.get(key) is not None:
+            assert str(released[key]) not in visible_text(first), key
+    for word in ("Configuration hash", "Random seed", "Results schema"):
+        assert word not in visible_text(first)
+
+
+@pytest.mark.parametrize(("difference", "lo", "hi", "significant", "verdict", "advice"), [
+    (-0.08, -0.14, -0.01, True, "This fall is statistically significant",
+     "Use this result to show"),
+    (0.08, 0.01, 0.14, True, "This rise is statistically significant",
+     "Talk to the lab before drawing conclusions"),
+    (-0.03, -0.09, 0.03, False, "The result is inconclusive", "pool more years"),
+])
+def test_summary_advice_depends_on_the_verdict(raw, difference, lo, hi, significant, verdict,
+                                               advice):
+    rel = make_released(raw)
+    rate = rel["measures"]["proven_reoffending_rate"]
+    rate.update(difference=difference, ci_low=lo, ci_high=hi, significant=significant)
+    rel["power"]["required_n_for_observed"] = 4890
+    summary = visible_text(_section(render_html(rel), "summary"))
+    assert verdict in summary and advice in summary
+    needed = "About 4,890 participants would be needed"
+    assert (needed in summary) == (not significant and difference < 0)
 
 
 def test_significance_wording_follows_the_results(html):
-    summary = visible_text(_section(html, "summary"))
+    headline = visible_text(_section(html, "headline"))
     # ci -0.1402..-0.0096 -> "between 1 and 14 people in every 100"
     assert ("statistically significant decrease: the programme may decrease the number of "
             "people who commit a proven re-offence within one year by between 1 and 14 people "
-            "in every 100") in summary
+            "in every 100") in headline
     # days: -12.6..35.4 -> inconclusive, "by up to 13 days, or may lengthen it by up to 35 days"
-    assert "may shorten the time to first proven re-offence" in summary
-    assert "by up to 13 days, or may lengthen it by up to 35 days" in summary
-    assert "insufficient evidence" in summary
-    assert "This does not mean that the programme fails to affect re-offending" in summary
-    assert "must not be compared with other" in summary
+    assert "may shorten the time to first proven re-offence" in headline
+    assert "by up to 13 days, or may lengthen it by up to 35 days" in headline
+    assert "This does not mean the programme has no effect" in headline
+    assert "Do not compare this result with other reports" in visible_text(
+        _section(html, "summary"))
+
+
+def test_what_inconclusive_means_is_said_once_per_layer(raw):
+    """Issue 21: "This does not mean..." was printed after every measure (12 times)."""
+    text = visible_text(render_html(_all_inconclusive(raw)))
+    assert text.count("does not mean the programme has no effect") <= 3  # summary, findings,
+    assert "fails to affect" not in text                                   # glossary
 
 
 def test_each_headline_measure_is_worded_once_in_its_section(html):
     """Issue 17 item 4: the effect sentence is not repeated as "The lab's conclusion"."""
     headline = visible_text(_section(html, "headline"))
     assert "The lab's conclusion" not in html
-    for sentence in ("There is insufficient evidence to draw a conclusion about this measure.",
-                     "This is a statistically significant decrease"):
-        assert sentence in headline
+    assert "This is a statistically significant decrease" in headline
     assert headline.count("may shorten the time to first proven re-offence") == 1
 
 
@@ -106,8 +158,7 @@ def _all_inconclusive(raw: dict) -> dict:
 def test_inconclusive_wording_never_claims_proof_or_no_effect(raw):
     text = visible_text(render_html(_all_inconclusive(raw)))
     assert "significant decrease" not in text and "significant increase" not in text
-    summary_count = text.count("There is insufficient evidence to draw a conclusion")
-    assert summary_count >= 5  # every measure, headline and extended
+    assert text.count("Inconclusive") >= 3  # every headline measure is marked
     assert not re.search(r"\bprove[sd]?\b|\bproof\b", text, re.I)
     allowed = "does not mean the programme has no effect"  # the results' own conclusion text
     assert "no effect" not in text.replace(allowed, "")
@@ -118,21 +169,24 @@ def test_inconclusive_results_get_sample_size_advice(raw):
     rel["power"]["required_n_for_observed"] = 1234.2
     power = visible_text(_section(render_html(rel), "power"))
     assert "why some results are inconclusive" in power
-    assert "would need about 1,235 people" in power
+    assert "would need about 1,235 participants" in power
     assert "about 7 people in every 100" in power  # mde 0.0735
 
 
-@pytest.mark.parametrize(("difference", "direction"), [(0.03, "(a rise, not a fall)"),
-                                                      (-0.03, "(a fall)")])
-def test_sample_size_advice_says_which_way_the_observed_difference_went(raw, difference,
-                                                                          direction):
+@pytest.mark.parametrize(("difference", "quoted"), [(0.03, False), (0.0, False),
+                                                  (-0.03, True)])
+def test_sample_size_needed_is_quoted_only_for_an_observed_fall(raw, difference, quoted):
     """An observed *increase* must not read as a reduction the programme could show with more
     people (issue 21: the advice spoke of "a difference of the size observed" for a rise)."""
     rel = _all_inconclusive(raw)
     rel["power"]["required_n_for_observed"] = 1234.2
     rel["measures"]["proven_reoffending_rate"]["difference"] = difference
-    power = visible_text(_section(render_html(rel), "power"))
-    assert f"as large as the one observed here {direction} is real" in power
+    out = render_html(rel)
+    power = visible_text(_section(out, "power"))
+    assert ("a fall as large as the one observed here is real" in power) == quoted
+    assert ("1,235" in visible_text(out)) == quoted
+    if not quoted:
+        assert "A larger group of participants" in power
 
 
 def test_suppressed_values_show_the_mark_and_the_footnote(html, released):
@@ -142,7 +196,7 @@ def test_suppressed_values_show_the_mark_and_the_footnote(html, released):
     assert re.search(r"Irish \[c\]", profile)
     assert re.search(r"Rejected at validation \[c\]", visible_text(_section(html, "attrition")))
     extended = visible_text(_section(html, "extended"))
-    assert re.search(r"custodial sentence per 100 people \[c\] 4\.0", extended)
+    assert re.search(r"custodial sentence per 100 people · lower is better \[c\] 4\.0", extended)
     assert "[c] = suppressed to protect the people in the analysis" in profile
     for note in released["disclosure"]["notes"]:
         assert note in visible_text(_section(html, "disclosure"))
@@ -200,7 +254,9 @@ def test_measure_not_reported_shows_its_reason_and_no_chart(raw, html):
     out = render_html(rel)
     headline = visible_text(_section(out, "headline"))
     assert f"Not reported: {reason}" in headline
-    assert "This measure is not reported." in visible_text(_section(out, "summary"))
+    assert "This measure is not reported." in headline
+    summary = visible_text(_section(out, "summary"))
+    assert "average days to first proven re-offence (re-offenders only): not reported" in summary
     assert len(outline(out).images) == len(outline(html).images) - 1
 
 
@@ -227,7 +283,8 @@ def test_selective_sample_warning_is_prominent_early_and_stated_once(html):
     for name, (change, phrase) in cases.items():
         out = render_html(_with_selection(**change))
         assert 'id="selective-sample"' in out, name
-        assert out.index('id="selective-sample"') < out.index('id="summary"')
+        # the first page points to it; the box opens the findings, before any result
+        assert out.index('id="selective-sample"') < out.index('id="headline"')
         box = visible_text(_section(out, "selective-sample"))
         assert "Warning" in box
         assert "Read the warning" in visible_text(out[:out.index("<main>")])
@@ -241,7 +298,7 @@ def test_selective_sample_warning_is_prominent_early_and_stated_once(html):
 
 
 def test_share_submitted_is_always_stated(html):
-    summary = visible_text(_section(html, "summary"))
+    summary = visible_text(_section(html, "attrition"))
     assert "worked with 400 people" in summary and "share submitted: 100%" in summary
 
 
@@ -347,7 +404,7 @@ def test_non_reoffending_extended_measure_wording(raw):
     extended = visible_text(_section(render_html(rel), "extended"))
     assert ("may decrease the number of days in employment in the year after the index date by "
             "up to 22 days, or may increase it by less than 1 day") in extended
-    assert "fails to affect this outcome" in extended
+    assert "fails to affect" not in extended  # said once per report, not per measure
     assert "shorten the number of days" not in extended
 
 
@@ -375,11 +432,12 @@ def test_a_significant_increase_is_worded_as_one(raw):
     rate.update(treatment=0.40, comparison=0.32, difference=0.08, ci_low=0.02, ci_high=0.14,
                 p_value=0.01, significant=True)
     out = render_html(rel)
-    summary = visible_text(_section(out, "summary"))
-    assert "Statistically significant increase" in summary
+    headline = visible_text(_section(out, "headline"))
+    assert "Statistically significant increase" in headline
     assert ("the programme may increase the number of people who commit a proven re-offence "
-            "within one year by between 2 and 14 people in every 100") in summary
-    assert "was higher for those who received support" in visible_text(_section(out, "can-say"))
+            "within one year by between 2 and 14 people in every 100") in headline
+    assert "This rise is statistically significant" in visible_text(_section(out, "summary"))
+    assert "was higher for the participants" in visible_text(_section(out, "can-say"))
 
 
 def test_settings_changed_for_a_rerun_are_listed_in_the_methods(raw):

@@ -70,7 +70,7 @@ def test_suppressed_list_must_be_paths():
 
 @pytest.mark.parametrize(("code", "name"), [
     ("sexF", "Sex: Female"), ("sex[M]", "Sex: Male"), ("ethnicityAsian", "Ethnicity: Asian"),
-    ("index_offence_groupcriminal_damage", "Index offence: Criminal damage"),
+    ("index_offence_groupcriminal_damage", "Index offence: Criminal damage and arson"),
     ("prev_custodial", "Previous custodial sentences"), ("distance", "Propensity score"),
     ("sexual_history", "Sexual history"), ("some_new_thing", "Some new thing"),
 ])
@@ -86,3 +86,15 @@ def test_an_object_with_a_results_dict_is_read():
     result = SimpleNamespace(results={"programme": {}, "measures": {}, "headline_measures": [],
                                       "disclosure": {"suppressed": ["/counts/rejected"]}})
     assert Released.from_dict(result).is_suppressed("counts", "rejected")
+
+
+def test_every_offence_group_has_a_reader_name_used_in_tables():
+    from jdl.admin.contract import OFFENCE_GROUP_NAMES, OFFENCE_GROUPS
+    from jdl.report._values import covariate_name, level_name
+
+    assert set(OFFENCE_GROUP_NAMES) == set(OFFENCE_GROUPS)
+    assert all(name and "_" not in name for name in OFFENCE_GROUP_NAMES.values())
+    assert level_name("misc_society", "index_offence_group") == "Other crimes against society"
+    assert covariate_name("index_offence_groupsummary_motoring") == \
+        "Index offence: Less serious motoring offences"
+    assert level_name("violence") == "Violence"  # another characteristic's code is only tidied

@@ -41,6 +41,22 @@ OFFENCE_GROUPS = (
     "summary_motoring",
     "summary_other",
 )
+#: The offence groups as readers see them (reports, tables, charts): the names of the MoJ's
+#: proven re-offending statistics, shortened where a table needs it. One entry per code above.
+OFFENCE_GROUP_NAMES = {
+    "violence": "Violence against the person",
+    "sexual": "Sexual offences",
+    "robbery": "Robbery",
+    "theft": "Theft",
+    "criminal_damage": "Criminal damage and arson",
+    "drugs": "Drug offences",
+    "weapons": "Possession of weapons",
+    "public_order": "Public order offences",
+    "fraud": "Fraud",
+    "misc_society": "Other crimes against society",
+    "summary_motoring": "Less serious motoring offences",
+    "summary_other": "Other less serious offences",
+}
 DISPOSALS = ("custody", "suspended", "community", "fine", "discharge", "caution", "other")
 INDEX_TYPES = ("custody_release", "court_order")
 BENEFIT_TYPES = ("jobseekers", "incapacity", "income_support", "universal_credit")

@@ -223,6 +223,8 @@ class ReportSettings(BaseModel):
     """The report (issue: evaluation)."""
 
     lab_name: str = "Justice Data Lab"
+    # Who a report's readers should contact (its summary page prints it): set your lab's own.
+    contact: str = "the Justice Data Lab team, justice.datalab@example.org"
     # The analysis settings an analyst changed for this run (set by the service for a re-run;
     # empty for a run with the lab's settings): the report's methods list each one.
     analysis_overrides: tuple[SettingOverride, ...] = ()

@@ -184,7 +184,7 @@ def conclusion_text(kind: str, label: str, diff: float, lo: float, hi: float,
         body = f"{lead}{what} could be {higher} by between {_fmt(lo)} and {_fmt(hi)}{u}."
     text = (f"{body} There is insufficient evidence at this stage to draw a conclusion about the "
             f"programme's effect on the {label}. This does not mean the programme has no effect.")
-    if required:
+    if required and diff < 0:  # more people would only confirm a rise, not show a fall
         text += (f" About {required:,} people in the treatment group would be needed to detect a "
                  "difference of this size.")
     return " ".join([text, *notes])

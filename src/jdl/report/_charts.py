@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
 from jdl.report._values import SUPPRESSED_MARK, covariate_name, humanise, is_missing
-from jdl.report._wording import scale_for
+from jdl.report._wording import COMPARISON, TREATED, better_note, scale_for
 
 # GOV.UK design-system colours: enough contrast on white, distinguishable with colour blindness.
 BLUE = "#1d70b8"
@@ -29,6 +29,14 @@ GREY = "#505a5f"
 LIGHT = "#b1b4b6"
 BLACK = "#0b0c0c"
 DPI = 150
+
+#: The smallest text any chart prints, in points at the size the chart is printed (the report
+#: prints charts at their drawn size; see :attr:`Chart.width_px`).
+MIN_FONT_PT = 8.0
+
+#: The group names as chart labels (the report's one name per group).
+TREATED_LABEL = TREATED.capitalize()
+COMPARISON_LABEL = COMPARISON.capitalize()
 
 
 @dataclass(frozen=True)
@@ -78,20 +86,27 @@ def _val(x: Any, factor: float, digits: int) -> str:
     return SUPPRESSED_MARK if is_missing(x) else f"{x * factor:,.{digits}f}"
 
 
+def _better_label(ax: Any, text: str) -> None:
+    """The chart's "which way is better" note, above its top-right corner."""
+    ax.text(1.0, 1.04, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=9,
+            color=BLACK, fontweight="bold")
+
+
 def measure_chart(key: str, measure: dict[str, Any]) -> Chart:
     """Group values as bars (left) and the difference with its 95% CI as a dot and line (right).
 
     The released results carry a confidence interval for the difference only, so the interval is
-    drawn where it belongs, on the difference, rather than as error bars on each group.
+    drawn where it belongs, on the difference, rather than as error bars on each group. Each
+    panel says which way is better (lower re-offending, a longer time to the first re-offence).
     """
     scale = scale_for(measure)
     label = str(measure.get("label") or humanise(key))
     f, d = scale.factor, scale.digits
     t, c = measure.get("treatment"), measure.get("comparison")
     diff, lo, hi = (measure.get(k) for k in ("difference", "ci_low", "ci_high"))
-    fig = _figure(7.2, 1.9)
+    fig = _figure(7.2, 1.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.45})
-    names = ["Received support", "Similar people\n(comparison)"]
+    names = [TREATED_LABEL, COMPARISON_LABEL.replace(" ", "\n", 1)]
     values = [t, c]
     shown = [0.0 if is_missing(v) else float(v) * f for v in values]
     left.barh([1, 0], shown, color=[BLUE, GREY], height=0.6)
@@ -116,11 +131,15 @@ def measure_chart(key: str, measure: dict[str, Any]) -> Chart:
     right.set_ylim(-0.6, 0.6)
     right.set_yticks([])
     right.spines["left"].set_visible(False)
-    right.set_xlabel(f"Difference, {scale.unit}\n(support minus comparison, 95% CI)")
+    right.set_xlabel(f"Difference, {scale.unit}\n({TREATED} minus {COMPARISON}, 95% CI)")
     _style(right)
-    alt = (f"{label}: {_val(t, f, d)} {scale.unit} for people who received support and "
-           f"{_val(c, f, d)} for similar people who did not; difference {_val(diff, f, d)} "
-           f"(95% confidence interval {_val(lo, f, d)} to {_val(hi, f, d)}).")
+    better = better_note(key, measure)
+    _better_label(left, better)
+    side = "left" if better.startswith(("Lower", "Fewer")) else "right"
+    _better_label(right, f"Further {side} is better")
+    alt = (f"{label}: {_val(t, f, d)} {scale.unit} for the {TREATED} and "
+           f"{_val(c, f, d)} for the {COMPARISON}; difference {_val(diff, f, d)} "
+           f"(95% confidence interval {_val(lo, f, d)} to {_val(hi, f, d)}). {better}.")
     return Chart(f"measure-{key}", _png(fig), alt)
 
 
@@ -153,8 +172,20 @@ def attrition_chart(steps: list[dict[str, Any]]) -> Chart:
 
 def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
     """Standardised mean differences before and after matching (cobalt's "Love plot")."""
+    return Chart("love-plot", _png(love_figure(balance, threshold)),
+                 _love_alt(balance, threshold))
+
+
+#: Height of one Love-plot row, in inches: enough for 8-point labels, so about 45 covariates
+#: fill a printed page; longer lists keep the same row height and run taller.
+LOVE_ROW_INCHES = 0.2
+
+
+def love_figure(balance: list[dict[str, Any]], threshold: float) -> Figure:
+    """The Love plot's figure (tests read its text sizes): labels never below
+    :data:`MIN_FONT_PT`, however many covariates there are."""
     rows = list(reversed(balance))
-    per_row = min(0.36, 8.0 / max(len(rows), 1))  # long covariate lists still fit on a page
+    per_row = max(LOVE_ROW_INCHES, min(0.36, 8.0 / max(len(rows), 1)))
     fig = _figure(6.4, 1.1 + per_row * max(len(rows), 1))
     ax = fig.add_subplot(1, 1, 1)
     ys = list(range(len(rows)))
@@ -173,17 +204,21 @@ def love_plot(balance: list[dict[str, Any]], threshold: float) -> Chart:
               if not is_missing(r.get(k))]
     span = max([*values, threshold]) * 1.2
     ax.set_xlim(-span, span)
-    ax.set_xlabel("Standardised mean difference (treatment minus comparison)")
+    ax.set_xlabel(f"Standardised mean difference ({TREATED} minus {COMPARISON})")
     ax.plot([], [], "o", mfc="white", mec=ORANGE, mew=1.8, label="Before matching")
     ax.plot([], [], "o", color=BLUE, label="After matching")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=9)
     _style(ax)
-    ax.tick_params(axis="y", labelsize=9 if per_row >= 0.3 else 7)
-    alt = (f"Love plot of standardised mean differences; dashed lines at ±{threshold:g}. "
+    ax.tick_params(axis="y", labelsize=9 if per_row >= 0.3 else MIN_FONT_PT)
+    _better_label(ax, "Closer to zero is better")
+    return fig
+
+
+def _love_alt(balance: list[dict[str, Any]], threshold: float) -> str:
+    return (f"Love plot of standardised mean differences; dashed lines at ±{threshold:g}. "
            + "; ".join(f"{covariate_name(r.get('covariate', ''))}: before "
                        f"{_val(r.get('smd_before'), 1, 2)}, after {_val(r.get('smd_after'), 1, 2)}"
-                       for r in balance) + ".")
-    return Chart("love-plot", _png(fig), alt)
+                       for r in balance) + ". Closer to zero is better.")
 
 
 def forest_chart(specs: list[dict[str, Any]], measure: dict[str, Any]) -> Chart:
@@ -207,6 +242,7 @@ def forest_chart(specs: list[dict[str, Any]], measure: dict[str, Any]) -> Chart:
     ax.set_xlabel(f"Difference in {str(measure.get('label', '')).lower() or 'the measure'}, "
                   f"{scale.unit} (95% CI)")
     _style(ax)
+    _better_label(ax, "Further left (lower re-offending) is better")
     alt = ("Differences under alternative analysis choices: " + "; ".join(
         f"{r.get('label')}: {_val(r.get('difference'), f, d)} ({_val(r.get('ci_low'), f, d)} to "
         f"{_val(r.get('ci_high'), f, d)})" for r in specs) + ".")
@@ -215,7 +251,7 @@ def forest_chart(specs: list[dict[str, Any]], measure: dict[str, Any]) -> Chart:
 
 def survival_chart(survival: dict[str, list[dict[str, Any]]]) -> Chart | None:
     """Share not yet re-offended over the follow-up year, for both groups (step curves)."""
-    groups = [("treatment", "Received support", BLUE), ("comparison", "Comparison", GREY)]
+    groups = [("treatment", TREATED_LABEL, BLUE), ("comparison", COMPARISON_LABEL, GREY)]
     fig = _figure(6.0, 2.4)
     ax = fig.add_subplot(1, 1, 1)
     described = []
@@ -237,5 +273,6 @@ def survival_chart(survival: dict[str, list[dict[str, Any]]]) -> Chart | None:
     ax.set_ylabel("% not yet re-offended", fontsize=9)
     ax.legend(frameon=False, fontsize=9, loc="lower left")
     _style(ax)
+    _better_label(ax, "Higher is better")
     alt = "Percentage of people not yet proven to have re-offended. " + "; ".join(described) + "."
     return Chart("survival", _png(fig), alt)

@@ -13,8 +13,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from jdl.report import _charts
+from jdl.report import _charts, _glossary
 from jdl.report._errors import ReportError
+from jdl.report._glossary import explain, term
 from jdl.report._values import (
     Released,
     covariate_name,
@@ -29,11 +30,17 @@ from jdl.report._values import (
     mark,
 )
 from jdl.report._wording import (
+    COMPARISON,
+    INCONCLUSIVE_MEANING,
     RATE_KEY,
+    TREATED,
+    better_note,
     ci_text,
     e_value_sentence,
     effect_sentence,
     hundred_sentence,
+    is_better,
+    people_needed,
     power_sentences,
     rosenbaum_sentence,
     scale_for,
@@ -42,6 +49,10 @@ from jdl.report._wording import (
 )
 
 LAB_NAME = "Justice Data Lab"
+
+#: Who readers should contact about a report, unless the caller names the lab's own address
+#: (``ReportSettings.contact``); a deployment sets its own.
+LAB_CONTACT = "the Justice Data Lab team, justice.datalab@example.org"
 
 #: Tables longer than this may break across printed pages (shorter ones are kept whole).
 LONG_TABLE_ROWS = 20
@@ -113,7 +124,8 @@ def long_date(stamp: Any) -> str:
 
 
 def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
-    """Title-page facts, including the versions that make the report reproducible."""
+    """The report's facts: the title, the programme, and (for the technical annex only) the
+    versions that make the report reproducible."""
     prog = rel.get("programme", default={}) or {}
     start, end = prog.get("delivery_start"), prog.get("delivery_end")
     period = f"{long_date(start)} to {long_date(end)}" if start and end else "Not stated"
@@ -122,6 +134,8 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
         "programme": fmt_text(prog.get("programme_name")),
         "lab_name": lab_name,
         "date": long_date(rel.get("generated_at")),
+        "cutoff": long_date(rel.get("data_cutoff")),
+        "period": period,
         "config_hash": fmt_text(rel.get("config_hash")),
         "facts": [
             ("Organisation", fmt_text(prog.get("organisation"))),
@@ -137,6 +151,7 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
             ("Report produced by", lab_name),
             ("Date of report", long_date(rel.get("generated_at"))),
             ("Data version", fmt_text(rel.get("data_version"))),
+            ("Data cut-off", long_date(rel.get("data_cutoff"))),
             ("Software version", fmt_text(rel.get("software_version"))),
             ("Configuration hash", fmt_text(rel.get("config_hash"))),
             ("Random seed", fmt_text(rel.get("seed"))),
@@ -215,6 +230,7 @@ def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any]:
         "treatment_n": fmt_count(rel, m.get("treatment_n"), (*path, "treatment_n")),
         "comparison_n": fmt_count(rel, m.get("comparison_n"), (*path, "comparison_n")),
         "treatment_events": fmt_count(rel, m.get("treatment_events"), (*path, "treatment_events")),
+        "better": better_note(key, m),
         "chart": _charts.measure_chart(key, m) if with_chart and reported else None,
         "groups": _group_intervals(rel, m, path, num, scale.unit) if reported else None,
         "adjusted": _adjusted_sentence(rel, m, path, num, scale.unit) if reported else None,
@@ -227,7 +243,7 @@ def _group_intervals(rel: Released, m: dict[str, Any], path: tuple[str, ...],
     """Each group's value with its own 95% interval (as the JDL's tables show them), when
     released."""
     parts = []
-    for side, name in (("treatment", "Received support"), ("comparison", "comparison group")):
+    for side, name in (("treatment", TREATED.capitalize()), ("comparison", COMPARISON)):
         lo, hi = m.get(f"{side}_ci_low"), m.get(f"{side}_ci_high")
         if is_missing(m.get(side)) or is_missing(lo) or is_missing(hi):
             return None
@@ -270,9 +286,9 @@ def can_say(headline: list[dict[str, Any]]) -> list[str]:
             word = "higher" if higher else "lower"
             if m["unit"] == "days":
                 word = "longer" if higher else "shorter"
-            out.append(f"Among the people analysed, {label} was {word} for those who "
-                       "received support than for similar people who did not, and the difference "
-                       "is statistically significant.")
+            out.append(f"Among the people analysed, {label} was {word} for the {TREATED} "
+                       f"than for the {COMPARISON}, and the difference is statistically "
+                       "significant.")
         else:
             out.append(f"For {label}, there is not enough evidence to say whether the "
                        "programme made a difference.")
@@ -318,7 +334,7 @@ def profile_block(rel: Released) -> list[dict[str, Any]]:
         values = list(levels.values())
         complete = all(not is_missing(v) for v in values) and sum(values) > 0
         total = sum(values) if complete else 0
-        rows = [{"level": level_name(level),
+        rows = [{"level": level_name(level, dim),
                  "n": fmt_count(rel, n, ("profile", dim, level)),
                  "pct": f"{100 * n / total:.0f}%" if complete else None}
                 for level, n in levels.items()]
@@ -467,7 +483,8 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
         scale = scale_for(measure)
         num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
         base = {"dimension": _PROFILE_TITLES.get(g.get("dimension"), humanise(
-            fmt_text(g.get("dimension")))), "level": level_name(fmt_text(g.get("level"))),
+            fmt_text(g.get("dimension")))),
+            "level": level_name(fmt_text(g.get("level")), g.get("dimension")),
             "treatment_n": fmt_count(rel, g.get("treatment_n"), (*p, "treatment_n"))}
         if g.get("reason_not_reported"):
             not_reported.append({**base, "reason": g["reason_not_reported"]})
@@ -498,13 +515,162 @@ def disclosure_block(rel: Released) -> dict[str, Any]:
     }
 
 
+def _verdict(rate: dict[str, Any] | None) -> str:
+    """The headline rate's result as one word: ``better``, ``worse``, ``inconclusive`` or
+    ``not-reported`` (the summary's advice depends on it)."""
+    if not rate or not rate.get("reported", True) or is_missing(rate.get("difference")):
+        return "not-reported"
+    if not rate.get("significant"):
+        return "inconclusive"
+    return "better" if is_better(RATE_KEY, float(rate["difference"])) else "worse"
+
+
+def _range_words(rel: Released, rate: dict[str, Any]) -> Markup | None:
+    """The headline rate's 95% interval in words ("between 7 fewer and 2 more people in every
+    100"), from the same whole numbers as the findings' sentences."""
+    lo, hi = rate.get("ci_low"), rate.get("ci_high")
+    if is_missing(lo) or is_missing(hi):
+        return None
+
+    def side(x: float) -> str:
+        n = round(abs(x) * 100)
+        if n == 0:
+            return "no difference"
+        return f"{n:,} {'fewer' if x < 0 else 'more'}"
+
+    low, high = side(float(lo)), side(float(hi))
+    return Markup(f"between {low} and {high} people in every 100 re-offending")
+
+
+def summary_block(rel: Released, headline: list[dict[str, Any]], lab_name: str,
+                  contact: str) -> dict[str, Any]:
+    """The one-page summary for funders: what was compared, what was found, how sure the lab
+    is, what to do next, who to contact and the data cut-off.
+
+    Every number is the one the findings print (the same released value through the same
+    formatter), and every technical term is explained in brackets and linked to the glossary,
+    so the page can be read on its own. The advice depends on the headline rate's result.
+    """
+    prog = rel.get("programme", default={}) or {}
+    rate = rel.get("measures", RATE_KEY, default={}) or {}
+    view = next((m for m in headline if m["key"] == RATE_KEY), None)
+    path = ("measures", RATE_KEY)
+    n_t = fmt_count(rel, rate.get("treatment_n"), (*path, "treatment_n"))
+    n_c = fmt_count(rel, rate.get("comparison_n"), (*path, "comparison_n"))
+    org = escape(fmt_text(prog.get("organisation")))
+    programme = escape(fmt_text(prog.get("programme_name")))
+    start, end = prog.get("delivery_start"), prog.get("delivery_end")
+    when = (f" between {escape(long_date(start))} and {escape(long_date(end))}"
+            if start and end else "")
+    submitted = rel.get("counts", "submitted")
+    sent = ""
+    if not is_missing(submitted):
+        sent = (f" {org} sent details of {fmt_count(rel, submitted, ('counts', 'submitted'))} "
+                "people; the others could not be analysed (the findings say why).")
+    compared = Markup(
+        f"The {escape(lab_name)} compared {n_t} people who took part in {programme}, run by "
+        f"{org}{when}, with {n_c} similar people from the national records who did not take "
+        "part. "
+        f"We call the first group the {explain('participants')} and the second the "
+        f"{explain('comparison-group')}. The two groups were alike in age, sex, offending "
+        f"history and other recorded characteristics before the programme started.{sent}")
+    verdict = _verdict(rate)
+    found: list[Markup] = []
+    if verdict != "not-reported":
+        t = fmt_number(rel, rate.get("treatment"), (*path, "treatment"), scale=100, digits=0)
+        c = fmt_number(rel, rate.get("comparison"), (*path, "comparison"), scale=100, digits=0)
+        found.append(Markup(
+            f"Within one year, {t} in every 100 {TREATED} had a "
+            f"{explain('proven-reoffending', 'proven re-offence')}, compared with {c} in every "
+            f"100 people in the {COMPARISON}."))
+    elif view is not None:
+        found.append(Markup(f"The one-year re-offending rate could not be reported. "
+                            f"{escape(view['reason'])}"))
+    sig = explain("significant")
+    found.append({
+        "better": Markup(f"This fall is {sig}: the programme is likely to have reduced "
+                         "re-offending among people like those analysed."),
+        "worse": Markup(f"This rise is {sig}: the {TREATED} re-offended more than similar "
+                        "people who did not take part."),
+        "inconclusive": Markup(f"The result is {explain('inconclusive')}. This does not mean "
+                               "the programme has no effect."),
+        "not-reported": Markup(""),
+    }[verdict])
+    others = [m for m in headline if m["key"] != RATE_KEY]
+    if others:
+        # each term explained once on the page: the headline's verdict may have done it
+        explained = {"inconclusive": verdict == "inconclusive",
+                     "significant": verdict in ("better", "worse")}
+        parts = []
+        for m in others:
+            result = escape(m["status"].lower())
+            if m["status_class"] == "status-inc" and not explained["inconclusive"]:
+                result, explained["inconclusive"] = explain("inconclusive"), True
+            elif m["status_class"] == "status-sig" and not explained["significant"]:
+                direction = "increase" if m["status"].endswith("increase") else "decrease"
+                result = Markup(f"{explain('significant')} {direction}")
+                explained["significant"] = True
+            parts.append(f"{escape(m['label'][:1].lower() + m['label'][1:])}: {result}")
+        found.append(Markup("The other measures in this report: " + "; ".join(parts) + "."))
+    words = _range_words(rel, rate) if verdict != "not-reported" else None
+    how_sure = None
+    if words is not None:
+        how_sure = Markup(
+            f"The true effect of the programme is probably {words}. This range is the "
+            f"95% {explain('confidence-interval')}. A larger group of {TREATED} gives a "
+            "narrower range.")
+    needed = people_needed(rel.get("power"), rate)
+    next_steps = {
+        "better": [
+            "Use this result to show the programme's effect on re-offending for people like "
+            "those analysed, quoting the numbers on this page.",
+            "Keep records of everyone who takes part, so the lab can check that the result "
+            "holds for later years.",
+        ],
+        "worse": [
+            "Talk to the lab before drawing conclusions, and look at who was referred to the "
+            "programme: the groups may differ in ways the records do not show.",
+            "Review how the programme is delivered, and ask the lab to look again once changes "
+            "have been made.",
+        ],
+        "inconclusive": [
+            "Ask the lab again when you have more people: pool more years of participants, or "
+            "join with partners who run a similar programme."
+            + (f" About {needed} {TREATED} would be needed to tell whether a fall as large as "
+               "this one is real." if needed else ""),
+            "Do not describe the programme as failing: the analysis could not tell either "
+            "way.",
+        ],
+        "not-reported": [
+            "Talk to the lab about pooling more years of participants, or joining with "
+            "partners, so that the result can be reported.",
+        ],
+    }[verdict]
+    next_steps.append("Do not compare this result with other reports: each one looks at "
+                      "different people.")
+    return {
+        "compared": compared,
+        "found": [f for f in found if f],
+        "verdict": verdict,
+        "how_sure": how_sure,
+        "next_steps": next_steps,
+        "contact": contact,
+        "cutoff": long_date(rel.get("data_cutoff")),
+        "cutoff_term": explain("data-cut-off", "Data cut-off"),
+    }
+
+
 def build_context(rel: Released, *, lab_name: str = LAB_NAME,
-                  smd_threshold: float = 0.1) -> dict[str, Any]:
-    """The whole template context, section by section in the JDL's order."""
+                  smd_threshold: float = 0.1, contact: str = LAB_CONTACT) -> dict[str, Any]:
+    """The whole template context: the summary page, the findings, then the technical annex."""
     headline = measures_block(rel, "headline_measures", with_chart=True)
     inconclusive = any(v["reported"] and v["status_class"] != "status-sig" for v in headline)
     rate = rel.get("measures", RATE_KEY)
     return {
+        "summary": summary_block(rel, headline, lab_name, contact),
+        "glossary": _glossary.GLOSSARY,
+        "term": term,
+        "inconclusive_meaning": INCONCLUSIVE_MEANING,
         "title": title_block(rel, lab_name),
         "selective": selective_block(rel),
         "warnings": [str(w) for w in rel.get("warnings", default=[]) or []],

@@ -4,6 +4,12 @@ One HTML document serves both outputs: charts are embedded as base64 PNG data UR
 is inlined, so ``report.html`` can be emailed as one file, and WeasyPrint turns the very same
 markup into ``report.pdf`` using the print rules in the stylesheet (A4, page numbers, a new page
 per section). Keeping one source means the two formats cannot disagree.
+
+The PDF is tagged (WeasyPrint's PDF/UA-1 variant: a structure tree, the document's language
+and title) so screen readers can read it, and it is set in the fonts the package ships
+(``fonts/``, Liberation Sans under the SIL Open Font License), loaded by ``@font-face`` only
+for the PDF: pagination is then the same on every machine, and the HTML file carries no path
+of the machine that wrote it.
 """
 
 from __future__ import annotations
@@ -18,11 +24,22 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from jdl.report._context import LAB_NAME, build_context
+from jdl.report._context import LAB_CONTACT, LAB_NAME, build_context
 from jdl.report._errors import ReportError
 from jdl.report._values import Released
 
 FORMATS = ("html", "pdf")
+
+#: The PDF variant: PDF/UA-1 (ISO 14289-1), tagged for assistive technology.
+PDF_VARIANT = "pdf/ua-1"
+
+#: The font family the report is set in, and the shipped files of each face
+#: (``src/jdl/report/fonts``; licence in ``fonts/LICENSE``).
+FONT_FAMILY = "JDL Report Sans"
+FONT_FILES = {("normal", "normal"): "LiberationSans-Regular.ttf",
+              ("bold", "normal"): "LiberationSans-Bold.ttf",
+              ("normal", "italic"): "LiberationSans-Italic.ttf",
+              ("bold", "italic"): "LiberationSans-BoldItalic.ttf"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,25 @@ def _stylesheet() -> str:
     return resources.files("jdl.report").joinpath("templates/report.css").read_text("utf-8")
 
 
+def font_paths() -> dict[tuple[str, str], Path]:
+    """The shipped font files, as paths on this machine (``importlib.resources``)."""
+    root = resources.files("jdl.report").joinpath("fonts")
+    return {face: Path(str(root.joinpath(name))) for face, name in FONT_FILES.items()}
+
+
+def font_css() -> str:
+    """``@font-face`` rules for the shipped fonts (file URLs), for the PDF only."""
+    rules = []
+    for (weight, style), path in font_paths().items():
+        if not path.is_file():
+            raise ReportError(f"the report's font file {path.name} is missing.",
+                              hint="Reinstall the jdl package (its fonts are package data).")
+        rules.append(f"@font-face {{ font-family: '{FONT_FAMILY}'; font-weight: {weight}; "
+                     f"font-style: {style}; src: url('{path.as_uri()}'); }}")
+    rules.append(f"html, code, .page-margin {{ font-family: '{FONT_FAMILY}'; }}")
+    return "\n".join(rules)
+
+
 def _smd_threshold() -> float:
     """The lab's default "well balanced" SMD threshold (``MatchingSettings.smd_good``)."""
     from jdl.core.config import MatchingSettings
@@ -63,10 +99,10 @@ def _smd_threshold() -> float:
 
 
 def _context(released: Mapping[str, Any], lab_name: str,
-             smd_threshold: float | None) -> dict[str, Any]:
+             smd_threshold: float | None, contact: str) -> dict[str, Any]:
     rel = Released.from_dict(released)
     threshold = _smd_threshold() if smd_threshold is None else smd_threshold
-    return build_context(rel, lab_name=lab_name, smd_threshold=threshold)
+    return build_context(rel, lab_name=lab_name, smd_threshold=threshold, contact=contact)
 
 
 def _html_from_context(ctx: dict[str, Any]) -> str:
@@ -76,25 +112,33 @@ def _html_from_context(ctx: dict[str, Any]) -> str:
 
 
 def render_html(released: Mapping[str, Any], *, lab_name: str = LAB_NAME,
-                smd_threshold: float | None = None) -> str:
+                smd_threshold: float | None = None, contact: str = LAB_CONTACT) -> str:
     """The report as one self-contained HTML document (charts embedded as data URIs).
 
     ``released`` must be the disclosure stage's output: a results dict with a ``disclosure``
     block. Raw results are refused with :class:`ReportError`, so an unreleased number cannot
-    reach a report by mistake. ``smd_threshold`` defaults to ``MatchingSettings.smd_good``.
+    reach a report by mistake. ``smd_threshold`` defaults to ``MatchingSettings.smd_good``;
+    ``contact`` is who readers should contact (the summary page prints it).
     """
-    return _html_from_context(_context(released, lab_name, smd_threshold))
+    return _html_from_context(_context(released, lab_name, smd_threshold, contact))
 
 
 def html_to_pdf(html: str, target: Path) -> Path:
-    """Render HTML to a PDF with WeasyPrint (imported here: it is slow to import)."""
+    """Render HTML to a tagged PDF/UA-1 with WeasyPrint, in the shipped fonts (WeasyPrint is
+    imported here: it is slow to import)."""
     try:
-        from weasyprint import HTML
+        from weasyprint import CSS, HTML
     except (ImportError, OSError) as exc:  # OSError: missing Pango/Cairo system libraries
         raise ReportError("cannot write a PDF: WeasyPrint is not usable here.",
                           hint=f"{exc}. Ask for formats=('html',) or install WeasyPrint's "
                                "system libraries (Pango).") from exc
-    HTML(string=html, base_url=str(target.parent)).write_pdf(target)
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    stylesheet = CSS(string=font_css(), font_config=fonts)
+    HTML(string=html, base_url=str(target.parent)).write_pdf(
+        target, stylesheets=[stylesheet], font_config=fonts, pdf_variant=PDF_VARIANT,
+        uncompressed_pdf=False)
     return target
 
 
@@ -119,7 +163,7 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 def render_report(released: Mapping[str, Any], out_dir: Path, *,
                   formats: Iterable[str] = FORMATS, lab_name: str = LAB_NAME,
-                  smd_threshold: float | None = None,
+                  smd_threshold: float | None = None, contact: str = LAB_CONTACT,
                   write_charts: bool = False) -> ReportFiles:
     """Write ``report.html`` and/or ``report.pdf`` into ``out_dir``.
 
@@ -128,7 +172,7 @@ def render_report(released: Mapping[str, Any], out_dir: Path, *,
     stay the documented set (report.html, report.pdf and the pipeline's results.json).
     """
     chosen = _check_formats(formats)
-    ctx = _context(released, lab_name, smd_threshold)
+    ctx = _context(released, lab_name, smd_threshold, contact)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -210,9 +210,28 @@ FACTOR_NAMES = {
 LEVEL_NAMES = {"F": "Female", "M": "Male", "EU": "EU"}
 
 
-def level_name(level: object) -> str:
-    """A category level for readers: ``F`` -> ``Female``, ``misc_society`` -> ``Misc society``."""
+def _level_names_by_dimension() -> dict[str, dict[str, str]]:
+    """Reader names of coded levels, per characteristic: the offence groups' names are defined
+    once beside their codes (:data:`jdl.admin.contract.OFFENCE_GROUP_NAMES`)."""
+    from jdl.admin.contract import OFFENCE_GROUP_NAMES
+
+    return {"index_offence_group": dict(OFFENCE_GROUP_NAMES)}
+
+
+#: ``{dimension: {code: name}}`` for characteristics whose codes are not words.
+DIMENSION_LEVEL_NAMES = _level_names_by_dimension()
+
+
+def level_name(level: object, dimension: str | None = None) -> str:
+    """A category level for readers: ``F`` -> ``Female``; with ``dimension`` the
+    characteristic's own names (``misc_society`` of ``index_offence_group`` -> ``Other crimes
+    against society``). Unknown codes are tidied (``some_code`` -> ``Some code``)."""
     text = str(level)
+    named = DIMENSION_LEVEL_NAMES.get(dimension or "", {})
+    if text in named:
+        return named[text]
+    if text.lower() in named:
+        return named[text.lower()]
     return LEVEL_NAMES.get(text, humanise(text))
 
 
@@ -231,5 +250,5 @@ def covariate_name(code: object) -> str:
         if glued or factor == "index_offence_group":
             level = rest.strip("[]_=:. ")
             if level:
-                return f"{name}: {level_name(level)}"
+                return f"{name}: {level_name(level, factor)}"
     return humanise(text)

@@ -7,6 +7,10 @@ that this does not mean the programme fails to affect re-offending
 (``shared/reference/method-notes.md``). It never says a programme "proves" anything or "has no
 effect". The sentences here are built from the released numbers, not copied from the results, so
 the words always agree with the table next to them.
+
+The two groups have one name each everywhere: the :data:`TREATED` (the people the programme
+worked with who were analysed) and the :data:`COMPARISON`. What an inconclusive result means is
+said once per report (:data:`INCONCLUSIVE_MEANING`), not after every measure.
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ from markupsafe import Markup, escape
 
 from jdl.report._values import Released, fmt_number, is_missing, mark
 
-LEAD = "For 100 typical people who received support, compared with 100 similar people who did not"
+#: The one name of each group, in every sentence, table heading and chart of the report.
+TREATED = "participants"
+COMPARISON = "comparison group"
+
+LEAD = f"For 100 typical {TREATED}, compared with 100 similar people in the {COMPARISON}"
+
+#: What an inconclusive result means, said once in the summary and once in the findings.
+INCONCLUSIVE_MEANING = ("there is not enough evidence to say whether the programme changed "
+                        "this measure. This does not mean the programme has no effect")
+
+#: Measures where a higher value is the better outcome (everything else: lower is better).
+HIGHER_IS_BETTER = frozenset({"days_to_first_reoffence", "employment_days_after"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,25 @@ TIME_KEYS = _time_keys()
 #: What a measure counts, for sentences ("the programme may decrease <what> ..."): each reported
 #: outcome's ``noun`` in the registry (:func:`jdl.outcomes.reported_outcomes`).
 _WHAT = _nouns()
+
+
+def better_direction(key: str) -> str:
+    """``"higher"`` or ``"lower"``: which way a measure moves when things go well (fewer
+    re-offences, a longer time to the first one, more days in work)."""
+    return "higher" if key in HIGHER_IS_BETTER else "lower"
+
+
+def better_note(key: str, measure: dict[str, Any]) -> str:
+    """The few words a chart or table carries to say which way is better."""
+    unit = str(measure.get("unit") or "")
+    if better_direction(key) == "higher":
+        return "Longer is better" if key in TIME_KEYS else "More is better"
+    return "Fewer is better" if unit in ("per person", "days") else "Lower is better"
+
+
+def is_better(key: str, difference: float) -> bool:
+    """Whether a difference (participants minus comparison group) is in the better direction."""
+    return difference > 0 if better_direction(key) == "higher" else difference < 0
 
 
 def scale_for(measure: dict[str, Any]) -> Scale:
@@ -138,21 +172,24 @@ def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup
     if key == RATE_KEY or (unit == "proportion" and key not in _WHAT):
         did = ("committed a proven re-offence within one year"
                if key == RATE_KEY else f"were counted under “{label}”")
-        return Markup(f"{LEAD}: {t} of the people who received support {did}, "
-                      f"compared with {c} of the similar people who did not.")
+        return Markup(f"{LEAD}: {t} of the {TREATED} {did}, "
+                      f"compared with {c} of the people in the {COMPARISON}.")
     if unit == "per person":
-        return Markup(f"{LEAD}: those who received support committed {t} proven re-offences "
-                      f"between them within one year, compared with {c} for those who did not.")
+        return Markup(f"{LEAD}: the {TREATED} committed {t} proven re-offences "
+                      f"between them within one year, compared with {c} in the {COMPARISON}.")
     if unit == "days":
-        return Markup(f"Among people who re-offended, those who received support committed their "
+        return Markup(f"Among people who re-offended, the {TREATED} committed their "
                       f"first proven re-offence after {t} days on average, compared with {c} days "
-                      "for similar people who did not receive support.")
-    return Markup(f"{label}: {t} for people who received support, compared with {c} for similar "
-                  "people who did not.")
+                      f"in the {COMPARISON}.")
+    return Markup(f"{label}: {t} for the {TREATED}, compared with {c} for the {COMPARISON}.")
 
 
 def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
-    """What the confidence interval allows us to say, with the lab's significance wording."""
+    """What the confidence interval allows us to say, with the lab's significance wording.
+
+    An inconclusive result is worded as its range only: what "inconclusive" means is said once
+    per report (:data:`INCONCLUSIVE_MEANING`), beside the measures, rather than after each.
+    """
     if not measure.get("reported", True):
         reason = measure.get("reason_not_reported") or "The lab's reporting rules were not met."
         return Markup(f"This measure is not reported. {escape(reason)}")
@@ -180,9 +217,18 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
         body = (f"The estimates suggest the programme may {verb} {what} by between "
                 f"{_amount(a, scale)} and {_amount(b, scale, with_unit=True)}, but under the lab's "
                 "rules this is not treated as a statistically significant result.")
-    outcome = "re-offending" if "offen" in f"{key} {measure.get('label')}" else "this outcome"
-    return Markup(f"{body} There is insufficient evidence to draw a conclusion about this measure. "
-                  f"This does not mean that the programme fails to affect {outcome}.")
+    return Markup(body)
+
+
+def people_needed(power: dict[str, Any] | None, rate: dict[str, Any] | None) -> str | None:
+    """The released number of participants needed to detect the observed fall, worded once
+    (``"4,900"``) for every place that quotes it; ``None`` when there is none to quote or the
+    observed difference is not a fall."""
+    required = (power or {}).get("required_n_for_observed")
+    difference = (rate or {}).get("difference")
+    if is_missing(required) or is_missing(difference) or not difference < 0:
+        return None
+    return f"{math.ceil(required):,}"
 
 
 def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
@@ -236,26 +282,26 @@ def rosenbaum_sentence(rosenbaum: dict[str, Any] | None, significant: bool) -> s
 
 def power_sentences(power: dict[str, Any] | None, rate: dict[str, Any] | None,
                     inconclusive: bool) -> list[str]:
-    """Sample-size advice (JDL practice): what size of effect this analysis could detect."""
+    """Sample-size advice (JDL practice): what size of effect this analysis could detect.
+
+    The number of people needed "to detect a difference of the size observed" is given only when
+    the observed difference is a fall in re-offending: for a rise (or no difference) more people
+    would only show the programme's harm more clearly, so the sentence would mislead.
+    """
     power = power or {}
     out: list[str] = []
     mde, n = power.get("mde"), power.get("treatment_n")
     if not is_missing(mde):
-        group = f"{n:,.0f} people" if not is_missing(n) else "this many people"
+        group = f"{n:,.0f} {TREATED}" if not is_missing(n) else f"this many {TREATED}"
         level, alpha = power.get("power", 0.8), power.get("alpha", 0.05)
-        out.append(f"With {group} in the treatment group, the analysis could reliably detect a "
+        out.append(f"With {group}, the analysis could reliably detect a "
                    f"change in the re-offending rate of about {mde * 100:.0f} people in every 100 "
                    f"or more ({level:.0%} power, {alpha:.0%} significance level). Smaller real "
                    "effects may be missed.")
-    required = power.get("required_n_for_observed")
-    if inconclusive and not is_missing(required):
-        difference = (rate or {}).get("difference")
-        direction = ""
-        if not is_missing(difference) and difference != 0:
-            direction = " (a fall)" if difference < 0 else " (a rise, not a fall)"
-        out.append(f"To tell whether a difference as large as the one observed here{direction} "
-                   f"is real, the analysis would need about {math.ceil(required):,} people in "
-                   "the treatment group.")
+    needed = people_needed(power, rate)
+    if inconclusive and needed is not None:
+        out.append(f"To tell whether a fall as large as the one observed here is real, the "
+                   f"analysis would need about {needed} {TREATED}.")
     elif inconclusive and rate and not rate.get("significant"):
         out.append("A larger group of participants, for example by including people from a "
                    "longer period, would make a clearer answer more likely.")

@@ -196,6 +196,38 @@ def report_pdf(publication_id: str, db: SessionDep, settings: SettingsDep) -> Re
                         filename=f"jdl-report-{pub.id}-{name}.pdf")
 
 
+@lru_cache(maxsize=32)
+def _report_html(results_json: str, published: str, lab_name: str, contact: str,
+                 smd_threshold: float) -> str:
+    """The published report as one accessible HTML page, rendered from the released results
+    the publication keeps (the same renderer and input as its PDF). Cached: the page is public
+    and drawing its charts takes a second."""
+    import json
+
+    from jdl.report import render_html
+
+    released = {**json.loads(results_json), "generated_at": published}
+    return render_html(released, lab_name=lab_name, contact=contact,
+                       smd_threshold=smd_threshold)
+
+
+@router.get("/catalogue/reports/{publication_id}/report.html")
+def report_html(publication_id: str, db: SessionDep, settings: SettingsDep) -> Response:
+    """The full report as a web page beside its PDF (same access as the PDF: public once
+    published). Dated by its publication, as the catalogue lists it."""
+    import json
+
+    from fastapi.responses import HTMLResponse
+
+    pub = _publication(db, publication_id)
+    results = pub.results or {}
+    dated = results.get("generated_at") or pub.published_at.date().isoformat()
+    page = _report_html(json.dumps(results, sort_keys=True), str(dated),
+                        settings.report.lab_name, settings.report.contact,
+                        float(settings.matching.smd_good))
+    return HTMLResponse(page)
+
+
 @router.get("/catalogue/summary")
 def summary_page(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
     stored = current_summary(db, settings, charts=True)
