@@ -128,7 +128,8 @@ def test_the_check_answers_in_plain_english(lab):
     assert "About 60 people would likely be analysed" in page
     fall = round(100 * expected.this.mde_decrease)
     assert f"a fall in re-offending of {fall} in 100 people or more" in page
-    assert "from 42 in 100" in page  # 42.5 to the nearest person
+    assert "from 42.5 in 100" in page  # the published rate, as published
+    assert f"to {round(42.5 - 100 * expected.this.mde_decrease)} in 100 or fewer" in page
     assert "A clear answer is unlikely" in page
     # fewer than 30 re-offenders expected (25.5): the lab's significance rule is explained
     assert "at least 30 of the people analysed re-offended" in page
@@ -149,6 +150,7 @@ def test_the_check_uses_the_organisations_own_rate_and_partners(lab):
     expected = assess_feasibility(1300, 1, 2, base_rate=0.30, analysed_share=0.5)
     assert f"About {expected.this.people_analysed:,} people would likely be analysed" in page
     assert "(the rate you gave)" in page and "from 30 in 100" in page
+    assert "about 38 in 100 re-offend" in page  # both: halfway, not "38.0"
     assert expected.this.verdict == "realistic" and "A clear answer is realistic" in page
 
 

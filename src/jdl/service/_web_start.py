@@ -273,7 +273,7 @@ def _render_form(request: Request, status: int = 200, **context: Any) -> Respons
     rates = base_rates()
     return _page(request, "feasibility.html", _page_user(request), status,
                  fields=feasibility_fields(), settings_labels=SETTINGS_LABELS,
-                 rates={k: round(100 * v, 1) for k, v in rates.items()},
+                 rates={k: _rate_in_100(v) for k, v in rates.items()},
                  **_facts(request), **context)
 
 
@@ -322,7 +322,7 @@ def _assess(request: Request, values: dict[str, int | None], setting: str) -> di
         min_analysed=max(settings.intake.min_cohort_size,
                          settings.inference.min_matched_treated),
         min_reoffenders=settings.inference.min_treated_reoffenders)
-    return {"check": check, "base": _in_100(base), "own_rate": own is not None,
+    return {"check": check, "base": _rate_in_100(base), "own_rate": own is not None,
             "effect": _in_100(check.planning_effect),
             "this": _option_words(check.this, base),
             "options": [_option_words(o, base) for o in check.options],
@@ -331,9 +331,15 @@ def _assess(request: Request, values: dict[str, int | None], setting: str) -> di
 
 
 def _in_100(proportion: float) -> str:
-    """A proportion as "N in 100", to the nearest whole person (one decimal under 10)."""
+    """A change as "N in 100": to the nearest whole person (one decimal under 10)."""
     value = 100 * proportion
     return f"{value:.0f}" if value >= 9.95 else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _rate_in_100(proportion: float) -> str:
+    """A rate as "N in 100" to one decimal, as the lab's published rates are (42.5, 33.6;
+    38, not 38.0)."""
+    return f"{100 * proportion:.1f}".removesuffix(".0")
 
 
 def _option_words(option: Any, base: float) -> dict[str, Any]:
