@@ -211,6 +211,33 @@ def test_the_check_refuses_a_form_without_its_token_and_keeps_nothing(lab):
     assert huge.status_code == 422
 
 
+def test_what_was_typed_is_shown_back_escaped(lab):
+    answer = ask(lab, people_per_year='"><script>x</script>', own_rate="<b>1</b>")
+    assert answer.status_code == 422
+    assert "<script>x" not in answer.text and "<b>1</b>" not in answer.text
+    assert "&lt;script&gt;x" in answer.text or "&#34;&gt;&lt;script" in answer.text
+
+
+def test_the_check_runs_off_the_event_loop_one_at_a_time(lab, monkeypatch):
+    """A check costs tens of milliseconds: it runs in a worker thread under a limiter of
+    one, so anonymous bursts cannot block every other request."""
+    import threading
+
+    from jdl.service import _web_start
+
+    threads = []
+    real = _web_start._assess
+
+    def spy(*args):
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(_web_start, "_assess", spy)
+    assert ask(lab).status_code == 200
+    assert len(threads) == 1 and threads[0].startswith("AnyIO worker thread")
+    assert _web_start._check_limiter().total_tokens == _web_start.CHECKS_AT_ONCE == 1
+
+
 def test_start_pages_are_not_in_the_api_schema(lab):
     paths = lab.client.get("/openapi.json").json()["paths"]
     assert not any(p.startswith(("/start", "/feasibility", "/guidance", "/privacy",

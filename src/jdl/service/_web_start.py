@@ -302,26 +302,53 @@ async def feasibility_answer(request: Request) -> Response:
                     else "#setting-custody"} for name in order if name in field_errors]
         return _render_form(request, 422, form=form, field_errors=field_errors,
                             errors=summary)
-    answer = _assess(request, values, form["setting"])
+    import anyio
+
+    answer = await anyio.to_thread.run_sync(_assess, request, values, form["setting"],
+                                            limiter=_check_limiter())
     return _render_form(request, 200, form=form, answer=answer)
+
+
+#: One check costs tens of milliseconds of CPU (a dozen root searches of the power function;
+#: up to ~0.2 s on a loaded machine): at most this many run at once per process, in a worker
+#: thread, so a burst of anonymous checks never blocks the event loop and takes at most one
+#: core; repeated numbers are answered from a small cache.
+CHECKS_AT_ONCE = 1
+_limiter: Any = None
+
+
+def _check_limiter() -> Any:
+    global _limiter
+    if _limiter is None:
+        import anyio
+
+        _limiter = anyio.CapacityLimiter(CHECKS_AT_ONCE)
+    return _limiter
+
+
+@lru_cache(maxsize=256)
+def _feasibility(people_per_year: int, years: int, organisations: int, base_rate: float,
+                 analysed_share: float, alpha: float, power: float, ratio: float,
+                 min_analysed: int, min_reoffenders: int) -> Any:
+    from jdl.inference import PLANNING_EFFECT, assess_feasibility
+
+    return assess_feasibility(people_per_year, years, organisations, base_rate=base_rate,
+                              analysed_share=analysed_share, planning_effect=PLANNING_EFFECT,
+                              alpha=alpha, power=power, ratio=ratio,
+                              min_analysed=min_analysed, min_reoffenders=min_reoffenders)
 
 
 def _assess(request: Request, values: dict[str, int | None], setting: str) -> dict[str, Any]:
     """The check, and the words and rows the page shows (percentages as "in 100")."""
-    from jdl.inference import PLANNING_EFFECT, assess_feasibility
-
     settings = request.app.state.settings
     own = values.get("own_rate")
     base = own / 100 if own is not None else base_rates()[setting]
-    check = assess_feasibility(
+    check = _feasibility(
         int(values["people_per_year"] or 0), int(values["years"] or 1),
-        int(values["partners"] or 0) + 1, base_rate=base,
-        analysed_share=int(values["analysed_share"] or 60) / 100,
-        planning_effect=PLANNING_EFFECT, alpha=settings.inference.alpha,
-        power=settings.inference.power, ratio=float(settings.matching.ratio),
-        min_analysed=max(settings.intake.min_cohort_size,
-                         settings.inference.min_matched_treated),
-        min_reoffenders=settings.inference.min_treated_reoffenders)
+        int(values["partners"] or 0) + 1, base, int(values["analysed_share"] or 60) / 100,
+        settings.inference.alpha, settings.inference.power, float(settings.matching.ratio),
+        max(settings.intake.min_cohort_size, settings.inference.min_matched_treated),
+        settings.inference.min_treated_reoffenders)
     return {"check": check, "base": _rate_in_100(base), "own_rate": own is not None,
             "effect": _in_100(check.planning_effect),
             "this": _option_words(check.this, base),
