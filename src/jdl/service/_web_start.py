@@ -188,8 +188,12 @@ def base_rates() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Field:
+    """One number the check asks: its question, hint, allowed range and how an error message
+    names it ("Enter how many years of the programme you could send")."""
+
     name: str
     label: str
+    subject: str
     hint: str
     low: int
     high: int
@@ -205,23 +209,26 @@ def feasibility_fields() -> tuple[Field, ...]:
 
     return (
         Field("people_per_year", "How many people does your programme work with in a year?",
+              "how many people your programme works with in a year",
               "An estimate is fine. Count everyone who starts, not only those who finish.",
               1, 100_000),
         Field("years", "How many years of the programme could you send?",
+              "how many years of the programme you could send",
               "The lab analyses people whose release or sentence began long enough ago for "
               "a full year of follow-up.", 1, 30, default="1", example="3"),
         Field("partners", "How many partner organisations could send people with you?",
+              "how many partner organisations could send people with you",
               "Other organisations running a similar programme, who could apply together "
               "with you. Enter 0 if none. We assume each works with about as many people "
               "as you.", 0, 50, default="0", example="2"),
         Field("analysed_share", "What percentage of the people you send do you expect the "
-              "lab to analyse?",
+              "lab to analyse?", "the percentage of people you expect the lab to analyse",
               "Some people cannot be analysed: they are not found in the national records, "
               "had no release or sentence in the period, or have no similar person to "
               f"compare with. If you do not know, leave it at {round(100 * ANALYSED_SHARE)}.",
               10, 100, default=str(round(100 * ANALYSED_SHARE)), unit="%", example="60"),
         Field("own_rate", "If you know it, how many in 100 people like yours re-offend "
-              "within a year? (optional)",
+              "within a year? (optional)", "how many in 100 people re-offend",
               "Leave blank to use the national rate for where people start on your programme.",
               10, 90, required=False, unit="in 100", example="40"),
     )
@@ -232,14 +239,7 @@ _WHOLE = re.compile(r"^\d{1,7}$")
 
 def _number_error(field: Field, raw: str) -> str | None:
     """The GOV.UK error message for one number field, or None."""
-    label = field.label.removesuffix(" (optional)")
-    subject = {
-        "people_per_year": "how many people your programme works with in a year",
-        "years": "how many years of the programme you could send",
-        "partners": "how many partner organisations could send people with you",
-        "analysed_share": "the percentage of people you expect the lab to analyse",
-        "own_rate": "how many in 100 people re-offend",
-    }.get(field.name, label.lower())
+    subject = field.subject
     if not raw:
         return None if not field.required else f"Enter {subject}"
     if not _WHOLE.match(raw.replace(",", "")):
