@@ -66,6 +66,7 @@ def test_from_the_start_page_to_a_feasibility_answer(browser, live_lab, screens,
     expect(page.get_by_text("at least 60 people the lab can analyse")).to_be_visible()
     found["start"] = checked(page, axe)
     screens.take(page, f"start-{width}")
+    expect(page.get_by_role("link", name="Start now")).to_have_attribute("href", "/feasibility")
 
     # the skip link is the first thing a keyboard reaches, and it is shown when focused
     page.keyboard.press("Tab")
