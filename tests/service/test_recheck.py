@@ -426,7 +426,11 @@ def test_anonymous_clients_get_nothing_from_any_private_route(real, evaluated):
               "/catalogue/reports/{publication_id}/report.pdf", "/login", "/healthz",
               "/openapi.json",
               # issue 21: the template and the guidance, read before having an account
-              "/guidance", "/template.csv", "/template.xlsx"}
+              "/guidance", "/template.csv", "/template.xlsx",
+              # the start page, the feasibility check, guidance and footer pages
+              "/start", "/feasibility", "/guidance/data-protection", "/guidance/publication",
+              "/guidance/data-sharing-agreement", "/guidance/data-sharing-agreement.txt",
+              "/accessibility", "/privacy"}
     for forged in (None, "jdl_" + "A" * 43):
         anon = real.web(headers={} if forged is None else {"Authorization": f"Bearer {forged}"})
         for method, path in _routes():

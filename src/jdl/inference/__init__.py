@@ -12,6 +12,8 @@ adjusted_effects, adjusted_difference -> AdjustedEstimate : covariate-adjusted e
     (g-computation on the matched sample with the matching weights, delta-method errors).
 survival_curves : weighted Kaplan-Meier curves of time to first re-offence by group.
 minimum_detectable_effect, required_n, power_two_proportions : small-sample planning.
+assess_feasibility -> Feasibility of FeasibilityOption : the check before any personal data is
+    sent (people analysed, smallest detectable effect, pooled years or partners).
 e_value, rosenbaum_binary, rosenbaum_from_match, specification_spread : sensitivity
     (``LAB_SPECIFICATIONS`` is the analysis every report shows), with typed results
     ``SpecificationEstimate``, ``EValue``, ``HiddenBias``, ``Sensitivity``.
@@ -33,6 +35,13 @@ from jdl.inference._effects import (
 )
 from jdl.inference._errors import InferenceError
 from jdl.inference._estimate import DiffEstimate, weighted_difference
+from jdl.inference._feasibility import (
+    ANALYSED_SHARE,
+    PLANNING_EFFECT,
+    Feasibility,
+    FeasibilityOption,
+    assess_feasibility,
+)
 from jdl.inference._power import (
     PowerResult,
     PowerSummary,
@@ -77,9 +86,11 @@ from jdl.inference._variance import (
 )
 
 __all__ = [
+    "ANALYSED_SHARE",
     "DEFAULT_OUTCOMES",
     "DEFAULT_SCENARIOS",
     "LAB_SPECIFICATIONS",
+    "PLANNING_EFFECT",
     "TARGETS",
     "AIEstimate",
     "AdjustedEstimate",
@@ -87,6 +98,8 @@ __all__ = [
     "DiffEstimate",
     "EValue",
     "EffectsResult",
+    "Feasibility",
+    "FeasibilityOption",
     "HiddenBias",
     "InferenceError",
     "MeasureEffect",
@@ -109,6 +122,7 @@ __all__ = [
     "adjusted_difference",
     "adjusted_effects",
     "age_band",
+    "assess_feasibility",
     "comparison_weights",
     "conclusion_text",
     "e_value",

@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from jdl.service._web_catalogue import router as catalogue
 
     app.include_router(catalogue)  # the public catalogue: no sign-in
+    from jdl.service._web_start import router as start_pages
+
+    app.include_router(start_pages)  # start page, feasibility check, guidance, footer pages
 
     from fastapi.staticfiles import StaticFiles
 
