@@ -398,8 +398,8 @@ class Mailer:
 def outbox_summary(db: Session, recent: int = 10) -> tuple[dict[str, int], list[MailOutbox]]:
     """Rows per state, and the newest not sent (pending, failed or dropped) with their error
     kind: what ``jdl admin mail-outbox`` shows."""
-    counts = dict(db.execute(select(MailOutbox.state, func.count())
-                             .group_by(MailOutbox.state)).tuples().all())
+    counts = {state: int(n) for state, n in db.execute(
+        select(MailOutbox.state, func.count()).group_by(MailOutbox.state)).all()}
     unsent = db.scalars(select(MailOutbox).where(MailOutbox.state != "sent")
                         .order_by(MailOutbox.id.desc()).limit(recent)).all()
     return counts, list(unsent)
