@@ -53,12 +53,13 @@ def password_stamp(password_hash: str) -> str:
     return hashlib.sha256(b"jdl reset stamp\0" + password_hash.encode()).hexdigest()
 
 
-def request_reset(db: Session, settings: Settings, key: bytes, email: str) -> bool:
+def request_reset(db: Session, settings: Settings, key: bytes, email: str) -> int | None:
     """Issue a reset link for the account with ``email`` if there is an active one, and queue
-    its email (caller commits); whether one was issued — never shown to the requester."""
+    its email (caller commits); the account's id if one was issued — never shown to the
+    requester."""
     user = db.scalar(select(User).where(User.email == email))
     if user is None or not user.active:
-        return False
+        return None
     now = utcnow()
     end_resets(db, user.id, "superseded", now)
     nonce = secrets.token_hex(16)
@@ -70,7 +71,7 @@ def request_reset(db: Session, settings: Settings, key: bytes, email: str) -> bo
     db.flush()
     db.add(MailOutbox(event=MailEvent.password_reset.value, user_id=user.id,
                       reset_id=reset.id, state="pending", attempts=0, next_attempt_at=now))
-    return True
+    return user.id
 
 
 def end_resets(db: Session, user_id: int, reason: str, now: datetime | None = None) -> None:

@@ -68,15 +68,14 @@ async def forgot(request: Request, db: SessionDep, settings: SettingsDep) -> Res
                           "15 minutes and try again.")
     limited = limiter.email_blocked(email)
     limiter.fail(_client(request), email)  # every request counts, whatever the answer
-    issued = False if limited else request_reset(db, settings, request.app.state.reset_key,
-                                                 email)
+    issued = None if limited else request_reset(db, settings, request.app.state.reset_key,
+                                                email)
     # the audit entry is written either way, in the same commit as any link: both answers
     # cost the same (the detail is lab-internal and never the address typed)
     record(db, request, "web.password_reset_request",
-           outcome="allowed" if issued else "denied",
+           outcome="allowed" if issued else "denied", user_id=issued,
            detail="link emailed" if issued else
-           ("rate limited for this email" if limited else "no active account"),
-           user_id=None)
+           ("rate limited for this email" if limited else "no active account"))
     return _page(request, "forgot_password.html", None, mail_on=True, sent_to=email,
                  minutes=settings.mail.reset_minutes, form={}, field_errors={})
 
