@@ -295,3 +295,30 @@ def test_notify_writes_nothing_when_email_is_off(lab, synthetic_upload):
                      synthetic_upload["programme"]).json()["id"]
     with lab.sessions() as db:
         assert notify(db, lab.settings, MailEvent.published, db.get(Submission, sid)) == 0
+
+
+def test_the_admin_sees_the_outbox_from_the_command_line(tmp_path, monkeypatch, capsys,
+                                                        synthetic_upload):
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+
+    dead = MailSettings(host="127.0.0.1", port=free_port(), security="none",
+                        timeout_seconds=2)
+    client, lab = mail_lab_at(tmp_path, dead)
+    with client:
+        sid = lab.upload("submitter_a", synthetic_upload["upload"],
+                         synthetic_upload["programme"]).json()["id"]
+        deliver(lab)
+    monkeypatch.setenv("JDL_SERVICE__DATABASE_URL", lab.settings.service.database_url)
+    monkeypatch.setenv("JDL_MAIL__HOST", "127.0.0.1")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(["admin", "mail-outbox"])
+        assert exit_.value.code == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "Email is on." in out and "Outbox: 2 pending, 0 sent, 0 failed, 0 dropped." in out
+    assert f"received (submission {sid})" in out and "ConnectionRefusedError" in out
+    assert "@" not in out  # accounts by number: no address on the screen
