@@ -333,7 +333,7 @@ class Worker:
         self._thread = threading.Thread(target=self.run, name="jdl-worker", daemon=True)
         self.current_job: int | None = None
         # the outbox's emails go from a thread of their own: a long job never holds them up
-        self.mailer = Mailer.for_settings(sessions, settings)
+        self.mailer = Mailer(sessions, settings)
 
     def start(self) -> None:
         self._thread.start()

@@ -48,11 +48,13 @@ from jdl.service._models import (
     LAB_ROLES,
     MailOutbox,
     Organisation,
+    PasswordReset,
     Role,
     Submission,
     User,
     utcnow,
 )
+from jdl.service._password_reset import RESET_PATH, link_token, read_reset_key
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,7 @@ def recipients(db: Session, settings: Settings, event: MailEvent,
     accounts of the acting roles (a reviewer is not asked to review work they submitted or
     ran)."""
     audience = AUDIENCE[event]
-    if audience == ORGANISATION:
+    if not isinstance(audience, frozenset):
         return list(db.scalars(select(User).where(
             User.organisation_id == submission.organisation_id, User.active.is_(True))
             .order_by(User.id)))
@@ -191,7 +193,7 @@ def _still_for(db: Session, settings: Settings, row: MailOutbox, user: User) -> 
     if submission is None:
         return False
     audience = AUDIENCE[event]
-    if audience == ORGANISATION:
+    if not isinstance(audience, frozenset):
         return user.organisation_id == submission.organisation_id
     return (user.organisation.name == settings.service.lab_organisation.strip()
             and user.role in audience and user.role in LAB_ROLES)
@@ -300,10 +302,22 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings,
     return Delivery(**{k: counts[k] for k in ("sent", "retried", "failed", "dropped")})
 
 
+def queue_reset_email(db: Session, reset: PasswordReset) -> None:
+    """Queue a reset link's email (caller commits); its text and link are written when it is
+    sent, so the outbox holds no token."""
+    db.add(MailOutbox(event=MailEvent.password_reset.value, user_id=reset.user_id,
+                      reset_id=reset.id, state="pending", attempts=0,
+                      next_attempt_at=utcnow()))
+
+
+def _reset_url(db: Session, settings: Settings, reset_id: int | None, key: bytes | None,
+               now: datetime) -> str | None:
+    token = link_token(db, reset_id, key, now)
+    return None if token is None else link(settings, f"{RESET_PATH}?token={token}")
+
+
 def _deliver_one(db: Session, settings: Settings, row_id: int, reset_key: bytes | None,
                  now: datetime) -> str:
-    from jdl.service._password_reset import reset_link
-
     row = db.get(MailOutbox, row_id)
     assert row is not None
     user = db.get(User, row.user_id)
@@ -312,7 +326,7 @@ def _deliver_one(db: Session, settings: Settings, row_id: int, reset_key: bytes 
     if user is None or not _still_for(db, settings, row, user):
         reason = "recipient no longer for this email"
     elif row.event == MailEvent.password_reset:
-        reset_url = reset_link(db, settings, row.reset_id, reset_key, now)
+        reset_url = _reset_url(db, settings, row.reset_id, reset_key, now)
         if reset_url is None:
             reason = "reset link no longer valid"
     if reason is not None:
@@ -352,22 +366,10 @@ class Mailer:
     beside the job thread so a long evaluation never holds up a reset link."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 reset_key: bytes | None) -> None:
+                 reset_key: bytes | None = None) -> None:
         self.sessions, self.settings, self.reset_key = sessions, settings, reset_key
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="jdl-mailer", daemon=True)
-
-    @classmethod
-    def for_settings(cls, sessions: sessionmaker[Session], settings: Settings) -> Mailer:
-        """The sender for these settings; reset links' key from the secret key file (read
-        only when email is on)."""
-        key = None
-        if settings.mail.enabled:
-            from jdl.service._password_reset import reset_key
-            from jdl.service._web import secret_key
-
-            key = reset_key(secret_key(settings.service.secret_key_file))
-        return cls(sessions, settings, key)
 
     def start(self) -> None:
         problem = mail_problem(self.settings)
@@ -380,6 +382,8 @@ class Mailer:
     def run(self) -> None:
         while not self._stop.is_set():
             try:
+                if self.reset_key is None:  # the web app creates the file on its first start
+                    self.reset_key = read_reset_key(self.settings.service.secret_key_file)
                 done = deliver_due(self.sessions, self.settings, self.reset_key)
                 if done.sent or done.retried or done.failed or done.dropped:
                     continue  # more may be due

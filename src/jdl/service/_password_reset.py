@@ -25,13 +25,13 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jdl.core.config import Settings
-from jdl.service._mail import MailEvent, link
-from jdl.service._models import MailOutbox, PasswordReset, User, utcnow
+from jdl.service._models import PasswordReset, User, utcnow
 from jdl.service._ratelimit import LoginLimiter, key_hash
 from jdl.service._security import token_digest
 
@@ -53,9 +53,10 @@ def password_stamp(password_hash: str) -> str:
     return hashlib.sha256(b"jdl reset stamp\0" + password_hash.encode()).hexdigest()
 
 
-def request_reset(db: Session, settings: Settings, key: bytes, email: str) -> int | None:
-    """Issue a reset link for the account with ``email`` if there is an active one, and queue
-    its email (caller commits); the account's id if one was issued — never shown to the
+def request_reset(db: Session, settings: Settings, key: bytes,
+                  email: str) -> PasswordReset | None:
+    """Issue a reset link for the account with ``email`` if there is an active one (caller
+    queues its email and commits); the link's row if one was issued — never shown to the
     requester."""
     user = db.scalar(select(User).where(User.email == email))
     if user is None or not user.active:
@@ -69,9 +70,7 @@ def request_reset(db: Session, settings: Settings, key: bytes, email: str) -> in
                           expires_at=now + timedelta(minutes=settings.mail.reset_minutes))
     db.add(reset)
     db.flush()
-    db.add(MailOutbox(event=MailEvent.password_reset.value, user_id=user.id,
-                      reset_id=reset.id, state="pending", attempts=0, next_attempt_at=now))
-    return user.id
+    return reset
 
 
 def end_resets(db: Session, user_id: int, reason: str, now: datetime | None = None) -> None:
@@ -81,7 +80,7 @@ def end_resets(db: Session, user_id: int, reason: str, now: datetime | None = No
                .values(ended_at=now or utcnow(), end_reason=reason))
 
 
-def _usable(db: Session, reset: PasswordReset | None,
+def usable(db: Session, reset: PasswordReset | None,
             now: datetime) -> tuple[PasswordReset, User] | None:
     if reset is None or reset.ended_at is not None or _aware(reset.expires_at) <= now:
         return None
@@ -100,21 +99,28 @@ def valid_reset(db: Session, token: str,
         return None
     reset = db.scalar(select(PasswordReset).where(
         PasswordReset.token_hash == token_digest(token)))
-    return _usable(db, reset, now or utcnow())
+    return usable(db, reset, now or utcnow())
 
 
-def reset_link(db: Session, settings: Settings, reset_id: int | None, key: bytes | None,
+def link_token(db: Session, reset_id: int | None, key: bytes | None,
                now: datetime | None = None) -> str | None:
-    """The link for the worker's email, while it still works (None otherwise)."""
+    """The token for the worker's email, while the link still works (None otherwise)."""
     if reset_id is None or key is None:
         return None
-    found = _usable(db, db.get(PasswordReset, reset_id), now or utcnow())
+    found = usable(db, db.get(PasswordReset, reset_id), now or utcnow())
     if found is None:
         return None
     token = _token(key, found[0].nonce)
     if not hmac.compare_digest(token_digest(token), found[0].token_hash):
         return None  # issued under another key (the secret key file was replaced)
-    return link(settings, f"{RESET_PATH}?token={token}")
+    return token
+
+
+def read_reset_key(secret_key_file: Path) -> bytes | None:
+    """The key, from the secret key file the web app created (None before it exists: no link
+    can have been issued yet)."""
+    path = Path(secret_key_file)
+    return reset_key(path.read_text().strip()) if path.is_file() else None
 
 
 def complete_reset(db: Session, reset: PasswordReset, user: User, new_hash: str) -> int:

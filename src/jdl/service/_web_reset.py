@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from jdl.service._audit import deny, record
 from jdl.service._deps import SessionDep, SettingsDep
+from jdl.service._mail import queue_reset_email
 from jdl.service._password_reset import (
     RESET_PATH,
     ResetLimiter,
@@ -70,10 +71,13 @@ async def forgot(request: Request, db: SessionDep, settings: SettingsDep) -> Res
     limiter.fail(_client(request), email)  # every request counts, whatever the answer
     issued = None if limited else request_reset(db, settings, request.app.state.reset_key,
                                                 email)
+    if issued is not None:
+        queue_reset_email(db, issued)
     # the audit entry is written either way, in the same commit as any link: both answers
     # cost the same (the detail is lab-internal and never the address typed)
     record(db, request, "web.password_reset_request",
-           outcome="allowed" if issued else "denied", user_id=issued,
+           outcome="allowed" if issued else "denied",
+           user_id=issued.user_id if issued else None,
            detail="link emailed" if issued else
            ("rate limited for this email" if limited else "no active account"))
     return _page(request, "forgot_password.html", None, mail_on=True, sent_to=email,
