@@ -64,6 +64,16 @@ class Inbox:
             time.sleep(0.05)
         raise AssertionError(f"expected {count} email(s), got {len(self.messages)}")
 
+    def wait_to(self, address: str, timeout: float = 20) -> EmailMessage:
+        """The newest email to ``address``, waiting for the first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no email to {address}")
+
     def to(self, address: str) -> list[EmailMessage]:
         with self._lock:
             return [m for rcpts, m in self.messages if address in rcpts]

@@ -60,6 +60,8 @@ async def forgot(request: Request, db: SessionDep, settings: SettingsDep) -> Res
         return _page(request, "forgot_password.html", None, 404, mail_on=False,
                      minutes=settings.mail.reset_minutes, form={}, field_errors={})
     local, at, domain = email.partition("@")
+    if not email:
+        return again(422, "Enter your email address.")
     if not (local and at and "." in domain and " " not in email):
         return again(422, EMAIL_FORMAT)
     limiter: ResetLimiter = request.app.state.reset_limiter
