@@ -322,3 +322,28 @@ def test_the_admin_sees_the_outbox_from_the_command_line(tmp_path, monkeypatch, 
     assert "Email is on." in out and "Outbox: 2 pending, 0 sent, 0 failed, 0 dropped." in out
     assert f"received (submission {sid})" in out and "ConnectionRefusedError" in out
     assert "@" not in out  # accounts by number: no address on the screen
+
+
+def test_an_address_no_header_can_hold_is_dropped_not_retried_forever(mail_lab, inbox,
+                                                                     synthetic_upload):
+    lab = mail_lab
+    with lab.sessions() as db:
+        db.get(User, lab.ids["submitter_a2"]).email = "a2@example.org\nBcc: x@evil.example"
+        db.commit()
+    lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
+    done = deliver(lab)
+    assert (done.sent, done.dropped) == (1, 1)
+    assert [r for r, _ in inbox.wait_for(1)] == [["submitter_a@example.org"]]
+
+
+def test_old_rows_are_tidied_away_but_not_pending_ones(mail_lab, synthetic_upload):
+    from jdl.service._mail import tidy
+
+    lab = mail_lab
+    lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
+    deliver(lab)
+    lab.upload("submitter_a", synthetic_upload["upload"], synthetic_upload["programme"])
+    with lab.sessions() as db:
+        assert tidy(db) == 0
+        assert tidy(db, now=utcnow() + timedelta(days=31)) == 2  # the sent pair
+    assert [row.state for row in outbox(lab)] == ["pending", "pending"]

@@ -32,6 +32,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 3600.0
 BATCH = 20  # rows a sender claims per pass
+KEEP_DAYS = 30  # sent, failed and dropped rows, and ended reset links, are deleted after this
+TIDY_EVERY_SECONDS = 3600.0
 
 
 class MailEvent(StrEnum):
@@ -335,8 +338,14 @@ def _deliver_one(db: Session, settings: Settings, row_id: int, reset_key: bytes 
         log.info("email %s not sent: %s", row_id, reason)
         return "dropped"
     assert user is not None
-    message = compose(settings, MailEvent(row.event), user.email,
-                      submission_id=row.submission_id, reset_url=reset_url)
+    try:
+        message = compose(settings, MailEvent(row.event), user.email,
+                          submission_id=row.submission_id, reset_url=reset_url)
+    except ValueError as exc:  # an address or sender no header can hold (a line break)
+        row.state, row.last_error = "dropped", f"not writable: {type(exc).__name__}"
+        db.commit()
+        log.warning("email %s not sent: the address or sender cannot be written", row_id)
+        return "dropped"
     try:
         send(settings.mail, message)
     except (OSError, smtplib.SMTPException) as exc:  # refused, unreachable, timed out, TLS
@@ -361,6 +370,24 @@ def _deliver_one(db: Session, settings: Settings, row_id: int, reset_key: bytes 
     return "sent"
 
 
+def tidy(db: Session, now: datetime | None = None, keep_days: float = KEEP_DAYS) -> int:
+    """Delete outbox rows no longer pending, and reset links ended or expired, older than
+    ``keep_days`` (the audit log keeps what happened); how many rows."""
+    from sqlalchemy import delete, or_
+
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    done = db.execute(delete(MailOutbox).where(MailOutbox.state != "pending",
+                                               MailOutbox.created_at < cutoff))
+    old_links = select(PasswordReset.id).where(
+        or_(PasswordReset.ended_at.is_not(None), PasswordReset.expires_at < cutoff),
+        PasswordReset.created_at < cutoff,
+        PasswordReset.id.not_in(select(MailOutbox.reset_id).where(
+            MailOutbox.reset_id.is_not(None))))
+    links = db.execute(delete(PasswordReset).where(PasswordReset.id.in_(old_links)))
+    db.commit()
+    return int(getattr(done, "rowcount", 0) or 0) + int(getattr(links, "rowcount", 0) or 0)
+
+
 class Mailer:
     """The worker's sending thread: a pass of :func:`deliver_due` every ``mail.poll_seconds``,
     beside the job thread so a long evaluation never holds up a reset link."""
@@ -380,8 +407,13 @@ class Mailer:
             self._thread.start()
 
     def run(self) -> None:
+        tidied = float("-inf")
         while not self._stop.is_set():
             try:
+                if time.monotonic() - tidied > TIDY_EVERY_SECONDS:
+                    tidied = time.monotonic()
+                    with self.sessions() as db:
+                        tidy(db)
                 if self.reset_key is None:  # the web app creates the file on its first start
                     self.reset_key = read_reset_key(self.settings.service.secret_key_file)
                 done = deliver_due(self.sessions, self.settings, self.reset_key)
