@@ -18,6 +18,7 @@ from jdl.core.errors import UsageError
 from jdl.service import create_app
 from jdl.service._jobs import run_once
 from jdl.service._mail import (
+    AUDIENCE,
     WORDS,
     MailEvent,
     compose,
@@ -209,7 +210,7 @@ def _numbers(value):
 def test_every_event_says_only_the_reference_and_a_link(lab, event):
     lab.settings.service.public_url = PUBLIC
     message = compose(lab.settings, event, "someone@example.org", submission_id=4321)
-    assert event in WORDS
+    assert event in WORDS and event in AUDIENCE
     assert digits(message) == {"4321"}
     assert f"{PUBLIC}/submissions/4321" in message.get_content()
 
@@ -347,3 +348,15 @@ def test_old_rows_are_tidied_away_but_not_pending_ones(mail_lab, synthetic_uploa
         assert tidy(db) == 0
         assert tidy(db, now=utcnow() + timedelta(days=31)) == 2  # the sent pair
     assert [row.state for row in outbox(lab)] == ["pending", "pending"]
+
+
+def test_a_bug_in_choosing_recipients_never_stops_the_state_change(mail_lab, monkeypatch,
+                                                                  synthetic_upload, caplog):
+    def broken(*_args, **_kwargs):
+        raise KeyError("no audience")
+
+    monkeypatch.setattr("jdl.service._mail.recipients", broken)
+    response = mail_lab.upload("submitter_a", synthetic_upload["upload"],
+                               synthetic_upload["programme"])
+    assert response.status_code == 201 and response.json()["state"] == "queued"
+    assert outbox(mail_lab) == [] and "no email queued" in caplog.text

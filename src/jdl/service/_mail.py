@@ -41,6 +41,7 @@ from email.utils import formatdate, make_msgid
 from enum import StrEnum
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jdl.core.config import MailSettings, Settings
@@ -157,7 +158,14 @@ def notify(db: Session, settings: Settings, event: MailEvent, submission: Submis
     with the state change); how many. Nothing when email is off."""
     if not settings.mail.enabled:
         return 0
-    users = recipients(db, settings, event, submission)
+    try:
+        users = recipients(db, settings, event, submission)
+    except SQLAlchemyError:
+        raise  # the database is failing: so is the state change, which must know
+    except Exception as exc:  # a bug here must not stop a job or a request: no email instead
+        log.error("no email queued for submission %s (%s): %s", submission.id, event,
+                  type(exc).__name__)
+        return 0
     for user in users:
         db.add(MailOutbox(event=event.value, user_id=user.id, submission_id=submission.id,
                           state="pending", attempts=0, next_attempt_at=utcnow()))
