@@ -334,7 +334,9 @@ def _deliver_one(db: Session, settings: Settings, row_id: int, reset_key: bytes 
     user = db.get(User, row.user_id)
     reason = None
     reset_url = None
-    if user is None or not _still_for(db, settings, row, user):
+    if row.event not in {e.value for e in MailEvent}:
+        reason = "unknown event"  # queued by another version of the service
+    elif user is None or not _still_for(db, settings, row, user):
         reason = "recipient no longer for this email"
     elif row.event == MailEvent.password_reset:
         reset_url = _reset_url(db, settings, row.reset_id, reset_key, now)
