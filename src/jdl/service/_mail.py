@@ -225,7 +225,7 @@ def compose(settings: Settings, event: MailEvent, to: str, *, submission_id: int
     message["From"], message["To"] = mail.sender, to
     if mail.reply_to:
         message["Reply-To"] = mail.reply_to
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=mail.sender.rpartition("@")[2].strip("> ")
                                        or None)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
@@ -234,20 +234,26 @@ def compose(settings: Settings, event: MailEvent, to: str, *, submission_id: int
                              "Replies to this address are not read."))
     if event is MailEvent.password_reset:
         message["Subject"] = "Reset your Justice Data Lab password"
-        message.set_content(
+        _set_text(message, (
             "Someone asked to reset the password of your Justice Data Lab account. To choose "
             f"a new password, open this link within {mail.reset_minutes} minutes:\n\n"
             f"{reset_url}\n\nThe link works once. Choosing a new password signs out every "
             "session of your account.\n\nIf you did not ask for this, you can ignore this "
-            "email: your password has not changed." + footer)
+            "email: your password has not changed." + footer))
         return message
     ref = str(submission_id)
     subject, happened, todo = WORDS[event]
     message["Subject"] = subject.format(ref=ref)
-    message.set_content(
-        f"Hello,\n\n{happened.format(ref=ref)}\n\n{todo}\n\n"
+    _set_text(
+        message, f"Hello,\n\n{happened.format(ref=ref)}\n\n{todo}\n\n"
         f"Submission reference: {ref}\n{link(settings, f'/submissions/{ref}')}" + footer)
     return message
+
+
+def _set_text(message: EmailMessage, text: str) -> None:
+    """Plain text, unencoded when it is ASCII (as it is but for an unusual public address):
+    the link stays one line that any mail client or scanner reads as it is."""
+    message.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
 
 
 # --- sending ----------------------------------------------------------------------------------
