@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The seed of everything random that has no seed of its own: the synthetic records, the
@@ -320,6 +320,38 @@ class ServiceSettings(BaseModel):
     max_connections_per_address: int = Field(default=50, ge=1)
 
 
+class MailSettings(BaseModel):
+    """Email from the service (issue 21; docs/service.md "Email"): notifications of a
+    submission's progress and password-reset links, sent through an SMTP server by the
+    worker from an outbox table. Off (no email at all) until ``host`` is set; links in emails
+    are built from ``service.public_url``, which must then be set too."""
+
+    host: str | None = None  # the SMTP server; None: the service sends no email
+    port: int = Field(default=587, ge=1, le=65535)
+    # "starttls" (port 587), "ssl" (implicit TLS, port 465) or "none" (plain SMTP, only for a
+    # relay on the same host or a test server on loopback)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None  # JDL_MAIL__PASSWORD; never logged
+    sender: str = "Justice Data Lab <no-reply@localhost>"
+    reply_to: str | None = None  # e.g. the lab's support mailbox
+    timeout_seconds: float = Field(default=10, gt=0)
+    # delivery: the worker looks at the outbox this often; a failed send is tried again after
+    # retry_seconds, doubling each time up to an hour, and given up after max_attempts
+    poll_seconds: float = Field(default=2, gt=0)
+    retry_seconds: float = Field(default=60, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    # password reset by email: the link works once, for this long; requests are limited per
+    # email address typed and per client address, within service.login_window_seconds
+    reset_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    reset_max_per_email: int = Field(default=3, ge=1)
+    reset_max_per_address: int = Field(default=10, ge=1)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
 class Settings(BaseSettings):
     """The lab's configuration: one section per stage."""
 
@@ -336,6 +368,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     def analysis(self) -> dict[str, dict[str, Any]]:
         """Every value that decides an evaluation's numbers, as JSON-ready data: the

@@ -201,6 +201,9 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
         submission = _store(db, request, user, upload, info, report, settings.service)
     finally:
         upload.discard()
+    from jdl.service._mail import MailEvent, notify
+
+    notify(db, settings, MailEvent.received, submission)  # committed with the audit entry
     record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
     return submission, report
 
@@ -481,6 +484,9 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
         else:
             submission.embargo_until = embargo
             set_state(db, submission, SubmissionState.approved, user.id)
+        from jdl.service._mail import MailEvent, notify
+
+        notify(db, settings, MailEvent.review_complete, submission)  # same words for both
         db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
     db.refresh(submission)

@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from jdl.service._crypto import ensure_key
 
     ensure_key(settings.service)
+    from jdl.service._mail import check_mail_settings
+
+    check_mail_settings(settings)  # issue 21: email on needs a public address for its links
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from jdl.service._web_admin import router as admin_pages
 
     app.include_router(admin_pages)
+    from jdl.service._web_reset import install as install_password_reset
+
+    install_password_reset(app)  # issue 21: "Forgotten your password?" by emailed link
     from jdl.service._web_catalogue import router as catalogue
 
     app.include_router(catalogue)  # the public catalogue: no sign-in

@@ -26,6 +26,7 @@ from jdl.core.config import Settings
 from jdl.core.errors import JDLError
 from jdl.service._crypto import EncryptedCheckpoints, decrypted, seal_folder
 from jdl.service._guard import differencing_hold
+from jdl.service._mail import Mailer, MailEvent, notify
 from jdl.service._models import (
     AuditEntry,
     Job,
@@ -303,6 +304,7 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
         submission = db.get(Submission, job.submission_id)
         if state is JobState.failed:
             set_state(db, submission, SubmissionState.failed)
+            notify(db, settings, MailEvent.needs_attention, submission)
         else:
             # the guard's finding is lab-internal: the organisation sees the same state and
             # wording whatever it is (a "held" state told it whether a person it added has a
@@ -311,6 +313,7 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
             # person it added or removed was counted
             submission.hold_reason = differencing_hold(db, settings, submission, job)
             set_state(db, submission, SubmissionState.awaiting_review)
+            notify(db, settings, MailEvent.ready_for_review, submission)
         db.commit()
     return state
 
@@ -329,9 +332,12 @@ class Worker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="jdl-worker", daemon=True)
         self.current_job: int | None = None
+        # the outbox's emails go from a thread of their own: a long job never holds them up
+        self.mailer = Mailer(sessions, settings)
 
     def start(self) -> None:
         self._thread.start()
+        self.mailer.start()
 
     def run(self) -> None:
         last_purge = 0.0
@@ -375,6 +381,7 @@ class Worker:
         not get there within ``timeout`` seconds, its plaintext working files are deleted and
         it is queued again from here; the caller then exits (the thread is a daemon)."""
         self._stop.set()
+        self.mailer.stop(timeout)
         if self._thread.is_alive():
             self._thread.join(timeout)
         job_id = self.current_job

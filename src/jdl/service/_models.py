@@ -238,3 +238,47 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[float] = mapped_column(Float, index=True)  # Unix time
+
+
+class MailOutbox(Base):
+    """An email waiting to be sent, or sent (issue 21; ``_mail.py``). A row holds what the
+    email is about — the event, the recipient's account, the submission or reset it concerns —
+    never its text or address: the worker writes the email when it sends it, from the account
+    and the event, so the table holds no address, no link and no reset token."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"),
+                                                      nullable=True)
+    reset_id: Mapped[int | None] = mapped_column(ForeignKey("password_resets.id"),
+                                                 nullable=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)  # pending / sent / failed / dropped
+    attempts: Mapped[int] = mapped_column(default=0)
+    # when it may next be tried (a sender claims a row by moving this forward)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # kind, no secret
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class PasswordReset(Base):
+    """A password-reset link sent by email. The token is derived from ``nonce`` with a key
+    kept outside the database, and only its SHA-256 is stored: the database alone gives no
+    usable link. It works once, until ``expires_at``, only while the account's password is the
+    one it was issued under (``password_stamp``) and until a newer link is issued."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # a digest of the password hash when issued: any change of password ends the link
+    password_stamp: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -98,6 +98,9 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
     submission.publication_id, submission.published_at = publication_id, report.published_at
     submission.state, submission.updated_at = SubmissionState.published.value, utcnow()
     db.add(SubmissionEvent(submission_id=submission.id, state=SubmissionState.published.value))
+    from jdl.service._mail import MailEvent, notify
+
+    notify(db, settings, MailEvent.published, submission)
     db.add(AuditEntry(action="submission.publish", outcome="allowed",
                       submission_id=submission.id,
                       detail=f"catalogue publication {publication_id}"))

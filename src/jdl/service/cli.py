@@ -160,6 +160,31 @@ def publish_due_command() -> None:
                + (f": submission(s) {', '.join(map(str, published))}." if published else "."))
 
 
+@admin_app.command("mail-outbox")
+def mail_outbox() -> None:
+    """Show the email outbox: how many emails are sent, waiting, given up or dropped, and the
+    newest not sent with why (the error's kind; no address or text is stored)."""
+    from jdl.core.config import get_settings
+    from jdl.service._mail import outbox_summary
+
+    settings = get_settings()
+    with _sessions()() as db:
+        counts, unsent = outbox_summary(db)
+    state = "on" if settings.mail.enabled else "off (JDL_MAIL__HOST is not set)"
+    typer.echo(f"Email is {state}.")
+    order = ("pending", "sent", "failed", "dropped")
+    typer.echo("Outbox: " + (", ".join(f"{counts.get(s, 0)} {s}" for s in order)
+                             if counts else "empty") + ".")
+    for row in unsent:
+        about = (f"submission {row.submission_id}" if row.submission_id is not None
+                 else "password reset")
+        typer.echo(f"  #{row.id} {row.event} ({about}) to account {row.user_id}: {row.state}, "
+                   f"{row.attempts} attempt(s)"
+                   + (f", next {row.next_attempt_at:%Y-%m-%d %H:%M} UTC"
+                      if row.state == "pending" else "")
+                   + (f"; {row.last_error}" if row.last_error else ""))
+
+
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on.")] = None,
