@@ -1,5 +1,6 @@
 """The server-rendered web UI: sign in, choose a password, upload with immediate feedback,
-follow a submission, approve (reviewers), download the approved report.
+follow a submission, review it (lab: ``_web_review.py`` — approve, send back, decline),
+withdraw it (the organisation), download the approved report.
 
 Sessions are server-side records (``user_sessions``) whose random key travels in a signed
 cookie (Starlette's SessionMiddleware; key from a file outside the database), HttpOnly,
@@ -432,18 +433,24 @@ def _submission_view(request: Request, db: SessionDep, settings: Settings, user:
     can_approve = (user.effective_role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
     diagnostics = None
-    if user.is_lab and submission.state in ("held", "awaiting_review", "approved", "published"):
+    if user.is_lab and submission.latest_done_job is not None and submission.state in (
+            "held", "awaiting_review", "approved", "published", "sent_back", "declined",
+            "failed"):
         try:
             diagnostics = get_diagnostics(submission_id, request, db, settings, user)
         except HTTPException:
             diagnostics = None
     context.setdefault("form", {})
     context.setdefault("field_errors", {})
+    from jdl.service._web_review import page_context, state_words
+
+    review = page_context(db, settings, user, submission, diagnostics, involved)
     return _page(request, "submission.html", user, status, s=submission,
+                 state_text=state_words(submission.state), **review,
                  job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
                  diagnostics=diagnostics,
                  can_rerun=user.effective_role == Role.analyst and submission.purged_at is None
-                 and submission.state in ("held", "awaiting_review", "failed"),
+                 and submission.state in ("held", "awaiting_review", "failed", "sent_back"),
                  can_release=user.effective_role == Role.analyst and submission.state == "held",
                  can_move_date=user.effective_role in (Role.reviewer, Role.admin)
                  and submission.state == "approved",
@@ -522,7 +529,8 @@ def _progress(submission: Submission) -> dict[str, Any] | None:
     stage = submission.jobs[-1].stage
     done = STAGES.index(stage) if stage in STAGES else 0
     return {"stage": stage, "step": done + 1 if stage else 0, "of": len(STAGES),
-            "label": STAGE_LABELS.get(stage or "", "waiting for a worker")}
+            "label": STAGE_LABELS.get(stage or "", "waiting for a worker"),
+            "state": submission.state}
 
 
 STAGE_LABELS = {
@@ -711,9 +719,11 @@ def _include_portal_pages() -> None:
     """The portal's help (template, guidance) and problem-row downloads, on this router."""
     from jdl.service._web_feedback import router as feedback
     from jdl.service._web_help import router as help_pages
+    from jdl.service._web_review import router as review_pages
 
     router.include_router(help_pages)
     router.include_router(feedback)
+    router.include_router(review_pages)
 
 
 _include_portal_pages()
