@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -110,7 +111,7 @@ def withdraw(db: Session, submission: Submission, user_id: int) -> int:
     output is deleted with the rest) or finds the job cancelled and discards it; returns how
     many jobs were cancelled."""
     move(db, submission, SubmissionState.withdrawn, user_id)
-    cancelled = db.execute(
+    cancelled: Any = db.execute(
         update(Job).where(Job.submission_id == submission.id,
                           Job.state.in_((JobState.queued.value, JobState.running.value)))
         .values(state=JobState.cancelled.value,

@@ -134,7 +134,12 @@ class ReasonIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field("", max_length=20_000)
+    # required in practice (an empty or blank reason is a 422 naming it), but optional in the
+    # schema so that a wrong role or another organisation's number is answered 403/404 before
+    # the body is judged, as on every other route
+    reason: str = Field("", max_length=20_000, description=(
+        "Required: what the organisation should know, at most 2,000 characters after control "
+        "characters are removed; shown to the organisation as written."))
 
 
 class PublicationDateIn(BaseModel):

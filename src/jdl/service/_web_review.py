@@ -223,7 +223,8 @@ def _direction(value: Any) -> int:
 
 def _significant(row: dict[str, Any]) -> bool | None:
     low, high = row.get("ci_low"), row.get("ci_high")
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (low, high)):
+    if not (isinstance(low, int | float) and isinstance(high, int | float)
+            and math.isfinite(low) and math.isfinite(high)):
         return None
     return bool(low > 0 or high < 0)
 
@@ -258,11 +259,16 @@ def sensitivity_rows(diagnostics: dict[str, Any]) -> dict[str, Any]:
             "treatment_n": spec.get("treatment_n"), "comparison_n": spec.get("comparison_n"),
             "significant": sig,
             "sign_changed": head_dir != 0 and direction != 0 and direction != head_dir,
+            "same_direction": head_dir != 0 and direction == head_dir,
             "significance_changed": (sig is not None and head_sig is not None
                                      and sig != head_sig),
         })
+    values = [spec.get("difference") for spec in specs
+              if isinstance(spec.get("difference"), int | float)
+              and math.isfinite(spec["difference"])]
     return {"rows": rows, "unit": unit, "headline_text": text(headline.get("difference")),
-            "headline_has_direction": head_dir != 0, "present": bool(specs)}
+            "headline_has_direction": head_dir != 0, "present": bool(specs),
+            "range_text": (f"{text(min(values))} to {text(max(values))}" if values else None)}
 
 
 def disclosure_summary(released: dict[str, Any] | None,
