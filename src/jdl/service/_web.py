@@ -34,9 +34,12 @@ from jdl.service._api_submissions import (
     approve,
     change_publication_date,
     check_upload_allowed,
+    decline,
     get_diagnostics,
     release_hold,
     rerun,
+    send_back,
+    withdraw,
 )
 from jdl.service._audit import deny, record, refused_upload
 from jdl.service._deps import (
@@ -51,7 +54,7 @@ from jdl.service._models import Role, Submission, User, utcnow
 from jdl.service._passwords import MIN_LENGTH, password_problems
 from jdl.service._publication import default_embargo
 from jdl.service._ratelimit import LoginLimiter
-from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
+from jdl.service._schemas import ApproveIn, PublicationDateIn, ReasonIn, RerunIn
 from jdl.service._security import (
     hash_password_off_loop,
     new_token,
@@ -699,6 +702,36 @@ async def publication_date_page(submission_id: SubmissionId, request: Request,
         change_publication_date(submission_id, PublicationDateIn(
             embargo_until=form.get("embargo_until") or None), request, db, user)),
         field="new_embargo")
+
+
+@router.post("/submissions/{submission_id}/send-back")
+async def send_back_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                         settings: SettingsDep, user: PageUserDep) -> Response:
+    """Send back with a reason (``_web_review.py`` draws the form)."""
+    return await _lab_action(request, db, settings, user, submission_id, lambda user, form: (
+        send_back(submission_id, request, db, user,
+                  ReasonIn(reason=str(form.get("reason", ""))[:20_000]))),
+        field="send_back_reason")
+
+
+@router.post("/submissions/{submission_id}/decline")
+async def decline_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                       settings: SettingsDep, user: PageUserDep) -> Response:
+    """Decline with a reason (``_web_review.py`` draws the form)."""
+    return await _lab_action(request, db, settings, user, submission_id, lambda user, form: (
+        decline(submission_id, request, db, user,
+                ReasonIn(reason=str(form.get("reason", ""))[:20_000]))),
+        field="decline_reason")
+
+
+@router.post("/submissions/{submission_id}/withdraw")
+async def withdraw_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                        settings: SettingsDep, user: PageUserDep) -> Response:
+    """The organisation confirms its withdrawal (the confirmation page is ``GET``, in
+    ``_web_review.py``)."""
+    return await _lab_action(request, db, settings, user, submission_id,
+                             lambda user, _form: withdraw(submission_id, request, db,
+                                                          settings, user))
 
 
 @router.get("/submissions/{submission_id}/report.pdf")

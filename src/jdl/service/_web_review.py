@@ -8,8 +8,9 @@ list is empty. A reviewer approves, sends the request back with a reason or decl
 a reason; an analyst may send back. The organisation reads the reason, and may withdraw its
 request before publication after a confirmation page.
 
-The actions are the API's (``_api_submissions.send_back``, ``decline``, ``withdraw``), so the
-role, isolation and state rules are the same on both.
+The actions are the API's (``_api_submissions.send_back``, ``decline``, ``withdraw``), posted
+through ``_web._lab_action`` (the forms' routes live in ``_web``, which includes this module's
+router), so the role, isolation and state rules are the same on both.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi.responses import FileResponse, Response
 
 from jdl.core.config import Settings
 from jdl.service._api_submissions import SubmissionId
-from jdl.service._deps import PageUserDep, SessionDep, SettingsDep
+from jdl.service._deps import PageRefused, PageUserDep, SessionDep, SettingsDep
 from jdl.service._models import Role, Submission, SubmissionState, User
 from jdl.service._storage import job_dir
 
@@ -48,10 +49,10 @@ def _api() -> Any:
     return _api_submissions
 
 
-def _web() -> Any:
-    from jdl.service import _web
-
-    return _web
+def _refused(user: User, exc: HTTPException) -> PageRefused:
+    """The API's refusal (403/404/409) as the error page (``_web._refused``'s twin: this
+    module is included by ``_web`` and must not import it)."""
+    return PageRefused(exc.status_code, exc.detail, user)
 
 
 @router.get("/submissions/{submission_id}/report.html")
@@ -63,58 +64,29 @@ def report_html(submission_id: SubmissionId, request: Request, db: SessionDep,
         path = _api()._released_file(request, db, settings, user, submission_id,
                                      "report.html", "report.view")
     except HTTPException as exc:
-        raise _web()._refused(user, exc) from None
+        raise _refused(user, exc) from None
     return FileResponse(path, media_type="text/html; charset=utf-8", headers={
         "Content-Security-Policy": REPORT_CSP, "X-Frame-Options": "SAMEORIGIN",
         "Content-Disposition": f'inline; filename="jdl-report-{submission_id}.html"'})
-
-
-@router.post("/submissions/{submission_id}/send-back")
-async def send_back_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                         settings: SettingsDep, user: PageUserDep) -> Response:
-    from jdl.service._schemas import ReasonIn
-
-    return await _web()._lab_action(
-        request, db, settings, user, submission_id,
-        lambda user, form: _api().send_back(submission_id, request, db, user, ReasonIn(
-            reason=str(form.get("reason", ""))[:20_000])), field="send_back_reason")
-
-
-@router.post("/submissions/{submission_id}/decline")
-async def decline_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                       settings: SettingsDep, user: PageUserDep) -> Response:
-    from jdl.service._schemas import ReasonIn
-
-    return await _web()._lab_action(
-        request, db, settings, user, submission_id,
-        lambda user, form: _api().decline(submission_id, request, db, user, ReasonIn(
-            reason=str(form.get("reason", ""))[:20_000])), field="decline_reason")
 
 
 @router.get("/submissions/{submission_id}/withdraw")
 def withdraw_confirm(submission_id: SubmissionId, request: Request, db: SessionDep,
                      user: PageUserDep) -> Response:
     """The confirmation step: what withdrawing does, and the button that does it."""
-    web = _web()
+    from jdl.service._web_render import _page
+
+    api = _api()
     try:
-        _api()._require_role(db, request, user, {Role.submitter}, "submission.withdraw",
-                             submission_id)
+        api._require_role(db, request, user, {Role.submitter}, "submission.withdraw",
+                          submission_id)
+        submission = api._visible(db, request, user, submission_id, "submission.withdraw")
     except HTTPException as exc:
-        raise web._refused(user, exc) from None
-    submission = web._viewed(request, db, user, submission_id)
+        raise _refused(user, exc) from None
     if not can_withdraw(user, submission):
-        raise web._refused(user, HTTPException(409, "This request can no longer be "
-                                                    "withdrawn: it is "
-                                                    f"{state_words(submission.state)}."))
-    return web._page(request, "withdraw.html", user, s=submission)
-
-
-@router.post("/submissions/{submission_id}/withdraw")
-async def withdraw_page(submission_id: SubmissionId, request: Request, db: SessionDep,
-                        settings: SettingsDep, user: PageUserDep) -> Response:
-    return await _web()._lab_action(
-        request, db, settings, user, submission_id,
-        lambda user, _form: _api().withdraw(submission_id, request, db, settings, user))
+        raise _refused(user, HTTPException(409, "This request can no longer be withdrawn: "
+                                                f"it is {state_words(submission.state)}."))
+    return _page(request, "withdraw.html", user, s=submission)
 
 
 # --- what the submission page shows -------------------------------------------------------
