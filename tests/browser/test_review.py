@@ -111,7 +111,8 @@ def test_reviewer_reads_the_draft_and_sends_it_back_and_the_organisation_withdra
 
     # a send-back without a reason is answered beside the field
     review.get_by_role("button", name="Send back with this reason").click()
-    expect(review.get_by_role("alert")).to_contain_text("Enter the reason")
+    expect(review.get_by_role("alert")).to_contain_text(
+        "Enter the reason for sending the request back.")
     expect(review.get_by_label("Reason for sending back")).to_be_visible()
     check(review, screens, "reviewer-reason-missing")
     review.get_by_label("Reason for sending back").fill(REASON)

@@ -215,8 +215,10 @@ def test_the_reviewer_sends_back_with_a_reason_the_organisation_reads(lab, synth
 
 
 @pytest.mark.parametrize("reason, message", [
-    ("", "Enter the reason"), ("   \n\t ", "Enter the reason"),
-    ("x" * 2001, "Shorten the reason to 2,000 characters or fewer (it has 2,001)")])
+    ("", "Enter the reason for declining."), ("   \n\t ", "Enter the reason for declining."),
+    ("\u202e\u0000", "Enter the reason for declining."),
+    ("x" * 2001, "Shorten the reason for declining to 2,000 characters or fewer (it has "
+                 "2,001)")])
 def test_a_missing_or_too_long_reason_is_answered_beside_the_field(lab, synthetic_upload,
                                                                    reason, message):
     sid = _uploaded(lab, synthetic_upload)

@@ -61,14 +61,14 @@ class ReasonProblem(ValueError):
         self.message = message
 
 
-def clean_reason(text: object, what: str = "the reason") -> str:
+def clean_reason(text: object, what: str = "a reason") -> str:
     """The reason as it is stored: trimmed, line breaks kept, other control and format
     characters (which could hide text or reorder it on screen) removed."""
     raw = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
     kept = "".join(ch for ch in raw if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     cleaned = "\n".join(line.rstrip() for line in kept.strip().split("\n"))
     if not cleaned:
-        raise ReasonProblem(f"Enter {what}: the organisation reads it.")
+        raise ReasonProblem(f"Enter {what}.")
     if len(cleaned) > MAX_REASON:
         raise ReasonProblem(f"Shorten {what} to {MAX_REASON:,} characters or fewer "
                             f"(it has {len(cleaned):,}).")
@@ -94,14 +94,16 @@ _PAST = {SubmissionState.sent_back: "sent back", SubmissionState.declined: "decl
 
 def send_back(db: Session, submission: Submission, user_id: int, reason: str) -> None:
     """The lab asks the organisation to correct something, saying what (caller commits)."""
-    move(db, submission, SubmissionState.sent_back, user_id, clean_reason(reason))
+    move(db, submission, SubmissionState.sent_back, user_id,
+         clean_reason(reason, "the reason for sending the request back"))
 
 
 def decline(db: Session, submission: Submission, user_id: int, reason: str) -> None:
     """A reviewer declines the request with a reason: no report is released (caller
     commits). Any awaiting answer may be declined, a report or a run below the lab's
     minimum; so may a held, failed or sent-back request."""
-    move(db, submission, SubmissionState.declined, user_id, clean_reason(reason))
+    move(db, submission, SubmissionState.declined, user_id,
+         clean_reason(reason, "the reason for declining"))
 
 
 def withdraw(db: Session, submission: Submission, user_id: int) -> int:
