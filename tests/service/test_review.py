@@ -541,3 +541,45 @@ def test_the_status_says_running_while_the_evaluation_runs(lab, synthetic_upload
     fragment = lab.client.get(f"/submissions/{sid}/progress").text
     assert 'id="status-tag">running<' in fragment
     assert 'id="status-tag">running<' in lab.client.get(f"/submissions/{sid}").text
+
+
+# --- PostgreSQL: the row locks between withdrawal and publication ------------------------------
+
+@pytest.mark.xdist_group("postgres")
+def test_withdrawal_and_publication_on_postgres(tmp_path, synthetic_upload):
+    """On the deployment database the withdrawal locks the submission's row and publication
+    re-reads it under its lock: a request withdrawn after the day's list was read is not
+    published, the migrations' new column holds the reason, and an approved one withdrawn
+    before its date never reaches the catalogue."""
+    from jdl.service import _publication
+    from tests.service.conftest import Lab, make_settings, start_lab
+    from tests.service.postgres import postgres_server
+
+    with postgres_server() as url:
+        settings = make_settings(tmp_path)
+        settings.service.database_url = url
+        client, tokens, ids = start_lab(settings)
+        with client:
+            lab = Lab(client, tokens, ids)
+            sent, approved = _uploaded(lab, synthetic_upload), _uploaded(lab, synthetic_upload)
+            put_in_state(lab, sent, "awaiting_review")
+            answer = lab.client.post(f"/api/submissions/{sent}/send-back",
+                                     headers=lab.auth("analyst"), json={"reason": REASON})
+            assert answer.status_code == 200 and answer.json()["events"][-1]["reason"] == REASON
+            put_in_state(lab, approved, "approved", embargo_until=utcnow().date())
+            real_folder = _publication._released_folder
+
+            def withdrawn_meanwhile(db, settings, submission):
+                answer = lab.client.post(f"/api/submissions/{approved}/withdraw",
+                                         headers=lab.auth("submitter_a"))
+                assert answer.status_code == 200, answer.text
+                return Path(".")
+
+            _publication._released_folder = withdrawn_meanwhile
+            try:
+                assert _publication.publish_due(lab.sessions, lab.settings) == []
+            finally:
+                _publication._released_folder = real_folder
+            with lab.sessions() as db:
+                assert db.get(Submission, approved).state == "withdrawn"
+                assert db.get(Submission, approved).publication_id is None
