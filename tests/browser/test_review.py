@@ -64,6 +64,15 @@ def check(page: Any, screens: Screens, what: str) -> None:
     assert problems == [], f"{what}: {problems}"
 
 
+def submit(page: Any, button: str) -> None:
+    """Press a form's button and wait for the answer page (the review page reads sealed
+    results and draws long tables: on a loaded machine it can take several seconds)."""
+    control = page.get_by_role("button", name=button)
+    control.scroll_into_view_if_needed()
+    with page.expect_navigation(timeout=60_000):
+        control.click()
+
+
 def _wait_for(lab: LiveLab, sid: int, states: tuple[str, ...], timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,15 +119,15 @@ def test_reviewer_reads_the_draft_and_sends_it_back_and_the_organisation_withdra
     check(review, screens, "reviewer-draft")
 
     # a send-back without a reason is answered beside the field
-    review.get_by_role("button", name="Send back with this reason").click()
+    submit(review, "Send back with this reason")
     expect(review.get_by_role("alert")).to_contain_text(
         "Enter the reason for sending the request back.")
     expect(review.get_by_label("Reason for sending back")).to_be_visible()
     check(review, screens, "reviewer-reason-missing")
     review.get_by_label("Reason for sending back").fill(REASON)
-    review.get_by_role("button", name="Send back with this reason").click()
+    submit(review, "Send back with this reason")
     expect(review.get_by_role("heading", name="Sent back to the organisation")).to_be_visible()
-    expect(review.locator("#status-tag")).to_have_text("sent back to you")
+    expect(review.locator("#status-tag")).to_have_text("sent back")
     check(review, screens, "reviewer-sent-back")
     lab_context.close()
 
@@ -130,12 +139,13 @@ def test_reviewer_reads_the_draft_and_sends_it_back_and_the_organisation_withdra
     expect(page.get_by_role("heading", name="The lab has sent this request back to you")
            ).to_be_visible()
     expect(page.locator("blockquote.reason")).to_have_text(REASON)
+    expect(page.locator("#status-tag")).to_have_text("sent back to you")
     expect(page.locator("#draft-report")).to_have_count(0)  # never the draft
     check(page, screens, "organisation-sent-back")
     page.get_by_role("link", name="Withdraw this request").click()
     expect(page.get_by_role("heading", name=f"Withdraw submission {sid}?")).to_be_visible()
     check(page, screens, "organisation-withdraw-confirm")
-    page.get_by_role("button", name="Yes, withdraw this request").click()
+    submit(page, "Yes, withdraw this request")
     expect(page.locator("#withdrawn")).to_contain_text("This request was withdrawn")
     expect(page.get_by_role("link", name="Withdraw this request")).to_have_count(0)
     check(page, screens, "organisation-withdrawn")
@@ -176,7 +186,7 @@ def test_reviewer_declines_with_a_reason_the_organisation_reads(browser, live_la
     review.get_by_label("Reason for declining").fill(
         "The programme started after the latest data the lab holds: no one has a year of "
         "follow-up yet. Ask again in 2027.")
-    review.get_by_role("button", name="Decline with this reason").click()
+    submit(review, "Decline with this reason")
     expect(review.get_by_role("heading", name="Declined", exact=True)).to_be_visible()
     check(review, screens, "reviewer-declined")
     desk.close()

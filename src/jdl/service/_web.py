@@ -449,7 +449,7 @@ def _submission_view(request: Request, db: SessionDep, settings: Settings, user:
 
     review = page_context(db, settings, user, submission, diagnostics, involved)
     return _page(request, "submission.html", user, status, s=submission,
-                 state_text=state_words(submission.state), **review,
+                 state_text=state_words(submission.state, user.is_lab), **review,
                  job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
                  diagnostics=diagnostics,
                  can_rerun=user.effective_role == Role.analyst and submission.purged_at is None

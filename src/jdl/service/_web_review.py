@@ -91,11 +91,13 @@ def withdraw_confirm(submission_id: SubmissionId, request: Request, db: SessionD
 
 # --- what the submission page shows -------------------------------------------------------
 
-STATE_WORDS = {"awaiting_review": "awaiting review", "sent_back": "sent back to you",
-               "not_answerable": "could not be answered"}
+STATE_WORDS = {"awaiting_review": "awaiting review", "not_answerable": "could not be answered"}
 
 
-def state_words(state: str) -> str:
+def state_words(state: str, lab: bool = True) -> str:
+    """A state in words; the organisation reads "sent back to you"."""
+    if state == SubmissionState.sent_back and not lab:
+        return "sent back to you"
     return STATE_WORDS.get(state, state.replace("_", " "))
 
 
