@@ -81,7 +81,11 @@ def evaluated_api_schema(api_lab, synthetic_upload) -> Any:
 # Requests the schema cannot fully describe: the uploaded file and the programme JSON are
 # checked by intake, a re-run's settings by the lab's settings model; a schema-valid request may
 # rightly be refused with the documented 422 there.
-CHECKED_BEYOND_SCHEMA = {"POST /api/submissions", "POST /api/submissions/{submission_id}/rerun"}
+# So is a send-back's or decline's reason: required, with visible text once control characters
+# are removed (issue 21).
+CHECKED_BEYOND_SCHEMA = {"POST /api/submissions", "POST /api/submissions/{submission_id}/rerun",
+                         "POST /api/submissions/{submission_id}/send-back",
+                         "POST /api/submissions/{submission_id}/decline"}
 
 
 def _operations(schema) -> list[Any]:

@@ -38,6 +38,7 @@ from jdl.service._schemas import (
     ApproveIn,
     ErrorOut,
     PublicationDateIn,
+    ReasonIn,
     RequestErrorOut,
     RerunIn,
     SubmissionOut,
@@ -360,7 +361,7 @@ def get_report(submission_id: SubmissionId, request: Request, db: SessionDep, se
 
 
 DIAGNOSTIC_KEYS = ("counts", "exclusions", "attrition", "balance", "matching",
-                   "selective_sample", "warnings")
+                   "selective_sample", "warnings", "measures", "sensitivity")
 
 
 @router.get("/{submission_id}/diagnostics",
@@ -397,7 +398,7 @@ def rerun(submission_id: SubmissionId, body: RerunIn, request: Request, db: Sess
     _require_role(db, request, user, {Role.analyst}, "submission.rerun", submission_id)
     submission = _visible(db, request, user, submission_id, "submission.rerun")
     if submission.state not in (SubmissionState.awaiting_review, SubmissionState.failed,
-                                SubmissionState.held):
+                                SubmissionState.held, SubmissionState.sent_back):
         raise HTTPException(409, f"A {submission.state.replace('_', ' ')} submission cannot "
                                  "be re-run.")
     if submission.purged_at is not None:
@@ -477,7 +478,7 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
                  submission_id=submission_id, detail="differencing guard")
             # only lab reviewers reach this line; the organisation still sees "awaiting review"
             raise HTTPException(409, f"Not approved: {reason} Ask the organisation to combine "
-                                     "its submissions, or refuse this one.")
+                                     "its submissions, or decline this one.")
         submission.approved_by = user.id
         if submission.awaits_decline:  # the answer is "could not be answered": no report
             set_state(db, submission, SubmissionState.not_answerable, user.id)
@@ -489,6 +490,89 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
         notify(db, settings, MailEvent.review_complete, submission)  # same words for both
         db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
+    db.refresh(submission)
+    return submission
+
+
+def _review_answer(submission_id: int, body: ReasonIn | None, request: Request,
+                   db: SessionDep, user: User, roles: set[Role], action: str,
+                   change: Callable[[Any, Submission, int, str], None]) -> Any:
+    """Send back or decline: role, then visibility (another organisation's: 404), then the
+    state and the reason; the reason goes on the submission's history, the audit log says
+    only how long it was."""
+    from jdl.service._review import ReasonProblem, ReviewConflict
+
+    _require_role(db, request, user, roles, action, submission_id)
+    submission = _visible(db, request, user, submission_id, action)
+    try:
+        change(db, submission, user.id, body.reason if body is not None else "")
+    except ReviewConflict as exc:
+        db.rollback()
+        raise HTTPException(409, exc.message) from None
+    except ReasonProblem as exc:
+        db.rollback()
+        raise HTTPException(422, exc.message) from None
+    db.commit()
+    db.refresh(submission)
+    record(db, request, action, user_id=user.id, submission_id=submission_id,
+           detail=f"reason of {len(submission.review_reason or '')} characters, shown to the "
+                  "organisation")
+    return submission
+
+
+@router.post("/{submission_id}/send-back", response_model=SubmissionOut,
+             responses=_errors(400, 403, 404, 409, 422))
+def send_back(submission_id: SubmissionId, request: Request, db: SessionDep, user: UserDep,
+              body: ReasonIn | None = None) -> Any:
+    """An analyst or reviewer sends the request back to its organisation with a reason
+    (something to correct); the organisation reads the reason, and uploads again or waits
+    for an analyst's re-run. Possible while held, awaiting review or failed."""
+    from jdl.service import _review
+
+    return _review_answer(submission_id, body, request, db, user,
+                          {Role.analyst, Role.reviewer}, "submission.send_back",
+                          _review.send_back)
+
+
+@router.post("/{submission_id}/decline", response_model=SubmissionOut,
+             responses=_errors(400, 403, 404, 409, 422))
+def decline(submission_id: SubmissionId, request: Request, db: SessionDep, user: UserDep,
+            body: ReasonIn | None = None) -> Any:
+    """A reviewer declines the request with a reason: no report is released. Possible for
+    any answer awaiting review (a report, or a run below the lab's minimum), and while held,
+    failed or sent back."""
+    from jdl.service import _review
+
+    return _review_answer(submission_id, body, request, db, user, {Role.reviewer},
+                          "submission.decline", _review.decline)
+
+
+@router.post("/{submission_id}/withdraw", response_model=SubmissionOut,
+             responses=_errors(403, 404, 409))
+def withdraw(submission_id: SubmissionId, request: Request, db: SessionDep,
+             settings: SettingsDep, user: UserDep) -> Any:
+    """The organisation withdraws its request, any time before publication: a queued or
+    running evaluation is cancelled and the request's data deleted now (see
+    :func:`jdl.service._review.delete_withdrawn_data`); the row and its history remain."""
+    from jdl.service._review import ReviewConflict, delete_withdrawn_data
+    from jdl.service._review import withdraw as withdraw_request
+
+    _require_role(db, request, user, {Role.submitter}, "submission.withdraw", submission_id)
+    submission = _visible(db, request, user, submission_id, "submission.withdraw")
+    # the row locked (PostgreSQL) so publication at the same moment goes first or not at all
+    db.refresh(submission, with_for_update=True if db.get_bind().dialect.name == "postgresql"
+               else None)
+    try:
+        cancelled = withdraw_request(db, submission, user.id)
+    except ReviewConflict as exc:
+        db.rollback()
+        raise HTTPException(409, exc.message) from None
+    db.commit()
+    deleted = delete_withdrawn_data(settings, submission)
+    db.commit()
+    record(db, request, "submission.withdraw", user_id=user.id, submission_id=submission_id,
+           detail=(f"{cancelled} job(s) cancelled; deleted: {', '.join(deleted) or 'nothing'}"
+                   )[:1000])
     db.refresh(submission)
     return submission
 

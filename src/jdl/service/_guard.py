@@ -87,7 +87,8 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
     folder = job_dir(storage, submission.id, job.id)
     declined = job.state == JobState.declined.value
     states = ([SubmissionState.approved.value, SubmissionState.published.value,
-               SubmissionState.not_answerable.value] if released_only
+               SubmissionState.not_answerable.value, SubmissionState.declined.value,
+               SubmissionState.withdrawn.value] if released_only
               else [s.value for s in SubmissionState if s is not SubmissionState.failed])
     others = db.scalars(select(Submission).where(
         Submission.id != submission.id, Submission.state.in_(states)).order_by(Submission.id))
@@ -95,7 +96,7 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
     linked: dict[str, set[str]] = {}
     for other in others:
         done = other.latest_finished_job
-        if done is None:
+        if done is None or not _compared(other, done, released_only):
             continue
         other_folder = job_dir(storage, other.id, done.id)
         label = f"submission {other.id}"
@@ -112,3 +113,15 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
         return None
     return ("Differencing guard: "
             + "; ".join(risk.describe() for risk in risks) + ".")
+
+
+def _compared(other: Submission, done: Job, released_only: bool) -> bool:
+    """Whether another submission's answer counts for the guard (issue 21's states): a
+    withdrawn request only if its organisation had had its results (its register ids are
+    kept for this); a reviewer's decline only of a run below the lab's minimum (the same
+    answer as "could not be answered"), since a decline of a report releases no number."""
+    if other.state == SubmissionState.withdrawn.value:
+        return other.released_to_organisation
+    if other.state == SubmissionState.declined.value and released_only:
+        return done.state == JobState.declined.value
+    return True

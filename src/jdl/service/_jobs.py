@@ -53,11 +53,13 @@ PURGE_EVERY_SECONDS = 60.0
 
 
 def set_state(db: Session, submission: Submission, state: SubmissionState,
-              user_id: int | None = None) -> None:
-    """Change a submission's state and timestamp the change (caller commits)."""
+              user_id: int | None = None, reason: str | None = None) -> None:
+    """Change a submission's state and timestamp the change, with the lab's reason when it
+    gives one (sent back, declined) (caller commits)."""
     submission.state = state.value
     submission.updated_at = utcnow()
-    db.add(SubmissionEvent(submission_id=submission.id, state=state.value, user_id=user_id))
+    db.add(SubmissionEvent(submission_id=submission.id, state=state.value, user_id=user_id,
+                           reason=reason))
 
 
 def enqueue(db: Session, submission: Submission, user_id: int,
@@ -130,6 +132,28 @@ class Abandoned(Exception):
     """The worker was asked to stop: the job goes back to the queue at its next stage."""
 
 
+class Cancelled(Exception):
+    """The submission was withdrawn while its job ran: the run stops at its next stage and
+    whatever it wrote is deleted (``jdl.service._review.withdraw``)."""
+
+
+def _discard_cancelled(sessions: sessionmaker[Session], storage: Path, job_id: int) -> bool:
+    """If the job was cancelled (its submission withdrawn), delete everything it wrote;
+    True when it was."""
+    import shutil
+
+    with sessions() as db:
+        job = db.get(Job, job_id)
+        if job is None or job.state != JobState.cancelled.value:
+            return False
+        shutil.rmtree(job_dir(storage, job.submission_id, job.id), ignore_errors=True)
+        if job.finished_at is None:
+            job.finished_at = utcnow()
+            db.commit()
+    log.info("job %s stopped: its submission was withdrawn; its output deleted", job_id)
+    return True
+
+
 def claim_next(sessions: sessionmaker[Session]) -> int | None:
     """Atomically mark the oldest queued job running; its id, or None if the queue is empty."""
     with sessions() as db:
@@ -173,7 +197,11 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             raise Abandoned(stage)
         with sessions() as db:
             db.execute(update(Job).where(Job.id == job_id).values(stage=stage))
+            cancelled = db.scalar(select(Job.state).where(Job.id == job_id)) == \
+                JobState.cancelled.value
             db.commit()
+        if cancelled:
+            raise Cancelled(stage)
 
     beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
     saved = EncryptedCheckpoints(settings.service, out / "checkpoints")
@@ -182,8 +210,14 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
                      settings=job_settings(settings, overrides), seed=settings.service.seed,
                      progress=progress, checkpoints=_Resuming(saved, sessions, job_id))
+    except Cancelled:
+        beat.stop()
+        _discard_cancelled(sessions, storage, job_id)
+        return JobState.cancelled
     except Abandoned as stop:
         beat.stop()
+        if _discard_cancelled(sessions, storage, job_id):
+            return JobState.cancelled
         with sessions() as db:
             job = db.get(Job, job_id)
             if job.state == JobState.running.value:
@@ -221,12 +255,13 @@ def _requeued_by_stop(sessions: sessionmaker[Session], job_id: int,
                       stopping: threading.Event | None) -> bool:
     """True when the worker is stopping and has already put this job back in the queue (so
     whatever the abandoned stage did after that must not mark it done or failed)."""
-    return stopping is not None and stopping.is_set() and not _running(sessions, job_id)
+    return (stopping is not None and stopping.is_set()
+            and _state(sessions, job_id) == JobState.queued.value)
 
 
-def _running(sessions: sessionmaker[Session], job_id: int) -> bool:
+def _state(sessions: sessionmaker[Session], job_id: int) -> str | None:
     with sessions() as db:
-        return db.scalar(select(Job.state).where(Job.id == job_id)) == JobState.running.value
+        return db.scalar(select(Job.state).where(Job.id == job_id))
 
 
 def _where(exc: BaseException) -> str:
@@ -295,12 +330,20 @@ def _finish(sessions: sessionmaker[Session], settings: Settings, job_id: int, st
             error: str | None, saved: EncryptedCheckpoints | None = None) -> JobState:
     if saved is not None:
         saved.clear()  # personal data, needed only while the job might be retried
+    storage = Path(settings.service.storage_dir)
     with sessions() as db:
+        # the job's end is written first (a withdrawal waits for this transaction, or has
+        # already cancelled the job, which this update then leaves alone)
+        ended = db.execute(update(Job).where(Job.id == job_id,
+                                             Job.state != JobState.cancelled.value)
+                           .values(state=state.value, error=error, finished_at=utcnow()))
+        if ended.rowcount == 0:
+            db.rollback()
+            _discard_cancelled(sessions, storage, job_id)
+            return JobState.cancelled  # withdrawn meanwhile: the result is discarded
         job = db.get(Job, job_id)
-        storage = Path(settings.service.storage_dir)
         # lab-internal outputs (link table, matched ids, unrounded aggregates) kept encrypted
         seal_folder(settings.service, job_dir(storage, job.submission_id, job.id) / "internal")
-        job.state, job.error, job.finished_at = state.value, error, utcnow()
         submission = db.get(Submission, job.submission_id)
         if state is JobState.failed:
             set_state(db, submission, SubmissionState.failed)

@@ -39,7 +39,14 @@ class SubmissionState(StrEnum):
     under its minimum criteria (too few people after linkage and matching), recorded as "could
     not be answered" as the Justice Data Lab does. A decline passes through awaiting_review
     like a report: a reviewer confirms it (the differencing guard runs on it too), and until
-    then the organisation sees the same as for any request under review."""
+    then the organisation sees the same as for any request under review.
+
+    The review's other answers (issue 21), each with the lab's reason, shown to the
+    organisation: sent_back (the organisation is asked to correct something; it uploads
+    again, or an analyst re-runs this one) and declined (a reviewer's decision: no report).
+    withdrawn: the organisation withdrew the request before publication; its data is deleted
+    and the row kept, so the public register can count withdrawn requests.
+    :data:`TRANSITIONS` lists every allowed change."""
 
     queued = "queued"
     running = "running"
@@ -49,6 +56,36 @@ class SubmissionState(StrEnum):
     published = "published"
     failed = "failed"
     not_answerable = "not_answerable"
+    sent_back = "sent_back"
+    declined = "declined"
+    withdrawn = "withdrawn"
+
+
+_S = SubmissionState
+#: Every state change the service makes (the review's and withdrawal's checks use it): the
+#: worker's (queued -> running -> held / awaiting_review / failed, and running -> queued when a
+#: worker stops), an analyst's re-run (-> queued) and hold release, a reviewer's approve / send
+#: back / decline, publication, and the organisation's withdrawal before publication.
+TRANSITIONS: dict[SubmissionState, frozenset[SubmissionState]] = {
+    _S.queued: frozenset({_S.queued, _S.running, _S.withdrawn}),
+    _S.running: frozenset({_S.queued, _S.held, _S.awaiting_review, _S.failed, _S.withdrawn}),
+    _S.held: frozenset({_S.queued, _S.awaiting_review, _S.sent_back, _S.declined,
+                        _S.withdrawn}),
+    _S.awaiting_review: frozenset({_S.queued, _S.approved, _S.not_answerable, _S.sent_back,
+                                   _S.declined, _S.withdrawn}),
+    _S.failed: frozenset({_S.queued, _S.sent_back, _S.declined, _S.withdrawn}),
+    _S.sent_back: frozenset({_S.queued, _S.declined, _S.withdrawn}),
+    _S.approved: frozenset({_S.published, _S.withdrawn}),
+    _S.published: frozenset(),
+    _S.not_answerable: frozenset(),
+    _S.declined: frozenset(),
+    _S.withdrawn: frozenset(),
+}
+#: Whom the lab's review answers with a reason (shown to the organisation).
+REASONED = frozenset({_S.sent_back, _S.declined})
+#: The organisation may withdraw a request in these states (any time before publication
+#: while the lab may still act on it).
+WITHDRAWABLE = frozenset(s for s, to in TRANSITIONS.items() if _S.withdrawn in to)
 
 
 class JobState(StrEnum):
@@ -57,6 +94,7 @@ class JobState(StrEnum):
     done = "done"
     failed = "failed"
     declined = "declined"  # below the lab's minimum criteria: "could not be answered"
+    cancelled = "cancelled"  # its submission was withdrawn: the run stops, its output deleted
 
 
 class Base(DeclarativeBase):
@@ -143,6 +181,21 @@ class Submission(Base):
     events: Mapped[list[SubmissionEvent]] = relationship(
         order_by="SubmissionEvent.id", cascade="all, delete-orphan")
     jobs: Mapped[list[Job]] = relationship(order_by="Job.id")
+    organisation: Mapped[Organisation] = relationship()
+
+    @property
+    def review_reason(self) -> str | None:
+        """The lab's reason for the current state (sent back or declined), from its event."""
+        if self.state not in REASONED:
+            return None
+        return next((e.reason for e in reversed(self.events) if e.state == self.state), None)
+
+    @property
+    def released_to_organisation(self) -> bool:
+        """Whether the organisation has had its results (approved before, even if withdrawn
+        since): such a run stays in the differencing guard's comparisons."""
+        return self.approved_by is not None and self.state in (
+            SubmissionState.approved, SubmissionState.published, SubmissionState.withdrawn)
 
     @property
     def latest_done_job(self) -> Job | None:
@@ -177,6 +230,8 @@ class SubmissionEvent(Base):
     state: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the lab's reason for sending back or declining (free text, shown to the organisation)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Job(Base):

@@ -66,6 +66,11 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
         return False
     with GUARD_LOCK:  # again before publication, against everything approved or published
         lock_guard(db)
+        # withdrawn by its organisation since the list was read: never published
+        db.refresh(submission, with_for_update=_row_lock(db))
+        if submission.state != SubmissionState.approved.value:
+            db.rollback()
+            return False
         reason = differencing_hold(db, settings, submission, released_only=True)
     if reason:
         submission.hold_reason, submission.embargo_until = reason, None
@@ -122,3 +127,9 @@ def _approved_at(db: Session, submission: Submission):
         SubmissionEvent.submission_id == submission.id,
         SubmissionEvent.state == SubmissionState.approved.value)
         .order_by(SubmissionEvent.id.desc()).limit(1))
+
+
+def _row_lock(db: Session) -> bool | None:
+    """Lock the submission's row while publishing (PostgreSQL; SQLite serialises writers),
+    so a withdrawal at the same moment waits and then finds it published."""
+    return True if db.get_bind().dialect.name == "postgresql" else None

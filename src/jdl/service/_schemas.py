@@ -23,6 +23,7 @@ class EventOut(BaseModel):
     state: str
     at: UTCDateTime
     user_id: int | None
+    reason: str | None = None  # the lab's reason for sending back or declining
 
 
 class JobOut(BaseModel):
@@ -85,6 +86,7 @@ def submission_for(submission: Any, *, lab_view: bool, own_user_ids: set[int]) -
     jobs = [job.model_copy(update={
         "requested_by": job.requested_by if job.requested_by in own_user_ids else None,
         "error": (job.error if (job.state == "declined" and confirmed) or job.error is None
+                  or job.state == "cancelled"  # the lab's fixed wording: withdrawn
                   else ORGANISATION_JOB_ERROR)}) for job in out.jobs]
     # a decline not yet confirmed by a reviewer reads like any finished run under review
     jobs = [job.model_copy(update={"state": "done", "stage": "report", "error": None})
@@ -123,6 +125,21 @@ class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     embargo_until: date | None = None
+
+
+class ReasonIn(BaseModel):
+    """The lab's reason for sending a request back or declining it, shown to the
+    organisation as written (required; checked and trimmed by the service, at most
+    :data:`jdl.service._review.MAX_REASON` characters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # required in practice (an empty or blank reason is a 422 naming it), but optional in the
+    # schema so that a wrong role or another organisation's number is answered 403/404 before
+    # the body is judged, as on every other route
+    reason: str = Field("", max_length=20_000, description=(
+        "Required: what the organisation should know, at most 2,000 characters after control "
+        "characters are removed; shown to the organisation as written."))
 
 
 class PublicationDateIn(BaseModel):

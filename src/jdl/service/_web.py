@@ -1,5 +1,6 @@
 """The server-rendered web UI: sign in, choose a password, upload with immediate feedback,
-follow a submission, approve (reviewers), download the approved report.
+follow a submission, review it (lab: ``_web_review.py`` — approve, send back, decline),
+withdraw it (the organisation), download the approved report.
 
 Sessions are server-side records (``user_sessions``) whose random key travels in a signed
 cookie (Starlette's SessionMiddleware; key from a file outside the database), HttpOnly,
@@ -33,9 +34,12 @@ from jdl.service._api_submissions import (
     approve,
     change_publication_date,
     check_upload_allowed,
+    decline,
     get_diagnostics,
     release_hold,
     rerun,
+    send_back,
+    withdraw,
 )
 from jdl.service._audit import deny, record, refused_upload
 from jdl.service._deps import (
@@ -50,7 +54,7 @@ from jdl.service._models import Role, Submission, User, utcnow
 from jdl.service._passwords import MIN_LENGTH, password_problems
 from jdl.service._publication import default_embargo
 from jdl.service._ratelimit import LoginLimiter
-from jdl.service._schemas import ApproveIn, PublicationDateIn, RerunIn
+from jdl.service._schemas import ApproveIn, PublicationDateIn, ReasonIn, RerunIn
 from jdl.service._security import (
     hash_password_off_loop,
     new_token,
@@ -432,18 +436,24 @@ def _submission_view(request: Request, db: SessionDep, settings: Settings, user:
     can_approve = (user.effective_role == Role.reviewer and submission.state == "awaiting_review"
                    and user.id not in involved)
     diagnostics = None
-    if user.is_lab and submission.state in ("held", "awaiting_review", "approved", "published"):
+    if user.is_lab and submission.latest_done_job is not None and submission.state in (
+            "held", "awaiting_review", "approved", "published", "sent_back", "declined",
+            "failed"):
         try:
             diagnostics = get_diagnostics(submission_id, request, db, settings, user)
         except HTTPException:
             diagnostics = None
     context.setdefault("form", {})
     context.setdefault("field_errors", {})
+    from jdl.service._web_review import page_context, state_words
+
+    review = page_context(db, settings, user, submission, diagnostics, involved)
     return _page(request, "submission.html", user, status, s=submission,
+                 state_text=state_words(submission.state, user.is_lab), **review,
                  job=submission.jobs[-1] if submission.jobs else None, can_approve=can_approve,
                  diagnostics=diagnostics,
                  can_rerun=user.effective_role == Role.analyst and submission.purged_at is None
-                 and submission.state in ("held", "awaiting_review", "failed"),
+                 and submission.state in ("held", "awaiting_review", "failed", "sent_back"),
                  can_release=user.effective_role == Role.analyst and submission.state == "held",
                  can_move_date=user.effective_role in (Role.reviewer, Role.admin)
                  and submission.state == "approved",
@@ -522,7 +532,8 @@ def _progress(submission: Submission) -> dict[str, Any] | None:
     stage = submission.jobs[-1].stage
     done = STAGES.index(stage) if stage in STAGES else 0
     return {"stage": stage, "step": done + 1 if stage else 0, "of": len(STAGES),
-            "label": STAGE_LABELS.get(stage or "", "waiting for a worker")}
+            "label": STAGE_LABELS.get(stage or "", "waiting for a worker"),
+            "state": submission.state}
 
 
 STAGE_LABELS = {
@@ -693,6 +704,36 @@ async def publication_date_page(submission_id: SubmissionId, request: Request,
         field="new_embargo")
 
 
+@router.post("/submissions/{submission_id}/send-back")
+async def send_back_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                         settings: SettingsDep, user: PageUserDep) -> Response:
+    """Send back with a reason (``_web_review.py`` draws the form)."""
+    return await _lab_action(request, db, settings, user, submission_id, lambda user, form: (
+        send_back(submission_id, request, db, user,
+                  ReasonIn(reason=str(form.get("reason", ""))[:20_000]))),
+        field="send_back_reason")
+
+
+@router.post("/submissions/{submission_id}/decline")
+async def decline_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                       settings: SettingsDep, user: PageUserDep) -> Response:
+    """Decline with a reason (``_web_review.py`` draws the form)."""
+    return await _lab_action(request, db, settings, user, submission_id, lambda user, form: (
+        decline(submission_id, request, db, user,
+                ReasonIn(reason=str(form.get("reason", ""))[:20_000]))),
+        field="decline_reason")
+
+
+@router.post("/submissions/{submission_id}/withdraw")
+async def withdraw_page(submission_id: SubmissionId, request: Request, db: SessionDep,
+                        settings: SettingsDep, user: PageUserDep) -> Response:
+    """The organisation confirms its withdrawal (the confirmation page is ``GET``, in
+    ``_web_review.py``)."""
+    return await _lab_action(request, db, settings, user, submission_id,
+                             lambda user, _form: withdraw(submission_id, request, db,
+                                                          settings, user))
+
+
 @router.get("/submissions/{submission_id}/report.pdf")
 def report_page(submission_id: SubmissionId, request: Request, db: SessionDep,
                 settings: SettingsDep, user: PageUserDep) -> Response:
@@ -711,9 +752,11 @@ def _include_portal_pages() -> None:
     """The portal's help (template, guidance) and problem-row downloads, on this router."""
     from jdl.service._web_feedback import router as feedback
     from jdl.service._web_help import router as help_pages
+    from jdl.service._web_review import router as review_pages
 
     router.include_router(help_pages)
     router.include_router(feedback)
+    router.include_router(review_pages)
 
 
 _include_portal_pages()

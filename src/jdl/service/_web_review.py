@@ -1,0 +1,260 @@
+"""The review a statistician can sign, and the organisation's withdrawal (issue 21), as pages.
+
+For the lab, the submission page shows the organisation (from its account), the draft report
+inline (``/submissions/{id}/report.html`` in a sandboxed frame, under the same access rule as
+the PDF), the disclosure review, every setting changed for the run, balance and sensitivity
+with their flags in words, and one list of everything to check; "No warnings." only when that
+list is empty. A reviewer approves, sends the request back with a reason or declines it with
+a reason; an analyst may send back. The organisation reads the reason, and may withdraw its
+request before publication after a confirmation page.
+
+The actions are the API's (``_api_submissions.send_back``, ``decline``, ``withdraw``), posted
+through ``_web._lab_action`` (the forms' routes live in ``_web``, which includes this module's
+router), so the role, isolation and state rules are the same on both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+
+from jdl.core.config import Settings
+from jdl.service._api_submissions import SubmissionId
+from jdl.service._deps import PageRefused, PageUserDep, SessionDep, SettingsDep
+from jdl.service._models import Role, Submission, SubmissionState, User
+from jdl.service._storage import job_dir
+
+router = APIRouter(include_in_schema=False)
+
+#: The draft report in its frame: nothing but its own inline styles and embedded images; no
+#: script, no request anywhere, framed only by the service's own pages, and sandboxed even
+#: when opened on its own.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "font-src 'self' data:; base-uri 'none'; form-action 'none'; "
+              "frame-ancestors 'self'; sandbox")
+
+#: An estimate within this of zero (a proportion: 0.05 per 100 people) has no direction, so
+#: it cannot "change sign" against another.
+NO_DIRECTION = 0.0005
+
+
+def _api() -> Any:
+    from jdl.service import _api_submissions
+
+    return _api_submissions
+
+
+def _refused(user: User, exc: HTTPException) -> PageRefused:
+    """The API's refusal (403/404/409) as the error page (``_web._refused``'s twin: this
+    module is included by ``_web`` and must not import it)."""
+    return PageRefused(exc.status_code, exc.detail, user)
+
+
+@router.get("/submissions/{submission_id}/report.html")
+def report_html(submission_id: SubmissionId, request: Request, db: SessionDep,
+                settings: SettingsDep, user: PageUserDep) -> Response:
+    """The draft (or released) report as HTML, for the review page's frame: the lab once a
+    run is done, the organisation after approval (the PDF's rule, ``_released_file``)."""
+    try:
+        path = _api()._released_file(request, db, settings, user, submission_id,
+                                     "report.html", "report.view")
+    except HTTPException as exc:
+        raise _refused(user, exc) from None
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers={
+        "Content-Security-Policy": REPORT_CSP, "X-Frame-Options": "SAMEORIGIN",
+        "Content-Disposition": f'inline; filename="jdl-report-{submission_id}.html"'})
+
+
+@router.get("/submissions/{submission_id}/withdraw")
+def withdraw_confirm(submission_id: SubmissionId, request: Request, db: SessionDep,
+                     user: PageUserDep) -> Response:
+    """The confirmation step: what withdrawing does, and the button that does it."""
+    from jdl.service._web_render import _page
+
+    api = _api()
+    try:
+        api._require_role(db, request, user, {Role.submitter}, "submission.withdraw",
+                          submission_id)
+        submission = api._visible(db, request, user, submission_id, "submission.withdraw")
+    except HTTPException as exc:
+        raise _refused(user, exc) from None
+    if not can_withdraw(user, submission):
+        raise _refused(user, HTTPException(409, "This request can no longer be withdrawn: "
+                                                f"it is {state_words(submission.state)}."))
+    return _page(request, "withdraw.html", user, s=submission)
+
+
+# --- what the submission page shows -------------------------------------------------------
+
+STATE_WORDS = {"awaiting_review": "awaiting review", "not_answerable": "could not be answered"}
+
+
+def state_words(state: str, lab: bool = True) -> str:
+    """A state in words; the organisation reads "sent back to you"."""
+    if state == SubmissionState.sent_back and not lab:
+        return "sent back to you"
+    return STATE_WORDS.get(state, state.replace("_", " "))
+
+
+def can_withdraw(user: User, submission: Submission) -> bool:
+    from jdl.service._models import WITHDRAWABLE
+
+    return (user.effective_role == Role.submitter
+            and user.organisation_id == submission.organisation_id
+            and SubmissionState(submission.state) in WITHDRAWABLE)
+
+
+def page_context(db: Any, settings: Settings, user: User, submission: Submission,
+                 diagnostics: dict[str, Any] | None, involved: set[int]) -> dict[str, Any]:
+    """What the submission page needs for the review and withdrawal (issue 21)."""
+    state = submission.state
+    reviewing = state in (SubmissionState.awaiting_review, SubmissionState.held,
+                          SubmissionState.failed, SubmissionState.sent_back)
+    role = user.effective_role
+    context: dict[str, Any] = {
+        "organisation_name": submission.organisation.name if submission.organisation else "",
+        "review_reason": submission.review_reason,
+        "can_withdraw": can_withdraw(user, submission),
+        "can_send_back": role in (Role.analyst, Role.reviewer) and state in (
+            SubmissionState.awaiting_review, SubmissionState.held, SubmissionState.failed),
+        "can_decline": role == Role.reviewer and reviewing,
+        "reviewer_involved": user.id in involved,
+        "draft": None,
+        "review": None,
+    }
+    if user.is_lab and submission.latest_done_job is not None:
+        folder = job_dir(Path(settings.service.storage_dir), submission.id,
+                         submission.latest_done_job.id)
+        if (folder / "report.html").is_file() or (folder / "report.pdf").is_file():
+            context["draft"] = {"html": (folder / "report.html").is_file(),
+                                "pdf": (folder / "report.pdf").is_file()}
+        released = _read_json(folder / "results.json")
+        context["review"] = review_summary(diagnostics, released, settings, submission)
+    return context
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def review_summary(diagnostics: dict[str, Any] | None, released: dict[str, Any] | None,
+                   settings: Settings, submission: Submission) -> dict[str, Any]:
+    """Balance, sensitivity and the disclosure review with their flags, and every warning in
+    one list (the page says "No warnings." only when it is empty)."""
+    diagnostics = diagnostics or {}
+    smd_good = settings.matching.smd_good
+    balance = [dict(row, flagged=_unbalanced(row, smd_good))
+               for row in diagnostics.get("balance") or []]
+    sensitivity = sensitivity_rows(diagnostics)
+    warnings: list[str] = []
+    for w in diagnostics.get("warnings") or []:
+        warnings.append(str(w.get("message") if isinstance(w, dict) and w.get("message")
+                            else w))
+    unbalanced = [row for row in balance if row["flagged"]]
+    if unbalanced:
+        from jdl.report import covariate_name
+
+        names = ", ".join(covariate_name(row["covariate"]) for row in unbalanced)
+        warnings.append(f"{len(unbalanced)} characteristic(s) not well balanced after "
+                        f"matching (|SMD| {smd_good} or more): {names}.")
+    for row in sensitivity["rows"]:
+        if row["sign_changed"]:
+            warnings.append(f"WARNING: the sensitivity analysis \"{row['label']}\" gives an "
+                            f"estimate in the opposite direction to the headline "
+                            f"({row['difference_text']} against {sensitivity['headline_text']}"
+                            f" {sensitivity['unit']}): the direction of the effect depends on "
+                            "this choice.")
+        elif row["significance_changed"]:
+            warnings.append(f"The sensitivity analysis \"{row['label']}\" "
+                            f"{'is' if row['significant'] else 'is not'} statistically "
+                            f"significant where the headline "
+                            f"{'is not' if row['significant'] else 'is'}.")
+    if submission.hold_reason:
+        warnings.append(f"Lab only: {submission.hold_reason}")
+    return {"balance": balance, "sensitivity": sensitivity, "warnings": warnings,
+            "disclosure": disclosure_summary(released, diagnostics.get("disclosure_review")),
+            "smd_good": smd_good}
+
+
+def _unbalanced(row: dict[str, Any], smd_good: float) -> bool:
+    value = row.get("smd_after")
+    return isinstance(value, int | float) and math.isfinite(value) and abs(value) >= smd_good
+
+
+def _direction(value: Any) -> int:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return 0
+    return 0 if abs(value) < NO_DIRECTION else (1 if value > 0 else -1)
+
+
+def _significant(row: dict[str, Any]) -> bool | None:
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if not (isinstance(low, int | float) and isinstance(high, int | float)
+            and math.isfinite(low) and math.isfinite(high)):
+        return None
+    return bool(low > 0 or high < 0)
+
+
+def sensitivity_rows(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Each sensitivity row (the lab's unrounded values) against the headline estimate: the
+    difference per 100 people, and whether its direction or its significance differs."""
+    from jdl.report._wording import RATE_KEY
+
+    headline = ((diagnostics.get("measures") or {}).get(RATE_KEY) or {})
+    sens = diagnostics.get("sensitivity") or {}
+    specs = sens.get("specifications") or []
+    per_100 = headline.get("unit", "proportion") == "proportion"
+    unit = "per 100 people" if per_100 else ""
+    scale = 100.0 if per_100 else 1.0
+
+    def text(value: Any) -> str:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return "–"
+        shown = value * scale
+        return f"{shown:+.1f}" if abs(shown) >= 0.05 else "0.0"
+
+    head_dir, head_sig = _direction(headline.get("difference")), _significant(headline)
+    rows = []
+    for spec in specs:
+        sig = _significant(spec)
+        direction = _direction(spec.get("difference"))
+        rows.append({
+            "label": str(spec.get("label") or ""),
+            "difference_text": text(spec.get("difference")),
+            "ci_text": f"{text(spec.get('ci_low'))} to {text(spec.get('ci_high'))}",
+            "treatment_n": spec.get("treatment_n"), "comparison_n": spec.get("comparison_n"),
+            "significant": sig,
+            "sign_changed": head_dir != 0 and direction != 0 and direction != head_dir,
+            "same_direction": head_dir != 0 and direction == head_dir,
+            "significance_changed": (sig is not None and head_sig is not None
+                                     and sig != head_sig),
+        })
+    values = [spec.get("difference") for spec in specs
+              if isinstance(spec.get("difference"), int | float)
+              and math.isfinite(spec["difference"])]
+    return {"rows": rows, "unit": unit, "headline_text": text(headline.get("difference")),
+            "headline_has_direction": head_dir != 0, "present": bool(specs),
+            "range_text": (f"{text(min(values))} to {text(max(values))}" if values else None)}
+
+
+def disclosure_summary(released: dict[str, Any] | None,
+                       scan: str | None) -> dict[str, Any] | None:
+    """The disclosure review in brief: the rules applied, how many released values were
+    suppressed in each part of the results, and the output checker's scan."""
+    if released is None and not scan:
+        return None
+    disclosure = (released or {}).get("disclosure") or {}
+    by_part: dict[str, int] = {}
+    for pointer in disclosure.get("suppressed") or []:
+        part = str(pointer).strip("/").split("/", 1)[0] or "results"
+        by_part[part] = by_part.get(part, 0) + 1
+    return {"rules": disclosure.get("rules") or {}, "suppressed": sorted(by_part.items()),
+            "suppressed_total": sum(by_part.values()), "scan": scan}
