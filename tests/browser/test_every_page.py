@@ -102,14 +102,6 @@ NOT_PAGES = {
 # reported to the lead); the sweep reports them but does not fail on them. Remove a line once
 # its page is fixed: (page as the sweep names it, start of the problem).
 KNOWN: dict[tuple[str, str], str] = {
-    ("sign-in refused (anonymous)", "error summary not linked"):
-        'login(): errors=[{"text": ..., "href": "#email"}] in _web.py',
-    ("upload refused (submitter)", "phone: axe scrollable-region-focusable"):
-        'home.html: the row-by-row problems\' <div class="table-scroll"> needs tabindex="0" '
-        'role="region" aria-label="The first problems, row by row" (or a stacked table)',
-    ("password refused (submitter)", "error summary not linked"):
-        'change_password(): each error as {"text", "href"} to #current, #password or '
-        "#confirm in _web.py",
 }
 
 # Text that must never reach a person's screen.

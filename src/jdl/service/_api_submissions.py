@@ -23,6 +23,7 @@ from jdl.service._audit import deny, record, refused_upload
 from jdl.service._crypto import read_sealed
 from jdl.service._deps import SessionDep, SettingsDep, UserDep, current_user
 from jdl.service._jobs import enqueue, set_state
+from jdl.service._mail import MailEvent, notify
 from jdl.service._models import (
     Job,
     JobState,
@@ -202,8 +203,6 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
         submission = _store(db, request, user, upload, info, report, settings.service)
     finally:
         upload.discard()
-    from jdl.service._mail import MailEvent, notify
-
     notify(db, settings, MailEvent.received, submission)  # committed with the audit entry
     record(db, request, "submission.upload", user_id=user.id, submission_id=submission.id)
     return submission, report
@@ -485,8 +484,6 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
         else:
             submission.embargo_until = embargo
             set_state(db, submission, SubmissionState.approved, user.id)
-        from jdl.service._mail import MailEvent, notify
-
         notify(db, settings, MailEvent.review_complete, submission)  # same words for both
         db.commit()
     record(db, request, "submission.approve", user_id=user.id, submission_id=submission_id)
@@ -496,7 +493,8 @@ def approve(submission_id: SubmissionId, request: Request, db: SessionDep, setti
 
 def _review_answer(submission_id: int, body: ReasonIn | None, request: Request,
                    db: SessionDep, user: User, roles: set[Role], action: str,
-                   change: Callable[[Any, Submission, int, str], None]) -> Any:
+                   change: Callable[[Any, Submission, int, str], None],
+                   event: MailEvent) -> Any:
     """Send back or decline: role, then visibility (another organisation's: 404), then the
     state and the reason; the reason goes on the submission's history, the audit log says
     only how long it was."""
@@ -512,6 +510,7 @@ def _review_answer(submission_id: int, body: ReasonIn | None, request: Request,
     except ReasonProblem as exc:
         db.rollback()
         raise HTTPException(422, exc.message) from None
+    notify(db, request.app.state.settings, event, submission)  # committed with the change
     db.commit()
     db.refresh(submission)
     record(db, request, action, user_id=user.id, submission_id=submission_id,
@@ -531,7 +530,7 @@ def send_back(submission_id: SubmissionId, request: Request, db: SessionDep, use
 
     return _review_answer(submission_id, body, request, db, user,
                           {Role.analyst, Role.reviewer}, "submission.send_back",
-                          _review.send_back)
+                          _review.send_back, MailEvent.sent_back)
 
 
 @router.post("/{submission_id}/decline", response_model=SubmissionOut,
@@ -544,7 +543,8 @@ def decline(submission_id: SubmissionId, request: Request, db: SessionDep, user:
     from jdl.service import _review
 
     return _review_answer(submission_id, body, request, db, user, {Role.reviewer},
-                          "submission.decline", _review.decline)
+                          "submission.decline", _review.decline,
+                          MailEvent.review_complete)  # the words approval and decline share
 
 
 @router.post("/{submission_id}/withdraw", response_model=SubmissionOut,
@@ -567,6 +567,7 @@ def withdraw(submission_id: SubmissionId, request: Request, db: SessionDep,
     except ReviewConflict as exc:
         db.rollback()
         raise HTTPException(409, exc.message) from None
+    notify(db, settings, MailEvent.withdrawn, submission)
     db.commit()
     deleted = delete_withdrawn_data(settings, submission)
     db.commit()

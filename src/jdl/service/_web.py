@@ -164,7 +164,8 @@ async def login(request: Request, db: SessionDep, settings: SettingsDep) -> Resp
     if limiter.blocked(_client(request), email):
         deny(db, request, "web.login", user_id=None, detail="rate limited")
         return _page(request, "login.html", None, 429, email=email,
-                     errors=["Too many failed attempts. Wait 15 minutes and try again."])
+                     errors=[{"text": "Too many failed attempts. Wait 15 minutes and try again.",
+                              "href": "#email"}])
     user = db.scalar(select(User).where(User.email == email))
     # the hash is checked whether or not the account exists: the answer takes as long either way
     # (in a worker thread, a few at a time: Argon2id on the event loop would stall every request)
@@ -175,7 +176,8 @@ async def login(request: Request, db: SessionDep, settings: SettingsDep) -> Resp
         deny(db, request, "web.login", user_id=user.id if user else None,
              detail="wrong email or password")
         return _page(request, "login.html", None, 401, email=email,
-                     errors=["The email address or password is not right."])
+                     errors=[{"text": "The email address or password is not right.",
+                              "href": "#email"}])
     limiter.clear(email)
     _sign_in(request, db, settings, user)
     record(db, request, "web.login", user_id=user.id)
@@ -218,19 +220,24 @@ async def change_password(request: Request, db: SessionDep, settings: SettingsDe
     if limiter.blocked(_client(request), user.email):
         deny(db, request, "web.password_change", user_id=user.id, detail="rate limited")
         return _page(request, "password.html", user, 429, min_length=MIN_PASSWORD,
-                     errors=["Too many failed attempts. Wait 15 minutes and try again."])
+                     errors=[{"text": "Too many failed attempts. Wait 15 minutes and try again.",
+                              "href": "#current"}])
     if not await verify_password_off_loop(user.password_hash, current):
         limiter.fail(_client(request), user.email)
         deny(db, request, "web.password_change", user_id=user.id,
              detail="wrong current password")
         return _page(request, "password.html", user, 422, min_length=MIN_PASSWORD,
-                     errors=["Your current password is not right."])
-    problems = password_problems(new, email=user.email, context=(
-        user.organisation.name, settings.service.lab_organisation, settings.report.lab_name))
+                     errors=[{"text": "Your current password is not right.",
+                              "href": "#current"}])
+    problems = [{"text": text, "href": "#password"} for text in password_problems(
+        new, email=user.email, context=(user.organisation.name,
+                                        settings.service.lab_organisation,
+                                        settings.report.lab_name))]
     if new != confirm:
-        problems.append("The two passwords are not the same.")
+        problems.append({"text": "The two passwords are not the same.", "href": "#confirm"})
     if not problems and new == current:
-        problems.append("Choose a password different from your current one.")
+        problems.append({"text": "Choose a password different from your current one.",
+                         "href": "#password"})
     if problems:
         return _page(request, "password.html", user, 422, min_length=MIN_PASSWORD,
                      errors=problems)
