@@ -73,8 +73,6 @@ PAGES: list[tuple[str, str]] = [
     ("anonymous", "/forgot-password"),
     ("anonymous", "/reset-password?token=not-a-real-link"),  # a link that does not work
     ("anonymous", "/catalogue/reports/{publication}/report.html"),
-    ("submitter", "/submissions/{submission}/report.html"),
-    ("reviewer", "/submissions/{submission}/report.html"),
     ("submitter", "/submissions/{submission}/withdraw"),
 ]
 
@@ -86,6 +84,9 @@ NOT_PAGES = {
     "/healthz": "the health check",
     "/submissions/{submission_id}/progress": "the progress fragment the submission page loads",
     "/submissions/{submission_id}/report.pdf": "the report (PDF)",
+    "/submissions/{submission_id}/report.html": "the draft report, shown only inside the review "
+    "page's sandboxed frame (scripts off, so axe cannot run in it on its own); the same HTML "
+    "report is swept at /catalogue/reports/{id}/report.html",
     "/submissions/{submission_id}/problems.csv": "the rejected rows (CSV)",
     "/upload/problems.csv": "a refused file's problems (CSV)",
     "/template.csv": "the template (CSV)",

@@ -1,21 +1,29 @@
-"""End to end in a real browser: a new organisation's submitter signs in with a one-time
-password, uploads a file the lab refuses and sees each problem with its row and column, uploads
-the fixed file, follows the evaluation, and downloads the report a lab reviewer approved.
+"""End to end in a real browser, as a person with only a browser would go (issue 21's journey):
+from the public start page, check whether the programme has enough people, download the
+template; then, with the account the lab made, sign in with a one-time password, upload a file
+the lab refuses, see each problem with its row and column and download every problem row,
+upload the fixed file, follow the evaluation, get the lab's emails (a real SMTP server on
+loopback), and download the report a lab reviewer read as a draft and approved, until it is
+published in the catalogue. (Send back, decline and withdrawal: ``test_review.py``.)
 
 Elements are found by their labels and roles (their accessible names), so the test also checks
 that the pages can be used with a screen reader."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import broken_copy, fill_upload_form
-from tests.browser.live import Screens, first_sign_in, new_context
+from tests.browser.live import Screens, first_sign_in, live_server, live_settings, new_context
+from tests.service.smtp import loopback_smtp
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -54,12 +62,46 @@ def wait_until_finished(page: Any, screens: Screens, timeout: float = 300) -> st
     raise AssertionError(f"the evaluation did not finish in {timeout} s (seen: {seen})")
 
 
+@pytest.fixture
+def mailing_data_lab(tmp_path, synthetic_data_dir):
+    """A lab server on the 30,000-person register that emails through a loopback SMTP server."""
+    with loopback_smtp() as inbox:
+        settings = live_settings(tmp_path, synthetic_data_dir, public_url="http://127.0.0.1")
+        settings.mail = inbox.settings()
+        with live_server(settings) as lab:
+            lab.settings.service.public_url = lab.base_url
+            yield lab, inbox
+
+
+def before_any_personal_data(page: Any, screens: Screens, upload: Path) -> None:
+    """The public start page, the feasibility check and the template: no account needed."""
+    from playwright.sync_api import expect
+
+    page.goto("/start")
+    page.get_by_role("link", name="Start now").click()
+    page.wait_for_url("**/feasibility")
+    page.get_by_label("How many people does your programme work with in a year?").fill("400")
+    page.get_by_label("On a community sentence or court order").check()
+    page.get_by_role("button", name="Check my numbers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "What the lab could find with your numbers")
+    expect(page.get_by_role("heading", name=re.compile(r"About \d+ people would likely be "
+                                                       r"analysed"))).to_be_visible()
+    screens.take(page, "feasibility")
+    page.goto("/guidance")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Submission template (CSV)").click()
+    template_heading = Path(download.value.path()).read_text().splitlines()[0].split(",")
+    upload_heading = upload.read_text().splitlines()[0].split(",")
+    assert set(upload_heading) <= set(template_heading)  # the planted file fits the template
+
+
 def test_new_organisation_gets_an_approved_report_through_the_browser(
-        browser, live_data_lab, planted_upload, screens, tmp_path):
+        browser, mailing_data_lab, planted_upload, screens, tmp_path):
     from playwright.sync_api import expect
     from pypdf import PdfReader
 
-    lab, programme = live_data_lab, planted_upload["programme"]
+    (lab, inbox), programme = mailing_data_lab, planted_upload["programme"]
     lab.create_org(programme["organisation"])
     submitter = lab.create_user(programme["organisation"], "submitter", "sam@newleaf.example")
     lab.create_org("Justice Data Lab")
@@ -67,6 +109,7 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
 
     organisation = new_context(browser, lab, accept_downloads=True)
     page = organisation.new_page()
+    before_any_personal_data(page, screens, planted_upload["upload"])
     page.goto("/")
     expect(page).to_have_url(lab.url("/login"))  # nothing without signing in
     screens.take(page, "sign-in")
@@ -101,6 +144,13 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
         has_text="not a date the lab can read")
     expect(unreadable).to_have_count(15)
     expect(page.get_by_label("Programme name")).to_have_value(programme["programme_name"])
+    # every problem row, to fix in the organisation's own spreadsheet
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download every problem row (CSV spreadsheet)").click()
+    problem_rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(
+        encoding="utf-8-sig"))))
+    assert len(problem_rows) >= 17
+    assert any("31/02/1985" in " ".join(map(str, row.values())) for row in problem_rows)
 
     # the fixed file is accepted and evaluated
     page.get_by_label("Participants file").set_input_files(str(planted_upload["upload"]))
@@ -110,7 +160,11 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     expect(page.get_by_role("heading", level=1)).to_contain_text(programme["programme_name"])
     assert status(page) in ("queued", "running", *FINISHED)
     screens.take(page, "accepted")
+    reference = submission_url.rsplit("/", 1)[1]
+    received = inbox.wait_to(submitter.email)
+    assert reference in received["Subject"] and "received" in received["Subject"]
     assert wait_until_finished(page, screens) == "awaiting review"
+    assert "ready for review" in inbox.wait_to(reviewer.email)["Subject"]
     screens.take(page, "awaiting-review")
     expect(page.get_by_role("link", name="Download the report (PDF)")).to_have_count(0)
     expect(page.get_by_role("button", name="Approve for release")).to_have_count(0)
@@ -121,11 +175,15 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     first_sign_in(review, lab.base_url, reviewer.email, reviewer.password)
     review.get_by_role("link", name=submission_url.rsplit("/", 1)[1], exact=True).click()
     expect(review.get_by_role("heading", name="Diagnostics (lab only)")).to_be_visible()
+    draft = review.frame_locator("#draft-report")  # the draft report, read before signing
+    expect(draft.get_by_text(programme["programme_name"]).first).to_be_visible()
     screens.take(review, "review")
     today = datetime.now(UTC).date()
     review.get_by_label("Publish in the public catalogue on").fill(today.isoformat())
     review.get_by_role("button", name="Approve for release").click()
     expect(review.locator("p", has_text="Status:")).to_contain_text("approved")
+    done = inbox.wait_to(submitter.email)
+    assert reference in done["Subject"] and done["Subject"] != received["Subject"]
     screens.take(review, "approved")
     lab_browser.close()
 
@@ -149,6 +207,7 @@ def test_new_organisation_gets_an_approved_report_through_the_browser(
     publish_due(lab.sessions, lab.settings, today=today)
     page.reload()
     assert status(page) == "published"
+    assert "published" in inbox.wait_to(submitter.email)["Subject"].lower()
     page.get_by_role("link", name="its catalogue page").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(programme["programme_name"])
     screens.take(page, "published")
