@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from pathlib import Path
@@ -152,6 +153,27 @@ def test_sensitivity_power_and_e_values_follow_the_headline(example):
     assert out["power"]["base_rate"] is None
     assert out["survival"] == {"treatment": [], "comparison": []}
     assert find_release_problems(out) == []
+
+
+def test_people_needed_is_one_figure_in_the_measure_and_the_power_block(example):
+    """The report quotes the power block's figure, the catalogue the measure's: the issue's
+    "about 4,800" beside "about 4,900" came from two roundings of one number."""
+    quoted = []
+    # released rates about 0.30..0.36 against 0.36..0.40: the two roundings used to part in
+    # a few of these (a figure just under a rounding boundary, then rounded up to 10 first)
+    for events, comparison in itertools.product(range(100, 126), range(126, 140, 2)):
+        raw = copy.deepcopy(example)
+        rate = raw["measures"]["proven_reoffending_rate"]
+        rate.update(treatment=events / 347, treatment_events=events, comparison_events=comparison,
+                    comparison=comparison / 347, difference=-0.02,
+                    ci_low=-0.09, ci_high=0.05, p_value=0.5, significant=False, required_n=1)
+        raw["power"]["required_n_for_observed"] = 1
+        out = release(raw).results
+        needed = out["measures"]["proven_reoffending_rate"]["required_n"]
+        assert out["power"]["required_n_for_observed"] == needed, events
+        assert find_release_problems(out) == []
+        quoted += [needed] if needed is not None else []
+    assert len(quoted) >= 10 and all(isinstance(n, int) and n > 100 for n in quoted)
 
 
 def test_not_finite_numbers_are_released_as_null():

@@ -689,10 +689,9 @@ def _round_sizes_in(text: str) -> str:
 def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) -> None:
     """The power block from the released comparison rate and treated group size: the smallest
     detectable fall (to 0.01) and, when the released result is not significant, the treated
-    people needed for the released difference (rounded up to 10, then two significant
-    figures)."""
-    from jdl.inference import InferenceError
-    from jdl.inference._power import minimum_detectable_effect, required_n
+    people needed for the released difference: the rate measure's ``required_n`` (two
+    significant figures), one figure wherever it is quoted."""
+    from jdl.inference._power import minimum_detectable_effect
 
     if not isinstance(power, dict):
         return
@@ -712,18 +711,9 @@ def _power(power: dict[str, Any] | None, rate: Mapping[str, Any], alpha: float) 
             power["mde"] = round_to(mde, CI_STEP["proportion"]) if _is_num(mde) else None
     if "required_n_for_observed" in power:
         power["required_n_for_observed"] = None
-        pt, nc = rate.get("treatment"), rate.get("comparison_n")
-        if usable and rate.get("significant") is False and isinstance(pt, int | float) \
-                and isinstance(nc, int | float):
-            assert isinstance(base, int | float) and isinstance(n, int | float)
-            ess = rate.get("comparison_ess")
-            if _is_num(ess) and 0 < ess < nc:
-                nc = ess
-            try:
-                need = required_n(base, pt, alpha=alpha, ratio=max(nc / n, 1e-9))
-            except InferenceError:
-                return
-            power["required_n_for_observed"] = significant_figures(math.ceil(need / 10) * 10)
+        if usable and rate.get("significant") is False:
+            # the measure's own figure, so the report and the catalogue quote one number
+            power["required_n_for_observed"] = _required(rate, alpha)
 
 
 def _effective_ratio(rate: Mapping[str, Any]) -> float:
