@@ -241,3 +241,33 @@ def accessibility_problems(page: Any) -> list[str]:
     """What the page lacks for screen-reader and keyboard users (empty when nothing): a
     language, a title, one h1, labelled controls, table headings, named links and buttons."""
     return page.evaluate(ACCESSIBILITY_JS)
+
+
+#: axe-core's rule tags every browser test checks: WCAG 2.0 and 2.1, levels A and AA.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_script() -> str:
+    """axe-core's script, as the pinned ``axe-playwright-python`` ships it (no download);
+    a skip outside CI when it is not installed, a failure in CI."""
+    try:
+        from importlib.resources import files
+
+        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        message = "this browser test needs axe-playwright-python (requirements.lock)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def axe_violations(page: Any, script: str | None = None) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is drawn now, each as
+    "rule (impact): the first three elements"."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(script if script is not None else axe_script())
+    return list(page.evaluate(
+        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                      resultTypes: ["violations"]})
+           .then(r => r.violations.map(v => v.id + " (" + v.impact + "): "
+             + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))""", AXE_TAGS))

@@ -25,12 +25,18 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import broken_copy, fill_upload_form
-from tests.browser.live import LiveLab, Screens, first_sign_in, new_context
+from tests.browser.live import (
+    LiveLab,
+    Screens,
+    axe_script,
+    axe_violations,
+    first_sign_in,
+    new_context,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 WIDTHS = {"desktop": 1280, "phone": 375}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ROLES = ("anonymous", "submitter", "analyst", "reviewer", "admin")
 
 # Pages reached by a plain GET, as (role, address), visited once the evaluation is published.
@@ -133,29 +139,6 @@ UNLINKED_ERRORS_JS = """() => [...document.querySelectorAll(".error-summary li")
 }).map(li => li.textContent.trim().slice(0, 80))"""
 
 
-def axe_script() -> str:
-    """axe-core's script, as the pinned ``axe-playwright-python`` ships it (no download)."""
-    try:
-        from importlib.resources import files
-
-        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
-    except ModuleNotFoundError:
-        message = "the every-page sweep needs axe-playwright-python (requirements.lock)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def axe_violations(page: Any, script: str) -> list[str]:
-    """axe-core's WCAG 2.1 A and AA violations on the page as it is drawn now."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(script)
-    found = page.evaluate("""tags => axe.run(document, {runOnly: {type: "tag", values: tags},
-                                      resultTypes: ["violations"]})
-                         .then(r => r.violations.map(v => v.id + " (" + v.impact + "): "
-                           + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))""",
-                          AXE_TAGS)
-    return list(found)
 
 
 class Sweep:

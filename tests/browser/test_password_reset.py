@@ -5,7 +5,6 @@ with axe-core (WCAG 2.1 A and AA) finding nothing on any page and nothing scroll
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from tests.browser.live import (
     NEW_PASSWORD,
     Screens,
+    axe_violations,
     first_sign_in,
     live_server,
     live_settings,
@@ -25,32 +25,10 @@ from tests.service.smtp import loopback_smtp
 pytestmark = pytest.mark.xdist_group("browser")
 
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SIDEWAYS_JS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
 CHOSEN = "tidal orchard bicycle seventeen"
 
 
-def axe_script() -> str:
-    """axe-core as the pinned ``axe-playwright-python`` package ships it (no download)."""
-    try:
-        from importlib.resources import files
-
-        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
-    except ModuleNotFoundError:
-        message = "this browser test needs axe-playwright-python (requirements.lock)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def axe_violations(page: Any) -> list[str]:
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_script())
-    return list(page.evaluate(
-        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
-                                      resultTypes: ["violations"]})
-           .then(r => r.violations.map(v => v.id + " (" + v.impact + "): "
-             + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))""", AXE_TAGS))
 
 
 def check(page: Any, screens: Screens, width: str, what: str) -> None:

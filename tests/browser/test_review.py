@@ -6,7 +6,6 @@ scroll sideways on the phone, and is photographed at both widths (``JDL_SCREENSH
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -14,12 +13,18 @@ import pytest
 from sqlalchemy import select
 
 from jdl.service._models import Organisation, Submission, SubmissionState, User
-from tests.browser.live import LiveLab, Screens, api_upload, first_sign_in, new_context
+from tests.browser.live import (
+    LiveLab,
+    Screens,
+    api_upload,
+    axe_violations,
+    first_sign_in,
+    new_context,
+)
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 800)}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LAB = "Justice Data Lab"
 REASON = ("Please check the delivery dates: 12 people started after the programme ended.\n"
           "Upload the corrected file as a new submission.")
@@ -27,27 +32,6 @@ REASON = ("Please check the delivery dates: 12 people started after the programm
 SIDEWAYS_JS = """() => document.scrollingElement.scrollWidth - window.innerWidth"""
 
 
-def axe_script() -> str:
-    """axe-core as the pinned ``axe-playwright-python`` package ships it (no download)."""
-    try:
-        from importlib.resources import files
-
-        return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
-    except ModuleNotFoundError:
-        message = "the review's browser test needs axe-playwright-python (requirements.lock)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def axe_violations(page: Any) -> list[str]:
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_script())
-    return list(page.evaluate(
-        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
-                                      resultTypes: ["violations"]})
-           .then(r => r.violations.map(v => v.id + " (" + v.impact + "): "
-             + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))""", AXE_TAGS))
 
 
 def check(page: Any, screens: Screens, what: str) -> None:

@@ -711,8 +711,9 @@ def test_one_address_trying_many_accounts_is_limited(real):
 
 
 def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
-    """Production Argon2id in the real server: median of interleaved tries, each from its own
-    address so no limit applies."""
+    """Production Argon2id in the real server: the fastest of interleaved tries (the work each
+    answer costs, as an attacker repeating tries would see it; a median moved by 50 ms when
+    the other test worker was busy), each from its own address so no limit applies."""
     known = [real.accounts[f"timing{n}"].email for n in range(2)]
     times: dict[str, list[float]] = {"known": [], "unknown": []}
     for n in range(8):
@@ -724,8 +725,8 @@ def test_unknown_emails_take_as_long_to_refuse_as_wrong_passwords(real):
                                               "password": "wrong password here"})
             times[kind].append(time.perf_counter() - started)
             assert answer.status_code == 401
-    known_ms = statistics.median(times["known"]) * 1000
-    unknown_ms = statistics.median(times["unknown"]) * 1000
+    known_ms = min(times["known"]) * 1000
+    unknown_ms = min(times["unknown"]) * 1000
     report("sign-in timing", known_ms=round(known_ms), unknown_ms=round(unknown_ms))
     assert abs(known_ms - unknown_ms) < 0.25 * known_ms
 
