@@ -107,6 +107,28 @@ def test_report_page_and_pdf(client, three, settings):
     assert pdf.headers["content-type"] == "application/pdf"
 
 
+def test_findings_are_worded_as_the_report_words_them(client, three, settings):
+    """The catalogue page's sentences are the report's (one name per group, "for 100 typical
+    participants"), and what "inconclusive" means is said once, not after every measure."""
+    from jdl.report import measure_sentences
+    from jdl.service._catalogue_models import Publication
+
+    for publication in three[:2]:
+        page = client.get(f"/catalogue/reports/{publication}").text
+        with client.app.state.sessions() as db:
+            results = db.get(Publication, publication).results
+        sentences = measure_sentences(results)
+        shown = [key for key in sentences if f'class="finding" data-measure="{key}"' in page]
+        assert "proven_reoffending_rate" in shown
+        for key in shown:
+            for sentence in sentences[key]:
+                assert str(sentence) in page
+        assert "treatment group" not in page.lower()
+        assert "do not receive support" not in page
+        # said once, under the table, not after each inconclusive measure
+        assert page.count("This does not mean the programme has no effect") == 1
+
+
 def test_export_matches_the_pages(client, three):
     data = client.get("/catalogue/export.json").json()
     rows = {str(r["publication_id"]): r for r in data["results"]}

@@ -11,6 +11,10 @@ ReportFiles : the paths written.
 ReportError : a :class:`jdl.core.JDLError` for results that cannot be reported (for example raw
     results without a ``disclosure`` block) or bad options.
 SUPPRESSED_MARK : ``"[c]"``, printed wherever the disclosure stage suppressed a value.
+measure_sentences(released) -> dict
+    Each measure's findings in the report's own words, for pages that summarise a report
+    (the catalogue's), so a result is never worded two ways.
+INCONCLUSIVE_MEANING : what "inconclusive" means, said once per page.
 covariate_name(code) -> str
     A matching covariate in plain words (``ethnicityAsian`` -> ``Ethnicity: Asian``); the
     service's diagnostics pages use it too.
@@ -22,13 +26,16 @@ so it cannot show a number the disclosure stage has not seen.
 from jdl.report._errors import ReportError
 from jdl.report._render import ReportFiles, html_to_pdf, render_html, render_report
 from jdl.report._values import SUPPRESSED_MARK, covariate_name
+from jdl.report._wording import INCONCLUSIVE_MEANING, measure_sentences
 
 __all__ = [
+    "INCONCLUSIVE_MEANING",
     "SUPPRESSED_MARK",
     "ReportError",
     "ReportFiles",
     "covariate_name",
     "html_to_pdf",
+    "measure_sentences",
     "render_html",
     "render_report",
 ]

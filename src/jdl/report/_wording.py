@@ -16,6 +16,7 @@ said once per report (:data:`INCONCLUSIVE_MEANING`), not after every measure.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -305,4 +306,19 @@ def power_sentences(power: dict[str, Any] | None, rate: dict[str, Any] | None,
     elif inconclusive and rate and not rate.get("significant"):
         out.append("A larger group of participants, for example by including people from a "
                    "longer period, would make a clearer answer more likely.")
+    return out
+
+
+def measure_sentences(released: Mapping[str, Any]) -> dict[str, list[Markup]]:
+    """Each reported measure's findings in the report's own words (its "100 typical
+    participants" sentence and what its interval allows), for pages that summarise a report,
+    such as the catalogue's, so the two never word one result differently."""
+    rel = Released.from_dict(released)
+    out: dict[str, list[Markup]] = {}
+    for key, measure in (rel.data.get("measures") or {}).items():
+        if not isinstance(measure, dict):
+            continue
+        reported = bool(measure.get("reported", True))
+        out[key] = ([hundred_sentence(rel, key, measure)] if reported else []) + [
+            effect_sentence(rel, key, measure)]
     return out

@@ -21,6 +21,7 @@ from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
+from jdl.report import ReportError, measure_sentences
 from jdl.service._catalogue import current_summary, replaced_publications
 from jdl.service._catalogue_models import Publication
 from jdl.service._deps import SessionDep, SettingsDep
@@ -182,7 +183,17 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
     return _page(request, "catalogue/report.html", pub=pub, res=res, people=people_counts(res),
                  replaced_by=replaced_publications(db).get(pub.id),
                  measures=res.get("measures") or {}, findings=pub.findings,
+                 sentences=_sentences(res),
                  headline=settings.catalogue.headline_measure)
+
+
+def _sentences(results: dict[str, Any]) -> dict[str, list[Any]]:
+    """The report's own words for each measure (empty for results it cannot read: the page
+    then shows the released conclusion)."""
+    try:
+        return measure_sentences(results)
+    except ReportError:
+        return {}
 
 
 @router.get("/catalogue/reports/{publication_id}/report.pdf")
