@@ -33,19 +33,21 @@ demo: $(STAMP)
 demo-catalogue: demo
 	$(BIN)/jdl catalogue seed --data $(DATA) --reports 12
 
+# --timeout: a test that hangs (a browser page that never answers) fails after 15 minutes
+# (an hour in test-all) instead of holding CI until its own limit.
 # Before the tests: the import contracts (pyproject's [tool.importlinter]: layers core -> engines ->
 # stages -> evaluation -> report -> web, no cycles) and the type check ([tool.mypy]).
 test: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup --timeout 900
 
 test-all: $(STAMP) $(CHROMIUM) $(POSTGRES_DIR) $(JAVA)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 3600
 
 # $(call apt_install,PACKAGE,WHAT NEEDS IT): install a Debian package as root (CI is root); anyone
 # else is told the command. Used by file targets, so nothing runs or prints once it is there.
