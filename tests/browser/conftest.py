@@ -110,9 +110,14 @@ def broken_copy(upload: Path, target: Path) -> Path:
 
 def fill_upload_form(page: Any, upload: Path, programme: dict[str, Any]) -> None:
     """Choose the file and fill in the programme form by its labels."""
+    page.get_by_label("Participants file").set_input_files(str(upload))
+    fill_programme(page, programme)
+
+
+def fill_programme(page: Any, programme: dict[str, Any]) -> None:
+    """Fill in the upload page's programme fields by their labels."""
     from jdl.service._web import _programme_fields
 
-    page.get_by_label("Participants file").set_input_files(str(upload))
     for field in _programme_fields():
         value = programme.get(field["name"])
         if value is None:

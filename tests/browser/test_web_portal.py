@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.browser.conftest import fill_programme
 from tests.browser.live import (
     accessibility_problems,
     api_upload,
@@ -41,20 +42,6 @@ def checked(page: Any) -> list[str]:
     if page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
         problems.append(f"the page scrolls sideways at {page.viewport_size['width']} px")
     return problems
-
-
-def fill_programme(page: Any, programme: dict[str, Any]) -> None:
-    from jdl.service._web import _programme_fields
-
-    for field in _programme_fields():
-        value = programme.get(field["name"])
-        if value is None:
-            continue
-        control = page.get_by_label(field["label"], exact=True)
-        if field.get("choices"):
-            control.select_option(str(value))
-        else:
-            control.fill(str(value))
 
 
 def every_dob_wrong(upload: Path, target: Path) -> Path:
