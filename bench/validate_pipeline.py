@@ -146,6 +146,8 @@ class Population:
         from jdl.engines import open_admin
 
         self.seed = seed
+        self.generator_version = json.loads((data / "manifest.json").read_text()).get(
+            "generator_version")
         truth = json.loads((data / "truth" / "programmes.json").read_text())
         self.programmes = {p["name"]: p for p in truth["programmes"]}
         participants = pd.read_parquet(data / "truth" / "participants.parquet")
@@ -367,6 +369,7 @@ def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
                                         population.programmes[name]),
                        **adjusted_columns(adjusted_effect), "design_used": design_name,
                        "jdl_source": os.environ.get("JDL_SOURCE_LABEL", "this worktree"),
+                       "generator_version": population.generator_version,
                        "warnings": sorted({str(w.message)[:80] for w in caught}),
                        "seconds": round(time.perf_counter() - start, 2)}
                 append_row(out, row)

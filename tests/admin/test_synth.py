@@ -167,3 +167,36 @@ def test_calibrated_to_published_reoffending_rates(calibration_data_dir):
         assert rates.loc[index_type, "reoffending_rate"] == pytest.approx(published, abs=0.02)
         assert 2.0 < rates.loc[index_type, "reoffences_per_reoffender"] < 5.0
         assert 100 < rates.loc[index_type, "mean_days_to_first"] < 180
+
+
+def test_a_case_under_way_at_the_index_date_is_kept_whole(calibration_data_dir):
+    """A participant's future is the cases *begun* after the index date. The generator used to
+    cut a case under way at the index date (offences committed over a few weeks, sentenced
+    together) and drop its later offences from the recorded future while the untreated future
+    kept them, so programmes with no effect appeared to cut re-offending. Participants must
+    have such cases about as often as everyone else with an index event."""
+    path = (calibration_data_dir / "truth" / "participants.parquet").as_posix()
+    with open_admin(calibration_data_dir) as e:
+        shares = e.df(
+            f"""WITH cases AS (
+                  SELECT person_id, outcome_date, min(offence_date) AS first,
+                         max(offence_date) AS last
+                  FROM offences GROUP BY ALL),
+                events AS (
+                  SELECT e.event_id, e.person_id, e.index_date,
+                         t.person_id IS NOT NULL AS participant
+                  FROM index_events e
+                  LEFT JOIN read_parquet('{path}') t ON t.event_id = e.event_id),
+                flagged AS (
+                  SELECT ev.event_id, any_value(ev.participant) AS participant,
+                         count(c.person_id) > 0 AS straddling
+                  FROM events ev LEFT JOIN cases c ON c.person_id = ev.person_id
+                   AND c.first <= ev.index_date AND c.last > ev.index_date
+                  GROUP BY ev.event_id)
+                SELECT participant, count(*) AS events, avg(straddling::INT) AS straddling
+                FROM flagged GROUP BY participant"""
+        ).set_index("participant")
+    assert shares.loc[True, "events"] > 5000
+    participant, everyone = shares.loc[True, "straddling"], shares.loc[False, "straddling"]
+    assert participant > 0.01
+    assert abs(participant - everyone) < 0.5 * everyone, shares

@@ -67,7 +67,7 @@ from jdl.admin.synth._programmes import (
 from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -306,6 +306,7 @@ def _plant_programmes(
 ) -> tuple[OffenceBatch, dict[str, np.ndarray], dict[str, dict[str, float]]]:
     """Recruit participants, re-simulate their futures under the programme, record the truth."""
     taken = np.zeros(len(people), bool)
+    begun = _case_first_day(off)
     proven = _DayIndex(off.person, off.outcome_day)
     committed = _DayIndex(off.person, off.offence_day)
     chosen: list[dict[str, np.ndarray]] = []
@@ -335,8 +336,8 @@ def _plant_programmes(
                 "hazard_ratio": np.full(len(pick), spec.hazard_ratio),
             }
         )
-        prior = committed.count_before(person, cands.day[pick], inclusive=True)
-        block = _pending_custody(off, len(people), person, cands.day[pick])
+        ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick])
+        block = _pending_custody(off, begun, len(people), person, cands.day[pick])
         truth[spec.name] = true_effect(
             rng,
             cfg.params,
@@ -345,8 +346,11 @@ def _plant_programmes(
             female=people.female[person],
             log_rate=people.log_rate[person],
             burst=people.burst[person],
-            index_day=cands.day[pick] + 1,
-            prior=prior,
+            index_day=cands.day[pick],
+            start_day=ongoing.resume_day,
+            prior=committed.count_before(person, cands.day[pick], inclusive=True)
+            + ongoing.offences_after_index,
+            already_counted=ongoing.counted,
             blocked=block,
         )
     if not chosen:
@@ -354,13 +358,20 @@ def _plant_programmes(
     part = {k: np.concatenate([c[k] for c in chosen]) for k in chosen[0]}
     person, index_day = part["person"], part["index_day"]
     part["y0"] = _outcome_counts(off, len(people), person, index_day)
-    # Replace each participant's future with one lived under the programme.
+    # Replace each participant's future with one lived under the programme. The future is the
+    # cases *begun* after the index date: a case already under way (offences committed over a
+    # few weeks, sentenced together) keeps its later offences, and the new life resumes when it
+    # ends, as the career process itself would (:func:`simulate_offending`). Cutting such a case
+    # at the index date removed re-offences the untreated future kept, so a programme with no
+    # effect appeared to cut re-offending by about 1.4 points.
     future = np.zeros(len(people), np.int64) - 1
     future[person] = index_day
-    drop = (future[off.person] >= 0) & (off.offence_day > future[off.person])
+    drop = (future[off.person] >= 0) & (begun > future[off.person])
     base = off.take(np.flatnonzero(~drop))
-    prior = _DayIndex(base.person, base.offence_day).count_before(person, index_day, True)
-    block = _pending_custody(base, len(people), person, index_day)
+    ongoing = _ongoing_cases(off, begun, len(people), person, index_day)
+    prior = (_DayIndex(base.person, base.offence_day).count_before(person, index_day, True)
+             + ongoing.offences_after_index)
+    block = _pending_custody(off, begun, len(people), person, index_day)
     treated = simulate_offending(
         rng,
         cfg.params,
@@ -369,7 +380,7 @@ def _plant_programmes(
         female=people.female[person],
         log_rate=people.log_rate[person],
         burst=people.burst[person],
-        start_day=index_day + 1,
+        start_day=ongoing.resume_day,
         end_day=cfg.cutoff_day,
         prior=prior,
         hazard_ratio=part["hazard_ratio"],
@@ -381,11 +392,55 @@ def _plant_programmes(
     return final, part, truth
 
 
+def _case_first_day(off: OffenceBatch) -> np.ndarray:
+    """Per offence, the day its case began. A case (:func:`simulate_offending`) is one person's
+    offences sentenced together, so it is identified by (person, outcome day)."""
+    key = off.person.astype(np.int64) * 100_000 + off.outcome_day
+    _, case = np.unique(key, return_inverse=True)
+    first = np.full(int(case.max()) + 1 if len(case) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(first, case, off.offence_day.astype(np.int64))
+    return first[case]
+
+
+@dataclass(frozen=True)
+class _Ongoing:
+    """Participants' cases under way at the index date (begun by then, offences after it)."""
+
+    resume_day: np.ndarray  # float: when new offending can start (after the index date)
+    offences_after_index: np.ndarray  # offences of those cases after the index date
+    counted: np.ndarray  # of those, the ones the one-year proven re-offending measure counts
+
+
+def _ongoing_cases(
+    off: OffenceBatch, begun: np.ndarray, n_people: int, person: np.ndarray,
+    index_day: np.ndarray,
+) -> _Ongoing:
+    """What each participant's cases under way at the index date hold after it, and when a new
+    case can begin: the day after the index date, or half a day after the last offence of a case
+    still under way (the career process's own rule)."""
+    pos = np.full(n_people, -1, np.int64)
+    pos[person] = np.arange(len(person))
+    q = pos[off.person]
+    d = np.where(q >= 0, index_day[np.maximum(q, 0)], 0)
+    sel = np.flatnonzero((q >= 0) & (begun <= d) & (off.offence_day > d))
+    last = np.full(len(person), -np.inf)
+    np.maximum.at(last, q[sel], off.offence_day[sel].astype(np.float64))
+    counted = (off.offence_day[sel] <= d[sel] + FOLLOW_UP_DAYS) & (
+        off.outcome_day[sel] <= d[sel] + FOLLOW_UP_DAYS + WAITING_DAYS
+    )
+    return _Ongoing(
+        resume_day=np.maximum(index_day + 1.0, last + 0.5),
+        offences_after_index=np.bincount(q[sel], minlength=len(person)),
+        counted=np.bincount(q[sel][counted], minlength=len(person)),
+    )
+
+
 def _pending_custody(
-    off: OffenceBatch, n_people: int, person: np.ndarray, index_day: np.ndarray
+    off: OffenceBatch, begun: np.ndarray, n_people: int, person: np.ndarray,
+    index_day: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Custody already coming to each participant after the index date: from cases committed
-    by then but sentenced (or still being served) later. (start, release) per participant,
+    """Custody already coming to each participant after the index date: from cases begun by
+    then but sentenced (or still being served) later. (start, release) per participant,
     -1 where none; several such sentences are merged into one span."""
     pos = np.full(n_people, -1, np.int64)
     pos[person] = np.arange(len(person))
@@ -395,7 +450,7 @@ def _pending_custody(
         (q >= 0)
         & off.principal
         & (off.disposal == DISPOSAL["custody"])
-        & (off.offence_day <= d)
+        & (begun <= d)
         & (off.release_day > d)
     )
     start = np.full(len(person), np.iinfo(np.int64).max)

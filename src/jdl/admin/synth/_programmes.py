@@ -286,17 +286,26 @@ def true_effect(
     burst: np.ndarray,
     index_day: np.ndarray,
     prior: np.ndarray,
+    start_day: np.ndarray | None = None,
+    already_counted: np.ndarray | None = None,
     blocked: tuple[np.ndarray, np.ndarray] | None = None,
     reps: int = 24,
 ) -> dict[str, float]:
     """Expected one-year outcomes of the participants with and without the programme.
 
-    Both arms of each replicate share one random stream (common random numbers), so the
-    difference — the effect — is estimated far more precisely than either level.
+    The follow-up is the measure's: offences committed in the year after ``index_day`` (the
+    index day itself excluded) and proven within six months more. New offending starts at
+    ``start_day`` (default: the day after the index date; later when a case under way at the
+    index date is still going on); ``already_counted`` are that case's offences the measure
+    counts, the same in both arms. Both arms of each replicate share one random stream (common
+    random numbers), so the difference — the effect — is estimated far more precisely than
+    either level.
     """
     n = len(index_day)
     if n == 0:
         return {"n": 0}
+    start = index_day + 1.0 if start_day is None else start_day
+    before = np.zeros(n, np.int64) if already_counted is None else already_counted
     seeds = rng.integers(0, 2**63 - 1, size=reps)
     results = {}
     for label, hr in (("untreated", 1.0), ("treated", spec.hazard_ratio)):
@@ -311,7 +320,7 @@ def true_effect(
                 female=female,
                 log_rate=log_rate,
                 burst=burst,
-                start_day=index_day,
+                start_day=start,
                 end_day=index_day + FOLLOW_UP_DAYS,
                 proven_by=index_day + FOLLOW_UP_DAYS + WAITING_DAYS,
                 prior=prior,
@@ -320,7 +329,7 @@ def true_effect(
                 blocked=None if blocked is None else (blocked[0].copy(), blocked[1].copy()),
             )
             counted = batch.offence_day <= index_day[batch.person] + FOLLOW_UP_DAYS
-            counts = np.bincount(batch.person[counted], minlength=n)
+            counts = np.bincount(batch.person[counted], minlength=n) + before
             rate += counts > 0
             freq += counts
         results[f"{label}_rate"] = float(rate.sum() / (n * reps))
