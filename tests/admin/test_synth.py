@@ -99,12 +99,15 @@ def test_truth_files_match_the_records(synthetic_data_dir):
                 AND e.index_date = t.index_date AND e.index_type = t.index_type"""
         )
         assert missing == 0
-        # the recorded (treated) outcome is what the offences table says
+        # the recorded (treated) outcome is what the offences table says, counted as the
+        # proven re-offending measure counts (the day of release from custody included)
         mismatched = e.scalar(
             f"""WITH o AS (
                   SELECT t.person_id, t.reoffences_treated, count(o.offence_id) AS n
                   FROM read_parquet('{path}') t LEFT JOIN offences o
-                    ON o.person_id = t.person_id AND o.offence_date > t.index_date
+                    ON o.person_id = t.person_id
+                   AND o.offence_date >= t.index_date
+                       + CASE WHEN t.index_type = 'custody_release' THEN 0 ELSE 1 END
                    AND o.offence_date <= t.index_date + 365
                    AND o.outcome_date <= t.index_date + 548
                   GROUP BY ALL)

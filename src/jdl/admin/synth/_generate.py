@@ -67,7 +67,7 @@ from jdl.admin.synth._programmes import (
 from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 
-GENERATOR_VERSION = "1.2"
+GENERATOR_VERSION = "1.3"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -276,10 +276,19 @@ def _candidates(
     return Candidates(person, day, events.custody[rows], events.sentence_start[rows], features)
 
 
+def _first_follow_up_day(index_day: np.ndarray, custody: np.ndarray) -> np.ndarray:
+    """The first day the proven re-offending measure counts (``FollowUp.count_release_day``,
+    the MoJ rule): the day of release itself for a release from custody, the day after the
+    index date for a court order. A participant's future under the programme starts then."""
+    return index_day + np.where(custody, 0, 1)
+
+
 def _outcome_counts(
-    off: OffenceBatch, n_people: int, person: np.ndarray, index_day: np.ndarray
+    off: OffenceBatch, n_people: int, person: np.ndarray, index_day: np.ndarray,
+    first_day: np.ndarray,
 ) -> np.ndarray:
-    """Proven re-offences (one-year follow-up, six-month waiting period) per participant."""
+    """Proven re-offences (the measure's one-year follow-up from ``first_day``, six-month
+    waiting period) per participant."""
     pos = np.full(n_people, -1, np.int64)
     pos[person] = np.arange(len(person))
     q = pos[off.person]
@@ -287,7 +296,7 @@ def _outcome_counts(
     q = q[sel]
     d = index_day[q]
     counted = (
-        (off.offence_day[sel] > d)
+        (off.offence_day[sel] >= first_day[q])
         & (off.offence_day[sel] <= d + FOLLOW_UP_DAYS)
         & (off.outcome_day[sel] <= d + FOLLOW_UP_DAYS + WAITING_DAYS)
     )
@@ -308,7 +317,6 @@ def _plant_programmes(
     taken = np.zeros(len(people), bool)
     begun = _case_first_day(off)
     proven = _DayIndex(off.person, off.outcome_day)
-    committed = _DayIndex(off.person, off.offence_day)
     chosen: list[dict[str, np.ndarray]] = []
     truth: dict[str, dict[str, float]] = {}
     for spec in cfg.programmes:
@@ -336,8 +344,9 @@ def _plant_programmes(
                 "hazard_ratio": np.full(len(pick), spec.hazard_ratio),
             }
         )
-        ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick])
-        block = _pending_custody(off, begun, len(people), person, cands.day[pick])
+        first = _first_follow_up_day(cands.day[pick], cands.custody[pick])
+        ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick], first)
+        block = _pending_custody(off, begun, len(people), person, cands.day[pick], first)
         truth[spec.name] = true_effect(
             rng,
             cfg.params,
@@ -348,8 +357,7 @@ def _plant_programmes(
             burst=people.burst[person],
             index_day=cands.day[pick],
             start_day=ongoing.resume_day,
-            prior=committed.count_before(person, cands.day[pick], inclusive=True)
-            + ongoing.offences_after_index,
+            prior=ongoing.prior,
             already_counted=ongoing.counted,
             blocked=block,
         )
@@ -357,21 +365,22 @@ def _plant_programmes(
         return _sort_offences(off), {}, truth
     part = {k: np.concatenate([c[k] for c in chosen]) for k in chosen[0]}
     person, index_day = part["person"], part["index_day"]
-    part["y0"] = _outcome_counts(off, len(people), person, index_day)
+    first = _first_follow_up_day(index_day, part["custody"])
+    part["y0"] = _outcome_counts(off, len(people), person, index_day, first)
     # Replace each participant's future with one lived under the programme. The future is the
-    # cases *begun* after the index date: a case already under way (offences committed over a
-    # few weeks, sentenced together) keeps its later offences, and the new life resumes when it
-    # ends, as the career process itself would (:func:`simulate_offending`). Cutting such a case
-    # at the index date removed re-offences the untreated future kept, so a programme with no
-    # effect appeared to cut re-offending by about 1.4 points.
+    # cases *begun* from the first day the measure counts (the release day for a release from
+    # custody): a case already under way (offences committed over a few weeks, sentenced
+    # together) keeps its later offences, and the new life resumes when it ends, as the career
+    # process itself would (:func:`simulate_offending`). Generator 1.1 cut such a case at the
+    # index date (its later offences stayed in the untreated future only) and started every new
+    # life the day after, so nobody could re-offend on the day of release, which the measure
+    # counts: both made programmes look better than they were.
     future = np.zeros(len(people), np.int64) - 1
-    future[person] = index_day
-    drop = (future[off.person] >= 0) & (begun > future[off.person])
+    future[person] = first
+    drop = (future[off.person] >= 0) & (begun >= future[off.person])
     base = off.take(np.flatnonzero(~drop))
-    ongoing = _ongoing_cases(off, begun, len(people), person, index_day)
-    prior = (_DayIndex(base.person, base.offence_day).count_before(person, index_day, True)
-             + ongoing.offences_after_index)
-    block = _pending_custody(off, begun, len(people), person, index_day)
+    ongoing = _ongoing_cases(off, begun, len(people), person, index_day, first)
+    block = _pending_custody(off, begun, len(people), person, index_day, first)
     treated = simulate_offending(
         rng,
         cfg.params,
@@ -382,13 +391,13 @@ def _plant_programmes(
         burst=people.burst[person],
         start_day=ongoing.resume_day,
         end_day=cfg.cutoff_day,
-        prior=prior,
+        prior=ongoing.prior,
         hazard_ratio=part["hazard_ratio"],
         effect_end_day=index_day + EFFECT_DAYS,
         blocked=block,
     )
     final = _sort_offences(OffenceBatch.concat([base, treated]))
-    part["y1"] = _outcome_counts(final, len(people), person, index_day)
+    part["y1"] = _outcome_counts(final, len(people), person, index_day, first)
     return final, part, truth
 
 
@@ -404,58 +413,68 @@ def _case_first_day(off: OffenceBatch) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Ongoing:
-    """Participants' cases under way at the index date (begun by then, offences after it)."""
+    """Participants' past at the start of their future (``first``: the first day the measure
+    counts): the offences of the cases begun before it, and of those cases still under way."""
 
-    resume_day: np.ndarray  # float: when new offending can start (after the index date)
-    offences_after_index: np.ndarray  # offences of those cases after the index date
-    counted: np.ndarray  # of those, the ones the one-year proven re-offending measure counts
+    prior: np.ndarray  # offences of the cases begun before ``first`` (the career's count)
+    resume_day: np.ndarray  # float: when a new case can begin
+    counted: np.ndarray  # offences of cases under way that the measure counts
 
 
 def _ongoing_cases(
     off: OffenceBatch, begun: np.ndarray, n_people: int, person: np.ndarray,
-    index_day: np.ndarray,
+    index_day: np.ndarray, first: np.ndarray,
 ) -> _Ongoing:
-    """What each participant's cases under way at the index date hold after it, and when a new
-    case can begin: the day after the index date, or half a day after the last offence of a case
+    """Each participant's offences so far, what their cases under way at ``first`` hold from it,
+    and when a new case can begin: at ``first``, or half a day after the last offence of a case
     still under way (the career process's own rule)."""
     pos = np.full(n_people, -1, np.int64)
     pos[person] = np.arange(len(person))
     q = pos[off.person]
-    d = np.where(q >= 0, index_day[np.maximum(q, 0)], 0)
-    sel = np.flatnonzero((q >= 0) & (begun <= d) & (off.offence_day > d))
+    f = np.where(q >= 0, first[np.maximum(q, 0)], 0)
+    past = np.flatnonzero((q >= 0) & (begun < f))
+    sel = past[off.offence_day[past] >= f[past]]
     last = np.full(len(person), -np.inf)
     np.maximum.at(last, q[sel], off.offence_day[sel].astype(np.float64))
-    counted = (off.offence_day[sel] <= d[sel] + FOLLOW_UP_DAYS) & (
-        off.outcome_day[sel] <= d[sel] + FOLLOW_UP_DAYS + WAITING_DAYS
+    d = index_day[q[sel]]
+    counted = (off.offence_day[sel] <= d + FOLLOW_UP_DAYS) & (
+        off.outcome_day[sel] <= d + FOLLOW_UP_DAYS + WAITING_DAYS
     )
     return _Ongoing(
-        resume_day=np.maximum(index_day + 1.0, last + 0.5),
-        offences_after_index=np.bincount(q[sel], minlength=len(person)),
+        prior=np.bincount(q[past], minlength=len(person)),
+        resume_day=np.maximum(first.astype(np.float64), last + 0.5),
         counted=np.bincount(q[sel][counted], minlength=len(person)),
     )
 
 
 def _pending_custody(
     off: OffenceBatch, begun: np.ndarray, n_people: int, person: np.ndarray,
-    index_day: np.ndarray,
+    index_day: np.ndarray, first: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Custody already coming to each participant after the index date: from cases begun by
-    then but sentenced (or still being served) later. (start, release) per participant,
-    -1 where none; several such sentences are merged into one span."""
+    """Custody already coming to each participant after the index date: from cases begun before
+    their future starts (``first``) but sentenced (or still being served) later. (start,
+    release) per participant, -1 where none; several such sentences are merged into one span.
+
+    The span starts at ``first``, not at sentencing: the career process holds a person from a
+    custodial case's last offence until release (:func:`simulate_offending`: remand and
+    sentence as one span), so their untreated future has no offending before that release.
+    Generator 1.1 let the new life offend until sentencing, which the untreated future could
+    not."""
     pos = np.full(n_people, -1, np.int64)
     pos[person] = np.arange(len(person))
     q = pos[off.person]
     d = np.where(q >= 0, index_day[np.maximum(q, 0)], 0)
+    f = np.where(q >= 0, first[np.maximum(q, 0)], 0)
     sel = np.flatnonzero(
         (q >= 0)
         & off.principal
         & (off.disposal == DISPOSAL["custody"])
-        & (begun <= d)
+        & (begun < f)
         & (off.release_day > d)
     )
     start = np.full(len(person), np.iinfo(np.int64).max)
     until = np.full(len(person), -1, np.int64)
-    np.minimum.at(start, q[sel], np.maximum(off.outcome_day[sel], d[sel] + 1))
+    np.minimum.at(start, q[sel], f[sel])
     np.maximum.at(until, q[sel], off.release_day[sel])
     start = np.where(until >= 0, start, -1)
     return start, until

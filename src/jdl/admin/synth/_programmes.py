@@ -293,13 +293,13 @@ def true_effect(
 ) -> dict[str, float]:
     """Expected one-year outcomes of the participants with and without the programme.
 
-    The follow-up is the measure's: offences committed in the year after ``index_day`` (the
-    index day itself excluded) and proven within six months more. New offending starts at
-    ``start_day`` (default: the day after the index date; later when a case under way at the
-    index date is still going on); ``already_counted`` are that case's offences the measure
-    counts, the same in both arms. Both arms of each replicate share one random stream (common
-    random numbers), so the difference — the effect — is estimated far more precisely than
-    either level.
+    The follow-up is the measure's: offences committed from ``start_day`` to a year after
+    ``index_day`` and proven within six months more. ``start_day`` is the first day the measure
+    counts (the day of release from custody, the day after a court order's start; default the
+    day after ``index_day``), or later when a case under way then is still going on;
+    ``already_counted`` are that case's offences the measure counts, the same in both arms.
+    Both arms of each replicate share one random stream (common random numbers), so the
+    difference — the effect — is estimated far more precisely than either level.
     """
     n = len(index_day)
     if n == 0:
