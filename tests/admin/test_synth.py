@@ -203,3 +203,28 @@ def test_a_case_under_way_at_the_index_date_is_kept_whole(calibration_data_dir):
     participant, everyone = shares.loc[True, "straddling"], shares.loc[False, "straddling"]
     assert participant > 0.01
     assert abs(participant - everyone) < 0.5 * everyone, shares
+
+
+@pytest.mark.slow
+def test_a_programme_without_effect_leaves_reoffending_as_it_was(tmp_path):
+    """Every programme planted with hazard ratio 1: the participants' recorded futures (lived
+    anew from the index date) must re-offend as their untreated futures (the career they had)
+    do. Generator 1.1 differed by -0.4 to -1.4 points (a case cut at the index date, no
+    re-offending on the day of release, offending allowed before a pending custodial
+    sentence), which made programmes with no effect look as if they worked."""
+    import dataclasses
+
+    import numpy as np
+
+    programmes = tuple(dataclasses.replace(p, hazard_ratio=1.0) for p in DEFAULT_PROGRAMMES)
+    diffs = []
+    for seed in (21, 22, 23, 24):
+        out = tmp_path / str(seed)
+        generate(out, people=100_000, seed=seed, workers=2, programmes=programmes)
+        t = pq.read_table(out / "truth" / "participants.parquet").to_pandas()
+        diffs.append((t["reoffences_treated"] > 0).astype(int)
+                     - (t["reoffences_untreated"] > 0).astype(int))
+    d = np.concatenate(diffs)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert len(d) > 30_000
+    assert abs(d.mean()) < 3 * se, (d.mean(), se)
