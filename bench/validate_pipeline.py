@@ -255,8 +255,43 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
         "treated_outcome_agreement": float((observed == with_).mean()),
         "max_abs_smd": float(balance.max_abs_smd),
         "balance_reportable": bool(balance.quality_ok),  # the lab reports this matching
+        **released_rate(result),
         **other_standard_errors(result),
     }
+
+
+def released_rate(result, alpha: float = ALPHA, min_count: int = 10, base: int = 5,
+                  min_expected: float = 5.0) -> dict[str, Any]:
+    """The rate's interval and test as the lab *releases* them (``jdl.disclosure``): Newcombe's
+    hybrid score interval and the pooled z-test from the released (rounded) counts, the
+    comparison group at its effective size (``released_two_proportions``); ``rel_significant``
+    is the released half of the lab's verdict (p <= alpha, interval clear of 0, n p and
+    n (1 - p) of the treated at least ``min_expected``). The public verdict is this *and* the
+    internal test (``significant_by_lab_rules``, which holds the 30-re-offender rule)."""
+    from jdl.disclosure._coarsen import released_two_proportions
+    from jdl.disclosure._rules import released_count
+
+    y = result.data["reoffended"].to_numpy(dtype=float)
+    w, t = result.weights, result.treat == 1
+    mt, mc = t & (w > 0), (~t) & (w > 0)
+    kt, nt = float(y[mt].sum()), int(mt.sum())
+    rc = float(np.average(y[mc], weights=w[mc])) if mc.any() else float("nan")
+    nc = int(mc.sum())
+    ess = float(w[mc].sum() ** 2 / (w[mc] ** 2).sum()) if mc.any() else 0.0
+    out: dict[str, Any] = {"treated_events": kt, "comparison_rate": rc, "comparison_ess": ess}
+    if nt < min_count or nc < min_count or not np.isfinite(rc):
+        return out
+    row = {"treatment_events": released_count(kt, min_count, base),
+           "treatment_n": released_count(nt, min_count, base),
+           "comparison_events": released_count(rc * nc, min_count, base),
+           "comparison_n": released_count(nc, min_count, base),
+           "comparison_ess": released_count(ess, min_count, base)}
+    d, lo, hi, p = released_two_proportions(row, alpha)
+    kt_r, nt_r = row["treatment_events"], row["treatment_n"]
+    out.update({"rel_estimate": d, "rel_ci_low": lo, "rel_ci_high": hi, "rel_p_value": p,
+                "rel_significant": bool(p <= alpha and (hi < 0 or lo > 0)
+                                        and min(kt_r, nt_r - kt_r) >= min_expected)})
+    return out
 
 
 def other_standard_errors(result) -> dict[str, Any]:
