@@ -446,6 +446,10 @@ def summarise(rows: pd.DataFrame, truth: str = "truth_realised") -> dict[str, An
         "coverage_95_expected_truth": round(float(covered_expected.mean()), 4),
         "zero_effect_evaluations": len(null),
         "false_positive_rate": round(float(fp.mean()), 4) if len(null) else None,
+        # what the public reads: "significant" under every rule of the lab (for a design's
+        # "released" rows, the internal and the released test together)
+        "false_positive_rate_lab_verdict": round(float(
+            null["significant_by_lab_rules"].astype(bool).mean()), 4) if len(null) else None,
         "median_ci_width_pp": round(100 * float((rows["ci_high"] - rows["ci_low"]).median()), 3),
         "median_n_treated": float(rows["n_treated"].median()),
         "median_controls": float(rows["n_controls"].median()),
@@ -593,6 +597,21 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def with_released(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` plus, for rows that record it, a copy named ``"<design> released"`` with the
+    rate as the lab releases it (:func:`released_rate`) in place of the internal estimate; its
+    ``significant_by_lab_rules`` becomes the public verdict (both halves)."""
+    if "rel_ci_low" not in rows:
+        return rows
+    rel = rows[rows["rel_ci_low"].notna()].copy()
+    for col in ("estimate", "ci_low", "ci_high", "p_value"):
+        rel[col] = rel["rel_" + col]
+    rel["significant_by_lab_rules"] = (rel["significant_by_lab_rules"].astype(bool)
+                                       & rel["rel_significant"].astype(bool))
+    rel["design"] = rel["design"] + " released"
+    return pd.concat([rows, rel], ignore_index=True)
+
+
 def with_adjusted(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows plus, for rows with a covariate-adjusted estimate, a copy under the design name
     ``"<design> +adjusted"`` with the adjusted estimate, interval and p-value in place."""
@@ -616,7 +635,7 @@ def write_summary(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     names = {design_fingerprint(o): n for n, o in reversed(list(DESIGNS.items()))
              if n != "default"}
     rows["design"] = rows["design_fingerprint"].map(names).fillna(rows["design"])
-    rows = with_adjusted(rows)
+    rows = with_released(with_adjusted(rows))
     result = summary(rows)
     table = markdown(result)
     print(table)
