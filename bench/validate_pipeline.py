@@ -260,38 +260,51 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
     }
 
 
-def released_rate(result, alpha: float = ALPHA, min_count: int = 10, base: int = 5,
-                  min_expected: float = 5.0) -> dict[str, Any]:
-    """The rate's interval and test as the lab *releases* them (``jdl.disclosure``): Newcombe's
-    hybrid score interval and the pooled z-test from the released (rounded) counts, the
-    comparison group at its effective size (``released_two_proportions``); ``rel_significant``
-    is the released half of the lab's verdict (p <= alpha, interval clear of 0, n p and
-    n (1 - p) of the treated at least ``min_expected``). The public verdict is this *and* the
-    internal test (``significant_by_lab_rules``, which holds the 30-re-offender rule)."""
-    from jdl.disclosure._coarsen import released_two_proportions
-    from jdl.disclosure._rules import released_count
-
+def released_rate(result, alpha: float = ALPHA) -> dict[str, Any]:
+    """What the rate's released figures are made from: the matched treated people and their
+    re-offenders, the comparison group's weighted rate, head count and effective size
+    (:func:`released_figures` turns them into the released interval and test)."""
     y = result.data["reoffended"].to_numpy(dtype=float)
     w, t = result.weights, result.treat == 1
     mt, mc = t & (w > 0), (~t) & (w > 0)
-    kt, nt = float(y[mt].sum()), int(mt.sum())
-    rc = float(np.average(y[mc], weights=w[mc])) if mc.any() else float("nan")
-    nc = int(mc.sum())
-    ess = float(w[mc].sum() ** 2 / (w[mc] ** 2).sum()) if mc.any() else 0.0
-    out: dict[str, Any] = {"treated_events": kt, "comparison_rate": rc, "comparison_ess": ess}
-    if nt < min_count or nc < min_count or not np.isfinite(rc):
-        return out
+    if not mc.any():
+        return {}
+    out: dict[str, Any] = {
+        "treated_events": float(y[mt].sum()),
+        "comparison_rate": float(np.average(y[mc], weights=w[mc])),
+        "comparison_ess": float(w[mc].sum() ** 2 / (w[mc] ** 2).sum())}
+    return {**out, **released_figures(out["treated_events"], int(mt.sum()),
+                                      out["comparison_rate"], int(mc.sum()),
+                                      out["comparison_ess"], alpha)}
+
+
+def released_figures(kt: float, nt: int, rc: float, nc: int, ess: float,
+                     alpha: float = ALPHA, min_count: int = 10, base: int = 5,
+                     min_expected: float = 5.0) -> dict[str, Any]:
+    """The rate's interval and test as the lab *releases* them (``jdl.disclosure``): counts
+    below ``min_count`` (events or non-events of either group) withhold the estimate; otherwise
+    Newcombe's hybrid score interval and the pooled z-test from the released (rounded) counts,
+    the comparison group at its released effective size (``released_two_proportions``).
+    ``rel_significant`` is the released half of the lab's verdict (p <= alpha, interval clear
+    of 0, n p and n (1 - p) of the treated at least ``min_expected``); the public verdict is
+    this *and* the internal test (``significant_by_lab_rules``, with the 30-re-offender rule).
+    Empty when the figures would be withheld."""
+    from jdl.disclosure._coarsen import released_two_proportions
+    from jdl.disclosure._rules import released_count
+
+    kc = rc * nc
+    if not np.isfinite(rc) or min(kt, nt - kt, kc, nc - kc) < min_count:
+        return {}
     row = {"treatment_events": released_count(kt, min_count, base),
            "treatment_n": released_count(nt, min_count, base),
-           "comparison_events": released_count(rc * nc, min_count, base),
+           "comparison_events": released_count(kc, min_count, base),
            "comparison_n": released_count(nc, min_count, base),
            "comparison_ess": released_count(ess, min_count, base)}
     d, lo, hi, p = released_two_proportions(row, alpha)
     kt_r, nt_r = row["treatment_events"], row["treatment_n"]
-    out.update({"rel_estimate": d, "rel_ci_low": lo, "rel_ci_high": hi, "rel_p_value": p,
-                "rel_significant": bool(p <= alpha and (hi < 0 or lo > 0)
-                                        and min(kt_r, nt_r - kt_r) >= min_expected)})
-    return out
+    return {"rel_estimate": d, "rel_ci_low": lo, "rel_ci_high": hi, "rel_p_value": p,
+            "rel_significant": bool(p <= alpha and (hi < 0 or lo > 0)
+                                    and min(kt_r, nt_r - kt_r) >= min_expected)}
 
 
 def other_standard_errors(result) -> dict[str, Any]:
@@ -450,6 +463,10 @@ def summarise(rows: pd.DataFrame, truth: str = "truth_realised") -> dict[str, An
         # "released" rows, the internal and the released test together)
         "false_positive_rate_lab_verdict": round(float(
             null["significant_by_lab_rules"].astype(bool).mean()), 4) if len(null) else None,
+        # the lab's two tests together, without its rule on counts (30 treated re-offenders):
+        # a difference is called significant only when the internal estimate's test and the
+        # released figures' test both reject (jdl.disclosure._coarsen._headline_measure)
+        **_two_test_fpr(null),
         "median_ci_width_pp": round(100 * float((rows["ci_high"] - rows["ci_low"]).median()), 3),
         "median_n_treated": float(rows["n_treated"].median()),
         "median_controls": float(rows["n_controls"].median()),
@@ -461,6 +478,20 @@ def summarise(rows: pd.DataFrame, truth: str = "truth_realised") -> dict[str, An
             float(1 - rows["balance_reportable"].astype(bool).mean()), 4)
         if "balance_reportable" in rows else None,
     }
+
+
+def _two_test_fpr(null: pd.DataFrame) -> dict[str, Any]:
+    if "rel_significant" not in null:
+        return {}
+    both = null[null["rel_significant"].notna()]
+    if both.empty:
+        return {}
+    rejected = (both["rel_p_value"] <= ALPHA) & both["rel_significant"].astype(bool)
+    internal = (both["internal_p_value"].fillna(both["p_value"]) if "internal_p_value" in both
+                else both["p_value"])
+    return {"zero_effect_evaluations_released": len(both),
+            "false_positive_rate_both_tests": round(float(
+                (rejected & (internal <= ALPHA)).mean()), 4)}
 
 
 def width_reduction(rows: pd.DataFrame, design: str, reference: str = REFERENCE,
@@ -583,16 +614,19 @@ def _counts(rows: pd.DataFrame, column: str) -> dict[str, int]:
 def markdown(result: dict[str, Any]) -> str:
     """The summary table (one row per design and cohort size) for docs/."""
     lines = ["| Design | Cohort size | Evaluations | Bias (pts) | RMSE (pts) | Coverage 95% "
-             "| FPR (HR=1) | Median CI width (pts) | Median controls |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| FPR (HR=1) | FPR, both tests | Median CI width (pts) | Median controls |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for design, d in result.items():
         for label, s in [*((str(k), v) for k, v in d["by_size"].items()),
                          ("all", d["overall"])]:
             fpr = ("–" if s.get("false_positive_rate") is None
                    else f"{100 * s['false_positive_rate']:.1f}% ({s['zero_effect_evaluations']})")
+            both = ("–" if s.get("false_positive_rate_both_tests") is None
+                    else f"{100 * s['false_positive_rate_both_tests']:.1f}% "
+                         f"({s['zero_effect_evaluations_released']})")
             lines.append(
                 f"| {design} | {label} | {s['evaluations']} | {s['bias_pp']:+.2f} "
-                f"| {s['rmse_pp']:.2f} | {100 * s['coverage_95']:.1f}% | {fpr} "
+                f"| {s['rmse_pp']:.2f} | {100 * s['coverage_95']:.1f}% | {fpr} | {both} "
                 f"| {s['median_ci_width_pp']:.1f} | {s['median_controls']:.0f} |")
     return "\n".join(lines)
 
@@ -601,9 +635,19 @@ def with_released(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` plus, for rows that record it, a copy named ``"<design> released"`` with the
     rate as the lab releases it (:func:`released_rate`) in place of the internal estimate; its
     ``significant_by_lab_rules`` becomes the public verdict (both halves)."""
+    if "treated_events" not in rows:
+        return rows
+    rows = rows.drop(columns=[c for c in rows if c.startswith("rel_")])
+    have = rows[rows["treated_events"].notna()]
+    figures = pd.DataFrame([released_figures(r.treated_events, int(r.n_treated),
+                                             r.comparison_rate, int(r.n_controls),
+                                             r.comparison_ess)
+                            for r in have.itertuples()], index=have.index)
+    rows = rows.join(figures)
     if "rel_ci_low" not in rows:
         return rows
     rel = rows[rows["rel_ci_low"].notna()].copy()
+    rel["internal_p_value"] = rel["p_value"]
     for col in ("estimate", "ci_low", "ci_high", "p_value"):
         rel[col] = rel["rel_" + col]
     rel["significant_by_lab_rules"] = (rel["significant_by_lab_rules"].astype(bool)
