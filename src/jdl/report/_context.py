@@ -96,6 +96,9 @@ _RULE_NAMES = {
     "unknown_fields": "Results the rules do not recognise are",
     "differencing_min": "Cohorts differing from an earlier one of the same organisation by fewer "
                         "than this many people are refused",
+    "decision_band": "Near the minimum group size, whether a request is answered is decided "
+                     "on the rounded count against a threshold drawn for each request from "
+                     "the minimum up to this many people more",
 }
 
 
