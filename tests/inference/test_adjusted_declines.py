@@ -146,7 +146,7 @@ def test_an_exact_linear_fit_is_declined():
 
 
 def test_a_fit_that_does_not_converge_is_declined(monkeypatch):
-    y, treat, w, z, pair = _pairs(200, 2)
+    y, treat, w, z, _ = _pairs(200, 2)
     monkeypatch.setattr("jdl.inference._adjusted.MAX_ITERATIONS", 1)
     with pytest.raises(AdjustmentDeclined) as exc:
         adjusted_difference(y, treat, w, z, "rate")

@@ -184,6 +184,10 @@ class InferenceSettings(BaseModel):
     # eligible after linkage) and the lab declines the request as "could not be answered"
     # (the JDL's minimum of 60 people; docs/matching-and-inference.md)
     min_matched_treated: int = Field(default=60, ge=1)
+    # The covariate-adjusted estimate's logistic or Poisson outcome model needs at least this
+    # many events (the rarer outcome) per variable, or the estimate is declined with a reason
+    # (Vittinghoff and McCulloch 2007; Peduzzi et al. 1996 proposed 10; jdl.inference._adjusted)
+    adjusted_min_events_per_parameter: float = Field(default=5.0, ge=0)
 
 
 class DisclosureSettings(BaseModel):

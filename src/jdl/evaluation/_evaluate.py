@@ -465,7 +465,9 @@ def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[st
     from jdl.inference import adjusted_effects
 
     outcomes, _ = _outcomes()
-    return adjusted_effects(result, outcomes, covariates, alpha=settings.inference.alpha)
+    return adjusted_effects(
+        result, outcomes, covariates, alpha=settings.inference.alpha,
+        min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
@@ -551,7 +553,8 @@ def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
         adjusted_p_value=None if adj is None else adj.p_value,
         adjustment=None if adj is None else (
             f"{adj.model} model of the outcome on the matching covariates (g-computation on the "
-            "matched sample with the matching weights)"))
+            "matched sample with the matching weights)"),
+        adjustment_declined=adjusted if isinstance(adjusted, str) else None)
 
 
 @dataclass(frozen=True)
