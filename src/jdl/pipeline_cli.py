@@ -213,7 +213,7 @@ def _adjusted_line(m: dict) -> str | None:
     if None not in (d, lo, hi):
         return f"Adjusted for the matching covariates: {d:+g} (95% CI {lo:+g} to {hi:+g})"
     if m.get("adjustment_declined"):
-        return f"Adjusted for the matching covariates: {m['adjustment_declined']}"
+        return str(m["adjustment_declined"])  # "No adjusted estimate: <why>"
     return None
 
 

@@ -53,8 +53,8 @@ def test_the_report_gives_the_reason_where_the_adjusted_difference_would_be(raw)
 def test_the_cli_prints_the_reason_or_the_adjusted_values():
     from jdl.pipeline_cli import _adjusted_line
 
-    assert _adjusted_line({"adjustment_declined": REASON}) == \
-        f"Adjusted for the matching covariates: {REASON}"
+    assert _adjusted_line({"adjustment_declined": REASON}) == REASON
+    assert REASON.startswith("No adjusted estimate: there are fewer matched sets")
     line = _adjusted_line({"adjusted_difference": -0.04, "adjusted_ci_low": -0.09,
                            "adjusted_ci_high": 0.01})
     assert line == "Adjusted for the matching covariates: -0.04 (95% CI -0.09 to +0.01)"
