@@ -42,7 +42,13 @@ def _upload(n: int, variant: int) -> pd.DataFrame:
     people = [{"surname": f"Person{i}", "date_of_birth": f"1980-01-{1 + i % 28:02d}"}
               for i in range(n)]
     people.append({"surname": f"Invented{variant}", "date_of_birth": "1970-01-01"})
-    return pd.DataFrame(people)
+    return _numbered(pd.DataFrame(people))
+
+
+def _numbered(rows: pd.DataFrame) -> pd.DataFrame:
+    """The file's row numbers, as intake gives them (the header is row 1)."""
+    return rows.drop(columns=["row_number"], errors="ignore").reset_index(drop=True).assign(
+        row_number=lambda d: d.index + 2)
 
 
 def _answered(n_matched: int, key: bytes, settings: Settings, tmp: Path) -> bool:
@@ -63,7 +69,7 @@ def _keys(settings: Settings) -> list[tuple[bytes, bytes]]:
     if secret not in _KEYS:
         _KEYS[secret] = [
             (_answer_key(_Submission(_upload(80, v)), settings),
-             _answer_key(_Submission(_upload(80, v).drop(index=5)), settings))
+             _answer_key(_Submission(_numbered(_upload(80, v).drop(index=5))), settings))
             for v in range(VARIANTS)]
     return _KEYS[secret]
 
@@ -126,7 +132,10 @@ def test_the_residual_at_the_floor_is_the_documented_one(tmp_path):
 
 def test_the_same_rows_in_another_order_draw_the_same_threshold():
     rows = _upload(70, 1)
-    shuffled = rows.sample(frac=1, random_state=3)[list(reversed(rows.columns))]
+    shuffled = _numbered(rows.sample(frac=1, random_state=3))[list(reversed(rows.columns))]
+    # renumbered, as a re-ordered file is: the same people on other row numbers
+    assert set(zip(shuffled["row_number"], shuffled["surname"], strict=True)) != \
+        set(zip(rows["row_number"], rows["surname"], strict=True))
     assert _answer_key(_Submission(rows), SETTINGS) == _answer_key(_Submission(shuffled),
                                                                     SETTINGS)
     other_secret = Settings(disclosure={"decision_key": "another lab"})

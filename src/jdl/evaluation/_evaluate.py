@@ -283,12 +283,12 @@ def _cohort_and_pool(
 
 def _answer_key(submission: Any, settings: Settings) -> bytes:
     """The key of this request's draw in the answer band (:mod:`jdl.disclosure._decision`):
-    its submitted rows in a canonical form (columns and rows sorted, so re-ordering a file
-    draws nothing new) under the lab's secret. Only what the organisation submitted enters
-    it, never what linkage found."""
+    its submitted rows in a canonical form (without the file's row numbers, columns and rows
+    sorted, so re-ordering a file draws nothing new) under the lab's secret. Only what the
+    organisation submitted enters it, never what linkage found."""
     from jdl.disclosure import request_key
 
-    rows = submission.accepted_rows()
+    rows = submission.accepted_rows().drop(columns=["row_number"], errors="ignore")
     rows = rows.reindex(sorted(rows.columns), axis=1).astype(str)
     canonical = rows.sort_values(list(rows.columns)).to_csv(index=False).encode()
     return request_key(settings.disclosure.decision_key or "", canonical)
