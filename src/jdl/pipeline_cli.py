@@ -196,11 +196,25 @@ def print_outcome(evaluation) -> None:
     for name in results["headline_measures"]:
         m = results["measures"][name]
         console.print(f"  {m['label']}: {m['conclusion']}", highlight=False)
+        adjusted = _adjusted_line(m)
+        if adjusted:
+            console.print(f"    {adjusted}", highlight=False)
     for warning in results.get("warnings", []):
         console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
     _print_linkage_quality(evaluation.files.get("internal"))
     for key, path in evaluation.files.items():
         console.print(f"  {key}: {path}")
+
+
+def _adjusted_line(m: dict) -> str | None:
+    """The covariate-adjusted difference and interval as released, or why none is given."""
+    d, lo, hi = (m.get(k) for k in ("adjusted_difference", "adjusted_ci_low",
+                                    "adjusted_ci_high"))
+    if None not in (d, lo, hi):
+        return f"Adjusted for the matching covariates: {d:+g} (95% CI {lo:+g} to {hi:+g})"
+    if m.get("adjustment_declined"):
+        return str(m["adjustment_declined"])  # "No adjusted estimate: <why>"
+    return None
 
 
 def _print_linkage_quality(internal) -> None:

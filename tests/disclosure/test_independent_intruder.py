@@ -66,7 +66,7 @@ RUNS: dict[str, tuple[str, int | None, int | None, dict[str, Any]]] = {
 FAST_RUN = "mentoring66"
 #: The attacked cohorts are below the lab's post-linkage minimum (60 matched participants), so
 #: they are run as an analyst's re-run with the minimum lowered would be (issue 18).
-SMALL_COHORTS = Settings(inference={"min_matched_treated": 10})
+SMALL_COHORTS = Settings(inference={"min_matched_treated": 10}, disclosure={"decision_band": 0})
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,8 @@ def evaluation(request, synthetic_data_dir, tmp_path_factory):
     # design (tests/disclosure/test_independent_intruder.py attacks the power-first default)
     ev = evaluate(sub["upload"], sub["programme"], synthetic_data_dir, tmp / "out", seed=3,
                   settings=Settings(matching={"design": "fixed"},
-                                    inference={"min_matched_treated": 10}))
+                                    inference={"min_matched_treated": 10},
+                                    disclosure={"decision_band": 0}))
     raw = json.loads((ev.out_dir / "internal" / "raw_results.json").read_text())
     return json.loads((ev.out_dir / "results.json").read_text()), raw
 

@@ -65,18 +65,47 @@ def test_a_decline_that_differs_by_one_person_is_held_by_the_guard(
     assert _fake_run(lab, far, list(range(500, 600)), None, second_state) is None
 
 
-def test_confirming_a_decline_is_refused_beside_a_released_near_duplicate(lab, synthetic_upload):
-    answered, declined = (lab.upload("submitter_a", synthetic_upload["upload"],
-                                     synthetic_upload["programme"]).json()["id"]
-                          for _ in range(2))
+def test_confirming_a_decline_is_not_blocked_by_an_answered_near_duplicate(lab,
+                                                                           synthetic_upload):
+    """An answered request and a declined one that differ by one linked person: the guard
+    notes it for the reviewer but does not block the confirmation (nor the approval of the
+    answered one beside a confirmed decline). A block would be seen by the organisation as a
+    refusal exactly when the person it removed has a record, so the block itself would tell
+    it what the decision no longer does (the answer band, jdl.disclosure._decision)."""
+    answered, declined, other = (lab.upload("submitter_a", synthetic_upload["upload"],
+                                            synthetic_upload["programme"]).json()["id"]
+                                 for _ in range(3))
     _fake_run(lab, answered, list(range(100)), list(range(70)))
-    _fake_run(lab, declined, list(range(99)), None, "declined")
-    for sid in (answered, declined):
+    note = _fake_run(lab, declined, list(range(99)), None, "declined")
+    assert note is not None and f"submission {answered}" in note  # the reviewer is told
+    # a third request, answered, one person away from the first answer
+    _fake_run(lab, other, list(range(101)), list(range(71)))
+    for sid in (answered, declined, other):
         force_state(lab, sid, SubmissionState.awaiting_review)
     assert lab.client.post(f"/api/submissions/{answered}/approve",
                            headers=lab.auth("reviewer")).status_code == 200
-    refused = lab.client.post(f"/api/submissions/{declined}/approve",
-                              headers=lab.auth("reviewer"))
+    confirmed = lab.client.post(f"/api/submissions/{declined}/approve",
+                                headers=lab.auth("reviewer"))
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["state"] == "not_answerable"
+    # two answers one person apart are still refused: their numbers could be subtracted
+    refused = lab.client.post(f"/api/submissions/{other}/approve", headers=lab.auth("reviewer"))
     assert refused.status_code == 409 and "Differencing guard" in refused.json()["detail"]
-    body = lab.client.get(f"/api/submissions/{declined}", headers=lab.auth("submitter_a")).json()
-    assert body["state"] == "awaiting_review"
+    assert f"submission {declined}" not in refused.json()["detail"]
+
+
+def test_a_service_job_draws_with_a_secret_derived_from_the_encryption_key(lab):
+    """Without a secret the draw would be reproducible from the code: an attacker could pick
+    the variant of an upload whose threshold sits exactly on its count."""
+    from jdl.service._crypto import decision_key
+    from jdl.service._jobs import _with_decision_key
+
+    keyed = _with_decision_key(lab.settings)
+    assert keyed.disclosure.decision_key == decision_key(lab.settings.service)
+    assert len(keyed.disclosure.decision_key) == 64
+    assert lab.settings.service.encryption_key is None or \
+        lab.settings.service.encryption_key not in keyed.disclosure.decision_key
+    chosen = lab.settings.model_copy(update={"disclosure": lab.settings.disclosure.model_copy(
+        update={"decision_key": "the lab's own"})})
+    assert _with_decision_key(chosen).disclosure.decision_key == "the lab's own"
+    assert "decision_key" not in keyed.analysis()["disclosure"]  # not in the config hash

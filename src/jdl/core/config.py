@@ -184,6 +184,10 @@ class InferenceSettings(BaseModel):
     # eligible after linkage) and the lab declines the request as "could not be answered"
     # (the JDL's minimum of 60 people; docs/matching-and-inference.md)
     min_matched_treated: int = Field(default=60, ge=1)
+    # The covariate-adjusted estimate's logistic or Poisson outcome model needs at least this
+    # many events (the rarer outcome) per variable, or the estimate is declined with a reason
+    # (Vittinghoff and McCulloch 2007; Peduzzi et al. 1996 proposed 10; jdl.inference._adjusted)
+    adjusted_min_events_per_parameter: float = Field(default=5.0, ge=0)
 
 
 class DisclosureSettings(BaseModel):
@@ -207,6 +211,15 @@ class DisclosureSettings(BaseModel):
     # Differencing guard: cohorts differing from an earlier cohort of the same organisation by
     # more than 0 and fewer than this many people are refused.
     differencing_min: int = Field(default=10, ge=1)
+    # Answered or "could not be answered" (jdl.disclosure._decision): the matched count is
+    # rounded like a released count and compared with a threshold drawn, per request, from
+    # inference.min_matched_treated up to this many people more (60 with probability 1/2, 65
+    # with 1/4, ... up to 100), so no one person decides whether a request near the minimum
+    # is answered. 0: a fixed threshold.
+    decision_band: int = Field(default=40, ge=0)
+    # The lab's secret for that draw (HMAC key); the service derives one from its encryption
+    # key when unset. Unset outside the service: the draw is reproducible from the code.
+    decision_key: str | None = operational(None, repr=False)
 
 
 class SettingOverride(BaseModel):

@@ -5,10 +5,13 @@
 ``min_count`` hidden, others rounded, estimates over hidden counts hidden, secondary
 suppression, no per-person field). ``assert_released`` proves a released dict obeys the rules;
 ``check_released_text`` scans rendered files; ``differencing_risks`` compares a cohort with the
-same organisation's earlier ones. Rules and sources: docs/disclosure-control.md.
+same organisation's earlier ones; ``decide_answerable`` decides whether a request near the
+lab's minimum is answered (the rounded count against a per-request threshold). Rules and
+sources: docs/disclosure-control.md.
 """
 
 from jdl.disclosure._check import assert_released, check_released_text, find_release_problems
+from jdl.disclosure._decision import AnswerDecision, decide_answerable, request_key
 from jdl.disclosure._describe import describe_schema
 from jdl.disclosure._differencing import (
     DifferencingRisk,
@@ -30,6 +33,7 @@ __all__ = [
     "INDIVIDUAL_KEYS",
     "SCHEMA",
     "Action",
+    "AnswerDecision",
     "DifferencingRisk",
     "DisclosureError",
     "FieldSpec",
@@ -39,6 +43,7 @@ __all__ = [
     "assert_released",
     "check_released_text",
     "complement_small",
+    "decide_answerable",
     "describe_schema",
     "differencing_risks",
     "find_release_problems",
@@ -47,6 +52,7 @@ __all__ = [
     "refuse_individual_level",
     "release",
     "released_count",
+    "request_key",
     "round_count",
     "secondary_cells",
 ]

@@ -411,7 +411,8 @@ class _Run:
         self._coarsen()
         self.audit.extend(self.dropped)
         self.data["disclosure"] = {
-            "rules": self.s.model_dump(mode="json"),
+            # the decision's secret key is the lab's, never released
+            "rules": self.s.model_dump(mode="json", exclude={"decision_key"}),
             "suppressed": sorted(a.path for a in self.audit if a.action == "suppressed"),
             "dropped": [a.path for a in self.dropped],
             "notes": self._notes(),

@@ -90,6 +90,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/measures/*/reported", Kind.FLAG),
     FieldSpec("/measures/*/reason_not_reported", Kind.LABEL),
     FieldSpec("/measures/*/adjustment", Kind.LABEL),
+    FieldSpec("/measures/*/adjustment_declined", Kind.LABEL),
     # Balance and matching.
     FieldSpec("/balance/[]/covariate", Kind.LABEL),
     FieldSpec("/balance/[]/smd_before", Kind.STATISTIC),

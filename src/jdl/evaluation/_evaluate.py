@@ -152,7 +152,9 @@ def evaluate(
         resumed = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
         saved.save("cohort", resumed)
     cohort, frame = resumed
-    _check_minimum(cohort.attrition.eligible, settings, "eligible", out_dir, link_table)
+    answer_key = _answer_key(submission, settings)
+    _check_minimum(cohort.attrition.eligible, settings, "eligible", out_dir, link_table,
+                   answer_key)
     step("match")
     from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
 
@@ -162,7 +164,8 @@ def evaluate(
     covariates, exact = varying_covariates(frame, spec), list(spec.exact)
     design = _design(frame, covariates, exact, settings, seed)
     result = design.result
-    _check_minimum(result.n_treated_matched, settings, "matched", out_dir, link_table)
+    _check_minimum(result.n_treated_matched, settings, "matched", out_dir, link_table,
+                   answer_key)
 
     step("estimate")
     effects = _effects(result, settings)
@@ -278,27 +281,52 @@ def _cohort_and_pool(
     return cohort, analysis_frame(cohort, pool)
 
 
-def _check_minimum(n: int, settings: Settings, stage: str, out_dir: Path,
-                   link_table: pd.DataFrame) -> None:
-    """Decline the request when fewer than ``settings.inference.min_matched_treated`` people
-    are left (:class:`CouldNotBeAnswered`).
+def _answer_key(submission: Any, settings: Settings) -> bytes:
+    """The key of this request's draw in the answer band (:mod:`jdl.disclosure._decision`):
+    its submitted rows in a canonical form (without the file's row numbers, columns and rows
+    sorted, so re-ordering a file draws nothing new) under the lab's secret. Only what the
+    organisation submitted enters it, never what linkage found."""
+    from jdl.disclosure import request_key
 
-    The link table is written to ``internal/`` first: whether a request is answered can turn
-    on one person, so the service's differencing guard compares a declined request's linked
-    people with every other request's, as it compares the analysed groups of reports."""
+    rows = submission.accepted_rows().drop(columns=["row_number"], errors="ignore")
+    rows = rows.reindex(sorted(rows.columns), axis=1).astype(str)
+    canonical = rows.sort_values(list(rows.columns)).to_csv(index=False).encode()
+    return request_key(settings.disclosure.decision_key or "", canonical)
+
+
+def _check_minimum(n: int, settings: Settings, stage: str, out_dir: Path,
+                   link_table: pd.DataFrame, key: bytes) -> None:
+    """Decline the request when its group, rounded like a released count, falls below this
+    request's threshold in the band above ``settings.inference.min_matched_treated``
+    (:func:`jdl.disclosure.decide_answerable`; :class:`CouldNotBeAnswered`).
+
+    The decision is not made on the exact count: with it, two uploads that differ by one
+    person could be answered once and declined once exactly when that person was linked,
+    eligible and matched. The message is the same at every stage and names neither the count
+    nor the threshold. The link table is written to ``internal/`` first, for the service's
+    differencing guard (which tells the reviewer of near-duplicate requests)."""
+    from jdl.disclosure import decide_answerable
+
     minimum = settings.inference.min_matched_treated
-    if n >= minimum:
+    decision = decide_answerable(n, minimum, band=settings.disclosure.decision_band,
+                                 base=settings.disclosure.rounding_base, key=key)
+    if decision.answered:
         return
     internal = out_dir / "internal"
     internal.mkdir(parents=True, exist_ok=True)
     link_table.to_csv(internal / "links.csv", index=False)
-    where = ("could be analysed after linking and the eligibility rules" if stage == "eligible"
-             else "could be matched to similar people in the national records")
+    near = (f" Requests a little above that size (up to about {decision.band_top} people) are "
+            "sometimes declined too, more often the closer they are to the minimum: the lab "
+            "does not decide on the exact number, so that no single person can decide whether "
+            "a request is answered."
+            if decision.band_top > minimum else "")
     raise CouldNotBeAnswered(
-        f"This request could not be answered: fewer than {minimum} of the people submitted "
-        f"{where}. The lab needs at least {minimum} people in the matched treatment group, "
-        "because with fewer people chance differences are as large as any real effect of the "
-        "programme. The request is recorded as 'could not be answered'.",
+        f"This request could not be answered: too few of the people submitted could be "
+        f"analysed after linking and the eligibility rules and matched to similar people in "
+        f"the national records. The lab needs at least {minimum} people in the matched "
+        "treatment group, because with fewer people chance differences are as large as any "
+        f"real effect of the programme.{near} The request is recorded as 'could not be "
+        "answered'.",
         n=n, minimum=minimum, stage=stage,
         hint="Check that the people submitted were released from custody or began a community "
              "sentence in the years the lab covers, and that their identifiers are complete; "
@@ -437,7 +465,9 @@ def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[st
     from jdl.inference import adjusted_effects
 
     outcomes, _ = _outcomes()
-    return adjusted_effects(result, outcomes, covariates, alpha=settings.inference.alpha)
+    return adjusted_effects(
+        result, outcomes, covariates, alpha=settings.inference.alpha,
+        min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
@@ -523,7 +553,8 @@ def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
         adjusted_p_value=None if adj is None else adj.p_value,
         adjustment=None if adj is None else (
             f"{adj.model} model of the outcome on the matching covariates (g-computation on the "
-            "matched sample with the matching weights)"))
+            "matched sample with the matching weights)"),
+        adjustment_declined=adjusted if isinstance(adjusted, str) else None)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ class MeasureSummary:
     adjusted_ci_high: float | None = released(Kind.DERIVED, default=None)
     adjusted_p_value: float | None = released(Kind.DERIVED, default=None)
     adjustment: str | None = released(Kind.LABEL, default=None)
+    #: why no adjusted estimate is given (its outcome model could not be estimated reliably:
+    #: jdl.inference._adjusted's rules), in fixed plain words without numbers
+    adjustment_declined: str | None = released(Kind.LABEL, default=None)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
-from jdl.inference._adjusted import AdjustedEstimate, adjusted_difference
+from jdl.inference._adjusted import AdjustedEstimate, AdjustmentDeclined, adjusted_difference
 from jdl.inference._effects import (
     DEFAULT_OUTCOMES,
     EffectsResult,
@@ -94,6 +94,7 @@ __all__ = [
     "TARGETS",
     "AIEstimate",
     "AdjustedEstimate",
+    "AdjustmentDeclined",
     "CohortSimulator",
     "DiffEstimate",
     "EValue",

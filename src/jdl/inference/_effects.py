@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from jdl.core.config import InferenceSettings
-from jdl.inference._adjusted import AdjustedEstimate, adjusted_difference, covariate_matrix
+from jdl.inference._adjusted import (
+    MIN_EVENTS_PER_PARAMETER,
+    AdjustedEstimate,
+    adjusted_difference,
+    covariate_matrix,
+)
 from jdl.inference._errors import InferenceError
 from jdl.inference._estimate import DiffEstimate, clusters_for, weighted_difference
 from jdl.inference._power import required_n
@@ -341,10 +346,14 @@ def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None
 
 def adjusted_effects(matched: object, outcomes: Mapping[str, Kind], covariates: Sequence[str], *,
                      treatment: str | None = None, reoffended: str = "reoffended",
-                     alpha: float = 0.05) -> dict[str, AdjustedEstimate | str]:
+                     alpha: float = 0.05,
+                     min_events_per_parameter: float = MIN_EVENTS_PER_PARAMETER,
+                     ) -> dict[str, AdjustedEstimate | str]:
     """Covariate-adjusted (g-computation) effects of each outcome on the matched sample
     (:mod:`jdl.inference._adjusted`), clustered as the unadjusted estimates are; for a measure
-    whose model cannot be fitted, the reason instead. ``days`` are among re-offenders."""
+    whose model cannot be estimated reliably (saturated, separated, too few events or
+    clusters per term, not converged), the plain reason instead. ``days`` are among
+    re-offenders."""
     df, t, w, cl = _frame_inputs(matched, treatment)
     Z = covariate_matrix(df, covariates)
     reoff = (df[reoffended].to_numpy(dtype="float64") == 1.0) if reoffended in df.columns \
@@ -359,7 +368,9 @@ def adjusted_effects(matched: object, outcomes: Mapping[str, Kind], covariates: 
                 out[col] = adjusted_difference(
                     y[sel], t[sel], w[sel], Z[sel], kind,
                     clusters=None if cl is None else {k: v[sel] for k, v in cl.items()},
-                    alpha=alpha)
+                    alpha=alpha, min_events_per_parameter=min_events_per_parameter)
         except (InferenceError, np.linalg.LinAlgError) as exc:
-            out[col] = getattr(exc, "message", "the adjusted model could not be fitted.")
+            out[col] = getattr(exc, "message",
+                               "No adjusted estimate: the model of the outcome could not be "
+                               "fitted.")
     return out

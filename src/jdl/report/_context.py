@@ -96,6 +96,9 @@ _RULE_NAMES = {
     "unknown_fields": "Results the rules do not recognise are",
     "differencing_min": "Cohorts differing from an earlier one of the same organisation by fewer "
                         "than this many people are refused",
+    "decision_band": "Near the minimum group size, whether a request is answered is decided "
+                     "on the rounded count against a threshold drawn for each request from "
+                     "the minimum up to this many people more",
 }
 
 
@@ -256,11 +259,18 @@ def _group_intervals(rel: Released, m: dict[str, Any], path: tuple[str, ...],
 
 def _adjusted_sentence(rel: Released, m: dict[str, Any], path: tuple[str, ...],
                        num: dict[str, Any], unit: str) -> Markup | None:
-    """The covariate-adjusted difference (g-computation), when released."""
+    """The covariate-adjusted difference (g-computation), when released; else why the lab
+    gives none, when its outcome model could not be estimated reliably."""
     d, lo, hi = (m.get(k) for k in ("adjusted_difference", "adjusted_ci_low",
                                     "adjusted_ci_high"))
     if is_missing(d) or is_missing(lo) or is_missing(hi):
-        return None
+        declined = m.get("adjustment_declined")
+        if not declined:
+            return None
+        reason = str(declined).removeprefix("No adjusted estimate: ")
+        return Markup("No difference adjusted for the characteristics used in matching is "
+                      "given (a model of the outcome on the matched groups, as a check on the "
+                      "comparison): {}").format(reason)
     signed = {**num, "signed": True}
     return Markup(
         "Adjusted for the characteristics used in matching (a model of the outcome on the "

@@ -253,6 +253,17 @@ def rotate_key(service: ServiceSettings, storage: Path) -> int:
     return len(files)
 
 
+def decision_key(service: ServiceSettings) -> str:
+    """The lab's secret for the answer band's per-request draw (``disclosure.decision_key``,
+    :mod:`jdl.disclosure._decision`), derived from the current encryption key: kept as
+    secret as the uploads, and never stored beside the database."""
+    import hashlib
+    import hmac
+
+    raw = _raw_key(_keys(service)[0])
+    return hmac.new(raw, b"jdl answer decision key", hashlib.sha256).hexdigest()
+
+
 def ensure_key(service: ServiceSettings) -> None:
     """Fail at start-up, not at the first upload, if the key is unusable."""
     _fernet(service)

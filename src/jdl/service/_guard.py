@@ -73,11 +73,15 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
     collide with) — and with the unions, intersections and differences of each pair
     (:func:`jdl.disclosure.differencing_risks`).
 
-    A decline ("could not be answered") is an answer too: two requests that differ by one
-    person, one answered and one declined, say whether that person was counted. A declined
-    run has no analysed group, so whenever either side of a comparison is a decline the
-    *linked* people are compared instead (a decline can only flip if the people who differ
-    were linked)."""
+    A decline ("could not be answered") releases no number, and whether a request is
+    answered is no longer decided on the exact count (:mod:`jdl.disclosure._decision`: the
+    rounded count against a threshold drawn per request), so an answered and a declined
+    request that differ by one person do not say whether that person was counted. When
+    either side of a comparison is a decline the *linked* people are compared, for the
+    reviewer's information only (a run of near-identical requests is a pattern to raise with
+    the organisation): with ``released_only`` (approval, publication) such comparisons never
+    block, since a block, seen by the organisation as a refusal, would itself say whether a
+    person it added or removed has a record."""
     from jdl.disclosure import differencing_risks
 
     storage = Path(settings.service.storage_dir)
@@ -101,6 +105,8 @@ def differencing_hold(db: Session, settings: Settings, submission: Submission,
         other_folder = job_dir(storage, other.id, done.id)
         label = f"submission {other.id}"
         if declined or done.state == JobState.declined.value:
+            if released_only:
+                continue  # no number to subtract; the answer bit is randomised (see above)
             linked[label] = linked_person_ids(settings.service, other_folder)
         else:
             analysed[label] = analysed_person_ids(settings.service, other_folder)

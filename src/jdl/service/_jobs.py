@@ -82,6 +82,19 @@ def job_settings(base: Settings, overrides: dict[str, Any]) -> Settings:
     return apply_overrides(base, overrides or {}, recorded)
 
 
+def _with_decision_key(settings: Settings) -> Settings:
+    """The settings with the lab's secret for the answer band's draw (derived from the
+    encryption key unless ``disclosure.decision_key`` is set): without a secret, anyone with
+    the code could work out which variant of an upload draws which threshold."""
+    if settings.disclosure.decision_key:
+        return settings
+    from jdl.service._crypto import decision_key
+
+    disclosure = settings.disclosure.model_copy(
+        update={"decision_key": decision_key(settings.service)})
+    return settings.model_copy(update={"disclosure": disclosure})
+
+
 def recover(sessions: sessionmaker[Session], stale_seconds: float = 0,
             storage: Path | None = None, job_ids: tuple[int, ...] | None = None) -> int:
     """Queue again every running job whose worker has not signalled for ``stale_seconds``
@@ -208,7 +221,8 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
     try:
         with decrypted(settings.service, upload, job_work_dir(storage, job_id)) as plain:
             evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
-                     settings=job_settings(settings, overrides), seed=settings.service.seed,
+                     settings=_with_decision_key(job_settings(settings, overrides)),
+                     seed=settings.service.seed,
                      progress=progress, checkpoints=_Resuming(saved, sessions, job_id))
     except Cancelled:
         beat.stop()

@@ -178,7 +178,12 @@ def review_summary(diagnostics: dict[str, Any] | None, released: dict[str, Any] 
                             f"significant where the headline "
                             f"{'is not' if row['significant'] else 'is'}.")
     if submission.hold_reason:
-        warnings.append(f"Lab only: {submission.hold_reason}")
+        # beside a decline the guard's finding is a note, not a block: refusing to confirm it
+        # would tell the organisation whether a person it added or removed has a record
+        note = (" Confirm the decline all the same (its answer is drawn so that no one person "
+                "decides it); raise a pattern of near-identical requests with the "
+                "organisation." if submission.awaits_decline else "")
+        warnings.append(f"Lab only: {submission.hold_reason}{note}")
     return {"balance": balance, "sensitivity": sensitivity, "warnings": warnings,
             "disclosure": disclosure_summary(released, diagnostics.get("disclosure_review")),
             "smd_good": smd_good}

@@ -40,6 +40,9 @@ def _facts(request: Request) -> dict[str, Any]:
     return {
         "min_people": max(settings.intake.min_cohort_size,
                           settings.inference.min_matched_treated),
+        # from here every request is answered (jdl.disclosure._decision's band)
+        "sure_people": settings.inference.min_matched_treated
+        + settings.disclosure.decision_band,
         "min_reoffenders": settings.inference.min_treated_reoffenders,
         "min_age": cohort.min_age_at_index,
         "excluded_offences": [f.replace("_", " ") for f in cohort.excluded_offence_flags],
