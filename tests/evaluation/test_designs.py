@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jdl.admin.synth import make_submission
-from jdl.core.config import Settings
+from jdl.core.config import MatchingSettings, Settings
 from jdl.evaluation import CouldNotBeAnswered
 from jdl.run import run_evaluation
 
@@ -84,7 +84,7 @@ def test_the_evaluation_runs_to_a_report_with_every_design(design, upload, synth
         assert "Adjusted for the characteristics used in matching" in html
         assert rate["adjusted_ci_low"] <= rate["adjusted_difference"] <= rate["adjusted_ci_high"]
     if design == "power_first":
-        assert m["replace"] is True and m["ratio"] in (1, 2, 3, 5, 10)
+        assert m["replace"] is True and m["ratio"] in MatchingSettings().candidate_ratios
         assert "by balance first" in m["design_rule"]
         labels = [r["label"] for r in results["sensitivity"]["specifications"]]
         assert "1:1 without replacement (reference design)" in labels

@@ -149,15 +149,16 @@ class CohortSettings(BaseModel):
 class MatchingSettings(BaseModel):
     """Propensity score matching (issue: matching). See docs/matching-and-inference.md."""
 
-    # "fixed" (the default): exactly method/ratio/replace/caliper below (1:1 without replacement
-    # is the MatchIt-parity reference design). "power_first" (opt-in until its standard errors
-    # are validated; docs/matching-and-inference.md): k:1 with replacement within `caliper` SDs
-    # of the logit of the score, k from `candidate_ratios` by balance first, then the smallest
-    # variance (jdl.matching._design_choice). A method, ratio or replacement other than the
-    # defaults is a fixed design whatever `design` says.
-    design: Literal["power_first", "fixed"] = "fixed"
+    # "power_first" (the default; validated on planted programmes, docs/matching-and-
+    # inference.md): k:1 with replacement within `caliper` SDs of the logit of the score, k from
+    # `candidate_ratios` by balance first, then the smallest variance
+    # (jdl.matching._design_choice). "fixed": exactly method/ratio/replace/caliper below (1:1
+    # without replacement is the MatchIt-parity reference design, shown as a sensitivity row
+    # under the default). A method, ratio or replacement other than the defaults is a fixed
+    # design whatever `design` says.
+    design: Literal["power_first", "fixed"] = "power_first"
     candidate_ratios: tuple[Annotated[int, Field(ge=1, le=100)], ...] = Field(
-        default=(1, 2, 3, 5, 10), min_length=1)
+        default=(1, 2, 3, 5, 10, 20), min_length=1)
     method: Literal["nearest", "exact", "subclass"] = "nearest"  # jdl.matching's METHODS
     ratio: int = Field(default=1, ge=1, le=100)  # controls per treated person
     replace: bool = False

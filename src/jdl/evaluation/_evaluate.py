@@ -477,11 +477,9 @@ def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> A
     from jdl.cohort import covariate_measures
     from jdl.inference import (
         LAB_SPECIFICATIONS,
-        HiddenBias,
         Sensitivity,
         Specification,
         e_value_of_rates,
-        rosenbaum_from_match,
         specification_spread,
     )
     result = design.result
@@ -515,11 +513,31 @@ def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> A
         distance=result.distance if result.model is not None or design.choice else None,
         matcher=matcher)
     ev = e_value_of_rates(rate.treatment_value, rate.comparison_value, rate.ci_low, rate.ci_high)
-    gamma = None
-    if (result.spec.method == "nearest" and not result.spec.replace and result.spec.ratio == 1
-            and rate.significant):
-        gamma = float(rosenbaum_from_match(result, column).gamma_critical)
-    return Sensitivity(specifications=rows, e_value=ev, rosenbaum=HiddenBias(gamma))
+    return Sensitivity(specifications=rows, e_value=ev,
+                       rosenbaum=_hidden_bias(frame, covariates, design, rate, column, matcher))
+
+
+def _hidden_bias(frame, covariates, design, rate, column, matcher) -> Any:
+    """The Rosenbaum bound of a significant headline rate (McNemar's test on pairs, Rosenbaum
+    2002). Under the power-first design the main analysis has no pairs, so the bound is that of
+    the 1:1-without-replacement reference matching, given only when that matching is itself
+    significant in the same direction (a bound of 1 would say nothing)."""
+    from jdl.inference import HiddenBias, rosenbaum_from_match
+
+    result = design.result
+    if not rate.significant or result.spec.method != "nearest":
+        return HiddenBias(None)
+    if not result.spec.replace and result.spec.ratio == 1:
+        return HiddenBias(float(rosenbaum_from_match(result, column).gamma_critical))
+    if design.choice is None:
+        return HiddenBias(None)
+    bounds = rosenbaum_from_match(matcher(frame, "treated", covariates, ratio=1, replace=False),
+                                  column)
+    rises = bounds.treated_only > bounds.discordant_pairs - bounds.treated_only
+    same_direction = rises == (rate.treatment_value > rate.comparison_value)
+    if bounds.gamma_critical <= 1 or not same_direction:
+        return HiddenBias(None, on_reference_design=True)
+    return HiddenBias(float(bounds.gamma_critical), on_reference_design=True)
 
 
 def _subgroups(result: Any, settings: Settings) -> Any:

@@ -215,6 +215,9 @@ class HiddenBias:
     (None when the result is not significant or the design has no pairs)."""
 
     gamma_at_which_significance_lost: float | None = released(Kind.DERIVED, default=None)
+    #: the bound is of the 1:1-without-replacement reference matching (Rosenbaum's bound for
+    #: McNemar's test needs pairs), not of the main k:1 analysis with replacement
+    on_reference_design: bool = released(Kind.FLAG, default=False)
 
 
 @dataclass(frozen=True)

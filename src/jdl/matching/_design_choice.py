@@ -152,12 +152,14 @@ def linear_predictor(data: object, treatment: str, covariates: Sequence[str]) ->
 
 
 def choose_design(data: object, treatment: str, covariates: Sequence[str], *,
-                  exact: Sequence[str] | None = None, ratios: Sequence[int] = (1, 2, 3, 5, 10),
+                  exact: Sequence[str] | None = None, ratios: Sequence[int] | None = None,
                   caliper: float | None = 0.2, thresholds: Thresholds | None = None,
                   random_state: int | None = None,
                   distance: np.ndarray | None = None) -> DesignChoice:
     """Match with each ratio in ``ratios`` (with replacement, logit caliper) and keep the one the
-    rule chooses (module docstring). ``distance``: the linear predictor when already fitted.
+    rule chooses (module docstring). ``ratios``: the candidate k (default: the lab's,
+    ``MatchingSettings.candidate_ratios``). ``distance``: the linear predictor when already
+    fitted.
 
     Raises
     ------
@@ -165,6 +167,10 @@ def choose_design(data: object, treatment: str, covariates: Sequence[str], *,
         When no ratio gives any match.
     """
     th = thresholds or Thresholds()
+    if ratios is None:
+        from jdl.core.config import MatchingSettings
+
+        ratios = MatchingSettings().candidate_ratios
     if not ratios or any(int(k) < 1 for k in ratios):
         raise MatchingError("the candidate ratios must be whole numbers of at least 1.")
     df = to_pandas(data)

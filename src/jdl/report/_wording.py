@@ -274,7 +274,10 @@ def rosenbaum_sentence(rosenbaum: dict[str, Any] | None, significant: bool) -> s
     if is_missing(gamma) or not significant:
         return None
     strength = "small" if gamma < 1.5 else ("moderate" if gamma < 2 else "large")
-    return (f"If hidden factors made one person in a matched pair up to {gamma:.2f} times as "
+    where = ("In the check that pairs each participant with one comparison person, if hidden "
+             "factors made one person in a pair" if (rosenbaum or {}).get("on_reference_design")
+             else "If hidden factors made one person in a matched pair")
+    return (f"{where} up to {gamma:.2f} times as "
             f"likely as the other to receive support, the result could stop being statistically "
             f"significant. That is a {strength} amount of hidden bias, so the result is "
             f"{'sensitive' if strength == 'small' else 'fairly robust'} to factors the lab "
