@@ -63,8 +63,11 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "power-first-standin": {"design": "fixed", "method": "nearest", "ratio": 5, "replace": True,
                             "caliper": 0.2},
     # issue 18's power-first design named explicitly (rows made while it was the default, under
-    # the name "default", have its fingerprint and are summarised under this name)
+    # the name "default", have its fingerprint and are summarised under this name); since
+    # 2026-12-05 its candidate ratios are 1, 2, 3, 5, 10, 20 (the rows made as "power-first-20")
     "power-first": {"design": "power_first"},
+    # the same rule with the candidates of 2026-12-04 (1-10)
+    "power-first-10": {"design": "power_first", "candidate_ratios": [1, 2, 3, 5, 10]},
 }
 REFERENCE = "one-to-one"
 TARGETS = {"coverage": (0.93, 0.97), "false_positive_rate": 0.055, "abs_bias_pp": 0.5,
