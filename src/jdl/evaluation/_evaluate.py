@@ -824,7 +824,9 @@ def _write_linkage_quality(internal: Path, linked: Any) -> None:
     and missed links, unrounded, for the analyst (lab-internal; the report shows the missed
     people only, rounded)."""
     uncertainty = getattr(linked, "uncertainty", None)
-    payload = {"threshold": getattr(linked, "threshold", None), **linked.summary.as_dict(),
+    payload = {"threshold": getattr(linked, "threshold", None),
+               "threshold_source": getattr(linked, "threshold_source", None),
+               **linked.summary.as_dict(),
                "uncertainty": uncertainty.as_dict() if uncertainty is not None else None}
     (internal / "linkage.json").write_text(json.dumps(payload, indent=2))
 
