@@ -73,15 +73,35 @@ def _ecdf_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray,
     return float(ed.mean()), float(ed.max())
 
 
+def _means_and_smd(x: np.ndarray, treat: np.ndarray, w: np.ndarray,
+                   sd_denom: float) -> tuple[float, float, float]:
+    """Weighted means of the treated and the comparison group and their SMD."""
+    m1, m0 = _wmean(x[treat], w[treat]), _wmean(x[~treat], w[~treat])
+    diff = m1 - m0
+    return m1, m0, (diff / sd_denom if abs(diff) > _SQRT_EPS else diff)
+
+
+def max_abs_smd_after(X: np.ndarray, treat: np.ndarray, weights: np.ndarray) -> float:
+    """The largest |SMD| after matching over the columns of ``X`` (the balance matrix): what
+    :attr:`BalanceTable.max_abs_smd` says, with the same arithmetic, without the rest of the
+    table (whose eCDF statistics sort every column of the pool: most of a balance table's time
+    at 1M people, and the sensitivity rows need only this figure)."""
+    smds = []
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        binary = bool(np.all((x == 0) | (x == 1)))
+        smds.append(_means_and_smd(x, treat, weights, _sd_denominator(x, treat, binary))[2])
+    return float(pd.Series(smds, dtype="float64").abs().max())
+
+
 def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: float,
                   binary: bool, order: np.ndarray | None = None
                   ) -> tuple[float, float, float, float, float, float]:
     """Means (treated, control), SMD, variance ratio, eCDF mean, eCDF max for one column
     (``order``: the column's stable argsort, when known)."""
     w1, w0 = w[treat], w[~treat]
-    m1, m0 = _wmean(x[treat], w1), _wmean(x[~treat], w0)
+    m1, m0, smd = _means_and_smd(x, treat, w, sd_denom)
     diff = m1 - m0
-    smd = diff / sd_denom if abs(diff) > _SQRT_EPS else diff
     if binary:
         return m1, m0, smd, float("nan"), abs(diff), abs(diff)
     v1, v0 = _wvar(x[treat], w1, False), _wvar(x[~treat], w0, False)
