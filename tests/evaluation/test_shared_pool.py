@@ -14,7 +14,7 @@ import pytest
 
 from jdl.admin.records import open_records
 from jdl.admin.synth import make_submission
-from jdl.cohort import analysis_frame, build_cohort, build_pool, restrict_pool
+from jdl.cohort import analysis_frame, build_pool, restrict_pool
 from jdl.core.config import Settings
 from jdl.intake import load_programme, validate_submission
 from jdl.linkage import link_submission, other_thresholds
@@ -60,7 +60,7 @@ def test_every_thresholds_frame_from_the_shared_pool_is_its_own(linked_upload,
 
     prog, submission, linked, settings = linked_upload
     rows = submission.accepted_rows()
-    (cohort, frame), relinked = _cohorts_and_pool(synthetic_data_dir, linked, rows, prog.setting,
+    (_cohort, frame), relinked = _cohorts_and_pool(synthetic_data_dir, linked, rows, prog.setting,
                                                   submission, settings)
     _, alone = _cohort_and_pool(synthetic_data_dir, linked.link_table(), rows, prog.setting,
                                 submission, settings)
