@@ -164,11 +164,13 @@ def match_case(people: int, k: int) -> dict[str, Any]:
 def evaluate_case(people: int, k: int, engine: str) -> dict[str, Any]:
     from jdl.admin.synth import make_submission
     from jdl.core.config import get_settings
-    from jdl.linkage import model_for
+    from jdl.linkage import prepare_linkage
     from jdl.run import run_evaluation as evaluate
 
     data = population(people)
-    model_for(data)  # trained by train_case; here only if missing, outside the timing
+    # trained and calibrated by train_case; here only if missing, outside the timing (an
+    # evaluation never calibrates)
+    prepare_linkage(data)
     work = WORK_DIR / "scaling" / f"evaluate-{people}-{k}"
     programme = make_submission(data, PROGRAMME, work / "programme-source.csv")["programme"]
     upload = _upload(data, k, work / "upload.csv")

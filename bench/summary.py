@@ -223,6 +223,27 @@ def trend_table(figures: dict[tuple, Figure], *, by: str, fixed_people: int = 1_
     return "\n".join(lines)
 
 
+def target_table(results_dir: Path = RESULTS_DIR) -> str:
+    """Every record that carries a target (``target_s``, e.g. bench_pipeline's 1,000-row
+    evaluation against 1M people, issue 18: under 30 s), each run on its own line."""
+    lines = ["| case (file) | measured | wall s | without the PDF, s | CPU s (evaluation) | "
+             "peak GiB | load (1 min) | target | met |", "|---" * 9 + "|"]
+    for path in sorted(results_dir.glob("*.json")):
+        payload = json.loads(path.read_text())
+        for r in payload.get("results", []):
+            if "target_s" not in r or not r.get("ok", True):
+                continue
+            peaks = [r[k] for k in PEAK_KEYS if r.get(k)]
+            peak = f"{max(peaks) / 1024:.1f}" if peaks else "–"
+            lines.append(
+                f"| {r.get('case')} ({path.name}) | {payload.get('measured_at', '')} | "
+                f"{r.get('evaluate_s')} | {r.get('without_pdf_s', '–')} | "
+                f"{r.get('evaluate_cpu_s', r.get('cpu_s', '–'))} | {peak} | "
+                f"{r.get('load_avg_1m', '–')} | < {r['target_s']:g} s | "
+                f"{'yes' if r.get('meets_target') else 'no'} |")
+    return "\n".join(lines) if len(lines) > 2 else "No record carries a target."
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     """The whole SUMMARY.md text."""
     figures = load_figures(results_dir)
@@ -239,6 +260,10 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         "collection, JIT compilation), so a Spark case alone on 2 cores shows a load of about "
         "2.5-3.5 by itself. docs/performance.md explains the cases.",
         headline_table(figures),
+        "## Targets",
+        "Cases measured against a stated target, each run on its own line (wall seconds depend "
+        "on the load: compare the CPU seconds and the load column).",
+        target_table(results_dir),
         "## How cost grows with the population",
         "Slope b of log(cost) = a + b·log(people): 1 is linear, 0 flat. Times marked * were "
         "taken under load (1-minute load average above the core count): their slope is less "

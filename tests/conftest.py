@@ -12,9 +12,12 @@ import pytest
 CACHE = Path(__file__).parent / ".cache"
 
 
-def synthetic_data(people: int, seed: int) -> Path:
-    """A generated data directory for (people, seed), made once and reused."""
+def synthetic_data(people: int, seed: int, *, linkage: bool = True) -> Path:
+    """A generated data directory for (people, seed), made once and reused; with ``linkage``
+    prepared as ``jdl synth`` prepares one (the linkage model and its calibrated threshold:
+    an evaluation never calibrates)."""
     from jdl.admin.synth import SynthConfig, generate
+    from jdl.linkage import prepare_linkage
 
     CACHE.mkdir(exist_ok=True)
     target = CACHE / f"synth-{people}-{seed}"
@@ -24,6 +27,8 @@ def synthetic_data(people: int, seed: int) -> Path:
         manifest = target / "manifest.json"
         if not (manifest.exists() and json.loads(manifest.read_text())["data_version"] == version):
             generate(target, people=people, seed=seed)
+        if linkage:
+            prepare_linkage(target)  # nothing to do once prepared
     return target
 
 
@@ -36,4 +41,4 @@ def synthetic_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def calibration_data_dir() -> Path:
     """The 200,000-person register the calibration tests use (as the issue specifies)."""
-    return synthetic_data(200_000, 11)
+    return synthetic_data(200_000, 11, linkage=False)  # the generator's tests: no linkage

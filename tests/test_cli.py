@@ -34,6 +34,16 @@ def test_synth_then_summary(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "admin.duckdb").exists() and (out / "truth" / "programmes.json").exists()
     assert "One-year proven re-offending" in result.stdout
+    # prepared for linkage here, so that no evaluation calibrates (issue 18)
+    assert (out / "linkage-model.json").exists() and (out / "linkage-calibration.json").exists()
+    assert "match threshold" in result.stdout
+
+
+def test_synth_without_linkage_leaves_the_model_to_link_train(tmp_path):
+    out = tmp_path / "data"
+    result = _jdl("synth", "--people", "1000", "--seed", "3", "--out", str(out), "--no-linkage")
+    assert result.returncode == 0, result.stderr
+    assert (out / "admin.duckdb").exists() and not (out / "linkage-model.json").exists()
 
 
 @pytest.mark.parametrize(("args", "error"), [

@@ -19,13 +19,14 @@ ENGINE_OPTION = typer.Option(
 def ensure_data(data: Path, people: int, seed: int) -> dict:
     """The synthetic records for (people, seed), generated unless already cached in ``data``."""
     from jdl.admin._store import read_manifest
-    from jdl.admin.cli import _generate_with_progress
+    from jdl.admin.cli import _generate_with_progress, prepare_for_linkage
     from jdl.admin.synth import SynthConfig
 
     wanted = SynthConfig(people=people, seed=seed).data_version()
     manifest = read_manifest(data)
     if manifest.get("data_version") == wanted and (data / "admin.duckdb").exists():
         console.print(f"Using cached synthetic records in {data} ({wanted}).")
+        prepare_for_linkage(data)  # nothing to do unless made by an older version
         return manifest
     console.print(f"Generating synthetic national records: {people:,} people, seed {seed}...")
     return _generate_with_progress(data, people, seed, 250_000)
@@ -226,6 +227,13 @@ def _print_linkage_quality(internal) -> None:
     if path is None or not path.exists():
         return
     quality = json.loads(path.read_text())
+    if str(quality.get("threshold_source") or "").startswith("default"):
+        # an evaluation never calibrates (docs/linkage.md): say what it used instead
+        console.print(
+            f"[yellow]Note:[/yellow] people were linked at the default match threshold "
+            f"{quality['threshold']:g}: the linkage model of these records has no calibrated "
+            "threshold. `jdl link-train --data DIR` chooses one on labelled uploads.",
+            highlight=False)
     u = quality.get("uncertainty")
     if not u:
         return

@@ -100,3 +100,21 @@ def test_a_quick_run_shows_its_own_sizes(tmp_path):
     pool = next(line for line in text.splitlines() if line.startswith("| Comparison pool"))
     assert pool.startswith("| Comparison pool, whole population | 2.0 s (CPU 4 s) / 2.0 GiB | "
                            "6.0 s (CPU 12 s) / 2.0 GiB |")
+
+
+def test_a_target_is_reported_met_or_not_for_each_run(tmp_path):
+    from bench.summary import target_table
+
+    runs = [{"case": "evaluate_1000_vs_1000000", "ok": True, "evaluate_s": s,
+             "without_pdf_s": s - 5, "evaluate_cpu_s": 40.0, "peak_rss_mib": 1500.0,
+             "load_avg_1m": 2.5, "target_s": 30.0, "meets_target": s < 30}
+            for s in (27.5, 31.0)]
+    _write(tmp_path, "pipeline", [{"case": "link_train_1000000", "ok": True, "wall_s": 40.0},
+                                  *runs], "2026-12-05T04:00:00+00:00")
+    table = target_table(tmp_path)
+    rows = [line for line in table.splitlines() if line.startswith("| evaluate_1000")]
+    assert len(rows) == 2
+    assert "| 27.5 | 22.5 | 40.0 | 1.5 | 2.5 | < 30 s | yes |" in rows[0]
+    assert rows[1].endswith("| < 30 s | no |")
+    assert "## Targets" in render(tmp_path)
+    assert target_table(tmp_path / "nothing") == "No record carries a target."

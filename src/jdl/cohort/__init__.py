@@ -19,6 +19,7 @@ from jdl.cohort._build import (
     pool_attrition,
     pool_sql,
     read_pool,
+    restrict_pool,
     write_pool,
 )
 from jdl.cohort._covariates import COVARIATE_SET_VERSION, COVARIATES, covariate_measures
@@ -49,6 +50,7 @@ __all__ = [
     "pool_sql",
     "read_data_cutoff",
     "read_pool",
+    "restrict_pool",
     "treated_rows_sql",
     "write_pool",
 ]

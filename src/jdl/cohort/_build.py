@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from jdl.cohort._covariates import COVARIATE_SET_VERSION, covariate_measures
@@ -338,6 +339,33 @@ def build_pool(
         if len(slices) > 1:
             engine.drop_table(POOL_TABLE)
         engine.unregister(EXCLUDE_TABLE)
+
+
+def restrict_pool(
+    pool: pd.DataFrame,
+    *,
+    exclude_person_ids: Iterable[int] = (),
+    strata: Iterable[tuple[str, int]] | None = None,
+) -> pd.DataFrame:
+    """The rows of ``pool`` (from :func:`build_pool`) that :func:`build_pool` would return with
+    these people excluded and only these strata: the same rows in the same order.
+
+    Every measure of a pool row is its own person's, so leaving people or strata out changes no
+    other row: an evaluation builds one pool for the cohorts of several linkage thresholds
+    (without the people every one of them excludes, over all their strata) and takes each
+    cohort's pool from it, instead of scanning the national records once per threshold."""
+    keep = np.ones(len(pool), dtype=bool)
+    excluded = pd.Series(list(exclude_person_ids), dtype="int64")
+    if len(excluded):
+        keep &= ~pool["person_id"].astype("int64").isin(excluded).to_numpy()
+    if strata is not None:
+        wanted = sorted({(str(t), int(y)) for t, y in strata})
+        present = pd.MultiIndex.from_arrays(
+            [pool["index_type"].astype(str), pool["index_year"].astype("int64")])
+        keep &= present.isin(wanted) if wanted else False
+    if keep.all():
+        return pool
+    return pool.loc[keep].reset_index(drop=True)
 
 
 def _person_slices(engine: Engine, chunk_people: int | None,

@@ -129,6 +129,34 @@ def evaluate(
     saved as they complete and reused when present, so a run killed part-way resumes from its
     last completed stage (the service's job recovery).
     """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    # One BLAS thread (OpenBLAS's default is one per core) for matching and the sensitivity
+    # analyses: their propensity fits are long sums over the pool, and on a shared machine a
+    # second BLAS thread spin-waits for a busy core (a fit at 1M people took 8-12 s instead of
+    # 2 at load 3: docs/performance.md). DuckDB keeps its own threads. The covariate-adjusted
+    # effects keep the machine's BLAS threads (``_adjusted``): their fits are not reproducible to
+    # the last digits across thread counts (6th significant digit), and with one thread the
+    # Spark and DuckDB runs' inputs gave adjusted limits 2e-3 apart.
+    machine = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+                  default=None)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _evaluate(upload, programme, data_dir, out_dir, settings=settings, seed=seed,
+                         progress=progress, checkpoints=checkpoints, blas_threads=machine)
+
+
+def _evaluate(
+    upload: str | Path,
+    programme: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: Settings | None = None,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+    checkpoints: Checkpoints | None = None,
+    blas_threads: int | None = None,
+) -> Evaluation:
     from jdl.admin._store import read_manifest
     from jdl.intake import load_programme
 
@@ -147,9 +175,11 @@ def evaluate(
 
     step("cohort")
     resumed = saved.load("cohort")
+    relinked: _Relinked | None = None  # None when resumed: the threshold rows rebuild their pool
     if resumed is None:
         rows = submission.accepted_rows()
-        resumed = _cohort_and_pool(data_dir, link_table, rows, prog.setting, submission, settings)
+        resumed, relinked = _cohorts_and_pool(data_dir, linked, rows, prog.setting, submission,
+                                              settings)
         saved.save("cohort", resumed)
     cohort, frame = resumed
     answer_key = _answer_key(submission, settings)
@@ -169,11 +199,12 @@ def evaluate(
 
     step("estimate")
     effects = _effects(result, settings)
-    adjusted = _adjusted(result, covariates, settings)
+    adjusted = _adjusted(result, covariates, settings, blas_threads)
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
-                                           prog.setting, settings, seed)
+                                           prog.setting, settings, seed, relinked=relinked)
+    relinked = None  # the shared pool's memory
     subgroups = _subgroups(result, settings)
 
     analysis = _Analysis(
@@ -271,14 +302,96 @@ def _cohort_and_pool(
             rejected_at_intake=submission.counts.rejected,
         )
         if cohort.attrition.eligible == 0:
-            raise EvaluationError(
-                "None of the submitted people could be analysed.",
-                hint="See the attrition: "
-                + "; ".join(f"{s.label}: {s.count}" for s in cohort.attrition.steps if s.count),
-            )
+            raise _no_one_eligible(cohort)
         pool = build_pool(engine, settings=settings.cohort,
                           exclude_person_ids=cohort.linked_person_ids, strata=cohort.strata)
     return cohort, analysis_frame(cohort, pool)
+
+
+def _no_one_eligible(cohort: Any) -> EvaluationError:
+    return EvaluationError(
+        "None of the submitted people could be analysed.",
+        hint="See the attrition: "
+        + "; ".join(f"{s.label}: {s.count}" for s in cohort.attrition.steps if s.count),
+    )
+
+
+@dataclass(frozen=True)
+class _Relinked:
+    """The cohorts of the people linked at the two other linkage thresholds (the sensitivity
+    rows of issue 19), built with the main cohort so that one scan of the national records
+    gives every cohort its comparison pool.
+
+    ``cohorts``: per other threshold, its cohort; ``None`` when it links the same rows to the
+    same people as the main threshold (the main estimate stands), or the error that stopped
+    it (its row's note). ``pool``: the pool of every built cohort's strata without the people
+    all of them exclude; :func:`jdl.cohort.restrict_pool` takes each cohort's own from it."""
+
+    cohorts: dict[float, Any]
+    pool: pd.DataFrame
+
+    def frame(self, cohort: Any) -> pd.DataFrame:
+        from jdl.cohort import analysis_frame, restrict_pool
+
+        pool = restrict_pool(self.pool, exclude_person_ids=cohort.linked_person_ids,
+                             strata=cohort.strata)
+        return analysis_frame(cohort, pool)
+
+
+def _cohorts_and_pool(
+    data_dir: Path,
+    linked: Any,
+    rows: pd.DataFrame,
+    setting: str,
+    submission: Any,
+    settings: Settings,
+) -> tuple[tuple[Any, pd.DataFrame], _Relinked | None]:
+    """The main cohort and its analysis frame (as :func:`_cohort_and_pool`), and the cohorts of
+    the other linkage thresholds with one pool shared by all (:class:`_Relinked`; ``None`` for
+    a link result saved by an older version, which has no scores to re-resolve).
+
+    The comparison pool is the slow part of a cohort (a scan of every index event in the
+    national records); it depends on the threshold only through the people excluded and the
+    strata kept, so it is built once, for the union of the strata, without the people every
+    cohort excludes, and each cohort's pool is taken from it: the same rows as a pool built
+    for that cohort alone (tests/evaluation/test_shared_pool.py)."""
+    from jdl.admin.records import open_records
+    from jdl.cohort import build_cohort, build_pool
+    from jdl.linkage import other_thresholds
+
+    main_links = linked.link_table()
+    with open_records(data_dir, settings.data, spark=settings.spark) as engine:
+        def cohort_of(links: pd.DataFrame) -> Any:
+            return build_cohort(engine, links, rows, setting, settings=settings.cohort,
+                                rejected_at_intake=submission.counts.rejected)
+
+        cohort = cohort_of(main_links)
+        if cohort.attrition.eligible == 0:
+            raise _no_one_eligible(cohort)
+        others: dict[float, Any] = {}
+        if "best_probability" in linked.links:
+            main = (linked.threshold if linked.threshold is not None
+                    else settings.linkage.match_threshold)
+            for threshold in other_thresholds(main):
+                links = linked.at_threshold(threshold).link_table()
+                if links.equals(main_links):
+                    others[threshold] = None
+                    continue
+                try:
+                    other = cohort_of(links)
+                except JDLError as exc:
+                    others[threshold] = exc
+                    continue
+                others[threshold] = other if other.attrition.eligible else _no_one_eligible(other)
+        built = [cohort, *(c for c in others.values() if c is not None
+                           and not isinstance(c, JDLError))]
+        excluded = set(cohort.linked_person_ids).intersection(
+            *(c.linked_person_ids for c in built[1:]))
+        strata = sorted({s for c in built for s in c.strata})
+        pool = build_pool(engine, settings=settings.cohort, exclude_person_ids=sorted(excluded),
+                          strata=strata)
+    relinked = _Relinked(others, pool)
+    return (cohort, relinked.frame(cohort)), (relinked if others else None)
 
 
 def _answer_key(submission: Any, settings: Settings) -> bytes:
@@ -405,10 +518,14 @@ def _outcomes() -> tuple[dict[str, Any], dict[str, str]]:
 
 def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_dir: Path,
                              submission: Any, setting: str, settings: Settings,
-                             seed: int) -> Any:
+                             seed: int, *, relinked: _Relinked | None = None) -> Any:
     """Two more sensitivity rows: the headline effect with the people the linkage finds at two
     other match thresholds (:func:`jdl.linkage.other_thresholds`), re-resolved from the same
-    scores, then cohort, matching and estimation as in the main analysis (issue 19)."""
+    scores, then cohort, matching and estimation as in the main analysis (issue 19).
+
+    ``relinked``: their cohorts and the shared pool, built with the main cohort
+    (:func:`_cohorts_and_pool`); without it (a run resumed from its checkpoint) each cohort and
+    pool is built here."""
     from dataclasses import replace
 
     from jdl.inference import SpecificationEstimate
@@ -422,14 +539,12 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
     rows = []
     for threshold in other_thresholds(main):
         label = f"People linked at threshold {threshold:g} (main: {main:g})"
-        relinked = linked.at_threshold(threshold)
         try:
-            if relinked.link_table().equals(linked.link_table()):
+            frame = _frame_at_threshold(threshold, linked, relinked, data_dir, submission,
+                                        setting, settings)
+            if frame is None:
                 rate = effects[column]  # the same people: the same estimate
             else:
-                _cohort, frame = _cohort_and_pool(data_dir, relinked.link_table(),
-                                                  submission.accepted_rows(), setting,
-                                                  submission, settings)
                 spec = covariate_spec(tuple(settings.matching.exact))
                 frame, _ = restrict_to_shared_levels(prepare_covariates(frame, spec),
                                                      spec.categorical)
@@ -443,6 +558,23 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
             label, difference=rate.difference, ci_low=rate.ci_low, ci_high=rate.ci_high,
             p_value=rate.p_value, treatment_n=rate.n_treated, comparison_n=rate.n_comparison))
     return replace(sensitivity, specifications=tuple(sensitivity.specifications) + tuple(rows))
+
+
+def _frame_at_threshold(threshold: float, linked: Any, relinked: _Relinked | None,
+                        data_dir: Path, submission: Any, setting: str,
+                        settings: Settings) -> pd.DataFrame | None:
+    """The analysis frame of the people linked at ``threshold`` (``None`` when they are the main
+    analysis' people); raises the error that stops it."""
+    if relinked is not None and threshold in relinked.cohorts:
+        cohort = relinked.cohorts[threshold]
+        if isinstance(cohort, JDLError):
+            raise cohort
+        return None if cohort is None else relinked.frame(cohort)
+    links = linked.at_threshold(threshold).link_table()
+    if links.equals(linked.link_table()):
+        return None
+    return _cohort_and_pool(data_dir, links, submission.accepted_rows(), setting, submission,
+                            settings)[1]
 
 
 def _rate_column() -> str:
@@ -459,15 +591,20 @@ def _effects(result: Any, settings: Settings):
     return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
 
 
-def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
+def _adjusted(result: Any, covariates: list[str], settings: Settings,
+              blas_threads: int | None = None) -> dict[str, Any]:
     """Covariate-adjusted effects of every reported outcome (g-computation on the matched
-    sample with the matching weights, the propensity model's covariates)."""
+    sample with the matching weights, the propensity model's covariates), with
+    ``blas_threads`` BLAS threads (the machine's: see :func:`evaluate`)."""
+    from threadpoolctl import threadpool_limits
+
     from jdl.inference import adjusted_effects
 
     outcomes, _ = _outcomes()
-    return adjusted_effects(
-        result, outcomes, covariates, alpha=settings.inference.alpha,
-        min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        return adjusted_effects(
+            result, outcomes, covariates, alpha=settings.inference.alpha,
+            min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
@@ -746,7 +883,9 @@ def _write_linkage_quality(internal: Path, linked: Any) -> None:
     and missed links, unrounded, for the analyst (lab-internal; the report shows the missed
     people only, rounded)."""
     uncertainty = getattr(linked, "uncertainty", None)
-    payload = {"threshold": getattr(linked, "threshold", None), **linked.summary.as_dict(),
+    payload = {"threshold": getattr(linked, "threshold", None),
+               "threshold_source": getattr(linked, "threshold_source", None),
+               **linked.summary.as_dict(),
                "uncertainty": uncertainty.as_dict() if uncertainty is not None else None}
     (internal / "linkage.json").write_text(json.dumps(payload, indent=2))
 

@@ -179,7 +179,7 @@ def specification_spread(data: object, treatment: str, covariates: Sequence[str]
         rows.append(SpecificationEstimate(
             spec.label, difference=e.difference, ci_low=e.ci_low, ci_high=e.ci_high,
             p_value=e.p_value, treatment_n=e.n_treated, comparison_n=e.n_comparison,
-            max_abs_smd=float(m.balance().max_abs_smd)))
+            max_abs_smd=float(m.max_abs_smd())))
     return tuple(rows)
 
 

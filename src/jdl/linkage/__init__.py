@@ -9,7 +9,13 @@ is what a report shows. The threshold is chosen on labelled calibration uploads
 missed links (:class:`LinkageUncertainty`).
 """
 
-from jdl.linkage._api import link_submission, model_for, open_workspace, train_model
+from jdl.linkage._api import (
+    link_submission,
+    model_for,
+    open_workspace,
+    prepare_linkage,
+    train_model,
+)
 from jdl.linkage._calibration import (
     CALIBRATION_FILE,
     LinkageCalibration,
@@ -63,6 +69,7 @@ __all__ = [
     "nickname_groups",
     "open_workspace",
     "other_thresholds",
+    "prepare_linkage",
     "recall_by",
     "sanity_check",
     "save_model",

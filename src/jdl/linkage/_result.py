@@ -152,6 +152,8 @@ class LinkResult:
     summary: LinkageSummary
     threshold: float | None = None
     uncertainty: LinkageUncertainty | None = None
+    # where the threshold came from (:func:`jdl.linkage._calibration.threshold_for`)
+    threshold_source: str | None = None
 
     def link_table(self) -> pd.DataFrame:
         """The four columns written to ``links.csv``."""
@@ -181,7 +183,7 @@ class LinkResult:
         has_person = links["person_id"].notna()
         links["duplicate"] = has_person & links["person_id"].duplicated()
         return replace(self, links=links, summary=summarise(links), threshold=threshold,
-                       uncertainty=None)
+                       uncertainty=None, threshold_source=None)
 
 
 def summarise(links: pd.DataFrame) -> LinkageSummary:

@@ -53,13 +53,18 @@ def _wmean(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(x * w) / s) if s > 0 else float("nan")
 
 
-def _ecdf_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+def _ecdf_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray,
+                order: np.ndarray | None = None) -> tuple[float, float]:
+    """eCDF mean and max difference; ``order``: ``np.argsort(x, kind="stable")`` when already
+    known (before and after matching sort the same column: at a 1M-person pool the sort is
+    most of a balance table's time)."""
     w = w.astype("float64").copy()
     for g in (True, False):
         s = w[treat == g].sum()
         if s > 0:
             w[treat == g] /= s
-    order = np.argsort(x, kind="stable")
+    if order is None:
+        order = np.argsort(x, kind="stable")
     xo, wo, to = x[order], w[order], treat[order]
     signed = np.where(to == to[0], -wo, wo)
     cum = np.abs(np.cumsum(signed))
@@ -68,19 +73,41 @@ def _ecdf_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray) -> tuple[float,
     return float(ed.mean()), float(ed.max())
 
 
-def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: float,
-                  binary: bool) -> tuple[float, float, float, float, float, float]:
-    """Means (treated, control), SMD, variance ratio, eCDF mean, eCDF max for one column."""
-    w1, w0 = w[treat], w[~treat]
-    m1, m0 = _wmean(x[treat], w1), _wmean(x[~treat], w0)
+def _means_and_smd(x: np.ndarray, treat: np.ndarray, w: np.ndarray,
+                   sd_denom: float) -> tuple[float, float, float]:
+    """Weighted means of the treated and the comparison group and their SMD."""
+    m1, m0 = _wmean(x[treat], w[treat]), _wmean(x[~treat], w[~treat])
     diff = m1 - m0
-    smd = diff / sd_denom if abs(diff) > _SQRT_EPS else diff
+    return m1, m0, (diff / sd_denom if abs(diff) > _SQRT_EPS else diff)
+
+
+def max_abs_smd_after(X: np.ndarray, treat: np.ndarray, weights: np.ndarray) -> float:
+    """The largest |SMD| after matching over the columns of ``X`` (the balance matrix): what
+    :attr:`BalanceTable.max_abs_smd` says, with the same arithmetic, without the rest of the
+    table (whose eCDF statistics sort every column of the pool: most of a balance table's time
+    at 1M people, and the sensitivity rows need only this figure)."""
+    smds = []
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        binary = bool(np.all((x == 0) | (x == 1)))
+        smds.append(_means_and_smd(x, treat, weights, _sd_denominator(x, treat, binary))[2])
+    return float(pd.Series(smds, dtype="float64").abs().max())
+
+
+def balance_stats(x: np.ndarray, treat: np.ndarray, w: np.ndarray, sd_denom: float,
+                  binary: bool, order: np.ndarray | None = None
+                  ) -> tuple[float, float, float, float, float, float]:
+    """Means (treated, control), SMD, variance ratio, eCDF mean, eCDF max for one column
+    (``order``: the column's stable argsort, when known)."""
+    w1, w0 = w[treat], w[~treat]
+    m1, m0, smd = _means_and_smd(x, treat, w, sd_denom)
+    diff = m1 - m0
     if binary:
         return m1, m0, smd, float("nan"), abs(diff), abs(diff)
     v1, v0 = _wvar(x[treat], w1, False), _wvar(x[~treat], w0, False)
     # a constant comparison column (e.g. every matched control at 0) has no variance ratio
     vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else float("nan")
-    e_mean, e_max = _ecdf_stats(x, treat, w)  # zero-weight units stay evaluation points
+    e_mean, e_max = _ecdf_stats(x, treat, w, order)  # zero-weight units stay evaluation points
     return m1, m0, smd, vr, e_mean, e_max
 
 
@@ -116,8 +143,9 @@ def balance_frame(X: np.ndarray, names: tuple[str, ...], treat: np.ndarray, weig
         x = X[:, j]
         binary = bool(np.all((x == 0) | (x == 1)))
         sd = _sd_denominator(x, treat, binary)
-        before = balance_stats(x, treat, ones, sd, binary)
-        after = balance_stats(x, treat, weights, sd, binary)
+        order = None if binary else np.argsort(x, kind="stable")  # one sort for both
+        before = balance_stats(x, treat, ones, sd, binary, order)
+        after = balance_stats(x, treat, weights, sd, binary, order)
         rows.append((name, binary, *before, *after))
     cols = ["covariate", "binary",
             "mean_treated_un", "mean_control_un", "smd_un", "var_ratio_un", "ecdf_mean_un",

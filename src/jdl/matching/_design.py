@@ -89,24 +89,45 @@ def _factor_codes(s: pd.Series) -> tuple[np.ndarray, list]:
     return pd.Categorical(s, categories=levels).codes.astype(np.int64), levels
 
 
+def _checked(df: pd.DataFrame, name: str) -> tuple[pd.Series, np.ndarray | None]:
+    """The covariate's column, and its values when numeric; raises for missing or infinite
+    values."""
+    s = df[name]
+    if s.isna().any():
+        raise MatchingError(
+            f"covariate '{name}' has {int(s.isna().sum())} missing value(s).",
+            hint="Impute or drop them, or add a 'missing' category, before matching.")
+    if is_categorical(s):
+        return s, None
+    x = s.to_numpy(dtype="float64")
+    if not np.isfinite(x).all():
+        raise MatchingError(f"covariate '{name}' has infinite values.")
+    return s, x
+
+
 def _read_columns(df: pd.DataFrame, covariates: list[str]) -> list[tuple]:
     """Per covariate: ("num", name, values) or ("fac", name, codes, levels); checked."""
     out: list[tuple] = []
     for name in covariates:
-        s = df[name]
-        if s.isna().any():
-            raise MatchingError(
-                f"covariate '{name}' has {int(s.isna().sum())} missing value(s).",
-                hint="Impute or drop them, or add a 'missing' category, before matching.")
-        if is_categorical(s):
+        s, x = _checked(df, name)
+        if x is None:
             codes, levels = _factor_codes(s)
             out.append(("fac", str(name), codes, levels))
         else:
-            x = s.to_numpy(dtype="float64")
-            if not np.isfinite(x).all():
-                raise MatchingError(f"covariate '{name}' has infinite values.")
             out.append(("num", str(name), x))
     return out
+
+
+def check_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> None:
+    """:func:`build_design`'s checks (the errors it raises, in its order) without building the
+    matrices: for a match whose distance is given, which needs no model matrix (coding the
+    categorical columns of a 1M-person pool is most of a design's time)."""
+    covariates = list(covariates)
+    if not covariates:
+        raise MatchingError("at least one covariate is needed to estimate a propensity score.")
+    check_columns(df, covariates, "covariate")
+    for name in covariates:
+        _checked(df, name)
 
 
 def build_design(df: pd.DataFrame, covariates: Sequence[str], *,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -122,6 +123,22 @@ class _NormalEquations:
         return self._beta / self.scale
 
 
+def _level_indicators(factors: list[tuple[np.ndarray, int]], n: int) -> Any:
+    """One sparse row per level of each factor (in order), 1 at the rows of that level, the
+    rows in increasing order (CSR)."""
+    from scipy import sparse
+
+    indptr, indices, start = [np.zeros(1, dtype=np.int64)], [], 0
+    for codes, L in factors:
+        counts = np.bincount(codes, minlength=L)
+        indptr.append(start + np.cumsum(counts))
+        indices.append(np.argsort(codes, kind="stable"))
+        start += n
+    ptr = np.concatenate(indptr)
+    return sparse.csr_matrix((np.ones(int(ptr[-1])), np.concatenate(indices), ptr),
+                             shape=(sum(L for _, L in factors), n))
+
+
 class _FactorNormalEquations:
     """Large-data WLS that exploits categorical covariates' indicator columns.
 
@@ -140,6 +157,7 @@ class _FactorNormalEquations:
         self.scale[self.scale == 0] = 1.0
         self.XnT = np.ascontiguousarray((X[:, self.num] / self.scale[self.num]).T)
         self.factors = [(codes, len(cols) + 1, self.scale[list(cols)]) for codes, cols in factors]
+        self._levels = _level_indicators([(codes, L) for codes, L, _ in self.factors], len(X))
 
     def _rhs(self, v: np.ndarray) -> np.ndarray:
         parts = [self.XnT @ v]
@@ -164,17 +182,20 @@ class _FactorNormalEquations:
         size = k + sum(L - 1 for _, L, _ in self.factors)
         G = np.zeros((size, size))
         G[:k, :k] = blocks_n
-        pos = k
+        # every factor level's sums of the weighted numeric columns in one sparse product: per
+        # level the rows are added in row order, as ``bincount`` adds them (the same bits)
+        per_level = self._levels @ np.multiply(self.XnT.T, w2[:, None], order="C")
+        pos, first = k, 0
         offsets = []
         for codes, L, sc in self.factors:
             offsets.append(pos)
             sl = slice(pos, pos + L - 1)
             G[sl, sl] = np.diag(np.bincount(codes, w2, minlength=L)[1:] / (sc * sc))
-            for j in range(k):
-                g = np.bincount(codes, w2 * self.XnT[j], minlength=L)[1:] / sc
-                G[sl, j] = g
-                G[j, sl] = g
+            g = per_level[first + 1: first + L] / sc[:, None]
+            G[sl, :k] = g
+            G[:k, sl] = g.T
             pos += L - 1
+            first += L
         for a in range(len(self.factors)):
             for b in range(a + 1, len(self.factors)):
                 ca, La, sa = self.factors[a]

@@ -12,6 +12,7 @@ from jdl.matching._design import (
     Design,
     build_design,
     check_columns,
+    check_covariates,
     is_categorical,
     strata_codes,
     to_pandas,
@@ -108,10 +109,11 @@ def _caliper_items(caliper: object) -> list[tuple[str, float]]:
     return [("", caliper)]  # type: ignore[list-item]
 
 
-def _distance(df: pd.DataFrame, t: np.ndarray, design: Design, distance: object,
+def _distance(df: pd.DataFrame, t: np.ndarray, design: Design | None, distance: object,
               link: str) -> tuple[np.ndarray | None, LogitFit | None]:
     if isinstance(distance, str):
         if distance == "glm":
+            assert design is not None  # built by match() for a fit
             fit = fit_logit(design.X, t.astype("float64"), design.names,
                             factors=design.factors)
             # MatchIt's link = "linear.logit": the linear predictor (logit of the score)
@@ -270,7 +272,11 @@ def match(data: object, treatment: str, covariates: Sequence[str], *, method: st
                    min_controls, max_controls, reuse_max)
     df = to_pandas(data)
     t = treatment_indicator(df, treatment)
-    design = build_design(df, covariates, with_balance=False)
+    # the model matrix only for a propensity model to fit; a given distance needs the checks
+    fit = isinstance(distance, str) and distance == "glm" and method != "exact"
+    design = build_design(df, covariates, with_balance=False) if fit else None
+    if design is None:
+        check_covariates(df, covariates)
     exact = tuple(exact or ())
     mahvars = tuple(mahvars or ())
     is_mahal = isinstance(distance, str) and distance == "mahalanobis"

@@ -128,6 +128,15 @@ class MatchResult:
                               vr_high=th.var_ratio_high)
         return BalanceTable(table=frame, smd_good=th.smd_good, smd_poor=th.smd_poor)
 
+    def max_abs_smd(self) -> float:
+        """``balance().max_abs_smd`` (the largest |SMD| after matching, distance excluded),
+        computed alone."""
+        from jdl.matching._balance import max_abs_smd_after
+        from jdl.matching._design import build_design
+
+        design = build_design(self.data, self.spec.covariates)
+        return max_abs_smd_after(design.balance_X, self.treat, self.weights)
+
     def love_plot(self, title: str | None = None):
         """Matplotlib figure of |SMD| per covariate before and after matching."""
         return love_plot(self.balance(), title=title)

@@ -1,0 +1,81 @@
+"""One comparison pool for the cohorts of every linkage threshold (issue 18's speed target).
+
+The linkage-threshold sensitivity rows (issue 19) analyse the people linked at two other
+thresholds. Their comparison pools differ from the main one only in the people excluded and the
+strata kept, so the evaluation scans the national records once and takes each cohort's pool from
+that scan. These tests hold it to the pool each cohort would get on its own: the same rows, in
+the same order, with the same types.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from jdl.admin.records import open_records
+from jdl.admin.synth import make_submission
+from jdl.cohort import analysis_frame, build_pool, restrict_pool
+from jdl.core.config import Settings
+from jdl.intake import load_programme, validate_submission
+from jdl.linkage import link_submission, other_thresholds
+
+PROGRAMME = "new-leaf-employment"
+
+
+@pytest.fixture(scope="module")
+def linked_upload(synthetic_data_dir, tmp_path_factory):
+    """A harsh-mix upload (typing errors, missing identifiers), so that the other thresholds
+    link other people; validated and linked once."""
+    paths = make_submission(synthetic_data_dir, PROGRAMME,
+                            tmp_path_factory.mktemp("upload") / f"{PROGRAMME}.csv",
+                            errors="harsh", seed=5)
+    settings = Settings()
+    prog = load_programme(paths["programme"])
+    submission = validate_submission(paths["upload"], prog, settings.intake)
+    linked = link_submission(submission.accepted_rows(), synthetic_data_dir,
+                             settings=settings.linkage)
+    return prog, submission, linked, settings
+
+
+def test_restrict_pool_gives_the_pool_built_for_those_people_and_strata(synthetic_data_dir):
+    with open_records(synthetic_data_dir) as engine:
+        everyone = build_pool(engine)
+        strata = sorted({(str(t), int(y)) for t, y in
+                         everyone[["index_type", "index_year"]].itertuples(index=False)})
+        kept = strata[1::2]  # every other stratum
+        excluded = sorted(everyone["person_id"].drop_duplicates().sample(
+            200, random_state=1).astype("int64"))
+        direct = build_pool(engine, exclude_person_ids=excluded, strata=kept)
+    taken = restrict_pool(everyone, exclude_person_ids=excluded, strata=kept)
+    assert 0 < len(taken) < len(everyone)
+    pd.testing.assert_frame_equal(taken, direct)
+    # nothing to leave out: the same frame; no strata: no rows (as build_pool's strata=[])
+    assert restrict_pool(everyone) is everyone
+    assert restrict_pool(everyone, strata=[]).empty
+
+
+def test_every_thresholds_frame_from_the_shared_pool_is_its_own(linked_upload,
+                                                                synthetic_data_dir):
+    from jdl.evaluation._evaluate import _cohort_and_pool, _cohorts_and_pool
+
+    prog, submission, linked, settings = linked_upload
+    rows = submission.accepted_rows()
+    (_cohort, frame), relinked = _cohorts_and_pool(synthetic_data_dir, linked, rows, prog.setting,
+                                                  submission, settings)
+    _, alone = _cohort_and_pool(synthetic_data_dir, linked.link_table(), rows, prog.setting,
+                                submission, settings)
+    pd.testing.assert_frame_equal(frame, alone)
+    assert relinked is not None
+    assert set(relinked.cohorts) == set(other_thresholds(linked.threshold))
+    built = {t: c for t, c in relinked.cohorts.items() if c is not None
+             and not isinstance(c, Exception)}
+    assert built, "no other threshold linked other people: the test would prove nothing"
+    for threshold, other in built.items():
+        links = linked.at_threshold(threshold).link_table()
+        assert not links.equals(linked.link_table())
+        _, own = _cohort_and_pool(synthetic_data_dir, links, rows, prog.setting, submission,
+                                  settings)
+        pd.testing.assert_frame_equal(relinked.frame(other), own)
+        pd.testing.assert_frame_equal(relinked.frame(other),
+                                      analysis_frame(other, own[own["treated"] == 0]
+                                                     .reset_index(drop=True)))
