@@ -465,7 +465,8 @@ def summarise(rows: pd.DataFrame, truth: str = "truth_realised") -> dict[str, An
         # what the public reads: "significant" under every rule of the lab (for a design's
         # "released" rows, the internal and the released test together)
         "false_positive_rate_lab_verdict": round(float(
-            null["significant_by_lab_rules"].astype(bool).mean()), 4) if len(null) else None,
+            null["significant_by_lab_rules"].astype(bool).mean()), 4)
+        if len(null) and "significant_by_lab_rules" in null else None,
         # the lab's two tests together, without its rule on counts (30 treated re-offenders):
         # a difference is called significant only when the internal estimate's test and the
         # released figures' test both reject (jdl.disclosure._coarsen._headline_measure)
