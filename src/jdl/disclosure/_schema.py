@@ -129,6 +129,8 @@ SCHEMA: tuple[FieldSpec, ...] = (
     *(FieldSpec(f"/sensitivity/specifications/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
     FieldSpec("/sensitivity/specifications/[]/note", Kind.LABEL, "why it could not be estimated"),
     FieldSpec("/sensitivity/e_value/*", Kind.DERIVED),
+    FieldSpec("/sensitivity/rosenbaum/on_reference_design", Kind.FLAG,
+              "the bound is of the 1:1 reference matching (power-first main analysis)"),
     FieldSpec("/sensitivity/rosenbaum/*", Kind.DERIVED),
     # Power.
     FieldSpec("/power/treatment_n", Kind.COUNT),
