@@ -129,20 +129,17 @@ def evaluate(
     saved as they complete and reused when present, so a run killed part-way resumes from its
     last completed stage (the service's job recovery).
     """
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    # One BLAS thread (OpenBLAS's default is one per core) for matching and the sensitivity
-    # analyses: their propensity fits are long sums over the pool, and on a shared machine a
-    # second BLAS thread spin-waits for a busy core (a fit at 1M people took 8-12 s instead of
-    # 2 at load 3: docs/performance.md). DuckDB keeps its own threads. The covariate-adjusted
-    # effects keep the machine's BLAS threads (``_adjusted``): their fits are not reproducible to
-    # the last digits across thread counts (6th significant digit), and with one thread the
-    # Spark and DuckDB runs' inputs gave adjusted limits 2e-3 apart.
-    machine = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
-                  default=None)
+    # One BLAS thread (OpenBLAS's default is one per core) for the whole evaluation: the
+    # propensity fits are long sums over the pool, and on a shared machine a second BLAS thread
+    # spin-waits for a busy core (a fit at 1M people took 8-12 s instead of 2 at load 3, and the
+    # covariate-adjusted effects doubled the evaluation's CPU: docs/performance.md). DuckDB
+    # keeps its own threads. One thread count also makes the fits' last digits the same on every
+    # machine (the adjusted limits moved in the 6th digit between thread counts).
     with threadpool_limits(limits=1, user_api="blas"):
         return _evaluate(upload, programme, data_dir, out_dir, settings=settings, seed=seed,
-                         progress=progress, checkpoints=checkpoints, blas_threads=machine)
+                         progress=progress, checkpoints=checkpoints)
 
 
 def _evaluate(
@@ -155,7 +152,6 @@ def _evaluate(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
-    blas_threads: int | None = None,
 ) -> Evaluation:
     from jdl.admin._store import read_manifest
     from jdl.intake import load_programme
@@ -199,7 +195,7 @@ def _evaluate(
 
     step("estimate")
     effects = _effects(result, settings)
-    adjusted = _adjusted(result, covariates, settings, blas_threads)
+    adjusted = _adjusted(result, covariates, settings)
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
@@ -591,20 +587,15 @@ def _effects(result: Any, settings: Settings):
     return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
 
 
-def _adjusted(result: Any, covariates: list[str], settings: Settings,
-              blas_threads: int | None = None) -> dict[str, Any]:
+def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
     """Covariate-adjusted effects of every reported outcome (g-computation on the matched
-    sample with the matching weights, the propensity model's covariates), with
-    ``blas_threads`` BLAS threads (the machine's: see :func:`evaluate`)."""
-    from threadpoolctl import threadpool_limits
-
+    sample with the matching weights, the propensity model's covariates)."""
     from jdl.inference import adjusted_effects
 
     outcomes, _ = _outcomes()
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
-        return adjusted_effects(
-            result, outcomes, covariates, alpha=settings.inference.alpha,
-            min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
+    return adjusted_effects(
+        result, outcomes, covariates, alpha=settings.inference.alpha,
+        min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
