@@ -160,3 +160,35 @@ def test_se_calibration_by_hand():
     assert c["other_rules"]["se_pairs_person"]["false_positive_rate"] == 1.0
     assert c["other_rules"]["se_abadie_imbens"]["false_positive_rate"] == 0.0
     assert c["other_rules"]["se"]["coverage_95"] == 1.0
+
+
+def test_released_figures_are_the_lab_s_released_rate():
+    """The released reading of a row: withheld below 10 events or non-events (as the lab
+    withholds), else Newcombe's interval and the pooled test on the counts rounded to 5 with
+    the comparison group at its rounded effective size — the disclosure module's own
+    computation on the released row."""
+    from jdl.disclosure._coarsen import released_two_proportions
+
+    assert vp.released_figures(9, 60, 0.3, 600, 300.0) == {}  # 9 treated re-offenders
+    assert vp.released_figures(52, 60, 0.3, 600, 300.0) == {}  # 8 did not re-offend
+    got = vp.released_figures(13, 62, 0.31, 1117, 402.4)
+    row = {"treatment_events": 15, "treatment_n": 60, "comparison_events": 345,
+           "comparison_n": 1115, "comparison_ess": 400}  # 13, 62, 346.27, 1117, 402.4 rounded
+    d, lo, hi, p = released_two_proportions(row)
+    assert (got["rel_estimate"], got["rel_ci_low"], got["rel_ci_high"], got["rel_p_value"]) \
+        == (d, lo, hi, p)
+    assert got["rel_significant"] is False and lo < 0 < hi
+
+
+def test_the_released_reading_joins_the_summary_as_its_own_design():
+    rows = pd.DataFrame([
+        _row("d", -0.10, -0.20, 0.00, -0.05, hr=1.0, p=0.04, size=120, treated_events=12.0,
+             comparison_rate=0.3, comparison_ess=600.0, significant_by_lab_rules=False),
+        _row("d", 0.0, -0.1, 0.1, 0.0, hr=1.0, p=0.9, size=120, treated_events=5.0,
+             comparison_rate=0.3, comparison_ess=600.0, significant_by_lab_rules=False)])
+    both = vp.with_released(rows)
+    released = both[both["design"] == "d released"]
+    assert len(released) == 1  # the second row's 5 re-offenders are withheld
+    # rounded counts: 12 -> 10 of 120 treated, 0.3 x 120 = 36 -> 35 of 120 compared
+    assert released["estimate"].iloc[0] == pytest.approx(10 / 120 - 35 / 120)
+    assert released["internal_p_value"].iloc[0] == 0.04
