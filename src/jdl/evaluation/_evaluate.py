@@ -659,8 +659,10 @@ def _hidden_bias(frame, covariates, design, rate, column, matcher) -> Any:
         return HiddenBias(float(rosenbaum_from_match(result, column).gamma_critical))
     if design.choice is None:
         return HiddenBias(None)
-    bounds = rosenbaum_from_match(matcher(frame, "treated", covariates, ratio=1, replace=False),
-                                  column)
+    # the main analysis's score (the logit of the same model): the pairs need no second fit
+    pairs = matcher(frame, "treated", covariates, ratio=1, replace=False,
+                    distance=result.distance)
+    bounds = rosenbaum_from_match(pairs, column)
     rises = bounds.treated_only > bounds.discordant_pairs - bounds.treated_only
     same_direction = rises == (rate.treatment_value > rate.comparison_value)
     if bounds.gamma_critical <= 1 or not same_direction:
