@@ -1,4 +1,4 @@
-"""Whole-lab commands: the demo (and, with the evaluation pipeline, `jdl evaluate`)."""
+"""Whole-lab commands: `jdl synth` (records prepared for linkage), the demo and `jdl evaluate`."""
 
 from __future__ import annotations
 
@@ -7,19 +7,71 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from jdl.admin.synth import SynthConfig
 from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SEED
 
 console = Console()
 DEMO_PROGRAMME = "new-leaf-employment"
+_SYNTH = SynthConfig()  # the generator's defaults are `jdl synth`'s
 ENGINE_OPTION = typer.Option(
     None, "--engine", help="duckdb or spark (default: the setting JDL_DATA__ENGINE, else duckdb)."
 )
 
 
+def synth(
+    out: Path = typer.Option(DEFAULT_DATA_DIR, "--out", envvar=DATA_DIR_ENV,
+                             help="Data directory to write."),
+    people: int = typer.Option(_SYNTH.people, "--people", min=1000,
+                               help="People on the register."),
+    seed: int = typer.Option(_SYNTH.seed, "--seed", help="Random seed (same seed, same data)."),
+    chunk_size: int = typer.Option(_SYNTH.chunk_size, "--chunk-size", min=1000,
+                                   help="People per chunk."),
+    linkage: bool = typer.Option(
+        True, "--linkage/--no-linkage",
+        help="Then train the linkage model and choose its match threshold on the planted "
+             "programmes' uploads (what `jdl link-train` does; about 40 s at 1M people)."),
+) -> None:
+    """Generate synthetic national records (Parquet + admin.duckdb) with planted programmes,
+    and prepare them for linkage (the model and its calibrated threshold)."""
+
+    manifest = _generate_with_progress(out, people, seed, chunk_size, linkage=linkage)
+    console.print(
+        f"Wrote {manifest['people']:,} people to [bold]{out}[/bold] "
+        f"(data version {manifest['data_version']})."
+    )
+    from jdl.admin.cli import print_summary
+
+    print_summary(out)
+
+
+def _generate_with_progress(out: Path, people: int, seed: int, chunk_size: int, *,
+                            linkage: bool = True) -> dict:
+    """Generate the records; with ``linkage``, then :func:`prepare_for_linkage` them."""
+    from jdl.admin.cli import _generate_records
+
+    manifest = _generate_records(out, people, seed, chunk_size)
+    if linkage:
+        prepare_for_linkage(out)
+    return manifest
+
+
+def prepare_for_linkage(data: Path) -> None:
+    """Train the linkage model and choose its threshold on the planted programmes' uploads
+    (:func:`jdl.linkage.prepare_linkage`): once, here, rather than in the first evaluation."""
+    from jdl.core.config import get_settings
+    from jdl.linkage import load_calibration, prepare_linkage
+
+    with console.status("Training the linkage model and choosing its match threshold..."):
+        model = prepare_linkage(data, settings=get_settings().linkage)
+    chosen = load_calibration(data, model)
+    if chosen is not None:
+        console.print(f"Linkage: match threshold {chosen.threshold:g}, chosen on "
+                      f"{chosen.rows:,} labelled rows.")
+
+
 def ensure_data(data: Path, people: int, seed: int) -> dict:
     """The synthetic records for (people, seed), generated unless already cached in ``data``."""
     from jdl.admin._store import read_manifest
-    from jdl.admin.cli import _generate_with_progress, prepare_for_linkage
     from jdl.admin.synth import SynthConfig
 
     wanted = SynthConfig(people=people, seed=seed).data_version()
@@ -245,5 +297,8 @@ def _print_linkage_quality(internal) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    # `jdl synth` is here, not in jdl.admin: it also prepares the records for linkage (a later
+    # stage), which the admin stage may not import
+    app.command("synth")(synth)
     app.command("demo")(demo)
     app.command("evaluate")(evaluate)

@@ -15,53 +15,6 @@ console = Console()
 _SYNTH = SynthConfig()  # the generator's defaults are the command's
 
 
-def synth(
-    out: Path = typer.Option(DEFAULT_DATA_DIR, "--out", envvar=DATA_DIR_ENV,
-                             help="Data directory to write."),
-    people: int = typer.Option(_SYNTH.people, "--people", min=1000,
-                               help="People on the register."),
-    seed: int = typer.Option(_SYNTH.seed, "--seed", help="Random seed (same seed, same data)."),
-    chunk_size: int = typer.Option(_SYNTH.chunk_size, "--chunk-size", min=1000,
-                                   help="People per chunk."),
-    linkage: bool = typer.Option(
-        True, "--linkage/--no-linkage",
-        help="Then train the linkage model and choose its match threshold on the planted "
-             "programmes' uploads (what `jdl link-train` does; about 40 s at 1M people)."),
-) -> None:
-    """Generate synthetic national records (Parquet + admin.duckdb) with planted programmes,
-    and prepare them for linkage (the model and its calibrated threshold)."""
-
-    manifest = _generate_with_progress(out, people, seed, chunk_size, linkage=linkage)
-    console.print(
-        f"Wrote {manifest['people']:,} people to [bold]{out}[/bold] "
-        f"(data version {manifest['data_version']})."
-    )
-    print_summary(out)
-
-
-def _generate_with_progress(out: Path, people: int, seed: int, chunk_size: int, *,
-                            linkage: bool = True) -> dict:
-    """Generate the records; with ``linkage``, then :func:`prepare_for_linkage` them."""
-    manifest = _generate_records(out, people, seed, chunk_size)
-    if linkage:
-        prepare_for_linkage(out)
-    return manifest
-
-
-def prepare_for_linkage(data: Path) -> None:
-    """Train the linkage model and choose its threshold on the planted programmes' uploads
-    (:func:`jdl.linkage.prepare_linkage`): once, here, rather than in the first evaluation."""
-    from jdl.core.config import get_settings
-    from jdl.linkage import load_calibration, prepare_linkage
-
-    with console.status("Training the linkage model and choosing its match threshold..."):
-        model = prepare_linkage(data, settings=get_settings().linkage)
-    chosen = load_calibration(data, model)
-    if chosen is not None:
-        console.print(f"Linkage: match threshold {chosen.threshold:g}, chosen on "
-                      f"{chosen.rows:,} labelled rows.")
-
-
 def _generate_records(out: Path, people: int, seed: int, chunk_size: int) -> dict:
     from rich.progress import BarColumn, Progress, TimeElapsedColumn
 
@@ -168,7 +121,6 @@ def print_summary(data: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("synth")(synth)
     app.command("synth-submission")(synth_submission)
     app.command("load")(load)
     app.command("data-summary")(data_summary)
