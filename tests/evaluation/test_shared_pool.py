@@ -79,3 +79,46 @@ def test_every_thresholds_frame_from_the_shared_pool_is_its_own(linked_upload,
         pd.testing.assert_frame_equal(relinked.frame(other),
                                       analysis_frame(other, own[own["treated"] == 0]
                                                      .reset_index(drop=True)))
+
+
+def test_threshold_rows_match_with_the_design_the_main_analysis_chose(linked_upload,
+                                                                      synthetic_data_dir,
+                                                                      monkeypatch):
+    """Under the power-first design the threshold rows use the main analysis's chosen ratio
+    (one match each, the score refitted on their people) instead of choosing again: a row then
+    differs from the main analysis in the people linked only."""
+    import jdl.evaluation._evaluate as ev
+    from jdl.inference import Sensitivity
+
+    prog, submission, linked, settings = linked_upload
+    (_cohort, frame), relinked = ev._cohorts_and_pool(
+        synthetic_data_dir, linked, submission.accepted_rows(), prog.setting, submission,
+        settings)
+    assert relinked is not None and any(c is not None for c in relinked.cohorts.values())
+    from jdl.matching import prepare_covariates, restrict_to_shared_levels, varying_covariates
+
+    spec = ev.covariate_spec(tuple(settings.matching.exact))
+    frame, _ = restrict_to_shared_levels(prepare_covariates(frame, spec), spec.categorical)
+    design = ev._design(frame, varying_covariates(frame, spec), list(spec.exact), settings, 1)
+    assert design.choice is not None
+    effects = ev._effects(design.result, settings)
+    used: list[tuple[int, bool]] = []
+    real_match = ev._match
+
+    def recording_match(*args, **kwargs):
+        result = real_match(*args, **kwargs)
+        used.append((int(result.spec.ratio), bool(result.spec.replace)))
+        return result
+
+    def no_second_choice(*_args, **_kwargs):
+        raise AssertionError("a threshold row chose its design again")
+
+    monkeypatch.setattr(ev, "_match", recording_match)
+    monkeypatch.setattr(ev, "_design", no_second_choice)
+    empty = Sensitivity(specifications=(), e_value=None, rosenbaum=None)
+    out = ev._with_linkage_thresholds(empty, linked, effects, synthetic_data_dir, submission,
+                                      prog.setting, settings, 1, relinked=relinked,
+                                      design=design)
+    estimated = [row for row in out.specifications if row.note is None]
+    assert len(out.specifications) == 2 and estimated
+    assert used and set(used) == {(design.choice.ratio, True)}

@@ -199,7 +199,8 @@ def _evaluate(
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
-                                           prog.setting, settings, seed, relinked=relinked)
+                                           prog.setting, settings, seed, relinked=relinked,
+                                           design=design)
     relinked = None  # the shared pool's memory
     subgroups = _subgroups(result, settings)
 
@@ -514,10 +515,17 @@ def _outcomes() -> tuple[dict[str, Any], dict[str, str]]:
 
 def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_dir: Path,
                              submission: Any, setting: str, settings: Settings,
-                             seed: int, *, relinked: _Relinked | None = None) -> Any:
+                             seed: int, *, relinked: _Relinked | None = None,
+                             design: _Design | None = None) -> Any:
     """Two more sensitivity rows: the headline effect with the people the linkage finds at two
     other match thresholds (:func:`jdl.linkage.other_thresholds`), re-resolved from the same
     scores, then cohort, matching and estimation as in the main analysis (issue 19).
+
+    ``design``: the main analysis's. Under the power-first design the rows match with the
+    design it chose (its ratio, replacement and logit caliper; the score refitted on the row's
+    own people) rather than choosing again, so a row differs from the main analysis in the
+    people linked only, not also in the ratio; and one match instead of six keeps the
+    evaluation's time (docs/performance.md).
 
     ``relinked``: their cohorts and the shared pool, built with the main cohort
     (:func:`_cohorts_and_pool`); without it (a run resumed from its checkpoint) each cohort and
@@ -544,8 +552,15 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
                 spec = covariate_spec(tuple(settings.matching.exact))
                 frame, _ = restrict_to_shared_levels(prepare_covariates(frame, spec),
                                                      spec.categorical)
-                result = _design(frame, varying_covariates(frame, spec), list(spec.exact),
-                                 settings, seed).result
+                covs = varying_covariates(frame, spec)
+                if design is not None and design.choice is not None:
+                    from jdl.matching._design_choice import linear_predictor
+
+                    kept = {k: v for k, v in design.overrides.items() if k != "distance"}
+                    result = _match(frame, covs, list(spec.exact), settings, seed, **kept,
+                                    distance=linear_predictor(frame, "treated", covs))
+                else:
+                    result = _design(frame, covs, list(spec.exact), settings, seed).result
                 rate = _effects(result, settings)[column]
         except JDLError as exc:
             rows.append(SpecificationEstimate(label, note=exc.message))
