@@ -332,6 +332,9 @@ def _plant_programmes(
         start, end = intervention_dates(
             rng, cands.day[pick], cands.custody[pick], cands.sentence_start[pick]
         )
+        first = _first_follow_up_day(cands.day[pick], cands.custody[pick])
+        ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick], first)
+        block = _pending_custody(off, begun, len(people), person, cands.day[pick], first)
         chosen.append(
             {
                 "programme": np.full(len(pick), spec.name, dtype=object),
@@ -342,11 +345,14 @@ def _plant_programmes(
                 "intervention_start": start,
                 "intervention_end": end,
                 "hazard_ratio": np.full(len(pick), spec.hazard_ratio),
+                # each participant's past at the start of their future, for the new life
+                "first": first,
+                "resume_day": ongoing.resume_day,
+                "prior": ongoing.prior,
+                "block_from": block[0],
+                "block_until": block[1],
             }
         )
-        first = _first_follow_up_day(cands.day[pick], cands.custody[pick])
-        ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick], first)
-        block = _pending_custody(off, begun, len(people), person, cands.day[pick], first)
         truth[spec.name] = true_effect(
             rng,
             cfg.params,
@@ -364,8 +370,7 @@ def _plant_programmes(
     if not chosen:
         return _sort_offences(off), {}, truth
     part = {k: np.concatenate([c[k] for c in chosen]) for k in chosen[0]}
-    person, index_day = part["person"], part["index_day"]
-    first = _first_follow_up_day(index_day, part["custody"])
+    person, index_day, first = part["person"], part["index_day"], part["first"]
     part["y0"] = _outcome_counts(off, len(people), person, index_day, first)
     # Replace each participant's future with one lived under the programme. The future is the
     # cases *begun* from the first day the measure counts (the release day for a release from
@@ -379,8 +384,6 @@ def _plant_programmes(
     future[person] = first
     drop = (future[off.person] >= 0) & (begun >= future[off.person])
     base = off.take(np.flatnonzero(~drop))
-    ongoing = _ongoing_cases(off, begun, len(people), person, index_day, first)
-    block = _pending_custody(off, begun, len(people), person, index_day, first)
     treated = simulate_offending(
         rng,
         cfg.params,
@@ -389,12 +392,12 @@ def _plant_programmes(
         female=people.female[person],
         log_rate=people.log_rate[person],
         burst=people.burst[person],
-        start_day=ongoing.resume_day,
+        start_day=part["resume_day"],
         end_day=cfg.cutoff_day,
-        prior=ongoing.prior,
+        prior=part["prior"],
         hazard_ratio=part["hazard_ratio"],
         effect_end_day=index_day + EFFECT_DAYS,
-        blocked=block,
+        blocked=(part["block_from"], part["block_until"]),
     )
     final = _sort_offences(OffenceBatch.concat([base, treated]))
     part["y1"] = _outcome_counts(final, len(people), person, index_day, first)
