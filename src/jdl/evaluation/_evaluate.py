@@ -554,11 +554,8 @@ def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_d
                                                      spec.categorical)
                 covs = varying_covariates(frame, spec)
                 if design is not None and design.choice is not None:
-                    from jdl.matching._design_choice import linear_predictor
-
-                    kept = {k: v for k, v in design.overrides.items() if k != "distance"}
-                    result = _match(frame, covs, list(spec.exact), settings, seed, **kept,
-                                    distance=linear_predictor(frame, "treated", covs))
+                    result = _match_as_chosen(frame, covs, list(spec.exact), design, settings,
+                                              seed)
                 else:
                     result = _design(frame, covs, list(spec.exact), settings, seed).result
                 rate = _effects(result, settings)[column]
@@ -638,17 +635,12 @@ def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> A
                  Specification(REFERENCE_DESIGN, {"ratio": 1, "replace": False}))
     specs = specs + (
         (Specification("Without assessment covariates", drop=drop),) if drop else ())
-    base = {k: v for k, v in design.overrides.items() if k != "distance"}
 
     def matcher(data: pd.DataFrame, _treatment: str, covs: list[str], **kw: Any) -> Any:
         strata = exact
         if settings.matching.method == "exact":
             covs, strata = exact, []  # exact matching is on the strata (see _design)
-        if design.choice is not None and "distance" not in kw:
-            from jdl.matching._design_choice import linear_predictor
-
-            kw["distance"] = linear_predictor(data, "treated", covs)  # the logit, refitted
-        return _match(data, covs, strata, settings, seed, **{**base, **kw})
+        return _match_as_chosen(data, covs, strata, design, settings, seed, **kw)
 
     rows = specification_spread(
         frame, "treated", covariates, specifications=specs, outcome=column,
@@ -658,6 +650,20 @@ def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> A
     ev = e_value_of_rates(rate.treatment_value, rate.comparison_value, rate.ci_low, rate.ci_high)
     return Sensitivity(specifications=rows, e_value=ev,
                        rosenbaum=_hidden_bias(frame, covariates, design, rate, column, matcher))
+
+
+def _match_as_chosen(data: pd.DataFrame, covs: list[str], strata: list[str], design: _Design,
+                     settings: Settings, seed: int, **kw: Any) -> Any:
+    """Match ``data`` as the main analysis did (``design.overrides``: under the power-first
+    design its chosen ratio, replacement and logit caliper), with ``kw`` on top; the logit is
+    refitted on ``data`` unless a distance is given (the sensitivity rows, the linkage-threshold
+    rows)."""
+    if design.choice is not None and "distance" not in kw:
+        from jdl.matching._design_choice import linear_predictor
+
+        kw["distance"] = linear_predictor(data, "treated", covs)  # the logit, refitted
+    base = {k: v for k, v in design.overrides.items() if k != "distance"}
+    return _match(data, covs, strata, settings, seed, **{**base, **kw})
 
 
 def _hidden_bias(frame, covariates, design, rate, column, matcher) -> Any:
