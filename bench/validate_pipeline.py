@@ -267,6 +267,8 @@ def released_rate(result, alpha: float = ALPHA) -> dict[str, Any]:
     """What the rate's released figures are made from: the matched treated people and their
     re-offenders, the comparison group's weighted rate, head count and effective size
     (:func:`released_figures` turns them into the released interval and test)."""
+    from jdl.matching._design_choice import comparison_ess
+
     y = result.data["reoffended"].to_numpy(dtype=float)
     w, t = result.weights, result.treat == 1
     mt, mc = t & (w > 0), (~t) & (w > 0)
@@ -275,7 +277,7 @@ def released_rate(result, alpha: float = ALPHA) -> dict[str, Any]:
     out: dict[str, Any] = {
         "treated_events": float(y[mt].sum()),
         "comparison_rate": float(np.average(y[mc], weights=w[mc])),
-        "comparison_ess": float(w[mc].sum() ** 2 / (w[mc] ** 2).sum())}
+        "comparison_ess": comparison_ess(w, t)}
     return {**out, **released_figures(out["treated_events"], int(mt.sum()),
                                       out["comparison_rate"], int(mc.sum()),
                                       out["comparison_ess"], alpha)}
