@@ -52,7 +52,21 @@ def _generate_with_progress(out: Path, people: int, seed: int, chunk_size: int, 
     manifest = _generate_records(out, people, seed, chunk_size)
     if linkage:
         prepare_for_linkage(out)
+    prepare_comparison_pool(out)
     return manifest
+
+
+def prepare_comparison_pool(data: Path) -> None:
+    """Derive the national comparison pool once for these records and the lab's definitions
+    (:func:`jdl.cohort.prepare_pool`), so that evaluations read it instead of deriving it."""
+    from jdl.admin.records import open_records
+    from jdl.cohort import prepare_pool
+    from jdl.core.config import get_settings
+
+    settings = get_settings()
+    with console.status("Deriving the national comparison pool..."), \
+            open_records(data, settings.data) as engine:
+        prepare_pool(engine, settings=settings.cohort)
 
 
 def prepare_for_linkage(data: Path) -> None:
@@ -79,6 +93,7 @@ def ensure_data(data: Path, people: int, seed: int) -> dict:
     if manifest.get("data_version") == wanted and (data / "admin.duckdb").exists():
         console.print(f"Using cached synthetic records in {data} ({wanted}).")
         prepare_for_linkage(data)  # nothing to do unless made by an older version
+        prepare_comparison_pool(data)  # nor here
         return manifest
     console.print(f"Generating synthetic national records: {people:,} people, seed {seed}...")
     return _generate_with_progress(data, people, seed, 250_000)

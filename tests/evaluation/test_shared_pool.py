@@ -122,3 +122,61 @@ def test_threshold_rows_match_with_the_design_the_main_analysis_chose(linked_upl
     estimated = [row for row in out.specifications if row.note is None]
     assert len(out.specifications) == 2 and estimated
     assert used and set(used) == {(design.choice.ratio, True)}
+
+
+@pytest.fixture()
+def records_copy(synthetic_data_dir, tmp_path):
+    """The records' database and manifest in a directory of their own (preparing writes beside
+    the records; the shared fixture's directory must stay unprepared for the other tests)."""
+    import shutil
+
+    for name in ("admin.duckdb", "manifest.json"):
+        shutil.copy(synthetic_data_dir / name, tmp_path / name)
+    return tmp_path
+
+
+def test_a_prepared_pool_reads_as_the_pool_built_for_those_people_and_strata(records_copy):
+    from jdl.cohort import prepare_pool
+
+    with open_records(records_copy) as engine:
+        path = prepare_pool(engine)
+        assert path is not None and path.exists()
+        assert prepare_pool(engine) == path  # prepared once: nothing to do
+        built = build_pool(engine, use_prepared=False)
+        read = build_pool(engine)
+        strata = sorted({(str(t), int(y)) for t, y in
+                         built[["index_type", "index_year"]].itertuples(index=False)})[::2]
+        excluded = sorted(built["person_id"].drop_duplicates().sample(
+            300, random_state=2).astype("int64"))
+        direct = build_pool(engine, exclude_person_ids=excluded, strata=strata,
+                            use_prepared=False)
+        prepared = build_pool(engine, exclude_person_ids=excluded, strata=strata)
+        none = build_pool(engine, strata=[])
+    pd.testing.assert_frame_equal(read, built)
+    assert 0 < len(direct) < len(built)
+    pd.testing.assert_frame_equal(prepared, direct)
+    assert none.empty and list(none.columns) == list(built.columns)
+
+
+def test_a_prepared_pool_is_never_read_for_other_definitions_or_records(records_copy):
+    import json
+
+    from jdl.cohort import prepare_pool, prepared_pool_file
+    from jdl.cohort._build import _resolve_spec
+    from jdl.core.config import CohortSettings
+
+    with open_records(records_copy) as engine:
+        first = prepare_pool(engine)
+        spec = _resolve_spec(engine, None, None, None)
+        other = _resolve_spec(engine, None, None, CohortSettings(min_age_at_index=21))
+        assert prepared_pool_file(engine, other) != first
+        assert not prepared_pool_file(engine, other).exists()
+        older = build_pool(engine, spec=other, use_prepared=False)
+        assert build_pool(engine, spec=other).equals(older)  # derived, not the prepared file
+        assert prepared_pool_file(engine, spec) == first
+    manifest = records_copy / "manifest.json"  # a new release of the records
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "note": "refreshed"}))
+    with open_records(records_copy) as engine:
+        assert prepared_pool_file(engine, spec) != first
+        second = prepare_pool(engine)
+    assert second.exists() and not first.exists()  # the old release's pool is removed

@@ -37,6 +37,20 @@ def write_manifest(data_dir: Path, manifest: dict) -> None:
     (data_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
 
 
+def records_fingerprint(data_dir: str | Path) -> bytes:
+    """What identifies one release of the national records in ``data_dir``: its manifest (the
+    data version, cut-off and row counts), or the database file's size and modification time
+    when there is no manifest. Anything derived from the records and saved beside them (the
+    linkage model, the prepared comparison pool) is keyed by it, so a new release is never read
+    through an old derivation."""
+    data_dir = Path(data_dir)
+    manifest = data_dir / MANIFEST
+    if manifest.exists():
+        return manifest.read_bytes()
+    stat = (data_dir / ADMIN_DATABASE).stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}".encode()
+
+
 def read_manifest(data_dir: str | Path) -> dict:
     """The data directory's manifest (data version, cut-off, row counts), or {} if absent."""
     path = Path(data_dir) / MANIFEST

@@ -42,6 +42,33 @@ def _engine(value: str | None):
     return value
 
 
+@cohort_app.command("prepare")
+def prepare(
+    data: Annotated[Path, _DATA],
+    cutoff: Annotated[str | None, _CUTOFF] = None,
+) -> None:
+    """Derive the national comparison pool once for a release of the records (``jdl synth`` does
+    this for synthetic records), so that evaluations read it instead of deriving it: run it
+    after loading new records or changing the cohort settings."""
+    import time
+
+    from rich.console import Console
+
+    from jdl.admin.records import open_records
+    from jdl.cohort import prepare_pool
+    from jdl.core.config import get_settings
+
+    settings = get_settings()
+    start = time.perf_counter()
+    with open_records(data, settings.data) as source:
+        path = prepare_pool(source, data_cutoff=_cutoff(cutoff), settings=settings.cohort)
+    console = Console()
+    if path is None:
+        console.print("Nothing prepared: this engine derives the pool where the records are.")
+        return
+    console.print(f"Comparison pool prepared: {path} ({time.perf_counter() - start:.1f} s).")
+
+
 @cohort_app.command("pool")
 def pool(
     data: Annotated[Path, _DATA],

@@ -661,7 +661,10 @@ def _match_as_chosen(data: pd.DataFrame, covs: list[str], strata: list[str], des
     if design.choice is not None and "distance" not in kw:
         from jdl.matching._design_choice import linear_predictor
 
-        kw["distance"] = linear_predictor(data, "treated", covs)  # the logit, refitted
+        # the logit, refitted on ``data``, starting from the main fit (the same model on a
+        # slightly different sample or with fewer covariates: a few iterations, not ten)
+        kw["distance"] = linear_predictor(data, "treated", covs,
+                                          start=dict(design.choice.coefficients))
     base = {k: v for k, v in design.overrides.items() if k != "distance"}
     return _match(data, covs, strata, settings, seed, **{**base, **kw})
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from jdl.admin._store import records_fingerprint
 from jdl.core.errors import JDLError, UsageError
-from jdl.engines.duckdb import ADMIN_DATABASE
 from jdl.linkage._register import REGISTER_TABLE, TF_COLUMNS, Workspace
 from jdl.linkage._settings import PRIOR_M, settings_creator
 
@@ -98,13 +98,7 @@ class LinkageModel:
 def data_version(data_dir: str | Path) -> str:
     """A fingerprint of the national records (the manifest if there is one, else file stats)
     and of the lab's feature definitions (:data:`FEATURES_VERSION`)."""
-    data_dir = Path(data_dir)
-    manifest = data_dir / "manifest.json"
-    if manifest.exists():
-        records = manifest.read_bytes()
-    else:
-        stat = (data_dir / ADMIN_DATABASE).stat()
-        records = f"{stat.st_size}:{stat.st_mtime_ns}".encode()
+    records = records_fingerprint(data_dir)
     return hashlib.sha256(records + f"|features {FEATURES_VERSION}".encode()).hexdigest()[:16]
 
 

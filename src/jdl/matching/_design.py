@@ -83,10 +83,17 @@ class Design:
 
 def _factor_codes(s: pd.Series) -> tuple[np.ndarray, list]:
     """Level codes (0 = reference) and R's levels for a categorical column."""
-    levels = levels_of(s)
-    if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == levels:
-        return s.cat.codes.to_numpy().astype(np.int64), levels  # already R's factor
-    return pd.Categorical(s, categories=levels).codes.astype(np.int64), levels
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = levels_of(s)
+        if list(s.cat.categories) == levels:
+            return s.cat.codes.to_numpy().astype(np.int64), levels  # already R's factor
+        return pd.Categorical(s, categories=levels).codes.astype(np.int64), levels
+    # one hashing pass (a pool's string column has a million rows), then each first-seen
+    # value's code mapped to its place among R's levels (sorted; no missing values here)
+    seen_codes, seen = pd.factorize(s, use_na_sentinel=True)
+    levels = sorted(seen, key=str)
+    place = {value: i for i, value in enumerate(levels)}
+    return np.array([place[v] for v in seen], dtype=np.int64)[seen_codes], levels
 
 
 def _checked(df: pd.DataFrame, name: str) -> tuple[pd.Series, np.ndarray | None]:

@@ -37,7 +37,7 @@ Stuart, E. A. (2010). Matching methods for causal inference. *Statistical Scienc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,7 @@ import numpy as np
 from jdl.matching._balance import _sd_denominator, balance_stats
 from jdl.matching._design import build_design, to_pandas, treatment_indicator
 from jdl.matching._errors import MatchingError
-from jdl.matching._glm import fit_logit
+from jdl.matching._glm import LogitFit, fit_logit
 from jdl.matching._match import match
 from jdl.matching._result import MatchResult, Thresholds
 
@@ -84,6 +84,9 @@ class DesignChoice:
     candidates: tuple[Candidate, ...]
     rule: str
     balanced: bool
+    # the propensity model's coefficients by column name when choose_design fitted it: refits
+    # of the same model on other samples start from them (logit_fit's ``start``)
+    coefficients: tuple[tuple[str, float], ...] = ()
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -141,13 +144,24 @@ def _candidate(result: MatchResult, cov: _Covariates, thresholds: Thresholds) ->
                      design_variance=1.0 / n_t + 1.0 / ess if n_t and ess else float("inf"))
 
 
-def linear_predictor(data: object, treatment: str, covariates: Sequence[str]) -> np.ndarray:
-    """The logit of the propensity score (R's ``glm`` linear predictor; MatchIt's
-    ``link = "linear.logit"`` distance)."""
+def logit_fit(data: object, treatment: str, covariates: Sequence[str], *,
+              start: Mapping[str, float] | None = None) -> LogitFit:
+    """The propensity score's logistic regression as R's ``glm`` fits it. ``start``: starting
+    coefficients by model-matrix column name (another fit's ``dict(zip(names, coef))``; a column
+    it lacks starts at 0), for a refit of nearly the same model (:func:`fit_logit`)."""
     df = to_pandas(data)
     t = treatment_indicator(df, treatment)
     design = build_design(df, covariates, with_balance=False)
-    fit = fit_logit(design.X, t.astype("float64"), design.names, factors=design.factors)
+    first = None if start is None else np.array([start.get(n, 0.0) for n in design.names])
+    return fit_logit(design.X, t.astype("float64"), design.names, factors=design.factors,
+                     start=first)
+
+
+def linear_predictor(data: object, treatment: str, covariates: Sequence[str], *,
+                     start: Mapping[str, float] | None = None) -> np.ndarray:
+    """The logit of the propensity score (R's ``glm`` linear predictor; MatchIt's
+    ``link = "linear.logit"`` distance); ``start`` as :func:`logit_fit`'s."""
+    fit = logit_fit(data, treatment, covariates, start=start)
     return np.asarray(fit.linear_predictor, dtype="float64")
 
 
@@ -174,7 +188,8 @@ def choose_design(data: object, treatment: str, covariates: Sequence[str], *,
     if not ratios or any(int(k) < 1 for k in ratios):
         raise MatchingError("the candidate ratios must be whole numbers of at least 1.")
     df = to_pandas(data)
-    lp = linear_predictor(df, treatment, covariates) if distance is None else distance
+    fit = logit_fit(df, treatment, covariates) if distance is None else None
+    lp = np.asarray(fit.linear_predictor, dtype="float64") if fit is not None else distance
     cov = _Covariates.of(df, covariates, treatment_indicator(df, treatment))
     results: list[MatchResult] = []
     candidates: list[Candidate] = []
@@ -192,8 +207,11 @@ def choose_design(data: object, treatment: str, covariates: Sequence[str], *,
                    key=lambda i: (candidates[i].max_abs_smd, candidates[i].ratio))
     rule = RULE.format(ratios=", ".join(str(c.ratio) for c in candidates),
                        smd_good=th.smd_good, vr_low=th.var_ratio_low, vr_high=th.var_ratio_high)
+    coefficients = () if fit is None else tuple(
+        (str(n), float(c)) for n, c in zip(fit.names, fit.coef, strict=True) if np.isfinite(c))
     return DesignChoice(result=results[best], ratio=candidates[best].ratio,
-                        candidates=tuple(candidates), rule=rule, balanced=bool(balanced))
+                        candidates=tuple(candidates), rule=rule, balanced=bool(balanced),
+                        coefficients=coefficients)
 
 
 def choose_with_settings(data: object, treatment: str, covariates: Sequence[str],

@@ -235,7 +235,8 @@ class LogitFit:
 
 
 def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
-              *, factors: tuple = (), epsilon: float = 1e-8, maxit: int = 25) -> LogitFit:
+              *, factors: tuple = (), epsilon: float = 1e-8, maxit: int = 25,
+              start: np.ndarray | None = None) -> LogitFit:
     """Fit ``glm(y ~ X - 1, family = binomial)`` as R does (X includes the intercept column).
 
     Parameters
@@ -244,6 +245,11 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
     y : (n,) 0/1 outcome.
     factors : optional (codes, columns) per categorical covariate (``Design.factors``); lets
         large fits sum indicator blocks by level instead of multiplying them out.
+    start : optional starting coefficients, one per column of X (R's ``glm(start = )``): a
+        refit of nearly the same model (the same covariates on a slightly different sample)
+        converges in a few iterations from the first fit's coefficients instead of about ten
+        from R's default start. The optimum is the same to the convergence tolerance; without
+        ``start`` the iterations are R's, bit for bit (MatchIt parity).
 
     Returns
     -------
@@ -255,8 +261,12 @@ def fit_logit(X: np.ndarray, y: np.ndarray, names: tuple[str, ...] = (),
     norms = norms[keep]
     Xk = X if len(keep) == X.shape[1] else X[:, keep]
     Xk = np.asfortranarray(Xk)
-    mustart = (y + 0.5) / 2.0
-    eta = np.log(mustart / (1.0 - mustart))
+    if start is None:
+        mustart = (y + 0.5) / 2.0
+        eta = np.log(mustart / (1.0 - mustart))
+    else:
+        first = np.nan_to_num(np.asarray(start, dtype="float64")[keep])  # aliased: 0
+        eta = Xk @ first
     mu, me = _logit_parts(eta)
     dev_old = _deviance(y, mu)
     beta = np.zeros(Xk.shape[1])
