@@ -138,6 +138,9 @@ SIDE_BY_SIDE: dict[str, dict[str, Any]] = {
     # link = "linear.logit"; jdl: the fit's linear predictor as the distance, fit timed too)
     "nearest 5:1 replace logit caliper 0.2": {"ratio": 5, "replace": True, "caliper": 0.2,
                                               "logit": True},
+    # the ratio the power-first rule chose in the demo and in most validation cohorts
+    "nearest 20:1 replace logit caliper 0.2": {"ratio": 20, "replace": True, "caliper": 0.2,
+                                               "logit": True},
 }
 MATCHIT_SCRIPT = r"""
 suppressPackageStartupMessages(library(MatchIt))
