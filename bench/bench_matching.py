@@ -177,8 +177,14 @@ def side_by_side_data(n_treated: int, n_control: int) -> dict[str, Any]:
 
 
 def case_jdl_csv(csv: str, spec: str, repeats: int = 3) -> dict[str, Any]:
-    """Time ``jdl.matching.match`` (glm fit + matching + weights) on the CSV's table."""
+    """Time ``jdl.matching.match`` (glm fit + matching + weights) on the CSV's table, on one
+    BLAS thread as the evaluation runs it (a second OpenBLAS thread spin-waits for a core
+    another process holds: docs/performance.md)."""
+    from threadpoolctl import threadpool_limits
+
     from jdl.matching import match
+
+    threadpool_limits(1)
 
     df = pd.read_csv(csv)
     df["region"] = pd.Categorical(df["region"], categories=LEVELS)

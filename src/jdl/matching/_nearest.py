@@ -232,10 +232,18 @@ def _side_candidates(j: int, step: int, stop: int, k: int, i: int, cunit: np.nda
 def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
                cal: float, ratios: np.ndarray,
                calipers: CovariateCalipers | None = None) -> np.ndarray:
-    """k:1 with replacement: MatchIt's single outward scan collecting up to k per side."""
+    """k:1 with replacement: MatchIt's single outward scan collecting up to k per side.
+
+    Each treated unit's scan is independent of the others' (controls are reused), so the
+    units whose k nearest controls within the caliper are one set whatever the tie-breaking
+    are matched at once (:func:`_k_nearest_untied`); only those with a tie at the k-th
+    distance take the scan below, which reproduces MatchIt's order exactly."""
     out = np.full((len(treated_idx), int(ratios.max())), -1, dtype=np.int64)
     cdist, cpos, cunit = c.dist, c.pos, c.unit  # indexed sparsely: no list copies of the pool
-    for t in range(len(treated_idx)):
+    pending = np.arange(len(treated_idx))
+    if calipers is None and len(cunit) and (ratios == ratios[0]).all():
+        pending = _k_nearest_untied(distance[treated_idx], c, cal, int(ratios[0]), out)
+    for t in pending:
         k = int(ratios[t])
         i = int(treated_idx[t])
         di = float(distance[i])
@@ -274,6 +282,38 @@ def _replace_k(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c
             chosen = found_ids
         out[t, : len(chosen)] = [cunit[j] for j in chosen]
     return out
+
+
+def _k_nearest_untied(di: np.ndarray, c: _Controls, cal: float, k: int,
+                      out: np.ndarray) -> np.ndarray:
+    """Fill ``out``'s rows with each treated unit's k nearest controls within the caliper where
+    they are unambiguous; return the rows left for the exact scan.
+
+    In one dimension a unit's k nearest controls lie among the k on each side of it in score
+    order, the window MatchIt's scan visits. MatchIt's scan keeps every control nearer than the
+    k-th nearest and its heap selection then keeps the k smallest distances, so when the k-th
+    smallest distance in the window is below the next one (or fewer than k controls are within
+    the caliper) the match set is those controls whatever the order of the scan. Only a tie at
+    the k-th distance depends on MatchIt's tie-breaking (the scan order and the heap's layout):
+    those rows are returned. The columns of a row are in ascending distance (the scan leaves
+    them in heap order; a match set has no order)."""
+    steps = np.arange(1, k + 1)
+    left = c.ins[:, None] - steps  # k controls to the left, nearest first
+    right = c.ins[:, None] + steps - 1  # k to the right
+    window = np.concatenate([left, right], axis=1)
+    inside = np.concatenate([left >= c.lo[:, None], right < c.hi[:, None]], axis=1)
+    safe = np.where(inside, window, 0)
+    d = np.where(inside, np.abs(di[:, None] - c.dist[safe]), np.inf)
+    d[d > cal] = np.inf
+    order = np.argsort(d, axis=1, kind="stable")
+    ranked = np.take_along_axis(d, order, axis=1)
+    kth, after = ranked[:, k - 1], ranked[:, k]
+    tied = np.isfinite(kth) & (kth == after)
+    chosen = np.take_along_axis(safe, order[:, :k], axis=1)
+    found = np.isfinite(ranked[:, :k])
+    rows = np.flatnonzero(~tied)
+    out[rows, :k] = np.where(found[rows], c.unit[chosen[rows]], -1)
+    return np.flatnonzero(tied)
 
 
 def _passes(distance: np.ndarray, pos: np.ndarray, treated_idx: np.ndarray, c: _Controls,
