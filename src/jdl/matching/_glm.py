@@ -156,6 +156,7 @@ class _FactorNormalEquations:
         self.scale = norms.copy()
         self.scale[self.scale == 0] = 1.0
         self.XnT = np.ascontiguousarray((X[:, self.num] / self.scale[self.num]).T)
+        self._Xn = np.ascontiguousarray(self.XnT.T)  # rows contiguous: the weighting is 2x faster
         self.factors = [(codes, len(cols) + 1, self.scale[list(cols)]) for codes, cols in factors]
         self._levels = _level_indicators([(codes, L) for codes, L, _ in self.factors], len(X))
 
@@ -184,7 +185,7 @@ class _FactorNormalEquations:
         G[:k, :k] = blocks_n
         # every factor level's sums of the weighted numeric columns in one sparse product: per
         # level the rows are added in row order, as ``bincount`` adds them (the same bits)
-        per_level = self._levels @ np.multiply(self.XnT.T, w2[:, None], order="C")
+        per_level = self._levels @ (self._Xn * w2[:, None])
         pos, first = k, 0
         offsets = []
         for codes, L, sc in self.factors:
