@@ -15,6 +15,7 @@ written out and given to R).
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -151,15 +152,22 @@ ratio <- as.numeric(args[2]); replace <- args[3] == "TRUE"
 caliper <- if (args[4] == "NA") NULL else as.numeric(args[4])
 link <- if (args[6] == "TRUE") "linear.logit" else "logit"
 f <- treat ~ age + priors + custody + employment + risk + years_since + region
-t0 <- proc.time()
-m <- matchit(f, data = d, method = "nearest", distance = "glm", link = link, ratio = ratio,
-             replace = replace, caliper = caliper)
-used <- proc.time() - t0
+repeats <- if (length(args) >= 7) as.integer(args[7]) else 1L
+walls <- c(); cpus <- c()
+for (r in seq_len(repeats)) {
+  t0 <- proc.time()
+  m <- matchit(f, data = d, method = "nearest", distance = "glm", link = link, ratio = ratio,
+               replace = replace, caliper = caliper)
+  used <- proc.time() - t0
+  walls <- c(walls, used[["elapsed"]]); cpus <- c(cpus, used[["user.self"]] + used[["sys.self"]])
+}
 w <- m$weights
 write.csv(data.frame(row = which(w > 0), weight = w[w > 0]), args[5], row.names = FALSE)
-cat(sprintf(paste0('{"matchit_s": %.4f, "matchit_cpu_s": %.4f, "n_treated": %d, ',
+cat(sprintf(paste0('{"matchit_s": %.4f, "matchit_cpu_s": %.4f, "matchit_s_all": [%s], ',
+                   '"matchit_cpu_s_all": [%s], "n_treated": %d, ',
                    '"n_control": %d, "version": "%s", "r": "%s"}\n'),
-            used[["elapsed"]], used[["user.self"]] + used[["sys.self"]],
+            walls[1], cpus[1], paste(sprintf("%.4f", walls), collapse = ", "),
+            paste(sprintf("%.4f", cpus), collapse = ", "),
             sum(w > 0 & d$treat == 1), sum(w > 0 & d$treat == 0),
             as.character(packageVersion("MatchIt")), R.version.string))
 """
@@ -205,10 +213,11 @@ def case_jdl_csv(csv: str, spec: str, repeats: int = 3) -> dict[str, Any]:
         f"{csv}.jdl-{spec.replace(' ', '_')}.csv", index=False)
     return {"match_s": round(walls[0], 3), "match_s_min": round(min(walls), 3),
             "match_s_all": [round(w, 3) for w in walls], "match_cpu_s": round(cpus[0], 3),
+            "match_cpu_s_all": [round(c, 3) for c in cpus],
             "treated_matched": m.n_treated_matched, "controls_matched": m.n_control_matched}
 
 
-def case_matchit_csv(csv: str, spec: str) -> dict[str, Any]:
+def case_matchit_csv(csv: str, spec: str, repeats: int = 1) -> dict[str, Any]:
     """Time ``matchit()`` alone in Rscript (the MatchIt on ``R_LIBS``, e.g. 4.7 built from its
     source; Debian's r-cran-matchit 4.5.1 is not the reference)."""
     import json
@@ -226,7 +235,7 @@ def case_matchit_csv(csv: str, spec: str) -> dict[str, Any]:
     done = subprocess.run(
         ["Rscript", str(script), csv, str(kw.get("ratio", 1)),
          str(kw.get("replace", False)).upper(), str(kw.get("caliper", "NA")), out,
-         str(kw.get("logit", False)).upper()],
+         str(kw.get("logit", False)).upper(), str(repeats)],
         capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"skipped": "MatchIt failed: " + done.stderr.strip()[-300:]}
@@ -244,7 +253,8 @@ def case_matchit_csv(csv: str, spec: str) -> dict[str, Any]:
 def side_by_side(n_treated: int = 10_000, n_control: int = 1_000_000,
                  specs: list[str] | None = None, repeats: int = 3) -> list[dict]:
     """jdl and MatchIt on one table, each design; the speed-up is MatchIt's ``matchit()`` time
-    over jdl's ``match`` time (wall: first run and fastest of ``repeats``; and CPU). Results are
+    over jdl's ``match`` time (wall: first run and fastest of ``repeats``; and CPU; and, like for
+    like, the median of ``repeats`` runs of each in one process, wall and CPU). Results are
     written after each design and merged with the file's records of other designs (a run of
     some ``specs`` keeps the others' figures)."""
     import json
@@ -259,11 +269,16 @@ def side_by_side(n_treated: int = 10_000, n_control: int = 1_000_000,
         jdl = run_case(f"jdl {spec} {n_treated}x{n_control}", case_jdl_csv, data["path"], spec,
                        repeats)
         r = run_case(f"MatchIt {spec} {n_treated}x{n_control}", case_matchit_csv,
-                     data["path"], spec)
+                     data["path"], spec, repeats)
         if jdl.get("match_s") and r.get("matchit_s"):
             r["speedup_wall_vs_jdl_first"] = round(r["matchit_s"] / jdl["match_s"], 2)
             r["speedup_wall_vs_jdl_min"] = round(r["matchit_s"] / jdl["match_s_min"], 2)
             r["speedup_cpu"] = round(r["matchit_cpu_s"] / jdl["match_cpu_s"], 2)
+            # like for like: each side's median over the same number of runs in one process
+            med = statistics.median
+            r["speedup_wall_median"] = round(med(r["matchit_s_all"]) / med(jdl["match_s_all"]), 2)
+            r["speedup_cpu_median"] = round(med(r["matchit_cpu_s_all"])
+                                            / med(jdl["match_cpu_s_all"]), 2)
         records += [{"spec": spec, "peer": "jdl", **jdl}, {"spec": spec, "peer": "MatchIt", **r}]
         done = {rec["spec"] for rec in records}
         write_results("matching_side_by_side",
