@@ -745,7 +745,9 @@ def _events_table(ev: _Events, off: OffenceBatch, ids: np.ndarray, k: int) -> pa
             "offence_id": k * _ID_STRIDE + rows.astype(np.int64),
             "offence_group": _labels(off.group[rows], OFFENCE_GROUPS),
             "disposal": _labels(off.disposal[rows], DISPOSALS),
-            "sentence_days": pa.array(off.sentence_days[rows].astype(np.int32)),
+            # none for a caution, fine or discharge (no sentence length)
+            "sentence_days": pa.array(off.sentence_days[rows].astype(np.int32),
+                                      mask=off.sentence_days[rows] < 0),
             "sentence_start": _dates(ev.sentence_start),
         }
     )
