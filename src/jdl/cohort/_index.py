@@ -101,8 +101,11 @@ def pool_events_sql(
     spec: CohortSpec, *, exclude: bool, people: tuple[int, int] | None = None
 ) -> str:
     """Every index event of the national records as a comparison candidate (``treated`` = 0):
-    with ``first_per_person_year``, each person's first event of each calendar year (the MoJ
-    annual-cohort rule; same tie-break as for treated people). ``exclude`` drops the people in
+    with ``first_per_person_year``, each person's first event of each kind in each calendar year
+    (the MoJ annual-cohort rule within each index type - matching is exact on the type, so a
+    stratum holds a person once a year; and a caution earlier in the year does not take the
+    place of a court order, which kept the pools of releases and orders as they were before
+    contract 1.1 added cautions, fines and discharges). ``exclude`` drops the people in
     :data:`EXCLUDE_TABLE` (person_id) - the submitted people. ``people`` = (low, high) keeps
     person_ids in [low, high): every measure is per person, so the pool can be derived in
     slices of people with bounded memory and the same rows."""
@@ -119,7 +122,8 @@ def pool_events_sql(
         return events
     ranked = f"""
       SELECT ie.person_id, 0 AS treated, {_EVENT_SELECT},
-             ROW_NUMBER() OVER (PARTITION BY ie.person_id, EXTRACT(YEAR FROM ie.index_date)
+             ROW_NUMBER() OVER (PARTITION BY ie.person_id, ie.index_type,
+                                             EXTRACT(YEAR FROM ie.index_date)
                                 ORDER BY ie.index_date, {_TYPE_ORDER}, ie.event_id) AS pick
       FROM index_events AS ie {where}"""
     return f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({ranked}) AS ranked WHERE pick = 1"
