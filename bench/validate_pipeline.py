@@ -24,7 +24,12 @@ appended to a JSONL as they are made; a re-run skips the rows already there (res
 several processes may share the file). ``--summarise`` rebuilds the JSON from the JSONL only.
 
     python -m bench.validate_pipeline [--populations K] [--people N] [--sizes 60 120 ...]
-        [--max-reps R] [--design NAME=JSON ...] [--limit N] [--summarise]
+        [--max-reps R] [--design NAME=JSON ...] [--limit N] [--programmes NAME ...]
+        [--summarise]
+
+An out-of-court programme (``crossroads-diversion``: conditional cautions, generator 1.4) is
+evaluated like the others, measured from the caution; ``--programmes crossroads-diversion``
+runs it alone, and the summary has each design's figures ``by_setting``.
 
 Targets (issue 18, for the new default design): coverage 93-97%, false-positive rate <= 5.5%,
 |bias| < 0.5 points, and a median CI width at 60-250 participants at least 25% narrower than the
@@ -143,7 +148,7 @@ def stable_seed(*parts: object) -> int:
 class Population:
     """One generated population: its planted programmes' cohorts and one comparison pool."""
 
-    def __init__(self, data: Path, seed: int):
+    def __init__(self, data: Path, seed: int, programmes: tuple[str, ...] | None = None):
         from jdl.cohort import build_cohort, build_pool
         from jdl.core.config import get_settings
         from jdl.engines import open_admin
@@ -160,6 +165,8 @@ class Population:
         self.cohorts: dict[str, pd.DataFrame] = {}
         with open_admin(data) as engine:
             for name, programme in self.programmes.items():
+                if programmes and name not in programmes:
+                    continue
                 mine = participants[participants["programme"] == name]
                 if len(mine):
                     rows, link = _upload(mine)
@@ -254,6 +261,7 @@ def evaluation_row(result, effect, outcomes: pd.DataFrame, programme: dict) -> d
         "truth_realised": float(with_.mean() - without.mean()),
         "truth_expected": float(true_effect["att_rate"]),
         "hazard_ratio": float(programme["hazard_ratio"]),
+        "setting": programme.get("setting"),  # which index events (out_of_court: cautions)
         # the records' outcome of the matched treated = the generator's treated future?
         "treated_outcome_agreement": float((observed == with_).mean()),
         "max_abs_smd": float(balance.max_abs_smd),
@@ -378,7 +386,8 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
         designs: dict[str, dict[str, Any]], out: Path, limit: int | None = None,
-        match_seed: int = 1, null_max_reps: int | None = None, adjusted: bool = False) -> int:
+        match_seed: int = 1, null_max_reps: int | None = None, adjusted: bool = False,
+        programmes: tuple[str, ...] | None = None) -> int:
     """Evaluate every planned cohort with every design; returns the rows written now.
 
     BLAS runs on one thread: the logistic fits are small, and on a shared machine a
@@ -397,7 +406,7 @@ def run(seeds: list[int], people: int, sizes: tuple[int, ...], max_reps: int,
     written = 0
     for seed in seeds:
         t0 = time.perf_counter()
-        population = Population(synthetic_data(people, seed), seed)
+        population = Population(synthetic_data(people, seed), seed, programmes)
         print(f"  population {seed}: {len(population.pool):,} pool rows, cohorts "
               f"{ {k: len(v) for k, v in population.cohorts.items()} } "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -546,6 +555,9 @@ def summary(rows: pd.DataFrame, reference: str = REFERENCE) -> dict[str, Any]:
             "overall": overall,
             "by_size": {int(s): summarise(g) for s, g in mine.groupby("size")},
             "small_60_250": summarise(mine[mine["size"].between(*SMALL_BAND)]),
+            # by the programme's setting: which index events it is measured from
+            "by_setting": {str(s): summarise(g) for s, g in mine.groupby("setting")}
+            if "setting" in mine else {},
             "ci_width_vs_" + reference: reduction,
             "checks": checks(overall, reduction),
             "se_calibration": se_calibration(mine),
@@ -690,7 +702,7 @@ def write_summary(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     table = markdown(result)
     print(table)
     print(json.dumps({d: v["checks"] for d, v in result.items()}, indent=2))
-    write_results("validation_pipeline", [{
+    write_results(out.stem, [{  # validation_pipeline.json for the default rows file
         "case": "planted_programmes", "ok": True, **meta,
         "evaluations": len(rows), "populations": sorted(rows["population_seed"].unique().tolist()),
         "truth": "realised effect on the matched treated (truth_realised); coverage against "
@@ -718,6 +730,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--adjusted", action="store_true",
                         help="also the covariate-adjusted estimate (slow)")
     parser.add_argument("--limit", type=int, default=None, help="stop after N new rows")
+    parser.add_argument("--programmes", nargs="+", default=None, metavar="NAME",
+                        help="only these planted programmes (e.g. crossroads-diversion, the "
+                             "one around cautions)")
     parser.add_argument("--out", type=Path, default=JSONL)
     parser.add_argument("--summarise", action="store_true", help="only rebuild the summary")
     args = parser.parse_args(argv)
@@ -732,7 +747,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.summarise:
         seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.populations))
         written = run(seeds, args.people, tuple(args.sizes), args.max_reps, designs, args.out,
-                      args.limit, null_max_reps=args.null_max_reps, adjusted=args.adjusted)
+                      args.limit, null_max_reps=args.null_max_reps, adjusted=args.adjusted,
+                      programmes=tuple(args.programmes) if args.programmes else None)
     meta = {"rows_written_this_run": written,
             "seconds_this_run": round(time.perf_counter() - start, 1),
             "load_avg": os.getloadavg()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from jdl.admin.contract import INDEX_TYPES
 from jdl.cli import app
 from jdl.cohort import describe_definitions, read_pool
 
@@ -19,7 +20,7 @@ def test_pool_command_writes_the_partitioned_pool(synthetic_data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     pool = read_pool(out)
     assert f"{len(pool):,} pool events written" in result.output
-    assert set(pool.index_type) == {"court_order", "custody_release"}
+    assert set(pool.index_type) == set(INDEX_TYPES)
 
 
 def test_attrition_and_definitions_commands(synthetic_data_dir):

@@ -399,3 +399,41 @@ def test_data_cutoff_comes_from_the_manifest(tmp_path):
     assert read_data_cutoff(tmp_path) == CUTOFF
     with pytest.raises(UsageError):
         read_data_cutoff(tmp_path / "missing")
+
+
+class TestOutOfCourt:
+    """Programmes around cautions, fines and discharges (contract 1.1)."""
+
+    def world(self):
+        return _world(
+            [
+                _ev(11, 1, -5),  # a court order before the intervention starts
+                _ev(12, 1, -3, "caution", disposal="caution"),
+                _ev(13, 1, 10, "fine", disposal="fine"),
+                _ev(21, 2, 5, "caution", disposal="caution"),
+                _ev(22, 2, 20, "discharge", disposal="discharge"),
+                _ev(31, 3, 0, "caution", disposal="caution"),
+                _ev(32, 3, 100),  # a court order later in the same year
+            ]
+        )
+
+    def test_an_out_of_court_programme_takes_the_caution(self):
+        with self.world() as engine:
+            r = build_cohort(engine, _link([1, 2]), _submission(2, intervention_start=D),
+                             "out_of_court", spec=SPEC)
+        # the latest caution already given, else the next one; never the court order
+        assert _event_of(r) == {1: 12, 2: 21}
+        assert set(r.data.index_type) == {"caution"}
+
+    def test_a_fine_or_discharge_programme_takes_those_only(self):
+        with self.world() as engine:
+            r = build_cohort(engine, _link([1, 2]), _submission(2, intervention_start=D),
+                             "fine_or_discharge", spec=SPEC)
+        assert _event_of(r) == {1: 13, 2: 22}
+
+    def test_an_earlier_caution_does_not_take_a_court_orders_place_in_the_pool(self):
+        with self.world() as engine:
+            pool = build_pool(engine, spec=SPEC)
+        # the first event of each kind per person and year: person 3's order stays
+        assert 32 in pool.event_id.tolist() and 31 in pool.event_id.tolist()
+        assert pool.groupby(["person_id", "index_type"]).size().max() == 1

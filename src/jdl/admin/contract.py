@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = "1.0"
+from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES
+
+CONTRACT_VERSION = "1.1"
 
 SEXES = ("M", "F")
 ETHNICITIES = ("White", "Black", "Asian", "Mixed", "Other", "Unknown")
@@ -58,7 +60,6 @@ OFFENCE_GROUP_NAMES = {
     "summary_other": "Other less serious offences",
 }
 DISPOSALS = ("custody", "suspended", "community", "fine", "discharge", "caution", "other")
-INDEX_TYPES = ("custody_release", "court_order")
 BENEFIT_TYPES = ("jobseekers", "incapacity", "income_support", "universal_credit")
 FLAG_TYPES = ("gang", "vulnerable")
 # Severity tiers as in MoJ re-offending statistics: 1 is the most serious.
@@ -154,18 +155,24 @@ OFFENCES = Table(
     date_order=(("offence_date", "outcome_date"),),
 )
 
+def _index_type_meanings() -> str:
+    return "; ".join(f"{t.code}: {t.index_date}" for t in INDEX_TYPE_DEFINITIONS)
+
+
 INDEX_EVENTS = Table(
     "index_events",
-    "Releases from custody and starts of court orders (community and suspended sentence orders): "
-    "the events from which re-offending is measured.",
+    "Releases from custody, starts of court orders (community and suspended sentence orders), "
+    "fines and discharges at court, and cautions (simple and conditional): the events from "
+    "which re-offending is measured (the MoJ proven re-offending cohort).",
     (
         Column("event_id", "BIGINT", "Identifier of the index event.", nullable=False),
         _person_id(),
-        Column("index_date", "DATE", "Release date, or the date the court order started.", False),
-        Column("index_type", "VARCHAR", "custody_release or court_order.", False, INDEX_TYPES),
+        Column("index_date", "DATE", f"By index type - {_index_type_meanings()}.", False),
+        Column("index_type", "VARCHAR", "The kind of index event.", False, INDEX_TYPES),
         Column("offence_id", "BIGINT", "The index offence (`offences.offence_id`)."),
         Column("offence_group", "VARCHAR", "Group of the index offence.", False, OFFENCE_GROUPS),
-        Column("disposal", "VARCHAR", "custody, suspended or community.", False, DISPOSALS),
+        Column("disposal", "VARCHAR", "The index disposal (sentence or caution).", False,
+               DISPOSALS),
         Column("sentence_days", "INTEGER", "Length of the sentence or order.", minimum=0),
         Column("sentence_start", "DATE", "Date sentenced (custody starts here)."),
     ),

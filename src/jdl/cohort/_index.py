@@ -12,18 +12,21 @@ Treated rows (rules, in order):
 4. The event's date compared with the reference date is its index date, except for a
    conviction-date reference, where it is the date sentenced (``sentence_start``, else the index
    date): a conviction identifies a sentence, whose release may come years later.
-5. Allowed types: custody programmes take releases only; community and both take releases and
-   court-order starts.
+5. Allowed types (``jdl.core.index_types.INDEX_TYPES_BY_SETTING``): custody programmes take
+   releases only; community and both take releases and court-order starts; out_of_court takes
+   cautions (simple and conditional); fine_or_discharge takes fines and discharges at court.
 6. Preferred: the latest allowed event in the ``community_lookback_days`` up to and including
-   the reference date (community and both only - people are referred during an order that has
-   already started); otherwise the first allowed event up to ``index_window_days`` after it (an
-   intervention in custody leads to the next release). Ties: the release first, then the lowest
-   event id. None found: *no index event*.
+   the reference date (every setting but custody - people are referred during an order, or
+   after a caution or court appearance, that has already happened); otherwise the first allowed
+   event up to ``index_window_days`` after it (an intervention in custody leads to the next
+   release). Ties: the release first, then the contract's order of index types, then the
+   lowest event id. None found: *no index event*.
 """
 
 from __future__ import annotations
 
 from jdl.cohort._spec import INDEX_TYPES_BY_SETTING, CohortSpec
+from jdl.core.index_types import index_sql_order
 from jdl.engines.dialect import add_days, days_between, quote_string
 from jdl.outcomes import EVENT_COLUMNS
 
@@ -35,7 +38,7 @@ _EVENT_SELECT = (
     "ie.event_id, ie.index_date, ie.index_type, ie.offence_id AS index_offence_id, "
     "ie.offence_group, ie.disposal, ie.sentence_days, ie.sentence_start"
 )
-_TYPE_ORDER = "CASE ie.index_type WHEN 'custody_release' THEN 0 ELSE 1 END"
+_TYPE_ORDER = index_sql_order("ie.index_type")
 
 
 def treated_rows_sql(spec: CohortSpec, setting: str) -> str:
@@ -98,8 +101,11 @@ def pool_events_sql(
     spec: CohortSpec, *, exclude: bool, people: tuple[int, int] | None = None
 ) -> str:
     """Every index event of the national records as a comparison candidate (``treated`` = 0):
-    with ``first_per_person_year``, each person's first event of each calendar year (the MoJ
-    annual-cohort rule; same tie-break as for treated people). ``exclude`` drops the people in
+    with ``first_per_person_year``, each person's first event of each kind in each calendar year
+    (the MoJ annual-cohort rule within each index type - matching is exact on the type, so a
+    stratum holds a person once a year; and a caution earlier in the year does not take the
+    place of a court order, which kept the pools of releases and orders as they were before
+    contract 1.1 added cautions, fines and discharges). ``exclude`` drops the people in
     :data:`EXCLUDE_TABLE` (person_id) - the submitted people. ``people`` = (low, high) keeps
     person_ids in [low, high): every measure is per person, so the pool can be derived in
     slices of people with bounded memory and the same rows."""
@@ -116,7 +122,8 @@ def pool_events_sql(
         return events
     ranked = f"""
       SELECT ie.person_id, 0 AS treated, {_EVENT_SELECT},
-             ROW_NUMBER() OVER (PARTITION BY ie.person_id, EXTRACT(YEAR FROM ie.index_date)
+             ROW_NUMBER() OVER (PARTITION BY ie.person_id, ie.index_type,
+                                             EXTRACT(YEAR FROM ie.index_date)
                                 ORDER BY ie.index_date, {_TYPE_ORDER}, ie.event_id) AS pick
       FROM index_events AS ie {where}"""
     return f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({ranked}) AS ranked WHERE pick = 1"

@@ -11,16 +11,13 @@ import sqlglot
 
 from jdl.core.config import CohortSettings
 from jdl.core.errors import UsageError
+from jdl.core.index_types import INDEX_TYPES_BY_SETTING as INDEX_TYPES_BY_SETTING
+from jdl.core.index_types import SETTINGS as SETTINGS
 from jdl.outcomes import FollowUp
 
 MANIFEST = "manifest.json"
-SETTINGS = ("custody", "community", "both")
-# Which index events can follow an intervention delivered in each setting.
-INDEX_TYPES_BY_SETTING = {
-    "custody": ("custody_release",),
-    "community": ("court_order", "custody_release"),
-    "both": ("custody_release", "court_order"),
-}
+# Which index events can follow an intervention delivered in each setting: one definition, in
+# jdl.core.index_types (the report words its follow-up from it too).
 OFFENCE_FLAG_RULES = {
     "sexual": ("sexual_offence", "Index offence sexual", "offence_group = 'sexual'"),
     "domestic_violence": (

@@ -26,7 +26,9 @@ InterventionType = Literal[
     "employment", "accommodation", "education", "mentoring", "health", "substance_misuse",
     "restorative_justice", "family", "youth", "other",
 ]
-Setting = Literal["custody", "community", "both"]
+#: Where people start on the programme: the settings of jdl.core.index_types (a test keeps them
+#: equal), which say which index events re-offending is measured from.
+Setting = Literal["custody", "community", "both", "out_of_court", "fine_or_discharge"]
 SelectionBasis = Literal["all_participants", "completers_only", "other"]
 REGION_CHOICES: tuple[str, ...] = (*REGIONS, "National")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from jdl.core.index_types import SETTINGS
 from jdl.intake._programme import EXAMPLE_PROGRAMME
 from jdl.intake._rules import RULES
 from jdl.intake._spec import COLUMNS
@@ -93,7 +94,8 @@ def write_programme_example(path: str | Path) -> Path:
               "# sector: voluntary_community | public | private | education\n"
               "# intervention_type: employment | accommodation | education | mentoring | health |"
               " substance_misuse | restorative_justice | family | youth | other\n"
-              "# setting: custody | community | both\n"
+              f"# setting: {' | '.join(SETTINGS)} (where people are when they start: "
+              "in prison, on a court order, after a caution, after a fine or discharge)\n"
               "# region: an English region, Wales, or National\n"
               "# selection_basis: all_participants | completers_only | other "
               "(then say how in selection_notes)\n")

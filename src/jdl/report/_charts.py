@@ -269,7 +269,7 @@ def survival_chart(survival: dict[str, list[dict[str, Any]]]) -> Chart | None:
     if not described:
         return None
     ax.set_ylim(0, 102)
-    ax.set_xlabel("Days since release or start of sentence")
+    ax.set_xlabel("Days since follow-up began (release, sentence or caution)")
     ax.set_ylabel("% not yet re-offended", fontsize=9)
     ax.legend(frameon=False, fontsize=9, loc="lower left")
     _style(ax)

@@ -13,6 +13,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from jdl.core.index_types import follow_up_start
 from jdl.report import _charts, _glossary
 from jdl.report._errors import ReportError
 from jdl.report._glossary import explain, term
@@ -150,6 +151,9 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
             ("Delivery period", period),
         ],
         "description": prog.get("description"),
+        # what the one-year follow-up starts from, for this programme's setting (one definition
+        # per index type: jdl.core.index_types)
+        "follow_up_start": follow_up_start(prog.get("setting")),
         "versions": [
             ("Report produced by", lab_name),
             ("Date of report", long_date(rel.get("generated_at"))),

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from jdl.core.index_types import follow_up_start
+
 
 @dataclass(frozen=True)
 class Term:
@@ -56,8 +58,8 @@ GLOSSARY: tuple[Term, ...] = (
          "programme."),
     Term("proven-reoffending", ("proven re-offending", "proven re-offence"),
          "a new offence within a year that led to a conviction or caution",
-         "An offence committed in the year after release from custody or the start of a "
-         "court sentence that led to a conviction, caution, reprimand or warning, within a "
+         f"An offence committed in the year after {follow_up_start()} that led to a "
+         "conviction, caution, reprimand or warning, within a "
          "further six months for the case to be settled (the Ministry of Justice's "
          "definition). Offences that are not detected or not proven are not counted."),
     Term("confidence-interval", ("confidence interval", "95% confidence interval"),

@@ -66,8 +66,9 @@ from jdl.admin.synth._programmes import (
 )
 from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
+from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES_BY_SETTING
 
-GENERATOR_VERSION = "1.3"
+GENERATOR_VERSION = "1.4"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -109,6 +110,19 @@ class SynthConfig:
         return "synth-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+KIND = {t.code: np.int8(i) for i, t in enumerate(INDEX_TYPE_DEFINITIONS)}
+_COUNTS_INDEX_DAY = np.array([t.counts_index_day for t in INDEX_TYPE_DEFINITIONS])
+#: The index types of generator 1.3 and before: releases and court orders. Their events, and the
+#: programmes recruiting from them, draw from the chunk's first random stream exactly as 1.3 did;
+#: the other index types (cautions, fines, discharges) and the programmes around them use a
+#: second stream, so adding them leaves every 1.3 programme's participants and truth unchanged.
+_SENTENCE_TYPES = ("custody_release", "court_order")
+# Which events a planted programme recruits from: the cohort's rule (INDEX_TYPES_BY_SETTING),
+# except that a community programme recruits at the start of a court order (the cohort also
+# accepts a release, for people referred just after one).
+_RECRUIT_TYPES = {**INDEX_TYPES_BY_SETTING, "community": ("court_order",)}
+
+
 @dataclass
 class _Events:
     person: np.ndarray
@@ -117,10 +131,45 @@ class _Events:
     offence_row: np.ndarray
     sentence_start: np.ndarray
     prior: np.ndarray
+    kind: np.ndarray  # index into INDEX_TYPE_DEFINITIONS
+
+    def concat(self, other: _Events) -> _Events:
+        """This table's events, then ``other``'s (event ids of the first are kept)."""
+        return _Events(**{f: np.concatenate([getattr(self, f), getattr(other, f)])
+                          for f in self.__dataclass_fields__})
+
+
+def _is_new_setting(setting: str) -> bool:
+    """A programme around an index type generator 1.3 did not make (it uses the second stream)."""
+    return any(t not in _SENTENCE_TYPES for t in _RECRUIT_TYPES[setting])
+
+
+def _disposal_events(off: OffenceBatch, first_day: int, cutoff: int) -> _Events:
+    """Cautions, fines and discharges: the principal offence of a case so disposed of, on the
+    day of the caution or conviction (its ``outcome_day``), the MoJ's index date for them."""
+    kind = np.full(len(off), -1, np.int8)
+    for t in INDEX_TYPE_DEFINITIONS:
+        if t.code not in _SENTENCE_TYPES:
+            kind[np.isin(off.disposal, [DISPOSAL[d] for d in t.disposals])] = KIND[t.code]
+    rows = np.flatnonzero(
+        off.principal & (kind >= 0) & (off.outcome_day >= first_day) & (off.outcome_day <= cutoff)
+    )
+    sort = np.lexsort((off.outcome_day[rows], off.person[rows]))
+    rows = rows[sort]
+    return _Events(
+        off.person[rows],
+        off.outcome_day[rows].astype(np.int32),
+        np.zeros(len(rows), bool),
+        rows,
+        off.outcome_day[rows],
+        off.prior[rows],
+        kind[rows],
+    )
 
 
 def _index_events(off: OffenceBatch, first_day: int, cutoff: int) -> _Events:
-    """Releases from custody and starts of court orders (community or suspended sentence)."""
+    """Releases from custody and starts of court orders (community or suspended sentence): the
+    index events of generator 1.3, in its order (see :func:`_disposal_events` for the rest)."""
     custody = (
         off.principal
         & (off.disposal == DISPOSAL["custody"])
@@ -144,6 +193,7 @@ def _index_events(off: OffenceBatch, first_day: int, cutoff: int) -> _Events:
         rows,
         off.outcome_day[rows],
         off.prior[rows],
+        np.where(is_custody, KIND["custody_release"], KIND["court_order"]).astype(np.int8),
     )
 
 
@@ -243,10 +293,7 @@ def _candidates(
     start, end = _day(spec.delivery_start), _day(spec.delivery_end)
     end = min(end, cfg.cutoff_day - FOLLOW_UP_DAYS - WAITING_DAYS)
     ok = (events.day >= start) & (events.day <= end)
-    if spec.setting == "custody":
-        ok &= events.custody
-    elif spec.setting == "community":
-        ok &= ~events.custody
+    ok &= np.isin(events.kind, [KIND[t] for t in _RECRUIT_TYPES[spec.setting]])
     if spec.region != "National":
         ok &= people.region[events.person] == REGIONS.index(spec.region)
     ok &= (events.day - people.birth_day[events.person]) / DAYS_PER_YEAR >= 15
@@ -273,14 +320,17 @@ def _candidates(
     for need in ("accommodation", "drugs", "mental_health"):
         features[need] = np.where(has, assess.needs[f"need_{need}"][pick], False)
     features["employment_need"] = np.where(has, assess.needs["need_employment"][pick], False)
-    return Candidates(person, day, events.custody[rows], events.sentence_start[rows], features)
+    return Candidates(person, day, events.custody[rows], events.sentence_start[rows], features,
+                      kind=events.kind[rows])
 
 
-def _first_follow_up_day(index_day: np.ndarray, custody: np.ndarray) -> np.ndarray:
+def _first_follow_up_day(index_day: np.ndarray, kind: np.ndarray) -> np.ndarray:
     """The first day the proven re-offending measure counts (``FollowUp.count_release_day``,
-    the MoJ rule): the day of release itself for a release from custody, the day after the
-    index date for a court order. A participant's future under the programme starts then."""
-    return index_day + np.where(custody, 0, 1)
+    the MoJ rule; ``IndexType.counts_index_day``): the day of release itself for a release from
+    custody, the day after the index date for the others (the start of a court order, the day of
+    a caution, fine or discharge - the index case's own offences were committed by then). A
+    participant's future under the programme starts then."""
+    return index_day + np.where(_COUNTS_INDEX_DAY[kind], 0, 1)
 
 
 def _outcome_counts(
@@ -312,35 +362,46 @@ def _plant_programmes(
     assess,
     emp: Spells,
     targets: dict[str, int],
+    rng_new: np.random.Generator | None = None,
 ) -> tuple[OffenceBatch, dict[str, np.ndarray], dict[str, dict[str, float]]]:
-    """Recruit participants, re-simulate their futures under the programme, record the truth."""
+    """Recruit participants, re-simulate their futures under the programme, record the truth.
+
+    Programmes around the index types of generator 1.3 (releases, court orders) draw from
+    ``rng`` exactly as 1.3 did; those around cautions, fines and discharges are planted after
+    them from ``rng_new`` (their own stream), so adding them changes no earlier programme's
+    participants or truth. ``events`` holds every index event (1.3's first)."""
     taken = np.zeros(len(people), bool)
     begun = _case_first_day(off)
     proven = _DayIndex(off.person, off.outcome_day)
-    chosen: list[dict[str, np.ndarray]] = []
+    rng_new = rng if rng_new is None else rng_new
+    groups: list[list[dict[str, np.ndarray]]] = [[], []]
     truth: dict[str, dict[str, float]] = {}
-    for spec in cfg.programmes:
+    order = sorted(cfg.programmes, key=lambda spec: _is_new_setting(spec.setting))
+    for spec in order:
+        new = _is_new_setting(spec.setting)
+        stream = rng_new if new else rng
         cands = _candidates(spec, people, events, assess, emp, cfg, proven)
         cap = int(0.2 * len(cands.person))
         pick = choose_participants(
-            rng, spec, cands, people.propensity, min(targets.get(spec.name, 0), cap), taken
+            stream, spec, cands, people.propensity, min(targets.get(spec.name, 0), cap), taken
         )
         if not len(pick):
             continue
         person = cands.person[pick]
         taken[person] = True
         start, end = intervention_dates(
-            rng, cands.day[pick], cands.custody[pick], cands.sentence_start[pick]
+            stream, cands.day[pick], cands.custody[pick], cands.sentence_start[pick]
         )
-        first = _first_follow_up_day(cands.day[pick], cands.custody[pick])
+        first = _first_follow_up_day(cands.day[pick], cands.kind[pick])
         ongoing = _ongoing_cases(off, begun, len(people), person, cands.day[pick], first)
         block = _pending_custody(off, begun, len(people), person, cands.day[pick], first)
-        chosen.append(
+        groups[int(new)].append(
             {
                 "programme": np.full(len(pick), spec.name, dtype=object),
                 "person": person,
                 "index_day": cands.day[pick],
                 "custody": cands.custody[pick],
+                "kind": cands.kind[pick],
                 "sentence_start": cands.sentence_start[pick],
                 "intervention_start": start,
                 "intervention_end": end,
@@ -354,7 +415,7 @@ def _plant_programmes(
             }
         )
         truth[spec.name] = true_effect(
-            rng,
+            stream,
             cfg.params,
             spec,
             birth_day=people.birth_day[person],
@@ -367,6 +428,7 @@ def _plant_programmes(
             already_counted=ongoing.counted,
             blocked=block,
         )
+    chosen = groups[0] + groups[1]
     if not chosen:
         return _sort_offences(off), {}, truth
     part = {k: np.concatenate([c[k] for c in chosen]) for k in chosen[0]}
@@ -384,7 +446,25 @@ def _plant_programmes(
     future[person] = first
     drop = (future[off.person] >= 0) & (begun >= future[off.person])
     base = off.take(np.flatnonzero(~drop))
-    treated = simulate_offending(
+    n_old = sum(len(c["person"]) for c in groups[0])
+    lives = [
+        _treated_lives(stream, cfg, people, part, np.arange(lo, hi))
+        for stream, lo, hi in ((rng, 0, n_old), (rng_new, n_old, len(person)))
+        if hi > lo
+    ]
+    final = _sort_offences(OffenceBatch.concat([base, *lives]))
+    part["y1"] = _outcome_counts(final, len(people), person, index_day, first)
+    part["new_stream"] = np.arange(len(person)) >= n_old
+    return final, part, truth
+
+
+def _treated_lives(
+    rng: np.random.Generator, cfg: SynthConfig, people: People, part: dict[str, np.ndarray],
+    rows: np.ndarray,
+) -> OffenceBatch:
+    """The futures of participants ``rows`` (positions in ``part``) under their programme."""
+    person = part["person"][rows]
+    return simulate_offending(
         rng,
         cfg.params,
         person=person,
@@ -392,16 +472,13 @@ def _plant_programmes(
         female=people.female[person],
         log_rate=people.log_rate[person],
         burst=people.burst[person],
-        start_day=part["resume_day"],
+        start_day=part["resume_day"][rows],
         end_day=cfg.cutoff_day,
-        prior=part["prior"],
-        hazard_ratio=part["hazard_ratio"],
-        effect_end_day=index_day + EFFECT_DAYS,
-        blocked=(part["block_from"], part["block_until"]),
+        prior=part["prior"][rows],
+        hazard_ratio=part["hazard_ratio"][rows],
+        effect_end_day=part["index_day"][rows] + EFFECT_DAYS,
+        blocked=(part["block_from"][rows], part["block_until"][rows]),
     )
-    final = _sort_offences(OffenceBatch.concat([base, treated]))
-    part["y1"] = _outcome_counts(final, len(people), person, index_day, first)
-    return final, part, truth
 
 
 def _case_first_day(off: OffenceBatch) -> np.ndarray:
@@ -514,24 +591,40 @@ def _build_chunk(
     assess = assessments_for_events(
         rng, people, events.person, events.day, events.custody, events.prior
     )
-    off, part, truth = _plant_programmes(rng, cfg, people, off, events, assess, emp, targets)
+    rng_new = np.random.default_rng([cfg.seed, k, 1])
+    all_events = events.concat(_disposal_events(off, cfg.first_day, cutoff))
+    off, part, truth = _plant_programmes(
+        rng, cfg, people, off, all_events, assess, emp, targets, rng_new
+    )
     final_events = _index_events(off, cfg.first_day, cutoff)
     if part:
         future = np.full(len(people), -1, np.int64)
         future[part["person"]] = part["index_day"]
         keep_a = (future[assess.person] < 0) | (assess.event_day <= future[assess.person])
-        new_e = (future[final_events.person] >= 0) & (
-            final_events.day > future[final_events.person]
-        )
-        extra = assessments_for_events(
-            rng,
-            people,
-            final_events.person[new_e],
-            final_events.day[new_e],
-            final_events.custody[new_e],
-            final_events.prior[new_e],
-        )
-        assess = assess.take(np.flatnonzero(keep_a)).concat(extra)
+        extras = []
+        # assessments at the participants' later releases and orders, each stream for its own
+        for stream, mine in ((rng, ~part["new_stream"]), (rng_new, part["new_stream"])):
+            if not mine.any():
+                continue
+            theirs = np.full(len(people), -1, np.int64)
+            theirs[part["person"][mine]] = part["index_day"][mine]
+            new_e = (theirs[final_events.person] >= 0) & (
+                final_events.day > theirs[final_events.person]
+            )
+            extras.append(
+                assessments_for_events(
+                    stream,
+                    people,
+                    final_events.person[new_e],
+                    final_events.day[new_e],
+                    final_events.custody[new_e],
+                    final_events.prior[new_e],
+                )
+            )
+        assess = assess.take(np.flatnonzero(keep_a))
+        for extra in extras:
+            assess = assess.concat(extra)
+    final_events = final_events.concat(_disposal_events(off, cfg.first_day, cutoff))
     custody = custody_periods(off)
     emp = cut_by_custody(emp_raw, custody)
     ben = cut_by_custody(ben_raw, custody)
@@ -648,11 +741,13 @@ def _events_table(ev: _Events, off: OffenceBatch, ids: np.ndarray, k: int) -> pa
             "event_id": k * _ID_STRIDE + np.arange(len(rows), dtype=np.int64),
             "person_id": ids[ev.person],
             "index_date": _dates(ev.day),
-            "index_type": _labels(np.where(ev.custody, 0, 1), INDEX_TYPES),
+            "index_type": _labels(ev.kind, INDEX_TYPES),
             "offence_id": k * _ID_STRIDE + rows.astype(np.int64),
             "offence_group": _labels(off.group[rows], OFFENCE_GROUPS),
             "disposal": _labels(off.disposal[rows], DISPOSALS),
-            "sentence_days": pa.array(off.sentence_days[rows].astype(np.int32)),
+            # none for a caution, fine or discharge (no sentence length)
+            "sentence_days": pa.array(off.sentence_days[rows].astype(np.int32),
+                                      mask=off.sentence_days[rows] < 0),
             "sentence_start": _dates(ev.sentence_start),
         }
     )
@@ -683,10 +778,12 @@ def _participants_table(
 ) -> pa.Table:
     if not part:
         return pa.table({"programme": pa.array([], pa.string())})
-    key_e = ev.person.astype(np.int64) * 100_000 + ev.day
+    n_kinds = len(INDEX_TYPES)
+    key_e = (ev.person.astype(np.int64) * 100_000 + ev.day) * n_kinds + ev.kind
     order = np.argsort(key_e, kind="stable")
     pos = np.searchsorted(
-        key_e[order], part["person"].astype(np.int64) * 100_000 + part["index_day"]
+        key_e[order],
+        (part["person"].astype(np.int64) * 100_000 + part["index_day"]) * n_kinds + part["kind"],
     )
     event_row = order[np.minimum(pos, len(order) - 1)]
     return pa.table(
@@ -695,9 +792,7 @@ def _participants_table(
             "person_id": ids[part["person"]],
             "event_id": k * _ID_STRIDE + event_row.astype(np.int64),
             "index_date": _dates(part["index_day"]),
-            "index_type": pa.array(
-                np.where(part["custody"], INDEX_TYPES[0], INDEX_TYPES[1]).astype(str)
-            ),
+            "index_type": pa.array(np.array(INDEX_TYPES, dtype=object)[part["kind"]].astype(str)),
             "conviction_date": _dates(part["sentence_start"]),
             "intervention_start": _dates(part["intervention_start"]),
             "intervention_end": _dates(part["intervention_end"]),

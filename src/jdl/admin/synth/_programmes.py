@@ -32,7 +32,7 @@ class ProgrammeSpec:
     organisation: str
     sector: str
     intervention_type: str
-    setting: str  # custody | community | both
+    setting: str  # a setting of jdl.core.index_types: custody, community, both, out_of_court...
     region: str  # a region or "National"
     delivery_start: str
     delivery_end: str
@@ -226,6 +226,23 @@ DEFAULT_PROGRAMMES: tuple[ProgrammeSpec, ...] = (
         "Contracted referral",
         {"employment": 0.4, "age": -0.2},
     ),
+    # Generator 1.4: a programme around out-of-court disposals (planted from its own random
+    # stream, so the programmes above are as generator 1.3 made them).
+    ProgrammeSpec(
+        "crossroads-diversion",
+        "Crossroads Diversion",
+        "voluntary_community",
+        "mentoring",
+        "out_of_court",
+        "National",
+        "2015-01-01",
+        "2020-12-31",
+        900,
+        0.80,
+        "Mentoring and support attached as a rehabilitative condition to conditional cautions.",
+        "Police and CPS conditional caution referral",
+        {"age": 0.3, "prior": -0.4, "employment": 0.3},
+    ),
 )
 
 
@@ -242,6 +259,7 @@ class Candidates:
     custody: np.ndarray
     sentence_start: np.ndarray
     features: dict[str, np.ndarray]
+    kind: np.ndarray | None = None  # index type (position in INDEX_TYPE_DEFINITIONS)
 
 
 def choose_participants(
