@@ -127,12 +127,19 @@ class Registration:
         return next((v for v in self.variables
                      if v.kind == "count" and v.name in self.sub_analyses), None)
 
-    def check_measure(self, released: tuple[str, ...]) -> None:
-        """Refuse a primary measure that is not one of the lab's released measures."""
+    def check_measure(self, released: tuple[str, ...], rates: tuple[str, ...] = ()) -> None:
+        """Refuse a primary measure that is not one of the lab's released measures, or, when
+        sub-analyses are registered, not one of its ``rates`` (sub-group estimates are released
+        for proportions only: disclosure control recomputes them from the rounded counts)."""
         if self.primary_measure not in released:
             raise RegistrationError(
                 f"The registered primary measure {self.primary_measure!r} is not one of the "
                 "lab's measures.", hint="Use one of: " + ", ".join(released) + ".")
+        if self.sub_analyses and rates and self.primary_measure not in rates:
+            raise RegistrationError(
+                f"Sub-analyses are estimated for a rate, and {self.primary_measure!r} is not "
+                "one.", hint="Register one of these rates as the primary measure: "
+                + ", ".join(rates) + ".")
 
 
 def registration_from_dict(data: Any, *, source: str = "analysis plan") -> Registration:
@@ -185,6 +192,10 @@ def _variables(data: Any, problems: list[str]) -> tuple[OrgVariable, ...]:
         if normalise_header(name) in HEADER_LOOKUP or name in ("status", "reasons",
                                                                "row_number"):
             problems.append(f"{where}: is a template column already.")
+            continue
+        if name in STANDARD_SUBGROUPS:
+            problems.append(f"{where}: is one of the lab's own sub-groups; name it in "
+                            "sub_analyses instead of declaring it.")
             continue
         spec = spec if isinstance(spec, dict) else {"kind": spec} if isinstance(spec, str) \
             else {}
