@@ -462,6 +462,8 @@ class _Run:
                                          "suppressed" if new is None else "rounded",
                                          "derived" if new is None else "coarsened", old, new,
                                          Kind.DERIVED))
+        if "bands" in dose:  # the bands it rests on as released, not before disclosure
+            dose["bands"] = sum(r.get("difference") is not None for r in bands)
         if trend is None:
             dose["reason_not_reported"] = ("Not shown: it rests on a dosage band whose "
                                            "estimate is not shown.")
