@@ -204,3 +204,23 @@ def test_holm_families_are_separate_at_release():
     smallest = min(r["p_adjusted"] for r in registered)
     assert smallest == pytest.approx(2 * ps[0], abs=0.02)
     assert smallest < (2 + len(exploratory)) * ps[0] - 0.05
+
+
+def test_the_report_prints_the_plan_and_its_sub_analyses(evaluation, tmp_path):
+    from jdl.report import render_report
+
+    plan, done = evaluation
+    files = render_report(done.results, tmp_path, formats=("html",))
+    html = files.html.read_text()
+    section = html[html.index('id="registered"'):html.index('id="subgroups"')]
+    assert "registered analysis plan" in section
+    assert plan.sha256 in section
+    # the plan's text, escaped as HTML
+    assert "&#34;primary_measure&#34;:&#34;proven_reoffending_rate&#34;" in section \
+        or "&quot;primary_measure&quot;:&quot;proven_reoffending_rate&quot;" in section
+    assert "Delivery mode: Online" in section or "Delivery mode: In person" in section
+    assert "Site: South" in section  # listed as not analysed, with no number of people
+    assert "Dose and response: Attendance" in section
+    # what the plan did not name is labelled exploratory
+    rest = html[html.index('id="subgroups"'):]
+    assert "They were not in the organisation's registered plan" in rest

@@ -148,6 +148,7 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/subgroups/[]/treatment_events", Kind.COUNT),
     FieldSpec("/subgroups/[]/comparison_events", Kind.COUNT),
     *(FieldSpec(f"/subgroups/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
+    FieldSpec("/subgroups/[]/measure", Kind.LABEL, "the measure estimated (a registered one)"),
     FieldSpec("/subgroups/[]/registered", Kind.FLAG,
               "a sub-analysis the organisation registered (matched afresh within the group)"),
     # The organisation's registered plan (issue 20): its canonical text and SHA-256, and the

@@ -757,7 +757,8 @@ def _registered(frame: pd.DataFrame, design: _Design, cohort: Any, submission: A
     return registered_analyses(
         frame, design.result, cohort, submission, registration,
         tuple(d for d in SUBGROUP_DIMENSIONS if d not in registration.sub_analyses),
-        match, effects, alpha=settings.inference.alpha, minimum=MIN_SUBGROUP)
+        match, effects, alpha=settings.inference.alpha, minimum=MIN_SUBGROUP,
+        measure=primary.result_key)
 
 
 def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:

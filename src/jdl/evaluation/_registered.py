@@ -59,14 +59,16 @@ class Registered:
 
 def registered_analyses(frame: pd.DataFrame, result: Any, cohort: Any, submission: Any,
                         registration: Registration, exploratory_dimensions: tuple[str, ...],
-                        match: Any, effects: Any, *, alpha: float, minimum: int) -> Registered:
+                        match: Any, effects: Any, *, alpha: float, minimum: int,
+                        measure: str | None = None) -> Registered:
     """Run the registration's sub-analyses.
 
     ``frame``: the main analysis frame (prepared; treated rows carry ``event_id``);
     ``result``: the main match; ``match(sub_frame)``: a match of a sub-frame with the main
     analysis' design; ``effects(result)``: the primary measure's and the re-offending rate's
     effects of a match, as ``(primary, rate)``; ``exploratory_dimensions``: the lab's standard
-    sub-groups that stay exploratory (not registered), whose groups are shown too."""
+    sub-groups that stay exploratory (not registered), whose groups are shown too;
+    ``measure``: the primary measure's released key (each row names it)."""
     from jdl.inference import (
         DECLINED_FOR_CONFIDENTIALITY,
         SubgroupEstimate,
@@ -92,10 +94,10 @@ def registered_analyses(frame: pd.DataFrame, result: Any, cohort: Any, submissio
         if not ok:
             rows.append(SubgroupEstimate(name, level, None, None, None, None,  # type: ignore[arg-type]
                                          reason_not_reported=DECLINED_FOR_CONFIDENTIALITY,
-                                         registered=True))
+                                         registered=True, measure=measure))
             continue
         rows.append(_analyse(frame, treated, people, name, level, mask, match, effects,
-                             minimum))
+                             minimum, measure))
     rows = list(with_holm(rows, alpha))
     dose = None
     variable = registration.dose_variable
@@ -108,8 +110,8 @@ def registered_analyses(frame: pd.DataFrame, result: Any, cohort: Any, submissio
 
 
 def _analyse(frame: pd.DataFrame, treated: np.ndarray, people: pd.DataFrame, name: str,
-             level: str, mask: np.ndarray, match: Any, effects: Any, minimum: int
-             ) -> SubgroupEstimate:
+             level: str, mask: np.ndarray, match: Any, effects: Any, minimum: int,
+             measure: str | None) -> SubgroupEstimate:
     """One sub-group matched afresh: its participants, and the comparison pool (at the same
     level, for a standard dimension)."""
     from jdl.inference import SubgroupEstimate
@@ -123,7 +125,7 @@ def _analyse(frame: pd.DataFrame, treated: np.ndarray, people: pd.DataFrame, nam
         pool &= _is(_standard(name, frame), level)
     sub = frame.loc[keep | pool].reset_index(drop=True)
     empty = SubgroupEstimate(name, level, None, None, None, None,  # type: ignore[arg-type]
-                             registered=True)
+                             registered=True, measure=measure)
     try:
         result = match(sub)
         primary, rate = effects(result)
@@ -136,7 +138,8 @@ def _analyse(frame: pd.DataFrame, treated: np.ndarray, people: pd.DataFrame, nam
         name, level, int(primary.n_treated), int(primary.n_comparison),
         treatment_events=int(events.treatment_events),
         comparison_events=int(events.comparison_events),
-        comparison_ess=round(float(primary.comparison_ess)), registered=True)
+        comparison_ess=round(float(primary.comparison_ess)), registered=True,
+        measure=measure)
     if primary.suppressed:
         return _reason(row, " ".join(primary.notes) or "Not reported under the lab's rules.")
     return replace(row, difference=float(primary.difference), ci_low=float(primary.ci_low),

@@ -60,6 +60,8 @@ class SubgroupEstimate:
     # a sub-analysis the organisation registered before the evaluation (re-matched within the
     # sub-group); False: the lab's exploratory rows
     registered: bool = released(Kind.FLAG, default=False)
+    # the measure estimated, when not the re-offending rate (a registered primary measure)
+    measure: str | None = released(Kind.LABEL, default=None, omit_if_none=True)
     # the comparison side's effective size (Kish), lab-internal: a hidden row's would repeat
     # the headline's, so disclosure scales the row's released size by the headline's ratio
     comparison_ess: int | None = internal(default=None)
