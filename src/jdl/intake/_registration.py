@@ -80,8 +80,9 @@ class OrgVariable:
         """The values a sub-analysis by this variable compares (a count's are its bands)."""
         return ("yes", "no") if self.kind == "yes_no" else self.categories
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind}
+    def spec(self) -> dict[str, Any]:
+        """The declaration as a plan writes it (``{kind, categories}``)."""
+        out: dict[str, Any] = {"kind": self.kind}
         if self.kind == "category":
             out["categories"] = list(self.categories)
         return out
@@ -103,9 +104,11 @@ class Registration:
     dose_bands: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """The plan in the form :func:`registration_from_dict` reads (a round trip is the
+        identity)."""
         return {"primary_measure": self.primary_measure,
                 "sub_analyses": list(self.sub_analyses),
-                "variables": [v.as_dict() for v in self.variables],
+                "variables": {v.name: v.spec() for v in self.variables},
                 "dose_bands": list(self.dose_bands)}
 
     def canonical_json(self) -> str:
@@ -218,6 +221,7 @@ def _variables(data: Any, problems: list[str]) -> tuple[OrgVariable, ...]:
     if named > MAX_NAMED_VARIABLES:
         problems.append(f"variables: at most {MAX_NAMED_VARIABLES} named variables besides "
                         f"{', '.join(STANDARD_VARIABLES)}.")
+    out.sort(key=lambda v: v.name)  # the canonical order (the plan's text sorts them too)
     headings: dict[str, str] = {}
     for v in out:
         for h in v.headings:
