@@ -150,6 +150,9 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
             ("Delivery period", period),
         ],
         "description": prog.get("description"),
+        # the organisation's own words (issue 20), as paragraphs; escaped by the template
+        "own_words": [p.strip() for p in str(prog.get("own_words") or "").split("\n\n")
+                      if p.strip()],
         "versions": [
             ("Report produced by", lab_name),
             ("Date of report", long_date(rel.get("generated_at"))),

@@ -282,6 +282,10 @@ def _programme_fields() -> list[dict[str, Any]]:
          "choices": choices("selection_basis"), "default": "all_participants"},
         {"name": "selection_notes", "label": "How people were chosen (if not everyone)",
          "kind": "textarea"},
+        {"name": "own_words", "label": "Your organisation in your own words (optional)",
+         "kind": "textarea",
+         "hint": "Up to 2,000 characters about your organisation and the programme, printed in "
+                 "the report as your words. Do not name anyone or give numbers of people."},
         {"name": PLAN_FIELD, "label": "Analysis plan (optional)", "kind": "textarea",
          "hint": "Register, before any result exists, the measure you will judge the programme "
                  "by, your own extra columns and the sub-groups to analyse. It is fixed once "
