@@ -191,7 +191,10 @@ def _declared_values(name: str, people: pd.DataFrame, cohort: Any,
                      submission: Any) -> pd.Series:
     """A declared column's values for the participants (by the row each event came from)."""
     rows = cohort.rows
-    row_of_event = rows.loc[rows["event_id"].notna(), ["event_id", "row_number"]]
+    eligible = rows["event_id"].notna() & (rows["status"] == "eligible")
+    # one row per event (the first), so a participant is never counted twice
+    row_of_event = rows.loc[eligible, ["event_id", "row_number"]].sort_values(
+        "row_number").drop_duplicates("event_id")
     values = submission.variable_values()[["row_number", name]]
     joined = people[["event_id"]].merge(row_of_event, on="event_id", how="left").merge(
         values, on="row_number", how="left")
