@@ -749,7 +749,8 @@ def _registered(frame: pd.DataFrame, design: _Design, cohort: Any, submission: A
         return _design(sub, covs, list(spec.exact), settings, seed).result
 
     def effects(result: Any) -> tuple[Any, Any]:
-        est = estimate_effects(result, {primary.name: primary.kind, rate.name: rate.kind},
+        kinds: dict[str, Any] = {primary.name: primary.kind, rate.name: rate.kind}
+        est = estimate_effects(result, kinds,
                                settings=settings.inference,
                                labels={primary.name: primary.label, rate.name: rate.label})
         return est[primary.name], est[rate.name]

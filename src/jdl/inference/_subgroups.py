@@ -245,15 +245,14 @@ def dose_trend(variable: str, rows: Sequence[SubgroupEstimate], alpha: float = 0
     from scipy import stats
 
     z = float(stats.norm.ppf(1 - alpha / 2))
-    used = [(i, r) for i, r in enumerate(rows) if r.difference is not None
+    used = [(float(i), float(r.difference), (float(r.ci_high) - float(r.ci_low)) / (2 * z))
+            for i, r in enumerate(rows) if r.difference is not None
             and r.ci_low is not None and r.ci_high is not None and r.ci_high > r.ci_low]
     if len(used) < 2:
         return DoseResponse(variable, DOSE_METHOD, len(used), reason_not_reported=(
             "Fewer than two dosage bands could be analysed."))
-    x = np.array([i for i, _ in used], dtype=float)
-    d = np.array([r.difference for _, r in used], dtype=float)
-    se = np.array([(r.ci_high - r.ci_low) / (2 * z) for _, r in used], dtype=float)
-    w = 1 / se**2
+    x, d, se = (np.array(column, dtype=np.float64) for column in zip(*used, strict=True))
+    w = 1 / np.square(se)
     xbar = (w * x).sum() / w.sum()
     sxx = (w * (x - xbar) ** 2).sum()
     slope = float((w * (x - xbar) * d).sum() / sxx)
