@@ -224,3 +224,57 @@ def test_the_report_prints_the_plan_and_its_sub_analyses(evaluation, tmp_path):
     # what the plan did not name is labelled exploratory
     rest = html[html.index('id="subgroups"'):]
     assert "They were not in the organisation's registered plan" in rest
+
+
+def test_each_sub_analysis_matches_its_own_people(monkeypatch):
+    """The frame each registered level is matched on: its participants only, against the
+    comparison pool at the same level for a standard dimension and the whole pool for the
+    organisation's own variable (a stand-in matcher records what it is given)."""
+    from types import SimpleNamespace
+
+    from jdl.evaluation._registered import registered_analyses
+
+    rng = np.random.default_rng(0)
+    n_t, n_c = 240, 600
+    frame = pd.DataFrame({
+        "treated": [1] * n_t + [0] * n_c,
+        "event_id": np.arange(n_t + n_c),
+        "sex": rng.choice(["F", "M"], n_t + n_c),
+        "reoffended": rng.integers(0, 2, n_t + n_c)})
+    frame.loc[:119, "sex"], frame.loc[120:239, "sex"] = "F", "M"
+    cohort = SimpleNamespace(rows=pd.DataFrame({
+        "event_id": np.arange(n_t), "row_number": np.arange(n_t) + 2, "status": "eligible"}))
+    submission = SimpleNamespace(variable_values=lambda: pd.DataFrame({
+        "row_number": np.arange(n_t) + 2,
+        "delivery_mode": ["Online"] * 60 + ["In person"] * 180}))
+    seen = {}
+
+    def match(sub):
+        treated = sub[sub["treated"] == 1]
+        key = (len(treated), tuple(sorted(sub.loc[sub["treated"] == 0, "sex"].unique())))
+        seen.setdefault("calls", []).append(key)
+        return SimpleNamespace(n_treated_matched=len(treated), data=sub)
+
+    def effects(result):
+        n = int((result.data["treated"] == 1).sum())
+        e = SimpleNamespace(kind="rate", n_treated=n, n_comparison=n, treatment_events=n // 3,
+                            comparison_events=n // 3, comparison_ess=n, suppressed=False,
+                            notes=(), difference=-0.05, ci_low=-0.15, ci_high=0.05,
+                            p_value=0.3)
+        return e, e
+
+    main = SimpleNamespace(data=frame, treat=frame["treated"].to_numpy() == 1,
+                           weights=np.ones(len(frame)))
+    plan = registration_from_dict({
+        "primary_measure": "proven_reoffending_rate",
+        "variables": {"delivery_mode": {"kind": "category",
+                                        "categories": ["In person", "Online"]}},
+        "sub_analyses": ["delivery_mode", "sex"]})
+    out = registered_analyses(frame, main, cohort, submission, plan,
+                              (), match, effects, alpha=0.05,
+                              minimum=50, measure="proven_reoffending_rate")
+    assert seen["calls"] == [(180, ("F", "M")), (60, ("F", "M")),   # the whole pool
+                             (120, ("F",)), (120, ("M",))]            # the same sex only
+    assert [r.treatment_n for r in out.rows] == [180, 60, 120, 120]
+    assert all(r.registered and r.measure == "proven_reoffending_rate" for r in out.rows)
+    assert out.summary.sha256 == plan.sha256 and out.summary.dose_response is None
