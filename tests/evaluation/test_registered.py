@@ -246,7 +246,9 @@ def test_each_sub_analysis_matches_its_own_people(monkeypatch):
         "event_id": np.arange(n_t), "row_number": np.arange(n_t) + 2, "status": "eligible"}))
     submission = SimpleNamespace(variable_values=lambda: pd.DataFrame({
         "row_number": np.arange(n_t) + 2,
-        "delivery_mode": ["Online"] * 60 + ["In person"] * 180}))
+        "delivery_mode": ["Online"] * 60 + ["In person"] * 180,
+        # "North": the people online and one more; "South": everyone else
+        "site": ["North"] * 61 + ["South"] * 179}))
     seen = {}
 
     def match(sub):
@@ -278,3 +280,18 @@ def test_each_sub_analysis_matches_its_own_people(monkeypatch):
     assert [r.treatment_n for r in out.rows] == [180, 60, 120, 120]
     assert all(r.registered and r.measure == "proven_reoffending_rate" for r in out.rows)
     assert out.summary.sha256 == plan.sha256 and out.summary.dose_response is None
+
+    # a second variable whose groups are the first's but for one person: not analysed
+    seen.clear()
+    overlap = registration_from_dict({
+        "primary_measure": "proven_reoffending_rate",
+        "variables": {"delivery_mode": {"kind": "category",
+                                        "categories": ["In person", "Online"]},
+                      "site": {"kind": "category", "categories": ["North", "South"]}},
+        "sub_analyses": ["delivery_mode", "site"]})
+    out = registered_analyses(frame, main, cohort, submission, overlap, (), match, effects,
+                              alpha=0.05, minimum=50)
+    assert [(r.dimension, r.level, r.treatment_n) for r in out.rows] == [
+        ("delivery_mode", "In person", 180), ("delivery_mode", "Online", 60),
+        ("site", "North", None), ("site", "South", None)]
+    assert len(seen["calls"]) == 2  # the declined groups were never matched
