@@ -142,6 +142,9 @@ def evaluate(
     out: Path = typer.Option(..., "--out", help="Directory for the report and results."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for any random tie-breaking."),
     engine: str | None = ENGINE_OPTION,
+    plan: Path | None = typer.Option(
+        None, "--plan", help="The organisation's analysis plan (YAML/JSON): its own columns, "
+        "primary measure and sub-analyses, registered before the evaluation."),
 ) -> None:
     """Evaluate a programme: validate, link, build the cohort, match, estimate, apply
     disclosure control and write report.html, report.pdf and results.json.
@@ -151,7 +154,8 @@ def evaluate(
     from jdl.evaluation import CouldNotBeAnswered
 
     try:
-        evaluation = run_evaluation(upload, programme, data, out, seed, engine=engine)
+        evaluation = run_evaluation(upload, programme, data, out, seed, engine=engine,
+                                    plan=plan)
     except CouldNotBeAnswered as exc:
         console.print(f"[bold]Could not be answered.[/bold] {exc.message}", highlight=False)
         if exc.hint:
@@ -175,8 +179,11 @@ def settings_with_engine(engine: str | None):
 
 
 def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: int,
-                   *, engine: str | None = None):
+                   *, engine: str | None = None, plan: Path | None = None):
     """``jdl.run.run_evaluation`` with a Rich progress bar over the stages."""
+    from jdl.intake import load_registration
+
+    registration = load_registration(plan) if plan is not None else None
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from jdl.evaluation import STAGES
@@ -206,7 +213,8 @@ def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: i
             bar.update(task, description=labels.get(stage, stage), completed=STAGES.index(stage))
 
         evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step,
-                              settings=settings_with_engine(engine))
+                              settings=settings_with_engine(engine),
+                              registration=registration)
         bar.update(task, completed=len(STAGES))
     return evaluation
 

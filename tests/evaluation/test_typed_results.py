@@ -23,8 +23,18 @@ def _with_optional_fields(results: Results) -> Results:
                    specifications=(*results.sensitivity.specifications, note))
     failed = SubgroupEstimate("sex", "Female", 29, 29, reason_not_reported="Too few.")
     warned = replace(results.selective_sample, warning="Only completers were submitted.")
-    return replace(results, sensitivity=sens, subgroups=(*results.subgroups, failed),
-                   selective_sample=warned, warnings=("Matching quality is too poor.",))
+    # a registered plan (issue 20): a registered row and the dose-response block
+    from jdl.evaluation._registered import RegistrationSummary
+    from jdl.inference import DoseResponse
+
+    planned = SubgroupEstimate("attendance", "0 to 8", 120, 120, 40, 50, -0.05, -0.1, 0.0,
+                               0.2, 0.4, False, registered=True)
+    plan = RegistrationSummary("{}", "0" * 64, "proven_reoffending_rate", ("attendance",),
+                               DoseResponse("attendance", "m", 2, -0.1, -0.2, 0.0, 0.05,
+                                            reason_not_reported="x"))
+    return replace(results, sensitivity=sens, subgroups=(*results.subgroups, failed, planned),
+                   selective_sample=warned, warnings=("Matching quality is too poor.",),
+                   registration=plan)
 
 
 def test_every_typed_field_has_the_kind_disclosure_declares_for_its_path():

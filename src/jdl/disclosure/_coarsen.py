@@ -576,15 +576,18 @@ def _subgroups(rows: list[dict[str, Any]], alpha: float, need: int, base: int,
     for row in rows:  # every row has the same keys, whichever way it was withheld
         for side in ("treatment", "comparison"):
             row.setdefault(side, None)
-    if not tested:
-        return
-    reject, adjusted, _, _ = multipletests([p for _, p, _ in tested], alpha=alpha,
-                                           method="holm")
-    for (row, _, exact), rej, adj in zip(tested, reject, adjusted, strict=True):
-        if "p_adjusted" in row:
-            row["p_adjusted"] = coarse_p(float(adj))
-        if "significant" in row:
-            row["significant"] = bool(exact and rej and _released_significant(row, alpha))
+    # two families: the lab's exploratory rows, and the organisation's registered ones
+    for registered in (False, True):
+        family = [t for t in tested if bool(t[0].get("registered")) is registered]
+        if not family:
+            continue
+        reject, adjusted, _, _ = multipletests([p for _, p, _ in family], alpha=alpha,
+                                               method="holm")
+        for (row, _, exact), rej, adj in zip(family, reject, adjusted, strict=True):
+            if "p_adjusted" in row:
+                row["p_adjusted"] = coarse_p(float(adj))
+            if "significant" in row:
+                row["significant"] = bool(exact and rej and _released_significant(row, alpha))
 
 
 def _withhold_a_second_level(rows: list[dict[str, Any]],

@@ -409,6 +409,7 @@ class _Run:
             set_(self.data, path, r)
         self._drop_survival_points()
         self._coarsen()
+        self._dose_response()
         self.audit.extend(self.dropped)
         self.data["disclosure"] = {
             # the decision's secret key is the lab's, never released
@@ -429,6 +430,45 @@ class _Run:
             if value != old and path[0] != "survival":
                 self.audit.append(Action(pointer(path), "rounded", "coarsened", old, value,
                                          kind_of(path)))
+
+    def _dose_response(self) -> None:
+        """The registered dose-response trend, recomputed from its bands' released estimates
+        (after coarsening, so it is no more exact than they are); withheld when any band's
+        estimate is, else the hidden band could be estimated back from the trend."""
+        from types import SimpleNamespace
+
+        from jdl.disclosure._coarsen import RATE_DECIMALS, coarse_p
+        from jdl.inference import dose_trend
+
+        dose = (self.data.get("registration") or {}).get("dose_response")
+        if not isinstance(dose, dict):
+            return
+        bands = [r for r in self.data.get("subgroups") or []
+                 if isinstance(r, dict) and r.get("registered")
+                 and r.get("dimension") == dose.get("variable")]
+        alpha = (self.data.get("power") or {}).get("alpha") or 0.05
+        trend = None
+        if bands and all(r.get("difference") is not None for r in bands):
+            trend = dose_trend(str(dose.get("variable")),
+                               [SimpleNamespace(**r) for r in bands], alpha)  # type: ignore[misc]
+        for key in ("slope", "ci_low", "ci_high", "p_value"):
+            old = dose.get(key)
+            new = getattr(trend, key, None) if trend is not None else None
+            if new is not None:
+                new = coarse_p(new) if key == "p_value" else round(new, RATE_DECIMALS)
+            if new != old:
+                dose[key] = new
+                self.audit.append(Action(pointer(("registration", "dose_response", key)),
+                                         "suppressed" if new is None else "rounded",
+                                         "derived" if new is None else "coarsened", old, new,
+                                         Kind.DERIVED))
+        if "bands" in dose:  # the bands it rests on as released, not before disclosure
+            dose["bands"] = sum(r.get("difference") is not None for r in bands)
+        if trend is None:
+            dose["reason_not_reported"] = ("Not shown: it rests on a dosage band whose "
+                                           "estimate is not shown.")
+        elif trend.reason_not_reported:
+            dose["reason_not_reported"] = trend.reason_not_reported
 
     def _notes(self) -> list[str]:
         rules = {a.rule for a in self.audit}

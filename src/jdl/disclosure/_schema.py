@@ -148,6 +148,21 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/subgroups/[]/treatment_events", Kind.COUNT),
     FieldSpec("/subgroups/[]/comparison_events", Kind.COUNT),
     *(FieldSpec(f"/subgroups/[]/{k}", Kind.DERIVED) for k in _ROW_DERIVED),
+    FieldSpec("/subgroups/[]/measure", Kind.LABEL, "the measure estimated (a registered one)"),
+    FieldSpec("/subgroups/[]/registered", Kind.FLAG,
+              "a sub-analysis the organisation registered (matched afresh within the group)"),
+    # The organisation's registered plan (issue 20): its canonical text and SHA-256, and the
+    # dose-response trend across the registered dosage bands (withheld with any band).
+    FieldSpec("/registration/text", Kind.LABEL, "the organisation's plan, canonical JSON"),
+    FieldSpec("/registration/sha256", Kind.LABEL),
+    FieldSpec("/registration/primary_measure", Kind.LABEL),
+    FieldSpec("/registration/sub_analyses/[]", Kind.LABEL),
+    FieldSpec("/registration/dose_response/variable", Kind.LABEL),
+    FieldSpec("/registration/dose_response/method", Kind.LABEL),
+    FieldSpec("/registration/dose_response/reason_not_reported", Kind.LABEL),
+    FieldSpec("/registration/dose_response/bands", Kind.STATISTIC),
+    *(FieldSpec(f"/registration/dose_response/{k}", Kind.DERIVED)
+      for k in ("slope", "ci_low", "ci_high", "p_value")),
     # Selective-sample safeguard (the organisation's own numbers).
     FieldSpec("/selective_sample/declared_participants", Kind.COUNT),
     FieldSpec("/selective_sample/submitted", Kind.COUNT),
@@ -170,6 +185,7 @@ SHAPES: dict[str, object] = {
     "survival": ("map", "list", "map"),
     "sensitivity": {"specifications": ("list", "map"), "e_value": "map", "rosenbaum": "map"},
     "headline_measures": "list", "extended_measures": "list", "warnings": "list",
+    "registration": {"sub_analyses": "list", "dose_response": "map"},
 }
 
 

@@ -37,6 +37,7 @@ from jdl.evaluation._results import (
 )
 
 if TYPE_CHECKING:
+    from jdl.intake import Registration
     from jdl.matching import CovariateSpec
 
 #: The progress steps of a full run, in order ("report" is :mod:`jdl.run`'s, after these).
@@ -119,8 +120,13 @@ def evaluate(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
+    registration: Registration | None = None,
 ) -> Evaluation:
     """Run the evaluation and write results.json (released) and internal/ (never released).
+
+    ``registration``: the organisation's analysis plan, fixed before this call (its declared
+    columns are validated with the upload; its sub-analyses are run and released with the
+    results, and printed with its hash in the report: :mod:`jdl.evaluation._registered`).
 
     The report is not written here (the evaluation sits below the report layer):
     :func:`jdl.run.run_evaluation` calls this, then writes report.html and report.pdf.
@@ -139,7 +145,8 @@ def evaluate(
     # machine (the adjusted limits moved in the 6th digit between thread counts).
     with threadpool_limits(limits=1, user_api="blas"):
         return _evaluate(upload, programme, data_dir, out_dir, settings=settings, seed=seed,
-                         progress=progress, checkpoints=checkpoints)
+                         progress=progress, checkpoints=checkpoints,
+                         registration=registration)
 
 
 def _evaluate(
@@ -152,6 +159,7 @@ def _evaluate(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
+    registration: Registration | None = None,
 ) -> Evaluation:
     from jdl.admin._store import read_manifest
     from jdl.intake import load_programme
@@ -163,7 +171,15 @@ def _evaluate(
     manifest = read_manifest(data_dir)
 
     prog = load_programme(programme)
-    submission, linked = _validated_and_linked(upload, prog, data_dir, settings, step, saved)
+    if registration is not None:
+        from jdl.outcomes import reported_outcomes
+
+        registration.check_measure(tuple(m.result_key for m in reported_outcomes()),
+                                   tuple(m.result_key for m in reported_outcomes()
+                                         if m.unit == "proportion"))
+    submission, linked = _validated_and_linked(
+        upload, prog, data_dir, settings, step, saved,
+        variables=registration.variables if registration is not None else ())
     from jdl.intake import check_programme_text
 
     check_programme_text(prog, submission.rows)  # published free text: no identifiers
@@ -202,7 +218,11 @@ def _evaluate(
                                            prog.setting, settings, seed, relinked=relinked,
                                            design=design)
     relinked = None  # the shared pool's memory
-    subgroups = _subgroups(result, settings)
+    subgroups = _subgroups(result, settings, registration)
+    registered = None
+    if registration is not None:
+        registered = _registered(frame, design, cohort, submission, registration, settings,
+                                 seed)
 
     analysis = _Analysis(
         programme=prog.model_dump(mode="json"),
@@ -219,6 +239,7 @@ def _evaluate(
         covariates=covariates,
         exact=exact,
         shared_levels=shared_levels,
+        registered=registered,
     )
     typed = _results(analysis, settings, seed)
     raw = typed.to_dict()
@@ -263,6 +284,8 @@ def _validated_and_linked(
     settings: Settings,
     step: Progress,
     saved: Checkpoints,
+    *,
+    variables: tuple[Any, ...] = (),
 ) -> tuple[Any, Any]:
     """Validation and linkage, or their saved outputs when an earlier attempt completed them."""
     resumed = saved.load("link")
@@ -273,7 +296,7 @@ def _validated_and_linked(
     from jdl.linkage import link_submission
 
     step("validate")
-    submission = validate_submission(upload, prog, settings.intake)
+    submission = validate_submission(upload, prog, settings.intake, variables=variables)
     step("link")
     linked = link_submission(submission.accepted_rows(), data_dir, settings=settings.linkage,
                              data_engine=settings.data.engine, spark=settings.spark)
@@ -694,12 +717,52 @@ def _hidden_bias(frame, covariates, design, rate, column, matcher) -> Any:
     return HiddenBias(float(bounds.gamma_critical), on_reference_design=True)
 
 
-def _subgroups(result: Any, settings: Settings) -> Any:
-    """Exploratory sub-group estimates of the re-offending rate, Holm-adjusted."""
+def _subgroups(result: Any, settings: Settings, registration: Any = None) -> Any:
+    """Exploratory sub-group estimates of the re-offending rate, Holm-adjusted (the standard
+    dimensions the organisation did not register: a registered one is a matched analysis)."""
     from jdl.inference import subgroup_effects
+    from jdl.inference._subgroups import SUBGROUP_DIMENSIONS
 
+    registered = registration.sub_analyses if registration is not None else ()
     return subgroup_effects(result, _rate_column(), alpha=settings.inference.alpha,
-                            min_treated=MIN_SUBGROUP)
+                            min_treated=MIN_SUBGROUP,
+                            dimensions=[d for d in SUBGROUP_DIMENSIONS if d not in registered])
+
+
+def _registered(frame: pd.DataFrame, design: _Design, cohort: Any, submission: Any,
+                registration: Any, settings: Settings, seed: int) -> Any:
+    """The registered sub-analyses (:mod:`jdl.evaluation._registered`), each matched with the
+    main analysis' design and estimated for the registered primary measure."""
+    from jdl.evaluation._registered import registered_analyses
+    from jdl.inference import estimate_effects
+    from jdl.inference._subgroups import SUBGROUP_DIMENSIONS
+    from jdl.matching import restrict_to_shared_levels, varying_covariates
+    from jdl.outcomes import headline_rate, reported_outcomes
+
+    primary = next(m for m in reported_outcomes()
+                   if m.result_key == registration.primary_measure)
+    rate = headline_rate()
+    spec = covariate_spec(tuple(settings.matching.exact))
+
+    def match(sub: pd.DataFrame) -> Any:
+        sub, _ = restrict_to_shared_levels(sub, spec.categorical)
+        covs = varying_covariates(sub, spec)
+        if design.choice is not None:
+            return _match_as_chosen(sub, covs, list(spec.exact), design, settings, seed)
+        return _design(sub, covs, list(spec.exact), settings, seed).result
+
+    def effects(result: Any) -> tuple[Any, Any]:
+        kinds: dict[str, Any] = {primary.name: primary.kind, rate.name: rate.kind}
+        est = estimate_effects(result, kinds,
+                               settings=settings.inference,
+                               labels={primary.name: primary.label, rate.name: rate.label})
+        return est[primary.name], est[rate.name]
+
+    return registered_analyses(
+        frame, design.result, cohort, submission, registration,
+        tuple(d for d in SUBGROUP_DIMENSIONS if d not in registration.sub_analyses),
+        match, effects, alpha=settings.inference.alpha, minimum=MIN_SUBGROUP,
+        measure=primary.result_key)
 
 
 def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
@@ -747,6 +810,7 @@ class _Analysis:
     covariates: list[str]
     exact: list[str]
     shared_levels: dict[str, str]
+    registered: Any = None  # jdl.evaluation._registered.Registered, when a plan was registered
 
 
 def _counts(a: _Analysis) -> Counts:
@@ -851,13 +915,14 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
         power=power_summary(rate.comparison_value, rate.n_treated, rate.required_n,
                             alpha=settings.inference.alpha,
                             ratio=rate.comparison_ess / max(rate.n_treated, 1)),
-        subgroups=a.subgroups,
+        subgroups=tuple(a.subgroups) + (a.registered.rows if a.registered else ()),
         selective_sample=selective_sample(a.programme, counts.submitted,
                                           settings.intake.min_share_of_declared),
         warnings=tuple(warnings),
         analysis_overrides=tuple(
             SettingChange(o.setting, _setting_text(o.value), _setting_text(o.lab_value))
             for o in settings.report.analysis_overrides),
+        registration=a.registered.summary if a.registered else None,
     )
 
 

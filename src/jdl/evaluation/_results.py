@@ -185,6 +185,9 @@ class Results:
     selective_sample: SelectiveSample
     warnings: tuple[str, ...]
     analysis_overrides: tuple[SettingChange, ...] = ()
+    #: the organisation's registered plan and its dose-response trend (issue 20); its
+    #: sub-analyses are rows of ``subgroups`` with ``registered`` set
+    registration: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The raw results dict (the disclosure stage's input), in its documented key order."""
@@ -215,6 +218,8 @@ class Results:
             "selective_sample": to_plain(self.selective_sample),
             "warnings": list(self.warnings),
             "analysis_overrides": to_plain(self.analysis_overrides),
+            **({"registration": to_plain(self.registration)}
+               if self.registration is not None else {}),
         }
 
     def kinds(self) -> list[tuple[tuple[str | int, ...], Kind]]:
@@ -233,4 +238,6 @@ class Results:
         out += [(p[:1] + p[2:], k) for p, k in declared_kinds(self.profile, ("profile",))]
         out += [(("warnings", i), Kind.LABEL) for i in range(len(self.warnings))]
         out += declared_kinds(self.analysis_overrides, ("analysis_overrides",))
+        if self.registration is not None:
+            out += declared_kinds(self.registration, ("registration",))
         return out

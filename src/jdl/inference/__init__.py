@@ -68,7 +68,18 @@ from jdl.inference._sensitivity import (
     without_each,
 )
 from jdl.inference._simulate import CohortSimulator, Scenario, SimulatedEvaluation
-from jdl.inference._subgroups import SubgroupEstimate, comparison_weights, subgroup_effects
+from jdl.inference._subgroups import (
+    DECLINED_FOR_CONFIDENTIALITY,
+    DoseResponse,
+    SubgroupEstimate,
+    comparison_weights,
+    dose_bands,
+    dose_trend,
+    holm,
+    safe_groups,
+    subgroup_effects,
+    with_holm,
+)
 from jdl.inference._survival import SurvivalCurves, SurvivalPoint, survival_curves
 from jdl.inference._validation import (
     DEFAULT_SCENARIOS,
@@ -87,6 +98,7 @@ from jdl.inference._variance import (
 
 __all__ = [
     "ANALYSED_SHARE",
+    "DECLINED_FOR_CONFIDENTIALITY",
     "DEFAULT_OUTCOMES",
     "DEFAULT_SCENARIOS",
     "LAB_SPECIFICATIONS",
@@ -97,6 +109,7 @@ __all__ = [
     "AdjustmentDeclined",
     "CohortSimulator",
     "DiffEstimate",
+    "DoseResponse",
     "EValue",
     "EffectsResult",
     "Feasibility",
@@ -126,9 +139,12 @@ __all__ = [
     "assess_feasibility",
     "comparison_weights",
     "conclusion_text",
+    "dose_bands",
+    "dose_trend",
     "e_value",
     "e_value_of_rates",
     "estimate_effects",
+    "holm",
     "minimum_detectable_effect",
     "pair_rows",
     "pairs_person_difference",
@@ -138,11 +154,13 @@ __all__ = [
     "rosenbaum_binary",
     "rosenbaum_from_match",
     "run_validation",
+    "safe_groups",
     "specification_spread",
     "spread_frame",
     "subgroup_effects",
     "survival_curves",
     "treated_profile",
     "weighted_difference",
+    "with_holm",
     "without_each",
 ]

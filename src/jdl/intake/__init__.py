@@ -26,6 +26,14 @@ if TYPE_CHECKING:
         screen_programme_text,
     )
     from jdl.intake._readers import RawTable, SourceInfo, read_table
+    from jdl.intake._registration import (
+        STANDARD_SUBGROUPS,
+        OrgVariable,
+        Registration,
+        RegistrationError,
+        load_registration,
+        registration_from_dict,
+    )
     from jdl.intake._rules import RULES, Rule
     from jdl.intake._safe import csv_safe, escape_value
     from jdl.intake._selective import SelectiveSample, selection_concerns, selective_sample
@@ -43,6 +51,12 @@ if TYPE_CHECKING:
 # Public name -> private module. Loaded on first use, so that `jdl --help` (which imports
 # `jdl.intake.cli`, hence this package) does not pay for pandas and pyarrow.
 _LOCATIONS = {
+    "OrgVariable": "jdl.intake._registration",
+    "Registration": "jdl.intake._registration",
+    "RegistrationError": "jdl.intake._registration",
+    "load_registration": "jdl.intake._registration",
+    "registration_from_dict": "jdl.intake._registration",
+    "STANDARD_SUBGROUPS": "jdl.intake._registration",
     "CANONICAL_COLUMNS": "jdl.intake._spec",
     "COLUMNS": "jdl.intake._spec",
     "Counts": "jdl.intake._submission",
@@ -87,13 +101,17 @@ __all__ = [
     "EXAMPLE_PROGRAMME",
     "REQUIRED_COLUMNS",
     "RULES",
+    "STANDARD_SUBGROUPS",
     "Counts",
     "IntakeRefused",
+    "OrgVariable",
     "ParsedDates",
     "Programme",
     "ProgrammeError",
     "RawTable",
     "Refusal",
+    "Registration",
+    "RegistrationError",
     "Rule",
     "SelectiveSample",
     "SourceInfo",
@@ -105,9 +123,11 @@ __all__ = [
     "csv_safe",
     "escape_value",
     "load_programme",
+    "load_registration",
     "parse_dates",
     "programme_from_dict",
     "read_table",
+    "registration_from_dict",
     "screen_programme_text",
     "selection_concerns",
     "selection_warnings",

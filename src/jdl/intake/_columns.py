@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jdl.core.errors import SubmissionRefused
+from jdl.intake._registration import OrgVariable
 from jdl.intake._spec import (
     COLUMN_BY_NAME,
     EVENT_DATE_COLUMNS,
@@ -24,8 +25,11 @@ class ColumnMap:
     extra: tuple[tuple[int, str], ...]  # (position, heading) of columns not in the template
 
 
-def map_columns(headers: tuple[str, ...]) -> ColumnMap:
-    """Map headings (case-, space- and synonym-insensitively); refuse missing or ambiguous ones."""
+def map_columns(headers: tuple[str, ...], variables: tuple[OrgVariable, ...] = ()) -> ColumnMap:
+    """Map headings (case-, space- and synonym-insensitively); refuse missing or ambiguous ones.
+
+    ``variables``: the organisation's declared extra columns (its analysis plan); each must be
+    in the file once, and is mapped under its name like a template column."""
     positions: dict[str, int] = {}
     extra: list[tuple[int, str]] = []
     for position, heading in enumerate(headers):
@@ -55,7 +59,29 @@ def map_columns(headers: tuple[str, ...]) -> ColumnMap:
             "The file needs at least one of the columns index_date, conviction_date or "
             "intervention_start, so the lab knows when to measure re-offending from.",
             hint=_accepted_names(list(EVENT_DATE_COLUMNS)))
+    extra = _map_variables(variables, positions, extra, headers)
     return ColumnMap(positions, {c: headers[p] for c, p in positions.items()}, tuple(extra))
+
+
+def _map_variables(variables: tuple[OrgVariable, ...], positions: dict[str, int],
+                   extra: list[tuple[int, str]], headers: tuple[str, ...]
+                   ) -> list[tuple[int, str]]:
+    """Find each declared column among the headings the template does not know."""
+    for variable in variables:
+        found = [(p, h) for p, h in extra if normalise_header(h) in variable.headings]
+        if not found:
+            raise SubmissionRefused(
+                f"Your analysis plan declares the column '{variable.name}', but the file has no "
+                "column with that heading.",
+                hint=f"Add a column headed {variable.name} (or remove it from the plan before "
+                     "submitting).")
+        if len(found) > 1:
+            raise SubmissionRefused(
+                f"Columns '{found[0][1]}' and '{found[1][1]}' both look like {variable.name}, "
+                "so the lab cannot tell which to use.", hint="Delete or rename one of them.")
+        positions[variable.name] = found[0][0]
+        extra = [e for e in extra if e[0] != found[0][0]]
+    return extra
 
 
 def _names(columns: list[str]) -> str:

@@ -67,6 +67,10 @@ KINDS: dict[str, str] = {
                            "PNC ID",
     "outside_delivery": "{column} is outside the programme's period of delivery",
     "extra_column": "A column is not part of the template",
+    "variable_not_count": "{column} is not a whole number",
+    "variable_not_yes_no": "{column} is not yes or no",
+    "variable_unknown_category": "{column} is not one of the categories the plan declares",
+    "variable_blank": "{column} is blank",
     "file_note": "A note about how the file was read",
     "selective_sample": "Who was included in the file",
 }

@@ -31,6 +31,9 @@ InterventionType = Literal[
 Setting = Literal["custody", "community", "both", "out_of_court", "fine_or_discharge"]
 SelectionBasis = Literal["all_participants", "completers_only", "other"]
 REGION_CHOICES: tuple[str, ...] = (*REGIONS, "National")
+#: The organisation "in its own words" (issue 20): at most this many characters, published as
+#: written (screened like the other published text, escaped wherever it is shown).
+OWN_WORDS_MAX_CHARS = 2_000
 
 
 class ProgrammeError(JDLError):
@@ -63,6 +66,13 @@ class Programme(BaseModel):
     declared_participants: int | None = Field(default=None, ge=1)
     selection_basis: SelectionBasis = "all_participants"
     selection_notes: str | None = None
+    #: the organisation describing itself and its programme, in its own words (optional)
+    own_words: str | None = Field(default=None, max_length=OWN_WORDS_MAX_CHARS)
+
+    @field_validator("own_words")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("sector", "intervention_type", "setting", "selection_basis", mode="before")
     @classmethod
@@ -167,7 +177,7 @@ EXAMPLE_PROGRAMME: dict[str, Any] = {
 
 #: Programme fields published as written (report, catalogue page and PDF, API): screened.
 PUBLISHED_TEXT_FIELDS = ("organisation", "programme_name", "referral_route", "description",
-                         "selection_notes")
+                         "selection_notes", "own_words")
 
 _PNC_LIKE = re.compile(r"(?<![\w/])(?:\d{2}|\d{4})/\d{1,7}[A-Za-z](?!\w)")
 _PRISON_LIKE = re.compile(r"(?<!\w)[A-Za-z]\d{4}[A-Za-z]{2}(?!\w)")

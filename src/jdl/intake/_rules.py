@@ -112,6 +112,19 @@ RULES: dict[str, Rule] = {
         Rule("extra_column", "warning",
              "Column {value} is not part of the template; it was ignored and its contents are "
              "not kept.", "Remove columns the template does not ask for."),
+        Rule("variable_not_count", "error",
+             "{column} should be a whole number ({value}).",
+             "Write the number (e.g. 12), or leave the cell blank if it is not known."),
+        Rule("variable_not_yes_no", "error", "{column} should be yes or no ({value}).",
+             "Write yes or no (Y/N, true/false and 1/0 are also understood), or leave it blank."),
+        Rule("variable_unknown_category", "error",
+             "{column} ({value}) is not one of the categories your analysis plan declares: "
+             "{detail}.",
+             "Use one of the declared categories, or declare this one in the plan before you "
+             "submit."),
+        Rule("variable_blank", "warning",
+             "{column} is blank; this person is in the main analysis but not in the analyses "
+             "by {column}.", "Fill it in if it is known."),
         Rule("file_note", "warning", "{detail}", "No action needed unless this is unexpected."),
         Rule("selective_sample", "warning", "{detail}",
              "Submit everyone who started the programme in the period, whatever their outcome, "

@@ -17,6 +17,7 @@ import pandas as pd
 from jdl.core.errors import SubmissionRefused
 from jdl.intake._programme import Programme
 from jdl.intake._readers import SourceInfo
+from jdl.intake._registration import OrgVariable
 from jdl.intake._safe import csv_safe_frame
 from jdl.intake._spec import CANONICAL_COLUMNS
 
@@ -80,6 +81,8 @@ class Submission:
     column_map: dict[str, str]  # canonical column -> heading in the user's file
     refusal: Refusal | None = None
     programme: Programme | None = None
+    #: the organisation's declared extra columns (its plan's); ``rows`` has one column each
+    variables: tuple[OrgVariable, ...] = ()
 
     @property
     def counts(self) -> Counts:
@@ -110,6 +113,13 @@ class Submission:
         """``row_number`` and the canonical columns of the accepted rows (what linkage reads)."""
         accepted = self.rows[self.rows["status"] == "accepted"]
         return accepted[["row_number", *CANONICAL_COLUMNS]].reset_index(drop=True)
+
+    def variable_values(self) -> pd.DataFrame:
+        """``row_number`` and the declared variables' values of the accepted rows (what the
+        registered sub-analyses read; missing where the cell was blank)."""
+        accepted = self.rows[self.rows["status"] == "accepted"]
+        names = [v.name for v in self.variables if v.name in self.rows.columns]
+        return accepted[["row_number", *names]].reset_index(drop=True)
 
     def rejected_rows(self) -> pd.DataFrame:
         """``row_number`` and ``reasons`` of every rejected row."""

@@ -26,6 +26,7 @@ from jdl.intake._dates import ParsedDates, age_in_years, parse_dates
 from jdl.intake._feedback import dominant_problem
 from jdl.intake._programme import Programme
 from jdl.intake._readers import RawTable, is_blank, read_table
+from jdl.intake._registration import MAX_COUNT, YES_NO, OrgVariable
 from jdl.intake._rules import RULES
 from jdl.intake._safe import escape_value, looks_like_formula
 from jdl.intake._spec import CANONICAL_COLUMNS, COLUMN_BY_NAME, EVENT_DATE_COLUMNS
@@ -49,11 +50,14 @@ MAX_CELL_CHARS = 1_000
 
 def check_submission(path: str | Path, programme: Programme | None = None,
                      settings: IntakeSettings | None = None, *,
-                     today: dt.date | None = None) -> Submission:
+                     today: dt.date | None = None,
+                     variables: tuple[OrgVariable, ...] = ()) -> Submission:
     """Read and validate a submission file; never raises for problems in the file itself.
 
     A file that cannot be used at all comes back with ``refusal`` set (and, when it could be
     read, every row listed as rejected). A missing path raises :class:`UsageError`.
+    ``variables``: the extra columns the organisation's analysis plan declares
+    (:class:`~jdl.intake.Registration`); each is required as a column and checked like the rest.
     """
     settings = settings or IntakeSettings()
     today = today or dt.date.today()
@@ -65,17 +69,19 @@ def check_submission(path: str | Path, programme: Programme | None = None,
         return Submission(None, empty_rows(), empty_issues(), {},
                           Refusal("file", exc.message, exc.hint), programme)
     try:
-        columns = map_columns(raw.headers)
+        columns = map_columns(raw.headers, variables)
     except SubmissionRefused as exc:
         return _refused_by_columns(raw, Refusal("columns", exc.message, exc.hint), programme)
-    return validate_table(raw, columns, programme, settings, today)
+    return validate_table(raw, columns, programme, settings, today, variables)
 
 
 def validate_submission(path: str | Path, programme: Programme | None = None,
-                        settings: IntakeSettings | None = None) -> Submission:
+                        settings: IntakeSettings | None = None, *,
+                        variables: tuple[OrgVariable, ...] = ()) -> Submission:
     """Like :func:`check_submission`, but a refused submission raises
     :class:`~jdl.intake.IntakeRefused` (a :class:`~jdl.core.errors.SubmissionRefused`)."""
-    return check_submission(path, programme, settings).raise_if_refused()
+    return check_submission(path, programme, settings,
+                            variables=variables).raise_if_refused()
 
 
 # ----------------------------------------------------------------------------- collection
@@ -137,7 +143,8 @@ def _cell_text(value: object) -> str:
 
 
 def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | None,
-                   settings: IntakeSettings, today: dt.date) -> Submission:
+                   settings: IntakeSettings, today: dt.date,
+                   variables: tuple[OrgVariable, ...] = ()) -> Submission:
     """Check every row of ``raw``; decide each row's status and whether to refuse the whole."""
     n = len(raw.cells)
     found = _Found()
@@ -178,15 +185,48 @@ def validate_table(raw: RawTable, columns: ColumnMap, programme: Programme | Non
         else:
             parsed[name] = _check_date(cells, name, found, settings, raw.excel_epoch).values
 
+    declared = {v.name: _check_variable(text[v.name].where(~formula[v.name], ""), v, found,
+                                        blank_row | formula[v.name] | too_long[v.name])
+                for v in variables}
     _check_dates_together(parsed, text, found, settings, today, programme, n)
     _check_duplicates(parsed, raw.row_numbers, found, n)
     rows, issues = _assemble(raw, columns, text, parsed, found)
+    for name, values in declared.items():
+        rows[name] = values.array
     accepted = int((rows["status"] == "accepted").sum())
     issues = pd.concat([issues, _file_issues(raw, columns, accepted, programme, settings)],
                        ignore_index=True)
-    checked = Submission(raw.source, rows, issues, dict(columns.headers), None, programme)
+    checked = Submission(raw.source, rows, issues, dict(columns.headers), None, programme,
+                         tuple(variables))
     refusal = _cohort_refusal(accepted, len(rows), settings, checked)
-    return Submission(raw.source, rows, issues, dict(columns.headers), refusal, programme)
+    return Submission(raw.source, rows, issues, dict(columns.headers), refusal, programme,
+                      tuple(variables))
+
+
+def _check_variable(text: pd.Series, variable: OrgVariable, found: _Found,
+                    flagged: np.ndarray) -> pd.Series:
+    """A declared column's values as the lab keeps them (a count as ``Int64``, yes/no and
+    categories as their declared spelling, missing when blank or wrong); a wrong value rejects
+    its row, a blank one is a warning (the person stays in the main analysis)."""
+    value = arrow.replace(text, arrow.WHITESPACE, " ").str.strip()
+    present = (value != "").to_numpy()
+    found.add(~present & ~flagged, variable.name, "variable_blank")
+    if variable.kind == "count":
+        whole = value.str.fullmatch(r"\d{1,9}(?:\.0+)?").to_numpy() & present
+        number = pd.to_numeric(value.where(whole), errors="coerce")
+        ok = whole & (number <= MAX_COUNT).to_numpy()
+        found.add(present & ~ok, variable.name, "variable_not_count")
+        return number.where(ok).round().astype("Int64")
+    if variable.kind == "yes_no":
+        mapped = value.str.lower().map(YES_NO)
+        found.add(present & mapped.isna().to_numpy(), variable.name, "variable_not_yes_no")
+        return mapped.astype(object)
+    lookup = {c.casefold(): c for c in variable.categories}
+    mapped = arrow.replace(value.str.casefold(), r"\s+", " ").map(lookup)
+    allowed = ", ".join(variable.categories)
+    found.add(present & mapped.isna().to_numpy(), variable.name, "variable_unknown_category",
+              np.full(len(value), allowed, dtype=object))
+    return mapped.astype(object)
 
 
 def _check_name(text: pd.Series, name: str, found: _Found) -> pd.Series:

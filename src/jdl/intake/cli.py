@@ -36,15 +36,21 @@ def validate(
         "--errors-out", help="Also write every problem to this CSV (safe to open in Excel).")
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Problems to list on screen.")] = 50,
+    plan: Annotated[Path | None, typer.Option(
+        "--plan", help="Your analysis plan (YAML or JSON): its declared columns are checked "
+        "too.")] = None,
 ) -> None:
     """Check a submission file; exit 0 if the lab can use it, 1 if not."""
     import json
 
     from jdl.core.config import get_settings
-    from jdl.intake import check_submission, load_programme
+    from jdl.intake import check_submission, load_programme, load_registration
 
     info = load_programme(programme) if programme is not None else None
-    submission = check_submission(file, info, get_settings().intake)
+    registration = load_registration(plan) if plan is not None else None
+    submission = check_submission(
+        file, info, get_settings().intake,
+        variables=registration.variables if registration is not None else ())
     if errors_out is not None:
         submission.write_error_report(errors_out)
     if as_json:

@@ -154,6 +154,9 @@ def title_block(rel: Released, lab_name: str) -> dict[str, Any]:
         # what the one-year follow-up starts from, for this programme's setting (one definition
         # per index type: jdl.core.index_types)
         "follow_up_start": follow_up_start(prog.get("setting")),
+        # the organisation's own words (issue 20), as paragraphs; escaped by the template
+        "own_words": [p.strip() for p in str(prog.get("own_words") or "").split("\n\n")
+                      if p.strip()],
         "versions": [
             ("Report produced by", lab_name),
             ("Date of report", long_date(rel.get("generated_at"))),
@@ -482,15 +485,19 @@ def sensitivity_block(rel: Released) -> dict[str, Any]:
     }
 
 
-def subgroup_block(rel: Released) -> dict[str, Any]:
-    """Exploratory sub-group rows; groups that were not analysed keep their stated reason."""
-    groups = rel.get("subgroups", default=[]) or []
+def subgroup_block(rel: Released, *, registered: bool = False) -> dict[str, Any]:
+    """Exploratory sub-group rows (or, with ``registered``, the organisation's registered
+    sub-analyses); groups that were not analysed keep their stated reason."""
+    every = rel.get("subgroups", default=[]) or []
+    groups = [g for g in every if bool(g.get("registered")) is registered]
     reported, not_reported = [], []
     keys = {g.get("measure") or RATE_KEY for g in groups}
     first = rel.get("measures", sorted(keys)[0] if keys else "", default={}) or {}
     label = fmt_text(first.get("label"), "one-year proven re-offending rate")
     measure_label = label[:1].lower() + label[1:] if len(keys) <= 1 else "measures shown"
-    for i, g in enumerate(groups):
+    for i, g in enumerate(every):
+        if bool(g.get("registered")) is not registered:
+            continue
         p = ("subgroups", i)
         measure = rel.get("measures", g.get("measure") or RATE_KEY,
                           default={}) or {"unit": "proportion"}
@@ -516,6 +523,44 @@ def subgroup_block(rel: Released) -> dict[str, Any]:
         })
     return {"reported": reported, "not_reported": not_reported, "present": bool(groups),
             "measure_label": measure_label}
+
+
+def registration_block(rel: Released) -> dict[str, Any]:
+    """The organisation's registered plan (issue 20): its text and SHA-256 as registered before
+    the evaluation, its primary measure, the registered sub-analyses (each matched afresh) and
+    the dose-response trend. Everything else in the report is exploratory."""
+    reg = rel.get("registration", default=None) or {}
+    if not reg:
+        return {"present": False}
+    primary = rel.get("measures", reg.get("primary_measure"), default={}) or {}
+    dose = reg.get("dose_response") or None
+    trend = None
+    if dose:
+        scale = scale_for({"unit": "proportion"})
+        num = {"scale": scale.factor, "digits": scale.digits, "signed": True}
+        base = ("registration", "dose_response")
+        trend = {
+            "variable": humanise(fmt_text(dose.get("variable"))),
+            "method": fmt_text(dose.get("method")),
+            "reason": dose.get("reason_not_reported"),
+            "shown": dose.get("slope") is not None,
+            "slope": fmt_number(rel, dose.get("slope"), (*base, "slope"), **num),
+            "ci": Markup(f"({fmt_number(rel, dose.get('ci_low'), (*base, 'ci_low'), **num)} to "
+                         f"{fmt_number(rel, dose.get('ci_high'), (*base, 'ci_high'), **num)})"),
+            "p": fmt_p(rel, dose.get("p_value"), (*base, "p_value")),
+            "unit": scale.unit,
+        }
+    return {
+        "present": True,
+        "text": fmt_text(reg.get("text")),
+        "sha256": fmt_text(reg.get("sha256")),
+        "primary": fmt_text(primary.get("label"), humanise(fmt_text(
+            reg.get("primary_measure")))),
+        "sub_analyses": [_PROFILE_TITLES.get(s, humanise(fmt_text(s)))
+                         for s in reg.get("sub_analyses") or []],
+        "rows": subgroup_block(rel, registered=True),
+        "dose": trend,
+    }
 
 
 def disclosure_block(rel: Released) -> dict[str, Any]:
@@ -699,6 +744,7 @@ def build_context(rel: Released, *, lab_name: str = LAB_NAME,
         "power": power_sentences(rel.get("power"), rate, inconclusive),
         "inconclusive": inconclusive,
         "subgroups": subgroup_block(rel),
+        "registration": registration_block(rel),
         "disclosure": disclosure_block(rel),
         "any_suppressed": rel.any_suppressed,
     }

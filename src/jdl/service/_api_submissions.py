@@ -106,6 +106,26 @@ def _parse_programme(text: str) -> Any:
         raise HTTPException(422, f"The programme is not valid JSON: {exc.msg}.") from None
 
 
+#: The longest analysis plan accepted (characters): a plan names a measure, a few columns and
+#: their categories; anything longer is not a plan.
+MAX_PLAN_CHARS = 4_000
+
+
+def parse_plan(text: str) -> Any:
+    """An analysis plan's text (JSON, or YAML in the web form) as a mapping; 422 when it
+    cannot be read (the lab's own errors for its fields come from the intake)."""
+    import yaml
+
+    if len(text) > MAX_PLAN_CHARS:
+        raise HTTPException(422, f"The analysis plan is longer than {MAX_PLAN_CHARS:,} "
+                                 "characters.")
+    try:
+        return yaml.safe_load(text)  # JSON is YAML
+    except yaml.YAMLError:
+        raise HTTPException(422, "The analysis plan could not be read: write it as in the "
+                                 "example (one 'field: value' a line).") from None
+
+
 #: What is kept of each validation problem: the rule, where (row, column), how serious. Never the
 #: value or the message (messages quote the offending value: a name, a PNC ID, a date of birth).
 STORED_ISSUE_KEYS = ("row_number", "column", "field", "code", "severity")
@@ -173,6 +193,7 @@ def _check_quota(db: SessionDep, request: Request, service: ServiceSettings,
 def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user: User,
                   upload: ReceivedUpload, programme: Any,
                   on_checked: Callable[[Any], None] | None = None,
+                  plan: Any = None,
                   ) -> tuple[Submission | None, dict[str, Any]]:
     """Validate a received upload at once: (stored and queued submission, report), or (None,
     report) when intake refuses it. Raises for an invalid programme (:class:`ProgrammeError`,
@@ -180,14 +201,31 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
     submission's folder, or deleted). The API and the web UI both come through here, after
     :func:`check_upload_allowed` and :func:`~jdl.service._uploads.receive_upload`.
     ``on_checked`` (the web page's) receives the validated submission before it is stored,
-    to keep the organisation's list of problem rows (encrypted)."""
-    from jdl.intake import check_programme_text, check_submission, programme_from_dict
+    to keep the organisation's list of problem rows (encrypted). ``plan``: the organisation's
+    analysis plan (a mapping; :class:`~jdl.intake.RegistrationError` when invalid), registered
+    with the submission: its declared columns are validated with the file."""
+    from jdl.intake import (
+        check_programme_text,
+        check_submission,
+        programme_from_dict,
+        registration_from_dict,
+    )
 
     try:  # whatever is refused, the staged file goes (finally)
         programme = with_account_organisation(programme, user)  # issue 16: never a form field
         info = programme_from_dict(programme, source="programme information")
+        registration = (registration_from_dict(plan, source="analysis plan")
+                        if plan is not None else None)
+        if registration is not None:
+            from jdl.outcomes import reported_outcomes
+
+            registration.check_measure(
+                tuple(m.result_key for m in reported_outcomes()),
+                tuple(m.result_key for m in reported_outcomes() if m.unit == "proportion"))
         with validation_copy(settings, upload) as plain:
-            checked = check_submission(plain, info, settings.intake)
+            checked = check_submission(
+                plain, info, settings.intake,
+                variables=registration.variables if registration is not None else ())
         # the programme text is published as written: no names, dates of birth, IDs from the
         # upload, no numbers of people (ProgrammeError, naming the field, never the value)
         check_programme_text(info, checked.rows)
@@ -200,7 +238,8 @@ def accept_upload(db: SessionDep, request: Request, settings: SettingsDep, user:
             record(db, request, "submission.upload", outcome="denied", user_id=user.id,
                    detail=f"refused by intake: {checked.refusal.code}")
             return None, report
-        submission = _store(db, request, user, upload, info, report, settings.service)
+        submission = _store(db, request, user, upload, info, report, settings.service,
+                            registration)
     finally:
         upload.discard()
     notify(db, settings, MailEvent.received, submission)  # committed with the audit entry
@@ -213,7 +252,11 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
     "properties": {"file": {"type": "string", "format": "binary",
                             "description": "CSV, XLSX or Parquet"},
                    "programme": {"type": "string",
-                                 "description": "Programme information, JSON"}}}}}}}
+                                 "description": "Programme information, JSON"},
+                   "plan": {"type": "string",
+                            "description": "Optional analysis plan, JSON: primary_measure, "
+                                           "variables, sub_analyses, dose_bands "
+                                           "(docs/submission-template.md)"}}}}}}}
 
 
 @router.post("", status_code=201, response_model=SubmissionOut, openapi_extra=UPLOAD_BODY,
@@ -239,11 +282,13 @@ async def create_submission(request: Request, db: SessionDep, settings: Settings
                 raise HTTPException(422, "The form has no 'programme' field (the programme "
                                          "information, JSON).")
             programme = _parse_programme(upload.fields["programme"])
+            plan = (parse_plan(upload.fields["plan"]) if upload.fields.get("plan", "").strip()
+                    else None)
         except BaseException:
             upload.discard()
             raise
         return await run_in_threadpool(_accept_and_answer, db, request, settings, user, upload,
-                                       programme)
+                                       programme, plan)
 
 
 def _authorised_uploader(db: SessionDep, request: Request, settings: Settings) -> User:
@@ -253,8 +298,9 @@ def _authorised_uploader(db: SessionDep, request: Request, settings: Settings) -
 
 
 def _accept_and_answer(db: SessionDep, request: Request, settings: Settings, user: User,
-                       upload: ReceivedUpload, programme: Any) -> Any:
-    submission, report = accept_upload(db, request, settings, user, upload, programme)
+                       upload: ReceivedUpload, programme: Any, plan: Any = None) -> Any:
+    submission, report = accept_upload(db, request, settings, user, upload, programme,
+                                       plan=plan)
     if submission is None:
         return _refused(report)
     return seen_by(db, user, submission)  # built here, not on the event loop
@@ -269,7 +315,8 @@ def _refused(report: dict[str, Any]) -> Any:
 
 
 def _store(db: SessionDep, request: Request, user: User, upload: ReceivedUpload, info: Any,
-           report: dict[str, Any], settings_service: ServiceSettings) -> Submission:
+           report: dict[str, Any], settings_service: ServiceSettings,
+           registration: Any = None) -> Submission:
     """Record the accepted submission, move its (already encrypted) file into the
     submission's folder and queue its job. The queue quota is checked again once this
     transaction holds the write lock (SQLite: the first write; PostgreSQL: the organisation's
@@ -282,7 +329,11 @@ def _store(db: SessionDep, request: Request, user: User, upload: ReceivedUpload,
                             file_name=f"upload{upload.suffix}",
                             programme=info.model_dump(mode="json"),
                             validation=json.loads(json.dumps(_stored_validation(report),
-                                                             default=str)))
+                                                             default=str)),
+                            registration=(registration.as_dict()
+                                          if registration is not None else None),
+                            registration_sha256=(registration.sha256
+                                                 if registration is not None else None))
     db.add(submission)
     db.flush()
     _check_quota(db, request, settings_service, user)

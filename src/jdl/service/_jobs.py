@@ -190,6 +190,20 @@ def claim_next(sessions: sessionmaker[Session]) -> int | None:
     return None
 
 
+def registered_plan(submission: Submission) -> Any:
+    """The submission's registered analysis plan (:class:`jdl.intake.Registration`), or None;
+    refuses a stored plan whose SHA-256 is not the one registered (it was changed)."""
+    from jdl.intake import registration_from_dict
+
+    if not submission.registration:
+        return None
+    plan = registration_from_dict(dict(submission.registration))
+    if plan.sha256 != submission.registration_sha256:
+        raise JDLError("The stored analysis plan is not the one registered (its SHA-256 "
+                       "differs); the lab will not run it.")
+    return plan
+
+
 def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             stopping: threading.Event | None = None) -> JobState:
     """Run one claimed job to done or failed; if ``stopping`` is set meanwhile, the job is
@@ -204,6 +218,10 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
         folder = submission_dir(storage, submission.id)
         upload, out = folder / submission.file_name, job_dir(storage, submission.id, job.id)
         overrides = dict(job.settings_overrides or {})
+        try:
+            registration = registered_plan(submission)
+        except JDLError as exc:  # raised in the run below, so the job fails with the reason
+            registration = exc
 
     def progress(stage: str) -> None:
         if stopping is not None and stopping.is_set():
@@ -219,11 +237,14 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
     beat = _Heartbeat(sessions, job_id, settings.service.job_stale_seconds / 4)
     saved = EncryptedCheckpoints(settings.service, out / "checkpoints")
     try:
+        if isinstance(registration, JDLError):
+            raise registration
         with decrypted(settings.service, upload, job_work_dir(storage, job_id)) as plain:
             evaluate(plain, folder / "programme.json", settings.data.data_dir, out,
                      settings=_with_decision_key(job_settings(settings, overrides)),
                      seed=settings.service.seed,
-                     progress=progress, checkpoints=_Resuming(saved, sessions, job_id))
+                     progress=progress, checkpoints=_Resuming(saved, sessions, job_id),
+                     registration=registration)
     except Cancelled:
         beat.stop()
         _discard_cancelled(sessions, storage, job_id)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 
 def utcnow() -> datetime:
@@ -177,6 +177,16 @@ class Submission(Base):
     publication_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # catalogue's id
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the organisation's analysis plan, registered with the upload (issue 20): its canonical
+    # form and SHA-256. Set once, before any result exists; never changed afterwards.
+    registration: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    registration_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    @validates("registration", "registration_sha256")
+    def _registered_once(self, key: str, value: object) -> object:
+        if getattr(self, key, None) is not None and value != getattr(self, key):
+            raise ValueError("A registered analysis plan cannot be changed.")
+        return value
 
     events: Mapped[list[SubmissionEvent]] = relationship(
         order_by="SubmissionEvent.id", cascade="all, delete-orphan")

@@ -282,7 +282,23 @@ def _programme_fields() -> list[dict[str, Any]]:
          "choices": choices("selection_basis"), "default": "all_participants"},
         {"name": "selection_notes", "label": "How people were chosen (if not everyone)",
          "kind": "textarea"},
+        {"name": "own_words", "label": "Your organisation in your own words (optional)",
+         "kind": "textarea",
+         "hint": "Up to 2,000 characters about your organisation and the programme, printed in "
+                 "the report as your words. Do not name anyone or give numbers of people."},
+        {"name": PLAN_FIELD, "label": "Analysis plan (optional)", "kind": "textarea",
+         "hint": "Register, before any result exists, the measure you will judge the programme "
+                 "by, your own extra columns and the sub-groups to analyse. It is fixed once "
+                 "you upload and printed in the report with its fingerprint. Example: "
+                 "primary_measure: proven_reoffending_rate / variables: {delivery_mode: "
+                 "{kind: category, categories: [In person, Online]}, attendance: count} / "
+                 "sub_analyses: [delivery_mode, attendance, sex] (one field a line; see the "
+                 "guidance on your own columns)."},
     ]
+
+
+#: The form field holding the organisation's analysis plan (not a programme field).
+PLAN_FIELD = "analysis_plan"
 
 
 def _home(request: Request, db: SessionDep, user: User, status: int = 200,
@@ -388,8 +404,17 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
         received.discard()
         raise
     values = _form_values(received.fields)
-    programme = {k: v for k, v in values.items() if v != ""}
+    programme = {k: v for k, v in values.items() if v != "" and k != PLAN_FIELD}
     kept: dict[str, Any] = {}
+    try:
+        from jdl.service._api_submissions import parse_plan
+
+        plan = parse_plan(values[PLAN_FIELD]) if values.get(PLAN_FIELD) else None
+    except HTTPException as exc:
+        received.discard()
+        return _home(request, db, user, 422, form=values,
+                     errors=[{"text": exc.detail, "href": f"#{PLAN_FIELD}"}],
+                     field_errors={PLAN_FIELD: exc.detail})
 
     def keep_problems(checked: Any) -> None:
         if not checked.acceptable:
@@ -399,9 +424,14 @@ async def upload(request: Request, db: SessionDep, settings: SettingsDep,
         with refused_upload(db, request, user.id):
             submission, report = await run_in_threadpool(accept_upload, db, request, settings,
                                                          user, received, programme,
-                                                         keep_problems)
+                                                         keep_problems, plan)
     except JDLError as exc:
-        summary, by_field = _programme_errors(exc.problems, _programme_fields())
+        from jdl.intake import RegistrationError
+
+        problems = exc.problems
+        if isinstance(exc, RegistrationError):  # every plan problem belongs to the plan field
+            problems = [f"{PLAN_FIELD}: {p}" for p in (exc.problems or [exc.message])]
+        summary, by_field = _programme_errors(problems, _programme_fields())
         return _home(request, db, user, 422, form=values, field_errors=by_field,
                      errors=summary or [{"text": exc.message, "href": ""}])
     except HTTPException as exc:

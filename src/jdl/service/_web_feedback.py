@@ -128,7 +128,7 @@ def submission_problems(submission_id: int, request: Request, db: SessionDep,
 def rebuild_problems(settings: Settings, submission: Submission) -> bytes | None:
     """Validate the kept upload again (in a private working folder, deleted afterwards) and
     return its problem rows as CSV bytes; ``None`` once the upload is purged."""
-    from jdl.intake import check_submission, programme_from_dict
+    from jdl.intake import check_submission, programme_from_dict, registration_from_dict
     from jdl.intake._feedback import problem_rows_csv
     from jdl.service._crypto import decrypted
 
@@ -139,6 +139,9 @@ def rebuild_problems(settings: Settings, submission: Submission) -> bytes | None
     programme = programme_from_dict(dict(submission.programme))
     folder = owned(storage, "work", f"problems-{uuid.uuid4().hex}")
     with decrypted(settings.service, stored, folder) as plain:
+        plan = registration_from_dict(submission.registration) \
+            if submission.registration else None
         checked = check_submission(plain, programme, settings.intake,
-                                   today=submission.created_at.date())
+                                   today=submission.created_at.date(),
+                                   variables=plan.variables if plan is not None else ())
     return problem_rows_csv(checked)
