@@ -276,7 +276,7 @@ def clean_response(text: object, results: Mapping[str, Any] | None,
 #: the lab's text check looks for the number right beside the word; a reply is free text, so
 #: this looks a little further.
 _PEOPLE_NUMBER = re.compile(
-    r"(?<![\w.,])(\d[\d,]*)(?![\w.,]\d)(?:\s+[A-Za-z'’-]+){0,3}?\s+(?:people|persons?|"
+    r"(?<![\w.,])(\d[\d,]*)(?![\w.,]\d)(?:\s+[A-Za-z'’-]+){0,2}?\s+(?:people|persons?|"
     r"participants?|men|women|boys|girls|clients?|offenders?|individuals?|learners?|users?|"
     r"residents?|prisoners?|service users?|young people|adults?|children|mentees?|"
     r"families|of them|re-?offended|reoffended)\b", re.IGNORECASE)
