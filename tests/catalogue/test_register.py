@@ -15,7 +15,6 @@ import pytest
 
 from jdl.catalogue._register import (
     MAX_RESPONSE,
-    OUTCOMES,
     Effect,
     ResponseProblem,
     clean_response,
