@@ -127,12 +127,13 @@ OPEN_STATES = frozenset({SubmissionState.queued, SubmissionState.running, Submis
 
 
 class EntryProblem(ValueError):
-    """What the organisation asked of its catalogue entry cannot be done (HTTP 422, shown
-    beside ``field``)."""
+    """What the organisation asked of its catalogue entry cannot be done (HTTP 422): each
+    problem shown beside its field (``problems``: field -> message)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **more: str) -> None:
+        super().__init__(" ".join([message, *more.values()]))
         self.field, self.message = field, message
+        self.problems = {field: message, **more}
 
 
 def save_catalogue_request(db: Session, settings: Settings, submission: Submission,
@@ -152,9 +153,6 @@ def save_catalogue_request(db: Session, settings: Settings, submission: Submissi
       the organisation itself sent, so refusing says nothing it does not know; the lab's
       differencing guard still compares the analysed groups before approval and publication.
     """
-    from jdl.catalogue import CatalogueError
-    from jdl.catalogue._register import ResponseProblem, clean_response
-    from jdl.service._catalogue import check_supersedes
     from jdl.service._catalogue_models import PublicationRequest
     from jdl.service._review import ReviewConflict
 
@@ -163,26 +161,18 @@ def save_catalogue_request(db: Session, settings: Settings, submission: Submissi
                              f"{submission.state.replace('_', ' ')} cannot be changed.")
     row = db.get(PublicationRequest, submission.id) or PublicationRequest(
         submission_id=submission.id)
-    supersedes_id = _supersedes_id(supersedes)
-    if supersedes_id is not None:
-        organisation = db.get(Organisation, submission.organisation_id).name
-        try:
-            old = check_supersedes(db, supersedes_id, organisation)
-        except CatalogueError as exc:
-            raise EntryProblem("supersedes", exc.message) from None
-        _check_replacement_size(db, settings, submission, old)
-    text = str(response or "").strip()
-    cleaned = None
-    if text:
-        if submission.state != SubmissionState.approved.value:
-            raise EntryProblem("response", "You can add your response once the lab has "
-                                           "approved the report and you have read it.")
-        folder = _released_folder(db, settings, submission)
-        results = json.loads((folder / "results.json").read_text()) if folder else None
-        try:
-            cleaned = clean_response(text, results, settings.disclosure)
-        except ResponseProblem as exc:
-            raise EntryProblem("response", exc.message) from None
+    problems: dict[str, str] = {}
+    try:  # both fields are checked, so the form answers every problem at once
+        supersedes_id = _checked_supersedes(db, settings, submission, supersedes)
+    except EntryProblem as exc:
+        problems.update(exc.problems)
+    try:
+        cleaned = _checked_response(db, settings, submission, response)
+    except EntryProblem as exc:
+        problems.update(exc.problems)
+    if problems:
+        first, *rest = problems.items()
+        raise EntryProblem(first[0], first[1], **dict(rest))
     row.response, row.supersedes_id = cleaned, supersedes_id
     row.updated_by, row.updated_at = user_id, utcnow()
     db.add(row)
@@ -191,6 +181,40 @@ def save_catalogue_request(db: Session, settings: Settings, submission: Submissi
                       detail=(f"response {len(cleaned or '')} characters; replaces "
                               f"{supersedes_id if supersedes_id is not None else 'nothing'}")))
     return row
+
+
+def _checked_supersedes(db: Session, settings: Settings, submission: Submission,
+                        supersedes: str | int | None) -> int | None:
+    from jdl.catalogue import CatalogueError
+    from jdl.service._catalogue import check_supersedes
+
+    supersedes_id = _supersedes_id(supersedes)
+    if supersedes_id is not None:
+        organisation = db.get(Organisation, submission.organisation_id).name
+        try:
+            old = check_supersedes(db, supersedes_id, organisation)
+        except CatalogueError as exc:
+            raise EntryProblem("supersedes", exc.message) from None
+        _check_replacement_size(db, settings, submission, old)
+    return supersedes_id
+
+
+def _checked_response(db: Session, settings: Settings, submission: Submission,
+                      response: str | None) -> str | None:
+    from jdl.catalogue._register import ResponseProblem, clean_response
+
+    text = str(response or "").strip()
+    if not text:
+        return None
+    if submission.state != SubmissionState.approved.value:
+        raise EntryProblem("response", "You can add your response once the lab has "
+                                       "approved the report and you have read it.")
+    folder = _released_folder(db, settings, submission)
+    results = json.loads((folder / "results.json").read_text()) if folder else None
+    try:
+        return clean_response(text, results, settings.disclosure)
+    except ResponseProblem as exc:
+        raise EntryProblem("response", exc.message) from None
 
 
 def _supersedes_id(value: str | int | None) -> int | None:

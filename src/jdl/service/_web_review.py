@@ -308,8 +308,8 @@ def _own_open_submission(request: Request, db: Any, user: User, submission_id: i
 
 
 def replaceable_reports(db: Any, organisation_name: str) -> list[Any]:
-    """The organisation's standing published reports (not withdrawn, not replaced): what a
-    new report may replace."""
+    """The organisation's standing published reports (not withdrawn, not replaced) that were
+    published from one of its uploads: what a new upload may replace."""
     from sqlalchemy import select
 
     from jdl.service._catalogue import replaced_publications, same_organisation
@@ -318,7 +318,7 @@ def replaceable_reports(db: Any, organisation_name: str) -> list[Any]:
     replaced = replaced_publications(db)
     pubs = db.scalars(select(Publication).where(Publication.withdrawn_at.is_(None))
                       .order_by(Publication.published_at.desc())).all()
-    return [p for p in pubs if p.id not in replaced
+    return [p for p in pubs if p.id not in replaced and p.submission_id is not None
             and same_organisation(p.organisation, organisation_name)]
 
 
@@ -372,8 +372,7 @@ async def catalogue_entry_save(submission_id: SubmissionId, request: Request, db
                                supersedes=values["supersedes"])
     except EntryProblem as exc:
         db.rollback()
-        return _entry_page(request, db, settings, user, submission, 422, values,
-                           {exc.field: exc.message})
+        return _entry_page(request, db, settings, user, submission, 422, values, exc.problems)
     except ReviewConflict as exc:
         db.rollback()
         raise _refused(user, HTTPException(409, exc.message)) from None
