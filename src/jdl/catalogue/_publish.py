@@ -269,8 +269,8 @@ def _forest_chart(summary: dict[str, Any], what: str) -> dict[str, str]:
     pooled = (summary.get("pooled") or {}).get("types") or []
     return {"forest": forest(
         data["groups"], pooled, unit=data["unit"], scale=data["scale"], chart_id="chart-forest",
-        title=f"Every published estimate ({what}) with its 95% confidence interval, by "
-              "intervention type",
+        title=f"Every published estimate ({what}) with its 95% confidence interval, grouped "
+              "by type of intervention",
         desc=describe_forest(data["groups"], pooled, data["unit"], data["scale"]))}
 
 
