@@ -215,9 +215,9 @@ def test_a_withdrawn_report_is_kept_marked_and_leaves_the_summary(db, client, tm
     row = {r["publication_id"]: r for r in client.get("/catalogue/export.json").json()[
         "results"]}[gone]
     assert row["withdrawn_on"] and row["withdrawn_reason"].startswith("An error")
-    from jdl.service._review import ReviewConflict
+    from jdl.service._catalogue import PublicationConflict
 
-    with pytest.raises(ReviewConflict):
+    with pytest.raises(PublicationConflict):
         withdraw_publication(db, settings, gone, "again", None)
 
 

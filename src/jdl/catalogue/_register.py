@@ -114,14 +114,15 @@ def effects_of(pubs: Sequence[Any], measure: str) -> tuple[list[Effect], int]:
     out, missing = [], 0
     for p in pubs:
         f = finding_for(p.findings, measure) or {}
-        values = (f.get("difference"), f.get("ci_low"), f.get("ci_high"))
-        if any(not isinstance(v, int | float) or not math.isfinite(v) for v in values):
+        values = [f.get("difference"), f.get("ci_low"), f.get("ci_high")]
+        numbers = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+        if len(numbers) != 3:
             missing += 1
             continue
         out.append(Effect(id=p.id, label=str(p.programme_name), organisation=str(p.organisation),
                           intervention_type=str(p.intervention_type),
-                          difference=float(values[0]), ci_low=float(values[1]),
-                          ci_high=float(values[2]), treatment_n=p.treatment_n,
+                          difference=numbers[0], ci_low=numbers[1],
+                          ci_high=numbers[2], treatment_n=p.treatment_n,
                           result=str(f.get("result") or "not_reported"), unit=f.get("unit"),
                           synthetic=bool(getattr(p, "synthetic", False))))
     return out, missing
@@ -220,6 +221,37 @@ def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list
 
 # --- the right of reply ------------------------------------------------------------------------
 
+#: The longest reason the lab gives for withdrawing a published report (as for its other
+#: reasons, ``jdl.service._review.MAX_REASON``).
+MAX_REASON = 2000
+
+
+def clean_text(text: object) -> str:
+    """Free text as it is published: trimmed, line breaks kept (at most one blank line in a
+    row), other control and format characters — which could hide text or reorder it on
+    screen — removed."""
+    import unicodedata
+
+    raw = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
+    kept = "".join(ch for ch in raw if ch == "\n" or unicodedata.category(ch)[0] != "C")
+    cleaned = "\n".join(line.strip() for line in kept.strip().split("\n"))
+    while "\n\n\n" in cleaned:
+        cleaned = cleaned.replace("\n\n\n", "\n\n")
+    return cleaned
+
+
+def clean_withdrawal_reason(text: object) -> str:
+    """The lab's published reason for withdrawing a report: required, at most
+    :data:`MAX_REASON` characters (:class:`ResponseProblem` otherwise)."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        raise ResponseProblem("Enter the reason for withdrawing the report.")
+    if len(cleaned) > MAX_REASON:
+        raise ResponseProblem(f"Shorten the reason to {MAX_REASON:,} characters or fewer "
+                              f"(it has {len(cleaned):,}).")
+    return cleaned
+
+
 class ResponseProblem(ValueError):
     """The response cannot be published as given (the message says why, for the form)."""
 
@@ -239,13 +271,8 @@ def clean_response(text: object, results: Mapping[str, Any] | None,
     number beside a people word ("3 of our participants …") is refused, because the
     organisation may know counts the lab rounded or suppressed."""
     import json
-    import unicodedata
 
-    raw = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
-    kept = "".join(ch for ch in raw if ch in "\n" or unicodedata.category(ch)[0] != "C")
-    cleaned = "\n".join(line.strip() for line in kept.strip().split("\n"))
-    while "\n\n\n" in cleaned:
-        cleaned = cleaned.replace("\n\n\n", "\n\n")
+    cleaned = clean_text(text)
     if not cleaned:
         return None
     if len(cleaned) > MAX_RESPONSE:

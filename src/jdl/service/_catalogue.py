@@ -66,6 +66,14 @@ def store_publication(db: Session, report: ReportToPublish, storage_dir: Path,
     return pub.id
 
 
+class PublicationConflict(Exception):
+    """The change is not possible for the publication as it stands (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def same_organisation(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
@@ -103,16 +111,17 @@ def withdraw_publication(db: Session, settings: Settings, publication_id: int, r
     """The lab withdraws a published report (issue 20): it stays in the catalogue, marked
     withdrawn with the lab's reason and date, is counted as withdrawn in the register and
     leaves the summary, forest plot and pooled estimates. Audited; commits. Raises
-    ``ReviewConflict`` when it is already withdrawn, ``ReasonProblem`` for the reason."""
+    :class:`PublicationConflict` when there is no such report or it is already withdrawn,
+    ``jdl.catalogue._register.ResponseProblem`` for a missing or too long reason."""
+    from jdl.catalogue._register import clean_withdrawal_reason
     from jdl.service._models import AuditEntry
-    from jdl.service._review import ReviewConflict, clean_reason
 
     pub = db.get(Publication, publication_id)
     if pub is None:
-        raise ReviewConflict(f"There is no published report {publication_id}.")
+        raise PublicationConflict(f"There is no published report {publication_id}.")
     if pub.withdrawn:
-        raise ReviewConflict(f"Report {publication_id} is already withdrawn.")
-    pub.withdrawn_reason = clean_reason(reason, "the reason for withdrawing the report")
+        raise PublicationConflict(f"Report {publication_id} is already withdrawn.")
+    pub.withdrawn_reason = clean_withdrawal_reason(reason)
     pub.withdrawn_at = datetime.now(UTC)
     db.add(AuditEntry(action="publication.withdraw", outcome="allowed", user_id=user_id,
                       submission_id=pub.submission_id,

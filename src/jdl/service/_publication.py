@@ -126,6 +126,14 @@ OPEN_STATES = frozenset({SubmissionState.queued, SubmissionState.running, Submis
                          SubmissionState.sent_back, SubmissionState.approved})
 
 
+class EntryClosed(Exception):
+    """The request's catalogue entry can no longer be changed (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class EntryProblem(ValueError):
     """What the organisation asked of its catalogue entry cannot be done (HTTP 422): each
     problem shown beside its field (``problems``: field -> message)."""
@@ -154,10 +162,9 @@ def save_catalogue_request(db: Session, settings: Settings, submission: Submissi
       differencing guard still compares the analysed groups before approval and publication.
     """
     from jdl.service._catalogue_models import PublicationRequest
-    from jdl.service._review import ReviewConflict
 
     if SubmissionState(submission.state) not in OPEN_STATES:
-        raise ReviewConflict("The catalogue entry of a request that is "
+        raise EntryClosed("The catalogue entry of a request that is "
                              f"{submission.state.replace('_', ' ')} cannot be changed.")
     row = db.get(PublicationRequest, submission.id) or PublicationRequest(
         submission_id=submission.id)

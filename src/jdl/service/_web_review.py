@@ -358,12 +358,10 @@ async def catalogue_entry_save(submission_id: SubmissionId, request: Request, db
                                settings: SettingsDep, user: PageUserDep) -> Response:
     from fastapi.responses import RedirectResponse
 
-    from jdl.service._publication import EntryProblem, save_catalogue_request
-    from jdl.service._review import ReviewConflict
-    from jdl.service._web import _check_csrf  # _web includes this router: import when used
+    from jdl.service._publication import EntryClosed, EntryProblem, save_catalogue_request
 
     form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+    _check_form_token(request, db, user, form.get("csrf_token"))
     submission = _own_open_submission(request, db, user, submission_id,
                                       "submission.catalogue_entry")
     values = {k: str(form.get(k) or "") for k in ("response", "supersedes")}
@@ -373,11 +371,26 @@ async def catalogue_entry_save(submission_id: SubmissionId, request: Request, db
     except EntryProblem as exc:
         db.rollback()
         return _entry_page(request, db, settings, user, submission, 422, values, exc.problems)
-    except ReviewConflict as exc:
+    except EntryClosed as exc:
         db.rollback()
         raise _refused(user, HTTPException(409, exc.message)) from None
     db.commit()
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def _check_form_token(request: Request, db: Any, user: User, sent: object) -> None:
+    """The form's CSRF token against the session's, as ``_web._check_csrf`` checks it (this
+    module is included by ``_web`` and must not import it): a refusal is audited and answered
+    with the error page."""
+    import secrets
+
+    from jdl.service._audit import deny
+
+    expected = request.session.get("csrf")
+    if not (expected and isinstance(sent, str) and secrets.compare_digest(expected, sent)):
+        deny(db, request, f"web {request.url.path}", user_id=user.id,
+             detail="missing or wrong CSRF token")
+        raise _refused(user, HTTPException(403, "Go back, refresh the page and try again."))
 
 
 def _lab_publication(request: Request, db: Any, user: User, publication_id: str) -> Any:
@@ -417,18 +430,20 @@ async def withdraw_publication_save(publication_id: str, request: Request, db: S
                                     settings: SettingsDep, user: PageUserDep) -> Response:
     from fastapi.responses import RedirectResponse
 
-    from jdl.service._catalogue import withdraw_publication
-    from jdl.service._review import ReasonProblem
-    from jdl.service._web import _check_csrf
+    from jdl.catalogue._register import ResponseProblem
+    from jdl.service._catalogue import PublicationConflict, withdraw_publication
     from jdl.service._web_render import _page
 
     form = await request.form()
-    _check_csrf(request, db, form.get("csrf_token"))
+    _check_form_token(request, db, user, form.get("csrf_token"))
     pub = _lab_publication(request, db, user, publication_id)
     reason = str(form.get("reason") or "")
     try:
         withdraw_publication(db, settings, pub.id, reason, user.id)
-    except ReasonProblem as exc:
+    except PublicationConflict as exc:
+        db.rollback()
+        raise _refused(user, HTTPException(409, exc.message)) from None
+    except ResponseProblem as exc:
         db.rollback()
         return _page(request, "catalogue/withdraw_form.html", user, 422, pub=pub,
                      form={"reason": reason}, field_errors={"reason": exc.message},
