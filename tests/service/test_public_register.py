@@ -271,3 +271,23 @@ def test_the_register_is_for_the_whole_lab_only(lab, synthetic_upload):
     assert programme not in register and "Org B" not in register
     assert lab.client.get("/catalogue/register.csv").text.splitlines()[:3] == [
         "outcome,requests", "published,0", "not_answerable,1"]
+
+
+def test_the_reviewer_is_told_a_held_replacement_is_one_sequence(lab, synthetic_upload):
+    first = _run(lab, synthetic_upload, PEOPLE)
+    old = _publish(lab, first)
+    attack = _run(lab, synthetic_upload, [*PEOPLE, 999])
+    _replace(lab, attack, old)
+    with lab.sessions() as db:
+        from jdl.service._guard import differencing_hold
+
+        submission = db.get(Submission, attack)
+        submission.hold_reason = differencing_hold(db, lab.settings, submission)
+        db.commit()
+    signed_in(lab, "reviewer")
+    page = lab.client.get(f"/submissions/{attack}").text
+    assert f"replace report {old}. The two are one published sequence" in page
+    lab.client.cookies.clear()
+    signed_in(lab, "submitter_a")  # the organisation sees nothing of it
+    own = lab.client.get(f"/submissions/{attack}").text
+    assert "one published sequence" not in own and "ifferencing" not in own

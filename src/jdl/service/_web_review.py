@@ -142,6 +142,17 @@ def page_context(db: Any, settings: Settings, user: User, submission: Submission
                                 "pdf": (folder / "report.pdf").is_file()}
         released = _read_json(folder / "results.json")
         context["review"] = review_summary(diagnostics, released, settings, submission)
+        asked = context["catalogue_request"]
+        if submission.hold_reason and asked is not None and asked.supersedes_id is not None:
+            context["review"]["warnings"].append(
+                f"Lab only: the organisation asks for this report to replace report "
+                f"{asked.supersedes_id}. The two are one published sequence: the earlier "
+                "report stays public, so the guard's finding above stands for the pair. If "
+                "the analysed groups differ by fewer than "
+                f"{settings.disclosure.differencing_min} people, the replacement cannot be "
+                "published: decline it with a reason that names no number (for example "
+                "\"Too few people were added since your last report for a new report to be "
+                "published; ask again when more people have taken part.\").")
     return context
 
 
