@@ -258,3 +258,17 @@ def test_the_response_is_shown_escaped_and_rechecked_at_publication(db, client, 
         _publish(db, tmp_path, settings, "Leaky", response="Only 4 people dropped out.")
     quiet = _publish(db, tmp_path, settings, "Quiet", org="Org Q")
     assert "did not add a response" in client.get(f"/catalogue/reports/{quiet}").text
+
+
+def test_a_programme_name_that_looks_like_mathtext_or_markup_is_drawn_as_text(db, client,
+                                                                               tmp_path,
+                                                                               settings):
+    """Programme names are the organisations' own text, drawn on the forest plot's axis:
+    matplotlib would parse "$...$" as mathtext (and fail on a bad formula, so one name could
+    take the summary page down for everyone) and the SVG must not carry markup."""
+    name = r"Save $\frac{$ <b>now</b>"
+    _publish(db, tmp_path, settings, name)
+    page = client.get("/catalogue/summary")
+    assert page.status_code == 200
+    svg = re.search(r'<svg id="chart-forest".*?</svg>', page.text, re.S).group(0)
+    assert r"Save $\frac{$ &lt;b&gt;now&lt;/b&gt;" in svg and "<b>" not in svg

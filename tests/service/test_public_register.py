@@ -19,9 +19,14 @@ from jdl.service._publication import EntryProblem, publish_due, save_catalogue_r
 from jdl.service._storage import job_dir
 from tests.catalogue._build import released
 from tests.service.test_jobs import _fake_run
-from tests.service.test_web import csrf, put_in_state, signed_in
+from tests.service.test_web import NEW_PASSWORD, csrf, put_in_state, sign_in, signed_in
 
 PEOPLE = list(range(200))
+
+
+def signed_in_again(lab, who: str) -> None:
+    """Sign in with the password chosen at the first sign-in."""
+    assert sign_in(lab, who, NEW_PASSWORD).status_code == 303
 
 
 def _run(lab, synthetic_upload, analysed: list[int], who: str = "submitter_a") -> int:
@@ -165,6 +170,12 @@ def test_the_organisation_adds_its_response_before_publication(lab, synthetic_up
     assert saved.status_code == 303
     assert "your response will be published beside it" in lab.client.get(
         f"/submissions/{sid}").text
+    lab.client.cookies.clear()
+    signed_in(lab, "reviewer")  # the lab reads it among the text published as written
+    lab_page = lab.client.get(f"/submissions/{sid}").text
+    assert 'id="pending-response"' in lab_page and "We will act on this." in lab_page
+    lab.client.cookies.clear()
+    signed_in_again(lab, "submitter_a")
     publish_due(lab.sessions, lab.settings)
     with lab.sessions() as db:
         pid = db.get(Submission, sid).publication_id

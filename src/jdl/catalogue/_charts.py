@@ -193,6 +193,8 @@ def forest(groups: list[Mapping[str, Any]], pooled: list[Mapping[str, Any]], *, 
                        facecolors=COLOURS[cat] if cat != "not_significant" else "white")
         ax.set_yticks(ys, labels)
         for tick, (kind, _item) in zip(ax.get_yticklabels(), lines, strict=True):
+            # programme names are the organisations' text: never read as mathtext ("$...$")
+            tick.set_parse_math(False)
             if kind == "group":
                 tick.set_fontweight("bold")
         ax.axvline(0, color="#0B0C0C", linewidth=1)
