@@ -203,6 +203,12 @@ def test_a_withdrawn_report_is_kept_marked_and_leaves_the_summary(db, client, tm
     first = _publish(db, tmp_path, settings, "Kept")
     gone = _publish(db, tmp_path, settings, "Gone", org="Org B")
     assert current_summary(db, settings).summary["publications"] == 2
+    # the lab's reason is published as written, so it gets the response's text check
+    with pytest.raises(ResponseProblem, match="The reason gives a number of people"):
+        withdraw_publication(db, settings, gone, "7 people were wrongly included.", None)
+    with pytest.raises(ResponseProblem, match="Enter the reason"):
+        withdraw_publication(db, settings, gone, "  ", None)
+    db.rollback()
     withdraw_publication(db, settings, gone, "An error in the <b>data</b> was found.", None)
     page = client.get(f"/catalogue/reports/{gone}")
     assert page.status_code == 200 and 'id="withdrawn"' in page.text

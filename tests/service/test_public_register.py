@@ -139,6 +139,19 @@ def test_a_replacement_must_add_none_or_enough_uploaded_rows(lab, synthetic_uplo
                     save_catalogue_request(db, lab.settings, submission, 1, response=None,
                                            supersedes=old)
         db.rollback()
+        # an organisation whose name differs only in case is another organisation
+        from jdl.service._models import Organisation
+
+        twin = Organisation(name="ORG A")
+        db.add(twin)
+        db.flush()
+        submission = db.get(Submission, other)
+        submission.organisation_id = twin.id
+        db.flush()
+        with pytest.raises(EntryProblem, match="not published from one of your uploads"):
+            save_catalogue_request(db, lab.settings, submission, 1, response=None,
+                                   supersedes=old)
+        db.rollback()
         theirs = _run(lab, synthetic_upload, PEOPLE, who="submitter_b")
         with pytest.raises(EntryProblem, match="no published report"):
             save_catalogue_request(db, lab.settings, db.get(Submission, theirs), 1,

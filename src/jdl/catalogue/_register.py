@@ -261,7 +261,7 @@ class ResponseProblem(ValueError):
 
 
 def clean_response(text: object, results: Mapping[str, Any] | None,
-                   disclosure: Any = None) -> str | None:
+                   disclosure: Any = None, *, what: str = "Your response") -> str | None:
     """The organisation's response as it will be published, or None when it is blank.
 
     Trimmed; line breaks kept, other control and format characters (which could hide text or
@@ -276,7 +276,7 @@ def clean_response(text: object, results: Mapping[str, Any] | None,
     if not cleaned:
         return None
     if len(cleaned) > MAX_RESPONSE:
-        raise ResponseProblem(f"Shorten your response to {MAX_RESPONSE:,} characters or fewer "
+        raise ResponseProblem(f"Shorten {what.lower()} to {MAX_RESPONSE:,} characters or fewer "
                               f"(it has {len(cleaned):,}).")
     if results is not None:
         from jdl.core.config import DisclosureSettings
@@ -291,7 +291,7 @@ def clean_response(text: object, results: Mapping[str, Any] | None,
         if problems:
             shown = ", ".join(dict.fromkeys(problems[:3]))
             raise ResponseProblem(
-                f"Your response gives a number of people ({shown}) that the lab's rules would "
+                f"{what} gives a number of people ({shown}) that the lab's rules would "
                 "not publish. Numbers of people must be at least "
                 f"{released.settings.min_count} and rounded to the nearest "
                 f"{released.settings.rounding_base}, as in the report; or describe them in "

@@ -113,7 +113,7 @@ def withdraw_publication(db: Session, settings: Settings, publication_id: int, r
     leaves the summary, forest plot and pooled estimates. Audited; commits. Raises
     :class:`PublicationConflict` when there is no such report or it is already withdrawn,
     ``jdl.catalogue._register.ResponseProblem`` for a missing or too long reason."""
-    from jdl.catalogue._register import clean_withdrawal_reason
+    from jdl.catalogue._register import clean_response, clean_withdrawal_reason
     from jdl.service._models import AuditEntry
 
     pub = db.get(Publication, publication_id)
@@ -121,7 +121,9 @@ def withdraw_publication(db: Session, settings: Settings, publication_id: int, r
         raise PublicationConflict(f"There is no published report {publication_id}.")
     if pub.withdrawn:
         raise PublicationConflict(f"Report {publication_id} is already withdrawn.")
-    pub.withdrawn_reason = clean_withdrawal_reason(reason)
+    # published as written: held to the same text check as the organisation's response
+    pub.withdrawn_reason = clean_response(clean_withdrawal_reason(reason), pub.results,
+                                          settings.disclosure, what="The reason")
     pub.withdrawn_at = datetime.now(UTC)
     db.add(AuditEntry(action="publication.withdraw", outcome="allowed", user_id=user_id,
                       submission_id=pub.submission_id,

@@ -239,7 +239,8 @@ def _check_replacement_size(db: Session, settings: Settings, submission: Submiss
     :func:`save_catalogue_request`)."""
     minimum = settings.disclosure.differencing_min
     before = db.get(Submission, old.submission_id) if old.submission_id else None
-    if before is None:
+    if before is None or before.organisation_id != submission.organisation_id:
+        # the account's organisation decides, not a name that may differ only in case
         raise EntryProblem("supersedes", f"Report {old.id} was not published from one of your "
                                          "uploads, so a new upload cannot replace it.")
     now = int(((submission.validation or {}).get("counts") or {}).get("accepted") or 0)

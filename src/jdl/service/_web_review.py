@@ -318,7 +318,7 @@ def _own_open_submission(request: Request, db: Any, user: User, submission_id: i
     return submission
 
 
-def replaceable_reports(db: Any, organisation_name: str) -> list[Any]:
+def replaceable_reports(db: Any, organisation_id: int, organisation_name: str) -> list[Any]:
     """The organisation's standing published reports (not withdrawn, not replaced) that were
     published from one of its uploads: what a new upload may replace."""
     from sqlalchemy import select
@@ -330,7 +330,9 @@ def replaceable_reports(db: Any, organisation_name: str) -> list[Any]:
     pubs = db.scalars(select(Publication).where(Publication.withdrawn_at.is_(None))
                       .order_by(Publication.published_at.desc())).all()
     return [p for p in pubs if p.id not in replaced and p.submission_id is not None
-            and same_organisation(p.organisation, organisation_name)]
+            and same_organisation(p.organisation, organisation_name)
+            and getattr(db.get(Submission, p.submission_id), "organisation_id", None)
+            == organisation_id]
 
 
 def _entry_page(request: Request, db: Any, settings: Settings, user: User,
@@ -348,7 +350,8 @@ def _entry_page(request: Request, db: Any, settings: Settings, user: User,
     errors = [{"text": m, "href": f"#{f}"} for f, m in (field_errors or {}).items()]
     return _page(request, "catalogue/entry_form.html", user, status, s=submission,
                  form=values, field_errors=field_errors or {}, errors=errors,
-                 reports=replaceable_reports(db, submission.organisation.name),
+                 reports=replaceable_reports(db, submission.organisation_id,
+                                             submission.organisation.name),
                  max_response=MAX_RESPONSE,
                  differencing_min=settings.disclosure.differencing_min,
                  can_respond=submission.state == SubmissionState.approved.value)
