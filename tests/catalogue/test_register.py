@@ -278,3 +278,20 @@ def test_a_programme_name_that_looks_like_mathtext_or_markup_is_drawn_as_text(db
     assert page.status_code == 200
     svg = re.search(r'<svg id="chart-forest".*?</svg>', page.text, re.S).group(0)
     assert r"Save $\frac{$ &lt;b&gt;now&lt;/b&gt;" in svg and "<b>" not in svg
+
+
+def test_a_withdrawn_report_never_hides_a_standing_one_on_the_same_programme(db, client,
+                                                                              tmp_path,
+                                                                              settings):
+    """Two reports on one programme (same organisation, name and period): the newer is shown
+    and the older replaced; once the newer is withdrawn the older stands again."""
+    from jdl.service._catalogue import current_summary, withdraw_publication
+
+    older = _publish(db, tmp_path, settings, "Same programme", key="synthetic:one")
+    newer = _publish(db, tmp_path, settings, "Same programme", key="synthetic:two",
+                     when=datetime(2026, 10, 1, tzinfo=UTC))
+    assert f'data-id="{older}"' not in client.get("/catalogue").text
+    withdraw_publication(db, settings, newer, "Withdrawn for a test.", None)
+    assert f'data-id="{older}"' in client.get("/catalogue").text
+    assert current_summary(db, settings).summary["publications"] == 1
+    assert 'id="withdrawn"' in client.get(f"/catalogue/reports/{newer}").text  # still kept

@@ -202,14 +202,16 @@ def replaced_publications(db: Session) -> dict[int, int]:
     rows = db.execute(select(Publication.id, Publication.organisation,
                              Publication.programme_name, Publication.delivery_start,
                              Publication.delivery_end, Publication.synthetic,
-                             Publication.submission_id, Publication.published_at)).all()
+                             Publication.submission_id, Publication.published_at,
+                             Publication.withdrawn_at)).all()
     groups: dict[tuple[str, str, Any, Any], list[Any]] = defaultdict(list)
     for row in rows:
         groups[programme_identity(row)].append(row)
     replaced = {}
     for members in groups.values():
-        shown = max(members, key=lambda r: (r.submission_id is not None, not r.synthetic,
-                                            r.published_at, r.id))
+        # a standing report over a withdrawn one (issue 20), then as before
+        shown = max(members, key=lambda r: (r.withdrawn_at is None, r.submission_id is not None,
+                                            not r.synthetic, r.published_at, r.id))
         replaced.update({r.id: shown.id for r in members if r.id != shown.id})
     # an organisation's explicit replacement (issue 20) wins, followed to the newest
     explicit = superseded_by(db)
