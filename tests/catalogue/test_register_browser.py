@@ -93,6 +93,7 @@ def test_replaced_replacing_and_withdrawn_report_pages(browser, lab, screens):
     page.goto("/catalogue")
     expect(page.locator(f'tr[data-id="{lab.ids["withdrawn"]}"] .result-withdrawn')
            ).to_have_text("withdrawn")
+    check(page, screens, "list")
     context.close()
 
 
@@ -147,6 +148,7 @@ def test_the_organisation_adds_its_response_and_the_lab_withdraws(browser, lab, 
     page.wait_for_url(f"**/submissions/{sid}")
     expect(page.locator("#catalogue-entry")).to_contain_text(
         "your response will be published beside it")
+    check(page, screens, "submission-with-response")
     phone.close()
 
     desk = new_context(browser, lab)
