@@ -80,6 +80,9 @@ PAGES: list[tuple[str, str]] = [
     ("anonymous", "/reset-password?token=not-a-real-link"),  # a link that does not work
     ("anonymous", "/catalogue/reports/{publication}/report.html"),
     ("submitter", "/submissions/{submission}/withdraw"),
+    # the public register (issue 20): once published the entry is fixed (409 page)
+    ("submitter", "/submissions/{submission}/catalogue-entry"),
+    ("reviewer", "/catalogue/reports/{publication}/withdraw"),
 ]
 
 UNEXPECTED = "/__test/unexpected-error"  # a route this test adds, for the 500 page
@@ -101,6 +104,7 @@ NOT_PAGES = {
     "/catalogue/reports/{publication_id}/report.pdf": "a published report (PDF)",
     "/catalogue/export.csv": "the catalogue's data (CSV)",
     "/catalogue/export.json": "the catalogue's data (JSON)",
+    "/catalogue/register.csv": "the register's counts (CSV)",
     "/static": "scripts",
     UNEXPECTED: "this test's own route for the 500 page",
 }

@@ -141,3 +141,108 @@ def describe_funnel(summary: Mapping[str, Any]) -> str:
             f"With more than {size['threshold']} people: {size['large']['significant']} of "
             f"{size['large']['reports']} significant; with {size['threshold']} or fewer: "
             f"{size['small']['significant']} of {size['small']['reports']}.")
+
+
+def forest(groups: list[Mapping[str, Any]], pooled: list[Mapping[str, Any]], *, unit: str,
+           scale: float, title: str, desc: str, chart_id: str) -> str:
+    """Every published headline effect with its 95% interval, grouped by intervention type
+    (in publication order within a group, never sorted by effect: not a league table), a
+    line at no difference, and each group's pooled random-effects estimate as a diamond where
+    there is one. Marker colour and shape follow the result (:data:`COLOURS`: filled square
+    when significant, hollow grey square otherwise)."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Polygon
+
+    pooled_by = {p["key"]: p for p in pooled if not p.get("synthetic")}
+    pooled_by.update({p["key"]: p for p in pooled if p.get("synthetic")
+                      and p["key"] not in pooled_by})
+    lines: list[tuple[str, Any]] = []  # ("group", label) / ("row", row) / ("pooled", p)
+    for g in groups:
+        lines.append(("group", g["label"]))
+        lines += [("row", r) for r in g["rows"]]
+        if g["key"] in pooled_by:
+            lines.append(("pooled", pooled_by[g["key"]]))
+    with rc_context(_RC):
+        fig = Figure(figsize=(7.5, 0.32 * max(len(lines), 1) + 1.6))
+        ax = fig.add_subplot()
+        ys, labels = [], []
+        for i, (kind, item) in enumerate(lines):
+            y = len(lines) - i
+            ys.append(y)
+            if kind == "group":
+                labels.append(str(item))
+                continue
+            if kind == "pooled":
+                labels.append("Pooled (random effects)")
+                lo, mid, hi = (item["ci_low"] * scale, item["estimate"] * scale,
+                               item["ci_high"] * scale)
+                ax.add_patch(Polygon([(lo, y), (mid, y + 0.3), (hi, y), (mid, y - 0.3)],
+                                     closed=True, facecolor="#505A5F", edgecolor="#0B0C0C"))
+                continue
+            name = str(item["label"])
+            labels.append(f"{name[:34]}…" if len(name) > 35 else name)
+            cat = item["result"] if item["result"] in ("decrease", "increase") else (
+                "not_significant")
+            colour = COLOURS[cat] if cat != "not_significant" else HOLLOW_EDGE
+            ax.plot([item["ci_low"] * scale, item["ci_high"] * scale], [y, y], color=colour,
+                    linewidth=1.6)
+            ax.scatter([item["difference"] * scale], [y], marker="s", s=40, zorder=3,
+                       edgecolors=colour, linewidths=1.5,
+                       facecolors=COLOURS[cat] if cat != "not_significant" else "white")
+        ax.set_yticks(ys, labels)
+        for tick, (kind, _item) in zip(ax.get_yticklabels(), lines, strict=True):
+            # programme names are the organisations' text: never read as mathtext ("$...$")
+            tick.set_parse_math(False)
+            if kind == "group":
+                tick.set_fontweight("bold")
+        ax.axvline(0, color="#0B0C0C", linewidth=1)
+        ax.set_ylim(0.3, len(lines) + 0.7)
+        ax.set_xlabel(f"Difference, participants minus comparison group ({unit})" if unit
+                      else "Difference, participants minus comparison group")
+        ax.tick_params(axis="y", length=0)
+        handles = [Line2D([], [], linestyle="-", marker="s", markersize=7, color=COLOURS[c]
+                          if c != "not_significant" else HOLLOW_EDGE,
+                          markerfacecolor=COLOURS[c] if c != "not_significant" else "white",
+                          label=label) for c, label in CATEGORIES.items()]
+        if pooled_by:
+            handles.append(Line2D([], [], linestyle="none", marker="D", markersize=7,
+                                  color="#505A5F", label="Pooled estimate (see caveats)"))
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2,
+                  frameon=False, fontsize=9)
+        fig.tight_layout()
+        return _svg(fig, title, desc, chart_id)
+
+
+def describe_forest(groups: list[Mapping[str, Any]], pooled: list[Mapping[str, Any]],
+                    unit: str, scale: float) -> str:
+    """The forest plot's data in words (the SVG ``<desc>``): per intervention type, how many
+    reports, how many intervals lie wholly below or above no difference, the range of the
+    estimates, and the pooled estimate where there is one. Every point is in the table beside
+    the chart."""
+    if not groups:
+        return "No published report has a released estimate with an interval yet."
+
+    def num(v: float) -> str:
+        return f"{v * scale:+.1f}".replace("-", "−")
+
+    parts = []
+    pooled_by = {p["key"]: p for p in pooled}
+    for g in groups:
+        rows = g["rows"]
+        below = sum(1 for r in rows if r["ci_high"] < 0)
+        above = sum(1 for r in rows if r["ci_low"] > 0)
+        lo, hi = min(r["difference"] for r in rows), max(r["difference"] for r in rows)
+        text = (f"{g['label']}: {len(rows)} report{'s' if len(rows) != 1 else ''}, estimates "
+                f"from {num(lo)} to {num(hi)} {unit}; {below} interval(s) wholly below no "
+                f"difference, {above} wholly above")
+        if g["key"] in pooled_by:
+            p = pooled_by[g["key"]]
+            text += (f"; pooled estimate {num(p['estimate'])} ({num(p['ci_low'])} to "
+                     f"{num(p['ci_high'])}), I² {p['i2'] * 100:.0f}%")
+        parts.append(text)
+    total = sum(len(g["rows"]) for g in groups)
+    return (f"{total} published headline effects with their 95% confidence intervals, by "
+            "intervention type. " + "; ".join(parts) + ". The table beside the chart gives "
+            "every value.")

@@ -21,6 +21,8 @@ BASE_COLUMNS = (
     "publication_id", "report_url", "published_on", "synthetic", "organisation",
     "programme_name", "sector", "intervention_type", "region", "setting", "delivery_start",
     "delivery_end", "treatment_n", "comparison_n",
+    # the public register (issue 20)
+    "withdrawn_on", "withdrawn_reason", "replaces_publication_id", "organisation_response",
 )
 MEASURE_FIELDS = ("treatment", "comparison", "difference", "ci_low", "ci_high", "p_value",
                   "result")
@@ -72,6 +74,11 @@ def rows(pubs: Sequence[Any], base_url: str) -> tuple[list[str], list[dict[str, 
             "delivery_start": p.delivery_start.isoformat() if p.delivery_start else None,
             "delivery_end": p.delivery_end.isoformat() if p.delivery_end else None,
             **{k: v for k, v in people_counts(res).items() if k != "submitted"},
+            "withdrawn_on": (p.withdrawn_at.date().isoformat()
+                             if getattr(p, "withdrawn_at", None) else None),
+            "withdrawn_reason": getattr(p, "withdrawn_reason", None),
+            "replaces_publication_id": getattr(p, "supersedes_id", None),
+            "organisation_response": getattr(p, "response", None),
         }
         for m in measures:
             f = finding_for(p.findings, m) or {}

@@ -92,6 +92,8 @@ class PublishedLike(Protocol):
 
     id: int
     synthetic: bool
+    organisation: str
+    programme_name: str
     sector: str
     intervention_type: str
     treatment_n: int | None
@@ -186,8 +188,9 @@ def classify(results: dict[str, Any], settings: Settings) -> Classification:
 
 
 # bumped when the stored summary's shape changes (2: funnel points carry their result category;
-# 3: a programme published again counts once), so summaries stored before are recomputed
-SUMMARY_FORMAT = 3
+# 3: a programme published again counts once; 4: the register's forest plot and pooled
+# summaries, withdrawn and replaced reports left out), so summaries stored before are recomputed
+SUMMARY_FORMAT = 4
 
 
 def fingerprint(ids: Sequence[int], settings: Settings) -> str:
@@ -218,7 +221,21 @@ def compute_summary(pubs: Sequence[PublishedLike], settings: Settings) -> dict[s
                         large_cohort=settings.catalogue.large_cohort)
     summary["rules"] = rules_of(settings.inference)
     summary["synthetic"] = sum(1 for p in pubs if p.synthetic)
+    summary.update(forest_summary(pubs, measure))
     return summary
+
+
+def forest_summary(pubs: Sequence[PublishedLike], measure: str) -> dict[str, Any]:
+    """The register's forest plot data and the pooled summaries per intervention type
+    (:mod:`jdl.catalogue._register`), from the released headline effects."""
+    from jdl.catalogue._register import MIN_POOLED, effects_of, forest_groups, pooled_by_type
+
+    effects, missing = effects_of(pubs, measure)
+    rate = any(e.unit == "proportion" for e in effects)
+    return {"forest": {"groups": forest_groups(effects), "excluded": missing,
+                       "unit": "percentage points" if rate else "",
+                       "scale": 100.0 if rate else 1.0},
+            "pooled": {"minimum": MIN_POOLED, "types": pooled_by_type(effects)}}
 
 
 def render_charts(summary: dict[str, Any]) -> dict[str, str]:
@@ -239,7 +256,22 @@ def render_charts(summary: dict[str, Any]) -> dict[str, str]:
             unit=summary["funnel"]["unit"], chart_id="chart-funnel",
             title=f"Width of the confidence interval ({what}) against treatment-group size",
             desc=describe_funnel(summary)),
+        **_forest_chart(summary, what),
     }
+
+
+def _forest_chart(summary: dict[str, Any], what: str) -> dict[str, str]:
+    from jdl.catalogue._charts import describe_forest, forest
+
+    data = summary.get("forest")
+    if not data or not data["groups"]:
+        return {}
+    pooled = (summary.get("pooled") or {}).get("types") or []
+    return {"forest": forest(
+        data["groups"], pooled, unit=data["unit"], scale=data["scale"], chart_id="chart-forest",
+        title=f"Every published estimate ({what}) with its 95% confidence interval, grouped "
+              "by type of intervention",
+        desc=describe_forest(data["groups"], pooled, data["unit"], data["scale"]))}
 
 
 def sector_label(key: str) -> str:

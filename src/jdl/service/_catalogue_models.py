@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jdl.service._models import Base, utcnow
@@ -50,6 +50,18 @@ class Publication(Base):
     approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     published_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the public register (issue 20, migration 0012): the organisation's right of reply, as
+    # given before publication (checked, escaped by the pages); the earlier report of the same
+    # organisation this one replaces ("This report replaces the one of <date>"; the earlier one
+    # stays, marked "Replaced by"); and a withdrawal after publication (kept, marked, counted)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    supersedes_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class CatalogueSummary(Base):
@@ -65,3 +77,18 @@ class CatalogueSummary(Base):
     summary: Mapped[dict] = mapped_column(JSON)
     charts: Mapped[dict] = mapped_column(JSON)  # chart name -> accessible inline SVG
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PublicationRequest(Base):
+    """What the organisation asks of its report's catalogue entry before it is published
+    (issue 20): its response to the analysis (right of reply) and which of its own published
+    reports the new one replaces. One row per submission; copied into the publication when it
+    is published and never changed after."""
+
+    __tablename__ = "catalogue_requests"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    supersedes_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

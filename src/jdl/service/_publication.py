@@ -14,6 +14,7 @@ import json
 import logging
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -88,9 +89,14 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
         approved_at=_approved_at(db, submission),
         published_at=utcnow(),
     )
+    from jdl.service._catalogue_models import PublicationRequest
+
+    asked = db.get(PublicationRequest, submission.id)
     try:
-        publication_id = store_publication(db, report, Path(settings.service.storage_dir),
-                                           settings)
+        publication_id = store_publication(
+            db, report, Path(settings.service.storage_dir), settings,
+            response=asked.response if asked else None,
+            supersedes_id=asked.supersedes_id if asked else None)
     except CatalogueError as exc:
         # unscheduled, so it is not retried every minute; a reviewer sets a new date once fixed
         db.rollback()
@@ -111,6 +117,146 @@ def _publish(db: Session, settings: Settings, submission: Submission) -> bool:
                       detail=f"catalogue publication {publication_id}"))
     db.commit()
     return True
+
+
+#: States in which the organisation may still set what its catalogue entry says (everything
+#: before publication that is not a final answer).
+OPEN_STATES = frozenset({SubmissionState.queued, SubmissionState.running, SubmissionState.held,
+                         SubmissionState.awaiting_review, SubmissionState.failed,
+                         SubmissionState.sent_back, SubmissionState.approved})
+
+
+class EntryClosed(Exception):
+    """The request's catalogue entry can no longer be changed (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EntryProblem(ValueError):
+    """What the organisation asked of its catalogue entry cannot be done (HTTP 422): each
+    problem shown beside its field (``problems``: field -> message)."""
+
+    def __init__(self, field: str, message: str, **more: str) -> None:
+        super().__init__(" ".join([message, *more.values()]))
+        self.field, self.message = field, message
+        self.problems = {field: message, **more}
+
+
+def save_catalogue_request(db: Session, settings: Settings, submission: Submission,
+                           user_id: int, *, response: str | None,
+                           supersedes: str | int | None) -> Any:
+    """The organisation's right of reply and the earlier report its new one replaces (issue
+    20), checked and stored until publication copies them into the catalogue (caller commits).
+
+    * The response can be given once the report is approved (the organisation has read it)
+      and until it is published: at most ``MAX_RESPONSE`` characters, control characters
+      removed, and refused if it gives a number of people the lab's rules would not publish
+      (:func:`jdl.catalogue._register.clean_response`, against the report's released results).
+    * A replacement must be of the organisation's own standing published report, and its
+      upload must hold the same number of accepted rows as the replaced report's, or at least
+      ``differencing_min`` more or fewer: two published reports on groups differing by a few
+      people would give those people's results by subtraction. This is decided on the rows
+      the organisation itself sent, so refusing says nothing it does not know; the lab's
+      differencing guard still compares the analysed groups before approval and publication.
+    """
+    from jdl.service._catalogue_models import PublicationRequest
+
+    if SubmissionState(submission.state) not in OPEN_STATES:
+        raise EntryClosed("The catalogue entry of a request that is "
+                             f"{submission.state.replace('_', ' ')} cannot be changed.")
+    row = db.get(PublicationRequest, submission.id) or PublicationRequest(
+        submission_id=submission.id)
+    problems: dict[str, str] = {}
+    try:  # both fields are checked, so the form answers every problem at once
+        supersedes_id = _checked_supersedes(db, settings, submission, supersedes)
+    except EntryProblem as exc:
+        problems.update(exc.problems)
+    try:
+        cleaned = _checked_response(db, settings, submission, response)
+    except EntryProblem as exc:
+        problems.update(exc.problems)
+    if problems:
+        first, *rest = problems.items()
+        raise EntryProblem(first[0], first[1], **dict(rest))
+    row.response, row.supersedes_id = cleaned, supersedes_id
+    row.updated_by, row.updated_at = user_id, utcnow()
+    db.add(row)
+    db.add(AuditEntry(action="submission.catalogue_entry", outcome="allowed", user_id=user_id,
+                      submission_id=submission.id,
+                      detail=(f"response {len(cleaned or '')} characters; replaces "
+                              f"{supersedes_id if supersedes_id is not None else 'nothing'}")))
+    return row
+
+
+def _checked_supersedes(db: Session, settings: Settings, submission: Submission,
+                        supersedes: str | int | None) -> int | None:
+    from jdl.catalogue import CatalogueError
+    from jdl.service._catalogue import check_supersedes
+
+    supersedes_id = _supersedes_id(supersedes)
+    if supersedes_id is not None:
+        organisation = db.get(Organisation, submission.organisation_id).name
+        try:
+            old = check_supersedes(db, supersedes_id, organisation)
+        except CatalogueError as exc:
+            raise EntryProblem("supersedes", exc.message) from None
+        _check_replacement_size(db, settings, submission, old)
+    return supersedes_id
+
+
+def _checked_response(db: Session, settings: Settings, submission: Submission,
+                      response: str | None) -> str | None:
+    from jdl.catalogue._register import ResponseProblem, clean_response
+
+    text = str(response or "").strip()
+    if not text:
+        return None
+    if submission.state != SubmissionState.approved.value:
+        raise EntryProblem("response", "You can add your response once the lab has "
+                                       "approved the report and you have read it.")
+    folder = _released_folder(db, settings, submission)
+    results = json.loads((folder / "results.json").read_text()) if folder else None
+    try:
+        return clean_response(text, results, settings.disclosure)
+    except ResponseProblem as exc:
+        raise EntryProblem("response", exc.message) from None
+
+
+def _supersedes_id(value: str | int | None) -> int | None:
+    raw = str(value if value is not None else "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise EntryProblem("supersedes", "Choose one of your published reports from the list.")
+    return int(raw)
+
+
+def _check_replacement_size(db: Session, settings: Settings, submission: Submission,
+                            old: Any) -> None:
+    """The replacement's accepted rows against the replaced report's (see
+    :func:`save_catalogue_request`)."""
+    minimum = settings.disclosure.differencing_min
+    before = db.get(Submission, old.submission_id) if old.submission_id else None
+    if before is None or before.organisation_id != submission.organisation_id:
+        # the account's organisation decides, not a name that may differ only in case
+        raise EntryProblem("supersedes", f"Report {old.id} was not published from one of your "
+                                         "uploads, so a new upload cannot replace it.")
+    now = int(((submission.validation or {}).get("counts") or {}).get("accepted") or 0)
+    then = int(((before.validation or {}).get("counts") or {}).get("accepted") or 0)
+    change = now - then
+    if 0 < abs(change) < minimum:
+        more = f"{change} more" if change > 0 else f"{-change} fewer"
+        raise EntryProblem(
+            "supersedes",
+            f"This upload has {more} accepted row{'s' if abs(change) != 1 else ''} than the "
+            f"one report {old.id} was made from. A report that replaces an earlier one must "
+            f"be on the same people, or on at least {minimum} more or fewer: comparing two "
+            "published reports on groups that differ by a few people would reveal those "
+            "people's results, so the lab cannot publish both. Upload again when you have "
+            f"worked with at least {minimum - abs(change) if change > 0 else minimum} more "
+            "people, or publish this report on its own (choose no report to replace).")
 
 
 def _released_folder(db: Session, settings: Settings, submission: Submission) -> Path | None:

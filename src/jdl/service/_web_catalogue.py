@@ -22,7 +22,12 @@ from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
 from jdl.report import ReportError, measure_sentences
-from jdl.service._catalogue import current_summary, replaced_publications
+from jdl.service._catalogue import (
+    current_summary,
+    register_counts,
+    replaced_publications,
+    superseded_by,
+)
 from jdl.service._catalogue_models import Publication
 from jdl.service._deps import SessionDep, SettingsDep
 
@@ -180,8 +185,12 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
     except HTTPException as exc:
         return _page(request, "error.html", 404, heading="Page not found", message=exc.detail)
     res = pub.results
+    explicit = superseded_by(db).get(pub.id)
     return _page(request, "catalogue/report.html", pub=pub, res=res, people=people_counts(res),
                  replaced_by=replaced_publications(db).get(pub.id),
+                 replaced_by_pub=db.get(Publication, explicit) if explicit else None,
+                 supersedes=db.get(Publication, pub.supersedes_id) if pub.supersedes_id
+                 else None,
                  measures=res.get("measures") or {}, findings=pub.findings,
                  sentences=_sentences(res),
                  headline=settings.catalogue.headline_measure)
@@ -241,9 +250,12 @@ def report_html(publication_id: str, db: SessionDep, settings: SettingsDep) -> R
 
 @router.get("/catalogue/summary")
 def summary_page(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    from jdl.catalogue._register import OUTCOMES
+
     stored = current_summary(db, settings, charts=True)
     return _page(request, "catalogue/summary.html", summary=stored.summary, charts=stored.charts,
-                 computed_at=stored.computed_at, categories=CATEGORIES)
+                 computed_at=stored.computed_at, categories=CATEGORIES,
+                 register=register_counts(db), outcomes=OUTCOMES)
 
 
 def _export_rows(request: Request, db: SessionDep, settings: Settings
@@ -267,7 +279,32 @@ def export_json(request: Request, db: SessionDep, settings: SettingsDep) -> Resp
                               settings.catalogue.headline_measure},
         "disclosure_control": "Values as released: numbers of people below the lab's threshold "
                               "are not shown (null) and others are rounded.",
+        "register": _register_block(db),
         "columns": cols, "results": data})
+
+
+def _register_block(db: SessionDep) -> dict[str, Any]:
+    """The register's counts for the export, with what they count."""
+    from jdl.catalogue._register import OUTCOMES
+
+    return {**register_counts(db), "outcomes": OUTCOMES,
+            "note": "Requests the lab has had, by outcome, for the whole lab (no breakdown, so "
+                    "no organisation's unpublished request can be singled out), as at the end "
+                    "of the last complete month. A report withdrawn after publication counts as "
+                    "withdrawn; 'could not be answered' includes requests the lab declined."}
+
+
+@router.get("/catalogue/register.csv")
+def register_csv(db: SessionDep) -> Response:
+    """The register's counts as a two-column CSV (outcome, requests)."""
+    from jdl.catalogue._register import OUTCOMES
+
+    counts = register_counts(db)
+    lines = ["outcome,requests", *(f"{key},{counts[key]}" for key in OUTCOMES),
+             f"all_requests,{counts['requests']}", f"as_at,{counts['as_at']}"]
+    return Response("\r\n".join(lines) + "\r\n", media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             'attachment; filename="jdl-public-register.csv"'})
 
 
 @router.get("/catalogue/export.csv")

@@ -124,6 +124,13 @@ def page_context(db: Any, settings: Settings, user: User, submission: Submission
             SubmissionState.awaiting_review, SubmissionState.held, SubmissionState.failed),
         "can_decline": role == Role.reviewer and reviewing,
         "reviewer_involved": user.id in involved,
+        # the catalogue entry (issue 20): the organisation's response and replacement before
+        # publication; a reviewer's or admin's withdrawal of the published report
+        "can_edit_entry": _can_edit_entry(user, submission),
+        "catalogue_request": _catalogue_request(db, submission),
+        "can_withdraw_publication": (role in (Role.reviewer, Role.admin)
+                                     and state == SubmissionState.published
+                                     and submission.publication_id is not None),
         "draft": None,
         "review": None,
     }
@@ -135,7 +142,32 @@ def page_context(db: Any, settings: Settings, user: User, submission: Submission
                                 "pdf": (folder / "report.pdf").is_file()}
         released = _read_json(folder / "results.json")
         context["review"] = review_summary(diagnostics, released, settings, submission)
+        asked = context["catalogue_request"]
+        if submission.hold_reason and asked is not None and asked.supersedes_id is not None:
+            context["review"]["warnings"].append(
+                f"Lab only: the organisation asks for this report to replace report "
+                f"{asked.supersedes_id}. The two are one published sequence: the earlier "
+                "report stays public, so the guard's finding above stands for the pair. If "
+                "the analysed groups differ by fewer than "
+                f"{settings.disclosure.differencing_min} people, the replacement cannot be "
+                "published: decline it with a reason that names no number (for example "
+                "\"Too few people were added since your last report for a new report to be "
+                "published; ask again when more people have taken part.\").")
     return context
+
+
+def _can_edit_entry(user: User, submission: Submission) -> bool:
+    from jdl.service._publication import OPEN_STATES
+
+    return (user.effective_role == Role.submitter
+            and user.organisation_id == submission.organisation_id
+            and SubmissionState(submission.state) in OPEN_STATES)
+
+
+def _catalogue_request(db: Any, submission: Submission) -> Any:
+    from jdl.service._catalogue_models import PublicationRequest
+
+    return db.get(PublicationRequest, submission.id)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -263,3 +295,171 @@ def disclosure_summary(released: dict[str, Any] | None,
         by_part[part] = by_part.get(part, 0) + 1
     return {"rules": disclosure.get("rules") or {}, "suppressed": sorted(by_part.items()),
             "suppressed_total": sum(by_part.values()), "scan": scan}
+
+
+# --- the catalogue entry: right of reply, replacement, withdrawal (issue 20) -------------------
+
+def _own_open_submission(request: Request, db: Any, user: User, submission_id: int,
+                         action: str) -> Submission:
+    """The organisation's own submission whose catalogue entry it may set (403/404/409 as
+    the error page)."""
+    from jdl.service._publication import OPEN_STATES
+
+    api = _api()
+    try:
+        api._require_role(db, request, user, {Role.submitter}, action, submission_id)
+        submission = api._visible(db, request, user, submission_id, action)
+    except HTTPException as exc:
+        raise _refused(user, exc) from None
+    if SubmissionState(submission.state) not in OPEN_STATES:
+        raise _refused(user, HTTPException(409, "The catalogue entry of this request can no "
+                                                "longer be changed: it is "
+                                                f"{state_words(submission.state, False)}."))
+    return submission
+
+
+def replaceable_reports(db: Any, organisation_id: int, organisation_name: str) -> list[Any]:
+    """The organisation's standing published reports (not withdrawn, not replaced) that were
+    published from one of its uploads: what a new upload may replace."""
+    from sqlalchemy import select
+
+    from jdl.service._catalogue import replaced_publications, same_organisation
+    from jdl.service._catalogue_models import Publication
+
+    replaced = replaced_publications(db)
+    pubs = db.scalars(select(Publication).where(Publication.withdrawn_at.is_(None))
+                      .order_by(Publication.published_at.desc())).all()
+    return [p for p in pubs if p.id not in replaced and p.submission_id is not None
+            and same_organisation(p.organisation, organisation_name)
+            and getattr(db.get(Submission, p.submission_id), "organisation_id", None)
+            == organisation_id]
+
+
+def _entry_page(request: Request, db: Any, settings: Settings, user: User,
+                submission: Submission, status: int = 200,
+                form: dict[str, str] | None = None,
+                field_errors: dict[str, str] | None = None) -> Response:
+    from jdl.catalogue._register import MAX_RESPONSE
+    from jdl.service._catalogue_models import PublicationRequest
+    from jdl.service._web_render import _page
+
+    asked = db.get(PublicationRequest, submission.id)
+    values = form if form is not None else {
+        "response": (asked.response or "") if asked else "",
+        "supersedes": str(asked.supersedes_id or "") if asked else ""}
+    errors = [{"text": m, "href": f"#{f}"} for f, m in (field_errors or {}).items()]
+    return _page(request, "catalogue/entry_form.html", user, status, s=submission,
+                 form=values, field_errors=field_errors or {}, errors=errors,
+                 reports=replaceable_reports(db, submission.organisation_id,
+                                             submission.organisation.name),
+                 max_response=MAX_RESPONSE,
+                 differencing_min=settings.disclosure.differencing_min,
+                 can_respond=submission.state == SubmissionState.approved.value)
+
+
+@router.get("/submissions/{submission_id}/catalogue-entry")
+def catalogue_entry(submission_id: SubmissionId, request: Request, db: SessionDep,
+                    settings: SettingsDep, user: PageUserDep) -> Response:
+    """The organisation's response to the analysis and the report it replaces, before
+    publication (:func:`jdl.service._publication.save_catalogue_request`)."""
+    submission = _own_open_submission(request, db, user, submission_id,
+                                      "submission.catalogue_entry")
+    return _entry_page(request, db, settings, user, submission)
+
+
+@router.post("/submissions/{submission_id}/catalogue-entry")
+async def catalogue_entry_save(submission_id: SubmissionId, request: Request, db: SessionDep,
+                               settings: SettingsDep, user: PageUserDep) -> Response:
+    from fastapi.responses import RedirectResponse
+
+    from jdl.service._publication import EntryClosed, EntryProblem, save_catalogue_request
+
+    form = await request.form()
+    _check_form_token(request, db, user, form.get("csrf_token"))
+    submission = _own_open_submission(request, db, user, submission_id,
+                                      "submission.catalogue_entry")
+    values = {k: str(form.get(k) or "") for k in ("response", "supersedes")}
+    try:
+        save_catalogue_request(db, settings, submission, user.id, response=values["response"],
+                               supersedes=values["supersedes"])
+    except EntryProblem as exc:
+        db.rollback()
+        return _entry_page(request, db, settings, user, submission, 422, values, exc.problems)
+    except EntryClosed as exc:
+        db.rollback()
+        raise _refused(user, HTTPException(409, exc.message)) from None
+    db.commit()
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def _check_form_token(request: Request, db: Any, user: User, sent: object) -> None:
+    """The form's CSRF token against the session's, as ``_web._check_csrf`` checks it (this
+    module is included by ``_web`` and must not import it): a refusal is audited and answered
+    with the error page."""
+    import secrets
+
+    from jdl.service._audit import deny
+
+    expected = request.session.get("csrf")
+    if not (expected and isinstance(sent, str) and secrets.compare_digest(expected, sent)):
+        deny(db, request, f"web {request.url.path}", user_id=user.id,
+             detail="missing or wrong CSRF token")
+        raise _refused(user, HTTPException(403, "Go back, refresh the page and try again."))
+
+
+def _lab_publication(request: Request, db: Any, user: User, publication_id: str) -> Any:
+    """A publication a reviewer or admin may withdraw (403 for anyone else, audited)."""
+    import re
+
+    from jdl.service._catalogue_models import Publication
+
+    try:
+        _api()._require_role(db, request, user, {Role.reviewer, Role.admin},
+                             "publication.withdraw")
+    except HTTPException as exc:
+        raise _refused(user, exc) from None
+    pub = (db.get(Publication, int(publication_id))
+           if re.fullmatch(r"[0-9]{1,9}", publication_id) else None)
+    if pub is None:
+        raise _refused(user, HTTPException(404, "There is no published report with this "
+                                                "number."))
+    if pub.withdrawn:
+        raise _refused(user, HTTPException(409, f"Report {pub.id} is already withdrawn."))
+    return pub
+
+
+@router.get("/catalogue/reports/{publication_id}/withdraw")
+def withdraw_publication_confirm(publication_id: str, request: Request, db: SessionDep,
+                                 user: PageUserDep) -> Response:
+    """The lab withdraws a published report: what it does, and the reason to give."""
+    from jdl.service._web_render import _page
+
+    pub = _lab_publication(request, db, user, publication_id)
+    return _page(request, "catalogue/withdraw_form.html", user, pub=pub, form={},
+                 field_errors={}, errors=[])
+
+
+@router.post("/catalogue/reports/{publication_id}/withdraw")
+async def withdraw_publication_save(publication_id: str, request: Request, db: SessionDep,
+                                    settings: SettingsDep, user: PageUserDep) -> Response:
+    from fastapi.responses import RedirectResponse
+
+    from jdl.catalogue._register import ResponseProblem
+    from jdl.service._catalogue import PublicationConflict, withdraw_publication
+    from jdl.service._web_render import _page
+
+    form = await request.form()
+    _check_form_token(request, db, user, form.get("csrf_token"))
+    pub = _lab_publication(request, db, user, publication_id)
+    reason = str(form.get("reason") or "")
+    try:
+        withdraw_publication(db, settings, pub.id, reason, user.id)
+    except PublicationConflict as exc:
+        db.rollback()
+        raise _refused(user, HTTPException(409, exc.message)) from None
+    except ResponseProblem as exc:
+        db.rollback()
+        return _page(request, "catalogue/withdraw_form.html", user, 422, pub=pub,
+                     form={"reason": reason}, field_errors={"reason": exc.message},
+                     errors=[{"text": exc.message, "href": "#reason"}])
+    return RedirectResponse(f"/catalogue/reports/{pub.id}", status_code=303)
