@@ -50,7 +50,7 @@ class Publication(Base):
     approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     published_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # the public register (issue 20, migration 0012): the organisation's right of reply, as
+    # the public register (issue 20, migration 0013): the organisation's right of reply, as
     # given before publication (checked, escaped by the pages); the earlier report of the same
     # organisation this one replaces ("This report replaces the one of <date>"; the earlier one
     # stays, marked "Replaced by"); and a withdrawal after publication (kept, marked, counted)

@@ -2,8 +2,8 @@
 replaces, asked for before publication (``catalogue_requests``) and kept with the publication;
 a published report's withdrawal (when and why).
 
-Revision ID: 0012
-Revises: 0011 (the lead relinks it at merge if another 0012 lands first)
+Revision ID: 0013
+Revises: 0012 (the registered analysis plan)
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
