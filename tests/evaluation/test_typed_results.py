@@ -23,8 +23,12 @@ def _with_optional_fields(results: Results) -> Results:
                    specifications=(*results.sensitivity.specifications, note))
     failed = SubgroupEstimate("sex", "Female", 29, 29, reason_not_reported="Too few.")
     warned = replace(results.selective_sample, warning="Only completers were submitted.")
+    tier = replace(results.measures["serious_reoffending_rate"], population="reoffenders",
+                   partition="first_reoffence_tier")
     return replace(results, sensitivity=sens, subgroups=(*results.subgroups, failed),
-                   selective_sample=warned, warnings=("Matching quality is too poor.",))
+                   selective_sample=warned, warnings=("Matching quality is too poor.",),
+                   measures={**results.measures, "first_reoffence_tier1_rate": tier},
+                   extended_measures=(*results.extended_measures, "first_reoffence_tier1_rate"))
 
 
 def test_every_typed_field_has_the_kind_disclosure_declares_for_its_path():

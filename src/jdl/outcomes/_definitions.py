@@ -170,7 +170,7 @@ def _court_outcome_outcomes() -> tuple[Measure, ...]:
             "for non-re-offenders.",
             result_key="custodial_sentence_frequency",
             kind="frequency",
-            unit="sentences per person",
+            unit="per person",
             label="Custodial sentences for re-offences per re-offender",
             noun="the number of custodial sentences re-offenders received",
         ),
@@ -245,8 +245,7 @@ def _offence_outcomes() -> tuple[Measure, ...]:
             kind="mean",
             unit="offences per person",
             label="Change in proven offences per person, year after minus year before",
-            noun="the change in the number of proven offences per person from the year "
-                 "before to the year after",
+            noun="the change in proven offending from the year before to the year after",
         ),
         *by_group,
     )
@@ -340,10 +339,12 @@ def _long_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
     )
 
 
-def long_follow_up_problem(follow_up: FollowUp, latest_index_date: date) -> str | None:
+def long_follow_up_problem(follow_up: FollowUp,
+                           latest_index_date: date | None = None) -> str | None:
     """Why the longer follow-up cannot be given for events up to ``latest_index_date``, in
-    plain words (None when it can, or when it is off). The JDL's two-year follow-up needs the
-    records to cover two years plus the waiting period after every index date."""
+    plain words (None when it can, or when it is off; without a date: the words for events
+    found uncovered). The JDL's two-year follow-up needs the records to cover two years plus
+    the waiting period after every index date."""
     period = long_follow_up_period(follow_up)
     if period is None:
         return None
@@ -352,7 +353,7 @@ def long_follow_up_problem(follow_up: FollowUp, latest_index_date: date) -> str 
     if last is None:
         return (f"A follow-up of {words} needs the date the national records run to, and it "
                 "is not known.")
-    if latest_index_date <= last:
+    if latest_index_date is not None and latest_index_date <= last:
         return None
     return (f"A follow-up of {words} is not possible for this analysis: the national records "
             f"run to {follow_up.data_cutoff:%d %B %Y}, and {words} plus the "
