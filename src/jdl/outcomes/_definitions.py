@@ -88,6 +88,11 @@ def headline_outcomes() -> tuple[Measure, ...]:
 _ANY_REOFFENCE = "COUNT(*) FILTER (WHERE is_reoffence) > 0"
 
 
+def _an(word: str) -> str:
+    """``word`` with its indefinite article ("an indictable-only", "a summary")."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def _reoffenders_only(sql: str) -> str:
     """``sql`` for people with a proven re-offence in the follow-up year, empty for others."""
     return f"CASE WHEN {_ANY_REOFFENCE} THEN {sql} END"
@@ -124,13 +129,16 @@ def _court_outcome_outcomes() -> tuple[Measure, ...]:
         _among_reoffenders(
             f"first_reoffence_tier{k}",
             f"CASE WHEN {first_tier} = {k} THEN 1 ELSE 0 END",
-            f"1 if the first proven re-offence was {tier} (tier {k}; the most serious tier among "
+            f"1 if the first proven re-offence was {_an(tier)} offence (tier {k}; the most "
+            "serious tier among "
             "re-offences committed that day), else 0; empty for non-re-offenders.",
             partition="first_reoffence_tier",
             better="lower" if k == 1 else "neither",
             **_rate(f"first_reoffence_tier{k}_rate",
-                    f"First proven re-offence was {tier} (tier {k}), re-offenders only",
-                    f"the number of re-offenders whose first proven re-offence was {tier}"),
+                    f"First proven re-offence was {_an(tier)} offence (tier {k}), "
+                    "re-offenders only",
+                    f"the number of re-offenders whose first proven re-offence was "
+                    f"{_an(tier)} offence"),
         )
         for k, tier in COURT_OUTCOME_TIERS.items()
     )
