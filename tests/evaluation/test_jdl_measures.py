@@ -102,3 +102,31 @@ def test_the_reasons_quote_rules_never_counts():
     for effect in (_effect(17, 40), _effect(40, 7)):
         reason = withheld_reason(tier, effect, settings)
         assert "17" not in reason and "7 " not in reason
+
+
+def test_a_longer_follow_up_the_records_do_not_cover_is_not_reported_with_the_reason():
+    from datetime import date
+
+    from jdl.evaluation._evaluate import _reported_measure
+    from jdl.matching import match
+    from jdl.outcomes import FollowUp
+
+    follow_up = FollowUp(data_cutoff=date(2024, 12, 31), long_follow_up_days=730)
+    base = _matched().matched.drop(columns=["weights", "subclass"], errors="ignore")
+    rng = np.random.default_rng(2)
+    base["reoffended_2y"] = (rng.random(len(base)) < 0.5).astype(float)
+    base["reoffences_2y"] = rng.poisson(2, len(base)).astype(float)
+    base.loc[base.index[:5], ["reoffended_2y", "reoffences_2y"]] = np.nan  # not yet covered
+    matched = match(base, "treated", ["x"], ratio=2, replace=True, random_state=1)
+    effects = estimate_reported(matched, Settings(), follow_up)
+    names = {e.measure for e in effects.effects}
+    assert "reoffended" in names and "reoffended_2y" not in names
+    measure = {m.name: m for m in reported_outcomes(follow_up)}["reoffended_2y"]
+    summary = _reported_measure(measure, effects, {}, Settings(), follow_up)
+    assert summary.reported is False
+    assert summary.reason_not_reported.startswith(
+        "A follow-up of two years is not possible for this analysis")
+    # covered for everyone: estimated like any rate
+    base[["reoffended_2y", "reoffences_2y"]] = base[["reoffended_2y", "reoffences_2y"]].fillna(0)
+    matched = match(base, "treated", ["x"], ratio=2, replace=True, random_state=1)
+    assert estimate_reported(matched, Settings(), follow_up)["reoffended_2y"].n_treated > 0

@@ -690,7 +690,7 @@ def _subgroups(result: Any, settings: Settings) -> Any:
 
 
 def _reported_measure(m: Any, effects: Any, adjusted: dict[str, Any],
-                      settings: Settings) -> MeasureSummary:
+                      settings: Settings, follow_up: Any = None) -> MeasureSummary:
     """One registry measure's summary: its effect with the JDL's rules for showing it, or, when
     it could not be estimated for everyone (the longer follow-up where the records end too
     soon), not reported with the reason."""
@@ -707,7 +707,7 @@ def _reported_measure(m: Any, effects: Any, adjusted: dict[str, Any],
             label=m.label, unit=m.unit, treatment=nan, comparison=nan, difference=nan,
             ci_low=nan, ci_high=nan, p_value=nan, significant=False, conclusion="",
             treatment_n=0, comparison_n=0, treatment_events=0, comparison_events=0,
-            reported=False, reason_not_reported=unavailable_reason(m), **who)
+            reported=False, reason_not_reported=unavailable_reason(m, follow_up), **who)
     summary = _measure(effect, m.unit, adjusted.get(m.name))
     reason = withheld_reason(m, effect, settings)
     if reason is not None:
