@@ -93,6 +93,10 @@ def test_a_small_tier_is_hidden_with_another_so_the_rest_cannot_give_it_back():
             assert m["reported"] is False
     # the headline's re-offenders are a different quantity: still shown
     assert released["proven_reoffending_rate"]["treatment_events"] == 100
+    # the one hidden for the small one says so (not "based on fewer than 10 people")
+    second = [released[f"first_reoffence_tier{k}_rate"] for k in (2, 3)
+              if released[f"first_reoffence_tier{k}_rate"]["treatment_events"] is None]
+    assert second and "another figure in the same table" in second[0]["reason_not_reported"]
 
 
 def test_a_small_tier_of_reoffences_is_hidden_with_another():

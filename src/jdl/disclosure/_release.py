@@ -348,9 +348,17 @@ class _Run:
                 if row.get("reported"):
                     row["reported"] = False
                 if row.get("reason_not_reported") is None:
-                    row["reason_not_reported"] = (
-                        "Not shown to protect confidentiality: based on fewer than "
-                        f"{self.s.min_count} people.")
+                    row["reason_not_reported"] = self._hidden_reason(base)
+
+    def _hidden_reason(self, base: Path) -> str:
+        """Why a measure's numbers are withheld: its own small count, or (a tier of a
+        partition hidden with a small one) another figure of its table."""
+        rules = {rule for p, rule in self.hidden.items() if p[:2] == base}
+        if rules and rules <= {"secondary"}:
+            return ("Not shown to protect confidentiality: another figure in the same table is "
+                    f"based on fewer than {self.s.min_count} people.")
+        return ("Not shown to protect confidentiality: based on fewer than "
+                f"{self.s.min_count} people.")
 
     def _null(self, path: Path) -> bool:
         if get(self.data, path) is None:
