@@ -126,6 +126,22 @@ def test_a_longer_follow_up_the_records_do_not_cover_is_not_reported_with_the_re
     assert summary.reported is False
     assert summary.reason_not_reported.startswith(
         "A follow-up of two years is not possible for this analysis")
+    # and it goes through disclosure control as a measure without numbers
+    import copy
+    import json
+    from pathlib import Path
+
+    from jdl.core.results import to_plain
+    from jdl.disclosure import release
+
+    raw = json.loads((Path(__file__).parents[1] / "fixtures" / "raw_results_example.json")
+                     .read_text())
+    raw = copy.deepcopy(raw)
+    raw["measures"][measure.result_key] = to_plain(summary)
+    raw["extended_measures"].append(measure.result_key)
+    out = json.loads(release(raw).results_json)["measures"][measure.result_key]
+    assert out["reported"] is False and out["treatment"] is None and out["p_value"] is None
+    assert out["reason_not_reported"] == summary.reason_not_reported
     # covered for everyone: estimated like any rate
     base[["reoffended_2y", "reoffences_2y"]] = base[["reoffended_2y", "reoffences_2y"]].fillna(0)
     matched = match(base, "treated", ["x"], ratio=2, replace=True, random_state=1)

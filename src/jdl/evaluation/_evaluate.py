@@ -702,11 +702,11 @@ def _reported_measure(m: Any, effects: Any, adjusted: dict[str, Any],
     try:
         effect = effects[m.name]
     except KeyError:
-        nan = float("nan")
+        none: Any = None  # no estimate at all: every number empty
         return MeasureSummary(
-            label=m.label, unit=m.unit, treatment=nan, comparison=nan, difference=nan,
-            ci_low=nan, ci_high=nan, p_value=nan, significant=False, conclusion="",
-            treatment_n=0, comparison_n=0, treatment_events=0, comparison_events=0,
+            label=m.label, unit=m.unit, treatment=none, comparison=none, difference=none,
+            ci_low=none, ci_high=none, p_value=none, significant=False, conclusion=none,
+            treatment_n=none, comparison_n=none, treatment_events=none, comparison_events=none,
             reported=False, reason_not_reported=unavailable_reason(m, follow_up), **who)
     summary = _measure(effect, m.unit, adjusted.get(m.name))
     reason = withheld_reason(m, effect, settings)
