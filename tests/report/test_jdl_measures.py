@@ -89,3 +89,16 @@ def test_hidden_and_withheld_measures_show_no_numbers(jdl_html):
     custody = rows["Custody for the first re-offence"]
     assert "Not reported" in custody and "Fewer than 30 people" in custody
     assert not re.search(r"<td>\d", custody)
+
+
+def test_the_catalogue_sentences_of_a_reoffender_measure_speak_of_reoffenders():
+    from jdl.report import measure_sentences
+
+    raw = _raw()
+    released = json.loads(release(raw, DisclosureSettings()).results_json)
+    hundred, effect = (str(s) for s in measure_sentences(released)["first_reoffence_tier2_rate"])
+    assert hundred.startswith("For 100 typical participants who re-offended")
+    assert "40 for the participants" in hundred and "per 100 re-offenders" in hundred
+    assert "re-offenders in every 100" in effect
+    change = " ".join(str(s) for s in measure_sentences(released)["offending_volume_change"])
+    assert "between them changed by -123 from the year before to the year after" in change

@@ -211,9 +211,9 @@ def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup
                       f"compared with {c} in the {COMPARISON} ({escape(scale.unit)}; "
                       f"{label[:1].lower()}{label[1:]}).")
     if unit == "offences per person":
-        return Markup(f"{LEAD}: the {TREATED}' proven offences changed by {t} from the year "
-                      f"before to the year after, compared with {c} in the {COMPARISON} "
-                      "(a negative number is a fall).")
+        return Markup(f"{LEAD}: the {TREATED}' proven offences between them changed by {t} "
+                      f"from the year before to the year after, compared with {c} in the "
+                      f"{COMPARISON} (a negative number is a fall).")
     if key == RATE_KEY or (unit == "proportion" and key not in _WHAT):
         did = ("committed a proven re-offence within one year"
                if key == RATE_KEY else f"were counted under “{label}”")
