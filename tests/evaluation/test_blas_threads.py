@@ -36,10 +36,15 @@ def test_the_adjusted_effects_run_inside_the_one_thread_evaluation(monkeypatch):
         seen.append(_blas_threads())
         return {}
 
+    from tests.evaluation.test_jdl_measures import _matched
+
+    matched = _matched()  # every reported outcome, re-offender measures among them
+
     def stages(*_args, **_kwargs):
-        return ev._adjusted(None, [], ev.Settings())
+        return ev._adjusted(matched, ["x"], ev.Settings())
 
     monkeypatch.setattr("jdl.inference.adjusted_effects", adjusted_effects)
     monkeypatch.setattr(ev, "_evaluate", stages)
     ev.evaluate("upload.csv", "programme.yaml", "data", "out")
-    assert seen == [{1}]
+    # one call per population (everyone; the re-offenders), each on one thread
+    assert seen == [{1}, {1}]

@@ -32,9 +32,14 @@ def _with_optional_fields(results: Results) -> Results:
     plan = RegistrationSummary("{}", "0" * 64, "proven_reoffending_rate", ("attendance",),
                                DoseResponse("attendance", "m", 2, -0.1, -0.2, 0.0, 0.05,
                                             reason_not_reported="x"))
+    # a JDL re-offender measure (issue 20): its population and partition
+    tier = replace(results.measures["serious_reoffending_rate"], population="reoffenders",
+                   partition="first_reoffence_tier")
     return replace(results, sensitivity=sens, subgroups=(*results.subgroups, failed, planned),
                    selective_sample=warned, warnings=("Matching quality is too poor.",),
-                   registration=plan)
+                   registration=plan,
+                   measures={**results.measures, "first_reoffence_tier1_rate": tier},
+                   extended_measures=(*results.extended_measures, "first_reoffence_tier1_rate"))
 
 
 def test_every_typed_field_has_the_kind_disclosure_declares_for_its_path():

@@ -125,12 +125,64 @@ def test_row_windows_do_not_change_any_measure(people):
                     "severity": severity,
                 }
             )
-    measures = covariate_measures() + outcome_measures(FOLLOW_UP)
+    follow_up = FollowUp(data_cutoff=date(2024, 12, 31), long_follow_up_days=730)
+    measures = covariate_measures() + outcome_measures(follow_up)
     with tiny_admin({"people": rows, "index_events": events, "offences": offences}) as engine:
         pruned, full = (
-            engine.df(measures_sql(EVENTS_SQL, measures, FOLLOW_UP, prune=prune)).sort_values(
+            engine.df(measures_sql(EVENTS_SQL, measures, follow_up, prune=prune)).sort_values(
                 "event_id", ignore_index=True
             )
             for prune in (True, False)
         )
     pd.testing.assert_frame_equal(pruned, full)
+
+
+def jdl_reference(index_type: str, offences: list[tuple[int, int, str, int]]):
+    """The JDL's re-offender measures read plainly from the written rule: the first proven
+    re-offence's tier (the most serious committed that day) and custody (any that day), the
+    re-offences in each tier and the distinct custodial sentencing days; None without a
+    re-offence."""
+    first = 0 if index_type == "custody_release" and FOLLOW_UP.count_release_day else 1
+    re = [(d, d + lag, disposal, tier) for d, lag, disposal, tier in offences
+          if first <= d <= FOLLOW_UP.follow_up_days and d + lag <= FOLLOW_UP.proven_by_day]
+    if not re:
+        return None
+    day = min(d for d, *_ in re)
+    that_day = [r for r in re if r[0] == day]
+    return (min(r[3] for r in that_day),
+            tuple(sum(1 for r in re if r[3] == k) for k in (1, 2, 3)),
+            int(any(r[2] == "custody" for r in that_day)),
+            len({r[1] for r in re if r[2] == "custody"}))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["court_order", "custody_release"]),
+                          st.lists(st.tuples(st.integers(-30, 400), st.integers(0, 250),
+                                             disposals, st.integers(1, 3)), max_size=6)),
+                min_size=1, max_size=5))
+def test_jdl_reoffender_measures_match_the_reference_rule(people):
+    rows, events, offences = [], [], []
+    for pid, (index_type, history) in enumerate(people, start=1):
+        rows.append({"person_id": pid})
+        events.append({"event_id": pid, "person_id": pid, "index_date": INDEX,
+                       "index_type": index_type, "offence_id": None})
+        for k, (day, lag, disposal, severity) in enumerate(history):
+            offences.append({"offence_id": pid * 100 + k, "person_id": pid,
+                             "offence_date": INDEX + timedelta(days=day),
+                             "outcome_date": INDEX + timedelta(days=day + lag),
+                             "disposal": disposal, "severity": severity})
+    with tiny_admin({"people": rows, "index_events": events, "offences": offences}) as engine:
+        got = engine.df(measures_sql(EVENTS_SQL, outcome_measures(FOLLOW_UP), FOLLOW_UP))
+    got = got.set_index("person_id")
+    for pid, (index_type, history) in enumerate(people, start=1):
+        row = got.loc[pid]
+        want = jdl_reference(index_type, history)
+        if want is None:
+            assert pd.isna(row.first_reoffence_tier1) and pd.isna(row.reoffences_tier2)
+            continue
+        tier, tiers, custody, sentences = want
+        assert [int(row[f"first_reoffence_tier{k}"]) for k in (1, 2, 3)] == [
+            int(tier == k) for k in (1, 2, 3)]
+        assert tuple(int(row[f"reoffences_tier{k}"]) for k in (1, 2, 3)) == tiers
+        assert int(row.first_reoffence_custodial) == custody
+        assert int(row.custodial_sentences_reoffenders) == sentences

@@ -275,3 +275,140 @@ def test_employment_and_benefit_outcomes():
     assert r.employment_at_end.tolist() == [0, 1, 1, 0, 0]
     assert r.benefit_days_post.tolist() == [0, 299, 0, 0, 0]
     assert r.benefit_at_end.tolist() == [0, 0, 0, 0, 0]
+
+
+def _sev(day: int, proven: int, disposal: str, group: str, severity: int) -> tuple:
+    return (day, proven, {"disposal": disposal, "offence_group": group, "severity": severity})
+
+
+# Hand-worked cases for the JDL's re-offender measures (index offence group: theft, from
+# tiny_admin's defaults). Columns: first re-offence tier (1/2/3 or None), re-offences in tiers
+# 1/2/3, custody for the first re-offence, custodial sentencing dates, type changed.
+JDL_CASES = {
+    "two on the first day: tier 1 and custody win; a later custodial sentence": (
+        CO,
+        [_sev(10, 50, "custody", "violence", 1), _sev(10, 60, "community", "theft", 3),
+         _sev(30, 80, "fine", "theft", 2), _sev(200, 250, "custody", "theft", 2)],
+        (1, (1, 2, 1), 1, 2, 0),
+    ),
+    "no re-offence: every re-offender measure empty": (CO, [], (None, None, None, None, None)),
+    "tier 2 first (two that day), custody later; other offence types only": (
+        CO,
+        [_sev(5, 40, "community", "drugs", 3), _sev(5, 40, "fine", "drugs", 2),
+         _sev(100, 500, "custody", "violence", 1)],
+        (2, (1, 1, 1), 0, 1, 1),
+    ),
+    "release day counts; too late and too long after do not": (
+        CR,
+        [_sev(0, 30, "custody", "theft", 3), _sev(20, 600, "custody", "violence", 1),
+         _sev(366, 400, "custody", "violence", 1)],
+        (3, (0, 0, 1), 1, 1, 0),
+    ),
+    "first re-offence non-custodial, second custodial, same sentencing day": (
+        CO,
+        [_sev(50, 90, "community", "fraud", 2), _sev(60, 90, "custody", "fraud", 1)],
+        (2, (1, 1, 0), 0, 1, 1),
+    ),
+}
+
+
+def test_jdl_court_outcome_and_custody_measures():
+    with _world(JDL_CASES) as engine:
+        r = _outcomes(engine).set_index("person_id")
+    for pid, (name, (_, _, want)) in enumerate(JDL_CASES.items(), start=1):
+        row = r.loc[pid]
+        first_tier, tiers, custody_first, sentences, changed = want
+        if first_tier is None:
+            cols = [*(f"first_reoffence_tier{k}" for k in (1, 2, 3)),
+                    *(f"reoffences_tier{k}" for k in (1, 2, 3)), "first_reoffence_custodial",
+                    "custodial_sentences_reoffenders", "reoffence_type_changed"]
+            assert row[cols].isna().all(), name
+            continue
+        assert [int(row[f"first_reoffence_tier{k}"]) for k in (1, 2, 3)] == [
+            int(first_tier == k) for k in (1, 2, 3)], name
+        assert tuple(int(row[f"reoffences_tier{k}"]) for k in (1, 2, 3)) == tiers, name
+        assert sum(tiers) == int(row.reoffences), name  # the tiers split the re-offences
+        assert int(row.first_reoffence_custodial) == custody_first, name
+        assert int(row.custodial_sentences_reoffenders) == sentences, name
+        assert int(row.reoffence_type_changed) == changed, name
+
+
+def test_reoffender_measures_are_empty_exactly_for_non_reoffenders():
+    from jdl.outcomes import reported_outcomes
+
+    with _world(JDL_CASES) as engine:
+        r = _outcomes(engine)
+    columns = [m.name for m in reported_outcomes() if m.population == "reoffenders"]
+    assert len(columns) == 9
+    for column in columns:
+        assert (r[column].isna() == (r.reoffended == 0)).all(), column
+
+
+def test_offending_volume_change_is_released():
+    from jdl.outcomes import reported_outcomes
+
+    change = {m.name: m for m in reported_outcomes()}["offence_change"]
+    assert (change.result_key, change.kind) == ("offending_volume_change", "mean")
+
+
+def test_two_year_follow_up_is_off_by_default():
+    names = {m.name for m in outcome_measures(FollowUp(data_cutoff=CUTOFF))}
+    assert not any(n.startswith("reoffended_2y") for n in names)
+
+
+TWO_YEAR_CASES = {
+    "within one year": (CO, [(100, 200, {})], (1, 1, 1, 1)),
+    "after one year, proven within two plus six months": (CO, [(500, 900, {})], (0, 0, 1, 1)),
+    "day 730 proven on day 913 counts": (CO, [(730, 913, {})], (0, 0, 1, 1)),
+    "proven on day 914 does not": (CO, [(700, 914, {})], (0, 0, 0, 0)),
+    "day 731 does not": (CO, [(731, 800, {})], (0, 0, 0, 0)),
+    "two in the first year, one in the second": (
+        CO, [(10, 30, {}), (20, 40, {}), (400, 420, {})], (1, 2, 1, 3)),
+}
+
+
+@pytest.mark.parametrize("prune", [True, False])
+def test_two_year_follow_up_counts_by_the_same_rule(prune):
+    follow_up = FollowUp(data_cutoff=CUTOFF, long_follow_up_days=730)
+    with _world(TWO_YEAR_CASES) as engine:
+        r = engine.df(measures_sql(EVENTS_SQL, outcome_measures(follow_up), follow_up,
+                                   prune=prune)).set_index("person_id").sort_index()
+    assert "_reoffended_2y" not in r.columns  # intermediates are not returned
+    for pid, (name, (_, _, want)) in enumerate(TWO_YEAR_CASES.items(), start=1):
+        row = r.loc[pid]
+        got = (int(row.reoffended), int(row.reoffences), int(row.reoffended_2y),
+               int(row.reoffences_2y))
+        assert got == want, name
+
+
+def test_two_year_follow_up_is_empty_where_the_records_end_too_soon():
+    # index 2020-03-01: two years plus 183 days end on 2022-08-31
+    enough = FollowUp(data_cutoff=date(2022, 8, 31), long_follow_up_days=730)
+    short = FollowUp(data_cutoff=date(2022, 8, 30), long_follow_up_days=730)
+    cases = {"re-offends": (CO, [(100, 200, {})])}
+    with _world(cases) as engine:
+        ok = engine.df(measures_sql(EVENTS_SQL, outcome_measures(enough), enough))
+        cut = engine.df(measures_sql(EVENTS_SQL, outcome_measures(short), short))
+    assert ok.reoffended_2y.tolist() == [1]
+    assert cut.reoffended_2y.isna().all() and cut.reoffences_2y.isna().all()
+    assert cut.reoffended.tolist() == [1]  # the one-year measures are unaffected
+
+
+def test_two_year_follow_up_says_clearly_when_it_is_not_possible():
+    from jdl.outcomes import long_follow_up_problem
+
+    follow_up = FollowUp(data_cutoff=date(2022, 8, 30), long_follow_up_days=730)
+    assert long_follow_up_problem(follow_up, date(2020, 2, 28)) is None
+    message = long_follow_up_problem(follow_up, INDEX)
+    assert message.startswith("A follow-up of two years is not possible for this analysis")
+    assert "30 August 2022" in message and "29 February 2020" in message
+    assert "183-day waiting period" in message
+    assert long_follow_up_problem(FollowUp(data_cutoff=CUTOFF), INDEX) is None  # off
+    with pytest.raises(ValueError, match="data_cutoff is needed"):
+        outcome_measures(FollowUp(long_follow_up_days=730))
+
+
+@pytest.mark.parametrize("days", [365, 100, True, 730.5])
+def test_long_follow_up_must_be_longer_than_one_year(days):
+    with pytest.raises(ValueError, match="long_follow_up_days"):
+        FollowUp(long_follow_up_days=days)

@@ -36,7 +36,12 @@ from jdl.disclosure._schema import REOFFENDER_DEPENDENT, REOFFENDER_MEASURE
 
 #: The step each kind of measure's confidence limits (and standard error) are rounded to: a
 #: percentage point for rates, 1 per 100 people for re-offences per person, a whole day.
-CI_STEP = {"proportion": 0.01, "per person": 0.01, "days": 1.0}
+CI_STEP = {"proportion": 0.01, "per person": 0.01, "days": 1.0, "offences per person": 0.01}
+#: The unit of a mean change in offences per person (the year after minus the year before):
+#: a mean of a difference of counts, with no released counts behind it, so like a mean in days
+#: its values are rounded (to 1 offence per 100 people) and its interval centred on them.
+CHANGE_UNIT = "offences per person"
+CHANGE_DECIMALS = 2
 #: Decimals of a mean released in days (means in days rest on a sum of days, not a count: they are
 #: rounded to whole days so two reports cannot be subtracted to give one person's days).
 DAYS_DECIMALS = 0
@@ -438,6 +443,14 @@ def _headline_measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
         if _is_num(m.get("se")):
             m["se"] = round_to(math.ceil(round(m["se"] / CI_STEP["days"], 6)) * CI_STEP["days"],
                                CI_STEP["days"])
+    elif unit == CHANGE_UNIT:
+        for side in ("treatment", "comparison"):
+            if _is_num(m.get(side)):
+                m[side] = round(m[side], CHANGE_DECIMALS) + 0.0
+        _paired(m, CI_STEP[unit], rules.alpha)
+        if _is_num(m.get("se")):
+            m["se"] = round_to(math.ceil(round(m["se"] / CI_STEP[unit], 6)) * CI_STEP[unit],
+                               CI_STEP[unit])
     elif unit == "per person":
         # re-offences are over-dispersed: no interval from the released counts alone would be
         # honest, so the lab's interval is kept, centred on the released difference
@@ -463,7 +476,7 @@ def _headline_measure(name: str, m: dict[str, Any], rules: _Rules) -> None:
         return
     # the rule on treated re-offenders covers rates, counts per person and days to first
     # re-offence, not averages over everyone (jdl.inference: kinds rate, frequency, days)
-    counted = unit != "days" or name in REOFFENDER_DEPENDENT
+    counted = unit not in ("days", CHANGE_UNIT) or name in REOFFENDER_DEPENDENT
     notes = [] if rules.enough_reoffenders or not counted else [rules.too_few_note()]
     released_ok = _released_significant(m, rules.alpha) and (
         rules.enough_reoffenders or not counted)
@@ -516,7 +529,8 @@ def _required(m: Mapping[str, Any], alpha: float) -> int | None:
 #: Measure names whose wording uses the lab's standard phrase (jdl.inference.DEFAULT_OUTCOMES).
 _STANDARD = {"proven_reoffending_rate": "rate", "reoffending_frequency": "frequency",
              "days_to_first_reoffence": "days"}
-_KIND_OF_UNIT = {"proportion": "rate", "per person": "frequency", "days": "days"}
+_KIND_OF_UNIT = {"proportion": "rate", "per person": "frequency", "days": "days",
+                 CHANGE_UNIT: "mean"}
 
 
 def _conclusion(name: str, m: dict[str, Any], notes: list[str]) -> str | None:
@@ -537,6 +551,9 @@ def _conclusion(name: str, m: dict[str, Any], notes: list[str]) -> str | None:
         what = {"rate": f"the number of people counted in '{label}'",
                 "frequency": f"the number counted in '{label}'"}.get(
             kind, f"the average of '{label}'")
+    if m.get("unit") == CHANGE_UNIT:  # worded per 100 people, as the values are scaled
+        what = ("the change in proven offences per 100 people from the year before to the "
+                "year after")
     required = m.get("required_n") if _is_num(m.get("required_n")) else None
     return conclusion_text(kind, label, d * scale, lo * scale, hi * scale,
                            bool(m.get("significant")), required, notes, what=what)

@@ -30,6 +30,7 @@ from jdl.disclosure._rules import complement_small, is_small, released_count, se
 from jdl.disclosure._schema import (
     REOFFENDER_DEPENDENT,
     REOFFENDER_MEASURE,
+    REOFFENDER_POPULATION,
     TOP_LEVEL_COUNTS,
     Kind,
     Path,
@@ -173,12 +174,25 @@ class _Run:
         for dim in self.data.get("profile") or {}:
             tables.append([p for p in counts if p[:2] == ("profile", dim) and len(p) == 3])
         tables.append([p for p in counts if p[0] == "exclusions"])
+        tables += self._partitions(counts)
         rows = self.data.get("subgroups") or []
         for dim in dict.fromkeys(r.get("dimension") for r in rows if isinstance(r, dict)):
             for col in ("treatment_n", "comparison_n", "treatment_events", "comparison_events"):
                 tables.append([p for p in counts if p[0] == "subgroups" and p[2] == col
                                and rows[p[1]].get("dimension") == dim])
         return [t for t in tables if t]
+
+    def _partitions(self, counts: dict[Path, float]) -> list[list[Path]]:
+        """Measures of one ``partition`` split the same people (the tier of the first
+        re-offence: its events add up to the re-offenders, a released total), so each side's
+        events are a table: one hidden cell would be its total minus the others."""
+        parts: dict[object, list[str]] = {}
+        for name, m in (self.data.get("measures") or {}).items():
+            if isinstance(m, dict) and m.get("partition"):
+                parts.setdefault(m["partition"], []).append(name)
+        return [[("measures", name, f"{side}_events") for name in names
+                 if ("measures", name, f"{side}_events") in counts]
+                for names in parts.values() for side in _SIDES]
 
     def _dimensions(self) -> dict[object, list[int]]:
         """Sub-group rows by dimension (row indexes, in table order)."""
@@ -226,6 +240,8 @@ class _Run:
         if head in ("counts", "exclusions", "attrition", "matching", "selective_sample",
                     "power", "programme") or (len(path) == 1 and head in TOP_LEVEL_COUNTS):
             return "flow"
+        if head == "measures" and self._own_events(path):
+            return f"measures:{path[1]}"
         if head in ("measures", "sensitivity"):
             return "measures"
         if head == "profile":
@@ -233,6 +249,17 @@ class _Run:
         if head == "subgroups":
             return f"profile:{self.data['subgroups'][path[1]].get('dimension')}"
         return ""
+
+    def _own_events(self, path: Path) -> bool:
+        """The events of a re-offender measure (people or re-offences counted among the
+        re-offenders: a tier, custody, a change of offence type) are a quantity of their own,
+        published once: no other count is the same quantity, so a hidden one hides no other
+        count that merely has the same value (its group size, the re-offenders, stays in the
+        measures' family with the headline's events)."""
+        m = (self.data.get("measures") or {}).get(path[1]) if len(path) == 3 else None
+        return (isinstance(m, dict) and str(path[2]).endswith("_events")
+                and m.get("population") == REOFFENDER_POPULATION
+                and m.get("unit") in ("proportion", "per person"))
 
     # step 4
     def derived(self) -> None:
@@ -248,7 +275,8 @@ class _Run:
             if not isinstance(m, dict):
                 continue
             sides = dict(side_hidden[name])
-            if name in REOFFENDER_DEPENDENT:  # built from the re-offenders
+            if (name in REOFFENDER_DEPENDENT  # built from the re-offenders
+                    or m.get("population") == REOFFENDER_POPULATION):
                 sides = {s: sides[s] or main[s] for s in _SIDES}
             if any(sides.values()):  # a measure not reported carries no estimate anywhere
                 sides = {s: True for s in _SIDES}
@@ -320,9 +348,17 @@ class _Run:
                 if row.get("reported"):
                     row["reported"] = False
                 if row.get("reason_not_reported") is None:
-                    row["reason_not_reported"] = (
-                        "Not shown to protect confidentiality: based on fewer than "
-                        f"{self.s.min_count} people.")
+                    row["reason_not_reported"] = self._hidden_reason(base)
+
+    def _hidden_reason(self, base: Path) -> str:
+        """Why a measure's numbers are withheld: its own small count, or (a tier of a
+        partition hidden with a small one) another figure of its table."""
+        rules = {rule for p, rule in self.hidden.items() if p[:2] == base}
+        if rules and rules <= {"secondary"}:
+            return ("Not shown to protect confidentiality: another figure in the same table is "
+                    f"based on fewer than {self.s.min_count} people.")
+        return ("Not shown to protect confidentiality: based on fewer than "
+                f"{self.s.min_count} people.")
 
     def _null(self, path: Path) -> bool:
         if get(self.data, path) is None:

@@ -40,7 +40,10 @@ TOP_LEVEL_COUNTS = (
 #: The measure whose re-offender counts the frequency and days measures are built from.
 REOFFENDER_MEASURE = "proven_reoffending_rate"
 #: Measures computed over the re-offenders of REOFFENDER_MEASURE: hidden with its counts.
+#: So is every measure whose ``population`` is :data:`REOFFENDER_POPULATION` (the JDL's
+#: court-outcome and custody measures, compared among re-offenders).
 REOFFENDER_DEPENDENT = ("reoffending_frequency", "days_to_first_reoffence")
+REOFFENDER_POPULATION = "reoffenders"
 
 #: Keys that only per-person records carry; their presence anywhere refuses the release.
 INDIVIDUAL_KEYS = frozenset({
@@ -91,6 +94,10 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/measures/*/reason_not_reported", Kind.LABEL),
     FieldSpec("/measures/*/adjustment", Kind.LABEL),
     FieldSpec("/measures/*/adjustment_declined", Kind.LABEL),
+    FieldSpec("/measures/*/population", Kind.LABEL,
+              "all, or reoffenders: withheld whenever the headline rate's re-offenders are"),
+    FieldSpec("/measures/*/partition", Kind.LABEL,
+              "measures that split one released total: their counts are one table"),
     # Balance and matching.
     FieldSpec("/balance/[]/covariate", Kind.LABEL),
     FieldSpec("/balance/[]/smd_before", Kind.STATISTIC),

@@ -528,14 +528,6 @@ def _match(
     )
 
 
-def _outcomes() -> tuple[dict[str, Any], dict[str, str]]:
-    """{column: kind} and {column: label} of the reported outcomes (the registry's)."""
-    from jdl.outcomes import reported_outcomes
-
-    measures = reported_outcomes()
-    return {m.name: m.kind for m in measures}, {m.name: m.label for m in measures}
-
-
 def _with_linkage_thresholds(sensitivity: Any, linked: Any, effects: Any, data_dir: Path,
                              submission: Any, setting: str, settings: Settings,
                              seed: int, *, relinked: _Relinked | None = None,
@@ -616,21 +608,19 @@ def _rate_column() -> str:
 
 
 def _effects(result: Any, settings: Settings):
-    from jdl.inference import estimate_effects
+    """Every reported outcome's effect, each on its own people (re-offender measures among the
+    matched re-offenders: :mod:`jdl.evaluation._measures`)."""
+    from jdl.evaluation._measures import estimate_reported
 
-    outcomes, labels = _outcomes()
-    return estimate_effects(result, outcomes, settings=settings.inference, labels=labels)
+    return estimate_reported(result, settings)
 
 
 def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
     """Covariate-adjusted effects of every reported outcome (g-computation on the matched
     sample with the matching weights, the propensity model's covariates)."""
-    from jdl.inference import adjusted_effects
+    from jdl.evaluation._measures import adjusted_reported
 
-    outcomes, _ = _outcomes()
-    return adjusted_effects(
-        result, outcomes, covariates, alpha=settings.inference.alpha,
-        min_events_per_parameter=settings.inference.adjusted_min_events_per_parameter)
+    return adjusted_reported(result, covariates, settings)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
@@ -765,6 +755,32 @@ def _registered(frame: pd.DataFrame, design: _Design, cohort: Any, submission: A
         measure=primary.result_key)
 
 
+def _reported_measure(m: Any, effects: Any, adjusted: dict[str, Any],
+                      settings: Settings, follow_up: Any = None) -> MeasureSummary:
+    """One registry measure's summary: its effect with the JDL's rules for showing it, or, when
+    it could not be estimated for everyone (the longer follow-up where the records end too
+    soon), not reported with the reason."""
+    from dataclasses import replace
+
+    from jdl.evaluation._measures import unavailable_reason, withheld_reason
+
+    who = {"population": m.population, "partition": m.partition or None}
+    try:
+        effect = effects[m.name]
+    except KeyError:
+        none: Any = None  # no estimate at all: every number empty
+        return MeasureSummary(
+            label=m.label, unit=m.unit, treatment=none, comparison=none, difference=none,
+            ci_low=none, ci_high=none, p_value=none, significant=False, conclusion=none,
+            treatment_n=none, comparison_n=none, treatment_events=none, comparison_events=none,
+            reported=False, reason_not_reported=unavailable_reason(m, follow_up), **who)
+    summary = _measure(effect, m.unit, adjusted.get(m.name))
+    reason = withheld_reason(m, effect, settings)
+    if reason is not None:
+        summary = replace(summary, reported=False, reason_not_reported=reason)
+    return replace(summary, **who)
+
+
 def _measure(effect: Any, unit: str, adjusted: Any = None) -> MeasureSummary:
     adj = adjusted if adjusted is not None and not isinstance(adjusted, str) else None
     return MeasureSummary(
@@ -872,7 +888,7 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
     exclusions["No suitable comparison person (outside common support)"] = (
         counts.unmatched_treated)
     outcomes = reported_outcomes()
-    measures = {m.result_key: _measure(effects[m.name], m.unit, a.adjusted.get(m.name))
+    measures = {m.result_key: _reported_measure(m, effects, a.adjusted, settings)
                 for m in outcomes}
     balance = result.balance()
     balance_rows = tuple(

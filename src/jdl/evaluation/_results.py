@@ -69,6 +69,14 @@ class MeasureSummary:
     #: why no adjusted estimate is given (its outcome model could not be estimated reliably:
     #: jdl.inference._adjusted's rules), in fixed plain words without numbers
     adjustment_declined: str | None = released(Kind.LABEL, default=None)
+    #: who the measure is about: ``all`` (everyone in the group) or ``reoffenders`` (the JDL's
+    #: court-outcome and custody measures, compared among the people who re-offended); its
+    #: numbers are then withheld whenever the headline rate's re-offender counts are
+    population: str | None = released(Kind.LABEL, default=None)
+    #: measures with the same partition split the same people (or re-offences) into parts
+    #: that add up to a released total (the tiers of the first re-offence): disclosure control
+    #: suppresses their counts as one table
+    partition: str | None = released(Kind.LABEL, default=None)
 
 
 @dataclass(frozen=True)

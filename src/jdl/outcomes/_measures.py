@@ -17,7 +17,10 @@ Offence rows (source ``offences``) expose, besides the contract columns:
   convicted with it) - known at index;
 - ``is_reoffence``: a proven re-offence (see :class:`FollowUp`);
 - ``is_pre``: committed in the ``pre_period_days`` before the index conviction date and proven by
-  it (the index offence included) - the "before" volume for pre/post change.
+  it (the index offence included) - the "before" volume for pre/post change;
+- ``index_offence_group``: the offence group of the event's index offence (for "change in
+  offence type");
+- ``first_day``: the first day of follow-up (0 or 1, see :class:`FollowUp`).
 
 Occasion rows (source ``occasions``): the person's sanction occasions (offences sharing an
 ``outcome_date``, i.e. one court appearance or caution) proven before the index conviction date,
@@ -27,9 +30,10 @@ when the offences were committed, ``last_convicted_day``, ``last_cautioned_day``
 
 Offence measures name a ``window`` that prunes the joined rows before aggregating: ``known``
 (proven by the index conviction date), ``follow_up`` (committed from the index date to the end of
-follow-up), ``pre`` (committed in the pre-period) or ``all``. A window only drops rows its
-measure's flags exclude anyway; ``measures_sql(..., prune=False)`` puts every measure on ``all``
-and a test checks the results are identical.
+follow-up), ``long_follow_up`` (the same to the end of the optional longer follow-up,
+``FollowUp.long_follow_up_days``), ``pre`` (committed in the pre-period) or ``all``. A window
+only drops rows its measure's flags exclude anyway; ``measures_sql(..., prune=False)`` puts every
+measure on ``all`` and a test checks the results are identical.
 
 Spell rows (``employment``, ``benefit``) expose ``start_day`` and ``end_day`` (inclusive day
 offsets from the index date; an ongoing spell ends at the data cut-off); only spells overlapping
@@ -42,12 +46,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from jdl.engines.dialect import add_days, date_literal, days_between
 
 SOURCES = ("event", "offences", "occasions", "employment", "benefit", "assessment")
-WINDOWS = ("all", "known", "follow_up", "pre")
+WINDOWS = ("all", "known", "follow_up", "long_follow_up", "pre")
+#: Who an outcome is measured on: everyone, or only the people who re-offended in the
+#: follow-up year (the JDL's court-outcome and custody measures: "reoffenders only").
+POPULATIONS = ("all", "reoffenders")
+#: Which way an outcome moves when things go well (the report words and colours it so).
+BETTER = ("lower", "higher", "neither")
 ASSESSMENT_LOOKBACK_DAYS = 730
 SPELL_LOOKBACK_DAYS = 730  # the longest look-back of any spell measure
 
@@ -72,17 +81,45 @@ class FollowUp:
     ``follow_up_days`` after the index date and proven (convicted or cautioned) by day
     ``follow_up_days + waiting_period_days``. ``first_day`` is 1, or 0 for releases from custody
     when ``count_release_day`` (offences on the day of release count; on a court order's first
-    day they are usually part of the index case)."""
+    day they are usually part of the index case).
+
+    ``long_follow_up_days`` (off by default; 730 for the JDL's optional two-year follow-up) adds
+    the rate and frequency over that longer follow-up, with the same waiting period. It needs
+    ``data_cutoff``: an event whose longer follow-up and waiting period end after the cut-off
+    has no value (:func:`long_follow_up_problem` says why in words)."""
 
     follow_up_days: int = 365
     waiting_period_days: int = 183
     count_release_day: bool = True
     pre_period_days: int = 365
     data_cutoff: date | None = None  # ends ongoing spells; required for spell sources
+    long_follow_up_days: int | None = None  # optional longer follow-up (730: two years)
+
+    def __post_init__(self) -> None:
+        long = self.long_follow_up_days
+        if long is not None and (isinstance(long, bool) or not isinstance(long, int)
+                                 or long <= self.follow_up_days):
+            raise ValueError(
+                f"long_follow_up_days must be a whole number of days longer than the "
+                f"{self.follow_up_days}-day follow-up (730 for two years), not {long!r}")
 
     @property
     def proven_by_day(self) -> int:
         return self.follow_up_days + self.waiting_period_days
+
+    @property
+    def long_proven_by_day(self) -> int | None:
+        """Days from the index date by which a re-offence in the longer follow-up is proven."""
+        if self.long_follow_up_days is None:
+            return None
+        return self.long_follow_up_days + self.waiting_period_days
+
+    def last_index_date_for_long_follow_up(self) -> date | None:
+        """The latest index date whose longer follow-up and waiting period end by the data
+        cut-off (None without a longer follow-up or a cut-off)."""
+        if self.long_proven_by_day is None or self.data_cutoff is None:
+            return None
+        return self.data_cutoff - timedelta(days=self.long_proven_by_day)
 
 
 @dataclass(frozen=True)
@@ -113,12 +150,24 @@ class Measure:
     fill_missing: str = ""
     #: Outcomes: the key of the measure in the released results (empty: not reported).
     result_key: str = ""
+    #: Outcomes: who it is measured on (:data:`POPULATIONS`). ``reoffenders``: empty for people
+    #: who did not re-offend in the follow-up year, and compared among re-offenders only.
+    population: str = "all"
+    #: Outcomes: measures sharing a partition split the same people (or re-offences) into
+    #: parts that add up to a released total; disclosure control treats them as one table.
+    partition: str = ""
+    #: Outcomes: which way is better (:data:`BETTER`).
+    better: str = "lower"
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"Unknown source {self.source!r} for measure {self.name!r}")
         if self.window not in WINDOWS or (self.window != "all" and self.source != "offences"):
             raise ValueError(f"Bad window {self.window!r} for measure {self.name!r}")
+        if self.population not in POPULATIONS:
+            raise ValueError(f"Unknown population {self.population!r} for measure {self.name!r}")
+        if self.better not in BETTER:
+            raise ValueError(f"Unknown direction {self.better!r} for measure {self.name!r}")
 
 
 _OCCASIONS = """
@@ -145,12 +194,18 @@ def _window_condition(window: str, follow_up: FollowUp) -> str:
         return "o.outcome_date <= ev.history_date"
     if window == "follow_up":
         return f"o.offence_date BETWEEN ev.index_date AND {add_days('ev.index_date', f)}"
+    if window == "long_follow_up":
+        if follow_up.long_follow_up_days is None:
+            raise ValueError("a long_follow_up measure needs FollowUp.long_follow_up_days")
+        return ("o.offence_date BETWEEN ev.index_date AND "
+                f"{add_days('ev.index_date', follow_up.long_follow_up_days)}")
     if window == "pre":
         return (
             f"o.offence_date BETWEEN {add_days('ev.history_date', -p)} "
             f"AND {add_days('ev.history_date', -1)}"
         )
-    return f"o.offence_date <= {add_days('ev.index_date', f)}"
+    last = max(f, follow_up.long_follow_up_days or 0)
+    return f"o.offence_date <= {add_days('ev.index_date', last)}"
 
 
 def _offence_rows(follow_up: FollowUp, window: str) -> str:
@@ -164,6 +219,7 @@ def _offence_rows(follow_up: FollowUp, window: str) -> str:
                {days_between("ev.history_date", "o.offence_date")} AS history_day,
                {days_between("ev.history_date", "o.outcome_date")} AS history_outcome_day,
                COALESCE(o.offence_id = ev.index_offence_id, FALSE) AS is_index,
+               ev.offence_group AS index_offence_group,
                {_first_day(follow_up)} AS first_day
         FROM ev LEFT JOIN offences AS o
           ON o.person_id = ev.person_id AND {_window_condition(window, follow_up)}"""

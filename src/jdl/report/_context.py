@@ -215,12 +215,13 @@ def measure_view(rel: Released, key: str, with_chart: bool) -> dict[str, Any]:
     if not isinstance(m, dict):
         raise ReportError(f"measure '{key}' must be an object, not {type(m).__name__}.")
     path = ("measures", key)
-    scale = scale_for(m)
+    scale = scale_for(m, key)
     label, css = status(m)
     reported = bool(m.get("reported", True))
     num = {"scale": scale.factor, "digits": scale.digits}
     view = {
         "key": key,
+        "reoffenders_only": m.get("population") == "reoffenders",
         "label": fmt_text(m.get("label"), humanise(key)),
         "what": what_for(key, m),
         "unit": scale.unit,

@@ -34,8 +34,25 @@ LEAD = f"For 100 typical {TREATED}, compared with 100 similar people in the {COM
 INCONCLUSIVE_MEANING = ("there is not enough evidence to say whether the programme changed "
                         "this measure. This does not mean the programme has no effect")
 
+def _directions() -> dict[str, str]:
+    from jdl.outcomes import reported_outcomes
+
+    return {m.result_key: m.better for m in reported_outcomes()}
+
+
+#: Which way each reported measure is better (the registry's ``Measure.better``).
+_BETTER = _directions()
 #: Measures where a higher value is the better outcome (everything else: lower is better).
-HIGHER_IS_BETTER = frozenset({"days_to_first_reoffence", "employment_days_after"})
+HIGHER_IS_BETTER = frozenset({"days_to_first_reoffence", "employment_days_after"} | {
+    k for k, way in _BETTER.items() if way == "higher"})
+#: Measures where neither direction is better in itself: the share of re-offenders whose first
+#: re-offence was in the middle or least serious tier (a shift between tiers), a change of
+#: offence type.
+NEITHER_BETTER = frozenset(k for k, way in _BETTER.items() if way == "neither")
+#: Measures of re-offenders only are shown per 100 re-offenders (``population`` released with
+#: each measure); what a per-person count counts, where it is not re-offences.
+REOFFENDERS = "reoffenders"
+_COUNTED = {"custodial_sentence_frequency": "custodial sentences"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,8 @@ def better_direction(key: str) -> str:
 def better_note(key: str, measure: dict[str, Any]) -> str:
     """The few words a chart or table carries to say which way is better."""
     unit = str(measure.get("unit") or "")
+    if key in NEITHER_BETTER:
+        return "Neither direction is better in itself"
     if better_direction(key) == "higher":
         return "Longer is better" if key in TIME_KEYS else "More is better"
     return "Fewer is better" if unit in ("per person", "days") else "Lower is better"
@@ -103,13 +122,27 @@ def better_note(key: str, measure: dict[str, Any]) -> str:
 
 def is_better(key: str, difference: float) -> bool:
     """Whether a difference (participants minus comparison group) is in the better direction."""
+    if key in NEITHER_BETTER:
+        return False
     return difference > 0 if better_direction(key) == "higher" else difference < 0
 
 
-def scale_for(measure: dict[str, Any]) -> Scale:
-    """The display scale of a measure; unknown units are shown as they come."""
+def scale_for(measure: dict[str, Any], key: str = "") -> Scale:
+    """The display scale of a measure; unknown units are shown as they come. A measure of
+    re-offenders only is per 100 re-offenders; ``key`` names what a per-person count counts
+    where it is not re-offences (custodial sentences)."""
     unit = str(measure.get("unit") or "")
-    return _SCALES.get(unit, Scale(1.0, unit, unit, digits=2))
+    if unit == "offences per person":
+        return Scale(100.0, "offences per 100 people", "offences per 100 people")
+    scale = _SCALES.get(unit, Scale(1.0, unit, unit, digits=2))
+    counted = _COUNTED.get(key)
+    if counted and unit == "per person":
+        scale = replace(scale, unit=f"{counted} per 100 people",
+                        range_unit=f"{counted} per 100 people")
+    if measure.get("population") == REOFFENDERS:
+        scale = replace(scale, unit=scale.unit.replace("people", "re-offenders"),
+                        range_unit=scale.range_unit.replace("people", "re-offenders"))
+    return scale
 
 
 def what_for(key: str, measure: dict[str, Any]) -> str:
@@ -136,6 +169,8 @@ def _amount(value: float, scale: Scale, *, with_unit: bool = False) -> str:
     unit = scale.range_unit
     if text in ("1", "less than 1"):
         unit = unit.replace("people in", "person in").replace("re-offences per", "re-offence per")
+        unit = unit.replace("re-offenders in", "re-offender in").replace(
+            "sentences per", "sentence per").replace("offences per 100", "offence per 100")
         unit = "day" if unit == "days" else unit
     return f"{text} {unit}"
 
@@ -162,7 +197,7 @@ def status(measure: dict[str, Any]) -> tuple[str, str]:
 
 def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
     """The measure's two group values as a "100 typical people" sentence."""
-    scale = scale_for(measure)
+    scale = scale_for(measure, key)
     path = ("measures", key)
     t = fmt_number(rel, measure.get("treatment"), (*path, "treatment"),
                    scale=scale.factor, digits=0 if scale.factor == 100 else scale.digits)
@@ -170,6 +205,15 @@ def hundred_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup
                    scale=scale.factor, digits=0 if scale.factor == 100 else scale.digits)
     unit = measure.get("unit")
     label = escape(str(measure.get("label") or key))
+    if measure.get("population") == REOFFENDERS:
+        return Markup(f"For 100 typical {TREATED} who re-offended, compared with 100 similar "
+                      f"people in the {COMPARISON} who re-offended: {t} for the {TREATED}, "
+                      f"compared with {c} in the {COMPARISON} ({escape(scale.unit)}; "
+                      f"{label[:1].lower()}{label[1:]}).")
+    if unit == "offences per person":
+        return Markup(f"{LEAD}: the {TREATED}' proven offences between them changed by {t} "
+                      f"from the year before to the year after, compared with {c} in the "
+                      f"{COMPARISON} (a negative number is a fall).")
     if key == RATE_KEY or (unit == "proportion" and key not in _WHAT):
         did = ("committed a proven re-offence within one year"
                if key == RATE_KEY else f"were counted under “{label}”")
@@ -194,7 +238,7 @@ def effect_sentence(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
     if not measure.get("reported", True):
         reason = measure.get("reason_not_reported") or "The lab's reporting rules were not met."
         return Markup(f"This measure is not reported. {escape(reason)}")
-    scale = scale_for(measure)
+    scale = scale_for(measure, key)
     if key not in TIME_KEYS:  # days in work or on benefits rise and fall
         scale = replace(scale, decrease="decrease", increase="increase")
     what = what_for(key, measure)
@@ -234,7 +278,7 @@ def people_needed(power: dict[str, Any] | None, rate: dict[str, Any] | None) -> 
 
 def ci_text(rel: Released, key: str, measure: dict[str, Any]) -> Markup:
     """``(lo to hi)`` on the display scale; either end may be suppressed."""
-    scale = scale_for(measure)
+    scale = scale_for(measure, key)
     path = ("measures", key)
     lo = fmt_number(rel, measure.get("ci_low"), (*path, "ci_low"), scale=scale.factor,
                     digits=scale.digits, signed=True)
