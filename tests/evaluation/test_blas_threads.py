@@ -23,10 +23,11 @@ def test_the_evaluation_runs_with_one_blas_thread_and_restores_the_setting(monke
         seen.append(_blas_threads())
         return "done"
 
-    monkeypatch.setattr(ev, "_evaluate", stages)
-    assert ev.evaluate("upload.csv", "programme.yaml", "data", "out") == "done"
+    evaluate = ev._on_one_blas_thread(stages)  # what wraps jdl.evaluation.evaluate
+    assert evaluate("upload.csv", "programme.yaml", "data", "out") == "done"
     assert seen == [{1}]
     assert _blas_threads() == before
+    assert ev.evaluate.__wrapped__.__name__ == "evaluate"  # the evaluation is wrapped so
 
 
 def test_the_adjusted_effects_run_inside_the_one_thread_evaluation(monkeypatch):
@@ -44,7 +45,6 @@ def test_the_adjusted_effects_run_inside_the_one_thread_evaluation(monkeypatch):
         return ev._adjusted(matched, ["x"], ev.Settings())
 
     monkeypatch.setattr("jdl.inference.adjusted_effects", adjusted_effects)
-    monkeypatch.setattr(ev, "_evaluate", stages)
-    ev.evaluate("upload.csv", "programme.yaml", "data", "out")
+    ev._on_one_blas_thread(stages)("upload.csv", "programme.yaml", "data", "out")
     # one call per population (everyone; the re-offenders), each on one thread
     assert seen == [{1}, {1}]

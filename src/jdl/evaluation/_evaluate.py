@@ -11,6 +11,7 @@ the typed :class:`~jdl.evaluation._results.Results` (lab-internal), writes their
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -110,6 +111,26 @@ def covariate_spec(exact: tuple[str, ...] | None = None) -> CovariateSpec:
     )
 
 
+def _on_one_blas_thread(run: Callable[..., Evaluation]) -> Callable[..., Evaluation]:
+    """``run`` with one BLAS thread (OpenBLAS's default is one per core) throughout.
+
+    The propensity fits are long sums over the pool, and on a shared machine a second BLAS
+    thread spin-waits for a busy core (a fit at 1M people took 8-12 s instead of 2 at load 3,
+    and the covariate-adjusted effects doubled the evaluation's CPU: docs/performance.md).
+    DuckDB keeps its own threads. One thread count also makes the fits' last digits the same on
+    every machine (the adjusted limits moved in the 6th digit between thread counts)."""
+
+    @functools.wraps(run)
+    def on_one_thread(*args: Any, **kwargs: Any) -> Evaluation:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return run(*args, **kwargs)
+
+    return on_one_thread
+
+
+@_on_one_blas_thread
 def evaluate(
     upload: str | Path,
     programme: str | Path,
@@ -135,32 +156,6 @@ def evaluate(
     saved as they complete and reused when present, so a run killed part-way resumes from its
     last completed stage (the service's job recovery).
     """
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread (OpenBLAS's default is one per core) for the whole evaluation: the
-    # propensity fits are long sums over the pool, and on a shared machine a second BLAS thread
-    # spin-waits for a busy core (a fit at 1M people took 8-12 s instead of 2 at load 3, and the
-    # covariate-adjusted effects doubled the evaluation's CPU: docs/performance.md). DuckDB
-    # keeps its own threads. One thread count also makes the fits' last digits the same on every
-    # machine (the adjusted limits moved in the 6th digit between thread counts).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _evaluate(upload, programme, data_dir, out_dir, settings=settings, seed=seed,
-                         progress=progress, checkpoints=checkpoints,
-                         registration=registration)
-
-
-def _evaluate(
-    upload: str | Path,
-    programme: str | Path,
-    data_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    settings: Settings | None = None,
-    seed: int = DEFAULT_SEED,
-    progress: Progress | None = None,
-    checkpoints: Checkpoints | None = None,
-    registration: Registration | None = None,
-) -> Evaluation:
     from jdl.admin._store import read_manifest
     from jdl.intake import load_programme
 
