@@ -45,16 +45,18 @@ def _reoffender_rows(result: Any) -> Any:
     return matched[matched[headline_rate().name].to_numpy(dtype="float64") == 1.0]
 
 
-def _populations(result: Any, measures: tuple[Any, ...]) -> list[tuple[Any, dict[str, str]]]:
+def _populations(result: Any, measures: tuple[Any, ...]) -> list[tuple[Any, dict[str, Any]]]:
     """(matched data, {column: kind}) per population, leaving out a measure with a value
     missing for someone in its population (the longer follow-up where the records end too
     soon): it cannot be estimated."""
     everyone = result.matched
     rows = _reoffender_rows(result) if any(m.population == "reoffenders" for m in measures) \
         else None
-    groups: list[tuple[Any, dict[str, str]]] = []
+    groups: list[tuple[Any, dict[str, Any]]] = []
     for population, data, source in (("all", everyone, result), ("reoffenders", rows, rows)):
-        kinds = {}
+        if data is None:
+            continue
+        kinds: dict[str, Any] = {}
         for m in measures:
             if m.population != population:
                 continue

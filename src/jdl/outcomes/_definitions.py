@@ -317,6 +317,7 @@ def _long_outcomes(follow_up: FollowUp) -> tuple[Measure, ...]:
                          "know whether the records cover it")
     tag, words = period
     days, proven_by = follow_up.long_follow_up_days, follow_up.long_proven_by_day
+    assert days is not None and proven_by is not None  # set whenever there is a period
     proven = (f"offence_day BETWEEN first_day AND {days} AND outcome_day <= {proven_by} "
               "AND NOT is_index")
     covered = f"{add_days('index_date', proven_by)} <= {date_literal(follow_up.data_cutoff)}"
