@@ -49,6 +49,7 @@ class CohortSpec:
     custom_exclusions: tuple[tuple[str, str], ...] = tuple(
         sorted(_DEFAULTS.custom_exclusions.items()))
     pool_events: str = _DEFAULTS.pool_events
+    long_follow_up_days: int | None = _DEFAULTS.long_follow_up_days
 
     def __post_init__(self) -> None:
         unknown = set(self.excluded_offence_flags) - set(OFFENCE_FLAG_RULES)
@@ -85,6 +86,7 @@ class CohortSpec:
             excluded_person_flags=tuple(settings.excluded_person_flags),
             custom_exclusions=tuple(sorted(settings.custom_exclusions.items())),
             pool_events=settings.pool_events,
+            long_follow_up_days=settings.long_follow_up_days,
         )
 
     @property
@@ -94,6 +96,7 @@ class CohortSpec:
             waiting_period_days=self.waiting_period_days,
             count_release_day=self.count_release_day,
             data_cutoff=self.data_cutoff,
+            long_follow_up_days=self.long_follow_up_days,
         )
 
     @property

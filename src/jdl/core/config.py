@@ -124,6 +124,9 @@ class CohortSettings(BaseModel):
 
     follow_up_days: int = 365
     waiting_period_days: int = 183
+    # the JDL's optional longer follow-up (730: two years), reported beside the one-year
+    # measures where the records cover it; off by default (issue 20)
+    long_follow_up_days: int | None = Field(default=None, gt=365, le=3650)
     min_age_at_index: int = Field(default=15, ge=10, le=100)  # 10: age of criminal responsibility
     index_window_days: int = Field(default=365, ge=1, le=3660)
     # Community and "both" programmes: an index event up to this many days before the reference

@@ -205,8 +205,9 @@ def evaluate(
                    answer_key)
 
     step("estimate")
-    effects = _effects(result, settings)
-    adjusted = _adjusted(result, covariates, settings)
+    follow_up = cohort.spec.follow_up  # the cohort's own (with the longer one when set)
+    effects = _effects(result, settings, follow_up)
+    adjusted = _adjusted(result, covariates, settings, follow_up)
     step("sensitivity")
     sensitivity = _sensitivity(frame, covariates, exact, design, effects, settings, seed)
     sensitivity = _with_linkage_thresholds(sensitivity, linked, effects, data_dir, submission,
@@ -602,20 +603,22 @@ def _rate_column() -> str:
     return headline_rate().name
 
 
-def _effects(result: Any, settings: Settings):
+def _effects(result: Any, settings: Settings, follow_up: Any = None):
     """Every reported outcome's effect, each on its own people (re-offender measures among the
-    matched re-offenders: :mod:`jdl.evaluation._measures`)."""
+    matched re-offenders: :mod:`jdl.evaluation._measures`); ``follow_up``: the cohort's
+    (default: the one-year follow-up alone)."""
     from jdl.evaluation._measures import estimate_reported
 
-    return estimate_reported(result, settings)
+    return estimate_reported(result, settings, follow_up)
 
 
-def _adjusted(result: Any, covariates: list[str], settings: Settings) -> dict[str, Any]:
+def _adjusted(result: Any, covariates: list[str], settings: Settings,
+              follow_up: Any = None) -> dict[str, Any]:
     """Covariate-adjusted effects of every reported outcome (g-computation on the matched
     sample with the matching weights, the propensity model's covariates)."""
     from jdl.evaluation._measures import adjusted_reported
 
-    return adjusted_reported(result, covariates, settings)
+    return adjusted_reported(result, covariates, settings, follow_up)
 
 
 def _sensitivity(frame, covariates, exact, design, effects, settings, seed) -> Any:
@@ -882,8 +885,9 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
     exclusions = {step.label: int(step.count) for step in a.cohort.attrition.steps}
     exclusions["No suitable comparison person (outside common support)"] = (
         counts.unmatched_treated)
-    outcomes = reported_outcomes()
-    measures = {m.result_key: _reported_measure(m, effects, a.adjusted, settings)
+    follow_up = a.cohort.spec.follow_up
+    outcomes = reported_outcomes(follow_up)
+    measures = {m.result_key: _reported_measure(m, effects, a.adjusted, settings, follow_up)
                 for m in outcomes}
     balance = result.balance()
     balance_rows = tuple(
