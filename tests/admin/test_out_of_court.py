@@ -130,3 +130,21 @@ def test_disposal_rates_meet_the_published_level(calibration_data_dir):
     mine = rates.loc[list(OUT_OF_COURT)]
     combined = (mine["reoffending_rate"] * mine["events"]).sum() / mine["events"].sum()
     assert combined < PUBLISHED_ALL_ADULTS_JUL_SEP_2019
+
+
+def test_the_records_summary_shows_a_dash_where_no_rate_is_published(synthetic_data_dir,
+                                                                      monkeypatch):
+    """``jdl synth`` / ``jdl demo`` print the generated rates beside the published ones; the
+    out-of-court index types have no published figure to show, and the table says so with a
+    dash rather than "nan%"."""
+    from rich.console import Console
+
+    import jdl.admin.cli as admin_cli
+
+    out = Console(record=True, width=120)
+    monkeypatch.setattr(admin_cli, "console", out)
+    admin_cli.print_summary(synthetic_data_dir)
+    text = out.export_text()
+    assert "nan" not in text
+    caution = next(line for line in text.splitlines() if "caution" in line)
+    assert "–" in caution

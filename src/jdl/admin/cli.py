@@ -113,7 +113,8 @@ def print_summary(data: Path) -> None:
             row.index_type,
             f"{row.events:,}",
             f"{row.reoffending_rate:.1%}",
-            f"{row.published_rate:.1%}",
+            # no published figure for this index type (out-of-court: docs/data-contract.md)
+            "–" if row.published_rate != row.published_rate else f"{row.published_rate:.1%}",
             f"{row.reoffences_per_reoffender:.2f}",
             f"{row.mean_days_to_first:.0f}",
         )
