@@ -99,7 +99,7 @@ class SurvivalCurves:
             x = np.append(df["time"].to_numpy(), self.follow_up_days)
             y = np.append(df["survival"].to_numpy(), df["survival"].iloc[-1])
             ax.step(x, y, where="post", label=lab, color=col)
-        ax.set_xlabel("Days since release or start of order")
+        ax.set_xlabel("Days since the start of follow-up")
         ax.set_ylabel("Proportion not yet re-offended")
         ax.set_ylim(0, 1.02)
         ax.set_title(title or "Time to first proven re-offence")

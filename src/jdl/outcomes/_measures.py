@@ -48,7 +48,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from jdl.engines.dialect import add_days, date_literal, days_between
+from jdl.core.index_types import INDEX_TYPE_DEFINITIONS
+from jdl.engines.dialect import add_days, date_literal, days_between, quote_string
 
 SOURCES = ("event", "offences", "occasions", "employment", "benefit", "assessment")
 WINDOWS = ("all", "known", "follow_up", "long_follow_up", "pre")
@@ -182,8 +183,12 @@ _OCCASIONS = """
 
 
 def _first_day(follow_up: FollowUp) -> str:
-    if follow_up.count_release_day:
-        return "CASE WHEN ev.index_type = 'custody_release' THEN 0 ELSE 1 END"
+    """The follow-up's first day (0: the index date itself) by index type, from each type's
+    one definition (:data:`jdl.core.index_types.INDEX_TYPE_DEFINITIONS`: only a release from
+    custody counts its own day, when ``count_release_day``)."""
+    same_day = [quote_string(t.code) for t in INDEX_TYPE_DEFINITIONS if t.counts_index_day]
+    if follow_up.count_release_day and same_day:
+        return f"CASE WHEN ev.index_type IN ({', '.join(same_day)}) THEN 0 ELSE 1 END"
     return "1"
 
 
