@@ -402,13 +402,22 @@ def _read_prepared(path: Path, exclude_person_ids: Iterable[int],
                    strata: list[tuple[str, int]] | None) -> pd.DataFrame:
     """The prepared pool's rows without the excluded people, only the given strata, in
     :func:`build_pool`'s order (event_id)."""
+    return _read_pool_rows(f"read_parquet({quote_string(str(path))})", exclude_person_ids,
+                           strata)
+
+
+def _read_pool_rows(source: str, exclude_person_ids: Iterable[int],
+                    strata: Iterable[tuple[str, int]] | None, select: str = "*"
+                    ) -> pd.DataFrame:
+    """``SELECT select FROM source`` (pool rows in Parquet) without the excluded people, only
+    the given strata, ordered by event_id, read in a local DuckDB."""
     where = ["NOT EXISTS (SELECT 1 FROM exclude_ids AS x WHERE x.person_id = p.person_id)"]
     if strata is not None:
         where.append(_strata_predicate(strata))
     with DuckDBEngine() as local:
         local.register("exclude_ids", pd.DataFrame(
             {"person_id": pd.Series(list(exclude_person_ids), dtype="int64")}))
-        return local.df(f"SELECT * FROM read_parquet({quote_string(str(path))}) AS p "
+        return local.df(f"SELECT {select} FROM {source} AS p "
                         f"WHERE {' AND '.join(where)} ORDER BY event_id")
 
 
@@ -511,18 +520,8 @@ def read_pool(
 ) -> pd.DataFrame:
     """Read pool strata written by :func:`write_pool`, without the excluded people."""
     pattern = quote_string(str(Path(pool_dir) / "**" / "*.parquet"))
-    where = ["NOT EXISTS (SELECT 1 FROM exclude_ids AS x WHERE x.person_id = p.person_id)"]
-    if strata is not None:
-        where.append(_strata_predicate(strata))
-    with DuckDBEngine() as local:
-        local.register(
-            "exclude_ids",
-            pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")}),
-        )
-        data = local.df(
-            f"SELECT * REPLACE (CAST(index_year AS INTEGER) AS index_year) "
-            f"FROM read_parquet({pattern}, hive_partitioning = true) AS p "
-            f"WHERE {' AND '.join(where)} ORDER BY event_id"
-        )
+    data = _read_pool_rows(f"read_parquet({pattern}, hive_partitioning = true)",
+                           exclude_person_ids, strata,
+                           select="* REPLACE (CAST(index_year AS INTEGER) AS index_year)")
     first = ["person_id", "event_id", "treated", "index_type", "index_year"]
     return data[first + [c for c in data.columns if c not in first]]
