@@ -45,6 +45,8 @@ STEP = 0.01  # the step CI limits and the sensitivity differences are released t
 
 # --- the evaluations attacked --------------------------------------------------------------------
 
+#: "Row dropped" marker: keep only this many rows of people who re-offended (truth), the rest not.
+FEW_REOFFENDERS = -6
 #: name -> (planted programme, rows of its upload kept, row dropped, programme-file edits)
 RUNS: dict[str, tuple[str, int | None, int | None, dict[str, Any]]] = {
     # both settings, 66 rows -> ~47 matched pairs
@@ -52,9 +54,12 @@ RUNS: dict[str, tuple[str, int | None, int | None, dict[str, Any]]] = {
     "mentoring66_minus1": ("second-chance-mentoring", 66, 0, {}),
     # custody only
     "family70": ("family-links", 70, None, {}),
-    # community only; without row 3 its headline has fewer than 10 treated re-offenders
+    # community only
     "restore70": ("restore-together", 70, None, {}),
-    "restore70_minus3": ("restore-together", 70, 3, {}),
+    # community only, 70 rows of which only 6 people re-offended in the generator's truth, so
+    # its headline has fewer than 10 treated re-offenders (chosen from the truth, not by row
+    # position, so a new generator version cannot move the premise)
+    "restore70_minus3": ("restore-together", 70, FEW_REOFFENDERS, {}),
     # completers only, 123 declared participants
     "completers123": ("second-chance-mentoring", 100, None,
                       {"selection_basis": "completers_only", "declared_participants": 123}),
@@ -90,10 +95,13 @@ def evaluations(tmp_path_factory, synthetic_data_dir):
         work = root / name
         work.mkdir()
         df = pd.read_csv(base / "upload.csv", dtype=str, keep_default_na=False)
-        if rows:
-            df = df.iloc[:rows]
-        if drop is not None:
-            df = df.drop(index=df.index[drop])
+        if drop is not None and drop < 0:
+            df = _with_few_reoffenders(df, base, synthetic_data_dir, rows or len(df), -drop)
+        else:
+            if rows:
+                df = df.iloc[:rows]
+            if drop is not None:
+                df = df.drop(index=df.index[drop])
         df.to_csv(work / "upload.csv", index=False)
         spec = yaml.safe_load((base / "upload.programme.yaml").read_text())
         spec.update(edits)
@@ -104,6 +112,21 @@ def evaluations(tmp_path_factory, synthetic_data_dir):
         return done[name]
 
     return get
+
+
+def _with_few_reoffenders(df: pd.DataFrame, base: Path, data_dir: Path, rows: int,
+                          reoffenders: int) -> pd.DataFrame:
+    """``rows`` rows of the upload, of which only ``reoffenders`` are people who re-offended
+    within a year in the generator's truth (the others did not), in file order."""
+    truth = pd.read_csv(base / "upload.truth.csv", dtype={"errors": str},
+                        keep_default_na=False)
+    outcomes = pd.read_parquet(data_dir / "truth" / "participants.parquet",
+                               columns=["person_id", "reoffences_treated"])
+    person = pd.to_numeric(truth["person_id"], errors="coerce")
+    reoffended = person.map(outcomes.set_index("person_id")["reoffences_treated"] > 0)
+    yes = df.index[reoffended.fillna(False).to_numpy(bool)][:reoffenders]
+    no = df.index[(reoffended == False).to_numpy(bool)][:rows - reoffenders]  # noqa: E712
+    return df.loc[sorted([*yes, *no])]
 
 
 def released(out: Path) -> dict[str, Any]:
