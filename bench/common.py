@@ -90,7 +90,7 @@ def run_case(
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(func, args, kwargs, queue))
     proc.start()
-    record = queue.get()
+    record = _record_or_death(proc, queue)
     proc.join()
     record = {"case": name, **record}
     status = "ok" if record.get("ok") else "FAILED"
@@ -102,6 +102,24 @@ def run_case(
     if not record.get("ok"):
         print(record.get("error"), flush=True)
     return record
+
+
+def _record_or_death(proc: Any, queue: Any) -> dict[str, Any]:
+    """The case's record; or, when its process died without one (killed for memory, a crash in
+    native code), a failed record with the exit code, instead of waiting for ever."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not proc.is_alive():
+                proc.join()
+                code = proc.exitcode
+                why = " (killed: out of memory?)" if code == -9 else ""
+                return {"ok": False, "exitcode": code,
+                        "error": f"the case's process ended with exit code {code}{why} "
+                                 "before reporting"}
 
 
 def write_results(stage: str, records: list[dict[str, Any]]) -> Path:
