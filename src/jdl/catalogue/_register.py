@@ -219,6 +219,28 @@ def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list
     return out
 
 
+def catalogue_prior(effects: Sequence[Effect], intervention_type: str, *,
+                    exclude_id: int | None = None, minimum: int = MIN_POOLED) -> Any:
+    """The empirical-Bayes prior for a new report of ``intervention_type`` (issue 20): the
+    predictive distribution N(mu, tau² + SE(mu)²) of the DerSimonian–Laird pool (:func:`pool`)
+    of the type's published (released) effects, real reports only, without ``exclude_id`` (the
+    report itself, when it is already published); None with fewer than ``minimum`` reports
+    or for the catch-all type "other".
+    A :class:`jdl.inference.Prior` (:func:`jdl.inference.predictive_prior`)."""
+    from jdl.inference._benefit import predictive_prior
+
+    if intervention_type == "other":  # not one type: their effects describe no common prior
+        return None
+    mine = [e for e in effects if e.intervention_type == intervention_type and not e.synthetic
+            and e.id != exclude_id and e.se > 0]
+    if len(mine) < max(minimum, 2):
+        return None
+    pooled = pool([e.difference for e in mine], [e.se for e in mine], intervention_type)
+    se_mu = (pooled.ci_high - pooled.ci_low) / (2 * Z95)
+    return predictive_prior(pooled.estimate, se_mu, pooled.tau2, len(mine),
+                            label(INTERVENTIONS, intervention_type).lower())
+
+
 # --- the right of reply ------------------------------------------------------------------------
 
 #: The longest reason the lab gives for withdrawing a published report (as for its other
