@@ -6,7 +6,7 @@ plants many programmes whose true effects are drawn from a stated distribution, 
 with the lab's own stages exactly as ``bench/validate_pipeline.py`` does (its ``Population``,
 ``evaluate_design``, ``evaluation_row``: cohort -> pool -> matching -> estimate, true links),
 computes the probability as the report would (from the *released* difference and interval,
-:func:`jdl.inference.released_benefit`), and checks it two ways:
+:func:`jdl.inference.released_posterior`), and checks it two ways:
 
 * **reliability** (by deciles of the predicted probability): the mean predicted probability
   against the observed share of evaluations whose true effect was a reduction, with the count
@@ -172,7 +172,7 @@ def with_probabilities(rows: pd.DataFrame, delta: float, prior_sd: float,
     from jdl.catalogue._register import Effect, catalogue_prior
     from jdl.inference._benefit import (
         band_probability,
-        posterior,
+        released_posterior,
         se_from_interval,
         weakly_informative_prior,
     )
@@ -203,7 +203,8 @@ def with_probabilities(rows: pd.DataFrame, delta: float, prior_sd: float,
         for name, prior in priors.items():
             if prior is None:  # fewer than three other programmes (a small test run)
                 continue
-            post = posterior(float(r.rel_estimate), float(r.rel_se), prior)
+            post = released_posterior(float(r.rel_estimate), float(r.rel_ci_low),
+                                      float(r.rel_ci_high), prior.mean, prior.sd)
             p, p_by = post.cdf(0.0), post.cdf(-delta)
             rec.update({f"{name}_prior_mean": prior.mean, f"{name}_prior_sd": prior.sd,
                         f"{name}_p": p, f"{name}_p_banded": band_probability(p),

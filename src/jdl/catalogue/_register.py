@@ -220,19 +220,21 @@ def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list
 
 
 def catalogue_prior(effects: Sequence[Effect], intervention_type: str, *,
-                    exclude_id: int | None = None, minimum: int = MIN_POOLED) -> Any:
+                    exclude_id: int | None = None, minimum: int = MIN_POOLED,
+                    synthetic: bool = False) -> Any:
     """The empirical-Bayes prior for a new report of ``intervention_type`` (issue 20): the
     predictive distribution N(mu, tau² + SE(mu)²) of the DerSimonian–Laird pool (:func:`pool`)
-    of the type's published (released) effects, real reports only, without ``exclude_id`` (the
-    report itself, when it is already published); None with fewer than ``minimum`` reports
-    or for the catch-all type "other".
+    of the type's published (released) effects — real reports only, or with ``synthetic``
+    synthetic ones only (never pooled together, as :func:`pooled_by_type`) — without
+    ``exclude_id`` (the report itself, when it is already published); None with fewer than
+    ``minimum`` reports or for the catch-all type "other".
     A :class:`jdl.inference.Prior` (:func:`jdl.inference.predictive_prior`)."""
     from jdl.inference._benefit import predictive_prior
 
     if intervention_type == "other":  # not one type: their effects describe no common prior
         return None
-    mine = [e for e in effects if e.intervention_type == intervention_type and not e.synthetic
-            and e.id != exclude_id and e.se > 0]
+    mine = [e for e in effects if e.intervention_type == intervention_type
+            and e.synthetic == synthetic and e.id != exclude_id and e.se > 0]
     if len(mine) < max(minimum, 2):
         return None
     pooled = pool([e.difference for e in mine], [e.se for e in mine], intervention_type)

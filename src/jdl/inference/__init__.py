@@ -21,10 +21,10 @@ power_summary -> PowerSummary : what the analysis could detect (released).
 subgroup_effects -> SubgroupEstimate : Holm-adjusted sub-group effects for any matching design.
 treated_profile -> Profile, age_band : the matched treatment group by characteristic.
 SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
-probability_of_benefit, released_benefit -> Benefit (Prior, PriorCheck) : the probability the
-    programme reduced re-offending (and by at least a stated amount) under a stated normal
-    prior (weakly informative, flat, or the catalogue's predictive_prior), with its
-    sensitivity; band_probability, probability_text : as released and worded.
+probability_of_benefit -> Benefit (Prior, PriorCheck), released_posterior -> Posterior : the
+    probability the programme reduced re-offending (and by at least a stated amount) under a
+    stated normal prior (weakly informative, flat, or the catalogue's predictive_prior), with
+    its sensitivity; band_probability, probability_text : as released and worded.
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
@@ -42,7 +42,7 @@ from jdl.inference._benefit import (
     predictive_prior,
     probability_of_benefit,
     probability_text,
-    released_benefit,
+    released_posterior,
     weakly_informative_prior,
 )
 from jdl.inference._effects import (
@@ -182,7 +182,7 @@ __all__ = [
     "predictive_prior",
     "probability_of_benefit",
     "probability_text",
-    "released_benefit",
+    "released_posterior",
     "required_n",
     "rosenbaum_binary",
     "rosenbaum_from_match",

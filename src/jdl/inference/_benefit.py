@@ -39,8 +39,9 @@ The priors (all stated in the report, with the answer under the others beside it
 
 What it does not do: it assumes the matched comparison removes the bias (as the interval does),
 and a probability is only as calibrated as the prior is a fair description of real effects
-(``bench/validate_benefit.py`` measures it on planted programmes). Every figure is computed
-from the *released* estimate and interval (``jdl.disclosure`` recomputes it from them), so it
+(``bench/validate_benefit.py`` measures it on planted programmes). Every released figure is
+computed from the *released* estimate and interval (:func:`released_posterior`, called by
+``jdl.disclosure``), banded (:func:`band_probability`), and hidden with the headline, so it
 tells nothing the released figures do not.
 """
 
@@ -264,34 +265,15 @@ def probability_text(p: float) -> str:
     return f"{round(100 * p)}%"
 
 
-def released_benefit(difference: float | None, ci_low: float | None, ci_high: float | None,
-                     prior: Prior, delta: float = DEFAULT_DELTA,
-                     measure: str = "proven_reoffending_rate",
-                     default_sd: float = DEFAULT_PRIOR_SD) -> Benefit:
-    """The benefit as released: computed from the released difference and interval only, its
-    probabilities banded and its posterior figures rounded to 0.1 point; when the difference or
-    interval is not released, every figure is None (hidden with the headline)."""
-    if difference is None or ci_low is None or ci_high is None or not (
-            math.isfinite(difference) and math.isfinite(ci_low) and math.isfinite(ci_high)
-            and ci_high > ci_low):
-        return Benefit(measure=measure, delta=delta, prior=prior, probability=None,
-                       probability_by=None, posterior_mean=None, credible_low=None,
-                       credible_high=None,
-                       sensitivity=tuple(PriorCheck(label, p.mean, p.sd, None, None)
-                                         for label, p in sensitivity_priors(prior, default_sd)),
-                       reason_not_reported="Not shown because the headline result is not shown.")
-    exact = probability_of_benefit(difference, se_from_interval(ci_low, ci_high), prior,
-                                   delta=delta, measure=measure, default_sd=default_sd)
-    return Benefit(
-        measure=measure, delta=delta, prior=prior,
-        probability=band_probability(exact.probability),
-        probability_by=band_probability(exact.probability_by),
-        posterior_mean=_rounded(exact.posterior_mean), credible_low=_rounded(exact.credible_low),
-        credible_high=_rounded(exact.credible_high),
-        sensitivity=tuple(PriorCheck(c.label, c.prior_mean, c.prior_sd,
-                                     band_probability(c.probability),
-                                     band_probability(c.probability_by))
-                          for c in exact.sensitivity))
+def released_posterior(difference: float, ci_low: float, ci_high: float, prior_mean: float,
+                       prior_sd: float | None) -> Posterior:
+    """The posterior from the *released* difference and 95% interval only (the standard error
+    the interval implies), under the normal prior ``N(prior_mean, prior_sd^2)`` (flat when
+    ``prior_sd`` is None): what the released probabilities are computed from
+    (``jdl.disclosure._coarsen._benefit`` and ``bench/validate_benefit.py``), so they tell
+    nothing the released figures do not."""
+    prior = Prior(prior_mean, prior_sd, "", "")
+    return posterior(difference, se_from_interval(ci_low, ci_high), prior)
 
 
 def pooled_predictive(effects: Sequence[float], ses: Sequence[float]) -> tuple[float, float,
