@@ -17,11 +17,11 @@ from jdl.inference import (
     posterior,
     predictive_prior,
     probability_of_benefit,
-    probability_text,
     released_posterior,
     weakly_informative_prior,
 )
-from jdl.inference._benefit import pooled_predictive
+from jdl.inference._benefit import BAND_CAP, BAND_FLOOR, pooled_predictive
+from jdl.report._wording import BENEFIT_CAP, BENEFIT_FLOOR, probability_text
 
 
 def test_conjugate_posterior_against_a_hand_worked_case():
@@ -133,6 +133,7 @@ def test_banding(p, banded, text):
     assert band_probability(p) == banded
     assert probability_text(band_probability(p)) == text
     assert band_probability(None) is None
+    assert (BENEFIT_CAP, BENEFIT_FLOOR) == (BAND_CAP, BAND_FLOOR)  # the report's words agree
 
 
 def test_released_posterior_uses_only_the_released_interval():

@@ -24,7 +24,7 @@ SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
 probability_of_benefit -> Benefit (Prior, PriorCheck), released_posterior -> Posterior : the
     probability the programme reduced re-offending (and by at least a stated amount) under a
     stated normal prior (weakly informative, flat, or the catalogue's predictive_prior), with
-    its sensitivity; band_probability, probability_text : as released and worded.
+    its sensitivity; band_probability : as released (banded).
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
@@ -41,7 +41,6 @@ from jdl.inference._benefit import (
     posterior,
     predictive_prior,
     probability_of_benefit,
-    probability_text,
     released_posterior,
     weakly_informative_prior,
 )
@@ -181,7 +180,6 @@ __all__ = [
     "power_two_proportions",
     "predictive_prior",
     "probability_of_benefit",
-    "probability_text",
     "released_posterior",
     "required_n",
     "rosenbaum_binary",

@@ -99,8 +99,8 @@ class Prior:
 def weakly_informative_prior(sd: float = DEFAULT_PRIOR_SD) -> Prior:
     """``N(0, sd^2)``: no presumption of benefit or harm, effects beyond two SDs unlikely."""
     return Prior(0.0, sd, "weakly informative",
-                 f"a weakly informative prior centred on no effect, with a standard deviation "
-                 f"of {_points(sd)} percentage points")
+                 f"a weakly informative prior centred on a difference of zero, with a standard "
+                 f"deviation of {_points(sd)} percentage points")
 
 
 def flat_prior() -> Prior:
@@ -254,15 +254,6 @@ def band_probability(p: float | None) -> float | None:
         return BAND_FLOOR
     banded = round(round(p / BAND_STEP) * BAND_STEP, 2)
     return min(max(banded, BAND_STEP), 1 - BAND_STEP)
-
-
-def probability_text(p: float) -> str:
-    """A released (banded) probability in words: "85%", "more than 99%", "less than 1%"."""
-    if p >= BAND_CAP:
-        return f"more than {round(100 * BAND_CAP)}%"
-    if p <= BAND_FLOOR:
-        return f"less than {round(100 * BAND_FLOOR)}%"
-    return f"{round(100 * p)}%"
 
 
 def released_posterior(difference: float, ci_low: float, ci_high: float, prior_mean: float,

@@ -371,10 +371,22 @@ def measure_sentences(released: Mapping[str, Any]) -> dict[str, list[Markup]]:
     return out
 
 
+#: The released probability of benefit's caps (``jdl.inference._benefit.BAND_CAP`` and
+#: ``BAND_FLOOR``; the report imports no stage, a test checks they agree).
+BENEFIT_CAP, BENEFIT_FLOOR = 0.99, 0.01
+
+
+def probability_text(p: float) -> str:
+    """A released (banded) probability in words: "85%", "more than 99%", "less than 1%"."""
+    if p >= BENEFIT_CAP:
+        return f"more than {round(100 * BENEFIT_CAP)}%"
+    if p <= BENEFIT_FLOOR:
+        return f"less than {round(100 * BENEFIT_FLOOR)}%"
+    return f"{round(100 * p)}%"
+
+
 def _chance(p: float) -> str:
     """"an 85% chance", "a 60% chance", "a more than 99% chance" (banded values)."""
-    from jdl.inference import probability_text
-
     text = probability_text(p)
     return f"{'an' if text.startswith(('8', '11', '18')) else 'a'} {text} chance"
 
@@ -409,6 +421,4 @@ def benefit_sentences(benefit: Mapping[str, Any] | None) -> list[str]:
 
 
 def _probability(p: Any) -> str:
-    from jdl.inference import probability_text
-
     return probability_text(float(p))
