@@ -675,7 +675,7 @@ def _benefit(block: dict[str, Any] | None, measures: Mapping[str, Any]) -> None:
         return
     head = measures.get(str(block.get("measure"))) or {}
     d, lo, hi = head.get("difference"), head.get("ci_low"), head.get("ci_high")
-    prior = block.get("prior") if isinstance(block.get("prior"), dict) else {}
+    prior: dict[str, Any] = block["prior"] if isinstance(block.get("prior"), dict) else {}
     delta = block.get("delta")
     rows = [r for r in block.get("sensitivity") or [] if isinstance(r, dict)]
     try:

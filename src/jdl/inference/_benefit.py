@@ -146,9 +146,9 @@ class Benefit:
 
     Probabilities are exact here; the released ones are banded (:func:`band_probability`)."""
 
+    prior: Prior
     measure: str = released(Kind.LABEL)
     delta: float = released(Kind.STATISTIC)
-    prior: Prior
     probability: float | None = released(Kind.DERIVED)  # P(effect < 0)
     probability_by: float | None = released(Kind.DERIVED)  # P(effect < -delta)
     posterior_mean: float | None = released(Kind.DERIVED)
