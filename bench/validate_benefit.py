@@ -248,6 +248,9 @@ def reliability(predicted: np.ndarray, happened: np.ndarray, bins: int = 10) -> 
                      "mean_predicted": round(mean_p, 4), "observed": round(k / n, 4),
                      "wilson_low": round(lo, 4), "wilson_high": round(hi, 4),
                      "gap_points": round(100 * (k / n - mean_p), 2),
+                     # the gap's sampling SD if the probabilities were exactly right
+                     "monte_carlo_sd_points": round(100 * math.sqrt(
+                         float(np.mean(predicted[mask] * (1 - predicted[mask]))) / n), 2),
                      "predicted_inside_wilson": bool(lo <= mean_p <= hi)})
     full = [r for r in rows if r["n"] >= 20]
     ece = sum(r["n"] * abs(r["gap_points"]) for r in rows if r["n"]) / max(len(predicted), 1)
@@ -258,8 +261,34 @@ def reliability(predicted: np.ndarray, happened: np.ndarray, bins: int = 10) -> 
             "deciles_within_5_points": sum(abs(r["gap_points"]) <= TARGET_POINTS for r in full),
             "deciles_predicted_inside_wilson": sum(r["predicted_inside_wilson"] for r in full),
             "expected_calibration_error_points": round(ece, 2),
+            **calibration_tests(predicted, happened, which, bins),
             "brier": round(float(np.mean((predicted - happened) ** 2)), 4),
             "evaluations": len(predicted)}
+
+
+def calibration_tests(predicted: np.ndarray, happened: np.ndarray, which: np.ndarray,
+                      bins: int) -> dict[str, Any]:
+    """Two overall tests of calibration: Spiegelhalter's (1986) z (sum of (y - p)(1 - 2p) over
+    its SD; |z| < 1.96 is no evidence of miscalibration) and Hosmer-Lemeshow's chi-square over
+    the deciles (df = deciles - 2)."""
+    from scipy import stats
+
+    y = happened.astype(float)
+    var = float(np.sum((1 - 2 * predicted) ** 2 * predicted * (1 - predicted)))
+    z = float(np.sum((y - predicted) * (1 - 2 * predicted)) / math.sqrt(var)) if var > 0 \
+        else math.nan
+    hl, groups = 0.0, 0
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        e = float(predicted[mask].sum())
+        if n and 0 < e < n:
+            hl += (float(y[mask].sum()) - e) ** 2 / (e * (1 - e / n))
+            groups += 1
+    return {"spiegelhalter_z": round(z, 3),
+            "spiegelhalter_p": round(float(2 * stats.norm.sf(abs(z))), 4),
+            "hosmer_lemeshow_chi2": round(hl, 2),
+            "hosmer_lemeshow_p": round(float(stats.chi2.sf(hl, max(groups - 2, 1))), 4)}
 
 
 def pit_uniformity(pit: np.ndarray, bins: int = 10) -> dict[str, Any]:
@@ -333,7 +362,9 @@ def write_summary(out: Path, meta: dict[str, Any], delta: float, prior_sd: float
     for prior, c in cal.items():
         print(f"{prior}: max |gap| {c['reduction']['max_abs_gap_points_deciles_n20']} pts over "
               f"{c['reduction']['deciles_n20']} deciles (n>=20); ECE "
-              f"{c['reduction']['expected_calibration_error_points']} pts; PIT max gap "
+              f"{c['reduction']['expected_calibration_error_points']} pts; Spiegelhalter z "
+              f"{c['reduction']['spiegelhalter_z']}, HL p {c['reduction']['hosmer_lemeshow_p']}"
+              f"; PIT max gap "
               f"{c['pit']['max_abs_gap_points']} pts, chi2 p {c['pit']['chi2_p_value']}")
     hr = rows.groupby(["population_seed", "programme"])["hazard_ratio"].first()
     result = {
