@@ -27,8 +27,10 @@ prior's N(0, 5 points^2). A Bayesian probability is calibrated only when the pri
 the distribution of real effects: against another planted distribution the default prior would
 be miscalibrated by construction. The empirical-Bayes (catalogue) prior is the lab's answer to
 that: for each evaluation its prior is pooled (``jdl.catalogue._register.catalogue_prior``)
-from the released effects of :data:`CATALOGUE_REPORTS` evaluations of *other* programmes drawn
-from the same distribution (one per programme, never its own programme).
+from the released effects of k evaluations of *other* programmes drawn from the same
+distribution (one per programme, never its own programme), for each k of
+:data:`CATALOGUE_REPORTS`, as the lab computes it (``catalogue_k*``: widened to the t-based
+predictive interval) and plain (``catalogue_plain_k*``).
 
     python -m bench.validate_benefit [--populations K] [--first-seed S] [--limit N] [--summarise]
 
@@ -68,7 +70,8 @@ LOG_HR_SD = 0.15
 PROGRAMME_SIZE = 500
 SIZES = (150, 300)
 REPS = {150: 2, 300: 1}
-CATALOGUE_REPORTS = 8
+#: How many published reports of the type the catalogue prior is pooled from (one run each).
+CATALOGUE_REPORTS = (5, 10, 20)
 INTERVENTION = "employment"  # every planted programme is "the same intervention type"
 WORK = Path(__file__).parent / "work" / "benefit"
 JSONL = RESULTS_DIR / "validation_benefit.jsonl"
@@ -165,7 +168,7 @@ def run(seeds: list[int], out: Path, limit: int | None = None, match_seed: int =
 # --- the probabilities, as the report gives them ------------------------------------------------
 
 def with_probabilities(rows: pd.DataFrame, delta: float, prior_sd: float,
-                       reports: int = CATALOGUE_REPORTS) -> pd.DataFrame:
+                       reports: tuple[int, ...] = CATALOGUE_REPORTS) -> pd.DataFrame:
     """Per evaluation with a released rate: the posterior under the default prior and under
     the catalogue prior, from the released difference and interval as the report computes it
     (exact and banded probabilities, and the posterior CDF at the truth)."""
@@ -196,9 +199,12 @@ def with_probabilities(rows: pd.DataFrame, delta: float, prior_sd: float,
                                                 r.size, r.replicate))
         others = [e for e, o in zip(effects, owner, strict=True)
                   if o != (r.population_seed, r.programme)]
-        chosen = [others[i] for i in rng.choice(len(others), size=min(reports, len(others)),
-                                                replace=False)]
-        priors = {"default": default, "catalogue": catalogue_prior(chosen, INTERVENTION)}
+        order = rng.permutation(len(others))  # the first k of one order: nested catalogues
+        priors: dict[str, Any] = {"default": default}
+        for k in reports:
+            chosen = [others[i] for i in order[:k]]
+            priors[f"catalogue_k{k}"] = catalogue_prior(chosen, INTERVENTION)
+            priors[f"catalogue_plain_k{k}"] = catalogue_prior(chosen, INTERVENTION, widen=False)
         rec: dict[str, Any] = {}
         for name, prior in priors.items():
             if prior is None:  # fewer than three other programmes (a small test run)
@@ -315,17 +321,24 @@ def calibration(probs: pd.DataFrame, delta: float) -> dict[str, Any]:
     a reduction of at least ``delta``."""
     truth = probs["truth_realised"].to_numpy()
     out: dict[str, Any] = {}
-    for prior in ("default", "catalogue"):
+    names = ["default"] + [c[:-2] for c in probs.columns
+                           if c.startswith("catalogue") and c.endswith("_p")]
+    for prior in names:
         if f"{prior}_p" not in probs:
             continue
-        probs = probs[probs[f"{prior}_p"].notna()] if prior == "catalogue" else probs
+        probs = probs[probs[f"{prior}_p"].notna()]
         truth = probs["truth_realised"].to_numpy()
+        expected = probs["truth_expected"].to_numpy()
         out[prior] = {
             "prior_mean_points": round(100 * float(probs[f"{prior}_prior_mean"].mean()), 2),
             "prior_sd_points": round(100 * float(probs[f"{prior}_prior_sd"].mean()), 2),
             "reduction": reliability(probs[f"{prior}_p"].to_numpy(), truth < 0),
             "reduction_banded": reliability(probs[f"{prior}_p_banded"].to_numpy(), truth < 0),
             "reduction_by_delta": reliability(probs[f"{prior}_p_by"].to_numpy(), truth < -delta),
+            # against the programme's expected effect (att_rate), the estimand of the
+            # catalogue's programme-level prior
+            "reduction_vs_expected_truth": reliability(probs[f"{prior}_p"].to_numpy(),
+                                                       expected < 0),
             "pit": pit_uniformity(probs[f"{prior}_pit"].to_numpy()),
             "pit_against_expected_truth": pit_uniformity(
                 probs[f"{prior}_pit_expected"].to_numpy()),
@@ -338,6 +351,8 @@ def markdown(cal: dict[str, Any]) -> str:
              "| Gap (pts) |",
              "|---|---|---:|---:|---:|---:|"]
     for prior, c in cal.items():
+        if prior not in ("default", "catalogue_k10"):  # the others are in the JSON
+            continue
         for r in c["reduction"]["deciles"]:
             if not r["n"]:
                 continue
@@ -383,7 +398,7 @@ def write_summary(out: Path, meta: dict[str, Any], delta: float, prior_sd: float
         "released_se_points_median": round(100 * float(probs["rel_se"].median()), 2),
         "coverage_95_released": round(float(((probs["rel_ci_low"] <= truth)
                                              & (truth <= probs["rel_ci_high"])).mean()), 4),
-        "delta": delta, "default_prior_sd": prior_sd, "catalogue_reports": CATALOGUE_REPORTS,
+        "delta": delta, "default_prior_sd": prior_sd, "catalogue_reports": list(CATALOGUE_REPORTS),
         "target": "within 5 points of the observed share in every decile (n >= 20)",
         "calibration": cal, "markdown": table, "rows_file": out.name}
     write_results(out.stem, [result])

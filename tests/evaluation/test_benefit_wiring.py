@@ -19,8 +19,11 @@ def _effects(n: int, synthetic: bool = False) -> list[Effect]:
 
 def test_prior_follows_the_settings_and_the_catalogue():
     s = Settings()
+    assert s.inference.benefit_catalogue_prior is False  # off by default (its calibration)
+    assert benefit_prior(_effects(4), "employment", s).source == "weakly informative"
     s = s.model_copy(update={"inference": s.inference.model_copy(
-        update={"benefit_prior_sd": 0.04, "benefit_delta": 0.03})})
+        update={"benefit_prior_sd": 0.04, "benefit_delta": 0.03,
+                "benefit_catalogue_prior": True})})
     assert benefit_prior(None, "employment", s).sd == 0.04
     assert benefit_prior(_effects(2), "employment", s).source == "weakly informative"
     assert benefit_prior(_effects(3), "employment", s).source == "catalogue"

@@ -95,11 +95,15 @@ def _effect(i: int, d: float, se: float, kind: str = "employment",
 
 def test_catalogue_prior_is_the_predictive_distribution_of_three_reports():
     effects = [_effect(i, d, se) for i, (d, se) in enumerate(zip(*THREE, strict=True))]
+    plain = catalogue_prior(effects, "employment", widen=False)
+    assert plain.source == "catalogue" and plain.reports == 3
+    assert plain.mean == pytest.approx(MU, rel=1e-9)
+    assert plain.sd == pytest.approx(math.sqrt(TAU2 + SE_MU ** 2), rel=1e-9)  # 0.022615
+    assert plain.sd == pytest.approx(0.022615, abs=1e-6)
+    # widened to the t-based predictive interval: t(0.975, 1) = 12.7062 over z = 1.95996
     prior = catalogue_prior(effects, "employment")
-    assert prior.source == "catalogue" and prior.reports == 3
-    assert prior.mean == pytest.approx(MU, rel=1e-9)
-    assert prior.sd == pytest.approx(math.sqrt(TAU2 + SE_MU ** 2), rel=1e-9)  # 0.022615
-    assert prior.sd == pytest.approx(0.022615, abs=1e-6)
+    assert prior.mean == plain.mean
+    assert prior.sd == pytest.approx(0.022615 * 12.7062 / 1.95996, rel=1e-4)  # 0.14661
     assert "3 published reports of employment programmes" in prior.description
     # other types, synthetic reports and the report itself are left out; < 3 -> no prior
     more = [*effects, _effect(9, 0.2, 0.01, kind="mentoring"), _effect(10, 0.2, 0.01,
