@@ -23,15 +23,15 @@ programmes (custody and community, national, 2013-2019, selection on observed ch
 drawn at random) with ``log(hazard ratio) ~ N(LOG_HR_MEAN, LOG_HR_SD^2)``; each programme's
 participants are cut into disjoint cohorts of :data:`SIZES`. On the risk-difference scale this
 gives true effects with the spread the summary reports (measured: realised effects SD 5.5
-points, the programmes' expected effects 3.5), near the default prior's N(0, 5 points^2).
-A Bayesian probability is calibrated only when the prior describes the distribution of real
+points, the programmes' expected effects 3.5), near the default prior's N(0, 5 points^2). A
+Bayesian probability is calibrated only when the prior describes the distribution of real
 effects: against another planted distribution the default prior would be miscalibrated by
-construction. The empirical-Bayes (catalogue) prior is the lab's answer to that (off by
-default: it failed this check, see docs/matching-and-inference.md): for each evaluation its
-prior is pooled (``jdl.catalogue._register.catalogue_prior``) from the released effects of k evaluations of *other* programmes drawn from the same
-distribution (one per programme, never its own programme), for each k of
-:data:`CATALOGUE_REPORTS`, as the lab computes it (``catalogue_k*``: widened to the t-based
-predictive interval) and plain (``catalogue_plain_k*``).
+construction. The empirical-Bayes (catalogue) prior is the lab's answer to that (off by default:
+it failed this check, see docs/matching-and-inference.md): for each evaluation its prior is
+pooled (``jdl.catalogue._register.catalogue_prior``) from the released effects of k evaluations
+of *other* programmes drawn from the same distribution (one per programme, never its own
+programme), for each k of :data:`CATALOGUE_REPORTS`, as the lab computes it (``catalogue_k*``:
+widened to the t-based predictive interval) and plain (``catalogue_plain_k*``).
 
     python -m bench.validate_benefit [--populations K] [--first-seed S] [--limit N] [--summarise]
 
