@@ -220,28 +220,15 @@ def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list
 
 
 def catalogue_prior(effects: Sequence[Effect], intervention_type: str, *,
-                    exclude_id: int | None = None, minimum: int = MIN_POOLED,
-                    synthetic: bool = False, widen: bool = True) -> Any:
-    """The empirical-Bayes prior for a new report of ``intervention_type`` (issue 20): the
-    predictive distribution N(mu, tau² + SE(mu)²) of the DerSimonian–Laird pool (:func:`pool`)
-    of the type's published (released) effects — real reports only, or with ``synthetic``
-    synthetic ones only (never pooled together, as :func:`pooled_by_type`) — without
-    ``exclude_id`` (the report itself, when it is already published); None with fewer than
-    ``minimum`` reports or for the catch-all type "other". ``widen``: the SD matched to the
-    t-based predictive interval (:func:`jdl.inference.predictive_prior`).
-    A :class:`jdl.inference.Prior` (:func:`jdl.inference.predictive_prior`)."""
-    from jdl.inference._benefit import predictive_prior
+                    exclude_id: int | None = None, synthetic: bool = False,
+                    widen: bool = True) -> Any:
+    """The probability of benefit's empirical-Bayes prior from these published effects
+    (:func:`jdl.inference.catalogue_prior`, the one definition; its DerSimonian-Laird pool
+    equals :func:`pool`): a :class:`jdl.inference.Prior`, or None."""
+    from jdl.inference._benefit import catalogue_prior as prior_of
 
-    if intervention_type == "other":  # not one type: their effects describe no common prior
-        return None
-    mine = [e for e in effects if e.intervention_type == intervention_type
-            and e.synthetic == synthetic and e.id != exclude_id and e.se > 0]
-    if len(mine) < max(minimum, 2):
-        return None
-    pooled = pool([e.difference for e in mine], [e.se for e in mine], intervention_type)
-    se_mu = (pooled.ci_high - pooled.ci_low) / (2 * Z95)
-    return predictive_prior(pooled.estimate, se_mu, pooled.tau2, len(mine),
-                            label(INTERVENTIONS, intervention_type).lower(), widen=widen)
+    return prior_of(effects, intervention_type, exclude_id=exclude_id, synthetic=synthetic,
+                    widen=widen)
 
 
 # --- the right of reply ------------------------------------------------------------------------

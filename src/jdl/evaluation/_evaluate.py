@@ -40,8 +40,8 @@ from jdl.evaluation._results import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from jdl.catalogue._register import Effect
     from jdl.inference import Prior
+    from jdl.inference._benefit import PublishedEffect
     from jdl.intake import Registration
     from jdl.matching import CovariateSpec
 
@@ -146,7 +146,7 @@ def evaluate(
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
     registration: Registration | None = None,
-    published_effects: Sequence[Effect] | None = None,
+    published_effects: Sequence[PublishedEffect] | None = None,
 ) -> Evaluation:
     """Run the evaluation and write results.json (released) and internal/ (never released).
 
@@ -957,20 +957,20 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
     )
 
 
-def benefit_prior(published_effects: Sequence[Effect] | None, intervention_type: str,
+def benefit_prior(published_effects: Sequence[PublishedEffect] | None, intervention_type: str,
                   settings: Settings, *, synthetic: bool = False) -> Prior:
     """The probability of benefit's prior: the catalogue's predictive prior for the
     intervention type (at least three published reports, real or — for an evaluation on
     synthetic records — synthetic, never mixed) when the setting allows it, else the weakly
     informative ``N(0, benefit_prior_sd^2)``."""
-    from jdl.catalogue._register import catalogue_prior
     from jdl.inference import weakly_informative_prior
+    from jdl.inference._benefit import catalogue_prior
 
     inference = settings.inference
     if published_effects and inference.benefit_catalogue_prior:
         prior = catalogue_prior(published_effects, str(intervention_type), synthetic=synthetic)
         if prior is not None:
-            return prior  # type: ignore[no-any-return]
+            return prior
     return weakly_informative_prior(inference.benefit_prior_sd)
 
 

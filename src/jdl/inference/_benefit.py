@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from jdl.core.results import Kind, released
 from jdl.inference._errors import InferenceError
@@ -136,6 +137,48 @@ def predictive_prior(mu: float, se_mu: float, tau2: float, reports: int,
                  f"a prior from the {reports} published reports of {what} in the catalogue "
                  f"(centred on their pooled effect of {_signed_points(mu)} points, standard "
                  f"deviation {_points(sd)} points)", reports)
+
+
+class PublishedEffect(Protocol):
+    """A published report's released headline effect, as the catalogue holds it
+    (``jdl.catalogue._register.Effect``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def intervention_type(self) -> str: ...
+
+    @property
+    def difference(self) -> float: ...
+
+    @property
+    def synthetic(self) -> bool: ...
+
+    @property
+    def se(self) -> float: ...
+
+
+def catalogue_prior(effects: Sequence[PublishedEffect], intervention_type: str, *,
+                    exclude_id: int | None = None, synthetic: bool = False,
+                    widen: bool = True) -> Prior | None:
+    """The empirical-Bayes prior for a new report of ``intervention_type`` (issue 20): the
+    predictive distribution (:func:`predictive_prior`) of the DerSimonian-Laird pool
+    (:func:`pooled_predictive`, equal to the register's ``pool``) of the type's published
+    (released) effects — real reports only, or with ``synthetic`` synthetic ones only (never
+    pooled together, as the register's pooled summaries) — without ``exclude_id`` (the report
+    itself, when it is already published). None with fewer than
+    :data:`MIN_CATALOGUE_REPORTS` reports, or for the catch-all type "other" (not one type:
+    its effects describe no common prior)."""
+    if intervention_type == "other":
+        return None
+    mine = [e for e in effects if e.intervention_type == intervention_type
+            and e.synthetic == synthetic and e.id != exclude_id and e.se > 0]
+    if len(mine) < MIN_CATALOGUE_REPORTS:
+        return None
+    mu, se_mu, tau2 = pooled_predictive([e.difference for e in mine], [e.se for e in mine])
+    return predictive_prior(mu, se_mu, tau2, len(mine), intervention_type.replace("_", " "),
+                            widen=widen)
 
 
 @dataclass(frozen=True)
