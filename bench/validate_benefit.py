@@ -108,13 +108,14 @@ def planted_specs(seed: int, n: int = PROGRAMMES, mean: float = LOG_HR_MEAN,
     return tuple(specs)
 
 
-def population_dir(seed: int, people: int = PEOPLE) -> Path:
+def population_dir(seed: int, people: int = PEOPLE, sd: float = LOG_HR_SD) -> Path:
     """A generated population with the planted programmes of ``seed`` (made once)."""
     from jdl.admin.synth import generate
 
-    target = WORK / f"synth-{people}-{seed}"
+    suffix = "" if sd == LOG_HR_SD else f"-sd{sd:g}"
+    target = WORK / f"synth-{people}-{seed}{suffix}"
     if not (target / "manifest.json").exists():
-        generate(target, people=people, seed=seed, programmes=planted_specs(seed))
+        generate(target, people=people, seed=seed, programmes=planted_specs(seed, sd=sd))
     return target
 
 
@@ -124,7 +125,8 @@ def row_key(row: dict[str, Any]) -> tuple:
     return (row["population_seed"], row["programme"], row["size"], row["replicate"])
 
 
-def run(seeds: list[int], out: Path, limit: int | None = None, match_seed: int = 1) -> int:
+def run(seeds: list[int], out: Path, limit: int | None = None, match_seed: int = 1,
+        sd: float = LOG_HR_SD) -> int:
     """Evaluate every planned cohort of every population; returns the rows written now."""
     from threadpoolctl import threadpool_limits
 
@@ -133,7 +135,7 @@ def run(seeds: list[int], out: Path, limit: int | None = None, match_seed: int =
     written = 0
     for seed in seeds:
         t0 = time.perf_counter()
-        population = Population(population_dir(seed), seed)
+        population = Population(population_dir(seed, sd=sd), seed)
         print(f"  population {seed}: {len(population.pool):,} pool rows, "
               f"{len(population.cohorts)} programmes ({time.perf_counter() - t0:.0f} s)",
               flush=True)
@@ -389,7 +391,8 @@ def write_summary(out: Path, meta: dict[str, Any], delta: float, prior_sd: float
         "withheld": int(len(rows) - len(probs)),
         "populations": sorted(int(s) for s in rows["population_seed"].unique()),
         "programmes": len(hr),
-        "planted": {"log_hazard_ratio": {"mean": LOG_HR_MEAN, "sd": LOG_HR_SD},
+        "planted": {"log_hazard_ratio": {"mean": LOG_HR_MEAN,
+                                         "sd": meta.get("log_hr_sd", LOG_HR_SD)},
                     "hazard_ratio_range": [round(float(hr.min()), 3), round(float(hr.max()), 3)],
                     "people_per_population": PEOPLE, "programmes_per_population": PROGRAMMES,
                     "cohort_sizes": list(SIZES), "intervention_type": INTERVENTION},
@@ -416,13 +419,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, default=None, help="stop after N new rows")
     parser.add_argument("--out", type=Path, default=JSONL)
     parser.add_argument("--summarise", action="store_true", help="only rebuild the summary")
+    parser.add_argument("--log-hr-sd", type=float, default=LOG_HR_SD,
+                        help="SD of the planted log hazard ratios (0.22: expected effects with "
+                             "about the default prior's 5-point SD)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     written = 0
     if not args.summarise:
         seeds = list(range(args.first_seed, args.first_seed + args.populations))
-        written = run(seeds, args.out, args.limit)
-    meta = {"rows_written_this_run": written,
+        written = run(seeds, args.out, args.limit, sd=args.log_hr_sd)
+    meta = {"rows_written_this_run": written, "log_hr_sd": args.log_hr_sd,
             "seconds_this_run": round(time.perf_counter() - start, 1),
             "load_avg": os.getloadavg()}
     return write_summary(args.out, meta, delta=inference.benefit_delta,
