@@ -134,3 +134,21 @@ def test_released_files_hold_no_count_like_small_numbers(evaluation):
     assert len(pdf_text) > 5000
     for name, text in texts.items():
         assert check_released_text(text, released) == [], name
+
+
+def test_the_probability_of_benefit_is_released_from_the_released_headline(evaluation):
+    """Issue 20: the results carry the probability of benefit, computed from the released
+    headline difference and interval (banded), and the report says it beside the verdict."""
+    from jdl.inference import band_probability, released_posterior
+
+    results = evaluation.results
+    head, benefit = results["measures"]["proven_reoffending_rate"], results["benefit"]
+    assert benefit["prior"]["source"] == "weakly informative"  # no catalogue effects given
+    if head["difference"] is None:
+        assert benefit["probability"] is None
+        return
+    post = released_posterior(head["difference"], head["ci_low"], head["ci_high"],
+                              benefit["prior"]["mean"], benefit["prior"]["sd"])
+    assert benefit["probability"] == band_probability(post.cdf(0.0))
+    html = evaluation.files["html"].read_text()
+    assert "How likely is it that the programme reduced re-offending?" in html

@@ -32,12 +32,14 @@ def run_evaluation(
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
     registration: Any = None,
+    published_effects: Any = None,
 ) -> Evaluation:
     """Run :func:`jdl.evaluation.evaluate`, then write report.html and report.pdf from the
     released results and the output checker's review (``internal/disclosure-review.txt``)."""
     settings = settings or get_settings()
     done = evaluate(upload, programme, data_dir, out_dir, settings=settings, seed=seed,
-                    progress=progress, checkpoints=checkpoints, registration=registration)
+                    progress=progress, checkpoints=checkpoints, registration=registration,
+                    published_effects=published_effects)
     (progress or (lambda _stage: None))("report")
     report = write_report(done.results, done.out_dir, settings)
     internal = done.files["internal"]

@@ -35,9 +35,13 @@ def _with_optional_fields(results: Results) -> Results:
     # a JDL re-offender measure (issue 20): its population and partition
     tier = replace(results.measures["serious_reoffending_rate"], population="reoffenders",
                    partition="first_reoffence_tier")
+    # the probability of benefit (issue 20), with the optional note of a hidden one
+    from jdl.inference import probability_of_benefit
+
+    benefit = replace(probability_of_benefit(-0.05, 0.03), reason_not_reported="x")
     return replace(results, sensitivity=sens, subgroups=(*results.subgroups, failed, planned),
                    selective_sample=warned, warnings=("Matching quality is too poor.",),
-                   registration=plan,
+                   registration=plan, benefit=benefit,
                    measures={**results.measures, "first_reoffence_tier1_rate": tier},
                    extended_measures=(*results.extended_measures, "first_reoffence_tier1_rate"))
 

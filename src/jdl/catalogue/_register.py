@@ -219,6 +219,18 @@ def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list
     return out
 
 
+def catalogue_prior(effects: Sequence[Effect], intervention_type: str, *,
+                    exclude_id: int | None = None, synthetic: bool = False,
+                    widen: bool = True) -> Any:
+    """The probability of benefit's empirical-Bayes prior from these published effects
+    (:func:`jdl.inference.catalogue_prior`, the one definition; its DerSimonian-Laird pool
+    equals :func:`pool`): a :class:`jdl.inference.Prior`, or None."""
+    from jdl.inference._benefit import catalogue_prior as prior_of
+
+    return prior_of(effects, intervention_type, exclude_id=exclude_id, synthetic=synthetic,
+                    widen=widen)
+
+
 # --- the right of reply ------------------------------------------------------------------------
 
 #: The longest reason the lab gives for withdrawing a published report (as for its other

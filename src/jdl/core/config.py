@@ -192,6 +192,15 @@ class InferenceSettings(BaseModel):
     # many events (the rarer outcome) per variable, or the estimate is declined with a reason
     # (Vittinghoff and McCulloch 2007; Peduzzi et al. 1996 proposed 10; jdl.inference._adjusted)
     adjusted_min_events_per_parameter: float = Field(default=5.0, ge=0)
+    # The probability of benefit (issue 20; jdl.inference._benefit): the weakly informative
+    # prior's SD of the headline rate difference (a proportion: 0.05 = 5 points) and the
+    # "stated amount" of reduction it is also given for (0.02 = 2 points); with
+    # benefit_catalogue_prior the prior comes from the catalogue's published effects of the
+    # same intervention type when it has at least three. Off by default: on planted programmes
+    # that prior was overconfident (docs/matching-and-inference.md, "Calibration")
+    benefit_prior_sd: float = Field(default=0.05, gt=0, le=1)
+    benefit_delta: float = Field(default=0.02, ge=0, lt=1)
+    benefit_catalogue_prior: bool = False
 
 
 class DisclosureSettings(BaseModel):

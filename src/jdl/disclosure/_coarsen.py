@@ -250,6 +250,7 @@ def coarsen(data: dict[str, Any], *, base: int = 5, min_treated_reoffenders: int
             rosenbaum[key] = round(value, SENSITIVITY_DECIMALS) if head.get("significant") \
                 else None
     _power(data.get("power"), head, alpha)
+    _benefit(data.get("benefit"), measures)
     _balance(data)
     _share(data.get("selective_sample"))
 
@@ -655,6 +656,55 @@ def _e_value(ev: dict[str, Any] | None, head: Mapping[str, Any]) -> None:
     ev["point"] = None if e.point is None else round(e.point, SENSITIVITY_DECIMALS)
     if "ci" in ev:
         ev["ci"] = None if e.ci is None else round(e.ci, SENSITIVITY_DECIMALS)
+
+
+_BENEFIT_FIGURES = ("probability", "probability_by", "posterior_mean", "credible_low",
+                    "credible_high")
+BENEFIT_HIDDEN = "Not shown because the headline result is not shown."
+
+
+def _benefit(block: dict[str, Any] | None, measures: Mapping[str, Any]) -> None:
+    """The probability of benefit (issue 20) from the released headline difference and interval
+    only (:func:`jdl.inference.released_posterior`; probabilities banded to 5 points, the
+    posterior rounded to 0.1 point), so it tells nothing they do not; every figure is withheld
+    when the headline's difference or interval is, or the prior cannot be read back."""
+    from jdl.inference import InferenceError
+    from jdl.inference._benefit import band_probability, released_posterior
+
+    if not isinstance(block, dict):
+        return
+    head = measures.get(str(block.get("measure"))) or {}
+    d, lo, hi = head.get("difference"), head.get("ci_low"), head.get("ci_high")
+    prior: dict[str, Any] = block["prior"] if isinstance(block.get("prior"), dict) else {}
+    delta = block.get("delta")
+    rows = [r for r in block.get("sensitivity") or [] if isinstance(r, dict)]
+    try:
+        if not (_is_num(d) and _is_num(lo) and _is_num(hi) and _is_num(delta)
+                and head.get("unit") == "proportion"):
+            raise InferenceError("no released headline")
+        post = released_posterior(d, lo, hi, float(prior["mean"]),
+                                  None if prior.get("sd") is None else float(prior["sd"]))
+        low, high = post.interval()
+        figures = {"probability": band_probability(post.cdf(0.0)),
+                   "probability_by": band_probability(post.cdf(-delta)),
+                   "posterior_mean": round(post.mean, 3) + 0.0,
+                   "credible_low": round(low, 3) + 0.0, "credible_high": round(high, 3) + 0.0}
+        others = []
+        for row in rows:
+            sd = row.get("prior_sd")
+            p = released_posterior(d, lo, hi, float(row["prior_mean"]),
+                                   None if sd is None else float(sd))
+            others.append((band_probability(p.cdf(0.0)), band_probability(p.cdf(-delta))))
+    except (InferenceError, KeyError, TypeError, ValueError):
+        for key in _BENEFIT_FIGURES:
+            block[key] = None
+        for row in rows:
+            row["probability"] = row["probability_by"] = None
+        block["reason_not_reported"] = BENEFIT_HIDDEN
+        return
+    block.update(figures)
+    for row, (p0, p_by) in zip(rows, others, strict=True):
+        row["probability"], row["probability_by"] = p0, p_by
 
 
 def _paired(row: dict[str, Any], step: float, alpha: float = 0.05) -> None:

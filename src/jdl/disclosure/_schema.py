@@ -67,6 +67,10 @@ _ROW_DERIVED = (
     "treatment", "comparison", "difference", "ci_low", "ci_high", "p_value", "p_adjusted",
     "significant", "conclusion")
 
+#: The probability of benefit's figures computed from the released headline (banded or rounded).
+_BENEFIT_DERIVED = ("probability", "probability_by", "posterior_mean", "credible_low",
+                    "credible_high")
+
 SCHEMA: tuple[FieldSpec, ...] = (
     # Provenance and the programme (the organisation's own description).
     *(FieldSpec(f"/{k}", Kind.META) for k in (
@@ -170,6 +174,23 @@ SCHEMA: tuple[FieldSpec, ...] = (
     FieldSpec("/registration/dose_response/bands", Kind.STATISTIC),
     *(FieldSpec(f"/registration/dose_response/{k}", Kind.DERIVED)
       for k in ("slope", "ci_low", "ci_high", "p_value")),
+    # The probability of benefit (issue 20, jdl.inference._benefit): recomputed from the released
+    # headline difference and interval (jdl.disclosure._coarsen._benefit), banded to 5 points,
+    # hidden with the headline; the priors are constants or the catalogue's published effects.
+    FieldSpec("/benefit/measure", Kind.LABEL),
+    FieldSpec("/benefit/delta", Kind.STATISTIC, "the stated amount of reduction (a proportion)"),
+    FieldSpec("/benefit/prior/mean", Kind.STATISTIC),
+    FieldSpec("/benefit/prior/sd", Kind.STATISTIC),
+    FieldSpec("/benefit/prior/source", Kind.LABEL),
+    FieldSpec("/benefit/prior/description", Kind.LABEL),
+    FieldSpec("/benefit/prior/reports", Kind.STATISTIC, "published reports the prior rests on"),
+    *(FieldSpec(f"/benefit/{k}", Kind.DERIVED) for k in _BENEFIT_DERIVED),
+    FieldSpec("/benefit/reason_not_reported", Kind.LABEL),
+    FieldSpec("/benefit/sensitivity/[]/label", Kind.LABEL),
+    FieldSpec("/benefit/sensitivity/[]/prior_mean", Kind.STATISTIC),
+    FieldSpec("/benefit/sensitivity/[]/prior_sd", Kind.STATISTIC),
+    FieldSpec("/benefit/sensitivity/[]/probability", Kind.DERIVED),
+    FieldSpec("/benefit/sensitivity/[]/probability_by", Kind.DERIVED),
     # Selective-sample safeguard (the organisation's own numbers).
     FieldSpec("/selective_sample/declared_participants", Kind.COUNT),
     FieldSpec("/selective_sample/submitted", Kind.COUNT),
@@ -193,6 +214,7 @@ SHAPES: dict[str, object] = {
     "sensitivity": {"specifications": ("list", "map"), "e_value": "map", "rosenbaum": "map"},
     "headline_measures": "list", "extended_measures": "list", "warnings": "list",
     "registration": {"sub_analyses": "list", "dose_response": "map"},
+    "benefit": {"prior": "map", "sensitivity": ("list", "map")},
 }
 
 

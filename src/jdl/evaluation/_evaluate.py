@@ -38,6 +38,10 @@ from jdl.evaluation._results import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from jdl.inference import Prior
+    from jdl.inference._benefit import PublishedEffect
     from jdl.intake import Registration
     from jdl.matching import CovariateSpec
 
@@ -142,12 +146,19 @@ def evaluate(
     progress: Progress | None = None,
     checkpoints: Checkpoints | None = None,
     registration: Registration | None = None,
+    published_effects: Sequence[PublishedEffect] | None = None,
 ) -> Evaluation:
     """Run the evaluation and write results.json (released) and internal/ (never released).
 
     ``registration``: the organisation's analysis plan, fixed before this call (its declared
     columns are validated with the upload; its sub-analyses are run and released with the
     results, and printed with its hash in the report: :mod:`jdl.evaluation._registered`).
+
+    ``published_effects``: the catalogue's published headline effects (released values) of
+    the programme's intervention type; with at least three (and
+    ``settings.inference.benefit_catalogue_prior``), the probability of benefit's prior is
+    their random-effects predictive distribution, else the weakly informative one
+    (:func:`benefit_prior`).
 
     The report is not written here (the evaluation sits below the report layer):
     :func:`jdl.run.run_evaluation` calls this, then writes report.html and report.pdf.
@@ -236,6 +247,9 @@ def evaluate(
         exact=exact,
         shared_levels=shared_levels,
         registered=registered,
+        benefit=_benefit(effects, settings, benefit_prior(
+            published_effects, prog.intervention_type, settings,
+            synthetic=manifest.get("source") == "synthetic")),
     )
     typed = _results(analysis, settings, seed)
     raw = typed.to_dict()
@@ -825,6 +839,7 @@ class _Analysis:
     exact: list[str]
     shared_levels: dict[str, str]
     registered: Any = None  # jdl.evaluation._registered.Registered, when a plan was registered
+    benefit: Any = None  # jdl.inference.Benefit of the headline rate, or None
 
 
 def _counts(a: _Analysis) -> Counts:
@@ -938,7 +953,47 @@ def _results(a: _Analysis, settings: Settings, seed: int) -> Results:
             SettingChange(o.setting, _setting_text(o.value), _setting_text(o.lab_value))
             for o in settings.report.analysis_overrides),
         registration=a.registered.summary if a.registered else None,
+        benefit=a.benefit,
     )
+
+
+def benefit_prior(published_effects: Sequence[PublishedEffect] | None, intervention_type: str,
+                  settings: Settings, *, synthetic: bool = False) -> Prior:
+    """The probability of benefit's prior: the catalogue's predictive prior for the
+    intervention type (at least three published reports, real or — for an evaluation on
+    synthetic records — synthetic, never mixed) when the setting allows it, else the weakly
+    informative ``N(0, benefit_prior_sd^2)``."""
+    from jdl.inference import weakly_informative_prior
+    from jdl.inference._benefit import catalogue_prior
+
+    inference = settings.inference
+    if published_effects and inference.benefit_catalogue_prior:
+        prior = catalogue_prior(published_effects, str(intervention_type), synthetic=synthetic)
+        if prior is not None:
+            return prior
+    return weakly_informative_prior(inference.benefit_prior_sd)
+
+
+def _benefit(effects: Any, settings: Settings, prior: Prior) -> Any:
+    """The headline rate's probability of benefit under ``prior`` (exact; the disclosure stage
+    recomputes it from the released figures), or None without an estimate."""
+    from jdl.inference import InferenceError, probability_of_benefit
+    from jdl.outcomes import headline_rate
+
+    try:
+        rate = effects[_rate_column()]
+    except KeyError:
+        return None
+    se = getattr(rate, "se", None)
+    if se is None or not np.isfinite(se) or se <= 0:
+        return None
+    try:
+        return probability_of_benefit(rate.difference, se, prior,
+                                      delta=settings.inference.benefit_delta,
+                                      measure=headline_rate().result_key,
+                                      default_sd=settings.inference.benefit_prior_sd)
+    except InferenceError:
+        return None
 
 
 def _write_internal(out_dir: Path, link_table: pd.DataFrame, result: Any, raw: dict) -> Path:

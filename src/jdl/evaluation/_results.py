@@ -196,6 +196,9 @@ class Results:
     #: the organisation's registered plan and its dose-response trend (issue 20); its
     #: sub-analyses are rows of ``subgroups`` with ``registered`` set
     registration: Any = None
+    #: the probability of benefit of the headline rate (issue 20; jdl.inference.Benefit): exact
+    #: here, recomputed from the released headline and banded by the disclosure stage
+    benefit: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The raw results dict (the disclosure stage's input), in its documented key order."""
@@ -228,6 +231,7 @@ class Results:
             "analysis_overrides": to_plain(self.analysis_overrides),
             **({"registration": to_plain(self.registration)}
                if self.registration is not None else {}),
+            **({"benefit": to_plain(self.benefit)} if self.benefit is not None else {}),
         }
 
     def kinds(self) -> list[tuple[tuple[str | int, ...], Kind]]:
@@ -248,4 +252,6 @@ class Results:
         out += declared_kinds(self.analysis_overrides, ("analysis_overrides",))
         if self.registration is not None:
             out += declared_kinds(self.registration, ("registration",))
+        if self.benefit is not None:
+            out += declared_kinds(self.benefit, ("benefit",))
         return out

@@ -21,10 +21,30 @@ power_summary -> PowerSummary : what the analysis could detect (released).
 subgroup_effects -> SubgroupEstimate : Holm-adjusted sub-group effects for any matching design.
 treated_profile -> Profile, age_band : the matched treatment group by characteristic.
 SurvivalCurves.points -> SurvivalPoint : the curves at the report's days.
+probability_of_benefit -> Benefit (Prior, PriorCheck), released_posterior -> Posterior : the
+    probability the programme reduced re-offending (and by at least a stated amount) under a
+    stated normal prior (weakly informative, flat, or the catalogue's predictive_prior), with
+    its sensitivity; band_probability : as released (banded).
 run_validation, CohortSimulator, Scenario, SimulatedEvaluation : the validation harness.
 """
 
 from jdl.inference._adjusted import AdjustedEstimate, AdjustmentDeclined, adjusted_difference
+from jdl.inference._benefit import (
+    DEFAULT_DELTA,
+    DEFAULT_PRIOR_SD,
+    Benefit,
+    Posterior,
+    Prior,
+    PriorCheck,
+    band_probability,
+    catalogue_prior,
+    flat_prior,
+    posterior,
+    predictive_prior,
+    probability_of_benefit,
+    released_posterior,
+    weakly_informative_prior,
+)
 from jdl.inference._effects import (
     DEFAULT_OUTCOMES,
     EffectsResult,
@@ -99,7 +119,9 @@ from jdl.inference._variance import (
 __all__ = [
     "ANALYSED_SHARE",
     "DECLINED_FOR_CONFIDENTIALITY",
+    "DEFAULT_DELTA",
     "DEFAULT_OUTCOMES",
+    "DEFAULT_PRIOR_SD",
     "DEFAULT_SCENARIOS",
     "LAB_SPECIFICATIONS",
     "PLANNING_EFFECT",
@@ -107,6 +129,7 @@ __all__ = [
     "AIEstimate",
     "AdjustedEstimate",
     "AdjustmentDeclined",
+    "Benefit",
     "CohortSimulator",
     "DiffEstimate",
     "DoseResponse",
@@ -118,8 +141,11 @@ __all__ = [
     "InferenceError",
     "MeasureEffect",
     "PairRows",
+    "Posterior",
     "PowerResult",
     "PowerSummary",
+    "Prior",
+    "PriorCheck",
     "Profile",
     "RosenbaumBounds",
     "Scenario",
@@ -137,6 +163,8 @@ __all__ = [
     "adjusted_effects",
     "age_band",
     "assess_feasibility",
+    "band_probability",
+    "catalogue_prior",
     "comparison_weights",
     "conclusion_text",
     "dose_bands",
@@ -144,12 +172,17 @@ __all__ = [
     "e_value",
     "e_value_of_rates",
     "estimate_effects",
+    "flat_prior",
     "holm",
     "minimum_detectable_effect",
     "pair_rows",
     "pairs_person_difference",
+    "posterior",
     "power_summary",
     "power_two_proportions",
+    "predictive_prior",
+    "probability_of_benefit",
+    "released_posterior",
     "required_n",
     "rosenbaum_binary",
     "rosenbaum_from_match",
@@ -160,6 +193,7 @@ __all__ = [
     "subgroup_effects",
     "survival_curves",
     "treated_profile",
+    "weakly_informative_prior",
     "weighted_difference",
     "with_holm",
     "without_each",

@@ -137,6 +137,17 @@ GLOSSARY: tuple[Term, ...] = (
          "How much more likely one person in a matched pair would have to be to take part, "
          "because of factors the lab cannot see, before a significant result stops being "
          "significant (Rosenbaum, 2002)."),
+    Term("benefit-prior", ("starting assumption", "starting assumptions"),
+         "what is assumed about programmes' effects before looking at this one",
+         "The chance that the programme reduced re-offending is a Bayesian probability: it "
+         "combines this analysis with a starting assumption (a 'prior') about how large "
+         "programmes' effects usually are. The lab's usual assumption is that a difference "
+         "of zero is the likeliest and differences beyond 10 points either way are rare; "
+         "where the catalogue holds at least three published reports of the same kind of "
+         "programme, their pooled results can be used instead. The report shows the answer "
+         "under other assumptions too. Unlike the confidence interval, this chance answers "
+         "the question readers usually ask, but it is only as good as the starting "
+         "assumption."),
     Term("power", ("power", "minimum detectable effect"),
          "the chance of detecting a real effect of a given size",
          "The chance that an analysis of this size finds a real effect of a given size to be "

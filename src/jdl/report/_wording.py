@@ -369,3 +369,56 @@ def measure_sentences(released: Mapping[str, Any]) -> dict[str, list[Markup]]:
         out[key] = ([hundred_sentence(rel, key, measure)] if reported else []) + [
             effect_sentence(rel, key, measure)]
     return out
+
+
+#: The released probability of benefit's caps (``jdl.inference._benefit.BAND_CAP`` and
+#: ``BAND_FLOOR``; the report imports no stage, a test checks they agree).
+BENEFIT_CAP, BENEFIT_FLOOR = 0.99, 0.01
+
+
+def probability_text(p: float) -> str:
+    """A released (banded) probability in words: "85%", "more than 99%", "less than 1%"."""
+    if p >= BENEFIT_CAP:
+        return f"more than {round(100 * BENEFIT_CAP)}%"
+    if p <= BENEFIT_FLOOR:
+        return f"less than {round(100 * BENEFIT_FLOOR)}%"
+    return f"{round(100 * p)}%"
+
+
+def _chance(p: float) -> str:
+    """"an 85% chance", "a 60% chance", "a more than 99% chance" (banded values)."""
+    text = probability_text(p)
+    return f"{'an' if text.startswith(('8', '11', '18')) else 'a'} {text} chance"
+
+
+def benefit_sentences(benefit: Mapping[str, Any] | None) -> list[str]:
+    """The probability of benefit in words, beside the verdict (issue 20), from the released
+    (banded) figures: the chance of a reduction and of a reduction of at least the stated
+    amount, the prior it assumes, and the answer under the other priors. Empty when it is
+    not shown (it is hidden with the headline)."""
+    if not benefit or is_missing(benefit.get("probability")):
+        return []
+    p, p_by, delta = benefit.get("probability"), benefit.get("probability_by"), benefit.get(
+        "delta")
+    first = f"We estimate {_chance(float(p))} that the programme reduced re-offending"
+    if not is_missing(p_by) and not is_missing(delta):
+        points = f"{100 * float(delta):.1f}".rstrip("0").rstrip(".")
+        first += (f", and {_chance(float(p_by))} that it reduced it by at least {points} "
+                  f"percentage point{'' if points == '1' else 's'}")
+    prior = benefit.get("prior") or {}
+    out = [first + ".",
+           f"This combines the result above with a starting assumption (a 'prior'): "
+           f"{prior.get('description') or 'a weakly informative prior'}."]
+    others = [f"{_probability(r.get('probability'))} ({str(r.get('label', '')).lower()})"
+              for r in benefit.get("sensitivity") or []
+              if isinstance(r, Mapping) and not is_missing(r.get("probability"))]
+    if others:
+        out.append("With other starting assumptions the chance of a reduction would be "
+                   + ", ".join(others) + ".")
+    out.append("Unlike the verdict, this is a probability about this programme; it assumes, "
+               "as the confidence interval does, that the comparison group is a fair one.")
+    return out
+
+
+def _probability(p: Any) -> str:
+    return probability_text(float(p))

@@ -224,6 +224,20 @@ def replaced_publications(db: Session) -> dict[int, int]:
     return replaced
 
 
+def published_effects(db: Session, settings: Settings, intervention_type: str) -> list[Any]:
+    """The catalogue's current (not withdrawn, not replaced) published headline effects of one
+    intervention type, as released (:class:`jdl.catalogue._register.Effect`): what the
+    probability of benefit's catalogue prior is pooled from (issue 20)."""
+    from jdl.catalogue._register import effects_of
+
+    pubs = list(db.scalars(select(Publication).where(
+        Publication.intervention_type == intervention_type).order_by(Publication.id)))
+    replaced = replaced_publications(db)
+    effects, _ = effects_of([p for p in pubs if p.id not in replaced and not p.withdrawn],
+                            settings.catalogue.headline_measure)
+    return effects
+
+
 def _reclassify(pub: Publication, settings: Settings) -> None:
     found = classify(pub.results, settings)
     pub.findings, pub.rules = found.findings, found.rules

@@ -11,6 +11,7 @@ were saved encrypted as checkpoints (deleted when the job ends).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -204,6 +205,20 @@ def registered_plan(submission: Submission) -> Any:
     return plan
 
 
+def _published_effects(db: Session, settings: Settings, programme: Path) -> list[Any] | None:
+    """The catalogue's published effects of the programme's intervention type, for the
+    probability of benefit's prior (issue 20); None (the weakly informative prior) when they
+    cannot be read — the catalogue never stops an evaluation."""
+    from jdl.service._catalogue import published_effects
+
+    try:
+        kind = json.loads(programme.read_text()).get("intervention_type")
+        return published_effects(db, settings, str(kind)) if kind else None
+    except Exception as exc:  # logged; the evaluation goes on without it
+        log.warning("catalogue effects not read for the prior: %s", type(exc).__name__)
+        return None
+
+
 def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             stopping: threading.Event | None = None) -> JobState:
     """Run one claimed job to done or failed; if ``stopping`` is set meanwhile, the job is
@@ -222,6 +237,7 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
             registration = registered_plan(submission)
         except JDLError as exc:  # raised in the run below, so the job fails with the reason
             registration = exc
+        effects = _published_effects(db, settings, folder / "programme.json")
 
     def progress(stage: str) -> None:
         if stopping is not None and stopping.is_set():
@@ -244,7 +260,7 @@ def run_job(sessions: sessionmaker[Session], settings: Settings, job_id: int,
                      settings=_with_decision_key(job_settings(settings, overrides)),
                      seed=settings.service.seed,
                      progress=progress, checkpoints=_Resuming(saved, sessions, job_id),
-                     registration=registration)
+                     registration=registration, published_effects=effects)
     except Cancelled:
         beat.stop()
         _discard_cancelled(sessions, storage, job_id)

@@ -22,6 +22,7 @@ from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
 from jdl.report import ReportError, measure_sentences
+from jdl.report._wording import benefit_sentences
 from jdl.service._catalogue import (
     current_summary,
     register_counts,
@@ -192,7 +193,7 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
                  supersedes=db.get(Publication, pub.supersedes_id) if pub.supersedes_id
                  else None,
                  measures=res.get("measures") or {}, findings=pub.findings,
-                 sentences=_sentences(res),
+                 sentences=_sentences(res), benefit=benefit_sentences(res.get("benefit")),
                  headline=settings.catalogue.headline_measure)
 
 
