@@ -107,9 +107,16 @@ def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="Where the demo writes."),
     programme: str = typer.Option(DEMO_PROGRAMME, "--programme", help="Planted programme."),
     engine: str | None = ENGINE_OPTION,
+    plan: bool = typer.Option(
+        True, "--plan/--no-plan",
+        help="The upload carries the organisation's own columns (attendance, completed, "
+             "delivery method, site; drawn at random, independently of the planted effect) "
+             "and a registered analysis plan: sub-analyses by delivery method and attendance "
+             "band, with the dose-response trend."),
 ) -> None:
     """The lab end to end: synthetic national records (generated once, then cached), a planted
-    programme's upload, and its full evaluation with a disclosure-controlled report."""
+    programme's upload with the organisation's own columns and registered plan, and its full
+    evaluation with a disclosure-controlled report."""
     import json
 
     from jdl.admin.cli import print_summary
@@ -117,10 +124,12 @@ def demo(
 
     ensure_data(data, people, seed)
     print_summary(data)
-    paths = make_submission(data, programme, out / "upload" / f"{programme}.csv")
+    paths = make_submission(data, programme, out / "upload" / f"{programme}.csv", plan=plan)
     console.print(f"\nThe upload {programme}'s organisation would send: {paths['upload']}")
+    if plan:
+        console.print(f"Its analysis plan, registered with it: {paths['plan']}")
     evaluation = run_evaluation(paths["upload"], paths["programme"], data, out / "evaluation",
-                                seed, engine=engine)
+                                seed, engine=engine, plan=paths.get("plan"))
     print_outcome(evaluation)
     truth = json.loads((data / "truth" / "programmes.json").read_text())
     spec = next(p for p in truth["programmes"] if p["name"] == programme)
