@@ -4,6 +4,7 @@ evaluated end to end and published as synthetic data; a second run publishes not
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -35,8 +36,8 @@ def test_seed_publishes_real_evaluations(synthetic_data_dir, tmp_path, monkeypat
     from jdl.service._db import open_database
 
     url = f"sqlite:///{tmp_path / 'service.db'}"
-    args = ["catalogue", "seed", "--data", str(synthetic_data_dir), "--reports", "2", "--no-register",
-            "--database-url", url, "--storage-dir", str(tmp_path / "files")]
+    args = ["catalogue", "seed", "--data", str(synthetic_data_dir), "--reports", "2",
+            "--no-register", "--database-url", url, "--storage-dir", str(tmp_path / "files")]
     get_settings.cache_clear()
     for _ in range(2):
         with pytest.raises(SystemExit) as done:
@@ -129,3 +130,32 @@ def test_seed_takes_the_register_through_the_service(synthetic_data_dir, tmp_pat
         assert re.search(rf'data-outcome="{outcome}">.*?<td class="num">{n}</td>', summary)
     forest_ids = re.findall(r'<tr data-id="(\d+)" data-type=', summary)
     assert sorted(map(int, forest_ids)) == sorted(i for i in pubs if i != old.id)
+
+
+def test_the_register_and_the_summary_say_what_each_counts(tmp_path):
+    """Three published requests (one replaced by a newer analysis) are "Published 3" in the
+    register and "the 2 current published reports" in the summary; each says which it counts."""
+    from fastapi.testclient import TestClient
+
+    from jdl.service import create_app
+    from tests.catalogue._build import publish_one, released
+    from tests.catalogue.conftest import catalogue_settings
+
+    settings = catalogue_settings(tmp_path)
+    app = create_app(settings)
+    storage = settings.service.storage_dir
+    when = datetime(2020, 1, 1, tzinfo=UTC)  # counted by the register (before its date)
+    with app.state.sessions() as db:
+        publish_one(db, storage, released(organisation="A", programme_name="One"),
+                    settings=settings, submission_id=None, when=when)
+        old = publish_one(db, storage, released(organisation="B", programme_name="Two"),
+                          settings=settings, submission_id=None, when=when)
+        publish_one(db, storage, released(n=500, organisation="B", programme_name="Two, again"),
+                    settings=settings, submission_id=None, when=when, supersedes_id=old)
+    page = TestClient(app).get("/catalogue/summary").text
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r'data-outcome="published"><th scope="row">Published</th>'
+                     r'<td class="num">3</td>', page)
+    assert "This summary covers the 2 current published reports (one per programme" in text
+    assert '"Published": requests whose report was published, each counted once, including ' \
+           "reports since replaced by a newer analysis" in text

@@ -26,9 +26,9 @@ The report reads the released results dict only; it imports nothing from the ana
 so it cannot show a number the disclosure stage has not seen.
 """
 
+from jdl.report._context import registration_summary
 from jdl.report._errors import ReportError
 from jdl.report._render import ReportFiles, html_to_pdf, render_html, render_report
-from jdl.report._context import registration_summary
 from jdl.report._values import SUPPRESSED_MARK, covariate_name
 from jdl.report._wording import INCONCLUSIVE_MEANING, measure_sentences
 
