@@ -159,3 +159,16 @@ def test_the_register_and_the_summary_say_what_each_counts(tmp_path):
     assert "This summary covers the 2 current published reports (one per programme" in text
     assert '"Published": requests whose report was published, each counted once, including ' \
            "reports since replaced by a newer analysis" in text
+
+
+@pytest.mark.parametrize(("now", "dated"), [
+    (datetime(2026, 12, 5, 10, tzinfo=UTC), datetime(2026, 11, 29, 10, tzinfo=UTC)),
+    (datetime(2026, 3, 1, 0, 5, tzinfo=UTC), datetime(2026, 2, 27, 0, 5, tzinfo=UTC)),
+    (datetime(2027, 1, 31, 23, 59, tzinfo=UTC), datetime(2026, 12, 30, 23, 59, tzinfo=UTC)),
+])
+def test_the_demonstration_is_dated_the_day_before_the_registers_date(now, dated):
+    from jdl.catalogue._register import end_of, register_date
+    from jdl.service._catalogue_seed import demo_shift
+
+    assert now - demo_shift(now) == dated
+    assert dated <= end_of(register_date(now.date()))  # so the register counts it

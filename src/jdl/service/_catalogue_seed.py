@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,16 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return chosen
 
 
+def demo_shift(now: datetime) -> timedelta:
+    """Whole days that move ``now`` to the day before the end of the last complete month (the
+    register's date: :func:`jdl.catalogue._register.register_date`), so that what a
+    demonstration publishes now is counted by the register."""
+    from jdl.catalogue._register import register_date
+
+    as_at = register_date(now.date())
+    return timedelta(days=(now.date() - as_at).days + 1)
+
+
 def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, settings: Settings,
                    *, seed: int = DEFAULT_SEED, step: Step | None = None,
                    leave_out: tuple[str, ...] = ()) -> list[Seeded]:
@@ -112,7 +122,6 @@ def _evaluate_and_publish(db: Session, data_dir: Path, name: str, key: str, stor
     from jdl.admin.synth import make_submission
     from jdl.intake import load_programme
     from jdl.run import run_evaluation as evaluate
-    from jdl.service._register_seed import demo_shift
 
     with tempfile.TemporaryDirectory(prefix="jdl-seed-") as work:
         work_dir = Path(work)

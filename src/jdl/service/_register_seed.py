@@ -278,7 +278,7 @@ def _run_declined(sessions: sessionmaker[Session], submission_id: int) -> bool:
     from jdl.service._models import Submission
 
     with sessions() as db:
-        submission = db.get(Submission, submission_id)
+        submission = db.get_one(Submission, submission_id)
         return submission.state == "awaiting_review" and bool(submission.awaits_decline)
 
 
@@ -288,7 +288,7 @@ def _publish(sessions: sessionmaker[Session], settings: Settings, submission_id:
 
     publish_due(sessions, settings)
     with sessions() as db:
-        submission = db.get(Submission, submission_id)
+        submission = db.get_one(Submission, submission_id)
         if submission.publication_id is None:
             raise JDLError(f"Submission {submission_id} was not published: "
                            f"{submission.hold_reason or 'the catalogue refused it'}.")
@@ -303,7 +303,7 @@ def _catalogue_entry(sessions: sessionmaker[Session], settings: Settings, submis
     from jdl.service._publication import save_catalogue_request
 
     with sessions() as db:
-        submission = db.get(Submission, submission_id)
+        submission = db.get_one(Submission, submission_id)
         save_catalogue_request(db, settings, submission, submission.submitted_by,
                                response=RESPONSE, supersedes=replaces)
         db.commit()
@@ -315,17 +315,9 @@ def _catalogue_entry(sessions: sessionmaker[Session], settings: Settings, submis
 EARLY_BEFORE = timedelta(days=91)
 
 
-def demo_shift(now: datetime) -> timedelta:
-    """Whole days that move ``now`` to the day before the end of the last complete month (the
-    register's date), so what the demonstration does now is counted."""
-    from jdl.catalogue._register import register_date
-
-    as_at = register_date(now.date())
-    return timedelta(days=(now.date() - as_at).days + 1)
-
-
 def _date_into_last_month(sessions: sessionmaker[Session], seeded: RegisterSeeded) -> None:
     from jdl.service._catalogue_models import Publication, PublicationRequest
+    from jdl.service._catalogue_seed import demo_shift
     from jdl.service._models import Submission, SubmissionEvent
 
     shift = demo_shift(datetime.now(UTC))
@@ -333,7 +325,7 @@ def _date_into_last_month(sessions: sessionmaker[Session], seeded: RegisterSeede
     with sessions() as db:
         for sid in seeded.submissions.values():
             back = shift + (EARLY_BEFORE if sid == early else timedelta(0))
-            sub = db.get(Submission, sid)
+            sub = db.get_one(Submission, sid)
             sub.created_at, sub.updated_at = sub.created_at - back, sub.updated_at - back
             if sub.published_at is not None:
                 sub.published_at -= back
@@ -346,7 +338,7 @@ def _date_into_last_month(sessions: sessionmaker[Session], seeded: RegisterSeede
             if request is not None:
                 request.updated_at -= back
             if sub.publication_id is not None:
-                pub = db.get(Publication, sub.publication_id)
+                pub = db.get_one(Publication, sub.publication_id)
                 pub.published_at -= back
                 pub.year = pub.published_at.year
                 if pub.approved_at is not None:
