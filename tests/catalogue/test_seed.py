@@ -116,6 +116,10 @@ def test_seed_takes_the_register_through_the_service(synthetic_data_dir, tmp_pat
         assert {("submission.approve", "allowed"), ("submission.publish", "allowed"),
                 ("submission.catalogue_entry", "allowed"),
                 ("submission.withdraw", "allowed")} <= actions
+        # no live account is left that nobody holds
+        from jdl.service._models import User
+
+        assert not [u.email for u in db.query(User) if u.active or u.token_hash]
         withdrawn = next(sid for sid, state in states.items() if state == "withdrawn")
         assert not list((submission_dir(files, withdrawn)).glob("upload*"))  # data deleted
     client = TestClient(create_app(settings))

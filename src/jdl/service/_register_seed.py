@@ -27,7 +27,8 @@ runner, its publication step), with every check the real requests get:
 The register counts requests as at the end of the last complete month, so the demonstration's
 history — requests, their events and publications — is then dated back by whole days into that
 month (the earlier cohort's by three months more), keeping its order; the audit log keeps the
-real times. Nothing else is written directly.
+real times. Nothing else is written directly. The demonstration's accounts are deactivated at the
+end, so no live account is left that nobody holds.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ RESPONSE = (
     "analyses by delivery method and attendance before the results existed. We will use the "
     "findings with our funders and ask the lab to look again as more people finish the "
     "programme.")
-#: Demonstration accounts (emails on the reserved .invalid domain: never delivered).
+#: Demonstration accounts (emails on the reserved .invalid domain: never delivered; deactivated
+#: once the demonstration is done).
 SUBMITTER = "demo-submitter@new-leaf.invalid"
 SMALL_SUBMITTER = "demo-submitter@small-request.invalid"
 REVIEWER = "demo-reviewer@lab.invalid"
@@ -139,7 +141,21 @@ def seed_register(settings: Settings, data_dir: Path, *, seed: int,
         _run_jobs(sessions, settings)
         api.answer_small(small, _run_declined(sessions, small))
     _date_into_last_month(sessions, out)
+    _deactivate_accounts(sessions, settings)
     return out
+
+
+def _deactivate_accounts(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """The demonstration's accounts are switched off once it is done (``jdl admin``'s
+    deactivation: their API tokens end), so no live lab reviewer or submitter account is left
+    that nobody holds; their history stays attributable."""
+    from jdl.service._accounts import set_active
+    from jdl.service._models import User
+
+    with sessions() as db:
+        for user in db.scalars(select(User).where(User.email.in_(
+                (SUBMITTER, SMALL_SUBMITTER, REVIEWER)))):
+            set_active(db, user, False, lab_organisation=settings.service.lab_organisation)
 
 
 # --- settings, accounts, uploads ----------------------------------------------------------------
