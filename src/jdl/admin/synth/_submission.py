@@ -485,7 +485,7 @@ def make_submission(
 #: The random stream of the organisation's columns (apart from the mistakes' stream).
 _OWN_STREAM = 20
 #: Delivery modes and sites as the organisation writes them, with the share of rows of each.
-DELIVERY_MODES = {"In person": 0.55, "Online": 0.30, "Mixed": 0.15}
+DELIVERY_MODES = {"In person": 0.50, "Online": 0.30, "Mixed": 0.20}
 SITES = {"North": 0.6, "South": 0.4}
 #: Sessions offered; a participant who attended at least this many completed the programme.
 SESSIONS_OFFERED = 16
