@@ -284,11 +284,33 @@ def print_outcome(evaluation) -> None:
         adjusted = _adjusted_line(m)
         if adjusted:
             console.print(f"    {adjusted}", highlight=False)
+    for line in registered_lines(results):
+        console.print(f"  {line}", highlight=False)
     for warning in results.get("warnings", []):
         console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
     _print_linkage_quality(evaluation.files.get("internal"))
     for key, path in evaluation.files.items():
         console.print(f"  {key}: {path}")
+
+
+def registered_lines(results: dict) -> list[str]:
+    """The registered plan in a few released words: its fingerprint, each registered sub-group
+    analysed or not, the dose trend (the report has the numbers)."""
+    reg = results.get("registration")
+    if not reg:
+        return []
+    rows = [r for r in results.get("subgroups") or [] if r.get("registered")]
+    shown = [f"{r['dimension'].replace('_', ' ')}: {r['level']}" for r in rows
+             if r.get("difference") is not None]
+    lines = [f"Registered plan (SHA-256 {reg['sha256'][:12]}…): {len(shown)} of {len(rows)} "
+             "registered sub-groups analysed, each matched afresh"
+             + (f" ({'; '.join(shown)})" if shown else "") + "."]
+    dose = reg.get("dose_response")
+    if dose:
+        trend = ("shown" if dose.get("slope") is not None
+                 else f"not shown — {dose.get('reason_not_reported')}")
+        lines.append(f"Dose–response trend across the {dose['variable']} bands: {trend}")
+    return lines
 
 
 def _adjusted_line(m: dict) -> str | None:

@@ -89,3 +89,14 @@ def test_the_report_shows_the_plan_and_says_what_is_exploratory(evaluated):
     assert results["registration"]["sha256"] in html
     assert "exploratory" in html.lower()
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_command_line_summarises_the_plan(evaluated):
+    from jdl.pipeline_cli import registered_lines
+
+    _, results, _ = evaluated
+    lines = registered_lines(results)
+    assert lines[0].startswith(f"Registered plan (SHA-256 {results['registration']['sha256'][:12]}")
+    assert "of 6 registered sub-groups analysed" in lines[0]
+    assert lines[1].startswith("Dose–response trend across the attendance bands:")
+    assert registered_lines({"measures": {}}) == []
