@@ -176,3 +176,24 @@ def test_the_demonstration_is_dated_the_day_before_the_registers_date(now, dated
 
     assert now - demo_shift(now) == dated
     assert dated <= end_of(register_date(now.date()))  # so the register counts it
+
+
+def test_a_register_demonstration_that_stops_is_said_not_hidden(synthetic_data_dir, tmp_path,
+                                                                 monkeypatch, capsys):
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+    from jdl.core.errors import JDLError
+
+    def stops(*_args, **_kwargs):
+        raise JDLError("Submission 1 was not approved (awaiting_review).")
+
+    monkeypatch.setattr("jdl.service._register_seed.seed_register", stops)
+    get_settings.cache_clear()
+    with pytest.raises(SystemExit) as done:
+        main(["catalogue", "seed", "--data", str(synthetic_data_dir), "--reports", "1",
+              "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}",
+              "--storage-dir", str(tmp_path / "files")])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "The register's demonstration: skipped (it stopped: Submission 1 was not " \
+           "approved (awaiting_review).)" in out

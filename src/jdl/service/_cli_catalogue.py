@@ -77,10 +77,17 @@ def seed(
     if register:
         service = settings.service.model_copy(update={"database_url": url,
                                                       "storage_dir": Path(storage)})
+        from jdl.core.errors import JDLError
+        from jdl.service._register_seed import RegisterSeeded
+
         with console.status("The register: one organisation's requests through the "
                              "service") as status:
-            story = seed_register(settings.model_copy(update={"service": service}), data,
-                                  seed=seed, step=lambda m: status.update(f"The register: {m}"))
+            try:
+                story = seed_register(settings.model_copy(update={"service": service}), data,
+                                      seed=seed,
+                                      step=lambda m: status.update(f"The register: {m}"))
+            except JDLError as exc:  # e.g. this population's programme could not be answered
+                story = RegisterSeeded(skipped=f"it stopped: {exc.message}")
         if story.already:
             console.print("  The register's demonstration: already seeded.")
         elif story.skipped:
