@@ -100,3 +100,21 @@ def test_the_command_line_summarises_the_plan(evaluated):
     assert "of 6 registered sub-groups analysed" in lines[0]
     assert lines[1].startswith("Dose–response trend across the attendance bands:")
     assert registered_lines({"measures": {}}) == []
+
+
+def test_the_demo_evaluates_with_the_organisations_columns_and_plan(synthetic_data_dir,
+                                                                    tmp_path, capsys):
+    """`jdl demo` (what `make demo` runs) on the tests' records: the upload carries the own
+    columns, the plan is registered, and the report has the registered sub-analyses."""
+    out = tmp_path / "demo"
+    _jdl("demo", "--data", str(synthetic_data_dir), "--people", "30000", "--seed", "7",
+         "--out", str(out))
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "Its analysis plan, registered with it:" in printed
+    assert "registered sub-groups analysed" in printed
+    upload = (out / "upload" / f"{PROGRAMME}.csv").read_text().splitlines()[0]
+    assert upload.endswith("Sessions attended,Completed,Delivery method,Site")
+    results = json.loads((out / "evaluation" / "results.json").read_text())
+    assert results["registration"]["sub_analyses"] == ["delivery_mode", "attendance"]
+    assert [r for r in results["subgroups"] if r.get("registered")]
+    assert_released(results)
