@@ -95,7 +95,7 @@ def seed_register(settings: Settings, data_dir: Path, *, seed: int,
     import warnings
 
     with warnings.catch_warnings():  # Starlette's note on its test client's HTTP library
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
     from jdl.service import create_app
