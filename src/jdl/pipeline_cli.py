@@ -107,9 +107,16 @@ def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="Where the demo writes."),
     programme: str = typer.Option(DEMO_PROGRAMME, "--programme", help="Planted programme."),
     engine: str | None = ENGINE_OPTION,
+    plan: bool = typer.Option(
+        True, "--plan/--no-plan",
+        help="The upload carries the organisation's own columns (attendance, completed, "
+             "delivery method, site; drawn at random, independently of the planted effect) "
+             "and a registered analysis plan: sub-analyses by delivery method and attendance "
+             "band, with the dose-response trend."),
 ) -> None:
     """The lab end to end: synthetic national records (generated once, then cached), a planted
-    programme's upload, and its full evaluation with a disclosure-controlled report."""
+    programme's upload with the organisation's own columns and registered plan, and its full
+    evaluation with a disclosure-controlled report."""
     import json
 
     from jdl.admin.cli import print_summary
@@ -117,10 +124,12 @@ def demo(
 
     ensure_data(data, people, seed)
     print_summary(data)
-    paths = make_submission(data, programme, out / "upload" / f"{programme}.csv")
+    paths = make_submission(data, programme, out / "upload" / f"{programme}.csv", plan=plan)
     console.print(f"\nThe upload {programme}'s organisation would send: {paths['upload']}")
+    if plan:
+        console.print(f"Its analysis plan, registered with it: {paths['plan']}")
     evaluation = run_evaluation(paths["upload"], paths["programme"], data, out / "evaluation",
-                                seed, engine=engine)
+                                seed, engine=engine, plan=paths.get("plan"))
     print_outcome(evaluation)
     truth = json.loads((data / "truth" / "programmes.json").read_text())
     spec = next(p for p in truth["programmes"] if p["name"] == programme)
@@ -275,11 +284,33 @@ def print_outcome(evaluation) -> None:
         adjusted = _adjusted_line(m)
         if adjusted:
             console.print(f"    {adjusted}", highlight=False)
+    for line in registered_lines(results):
+        console.print(f"  {line}", highlight=False)
     for warning in results.get("warnings", []):
         console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
     _print_linkage_quality(evaluation.files.get("internal"))
     for key, path in evaluation.files.items():
         console.print(f"  {key}: {path}")
+
+
+def registered_lines(results: dict) -> list[str]:
+    """The registered plan in a few released words: its fingerprint, each registered sub-group
+    analysed or not, the dose trend (the report has the numbers)."""
+    reg = results.get("registration")
+    if not reg:
+        return []
+    rows = [r for r in results.get("subgroups") or [] if r.get("registered")]
+    shown = [f"{r['dimension'].replace('_', ' ')}: {r['level']}" for r in rows
+             if r.get("difference") is not None]
+    lines = [f"Registered plan (SHA-256 {reg['sha256'][:12]}…): {len(shown)} of {len(rows)} "
+             "registered sub-groups analysed, each matched afresh"
+             + (f" ({'; '.join(shown)})" if shown else "") + "."]
+    dose = reg.get("dose_response")
+    if dose:
+        trend = ("shown" if dose.get("slope") is not None
+                 else f"not shown — {dose.get('reason_not_reported')}")
+        lines.append(f"Dose–response trend across the {dose['variable']} bands: {trend}")
+    return lines
 
 
 def _adjusted_line(m: dict) -> str | None:

@@ -231,3 +231,72 @@ def test_classic_mix_has_none_of_the_harder_kinds(synthetic_data_dir, tmp_path):
 def test_unknown_preset_is_a_clear_error(synthetic_data_dir, tmp_path):
     with pytest.raises(UsageError, match="Unknown error preset"):
         _make(synthetic_data_dir, tmp_path, errors="brutal")
+
+
+# --- the organisation's own columns and its plan (issue 20) ------------------------------------
+
+def test_organisation_columns_leave_the_rest_of_the_upload_unchanged(synthetic_data_dir,
+                                                                     tmp_path):
+    """The columns come from their own random stream: the template's columns, the rows and the
+    truth are exactly those of the upload without them."""
+    plain = make_submission(synthetic_data_dir, "new-leaf-employment", tmp_path / "a.csv")
+    own = make_submission(synthetic_data_dir, "new-leaf-employment", tmp_path / "b.csv",
+                          organisation_columns=True)
+    a = pd.read_csv(plain["upload"], dtype=str, keep_default_na=False)
+    b = pd.read_csv(own["upload"], dtype=str, keep_default_na=False)
+    assert list(b.columns) == [*a.columns, "Sessions attended", "Completed", "Delivery method",
+                               "Site"]
+    pd.testing.assert_frame_equal(b[a.columns], a)
+    assert pd.read_csv(plain["truth"]).equals(pd.read_csv(own["truth"]))
+    assert "plan" not in plain
+    declared = yaml.safe_load(own["plan"].read_text())
+    assert set(declared) == {"primary_measure", "variables"}  # columns declared, no sub-analyses
+
+
+def test_organisation_columns_values_and_duplicates(synthetic_data_dir, tmp_path):
+    from jdl.admin.synth._submission import (
+        COMPLETION_SESSIONS,
+        DELIVERY_MODES,
+        SESSIONS_OFFERED,
+        SITES,
+    )
+
+    paths = make_submission(synthetic_data_dir, "new-leaf-employment", tmp_path / "u.csv",
+                            organisation_columns=True)
+    upload = pd.read_csv(paths["upload"], dtype=str, keep_default_na=False)
+    truth = pd.read_csv(paths["truth"], dtype=str, keep_default_na=False)
+    sessions = upload["Sessions attended"]
+    counted = sessions[sessions != ""].astype(int)
+    assert counted.between(0, SESSIONS_OFFERED).all() and counted.nunique() > 8
+    assert 0 < (sessions == "").mean() < 0.08  # a few blanks, as in real returns
+    both = (sessions != "") & (upload["Completed"] != "")
+    expected = (sessions[both].astype(int) >= COMPLETION_SESSIONS).map({True: "Yes",
+                                                                       False: "No"})
+    assert (upload.loc[both, "Completed"] == expected).all()
+    assert set(upload["Delivery method"]) == set(DELIVERY_MODES)
+    assert set(upload["Site"]) == set(SITES)
+    # a person listed twice (a copied row) has the same values in both rows
+    copies = truth[truth["errors"].str.contains("duplicate")]
+    assert len(copies) > 0
+    own = ["Sessions attended", "Completed", "Delivery method", "Site"]
+    for row in copies["row_number"].astype(int):
+        copy = upload.iloc[row - 2]
+        same = upload[(upload["forename"] == copy["forename"])
+                      & (upload["surname"] == copy["surname"])
+                      & (upload["date_of_birth"] == copy["date_of_birth"])]
+        assert len(same) >= 2 and (same[own].nunique() == 1).all()
+
+
+def test_plan_file_registers_the_demo_plan(synthetic_data_dir, tmp_path):
+    from jdl.admin.synth._submission import DEMO_PLAN
+    from jdl.intake import load_registration
+
+    paths = make_submission(synthetic_data_dir, "new-leaf-employment", tmp_path / "u.csv",
+                            plan=True)
+    registration = load_registration(paths["plan"])
+    assert registration.as_dict() == {**DEMO_PLAN, "variables": {
+        "attendance": {"kind": "count"}, "completed": {"kind": "yes_no"},
+        "delivery_mode": {"kind": "category", "categories": ["In person", "Online", "Mixed"]},
+        "site": {"kind": "category", "categories": ["North", "South"]}}}
+    assert registration.dose_variable is not None
+    assert registration.dose_variable.name == "attendance"

@@ -242,3 +242,35 @@ def test_start_pages_are_not_in_the_api_schema(lab):
     paths = lab.client.get("/openapi.json").json()["paths"]
     assert not any(p.startswith(("/start", "/feasibility", "/guidance", "/privacy",
                                  "/accessibility")) for p in paths)
+
+
+def test_the_check_offers_every_programme_setting_in_plain_words(lab):
+    """Issue 20: the out-of-court and fine-or-discharge settings, as the programme form and the
+    cohort rules have them, with plain labels; their rate is the all-adults bound, said so."""
+    from jdl.core.index_types import SETTINGS
+    from jdl.service._web_start import SETTINGS_LABELS
+
+    assert set(SETTINGS_LABELS) == set(SETTINGS)
+    form = lab.client.get("/feasibility", headers=HTML).text
+    for value in SETTINGS:
+        assert f'id="setting-{value}" name="setting" value="{value}"' in form
+    text = text_of(form)
+    assert "After a caution or conditional caution (out of court)" in text
+    assert "After a fine or a discharge at court" in text
+    assert "fewer than 25.6 in 100, the rate for all adults, re-offend within a year" in text
+    assert "out_of_court" not in text and "fine_or_discharge" not in text  # no codes shown
+
+
+@pytest.mark.parametrize("setting", ["out_of_court", "fine_or_discharge"])
+def test_an_out_of_court_programme_is_checked_at_the_all_adults_rate(lab, setting):
+    from jdl.inference import assess_feasibility
+
+    page = text_of(ask(lab, setting=setting, people_per_year="300").text)
+    expected = assess_feasibility(300, base_rate=0.256)
+    assert f"a fall in re-offending of {round(100 * expected.this.mde_decrease)} in 100" in page
+    assert "from 25.6 in 100" in page
+    assert "the national rate for all adults" in page and "enter your own rate" in page
+    # with the organisation's own rate, that rate is used and the bound is not mentioned
+    own = text_of(ask(lab, setting=setting, people_per_year="300", own_rate="18").text)
+    assert "(the rate you gave)" in own and "from 18 in 100" in own
+    assert "the national rate for all adults" not in own

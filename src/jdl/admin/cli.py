@@ -47,14 +47,28 @@ def synth_submission(
              "linkage stress mix), classic (the mix before swapped names, placeholder dates, "
              "compound surnames, middle names and transliterations), none."),
     seed: int = typer.Option(1, "--seed", help="Seed for the mistakes."),
+    organisation_columns: bool = typer.Option(
+        False, "--organisation-columns",
+        help="Add the organisation's own columns (sessions attended, completed, delivery "
+             "method, site), drawn at random independently of the planted effect, and a plan "
+             "file declaring them."),
+    plan: bool = typer.Option(
+        False, "--plan",
+        help="Also register an analysis plan in the plan file (implies "
+             "--organisation-columns): the re-offending rate as the primary measure, "
+             "sub-analyses by delivery method and by attendance band (0-5, 6-11, 12+)."),
 ) -> None:
     """Write the upload a planted programme's organisation would send (with realistic errors),
-    its programme side-file, and a lab-internal truth file."""
+    its programme side-file, and a lab-internal truth file; optionally the organisation's own
+    columns and its analysis plan (`jdl evaluate --plan`)."""
     from jdl.admin.synth import make_submission
 
-    paths = make_submission(data, programme, out, errors=errors, seed=seed)
+    paths = make_submission(data, programme, out, errors=errors, seed=seed,
+                            organisation_columns=organisation_columns, plan=plan)
     console.print(f"Upload:    {paths['upload']}")
     console.print(f"Programme: {paths['programme']}")
+    if "plan" in paths:
+        console.print(f"Plan:      {paths['plan']}")
     console.print(f"Truth (lab-internal, never uploaded): {paths['truth']}")
 
 

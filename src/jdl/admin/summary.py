@@ -11,6 +11,10 @@ from jdl.engines import Engine
 
 # MoJ Proven Reoffending Statistics, adults, October 2011 to September 2012 cohort.
 PUBLISHED_RATES = {"custody_release": 0.425, "court_order": 0.336}
+#: All adults in the MoJ's cohort, July to September 2019 (Proven reoffending statistics, 29 July
+#: 2021): no per-disposal rate for cautions, fines or discharges could be cited, and adults given
+#: those disposals re-offend at less than this (docs/data-contract.md), so it is an upper bound.
+ALL_ADULTS_RATE = 0.256
 FOLLOW_UP_DAYS = 365
 WAITING_DAYS = 183
 

@@ -14,6 +14,9 @@ SUPPRESSED_MARK : ``"[c]"``, printed wherever the disclosure stage suppressed a 
 measure_sentences(released) -> dict
     Each measure's findings in the report's own words, for pages that summarise a report
     (the catalogue's), so a result is never worded two ways.
+registration_summary(released) -> dict
+    The organisation's registered plan (text, SHA-256, primary measure, registered
+    sub-analyses and dose trend) as the report prints it, for the catalogue's page.
 INCONCLUSIVE_MEANING : what "inconclusive" means, said once per page.
 covariate_name(code) -> str
     A matching covariate in plain words (``ethnicityAsian`` -> ``Ethnicity: Asian``); the
@@ -23,6 +26,7 @@ The report reads the released results dict only; it imports nothing from the ana
 so it cannot show a number the disclosure stage has not seen.
 """
 
+from jdl.report._context import registration_summary
 from jdl.report._errors import ReportError
 from jdl.report._render import ReportFiles, html_to_pdf, render_html, render_report
 from jdl.report._values import SUPPRESSED_MARK, covariate_name
@@ -36,6 +40,7 @@ __all__ = [
     "covariate_name",
     "html_to_pdf",
     "measure_sentences",
+    "registration_summary",
     "render_html",
     "render_report",
 ]

@@ -565,6 +565,12 @@ def registration_block(rel: Released) -> dict[str, Any]:
     }
 
 
+def registration_summary(released: Any) -> dict[str, Any]:
+    """The registered plan as the report prints it (:func:`registration_block`), for pages
+    that summarise a report (the catalogue's), so the two never show it differently."""
+    return registration_block(Released.from_dict(released))
+
+
 def disclosure_block(rel: Released) -> dict[str, Any]:
     """The disclosure stage's rules and notes, which explain every ``[c]`` in the report."""
     d = rel.get("disclosure", default={}) or {}

@@ -3,8 +3,11 @@ the same code as ``jdl synth-submission``, evaluated by ``jdl.run.run_evaluation
 
 Every seeded publication is marked synthetic (the pages say so). A programme already published
 through the service stays the one listed (:func:`jdl.service._catalogue.replaced_publications`).
-Nothing here needs the service to be running: it writes to the service's database and storage
-directly.
+Nothing here needs the service to be running: it publishes through
+:func:`jdl.service._catalogue.store_publication` (the catalogue's disclosure checks) into the
+service's database and storage. The register's demonstration — a replaced report, a right of
+reply, a withdrawn request and one that could not be answered — goes through the service's own
+request path instead (:mod:`jdl.service._register_seed`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +73,31 @@ def choose(programmes: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return chosen
 
 
+def demo_shift(now: datetime) -> timedelta:
+    """Whole days that move ``now`` to the day before the end of the last complete month (the
+    register's date: :func:`jdl.catalogue._register.register_date`), so that what a
+    demonstration publishes now is counted by the register."""
+    from jdl.catalogue._register import register_date
+
+    as_at = register_date(now.date())
+    return timedelta(days=(now.date() - as_at).days + 1)
+
+
 def seed_catalogue(db: Session, data_dir: Path, n: int, storage_dir: Path, settings: Settings,
-                   *, seed: int = DEFAULT_SEED, step: Step | None = None) -> list[Seeded]:
-    """Evaluate and publish ``n`` planted programmes (already-published ones are skipped)."""
+                   *, seed: int = DEFAULT_SEED, step: Step | None = None,
+                   leave_out: tuple[str, ...] = ()) -> list[Seeded]:
+    """Evaluate and publish ``n`` planted programmes (already-published ones are skipped),
+    chosen among those not in ``leave_out`` (the programme the register's demonstration takes
+    through the service: :mod:`jdl.service._register_seed`).
+
+    Each is dated the day before the end of the last complete month (the register counts
+    requests as at that date, so a demonstration dated today would not be counted yet)."""
     from jdl.admin._store import read_manifest
 
     data_dir = Path(data_dir)
     version = read_manifest(data_dir).get("data_version", "unknown")
     out: list[Seeded] = []
-    for spec in choose(planted(data_dir), n):
+    for spec in choose([p for p in planted(data_dir) if p["name"] not in leave_out], n):
         name = spec["name"]
         key = f"synthetic:{version}:{name}"
         existing = db.scalar(select(Publication.id).where(Publication.source_key == key))
@@ -114,5 +133,5 @@ def _evaluate_and_publish(db: Session, data_dir: Path, name: str, key: str, stor
         report = ReportToPublish(
             submission_id=None, organisation=programme["organisation"], programme=programme,
             results=evaluation.results, pdf_path=evaluation.files["pdf"], approved_at=None,
-            published_at=datetime.now(UTC))
+            published_at=datetime.now(UTC) - demo_shift(datetime.now(UTC)))
         return store_publication(db, report, storage_dir, settings, synthetic=True, key=key)

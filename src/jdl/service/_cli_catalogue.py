@@ -27,9 +27,16 @@ def seed(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for uploads and evaluations.")
                     ] = DEFAULT_SEED,
+    register: Annotated[bool, typer.Option(
+        "--register/--no-register",
+        help="Also take one organisation's requests through the service (its earlier cohort "
+             "published, then replaced by the updated analysis with its response; a "
+             "withdrawn request; one that could not be answered), so the register shows "
+             "every outcome. It counts as one of --reports.")] = True,
 ) -> None:
     """Evaluate planted programmes of a synthetic population (covering every sector and
-    intervention type it has) and publish them, marked as synthetic demonstration data."""
+    intervention type it has) and publish them, marked as synthetic demonstration data; and,
+    with --register, the public register's demonstration through the service."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -41,7 +48,15 @@ def seed(
     settings = get_settings()
     url = database_url or settings.service.database_url
     storage = storage_dir or settings.service.storage_dir
-    chosen = choose(planted(data), reports)  # checks --reports before the database opens
+    from jdl.service._register_seed import REGISTER_PROGRAMME, seed_register
+
+    programmes = planted(data)
+    register = register and any(p["name"] == REGISTER_PROGRAMME for p in programmes)
+    leave_out = (REGISTER_PROGRAMME,) if register else ()
+    direct = reports - 1 if register else reports
+    choose(programmes, reports)  # checks --reports before the database opens
+    chosen = choose([p for p in programmes if p["name"] not in leave_out], direct) \
+        if direct else []
     console = Console()
     sessions = open_database(url)
     with Progress(TextColumn("{task.description:<48}"), BarColumn(),
@@ -56,8 +71,33 @@ def seed(
                        completed=done[name] * len(STAGES) + STAGES.index(stage))
 
         with sessions() as db:
-            outcome = seed_catalogue(db, data, reports, storage, settings, seed=seed, step=step)
+            outcome = (seed_catalogue(db, data, direct, storage, settings, seed=seed, step=step,
+                                      leave_out=leave_out) if direct else [])
         bar.update(task, completed=len(chosen) * len(STAGES), description="Done")
+    if register:
+        service = settings.service.model_copy(update={"database_url": url,
+                                                      "storage_dir": Path(storage)})
+        from jdl.core.errors import JDLError
+        from jdl.service._register_seed import RegisterSeeded
+
+        with console.status("The register: one organisation's requests through the "
+                             "service") as status:
+            try:
+                story = seed_register(settings.model_copy(update={"service": service}), data,
+                                      seed=seed,
+                                      step=lambda m: status.update(f"The register: {m}"))
+            except JDLError as exc:  # e.g. this population's programme could not be answered
+                story = RegisterSeeded(skipped=f"it stopped: {exc.message}")
+        if story.already:
+            console.print("  The register's demonstration: already seeded.")
+        elif story.skipped:
+            console.print(f"  The register's demonstration: skipped ({story.skipped}).")
+        else:
+            console.print(
+                f"  {REGISTER_PROGRAMME}: the earlier cohort published as report "
+                f"{story.early_publication}, replaced by report {story.publication} (with the "
+                "organisation's response); a withdrawn request and one that could not be "
+                "answered", highlight=False)
     for s in outcome:
         if s.publication_id is None:
             console.print(f"  {s.programme}: [yellow]not published[/yellow] — {s.reason}",

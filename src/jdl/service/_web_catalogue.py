@@ -21,7 +21,7 @@ from jdl.catalogue._export import CAUTIONS, people_counts, rows, to_csv
 from jdl.catalogue._findings import RESULT_LABELS, finding_for, rules_of
 from jdl.catalogue._summary import CATEGORIES, INTERVENTIONS, SECTORS, label
 from jdl.core.config import Settings
-from jdl.report import ReportError, measure_sentences
+from jdl.report import ReportError, measure_sentences, registration_summary
 from jdl.report._wording import benefit_sentences
 from jdl.service._catalogue import (
     current_summary,
@@ -194,7 +194,17 @@ def report_page(publication_id: str, request: Request, db: SessionDep,
                  else None,
                  measures=res.get("measures") or {}, findings=pub.findings,
                  sentences=_sentences(res), benefit=benefit_sentences(res.get("benefit")),
+                 registration=_registration(res),
                  headline=settings.catalogue.headline_measure)
+
+
+def _registration(results: dict[str, Any]) -> dict[str, Any]:
+    """The organisation's registered plan as the report prints it (``present`` False without
+    one, or for results the report cannot read)."""
+    try:
+        return registration_summary(results)
+    except ReportError:
+        return {"present": False}
 
 
 def _sentences(results: dict[str, Any]) -> dict[str, list[Any]]:

@@ -172,21 +172,29 @@ def agreement_sections(text: str) -> tuple[str, tuple[Section, ...]]:
 
 # ---------------------------------------------------------------------- feasibility check
 
-#: Where people start on the programme -> the index event and its one-year proven re-offending
-#: rate, the lab's published figures (MoJ, adults, Oct 2011-Sep 2012; the rates the synthetic
-#: records are calibrated to). ``both``: halfway, as the mix is not known.
+#: Where people start on the programme (the programme settings of
+#: :data:`jdl.core.index_types.INDEX_TYPES_BY_SETTING`, in plain words) -> the index event and
+#: its one-year proven re-offending rate, the lab's published figures (MoJ, adults, Oct
+#: 2011-Sep 2012; the rates the synthetic records are calibrated to). ``both``: halfway, as the
+#: mix is not known. Cautions, fines and discharges: no published rate for them alone could be
+#: cited, so the rate for all adults, which bounds them from above (:data:`BOUNDED`).
 SETTINGS_LABELS = {
     "custody": "In prison, before they are released",
     "community": "On a community sentence or court order",
-    "both": "Both, or I do not know",
+    "out_of_court": "After a caution or conditional caution (out of court)",
+    "fine_or_discharge": "After a fine or a discharge at court",
+    "both": "In prison and on community sentences, or I do not know",
 }
+#: Settings whose rate is the all-adults bound, not a published rate for the setting itself.
+BOUNDED = frozenset({"out_of_court", "fine_or_discharge"})
 
 
 def base_rates() -> dict[str, float]:
-    from jdl.admin.summary import PUBLISHED_RATES
+    from jdl.admin.summary import ALL_ADULTS_RATE, PUBLISHED_RATES
 
     custody, community = PUBLISHED_RATES["custody_release"], PUBLISHED_RATES["court_order"]
-    return {"custody": custody, "community": community, "both": (custody + community) / 2}
+    return {"custody": custody, "community": community, "both": (custody + community) / 2,
+            **dict.fromkeys(BOUNDED, ALL_ADULTS_RATE)}
 
 
 @dataclass(frozen=True)
@@ -275,7 +283,7 @@ def _render_form(request: Request, status: int = 200, **context: Any) -> Respons
     context.setdefault("field_errors", {})
     rates = base_rates()
     return _page(request, "feasibility.html", _page_user(request), status,
-                 fields=feasibility_fields(), settings_labels=SETTINGS_LABELS,
+                 fields=feasibility_fields(), settings_labels=SETTINGS_LABELS, bounded=BOUNDED,
                  rates={k: _rate_in_100(v) for k, v in rates.items()},
                  **_facts(request), **context)
 
@@ -353,6 +361,7 @@ def _assess(request: Request, values: dict[str, int | None], setting: str) -> di
         max(settings.intake.min_cohort_size, settings.inference.min_matched_treated),
         settings.inference.min_treated_reoffenders)
     return {"check": check, "base": _rate_in_100(base), "own_rate": own is not None,
+            "bounded": own is None and setting in BOUNDED,
             "effect": _in_100(check.planning_effect),
             "this": _option_words(check.this, base),
             "options": [_option_words(o, base) for o in check.options],

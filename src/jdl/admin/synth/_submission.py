@@ -417,10 +417,21 @@ def make_submission(
     *,
     errors: str | ErrorRates = "default",
     seed: int = 1,
+    organisation_columns: bool = False,
+    plan: bool = False,
 ) -> dict[str, Path]:
     """Write the programme's upload (CSV), its programme side-file (YAML) and the truth file.
 
-    Returns the paths written: ``upload``, ``programme``, ``truth``.
+    ``organisation_columns``: the upload also carries the organisation's own columns
+    (attendance, completed, delivery mode, site: :func:`organisation_columns`), declared in a
+    plan file written beside it; ``plan`` (implies the columns): that file also registers an
+    analysis plan (:data:`DEMO_PLAN`: the re-offending rate as the primary measure,
+    sub-analyses by delivery mode and by attendance band). The columns are drawn from their
+    own random stream, so the upload's other columns and rows are the same with or without
+    them.
+
+    Returns the paths written: ``upload``, ``programme``, ``truth`` and, with organisation
+    columns, ``plan``.
     """
     data_dir, out = Path(data_dir), Path(out)
     rates = ErrorRates.preset(errors) if isinstance(errors, str) else errors
@@ -430,6 +441,7 @@ def make_submission(
     n_fake = round(rates.not_in_records * len(rows) / max(1e-9, 1 - rates.not_in_records))
     if n_fake:
         rows = pd.concat([rows, _fabricated(rng, n_fake, people)], ignore_index=True)
+    rows["_row"] = np.arange(len(rows))  # who each row is, through duplication and shuffling
     dup = rows.sample(frac=rates.duplicate, random_state=int(rng.integers(2**31)))
     dup = dup.assign(
         errors=dup["errors"].where(dup["errors"] == "", dup["errors"] + ";") + "duplicate"
@@ -437,6 +449,12 @@ def make_submission(
     rows = pd.concat([rows, dup], ignore_index=True)
     rows = rows.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
     upload = _upload_columns(rng, rows, rates)
+    if organisation_columns or plan:
+        # drawn once per row before the duplicates were copied, so a person listed twice has
+        # the same attendance in both rows (as a copied spreadsheet row would)
+        own = organisation_columns_for(rows["_row"].to_numpy(),
+                                       [seed, sum(programme.encode()), _OWN_STREAM])
+        upload = pd.concat([upload, own], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)
     upload.to_csv(out, index=False)
     truth_path = out.with_name(out.stem + ".truth.csv")
@@ -453,7 +471,76 @@ def make_submission(
     programme_path.write_text(
         yaml.safe_dump(_programme_info(data_dir, programme, declared), sort_keys=False)
     )
-    return {"upload": out, "programme": programme_path, "truth": truth_path}
+    paths = {"upload": out, "programme": programme_path, "truth": truth_path}
+    if organisation_columns or plan:
+        paths["plan"] = out.with_name(out.stem + ".plan.yaml")
+        paths["plan"].write_text(_PLAN_HEADER + yaml.safe_dump(
+            DEMO_PLAN if plan else {"primary_measure": DEMO_PLAN["primary_measure"],
+                                    "variables": DEMO_PLAN["variables"]}, sort_keys=False))
+    return paths
+
+
+# --- the organisation's own columns (issue 20) -------------------------------------------------
+
+#: The random stream of the organisation's columns (apart from the mistakes' stream).
+_OWN_STREAM = 20
+#: Delivery modes and sites as the organisation writes them, with the share of rows of each.
+DELIVERY_MODES = {"In person": 0.50, "Online": 0.30, "Mixed": 0.20}
+SITES = {"North": 0.6, "South": 0.4}
+#: Sessions offered; a participant who attended at least this many completed the programme.
+SESSIONS_OFFERED = 16
+COMPLETION_SESSIONS = 12
+#: The analysis plan the demonstration registers (and the columns it declares). The dose bands
+#: (0-5, 6-11, 12 or more sessions) split the drawn attendance roughly in thirds.
+DEMO_PLAN: dict[str, Any] = {
+    "primary_measure": "proven_reoffending_rate",
+    "variables": {
+        "attendance": "count",
+        "completed": "yes_no",
+        "delivery_mode": {"kind": "category", "categories": list(DELIVERY_MODES)},
+        "site": {"kind": "category", "categories": list(SITES)},
+    },
+    "sub_analyses": ["delivery_mode", "attendance"],
+    "dose_bands": [5, 11],
+}
+_PLAN_HEADER = (
+    "# The organisation's analysis plan, registered with the upload before any result exists\n"
+    "# (docs/submission-template.md). Synthetic: the columns it declares were drawn at random,\n"
+    "# independently of the planted effect (docs/data-contract.md).\n")
+
+
+def organisation_columns_for(rows: np.ndarray, seed: Any) -> pd.DataFrame:
+    """The organisation's own columns for upload rows ``rows`` (an id per distinct row: a
+    duplicated row repeats its id and gets the same values), with the headings a spreadsheet
+    would have ("Sessions attended", "Completed", "Delivery method", "Site": intake
+    recognises them as ``attendance``, ``completed``, ``delivery_mode``, ``site``).
+
+    **Drawn independently of the outcomes.** The generator plants one effect per programme,
+    the same for every participant (``jdl.admin.synth._programmes``); these columns are drawn
+    after the fact and do not change who re-offends. So the registered sub-analyses should
+    agree with the headline up to chance and the dose-response trend should be flat: a
+    demonstration of the method, and a check that it finds no difference where there is none,
+    not of a real dose effect. Attendance is binomial over :data:`SESSIONS_OFFERED` sessions
+    with a participant-level probability drawn from Beta(2, 1.5) (many attend most sessions,
+    some drop out early); "Completed" is yes from :data:`COMPLETION_SESSIONS` sessions; about
+    2% of attendance cells and 3% of completion cells are blank, as in real returns (intake
+    warns and leaves those people out of that sub-analysis only)."""
+    rng = np.random.default_rng(seed)
+    ids, inverse = np.unique(np.asarray(rows), return_inverse=True)
+    n = len(ids)
+    attended = rng.binomial(SESSIONS_OFFERED, rng.beta(2.0, 1.5, n))
+    completed = np.where(attended >= COMPLETION_SESSIONS, "Yes", "No").astype(object)
+    mode = rng.choice(list(DELIVERY_MODES), n, p=list(DELIVERY_MODES.values()))
+    site = rng.choice(list(SITES), n, p=list(SITES.values()))
+    attendance = attended.astype(str).astype(object)
+    attendance[rng.random(n) < 0.02] = ""
+    completed[rng.random(n) < 0.03] = ""
+    return pd.DataFrame({
+        "Sessions attended": attendance[inverse],
+        "Completed": completed[inverse],
+        "Delivery method": mode[inverse],
+        "Site": site[inverse],
+    })
 
 
 def _upload_columns(
