@@ -135,3 +135,25 @@ def test_rows_with_zero_weight_are_ignored():
     a = estimate_effects(df, treatment="treated")["reoffended"]
     b = estimate_effects(both, treatment="treated")["reoffended"]
     assert (a.difference, a.n_treated_reoffenders) == (b.difference, b.n_treated_reoffenders)
+
+
+def test_comparison_count_of_a_subset_gives_its_weighted_rate():
+    """On a subset of a matched sample (the re-offenders the JDL's re-offender measures
+    compare), the comparison weights do not add up to the number of comparison people; the
+    released count must still be the one whose rate over the group's size is the estimate's
+    comparison mean (known answer: weights 3 and 1 on outcomes 1 and 0 give a mean of 0.75, so
+    1.5 -> 2 events of 2 people, not the weighted sum 3)."""
+    import pandas as pd
+
+    from jdl.inference import estimate_effects
+
+    frame = pd.DataFrame({
+        "treated": [1, 1, 1, 1, 0, 0],
+        "weights": [1.0, 1.0, 1.0, 1.0, 3.0, 1.0],
+        "subclass": [0, 1, 2, 3, 0, 1],
+        "reoffended": [1, 0, 1, 1, 1, 0],
+    })
+    effect = estimate_effects(frame, {"reoffended": "rate"}, treatment="treated").effects[0]
+    assert effect.n_comparison == 2
+    assert effect.comparison_events == 2  # round(0.75 * 2); the weighted sum would give 3
+    assert effect.treatment_events == 3

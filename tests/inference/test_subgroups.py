@@ -113,3 +113,22 @@ def test_small_groups_give_a_reason_and_holm_adjusts_the_rest(data):
     assert rows[0].dimension == "sex"
     assert {r.dimension for r in rows} == {"sex", "age_band", "index_offence_group",
                                            "index_type"}
+
+
+@pytest.mark.parametrize("ratio, replace", [(1, False), (5, True), (20, True)])
+def test_subgroup_counts_give_the_estimated_rates(data, ratio, replace):
+    """The released comparison count over the comparison size is the comparison group's
+    weighted rate (to rounding), so a rate recomputed from the released counts agrees with the
+    estimate. Before the fix the count was the weighted *sum*, whose weights add up to the
+    sub-group's treated people, not its comparison people: at 20:1 a rate recomputed from it
+    was tens of points off."""
+    result = match(data, "treated", ["x"], ratio=ratio, replace=replace, random_state=1,
+                   caliper=None)
+    for row in subgroup_effects(result, dimensions=("sex", "index_offence_group"),
+                                min_treated=10):
+        if row.difference is None:
+            continue
+        treated_rate = row.treatment_events / row.treatment_n
+        comparison_rate = row.comparison_events / row.comparison_n
+        assert treated_rate - comparison_rate == pytest.approx(
+            row.difference, abs=0.5 / row.comparison_n + 1e-12), (row.dimension, row.level)

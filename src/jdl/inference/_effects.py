@@ -33,7 +33,12 @@ from jdl.inference._adjusted import (
     covariate_matrix,
 )
 from jdl.inference._errors import InferenceError
-from jdl.inference._estimate import DiffEstimate, clusters_for, weighted_difference
+from jdl.inference._estimate import (
+    DiffEstimate,
+    clusters_for,
+    weighted_count,
+    weighted_difference,
+)
 from jdl.inference._power import required_n
 
 Kind = Literal["rate", "frequency", "days", "mean"]
@@ -283,11 +288,18 @@ def _frame_inputs(matched: object, treatment: str | None, person: str = "person_
 
 def _events(kind: str, y: np.ndarray, t: np.ndarray, w: np.ndarray,
              est: DiffEstimate) -> tuple[int, int]:
-    """(treatment, comparison) events: re-offenders or re-offences in each group, the comparison
-    group's weighted by the matching weights and rounded; group sizes for days and means."""
+    """(treatment, comparison) events: re-offenders or re-offences in each group; group sizes
+    for days and means.
+
+    The comparison group's count is its weighted mean times its number of people, rounded: the
+    count that, over the group's size, gives the weighted rate. The weighted *sum* is that only
+    when the comparison weights add up to the number of comparison people, as MatchIt's do over
+    the whole matched sample but not over a subset of it (the re-offenders the JDL's
+    re-offender measures compare, a sub-group): there the sum over the size released rates
+    tens of points away from the estimate."""
     if kind not in ("rate", "frequency"):
         return est.n_treated, est.n_control
-    return int(y[t].sum()), round(float((y[~t] * w[~t]).sum()))
+    return int(y[t].sum()), weighted_count(est.control_mean, est.n_control)
 
 
 def estimate_effects(matched: object, outcomes: Mapping[str, Kind] | None = None, *,

@@ -69,6 +69,13 @@ class DiffEstimate:
     control_se: float = float("nan")
 
 
+def weighted_count(weighted_mean: float, people: int) -> int:
+    """The events a weighted group of ``people`` stands for, ``round(mean * people)``: the count
+    that, over the group's size, gives its weighted rate (what a released rate is recomputed
+    from). The weighted sum of the outcomes is that only when the weights add up to ``people``."""
+    return round(float(weighted_mean) * people) if people else 0
+
+
 def weighted_difference(y: np.ndarray, treat: np.ndarray, weights: np.ndarray,
                         cluster: np.ndarray | Mapping[str, np.ndarray] | None = None, *,
                         alpha: float = 0.05) -> DiffEstimate:

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from jdl.core.results import Kind, internal, released
-from jdl.inference._estimate import clusters_for, weighted_difference
+from jdl.inference._estimate import clusters_for, weighted_count, weighted_difference
 from jdl.inference._profile import age_band
 from jdl.matching import MatchResult
 
@@ -107,7 +107,10 @@ def _estimate(result: MatchResult, outcome: str, in_group: npt.NDArray[np.bool_]
     wc = w[keep & ~t]
     row = SubgroupEstimate(dimension, level, n_t, n_c,
                            treatment_events=int(y[keep & t].sum()),
-                           comparison_events=round(float((y * w)[keep & ~t].sum())),
+                           # weights sum to the group's treated, not its comparison people
+                           comparison_events=weighted_count(
+                               float((y * w)[keep & ~t].sum() / wc.sum()) if len(wc) else 0.0,
+                               n_c),
                            comparison_ess=round(float(wc.sum() ** 2 / (wc**2).sum()))
                            if len(wc) else 0)
     if n_t < min_treated:
