@@ -68,7 +68,7 @@ from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES_BY_SETTING
 
-GENERATOR_VERSION = "1.4"
+GENERATOR_VERSION = "1.5"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
