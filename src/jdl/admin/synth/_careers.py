@@ -76,6 +76,11 @@ class CareerParams:
     ``base_log_rate`` and the sentencing coefficients were tuned so that the one-year proven
     re-offending rates of adult index events match MoJ's published figures (42.5% after release
     from custody, 33.6% after the start of a court order; see docs/data-contract.md).
+    ``caution_by_record`` (the chance of a caution at a first, a second or third, and a later
+    offence) and ``lesser_disposal_record_slope`` (how fast fines and discharges give way to
+    court orders as the record lengthens) were set in generator 1.5 so that cautions, fines and
+    discharges re-offend below the MoJ's published bound (under 25.6% together, less than the
+    all-adult rate; the caution lowest) with those two rates unchanged.
     """
 
     base_log_rate: float = -1.27
