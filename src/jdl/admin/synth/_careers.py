@@ -80,7 +80,7 @@ class CareerParams:
     offence) and ``lesser_disposal_record_slope`` (how fast fines and discharges give way to
     court orders as the record lengthens) were set in generator 1.5 so that cautions, fines and
     discharges re-offend below the MoJ's published bound (under 25.6% together, less than the
-    all-adult rate; the caution lowest) with those two rates unchanged.
+    all-adult rate; the caution lowest) with those two rates still within their calibration.
     """
 
     base_log_rate: float = -1.27
@@ -191,9 +191,10 @@ def _draw_disposals(
     n = len(group)
     lp = np.log1p(prior)
     youth = age < 18
-    # Out-of-court disposal: mostly first and second offences, less serious ones. Since 2013
-    # guidance a simple caution is rarely given to someone with a record of similar offending
-    # (MoJ, Simple Cautions for Adult Offenders, 2015), so after three offences almost never.
+    # Out-of-court disposal: mostly first and second offences, less serious ones. The guidance
+    # (MoJ, Simple Cautions for Adult Offenders, 2015) keeps cautions for low-level, mainly
+    # first-time offending and restricts them after recent similar offending: after three
+    # offences, almost never.
     first, second, later = params.caution_by_record
     p_caution = np.where(prior == 0, first, np.where(prior <= 2, second, later))
     p_caution = np.where(severity == 1, p_caution * 0.2, p_caution)
