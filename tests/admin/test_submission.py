@@ -225,7 +225,10 @@ def test_classic_mix_has_none_of_the_harder_kinds(synthetic_data_dir, tmp_path):
     assert kinds.isdisjoint(HARD_KINDS)
     default = pd.read_csv(_make(synthetic_data_dir, tmp_path / "d")["truth"])
     default_kinds = default["errors"].fillna("").str.split(";").explode()
-    assert default_kinds.isin(HARD_KINDS).mean() < 0.05  # realistic, rare
+    # realistic, rare: about 5.3% of the kinds drawn (mean over submission seeds 0-11 on this
+    # population: 5.3% with generator 1.4, 5.4% with 1.5, sd 0.6-0.9 points), so a bound of 5%
+    # held on seed 1 by chance (4.9% with 1.4, 5.3% with 1.5); 8% is rare and not flaky
+    assert default_kinds.isin(HARD_KINDS).mean() < 0.08
 
 
 def test_unknown_preset_is_a_clear_error(synthetic_data_dir, tmp_path):

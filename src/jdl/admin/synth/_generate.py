@@ -68,7 +68,7 @@ from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES_BY_SETTING
 
-GENERATOR_VERSION = "1.4"
+GENERATOR_VERSION = "1.5"
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -113,9 +113,11 @@ class SynthConfig:
 KIND = {t.code: np.int8(i) for i, t in enumerate(INDEX_TYPE_DEFINITIONS)}
 _COUNTS_INDEX_DAY = np.array([t.counts_index_day for t in INDEX_TYPE_DEFINITIONS])
 #: The index types of generator 1.3 and before: releases and court orders. Their events, and the
-#: programmes recruiting from them, draw from the chunk's first random stream exactly as 1.3 did;
-#: the other index types (cautions, fines, discharges) and the programmes around them use a
-#: second stream, so adding them leaves every 1.3 programme's participants and truth unchanged.
+#: programmes recruiting from them, draw from the chunk's first random stream as in 1.3; the
+#: other index types (cautions, fines, discharges) and the programmes around them use a second
+#: stream, so adding them left every 1.3 programme's participants and truth unchanged (1.4), and
+#: with or without them every other programme is the same. (1.5 changed the disposals
+#: themselves, in the first stream: its populations differ from 1.4's throughout.)
 _SENTENCE_TYPES = ("custody_release", "court_order")
 # Which events a planted programme recruits from: the cohort's rule (INDEX_TYPES_BY_SETTING),
 # except that a community programme recruits at the start of a court order (the cohort also

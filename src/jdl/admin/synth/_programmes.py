@@ -227,7 +227,7 @@ DEFAULT_PROGRAMMES: tuple[ProgrammeSpec, ...] = (
         {"employment": 0.4, "age": -0.2},
     ),
     # Generator 1.4: a programme around out-of-court disposals (planted from its own random
-    # stream, so the programmes above are as generator 1.3 made them).
+    # stream, so the programmes above are the same with or without it).
     ProgrammeSpec(
         "crossroads-diversion",
         "Crossroads Diversion",
