@@ -34,7 +34,7 @@ def test_the_sentence_from_released_figures():
                        "a 60% chance that it reduced it by at least 2 percentage points.")
     assert "a weakly informative prior centred on a difference of zero" in text[1]
     assert text[2] == ("With other starting assumptions the chance of a reduction would be "
-                       "90% (flat prior), more than 99% (sceptical prior).")
+                       "90% with a flat prior and more than 99% with a sceptical prior.")
     assert benefit_sentences({**block, "probability": None}) == []
     assert benefit_sentences(None) == []
 
@@ -59,7 +59,7 @@ def test_the_catalogue_prior_is_stated():
     released = _released(predictive_prior(-0.03, 0.01, 0.0004, 6, "employment"))
     text = visible_text(render_html({**released.results, "generated_at": GENERATED_AT}))
     assert "6 published reports of employment programmes" in text
-    assert "(weakly informative prior)" in text
+    assert "with a weakly informative prior" in text
 
 
 def test_not_shown_when_the_headline_is_hidden():

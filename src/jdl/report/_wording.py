@@ -409,12 +409,13 @@ def benefit_sentences(benefit: Mapping[str, Any] | None) -> list[str]:
     out = [first + ".",
            f"This combines the result above with a starting assumption (a 'prior'): "
            f"{prior.get('description') or 'a weakly informative prior'}."]
-    others = [f"{_probability(r.get('probability'))} ({str(r.get('label', '')).lower()})"
+    others = [f"{_probability(r.get('probability'))} with a {str(r.get('label', '')).lower()}"
               for r in benefit.get("sensitivity") or []
               if isinstance(r, Mapping) and not is_missing(r.get("probability"))]
     if others:
+        listed = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
         out.append("With other starting assumptions the chance of a reduction would be "
-                   + ", ".join(others) + ".")
+                   + listed + ".")
     out.append("Unlike the verdict, this is a probability about this programme; it assumes, "
                "as the confidence interval does, that the comparison group is a fair one.")
     return out
