@@ -15,8 +15,12 @@ computes the probability as the report would (from the *released* difference and
   Dawid 1984): the posterior CDF at the true effect is uniform when the posterior is right, so
   each tenth of [0, 1] should hold 10% of the evaluations.
 
-The truth is ``truth_realised``: the realised effect on the matched treated (the generator keeps
-each participant's future with and without the programme; see ``bench/validate_pipeline.py``).
+Two truths are scored: ``truth_expected``, the programme's effect on people like its
+participants (the estimand of the released probability, and of the prior: run with
+``--log-hr-sd 0.22`` so that the planted effects have the default prior's spread), and
+``truth_realised``, the realised effect on the matched treated (the generator keeps each
+participant's future with and without the programme; see ``bench/validate_pipeline.py``),
+which adds the chance in these people's own futures.
 
 The planted distribution. Each population of :data:`PEOPLE` people gets :data:`PROGRAMMES`
 programmes (custody and community, national, 2013-2019, selection on observed characteristics
