@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ from rich.console import Console
 
 from jdl.admin.synth import SynthConfig
 from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SEED
+from jdl.core.notes import warning_lines
 
 console = Console()
 DEMO_PROGRAMME = "new-leaf-employment"
@@ -195,6 +197,7 @@ def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: i
     registration = load_registration(plan) if plan is not None else None
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from jdl.core.notes import collected_warnings
     from jdl.evaluation import STAGES
     from jdl.run import run_evaluation as evaluate
 
@@ -221,11 +224,19 @@ def run_evaluation(upload: Path, programme: Path, data: Path, out: Path, seed: i
         def step(stage: str) -> None:
             bar.update(task, description=labels.get(stage, stage), completed=STAGES.index(stage))
 
-        evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step,
-                              settings=settings_with_engine(engine),
-                              registration=registration)
+        with collected_warnings() as seen:
+            evaluation = evaluate(upload, programme, data, out, seed=seed, progress=step,
+                                  settings=settings_with_engine(engine),
+                                  registration=registration)
         bar.update(task, completed=len(STAGES))
+    print_model_notes(seen)
     return evaluation
+
+
+def print_model_notes(seen: Counter[str]) -> None:
+    """The warnings a run raised, each once (lab-internal diagnostics, not errors)."""
+    for line in warning_lines(seen):
+        console.print(f"[dim]{line}[/dim]", highlight=False)
 
 
 def realised_rate_effect(data: Path, programme: str, evaluation_dir: Path) -> tuple[float, int]:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from jdl.core.config import DATA_DIR_ENV, DEFAULT_DATA_DIR, DEFAULT_SEED
+from jdl.core.notes import collected_warnings, warning_lines
 
 catalogue_app = typer.Typer(help="The public catalogue of published reports.",
                             no_args_is_help=True)
@@ -70,7 +71,7 @@ def seed(
             bar.update(task, description=f"{name}: {stage}",
                        completed=done[name] * len(STAGES) + STAGES.index(stage))
 
-        with sessions() as db:
+        with sessions() as db, collected_warnings() as seen:
             outcome = (seed_catalogue(db, data, direct, storage, settings, seed=seed, step=step,
                                       leave_out=leave_out) if direct else [])
         bar.update(task, completed=len(chosen) * len(STAGES), description="Done")
@@ -83,9 +84,11 @@ def seed(
         with console.status("The register: one organisation's requests through the "
                              "service") as status:
             try:
-                story = seed_register(settings.model_copy(update={"service": service}), data,
-                                      seed=seed,
-                                      step=lambda m: status.update(f"The register: {m}"))
+                with collected_warnings() as register_seen:
+                    story = seed_register(settings.model_copy(update={"service": service}),
+                                          data, seed=seed,
+                                          step=lambda m: status.update(f"The register: {m}"))
+                seen.update(register_seen)
             except JDLError as exc:  # e.g. this population's programme could not be answered
                 story = RegisterSeeded(skipped=f"it stopped: {exc.message}")
         if story.already:
@@ -106,6 +109,8 @@ def seed(
             state = "already published" if s.already else "published"
             console.print(f"  {s.programme}: {state} as report {s.publication_id}",
                           highlight=False)
+    for line in warning_lines(seen):
+        console.print(f"[dim]{line}[/dim]", highlight=False)
     console.print("Synthetic demonstration data: `jdl serve`, then open /catalogue and "
                   "/catalogue/summary.")
 
