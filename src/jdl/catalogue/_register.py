@@ -174,28 +174,21 @@ class Pooled:
 
 def pool(effects: Sequence[float], ses: Sequence[float], intervention_type: str = "") -> Pooled:
     """DerSimonian–Laird random-effects meta-analysis of ``effects`` with standard errors
-    ``ses`` (statsmodels' ``combine_effects``, ``method_re="dl"``; DerSimonian & Laird 1986,
-    Higgins & Thompson 2002 for I²). The interval is the usual normal one, mu ± 1.96 SE."""
-    import numpy as np
+    ``ses`` (:func:`jdl.inference._benefit.dersimonian_laird`), with the usual normal
+    interval, mu ± 1.96 SE, and Cochran's Q test."""
     from scipy import stats
-    from statsmodels.stats.meta_analysis import combine_effects
 
-    eff, se = np.asarray(effects, dtype=float), np.asarray(ses, dtype=float)
-    if len(eff) < 2 or len(eff) != len(se) or not np.all(se > 0):
-        raise ValueError("pooling needs two or more effects with positive standard errors")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        res = combine_effects(eff, se**2, method_re="dl")
-    q, df = float(res.q), len(eff) - 1
-    # DerSimonian-Laird's tau² is max(0, (Q - df) / C). statsmodels 0.15 does not truncate it
-    # (with Q < df its random-effects weights go negative or infinite), so where the
-    # estimate is not positive tau² is 0 and the random-effects estimate is the fixed one.
-    if float(res.tau2) > 0:
-        tau2, mu, sd = float(res.tau2), float(res.mean_effect_re), float(res.sd_eff_w_re)
-    else:
-        tau2, mu, sd = 0.0, float(res.mean_effect_fe), float(res.sd_eff_w_fe)
-    return Pooled(intervention_type=intervention_type, reports=len(eff), estimate=mu,
-                  ci_low=mu - Z95 * sd, ci_high=mu + Z95 * sd, tau2=tau2,
-                  i2=max(0.0, float(res.i2)), q=q, q_p_value=float(stats.chi2.sf(q, df)))
+    from jdl.inference._benefit import dersimonian_laird  # lazily: the catalogue's pages
+    from jdl.inference._errors import InferenceError  # need no inference stage to load
+
+    try:
+        res = dersimonian_laird(effects, ses)
+    except InferenceError as exc:
+        raise ValueError(exc.message) from exc
+    return Pooled(intervention_type=intervention_type, reports=len(effects),
+                  estimate=res.estimate, ci_low=res.estimate - Z95 * res.se,
+                  ci_high=res.estimate + Z95 * res.se, tau2=res.tau2, i2=res.i2, q=res.q,
+                  q_p_value=float(stats.chi2.sf(res.q, len(effects) - 1)))
 
 
 def pooled_by_type(effects: Sequence[Effect], minimum: int = MIN_POOLED) -> list[dict[str, Any]]:

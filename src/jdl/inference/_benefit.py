@@ -68,7 +68,8 @@ MIN_CATALOGUE_REPORTS = 3
 BAND_STEP = 0.05
 BAND_CAP = 0.99
 BAND_FLOOR = 0.01
-_Z95 = 1.959963984540054
+#: The 97.5% point of the standard normal: a 95% interval is +-Z95 SE.
+Z95 = 1.959963984540054
 
 
 def _phi(x: float) -> float:
@@ -164,7 +165,7 @@ def catalogue_prior(effects: Sequence[PublishedEffect], intervention_type: str, 
                     widen: bool = True) -> Prior | None:
     """The empirical-Bayes prior for a new report of ``intervention_type`` (issue 20): the
     predictive distribution (:func:`predictive_prior`) of the DerSimonian-Laird pool
-    (:func:`pooled_predictive`, equal to the register's ``pool``) of the type's published
+    (:func:`dersimonian_laird`, the register's ``pool`` too) of the type's published
     (released) effects — real reports only, or with ``synthetic`` synthetic ones only (never
     pooled together, as the register's pooled summaries) — without ``exclude_id`` (the report
     itself, when it is already published). None with fewer than
@@ -320,24 +321,47 @@ def released_posterior(difference: float, ci_low: float, ci_high: float, prior_m
     return posterior(difference, se_from_interval(ci_low, ci_high), prior)
 
 
+@dataclass(frozen=True)
+class RandomEffects:
+    """A DerSimonian-Laird random-effects pool: the pooled estimate, its SE, the
+    between-study variance tau^2, Cochran's Q and I^2 (a proportion)."""
+
+    estimate: float
+    se: float
+    tau2: float
+    q: float
+    i2: float
+
+
+def dersimonian_laird(effects: Sequence[float], ses: Sequence[float]) -> RandomEffects:
+    """DerSimonian-Laird random-effects meta-analysis of ``effects`` with standard errors
+    ``ses`` (statsmodels' ``combine_effects``, ``method_re="dl"``; DerSimonian & Laird 1986,
+    Higgins & Thompson 2002 for I^2): the one pool behind the catalogue's pooled summary
+    (:func:`jdl.catalogue._register.pool`) and its prior (:func:`catalogue_prior`)."""
+    import numpy as np
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    eff, se = np.asarray(effects, dtype=float), np.asarray(ses, dtype=float)
+    if len(eff) < 2 or len(eff) != len(se) or not np.all(se > 0):
+        raise InferenceError("pooling needs two or more effects with positive standard errors")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = combine_effects(eff, se**2, method_re="dl")
+    # DerSimonian-Laird's tau^2 is max(0, (Q - df) / C). statsmodels 0.15 does not truncate it
+    # (with Q < df its random-effects weights go negative or infinite), so where the
+    # estimate is not positive tau^2 is 0 and the random-effects estimate is the fixed one.
+    if float(res.tau2) > 0:
+        tau2, mu, sd = float(res.tau2), float(res.mean_effect_re), float(res.sd_eff_w_re)
+    else:
+        tau2, mu, sd = 0.0, float(res.mean_effect_fe), float(res.sd_eff_w_fe)
+    return RandomEffects(estimate=mu, se=sd, tau2=tau2, q=float(res.q),
+                         i2=max(0.0, float(res.i2)))
+
+
 def pooled_predictive(effects: Sequence[float], ses: Sequence[float]) -> tuple[float, float,
                                                                                   float]:
-    """(mu_hat, se(mu_hat), tau^2) of a DerSimonian-Laird random-effects meta-analysis, plain
-    numpy (for the calibration harness and tests; the catalogue uses its own
-    :func:`jdl.catalogue._register.pool`, which this matches)."""
-    import numpy as np
-
-    y, v = np.asarray(effects, float), np.asarray(ses, float) ** 2
-    if len(y) < 2 or len(y) != len(v) or not np.all(v > 0):
-        raise InferenceError("pooling needs two or more effects with positive standard errors")
-    w = 1 / v
-    fixed = float(np.sum(w * y) / np.sum(w))
-    q = float(np.sum(w * (y - fixed) ** 2))
-    c = float(np.sum(w) - np.sum(w ** 2) / np.sum(w))
-    tau2 = max(0.0, (q - (len(y) - 1)) / c) if c > 0 else 0.0
-    wr = 1 / (v + tau2)
-    mu = float(np.sum(wr * y) / np.sum(wr))
-    return mu, float(math.sqrt(1 / np.sum(wr))), tau2
+    """(mu_hat, se(mu_hat), tau^2) of :func:`dersimonian_laird` (what a predictive prior needs)."""
+    pooled = dersimonian_laird(effects, ses)
+    return pooled.estimate, pooled.se, pooled.tau2
 
 
 def _rounded(x: float | None) -> float | None:
