@@ -14,6 +14,20 @@ from jdl.service._catalogue_models import Publication
 from jdl.service._catalogue_seed import choose, planted
 
 
+def _seed_twice(args: list[str], capsys) -> str:
+    """``jdl catalogue seed ARGS`` run twice (the second must find everything done); both
+    exit 0; what they printed."""
+    from jdl.cli import main
+    from jdl.core.config import get_settings
+
+    get_settings.cache_clear()
+    for _ in range(2):
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code == 0
+    return capsys.readouterr().out
+
+
 def test_choose_covers_sectors_and_types_first(synthetic_data_dir):
     programmes = planted(synthetic_data_dir)
     four = choose(programmes, 4)
@@ -31,19 +45,13 @@ def test_choose_covers_sectors_and_types_first(synthetic_data_dir):
 
 
 def test_seed_publishes_real_evaluations(synthetic_data_dir, tmp_path, monkeypatch, capsys):
-    from jdl.cli import main
     from jdl.core.config import get_settings
     from jdl.service._db import open_database
 
     url = f"sqlite:///{tmp_path / 'service.db'}"
     args = ["catalogue", "seed", "--data", str(synthetic_data_dir), "--reports", "2",
             "--no-register", "--database-url", url, "--storage-dir", str(tmp_path / "files")]
-    get_settings.cache_clear()
-    for _ in range(2):
-        with pytest.raises(SystemExit) as done:
-            main(args)
-        assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _seed_twice(args, capsys)
     assert out.count("already published") == 2  # the second run evaluated nothing
     with open_database(url)() as db:
         pubs = list(db.query(Publication))
@@ -67,8 +75,6 @@ def test_seed_takes_the_register_through_the_service(synthetic_data_dir, tmp_pat
     from fastapi.testclient import TestClient
 
     from jdl.catalogue._register import clean_response
-    from jdl.cli import main
-    from jdl.core.config import get_settings
     from jdl.disclosure import assert_released
     from jdl.service import create_app
     from jdl.service._catalogue import register_counts, replaced_publications
@@ -82,12 +88,7 @@ def test_seed_takes_the_register_through_the_service(synthetic_data_dir, tmp_pat
     url, files = settings.service.database_url, settings.service.storage_dir
     args = ["catalogue", "seed", "--data", str(synthetic_data_dir), "--reports", "2",
             "--database-url", url, "--storage-dir", str(files)]
-    get_settings.cache_clear()
-    for _ in range(2):
-        with pytest.raises(SystemExit) as done:
-            main(args)
-        assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _seed_twice(args, capsys)
     assert "already seeded" in out and "already published" in out
     with open_database(url)() as db:
         states = {s.id: s.state for s in db.query(Submission)}
