@@ -208,9 +208,12 @@ def registered_plan(submission: Submission) -> Any:
 def _published_effects(db: Session, settings: Settings, programme: Path) -> list[Any] | None:
     """The catalogue's published effects of the programme's intervention type, for the
     probability of benefit's prior (issue 20); None (the weakly informative prior) when they
-    cannot be read — the catalogue never stops an evaluation."""
+    cannot be read — the catalogue never stops an evaluation — or are not used (the catalogue
+    prior is off: ``benefit_catalogue_prior``), so a job reads no publications it ignores."""
     from jdl.service._catalogue import published_effects
 
+    if not settings.inference.benefit_catalogue_prior:
+        return None
     try:
         kind = json.loads(programme.read_text()).get("intervention_type")
         return published_effects(db, settings, str(kind)) if kind else None
