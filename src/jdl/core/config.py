@@ -106,6 +106,13 @@ class LinkageSettings(BaseModel):
     min_id_evidence: int = Field(default=2, ge=1, le=4)
     prior_in_register: float = 0.9  # share of submitted people expected in the records
     prior_strength: float = 200.0  # pseudo-pairs of the prior m-probabilities
+    # The relatives guards (docs/linkage.md, "Sibling and namesake guards"): the share of
+    # people with a twin, and with a same-named parent or child, who also has a record (0 turns
+    # a guard off); and the row posterior a pair a relative explains as well is capped at
+    # (None: no cap, the corrected probability decides).
+    twin_share: float = Field(default=0.01, ge=0, lt=1)
+    namesake_share: float = Field(default=0.01, ge=0, lt=1)
+    related_cap: float | None = Field(default=None, gt=0, lt=1)
     u_max_pairs: float = 5e6  # random register pairs sampled for u-probabilities
     seed: int = 42
     # Where the probabilistic pass scores pairs; None: the data engine (Settings.data.engine).

@@ -39,15 +39,7 @@ def options_from(settings: LinkageSettings, data_engine: EngineName = "duckdb",
                  spark: SparkSettings | None = None) -> LinkOptions:
     """Per-run options; the backend, when not set for linkage, is the data engine's
     (:meth:`LinkageSettings.backend_for`); ``spark``: the Spark section of the settings."""
-    return LinkOptions(
-        match_threshold=settings.match_threshold,
-        candidate_floor=settings.candidate_floor,
-        prior_in_register=settings.prior_in_register,
-        min_id_evidence=settings.min_id_evidence,
-        prior_strength=settings.prior_strength,
-        backend=settings.backend_for(data_engine),
-        spark=spark,
-    )
+    return LinkOptions.from_settings(settings, settings.backend_for(data_engine), spark)
 
 
 def register_cache(data_dir: str | Path) -> Path:

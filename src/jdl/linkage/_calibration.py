@@ -196,11 +196,7 @@ def calibrate(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     rule = rule or ThresholdRule()
     if rows.empty:
         raise UsageError("The labelled calibration rows are empty.")
-    options = LinkOptions(match_threshold=settings.match_threshold,
-                          candidate_floor=settings.candidate_floor,
-                          prior_in_register=settings.prior_in_register,
-                          min_id_evidence=settings.min_id_evidence)
-    result = link_rows(workspace, model, rows, options)
+    result = link_rows(workspace, model, rows, LinkOptions.from_settings(settings))
     truth = truth[truth["row_number"].isin(rows["row_number"])]
     table = threshold_table(result, truth, rule.grid)
     threshold, met = choose_threshold(table, rule)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from jdl.core.config import SparkSettings
+from jdl.core.config import LinkageSettings, SparkSettings
 from jdl.core.errors import UsageError
 from jdl.linkage._deterministic import id_links_sql
 from jdl.linkage._em import estimate_upload_m
@@ -54,9 +54,11 @@ NAMESAKE_SHARE = 0.01
 # A namesake relative is a generation away: parent and child are born at least this many years
 # apart. Closer dates are typing errors or coincidences, which the model weighs as usual.
 GENERATION_YEARS = 12
-# Posterior at which a pair that a relative explains as well is capped (:func:`sibling_guard`):
-# below 0.5, the lowest threshold the calibration grid offers, so no threshold links it.
-RELATED_CAP = 0.45
+# Posterior at which a pair that a relative explains as well may be capped (:func:`sibling_guard`;
+# None: no cap, the corrected probability decides). 0.45 — below 0.5, the lowest threshold the
+# calibration grid offers — makes such a row unlinkable without an ID whatever its evidence; the
+# default since 2026-12-05 is no cap (docs/linkage.md, "Relatives: a probability, not a rule").
+RELATED_CAP: float | None = None
 REQUIRED_COLUMNS = ("row_number", "forename", "surname", "date_of_birth", "sex")
 OPTIONAL_COLUMNS = ("pnc_id", "prison_number")
 Backend = Literal["duckdb", "spark"]
@@ -76,13 +78,30 @@ class LinkOptions:
     # Share of people with a same-named relative on the register (:func:`sibling_guard`).
     namesake_share: float = NAMESAKE_SHARE
     # Row posterior a pair a relative explains is capped at (:func:`sibling_guard`).
-    related_cap: float = RELATED_CAP
+    related_cap: float | None = RELATED_CAP
     # Estimate the m-probabilities on the upload's own candidate pairs (:mod:`._em`).
     estimate_m: bool = True
     # Pseudo-pairs the model's m counts for in that estimate (as at training).
     prior_strength: float = 200.0
     # The Spark session's settings, when the backend is Spark and no session runs yet.
     spark: SparkSettings | None = None
+
+    @classmethod
+    def from_settings(cls, settings: LinkageSettings, backend: Backend = "duckdb",
+                      spark: SparkSettings | None = None) -> LinkOptions:
+        """The options ``settings`` give (one mapping for linking and calibrating alike)."""
+        return cls(
+            match_threshold=settings.match_threshold,
+            candidate_floor=settings.candidate_floor,
+            prior_in_register=settings.prior_in_register,
+            min_id_evidence=settings.min_id_evidence,
+            prior_strength=settings.prior_strength,
+            twin_share=settings.twin_share,
+            namesake_share=settings.namesake_share,
+            related_cap=settings.related_cap,
+            backend=backend,
+            spark=spark,
+        )
 
 
 def load_submission(workspace: Workspace, rows: pd.DataFrame) -> int:
@@ -309,7 +328,7 @@ def _typo_of_variant_sql(a: str, b: str) -> str:
 
 def _dob_unrelated_sql(a: str, b: str) -> str:
     """Both dates of birth known and in no partial date level (swap, year one off, a day or
-    two, 1 January, one or two characters): the date's "else" level."""
+    two, 1 January, one or two characters — transposed digits are two): the "else" level."""
     return f"""
           {a}.dob IS NOT NULL AND {b}.dob IS NOT NULL AND {a}.dob <> {b}.dob
           AND coalesce({a}.dob_swapped, '') <> {b}.dob
@@ -361,7 +380,7 @@ def _capped_weight(model: LinkageModel, posterior: float, prior_in_register: flo
 def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
                   rows_table: str, twin_share: float = TWIN_SHARE,
                   namesake_share: float = NAMESAKE_SHARE,
-                  related_cap: float = RELATED_CAP,
+                  related_cap: float | None = RELATED_CAP,
                   prior_in_register: float = 0.9) -> pd.DataFrame:
     """Weaken pairs that a relative of the person explains as well as the person.
 
@@ -378,13 +397,16 @@ def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.Data
       each level, names by their term frequency; a random non-matching record is the row's
       relative with probability ``share / N``) instead of the product alone: the match weight
       drops by ``log2(1 + share / (N · u))``. Common names hardly move;
-    * the pair's weight is then capped where its row posterior, as the row's only candidate,
-      would be ``related_cap`` (0.45, below the lowest threshold the calibration can choose):
-      names and a date of birth alone cannot tell a person whose forename (or date of birth)
-      was typed wholly differently from their relative, so such a row needs other evidence
-      (an ID, a middle name) whatever the threshold. Without the cap the correction alone
-      leaves the posterior near 0.86 for a rare surname, so the guard would hold only at
-      thresholds above that (measured: twins linked at the calibrated 0.85).
+    * optionally (``related_cap``, off by default) the pair's weight is then capped where its
+      row posterior, as the row's only candidate, would be ``related_cap`` (0.45: below the
+      lowest threshold the calibration can choose, so such a row needs an ID whatever its
+      other evidence). Without the cap the corrected posterior is about
+      ``prior/(1 - prior) · m / share`` for a rare name (m: how often this upload's true
+      matches show the pattern, estimated per upload): a twin-shaped row links when the
+      upload's own rows say forenames are often written wholly differently (FEBRL: 5-6% of
+      rows), and is held back when they are not — the probability, not a rule, decides.
+      The cap cost 5-8 points of recall on FEBRL and made middle names the register does not
+      hold unlinkable; docs/linkage.md gives the measured trade-off.
 
     Forenames count as the same name (no guard) when any forename level, nickname group or
     Soundex code relates them, or they are one transposition apart (see
@@ -400,7 +422,8 @@ def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.Data
 
 def guard_adjustment(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
                      rows_table: str, twin_share: float = TWIN_SHARE,
-                     namesake_share: float = NAMESAKE_SHARE, related_cap: float = RELATED_CAP,
+                     namesake_share: float = NAMESAKE_SHARE,
+                     related_cap: float | None = RELATED_CAP,
                      prior_in_register: float = 0.9):
     """:func:`sibling_guard` as a function of the candidates' weights (None: nothing to do),
     so the per-upload EM can apply it in each E-step."""
@@ -433,7 +456,8 @@ def guard_adjustment(workspace: Workspace, model: LinkageModel, candidates: pd.D
         how="left")["penalty"].to_numpy(float)
     guarded = ~np.isnan(penalty)
     penalty = np.nan_to_num(penalty)
-    cap = _capped_weight(model, related_cap, prior_in_register)
+    cap = np.inf if related_cap is None else _capped_weight(model, related_cap,
+                                                             prior_in_register)
 
     def adjust(weights: np.ndarray) -> np.ndarray:
         return np.where(guarded, np.minimum(weights - penalty, cap), weights)

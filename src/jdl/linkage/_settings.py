@@ -33,7 +33,8 @@ PRIOR_M: dict[str, dict[str, float]] = {
         "exact": 0.82, "day and month swapped": 0.04, "year one off": 0.04,
         "a day or two off": 0.02, "1 January of the same year": 0.01,
         "1 January, a year or two out": 0.003, "one character": 0.035,
-        "swapped and year one off": 0.005, "two characters": 0.01, "else": 0.017,
+        "digits transposed": 0.005, "swapped and year one off": 0.005,
+        "two characters": 0.01, "else": 0.012,
     },
     "sex": {"exact": 0.98, "else": 0.02},
     "pnc_id": {"exact": 0.97, "else": 0.03},
@@ -46,6 +47,24 @@ PRIOR_M: dict[str, dict[str, float]] = {
 # looser cross match is common between unrelated short names (u 0.003 for two edits).
 _SWAPPED = "{a}_l = {b}_r"
 _SWAPPED_TYPO = "length({a}_l) >= 4 AND levenshtein({a}_l, {b}_r) <= 1"
+
+
+def digits_transposed_sql(left: str, right: str) -> str:
+    """Two ``YYYY-MM-DD`` dates alike but for two neighbouring digits of the year's last two,
+    the month or the day typed in the wrong order (``1986`` → ``1968``, ``13`` → ``31``): the
+    classic keying error (Damerau 1964), and two characters apart for Levenshtein, so without
+    this level a transposed year looked like another person's date — or, decades away, like a
+    same-named parent's. ``substr`` and ``=`` only: the same in DuckDB and Spark SQL."""
+    def same(start: int, length: int) -> str:
+        return f"substr({left}, {start}, {length}) = substr({right}, {start}, {length})"
+
+    def crossed(i: int) -> str:
+        return (f"substr({left}, {i}, 1) = substr({right}, {i + 1}, 1) "
+                f"AND substr({left}, {i + 1}, 1) = substr({right}, {i}, 1)")
+
+    return (f"(({same(1, 2)} AND {crossed(3)} AND {same(5, 6)}) "
+            f"OR ({same(1, 5)} AND {crossed(6)} AND {same(8, 3)}) "
+            f"OR ({same(1, 8)} AND {crossed(9)}))")
 
 
 def comparisons() -> list[Any]:
@@ -119,6 +138,7 @@ def comparisons() -> list[Any]:
                 'OR abs(dob_year_l - dob_placeholder_year_r) <= 2'
             ), "1 January, a year or two out"),
             label(cll.LevenshteinLevel("dob", 1), "one character"),
+            label(cll.CustomLevel(digits_transposed_sql("dob_l", "dob_r")), "digits transposed"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
             ), "swapped and year one off"),

@@ -88,6 +88,17 @@ class ErrorRates:
       (58%) and forename/middle-name swaps a main cause of forename mismatch (Just et al.).
     * ``transliteration`` (Muhammad/Mohammed, Ł/L, é/e; among names that have a variant):
       "Muhammad" has at least 14 common romanisations; registers such as the PNC hold ASCII.
+
+    Not a mistake but who the people the register does not hold are: ``twin_on_register``
+    and ``namesake_on_register``, the share of them whose twin (same surname and date of birth,
+    another forename) or same-named parent or child (same full name, born a generation apart)
+    *is* on the register — the rows the linkage's relatives guards exist for. About 1.5% of
+    maternities in England and Wales are multiple births (ONS, Births in England and Wales), so
+    about 3% of people are twins; one co-twin in three having a record gives 1%. Same-named
+    relatives: 1%, our judgement (few British sons carry their father's forename; children of
+    men with convictions are convicted far more often than others, Farrington et al.'s
+    Cambridge Study in Delinquent Development). The same in every preset: relatives are a fact
+    of the population, not of how carefully a list was typed.
     """
 
     forename_typo: float = 0.03
@@ -111,6 +122,8 @@ class ErrorRates:
     surname_compound: float = 0.01  # double-barrelled / married name, one part registered
     middle_name: float = 0.01  # middle name added to, or used as, the forename
     transliteration: float = 0.2  # among names with another spelling: Muhammad/Mohammed, Ł/L
+    twin_on_register: float = 0.01  # of people not on the register: their twin is on it
+    namesake_on_register: float = 0.01  # ... a same-named parent or child is on it
 
     @classmethod
     def preset(cls, name: str) -> ErrorRates:
@@ -121,7 +134,8 @@ class ErrorRates:
         if name == "none":
             return replace(cls(), **_NO_HARD_KINDS, **_NO_CLASSIC_KINDS, pnc_present=1.0,
                            pnc_typo=0.0, prison_number_present=1.0, not_in_records=0.0,
-                           duplicate=0.0, max_errors_per_row=0)
+                           duplicate=0.0, max_errors_per_row=0, twin_on_register=0.0,
+                           namesake_on_register=0.0)
         if name == "harsh":
             # The linkage issue's stress mix: up to two mistakes per row, each harder kind in
             # 3-4% of rows (enough rows per kind to measure recall per kind), IDs blank in
@@ -395,6 +409,53 @@ def _fabricated(rng: np.random.Generator, n: int, template: pd.DataFrame) -> pd.
     )
 
 
+def _relatives_on_register(data_dir: Path, fake: pd.DataFrame, rates: ErrorRates,
+                           seed: list[int]) -> pd.DataFrame:
+    """Make some of the people the register does not hold relatives of people it does hold:
+    a twin (same surname and date of birth, another forename; the same sex two times in three,
+    as about a third of twin pairs are boy and girl) or a same-named parent or child (same full
+    name and sex, born 18-40 years apart). Drawn from their own random stream, so the upload's
+    other rows are the same whatever the rates; ``errors`` says ``not_in_records;twin`` or
+    ``not_in_records;namesake``."""
+    rng = np.random.default_rng(seed)
+    kind = rng.random(len(fake))
+    twin = kind < rates.twin_on_register
+    namesake = ~twin & (kind < rates.twin_on_register + rates.namesake_on_register)
+    chosen = np.flatnonzero(twin | namesake)
+    if not len(chosen):
+        return fake
+    con = duckdb.connect(str(data_dir / "admin.duckdb"), read_only=True)
+    try:
+        anchors = con.execute(
+            "SELECT forename, surname, date_of_birth, sex FROM people "
+            "WHERE date_of_birth BETWEEN DATE '1950-01-01' AND DATE '1995-12-31' "
+            "ORDER BY hash(person_id + ?) LIMIT ?", [int(rng.integers(2**31)), len(chosen)]
+        ).df()
+    finally:
+        con.close()
+    fake = fake.copy()
+    pools = name_pools()
+    for i, (_, anchor) in zip(chosen, anchors.iterrows(), strict=False):
+        dob = pd.Timestamp(anchor["date_of_birth"])
+        if twin[i]:
+            sex = anchor["sex"] if rng.random() < 2 / 3 else {"M": "F", "F": "M"}[anchor["sex"]]
+            forename = anchor["forename"]
+            while forename == anchor["forename"]:
+                forename = pools.forenames[("british", sex)].sample(rng, 1)[0]
+            values = (forename, anchor["surname"], dob, sex, "not_in_records;twin")
+        else:
+            gap = pd.DateOffset(years=int(rng.integers(18, 41)), days=int(rng.integers(1, 360)))
+            # a parent for people born late enough, else a child old enough to be on a list
+            dob = dob - gap if dob.year >= 1975 or rng.random() < 0.5 else dob + gap
+            dob = min(dob, pd.Timestamp("2008-12-31"))
+            values = (anchor["forename"], anchor["surname"], dob, anchor["sex"],
+                      "not_in_records;namesake")
+        for column, value in zip(("forename", "surname", "date_of_birth", "sex", "errors"),
+                                 values, strict=True):
+            fake.at[fake.index[i], column] = value
+    return fake
+
+
 def _sample(rng: np.random.Generator, sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pools = name_pools()
     fore = np.empty(len(sex), dtype=object)
@@ -440,7 +501,10 @@ def make_submission(
     rows = _apply_errors(rng, people, rates)
     n_fake = round(rates.not_in_records * len(rows) / max(1e-9, 1 - rates.not_in_records))
     if n_fake:
-        rows = pd.concat([rows, _fabricated(rng, n_fake, people)], ignore_index=True)
+        fake = _fabricated(rng, n_fake, people)
+        fake = _relatives_on_register(data_dir, fake, rates,
+                                      [seed, sum(programme.encode()), _RELATIVES_STREAM])
+        rows = pd.concat([rows, fake], ignore_index=True)
     rows["_row"] = np.arange(len(rows))  # who each row is, through duplication and shuffling
     dup = rows.sample(frac=rates.duplicate, random_state=int(rng.integers(2**31)))
     dup = dup.assign(
@@ -484,6 +548,7 @@ def make_submission(
 
 #: The random stream of the organisation's columns (apart from the mistakes' stream).
 _OWN_STREAM = 20
+_RELATIVES_STREAM = 21
 #: Delivery modes and sites as the organisation writes them, with the share of rows of each.
 DELIVERY_MODES = {"In person": 0.50, "Online": 0.30, "Mixed": 0.20}
 SITES = {"North": 0.6, "South": 0.4}
