@@ -7,7 +7,7 @@ import shutil
 import duckdb
 import pytest
 
-from jdl.admin.contract import TABLES
+from jdl.admin.contract import CONTRACT_VERSION, TABLES
 from jdl.admin.loader import load_extracts
 from jdl.core.errors import ContractError
 from jdl.engines import open_admin
@@ -49,9 +49,46 @@ def test_good_extract_loads(extracts, tmp_path):
     manifest = load_extracts(extracts, tmp_path / "lab", cutoff="2024-12-31")
     assert manifest["row_counts"]["people"] == 500
     assert manifest["data_cutoff"] == "2024-12-31"
+    assert manifest["contract_version"] == CONTRACT_VERSION == "1.2"
     with open_admin(tmp_path / "lab") as e:
         assert e.scalar("SELECT typeof(date_of_birth) FROM people LIMIT 1") == "DATE"
         assert e.scalar("SELECT count(*) FROM offences") > 500
+        # middle names (contract 1.2) as extracted: most people have one, some two
+        names = e.df("SELECT middle_names FROM people")["middle_names"]
+        assert 0.6 < names.notna().mean() < 0.9
+        assert names.dropna().str.contains(" ").any()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_extract_without_middle_names_loads_them_empty(extracts, tmp_path, fmt):
+    """An extract made for contract 1.1 has no people.middle_names: it loads, the column is
+    there (in admin.duckdb and the Parquet copy, for every engine), empty."""
+    source = extracts / "people.csv"
+    if fmt == "parquet":
+        _rewrite(source, "SELECT * FROM {src}")
+        duckdb.execute(f"COPY (SELECT * FROM read_csv('{source.as_posix()}')) TO "
+                       f"'{(extracts / 'people.parquet').as_posix()}' (FORMAT parquet)")
+        source.unlink()
+        source = extracts / "people.parquet"
+    _rewrite(source, "SELECT * EXCLUDE (middle_names) FROM {src}")
+    manifest = load_extracts(extracts, tmp_path / "lab", cutoff="2024-12-31")
+    assert manifest["row_counts"]["people"] == 500
+    with open_admin(tmp_path / "lab") as e:
+        assert e.scalar("SELECT count(*) FROM people WHERE middle_names IS NULL") == 500
+        assert e.scalar("SELECT typeof(middle_names) FROM people LIMIT 1") == "VARCHAR"
+    copied = duckdb.execute(
+        f"SELECT count(*) FROM read_parquet('{(tmp_path / 'lab' / 'parquet' / 'people').as_posix()}"
+        "/*.parquet') WHERE middle_names IS NULL").fetchone()
+    assert copied == (500,)
+
+
+def test_only_required_columns_are_reported_missing(extracts, tmp_path):
+    """Without forename and middle_names, only the forename is a problem."""
+    _rewrite(extracts / "people.csv", "SELECT * EXCLUDE (forename, middle_names) FROM {src}")
+    with pytest.raises(ContractError) as info:
+        load_extracts(extracts, tmp_path / "lab")
+    assert [p.split(" (found")[0] for p in info.value.problems] == [
+        "people: missing column(s) forename"]
 
 
 @pytest.mark.parametrize(

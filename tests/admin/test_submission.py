@@ -51,7 +51,8 @@ def test_error_free_upload_matches_the_register(synthetic_data_dir, tmp_path):
     upload = pd.read_csv(paths["upload"], dtype=str, keep_default_na=False)
     truth = pd.read_csv(paths["truth"])
     with open_admin(synthetic_data_dir) as e:
-        people = e.df("SELECT person_id, forename, surname, date_of_birth FROM people")
+        people = e.df("SELECT person_id, forename, middle_names, surname, date_of_birth "
+                      "FROM people")
     merged = truth.join(upload).merge(people, on="person_id", suffixes=("", "_reg"))
     assert (merged["forename"] == merged["forename_reg"]).all()
     dob = pd.to_datetime(merged["date_of_birth"], format="%d/%m/%Y")
@@ -114,7 +115,8 @@ def harsh_rows(synthetic_data_dir, tmp_path_factory):
         frames.append(pd.read_csv(paths["truth"]).join(upload))
     rows = pd.concat(frames, ignore_index=True)
     with open_admin(synthetic_data_dir) as e:
-        people = e.df("SELECT person_id, forename, surname, date_of_birth FROM people")
+        people = e.df("SELECT person_id, forename, middle_names, surname, date_of_birth "
+                      "FROM people")
     rows = rows.merge(people, on="person_id", how="left", suffixes=("", "_reg"))
     rows["kinds"] = rows["errors"].fillna("").str.split(";")
     return rows
@@ -182,6 +184,18 @@ def test_middle_names_keep_or_replace_the_forename(harsh_rows):
                        index=rows.index)
     replaced = ~rows["forename"].str.contains(" ") & (rows["forename"] != rows["forename_reg"])
     assert (joined | replaced).all() and joined.any() and replaced.any()
+
+
+def test_middle_names_are_the_recorded_ones_where_there_are(harsh_rows):
+    """A person with a recorded middle name uses it (the first, with two); a person without
+    one uses a name the register does not hold for them."""
+    rows = _only(harsh_rows, "middle_name")
+    typed = rows["forename"].str.split(" ").str[-1]
+    recorded = rows["middle_names"].str.split(" ").str[0]
+    has = rows["middle_names"].notna()
+    assert has.sum() > 5 and (~has).sum() > 0
+    assert (typed[has] == recorded[has]).all()
+    assert (typed[~has] != rows.loc[~has, "forename_reg"]).all()
 
 
 def test_transliterations_fold_back_or_are_known_variants(harsh_rows):

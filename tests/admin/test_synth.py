@@ -32,6 +32,64 @@ def test_same_seed_same_data_and_other_seed_differs(tmp_path):
         assert da != _table_digest(tmp_path / "c" / "parquet" / table)
 
 
+def _fingerprints(data_dir) -> dict[str, str]:
+    """A short digest of each table's columns as generator 1.5 wrote them."""
+    import hashlib
+
+    con = duckdb.connect()
+    out = {}
+    for table, cols, key in (
+        ("people", "person_id, pnc_id, prison_number, forename, surname, date_of_birth, sex, "
+                   "ethnicity, nationality, region", "person_id"),
+        ("aliases", "person_id, forename, surname, date_of_birth", "ALL"),
+        ("offences", "offence_id, person_id, offence_date, outcome_date, offence_code, "
+                     "disposal, sentence_days", "offence_id"),
+        ("index_events", "event_id, person_id, index_date, index_type", "event_id"),
+        ("assessments", "person_id, assessment_date, risk_score", "ALL"),
+    ):
+        rows = con.execute(
+            f"SELECT {cols} FROM read_parquet('{(data_dir / 'parquet' / table).as_posix()}"
+            f"/*.parquet') ORDER BY {key}").fetchall()
+        out[table] = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    return out
+
+
+def test_middle_names_leave_every_other_draw_as_it_was(tmp_path):
+    """Generator 1.6 draws middle names from a stream of their own: everything else is what
+    generator 1.5 wrote for the same seed and size (digests taken from 1.5's output, commit
+    9623307; a change of the name lists, e.g. a Faker upgrade, changes them too)."""
+    generate(tmp_path / "g", people=3000, seed=5, chunk_size=1500, workers=1)
+    assert _fingerprints(tmp_path / "g") == {
+        "people": "1128c1cb53ccb9fb", "aliases": "2bd6880dd75981dc",
+        "offences": "e593a2c7316d2caa", "index_events": "d5c4a8a130947bd6",
+        "assessments": "dc503ac850761505",
+    }
+
+
+def test_middle_names_at_the_documented_rates(synthetic_data_dir):
+    from jdl.admin.synth._names import MIDDLE_NAME_SHARE, TWO_MIDDLE_NAMES_SHARE, name_pools
+
+    with open_admin(synthetic_data_dir) as e:
+        people = e.df("SELECT forename, middle_names, sex FROM people")
+    n = len(people)
+    parts = people["middle_names"].dropna().str.split(" ")
+    assert abs(len(parts) / n - MIDDLE_NAME_SHARE) < 0.015
+    assert abs((parts.map(len) == 2).sum() / n - TWO_MIDDLE_NAMES_SHARE) < 0.01
+    # two names at most (a pool name may itself have two words: the Polish "Anna Maria")
+    assert (parts.map(len) <= 2).mean() > 0.999
+    # never the forename, never twice the same
+    forenames = people.loc[parts.index, "forename"]
+    assert not any(f in p for f, p in zip(forenames, parts, strict=True))
+    assert all(len(set(p)) == len(p) for p in parts)
+    # from the forename pools of the person's sex
+    pools = name_pools().forenames
+    for sex in ("M", "F"):
+        pool = {word for g in ("british", "asian", "polish") for name in pools[(g, sex)].names
+                for word in name.split(" ")}
+        mine = parts[people.loc[parts.index, "sex"] == sex].explode()
+        assert set(mine) <= pool, sex
+
+
 def test_register_is_consistent(synthetic_data_dir):
     with open_admin(synthetic_data_dir) as e:
         assert e.scalar("SELECT count(*) FROM people") == 30_000

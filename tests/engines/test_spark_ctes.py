@@ -108,3 +108,22 @@ def test_a_failing_query_leaves_nothing_cached_and_is_one_clear_error(engines, c
     assert cte_views(spark) == set()
     # not also PySpark's log of the whole analysed plan on stderr
     assert "QueryContextLogger" not in capfd.readouterr().err
+
+
+def test_a_column_the_parquet_lacks_reads_as_empty(spark, tmp_path):
+    """A data directory written under contract 1.1 (people without middle_names) still opens:
+    the missing column reads as NULL of its type; the others as they are."""
+    import duckdb
+
+    folder = tmp_path / "parquet" / "people"
+    folder.mkdir(parents=True)
+    duckdb.execute(f"COPY (SELECT 1::BIGINT AS person_id, 'Mark' AS forename) TO "
+                   f"'{(folder / 'part-00000.parquet').as_posix()}' (FORMAT parquet)")
+    schema = {"people": (("person_id", "BIGINT"), ("forename", "VARCHAR"),
+                         ("middle_names", "VARCHAR"))}
+    engine = SparkEngine(tmp_path, session=spark, schema=schema)
+    try:
+        assert engine.execute("SELECT person_id, forename, middle_names FROM people"
+                              ).fetchall() == [(1, "Mark", None)]
+    finally:
+        engine.close()

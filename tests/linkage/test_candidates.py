@@ -29,7 +29,11 @@ SPECIAL = [  # person_id, forename, surname, date of birth, sex
     (10_010, "Oliver", "Penhaligon", "1995-08-21", "M"),
     (10_011, "Harry", "Quarmby", "1988-10-05", "M"),
     (10_012, "Emma", "Speight", "1932-12-14", "F"),
+    (10_013, "Mark", "Ravenscroft", "1984-05-19", "M"),
+    (10_014, "Sarah", "Thistlewood", "1989-01-27", "F"),
 ]
+# Given names the register records besides the forename (contract 1.2).
+MIDDLE_NAMES = {10_013: "Anthony", 10_014: "Louise Jane"}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +44,10 @@ def lab(tmp_path_factory):
     extra = pd.DataFrame(SPECIAL, columns=["person_id", "forename", "surname", "date_of_birth",
                                            "sex"])
     extra["date_of_birth"] = pd.to_datetime(extra["date_of_birth"]).dt.date
+    people = people.assign(middle_names=None)
     extra = extra.assign(pnc_id=None, prison_number=None, ethnicity="White",
-                         nationality="British", region="London")[people.columns]
+                         nationality="British", region="London",
+                         middle_names=extra["person_id"].map(MIDDLE_NAMES))[people.columns]
     path = write_data_dir(tmp_path_factory.mktemp("candidates") / "data",
                           pd.concat([people, extra], ignore_index=True), aliases)
     model = train_model(path, settings=FAST)
@@ -83,6 +89,13 @@ LINKED = [
     ("Ł transliterated, not deleted", "Łukasz", "Kowalczyk", "1990-07-09", "M", 10_002),
     ("accent in the register, none typed", "Zoe", "Fairbrother", "1978-11-23", "F", 10_003),
     ("Mohammed for Muhammad", "Mohammed", "Rahman", "1992-05-17", "M", 10_004),
+    # the register records the middle name (middle_names), so using it is no twin's shape
+    ("registered middle name used as forename", "Anthony", "Ravenscroft", "1984-05-19", "M",
+     10_013),
+    ("forename and registered middle name", "Mark Anthony", "Ravenscroft", "1984-05-19", "M",
+     10_013),
+    ("second registered middle name used as forename", "Jane", "Thistlewood", "1989-01-27",
+     "F", 10_014),
 ]
 
 
@@ -156,6 +169,8 @@ RELATIVES = [
     ("twin, another name", "Mark", "Penhaligon", "1995-08-21", "M", 10_010),
     ("twin, date a day out", "Mark", "Penhaligon", "1995-08-22", "M", 10_010),
     ("namesake a generation apart", "Emma", "Speight", "1963-06-23", "F", 10_012),
+    # a middle name the register does not hold for him is another forename, as before
+    ("twin of a man with a middle name", "Jacob", "Ravenscroft", "1984-05-19", "M", 10_013),
 ]
 
 
@@ -215,6 +230,40 @@ def test_placeholder_dates_are_features():
     assert out["dob"].isna().tolist() == [True, False, False]  # 1900-01-01: unknown
     years = out["dob_placeholder_year"]
     assert pd.isna(years.iloc[0]) and years.iloc[1] == 1985 and pd.isna(years.iloc[2])
+
+
+def test_register_records_carry_middle_names_in_the_forename_parts(lab):
+    """The person's record and their alias records: the forename is the recorded forename, its
+    parts add the middle names (the guard's and the "another forename part" level's input)."""
+    workspace, _ = lab
+    rows = workspace.engine.df(
+        "SELECT person_id, forename, forename_parts FROM register_features "
+        "WHERE person_id IN (10013, 10014, 10001) ORDER BY unique_id")
+    parts = {r.person_id: (r.forename, list(r.forename_parts)) for r in rows.itertuples()}
+    assert parts[10_013] == ("MARK", ["MARK", "ANTHONY"])
+    assert parts[10_014] == ("SARAH", ["SARAH", "LOUISE", "JANE"])
+    assert parts[10_001] == ("JOHN", ["JOHN"])
+
+
+def test_alias_records_take_the_person_s_middle_names():
+    from jdl.linkage._register import Workspace
+
+    people = pd.DataFrame({
+        "person_id": [1, 2], "pnc_id": None, "prison_number": None,
+        "forename": ["Mark", "Sarah"], "middle_names": ["Anthony", None],
+        "surname": ["Smith", "Jones"], "date_of_birth": [dt.date(1980, 1, 2)] * 2,
+        "sex": ["M", "F"]})
+    aliases = pd.DataFrame({"person_id": [1], "forename": ["Marky"], "surname": ["Brown"],
+                            "date_of_birth": [None]})
+    with Workspace.from_frames(people, aliases) as ws:
+        rows = ws.engine.df("SELECT unique_id, forename_parts FROM register_features "
+                            "ORDER BY unique_id")
+    assert [list(p) for p in rows["forename_parts"]] == [
+        ["MARK", "ANTHONY"], ["MARKY", "ANTHONY"], ["SARAH"]]
+    # a register without the column (contract 1.1, hand-made): no one has middle names
+    with Workspace.from_frames(people.drop(columns="middle_names"), aliases) as ws:
+        rows = ws.engine.df("SELECT forename_parts FROM register_features ORDER BY unique_id")
+    assert [list(p) for p in rows["forename_parts"]] == [["MARK"], ["MARKY"], ["SARAH"]]
 
 
 def test_new_feature_definitions_make_old_models_stale(tmp_path, monkeypatch):

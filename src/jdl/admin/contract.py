@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 SEXES = ("M", "F")
 ETHNICITIES = ("White", "Black", "Asian", "Mixed", "Other", "Unknown")
@@ -77,6 +77,10 @@ class Column:
     allowed: tuple[object, ...] | None = None  # closed set of values, where there is one
     minimum: float | None = None
     maximum: float | None = None
+    #: The column may be left out of an extract altogether (a column added to the contract
+    #: after extracts were first specified): the loader then adds it, empty.
+    may_be_absent: bool = False
+    since: str | None = None  # the contract version that added the column
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,13 @@ PEOPLE = Table(
         Column("pnc_id", "VARCHAR", "Police National Computer ID, `YYYY/NNNNNNNC`."),
         Column("prison_number", "VARCHAR", "Prison number `A1234BC` (people ever in custody)."),
         Column("forename", "VARCHAR", "Forename as recorded.", nullable=False),
+        Column(
+            "middle_names",
+            "VARCHAR",
+            "Other given names as recorded, in order, space-separated; empty when none.",
+            may_be_absent=True,
+            since="1.2",
+        ),
         Column("surname", "VARCHAR", "Surname as recorded.", nullable=False),
         Column("date_of_birth", "DATE", "Date of birth as recorded.", nullable=False),
         Column("sex", "VARCHAR", "Sex: M or F.", nullable=False, allowed=SEXES),
@@ -276,6 +287,12 @@ def contract_markdown() -> str:
             extras.append("Every `person_id` must exist in `people`.")
         for earlier, later in table.date_order:
             extras.append(f"`{later}` may not be before `{earlier}`.")
+        for c in table.columns:
+            if c.may_be_absent:
+                extras.append(
+                    f"`{c.name}` (added in contract {c.since}) may be left out of an extract:"
+                    " it is then loaded empty."
+                )
         if extras:
             lines += ["", " ".join(extras)]
         lines.append("")

@@ -83,8 +83,8 @@ def _column_problems(engine: DuckDBEngine, view: str, table: Table, col: Column)
 
 def check_table(engine: DuckDBEngine, view: str, table: Table) -> list[str]:
     """Every way the extract in ``view`` breaks the contract for ``table``."""
-    present = {r[0] for r in engine.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
-    missing = [c for c in table.column_names if c not in present]
+    present = _present(engine, view)
+    missing = [c.name for c in table.columns if c.name not in present and not c.may_be_absent]
     if missing:
         return [
             f"{table.name}: missing column(s) {', '.join(missing)} "
@@ -92,7 +92,8 @@ def check_table(engine: DuckDBEngine, view: str, table: Table) -> list[str]:
         ]
     problems: list[str] = []
     for col in table.columns:
-        problems += _column_problems(engine, view, table, col)
+        if col.name in present:
+            problems += _column_problems(engine, view, table, col)
     if problems:
         return problems
     if table.unique:
@@ -114,6 +115,16 @@ def check_table(engine: DuckDBEngine, view: str, table: Table) -> list[str]:
     return problems
 
 
+def _present(engine: DuckDBEngine, view: str) -> set[str]:
+    return {r[0] for r in engine.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()}
+
+
+def _absent_optional(engine: DuckDBEngine, view: str, table: Table) -> list[Column]:
+    """The columns the extract may leave out (:attr:`Column.may_be_absent`) and does."""
+    present = _present(engine, view)
+    return [c for c in table.columns if c.may_be_absent and c.name not in present]
+
+
 def load_extracts(extracts: str | Path, out: str | Path, *, cutoff: str | None = None) -> dict:
     """Validate the extracts against the contract and build ``out/admin.duckdb``.
 
@@ -126,6 +137,7 @@ def load_extracts(extracts: str | Path, out: str | Path, *, cutoff: str | None =
         raise UsageError(f"{extracts} is not a folder of extracts.")
     problems: list[str] = []
     files: dict[str, list[Path]] = {}
+    absent: dict[str, list[Column]] = {}
     with DuckDBEngine() as engine:
         for table in TABLES:
             found = _source(extracts, table)
@@ -140,6 +152,7 @@ def load_extracts(extracts: str | Path, out: str | Path, *, cutoff: str | None =
             view = f"src_{table.name}"
             engine.execute(f"CREATE VIEW {view} AS SELECT * FROM {sql}")
             problems += check_table(engine, view, table)
+            absent[table.name] = _absent_optional(engine, view, table)
         if not problems:
             problems += _orphans(engine, files)
     if problems:
@@ -149,7 +162,7 @@ def load_extracts(extracts: str | Path, out: str | Path, *, cutoff: str | None =
             problems=problems,
             hint="See docs/data-contract.md for each table's columns, types and allowed values.",
         )
-    return _install(extracts, out, files, cutoff)
+    return _install(extracts, out, files, cutoff, absent)
 
 
 def _orphans(engine: DuckDBEngine, files: dict[str, list[Path]]) -> list[str]:
@@ -165,8 +178,11 @@ def _orphans(engine: DuckDBEngine, files: dict[str, list[Path]]) -> list[str]:
     return problems
 
 
-def _install(extracts: Path, out: Path, files: dict[str, list[Path]], cutoff: str | None) -> dict:
-    """Copy the extracts into ``out/parquet`` (CSV converted) and build the database."""
+def _install(extracts: Path, out: Path, files: dict[str, list[Path]], cutoff: str | None,
+             absent: dict[str, list[Column]]) -> dict:
+    """Copy the extracts into ``out/parquet`` (CSV converted) and build the database. A column
+    the extract may leave out and did (``absent``) is added empty, so the data directory always
+    holds every contract column (``middle_names`` in an extract made for contract 1.1)."""
     parquet_dir = out / "parquet"
     if parquet_dir.exists():
         shutil.rmtree(parquet_dir)
@@ -175,6 +191,8 @@ def _install(extracts: Path, out: Path, files: dict[str, list[Path]], cutoff: st
         for name, paths in files.items():
             target = parquet_dir / name
             target.mkdir(parents=True, exist_ok=True)
+            added = "".join(f", CAST(NULL AS {c.type}) AS {c.name}"
+                            for c in absent.get(name, []))
             for i, path in enumerate(paths):
                 digest.update(path.read_bytes())
                 reader = (
@@ -183,7 +201,7 @@ def _install(extracts: Path, out: Path, files: dict[str, list[Path]], cutoff: st
                     else f"read_parquet('{_quote(path)}')"
                 )
                 engine.execute(
-                    f"COPY (SELECT * FROM {reader}) TO "
+                    f"COPY (SELECT *{added} FROM {reader}) TO "
                     f"'{_quote(target / f'part-{i:05d}.parquet')}' (FORMAT parquet)"
                 )
     counts = build_database(out, parquet_dir)

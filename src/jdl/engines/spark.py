@@ -163,8 +163,12 @@ class SparkEngine:
             if schema is None:
                 select = f"SELECT * FROM {raw}"
             else:
+                # a column the files lack reads as empty: a data directory written under an
+                # earlier contract (1.1 had no people.middle_names) still opens
+                have = set(frame.columns)
                 select = "SELECT " + ", ".join(
-                    f"CAST({c} AS {t}) AS {c}" for c, t in schema[name]) + f" FROM {raw}"
+                    f"CAST({c if c in have else 'NULL'} AS {t}) AS {c}"
+                    for c, t in schema[name]) + f" FROM {raw}"
             self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS " + to_spark_sql(select))
             self._views.update({raw, name})
 

@@ -45,40 +45,52 @@ UNKNOWN_DOB_LAST = "1900-01-01"
 SUBMISSION = "submission"
 
 
-def register_records_sql(schema: str = "adm") -> str:
+def register_records_sql(schema: str = "adm", *, middle_names: bool = True) -> str:
     """People and their aliases as records ``(unique_id, person_id, names, dob, sex, ids)``.
 
-    An alias is another record of the same person: it keeps the person's sex and IDs and takes
-    the person's date of birth when the alias has none. Alias records let a submission that uses
-    an alias name link without any special comparison level.
+    An alias is another record of the same person: it keeps the person's sex, middle names and
+    IDs and takes the person's date of birth when the alias has none. Alias records let a
+    submission that uses an alias name link without any special comparison level. Middle names
+    (contract 1.2) go with the alias because given names do not change with another surname or
+    a nickname: "Anthony Jones" for Mark Anthony Smith, known as Mark Jones, is his alias with
+    his middle name. ``middle_names=False``: the people table has no such column (a database
+    written under contract 1.1, a hand-made test register); no one has middle names then.
     """
+    middle, p_middle = ("middle_names", "p.middle_names") if middle_names else (
+        "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)")
     return f"""
-        SELECT person_id, 0 AS alias_no, forename, surname, date_of_birth, sex, pnc_id,
-               prison_number
+        SELECT person_id, 0 AS alias_no, forename, {middle} AS middle_names, surname,
+               date_of_birth, sex, pnc_id, prison_number
         FROM {schema}.people
         UNION ALL
         SELECT a.person_id,
                row_number() OVER (PARTITION BY a.person_id ORDER BY a.forename, a.surname,
                                   a.date_of_birth) AS alias_no,
-               a.forename, a.surname, coalesce(a.date_of_birth, p.date_of_birth), p.sex,
-               p.pnc_id, p.prison_number
+               a.forename, {p_middle}, a.surname, coalesce(a.date_of_birth, p.date_of_birth),
+               p.sex, p.pnc_id, p.prison_number
         FROM {schema}.aliases AS a JOIN {schema}.people AS p USING (person_id)
     """
 
 
-def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -> str:
+def features_sql(records: str, source: str, *, id_expr: str, person_expr: str,
+                 middle_expr: str | None = None) -> str:
     """Feature columns for the rows of ``records`` (a table name or a parenthesised query).
 
     ``id_expr`` gives the record's unique id, ``person_expr`` its person_id (NULL for a
-    submission). Needs a ``nickname_groups(name, name_group)`` table in the same database.
+    submission). ``middle_expr``: the record's other given names (a register record's
+    ``middle_names``), which join the forename's parts in ``forename_parts`` — so a middle name
+    used as the forename reaches the "another forename part" level and is no twin to the
+    relatives guard — while ``forename`` stays the forename alone. Needs a
+    ``nickname_groups(name, name_group)`` table in the same database.
     """
+    given = "forename" if middle_expr is None else f"concat_ws(' ', forename, {middle_expr})"
     return f"""
         WITH cleaned AS (
             SELECT {id_expr} AS unique_id,
                    {person_expr} AS person_id,
                    {clean_name_sql("forename")} AS forename,
                    {clean_name_sql("surname")} AS surname,
-                   {name_parts_sql("forename")} AS forename_parts,
+                   {name_parts_sql(given)} AS forename_parts,
                    {name_parts_sql("surname")} AS surname_parts,
                    CASE WHEN CAST(date_of_birth AS DATE) > DATE '{UNKNOWN_DOB_LAST}'
                         THEN CAST(date_of_birth AS DATE) END AS date_of_birth,
@@ -124,14 +136,16 @@ def features_sql(records: str, source: str, *, id_expr: str, person_expr: str) -
     """
 
 
-def register_features_sql(schema: str = "adm") -> str:
-    """Feature records of the whole register (people and aliases)."""
-    records = f"({register_records_sql(schema)})"
+def register_features_sql(schema: str = "adm", *, middle_names: bool = True) -> str:
+    """Feature records of the whole register (people and aliases); ``middle_names``: whether
+    the people table has the column (see :func:`register_records_sql`)."""
+    records = f"({register_records_sql(schema, middle_names=middle_names)})"
     return features_sql(
         records,
         REGISTER,
         id_expr="person_id * 64 + alias_no",
         person_expr="person_id",
+        middle_expr="middle_names",
     )
 
 

@@ -43,7 +43,7 @@ ID_COMPARISONS = ("pnc_id", "prison_number")
 MODEL_FORMAT = 1
 # The lab's feature definitions and comparisons: part of the data version, so a model and a
 # register cache made by an older lab are retrained/rebuilt instead of used with new columns.
-FEATURES_VERSION = "5"
+FEATURES_VERSION = "6"
 
 
 class LinkageModelError(JDLError):

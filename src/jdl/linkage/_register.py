@@ -70,7 +70,7 @@ class Workspace:
             self.register_file = cache
         else:
             self.run(f"CREATE OR REPLACE TABLE {REGISTER_TABLE} AS "
-                     f"{register_features_sql('adm')}")
+                     f"{register_features_sql('adm', middle_names=self._has_middle_names())}")
         for column in TF_COLUMNS:
             self.run(
                 f"CREATE OR REPLACE TABLE tf_{column} AS "
@@ -100,6 +100,12 @@ class Workspace:
         """One value, fetched to completion (``DuckDBEngine.scalar`` leaves the result open)."""
         rows = self.engine.execute(sql).fetchall()
         return rows[0][0] if rows else None
+
+    def _has_middle_names(self) -> bool:
+        """Whether ``adm.people`` has ``middle_names`` (contract 1.2; a data directory loaded
+        under 1.1, or a hand-made test register, has not: its people then have none)."""
+        columns = self.engine.execute("DESCRIBE adm.people").fetchall()
+        return any(row[0] == "middle_names" for row in columns)
 
     def count_people(self) -> int:
         return int(self.scalar("SELECT count(*) FROM adm.people"))

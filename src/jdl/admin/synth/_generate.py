@@ -51,6 +51,7 @@ from jdl.admin.synth._histories import (
     employment_and_benefits,
     flags,
 )
+from jdl.admin.synth._names import sample_middle_names
 from jdl.admin.synth._people import People, concat_people, draw_people
 from jdl.admin.synth._programmes import (
     DEFAULT_PROGRAMMES,
@@ -68,7 +69,10 @@ from jdl.core.config import DEFAULT_SEED
 from jdl.core.identifiers import format_pnc_ids
 from jdl.core.index_types import INDEX_TYPE_DEFINITIONS, INDEX_TYPES_BY_SETTING
 
-GENERATOR_VERSION = "1.5"
+GENERATOR_VERSION = "1.6"
+#: The chunk's random stream for middle names (1.6), apart from the first (everything of 1.5)
+#: and the second (the index types and programmes added in 1.4): see :func:`_build_chunk`.
+_MIDDLE_NAME_STREAM = 2
 _ID_STRIDE = 1_000_000_000  # offence/event ids: chunk * stride + row
 _PNC_MULTIPLIER = 3_141_593  # coprime with 10**7: a bijection of serials within a year
 
@@ -634,9 +638,14 @@ def _build_chunk(
     np.minimum.at(first_offence, off.person, off.offence_day)
     f_person, f_flag, f_day = flags(rng, people, first_offence)
     a_person, a_fore, a_sur, a_dob = aliases(rng, people)
+    # middle names (1.6) from a stream of their own: every other draw is as in 1.5
+    middle = sample_middle_names(
+        np.random.default_rng([cfg.seed, k, _MIDDLE_NAME_STREAM]),
+        people.sex, people.name_group, people.forename,
+    )
     ids = offset + np.arange(len(people), dtype=np.int64) + 1
     tables = {
-        "people": _people_table(people, ids, off, first_offence),
+        "people": _people_table(people, ids, off, first_offence, middle),
         "aliases": pa.table(
             {
                 "person_id": ids[a_person],
@@ -680,7 +689,8 @@ def _nullable_dates(days: np.ndarray) -> pa.Array:
 
 
 def _people_table(
-    people: People, ids: np.ndarray, off: OffenceBatch, first_offence: np.ndarray
+    people: People, ids: np.ndarray, off: OffenceBatch, first_offence: np.ndarray,
+    middle_names: np.ndarray,
 ) -> pa.Table:
     years = np.maximum(
         1974, first_offence.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
@@ -696,6 +706,7 @@ def _people_table(
             "pnc_id": pa.array(pnc, pa.string()),
             "prison_number": pa.array(np.where(ever_custody, prison, None).tolist(), pa.string()),
             "forename": pa.array(people.forename, pa.string()),
+            "middle_names": pa.array(middle_names, pa.string()),
             "surname": pa.array(people.surname, pa.string()),
             "date_of_birth": _dates(people.birth_day),
             "sex": pa.array(people.sex, pa.string()),

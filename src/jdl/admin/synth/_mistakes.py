@@ -70,8 +70,9 @@ def compound_surname(rng: np.random.Generator, surname: str, other: str) -> str:
 
 
 def middle_name(rng: np.random.Generator, forename: str, middle: str) -> str:
-    """A middle name the register does not hold: either written after the forename in the
-    forename box (``Mark Anthony``) or used instead of it (``Anthony``: known by it)."""
+    """A middle name (the person's recorded one, or one the register does not hold): either
+    written after the forename in the forename box (``Mark Anthony``) or used instead of it
+    (``Anthony``: known by it), evenly."""
     return f"{forename} {middle}" if rng.random() < 0.5 else middle
 
 

@@ -48,6 +48,7 @@ class People:
     region: np.ndarray  # index into REGIONS
     forename: np.ndarray
     surname: np.ndarray
+    name_group: np.ndarray  # 'british' / 'asian' / 'polish': the pools the names come from
     propensity: np.ndarray  # latent
     employability: np.ndarray  # latent
     log_rate: np.ndarray  # log of the person's peak annual offending rate
@@ -99,6 +100,7 @@ def draw_people(rng: np.random.Generator, n: int, params: CareerParams) -> Peopl
         region,
         forename,
         surname,
+        group,
         propensity,
         employability,
         log_rate,

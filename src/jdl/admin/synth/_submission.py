@@ -84,8 +84,12 @@ class ErrorRates:
     * ``surname_compound`` (double-barrelled or married name, one part registered): 11% of
       couples aged 18-34 double-barrelled their names in a 2017 UK survey; the offender
       population is 84% male, hence 1%.
-    * ``middle_name``: the middle name is the most discordant field of confirmed duplicates
-      (58%) and forename/middle-name swaps a main cause of forename mismatch (Just et al.).
+    * ``middle_name`` (``Mark Anthony`` or ``Anthony`` alone for a registered Mark Anthony):
+      the middle name is the most discordant field of confirmed duplicates (58%) and
+      forename/middle-name swaps a main cause of forename mismatch (Just et al.). The person's
+      recorded middle name (the first, with two) when the register holds one (generator 1.6
+      records them for 75% of people); otherwise one the register does not hold, drawn from
+      the forenames of the person's sex.
     * ``transliteration`` (Muhammad/Mohammed, Ł/L, é/e; among names that have a variant):
       "Muhammad" has at least 14 common romanisations; registers such as the PNC hold ASCII.
 
@@ -215,7 +219,8 @@ def _participants(data_dir: Path, programme: str) -> pd.DataFrame:
             )
         return con.execute(
             f"""
-            SELECT p.person_id, p.forename, p.surname, p.date_of_birth, p.sex, p.pnc_id,
+            SELECT p.person_id, p.forename, p.middle_names, p.surname, p.date_of_birth, p.sex,
+                   p.pnc_id,
                    p.prison_number, t.index_date, t.index_type, t.conviction_date,
                    t.intervention_start, t.intervention_end,
                    a.forename AS alias_forename, a.surname AS alias_surname,
@@ -296,8 +301,13 @@ class _RowEdits:
             return True
         if kind == "middle_name":
             sex = "F" if self.df["sex"].iat[i] == "F" else "M"
+            # drawn whether or not the person has a middle name, so that the stream (and every
+            # other row of the upload) is what generator 1.5's registers gave
             middle = str(self._forenames[("british", sex)].sample(rng, 1)[0])
-            if middle == fore[i]:
+            recorded = self._recorded_middle(i)
+            if recorded is not None:
+                middle = recorded
+            elif middle == fore[i]:
                 return False
             fore[i] = _mistakes.middle_name(rng, fore[i], middle)
             return True
@@ -323,6 +333,16 @@ class _RowEdits:
             return False
         dob[i] = new
         return True
+
+    def _recorded_middle(self, i: int) -> str | None:
+        """The person's first recorded middle name (the one written after the forename), or
+        None when the register records none."""
+        if "middle_names" not in self.df.columns:
+            return None
+        value = self.df["middle_names"].iat[i]
+        if value is None or pd.isna(value) or not str(value).split():
+            return None
+        return str(value).split()[0]
 
     def _transliterate(self, i: int) -> bool:
         fields = [f for f in (self.fore, self.sur) if _mistakes.has_variant(f[i], self._polish)]
