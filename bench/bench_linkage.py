@@ -47,7 +47,7 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
     """``factor`` copies of the source register's people and aliases, names and dates of
     birth recombined across people (copy 0 is the source itself, so its truth files hold).
     Copies have no aliases (copying the originals' would give each copy its original's
-    names) and get IDs no original can have (PNC year 01..09, a digit for the prison number's
+    names); a copy's middle names go with its forename (generator 1.6); copies get IDs no original can have (PNC year 01..09, a digit for the prison number's
     letter),
     so an ID typed in a submission still points to one person."""
     import duckdb
@@ -64,7 +64,8 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
             shuffled = {
                 key: f"(SELECT {cols}, row_number() OVER (ORDER BY hash(person_id, {c}, "
                      f"'{key}')) AS rn FROM s.people)"
-                for key, cols in (("f", "forename, sex"), ("s", "surname"), ("d", "date_of_birth"))
+                for key, cols in (("f", "forename, middle_names, sex"), ("s", "surname"),
+                                  ("d", "date_of_birth"))
             }
             con.execute(f"""
                 INSERT INTO people
@@ -72,7 +73,8 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
                        CASE WHEN p.pnc_id IS NOT NULL THEN '{c:02d}' || substr(p.pnc_id, 3) END,
                        CASE WHEN p.prison_number IS NOT NULL
                             THEN '{c}' || substr(p.prison_number, 2) END,
-                       f.forename, s.surname, d.date_of_birth, f.sex, p.ethnicity,
+                       f.forename, f.middle_names, s.surname, d.date_of_birth, f.sex,
+                       p.ethnicity,
                        p.nationality, p.region
                 FROM (SELECT *, row_number() OVER () AS rn FROM s.people) AS p
                 JOIN {shuffled['f']} AS f USING (rn) JOIN {shuffled['s']} AS s USING (rn)
