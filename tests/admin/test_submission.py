@@ -317,3 +317,45 @@ def test_plan_file_registers_the_demo_plan(synthetic_data_dir, tmp_path):
         "site": {"kind": "category", "categories": ["North", "South"]}}}
     assert registration.dose_variable is not None
     assert registration.dose_variable.name == "attendance"
+
+
+def test_relatives_of_registered_people_among_the_unregistered(synthetic_data_dir, tmp_path):
+    """Some people the register does not hold have a twin or a same-named parent or child on
+    it (their own random stream: the rest of the upload is the same without them)."""
+    from dataclasses import replace
+
+    from jdl.admin.synth import ErrorRates
+    from jdl.engines import open_admin
+
+    def upload(name, twin, namesake):
+        rates = replace(ErrorRates.preset("harsh"), twin_on_register=twin,
+                        namesake_on_register=namesake)
+        paths = make_submission(synthetic_data_dir, "bridge-to-work", tmp_path / f"{name}.csv",
+                                errors=rates, seed=4)
+        return pd.read_csv(paths["truth"]).join(
+            pd.read_csv(paths["upload"], dtype=str, keep_default_na=False))
+
+    rows, without = upload("with", 0.4, 0.4), upload("without", 0.0, 0.0)
+    kinds = rows["errors"].fillna("")
+    assert kinds.str.contains("twin").sum() > 5 and kinds.str.contains("namesake").sum() > 5
+    same = ~kinds.str.contains("twin|namesake")
+    assert rows[same].equals(without[same])  # nothing else moved
+    with open_admin(synthetic_data_dir) as e:
+        people = e.df("SELECT forename, surname, date_of_birth FROM people")
+    people["forename"] = people["forename"].str.upper()
+    people["surname"] = people["surname"].str.upper()
+    people["date_of_birth"] = pd.to_datetime(people["date_of_birth"])
+    relatives = rows[~same].assign(
+        forename=lambda f: f["forename"].str.upper(), surname=lambda f: f["surname"].str.upper(),
+        date_of_birth=lambda f: pd.to_datetime(f["date_of_birth"], format="%d/%m/%Y"))
+    assert relatives["person_id"].isna().all()
+    for _, row in relatives.iterrows():
+        if "twin" in row["errors"]:
+            co = people[(people["surname"] == row["surname"])
+                        & (people["date_of_birth"] == row["date_of_birth"])]
+            assert (co["forename"] != row["forename"]).any(), row.to_dict()
+        else:
+            named = people[(people["surname"] == row["surname"])
+                           & (people["forename"] == row["forename"])]
+            gap = (named["date_of_birth"] - row["date_of_birth"]).abs().dt.days / 365.25
+            assert ((gap > 17) & (gap < 42)).any(), row.to_dict()
