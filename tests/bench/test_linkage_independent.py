@@ -150,3 +150,23 @@ def test_register_record_of_a_cluster_is_the_field_by_field_mode_without_doubled
     out = _modal_originals(frame).set_index("key")
     assert tuple(out.loc["a"]) == ("Robert", "Allen", d1)  # no record is all three
     assert out.loc["b", "forename"] != out.loc["b", "surname"]
+
+
+def test_harsh_kinds_counts_alone_and_relatives_by_hand():
+    from bench.linkage_independent.harsh_kinds import figures
+
+    links = pd.DataFrame({
+        "row_number": [1, 2, 3, 4, 5, 6],
+        "person_id": pd.array([10, 20, 31, 40, None, 60], dtype="Int64"),
+        "match_probability": [0.99, 0.8, 0.95, 0.75, None, 0.9],
+        "true": pd.array([10, 20, 30, None, None, 60], dtype="Int64"),
+        "errors": ["", "dob_multi", "dob_multi;nickname", "not_in_records;twin",
+                   "not_in_records;namesake", "dob_multi;duplicate"],
+    })
+    at_07, at_09 = figures(links, 0.7), figures(links, 0.9)
+    assert at_07["precision"] == round(3 / 5, 5) and at_07["wrong"] == 2
+    assert at_07["by_kind"]["dob_multi"] == [3, round(2 / 3, 4)]
+    assert at_07["alone"]["dob_multi"] == [2, 1.0]  # a duplicate is no second mistake
+    assert at_07["relatives_linked"] == {"namesake": [1, 0], "twin": [1, 1]}
+    assert at_09["by_kind"]["dob_multi"] == [3, round(1 / 3, 4)]
+    assert at_09["relatives_linked"]["twin"] == [1, 0]
