@@ -47,9 +47,9 @@ def _recombined(source: Path, target: Path, factor: int) -> Path:
     """``factor`` copies of the source register's people and aliases, names and dates of
     birth recombined across people (copy 0 is the source itself, so its truth files hold).
     Copies have no aliases (copying the originals' would give each copy its original's
-    names); a copy's middle names go with its forename (generator 1.6); copies get IDs no original can have (PNC year 01..09, a digit for the prison number's
-    letter),
-    so an ID typed in a submission still points to one person."""
+    names); a copy's middle names go with its forename (generator 1.6); copies get IDs no
+    original can have (PNC year 01..09, a digit for the prison number's letter), so an ID
+    typed in a submission still points to one person."""
     import duckdb
 
     target.mkdir(parents=True, exist_ok=True)
