@@ -449,6 +449,7 @@ def _relatives_on_register(data_dir: Path, fake: pd.DataFrame, rates: ErrorRates
         anchors = con.execute(
             "SELECT forename, surname, date_of_birth, sex FROM people "
             "WHERE date_of_birth BETWEEN DATE '1950-01-01' AND DATE '1995-12-31' "
+            "AND sex IN ('M', 'F') AND forename IS NOT NULL AND surname IS NOT NULL "
             "ORDER BY hash(person_id + ?) LIMIT ?", [int(rng.integers(2**31)), len(chosen)]
         ).df()
     finally:
