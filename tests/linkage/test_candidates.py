@@ -196,19 +196,25 @@ def test_the_guards_weaken_relatives_and_the_cap_holds_them(lab, why, forename, 
 
 
 def test_a_twin_links_only_where_the_upload_shows_replaced_forenames(lab, register):
-    """The same twin-shaped row among 300 people typed correctly stays below the default
-    threshold; among 300 people a third of whose forenames were written wholly differently
-    (the upload's own m for "another forename" is high) the twin explanation weighs less
-    against the person, so the probability rises: the evidence, not a rule, decides."""
+    """The same twin-shaped row in an upload of 300 registered people typed correctly and 30
+    people not on the register is less likely to be the person than in one where a third of
+    the registered people's forenames were written wholly differently (the upload's own m for
+    "another forename" is then high): the evidence, not a rule, decides."""
     workspace, model = lab
     people = register[0].sample(300, random_state=3).reset_index(drop=True)
-    clean = pd.DataFrame({"row_number": range(2, 302), "forename": people["forename"],
-                          "surname": people["surname"], "date_of_birth": people["date_of_birth"],
-                          "sex": people["sex"]})
+    rng = np.random.default_rng(5)
+    strangers = pd.DataFrame({  # names from the register's pools, dates nobody has
+        "forename": rng.choice(people["forename"], 30),
+        "surname": rng.choice(people["surname"], 30),
+        "date_of_birth": [dt.date(1950, 1, 1) + dt.timedelta(days=int(d))
+                          for d in rng.integers(0, 20_000, 30)],
+        "sex": "M"})
+    clean = pd.concat([people[["forename", "surname", "date_of_birth", "sex"]], strangers],
+                      ignore_index=True)
+    clean.insert(0, "row_number", range(2, len(clean) + 2))
     pool = register[0]["forename"].unique()
     replaced = clean.copy()
-    rng = np.random.default_rng(5)
-    third = rng.random(len(replaced)) < 1 / 3
+    third = (rng.random(len(replaced)) < 1 / 3) & (replaced.index < len(people))
     replaced.loc[third, "forename"] = [
         next(n for n in rng.permutation(pool) if n != f) for f in replaced.loc[third, "forename"]]
     twin = _row("Mark", "Penhaligon", "1995-08-21")

@@ -165,9 +165,12 @@ def test_estimates_match_the_truth_on_other_harsh_uploads(calibrated_dir, seed):
     """Out of sample (other seeds than the calibration's): the estimated shares of false links
     and of missed people are within a stated tolerance of the actual shares.
 
-    Tolerance: false-link share within 0.5 percentage points (the model undercounts wrong
-    links: measured 0.25% estimated vs 0.38-0.49% actual); missed share within 1 point and the
-    missed count within 25% (measured: 304 vs 304 and 291 vs 273)."""
+    Tolerance: false-link share within 0.5 percentage points (measured 2026-12-05, seeds 1-4:
+    0.26-0.38% estimated vs 0.20-0.28% actual); missed share within 1 point and the missed
+    count within 25% or two Poisson standard deviations of the actual count, whichever is
+    wider (an expectation against one realisation: since relatives are weighed rather than
+    barred, about 25 people are missed per upload, not 300, and 25% of 25 is inside the
+    noise; measured 21-23 estimated vs 21-31 actual)."""
     from jdl.linkage._calibration import generated_labelled_rows
 
     data, model = calibrated_dir
@@ -180,6 +183,7 @@ def test_estimates_match_the_truth_on_other_harsh_uploads(calibrated_dir, seed):
     check = uncertainty_check(result, truth, unresolved=calibration.unresolved)
     assert abs(check["estimated_false_link_share"] - check["actual_false_link_share"]) <= 0.005
     assert abs(check["estimated_missed_share"] - check["actual_missed_share"]) <= 0.01
-    assert check["estimated_missed"] == pytest.approx(check["actual_missed"], rel=0.25)
+    actual = check["actual_missed"]
+    assert abs(check["estimated_missed"] - actual) <= max(0.25 * actual, 2 * actual ** 0.5)
     assert result.uncertainty is not None
     assert result.uncertainty.expected_missed == pytest.approx(check["estimated_missed"])

@@ -70,26 +70,46 @@ def _m_step(comparison: _Comparison, counts: np.ndarray, strength: float) -> np.
     return m
 
 
+@dataclass(frozen=True)
+class UploadEstimate:
+    """What the per-upload EM returns: the candidates re-weighted with the upload's own m, the
+    m by comparison and level label, and the estimated share of the upload's rows (those left
+    after the ID pass) whose person is on the register."""
+
+    candidates: pd.DataFrame
+    m: dict[str, dict[str, float]]
+    in_register: float
+
+
 def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
                       prior_in_register: float, prior_strength: float = 200.0,
                       adjust: Callable[[np.ndarray], np.ndarray] | None = None,
-                      iterations: int = 20, tolerance: float = 1e-4
-                      ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+                      n_rows: int | None = None,
+                      iterations: int = 20, tolerance: float = 1e-4) -> UploadEstimate:
     """The candidates with ``match_weight`` re-computed from the upload's own m.
 
     ``candidates``: scored pairs with ``row_number, person_id, match_weight`` and Splink's
     ``gamma_<comparison>`` columns (-1 = a value missing). ``adjust`` maps the weights to
-    the ones resolution sees (the sibling guard), applied in every E-step. Returns the new
-    candidates and the estimated m by comparison and level label.
+    the ones resolution sees (the sibling guard), applied in every E-step.
+
+    ``n_rows``: the number of rows linked (with or without a candidate). When given, the share
+    of them on the register is estimated too (fastLink's λ): the M-step's share of rows whose
+    person is among their candidates, blended with ``prior_in_register`` as ``prior_strength``
+    pseudo-rows; rows without a candidate count as not on the register. Without it an upload
+    of people none of whom is on the register (a diversion scheme's first-timers, say) would
+    have the E-step call its near-namesakes matches at the prior's 90%, and the M-step learn
+    from them that a different surname or date of birth is common among matches — measured:
+    224 of 3,000 such rows linked at 0.8 before, when λ was fixed.
     """
     comparisons = [c for c in _comparisons(model) if f"gamma_{c.name}" in candidates]
     if candidates.empty or not comparisons:
-        return candidates, {}
+        return UploadEstimate(candidates, {}, prior_in_register)
     base = candidates["match_weight"].to_numpy(float)
     gammas = {c.name: candidates[f"gamma_{c.name}"].to_numpy(int) for c in comparisons}
     m_now = {c.name: c.m for c in comparisons}
     keys = candidates[["row_number", "person_id"]]
     pair_prior = model.splink["probability_two_random_records_match"]
+    in_register = prior_in_register
 
     def weights(m_new: dict[str, np.ndarray]) -> np.ndarray:
         w = base.copy()
@@ -106,7 +126,7 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
         best = frame.sort_values("match_weight", ascending=False, kind="stable").drop_duplicates(
             ["row_number", "person_id"])
         posterior = row_posteriors(best, pair_prior=pair_prior, n_people=model.n_people,
-                                   prior_in_register=prior_in_register)
+                                   prior_in_register=in_register)
         best = best.merge(posterior, on=["row_number", "person_id"])
         p = np.zeros(len(w))
         p[best["pair"].to_numpy()] = best["posterior"].to_numpy()
@@ -118,6 +138,11 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
             new = _m_step(c, counts, prior_strength)
             change = max(change, float(np.abs(new - m_now[c.name]).max()))
             m_now[c.name] = new
+        if n_rows:
+            share = (float(best["posterior"].sum()) + prior_strength * prior_in_register) / (
+                max(n_rows, best["row_number"].nunique()) + prior_strength)
+            change = max(change, abs(share - in_register))
+            in_register = min(max(share, 1e-6), 1 - 1e-6)
         if change < tolerance:
             break
     out = candidates.assign(match_weight=weights(m_now))
@@ -125,4 +150,4 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
     out["match_probability"] = 1.0 / (1.0 + np.exp2(-out["match_weight"]))
     estimated = {c.name: dict(zip(c.labels, map(float, m_now[c.name]), strict=True))
                  for c in comparisons}
-    return out, estimated
+    return UploadEstimate(out, estimated, in_register)

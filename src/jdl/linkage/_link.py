@@ -283,17 +283,19 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
                               namesake_share=options.namesake_share,
                               related_cap=options.related_cap,
                               prior_in_register=options.prior_in_register)
+    in_register = options.prior_in_register
     if options.estimate_m and not candidates.empty:
-        candidates, _m = estimate_upload_m(candidates, model,
-                                           prior_in_register=options.prior_in_register,
-                                           prior_strength=options.prior_strength,
-                                           adjust=adjust)
+        estimate = estimate_upload_m(candidates, model,
+                                     prior_in_register=options.prior_in_register,
+                                     prior_strength=options.prior_strength,
+                                     adjust=adjust, n_rows=remaining)
+        candidates, in_register = estimate.candidates, estimate.in_register
     elif adjust is not None:
         candidates = candidates.assign(
             match_weight=adjust(candidates["match_weight"].to_numpy(float)))
     posteriors = row_posteriors(
         candidates, pair_prior=model.splink["probability_two_random_records_match"],
-        n_people=model.n_people, prior_in_register=options.prior_in_register,
+        n_people=model.n_people, prior_in_register=in_register,
     )
     chosen = best_candidates(posteriors, threshold=options.match_threshold)
     return assemble(rows["row_number"], id_links, chosen, row_summary(posteriors))
