@@ -19,7 +19,8 @@ def _pct(value: float | None) -> str:
 
 def set_table(runs: dict[str, dict], labels: list[str]) -> str:
     head = "| set | rows (not on register) | " + " | ".join(
-        f"{label}: P / R / F1 at 0.9 | {label}: best t: F1 | {label}: blocking recall"
+        f"{label}: P / R / F1 at its default (t) | {label}: best t: F1 | "
+        f"{label}: blocking recall"
         for label in labels) + " |"
     lines = [head, "|" + "---|" * (2 + 3 * len(labels))]
     for name in runs[labels[0]]["sets"]:
@@ -33,9 +34,11 @@ def set_table(runs: dict[str, dict], labels: list[str]) -> str:
             d, b = s["default_threshold"], s["best_threshold"]
             if not d["in_records"]:  # a precision probe: nobody is on the register
                 low = s["sweep"][min(s["sweep"], key=float)]
-                cells += [f"{d['wrong']} wrong links at 0.9", f"{low['wrong']} at 0.5", "–"]
+                cells += [f"{d['wrong']} wrong links at {d['threshold']}",
+                          f"{low['wrong']} at 0.5", "–"]
                 continue
-            cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f}",
+            cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f} "
+                      f"({d['threshold']})",
                       f"{b['threshold']}: {b['f1']:.3f}", _pct(s["blocking_recall"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
