@@ -195,6 +195,21 @@ def test_the_guards_weaken_relatives_and_the_cap_holds_them(lab, why, forename, 
         assert link["best_probability"] < 0.5, why
 
 
+def test_the_cap_holds_whatever_share_of_the_upload_is_on_the_register(lab, register):
+    """The cap bounds the row posterior, which grows with the estimated share of the upload on
+    the register: among 300 registered people (share near 0.96) a capped twin stays below any
+    threshold the calibration can choose."""
+    workspace, model = lab
+    people = register[0].sample(300, random_state=3).reset_index(drop=True)
+    upload = people[["forename", "surname", "date_of_birth", "sex"]].copy()
+    upload.insert(0, "row_number", range(2, len(upload) + 2))
+    twin = _row("Mark", "Penhaligon", "1995-08-21")
+    links = link_rows(workspace, model, pd.concat([twin, upload], ignore_index=True),
+                      LinkOptions(match_threshold=0.5, related_cap=0.45)).links
+    row = links.set_index("row_number").loc[1]
+    assert pd.isna(row["person_id"]) and row["best_probability"] < 0.5
+
+
 def test_a_twin_links_only_where_the_upload_shows_replaced_forenames(lab, register):
     """The same twin-shaped row in an upload of 300 registered people typed correctly and 30
     people not on the register is less likely to be the person than in one where a third of

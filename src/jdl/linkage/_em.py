@@ -83,14 +83,15 @@ class UploadEstimate:
 
 def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
                       prior_in_register: float, prior_strength: float = 200.0,
-                      adjust: Callable[[np.ndarray], np.ndarray] | None = None,
+                      adjust: Callable[[np.ndarray, float], np.ndarray] | None = None,
                       n_rows: int | None = None,
                       iterations: int = 20, tolerance: float = 1e-4) -> UploadEstimate:
     """The candidates with ``match_weight`` re-computed from the upload's own m.
 
     ``candidates``: scored pairs with ``row_number, person_id, match_weight`` and Splink's
-    ``gamma_<comparison>`` columns (-1 = a value missing). ``adjust`` maps the weights to
-    the ones resolution sees (the sibling guard), applied in every E-step.
+    ``gamma_<comparison>`` columns (-1 = a value missing). ``adjust(weights, in_register)``
+    maps the weights to the ones resolution sees (the sibling guard), applied in every E-step
+    with the share on the register that step uses.
 
     ``n_rows``: the number of rows linked (with or without a candidate). When given, the share
     of them on the register is estimated too (fastLink's λ): the M-step's share of rows whose
@@ -111,16 +112,16 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
     pair_prior = model.splink["probability_two_random_records_match"]
     in_register = prior_in_register
 
-    def weights(m_new: dict[str, np.ndarray]) -> np.ndarray:
+    def weights(m_new: dict[str, np.ndarray], share: float) -> np.ndarray:
         w = base.copy()
         for c in comparisons:
             g = gammas[c.name]
             known = g >= 0
             w[known] += np.log2(m_new[c.name][g[known]] / c.m[g[known]])
-        return adjust(w) if adjust is not None else w
+        return adjust(w, share) if adjust is not None else w
 
     for _ in range(iterations):
-        w = weights(m_now)
+        w = weights(m_now, in_register)
         frame = keys.assign(match_weight=w, pair=np.arange(len(w)))
         # each (row, person): the record the resolution uses (the best-scoring one)
         best = frame.sort_values("match_weight", ascending=False, kind="stable").drop_duplicates(
@@ -145,7 +146,7 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
             in_register = min(max(share, 1e-6), 1 - 1e-6)
         if change < tolerance:
             break
-    out = candidates.assign(match_weight=weights(m_now))
+    out = candidates.assign(match_weight=weights(m_now, in_register))
     # Splink's match weight includes the prior odds of a pair
     out["match_probability"] = 1.0 / (1.0 + np.exp2(-out["match_weight"]))
     estimated = {c.name: dict(zip(c.labels, map(float, m_now[c.name]), strict=True))

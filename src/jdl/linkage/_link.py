@@ -281,8 +281,7 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     adjust = guard_adjustment(workspace, model, candidates, rows_table="remaining_features",
                               twin_share=options.twin_share,
                               namesake_share=options.namesake_share,
-                              related_cap=options.related_cap,
-                              prior_in_register=options.prior_in_register)
+                              related_cap=options.related_cap)
     in_register = options.prior_in_register
     if options.estimate_m and not candidates.empty:
         estimate = estimate_upload_m(candidates, model,
@@ -292,7 +291,7 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
         candidates, in_register = estimate.candidates, estimate.in_register
     elif adjust is not None:
         candidates = candidates.assign(
-            match_weight=adjust(candidates["match_weight"].to_numpy(float)))
+            match_weight=adjust(candidates["match_weight"].to_numpy(float), in_register))
     posteriors = row_posteriors(
         candidates, pair_prior=model.splink["probability_two_random_records_match"],
         n_people=model.n_people, prior_in_register=in_register,
@@ -416,19 +415,23 @@ def sibling_guard(workspace: Workspace, model: LinkageModel, candidates: pd.Data
     """
     adjust = guard_adjustment(workspace, model, candidates, rows_table=rows_table,
                               twin_share=twin_share, namesake_share=namesake_share,
-                              related_cap=related_cap, prior_in_register=prior_in_register)
+                              related_cap=related_cap)
     if adjust is None:
         return candidates
-    return candidates.assign(match_weight=adjust(candidates["match_weight"].to_numpy(float)))
+    return candidates.assign(match_weight=adjust(candidates["match_weight"].to_numpy(float),
+                                                 prior_in_register))
 
 
 def guard_adjustment(workspace: Workspace, model: LinkageModel, candidates: pd.DataFrame, *,
                      rows_table: str, twin_share: float = TWIN_SHARE,
                      namesake_share: float = NAMESAKE_SHARE,
-                     related_cap: float | None = RELATED_CAP,
-                     prior_in_register: float = 0.9):
-    """:func:`sibling_guard` as a function of the candidates' weights (None: nothing to do),
-    so the per-upload EM can apply it in each E-step."""
+                     related_cap: float | None = RELATED_CAP):
+    """:func:`sibling_guard` as a function ``adjust(weights, in_register)`` of the candidates'
+    weights and the share of the upload on the register (None: nothing to do), so the
+    per-upload EM can apply it in each E-step. The cap is a cap on the row posterior, which
+    depends on that share: it is recomputed for the share the posterior will use (the EM's
+    estimate moves it; computed once at 0.9, a capped twin showed 0.68 in an upload whose
+    other rows were all on the register)."""
     if candidates.empty or (twin_share <= 0 and namesake_share <= 0):
         return None
     params = model.parameters().set_index(["comparison", "level"])
@@ -458,10 +461,9 @@ def guard_adjustment(workspace: Workspace, model: LinkageModel, candidates: pd.D
         how="left")["penalty"].to_numpy(float)
     guarded = ~np.isnan(penalty)
     penalty = np.nan_to_num(penalty)
-    cap = np.inf if related_cap is None else _capped_weight(model, related_cap,
-                                                             prior_in_register)
-
-    def adjust(weights: np.ndarray) -> np.ndarray:
+    def adjust(weights: np.ndarray, in_register: float) -> np.ndarray:
+        cap = np.inf if related_cap is None else _capped_weight(model, related_cap,
+                                                                 in_register)
         return np.where(guarded, np.minimum(weights - penalty, cap), weights)
 
     return adjust
