@@ -359,3 +359,15 @@ def test_relatives_of_registered_people_among_the_unregistered(synthetic_data_di
                            & (people["forename"] == row["forename"])]
             gap = (named["date_of_birth"] - row["date_of_birth"]).abs().dt.days / 365.25
             assert ((gap > 17) & (gap < 42)).any(), row.to_dict()
+
+
+def test_a_middle_name_after_swapped_names_goes_with_the_forename(harsh_rows):
+    """Swapped names plus a middle name: the middle name joins or replaces the forename where
+    it now stands (the surname box), and the registered surname stays in the forename box —
+    whichever mistake came first. A middle name never replaces the surname."""
+    both = harsh_rows[harsh_rows["kinds"].map(lambda k: {"name_swap", "middle_name"} <= set(k))]
+    assert len(both) > 0
+    typed_names = both["forename"] + " " + both["surname"]
+    kept = [s in t.split(" ") for s, t in zip(both["surname_reg"], typed_names, strict=True)]
+    assert all(kept)
+    assert (both["forename"] == both["surname_reg"]).all()

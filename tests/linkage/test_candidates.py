@@ -119,6 +119,11 @@ CANDIDATES = [
     # THOMAS, LEE), so with no date of birth the pair is scored but not linked
     ("swapped names, date missing", "Dohworth", "John", None, 10_001),
     ("swapped names, date 1900-01-01", "Dohworth", "John", "1900-01-01", 10_001),
+    # neither initial agrees: the registered part of the surname is the second
+    ("middle name and a married name", "Anthony", "Williams-Ravenscroft", "1984-05-19",
+     10_013),
+    ("another forename, second part of a registered double-barrelled name", "Louise", "Grant",
+     "1987-02-26", 10_007),
 ]
 
 

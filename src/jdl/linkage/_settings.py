@@ -196,6 +196,10 @@ BLOCKING_RULES: tuple[tuple[tuple[str, str], ...], ...] = (
     (("{t}.forename", "{t}.forename"), ("{t}.surname", "{t}.surname")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_first", "{t}.surname_first")),
     (("{t}.forename", "{t}.forename"), ("{t}.surname_last", "{t}.surname_last")),
+    # a double-barrelled or married name whose registered part is the second, with the date of
+    # birth right, whatever the forename (a middle name or nickname with another initial)
+    (("{t}.surname_last", "{t}.surname"), ("{t}.dob", "{t}.dob")),
+    (("{t}.surname", "{t}.surname_last"), ("{t}.dob", "{t}.dob")),
     # the full name with one of the names mistyped (same Soundex code), whatever the date of
     # birth: a typo together with several wrong digits or a placeholder date
     (("{t}.forename", "{t}.forename"), ("{t}.surname_soundex", "{t}.surname_soundex")),
@@ -236,6 +240,9 @@ def blocking_rules() -> list[str]:
       date error: typists rarely get the first letter wrong);
     * the full name (the surname's first or last part), or the full name swapped, whatever
       the date of birth;
+    * one side's last surname part equal to the other's surname, with the date of birth (a
+      double-barrelled name registered by its second part; the first part's initial is
+      covered by the date-and-initial rules);
     * a name, the other name's initial and the year of birth;
     * both initials and the year when either date is 1 January (only the year was known);
     * a name and the other's initial when the row has no usable date of birth.

@@ -281,6 +281,7 @@ class _RowEdits:
 
     def __init__(self, rng, df, fore, sur, dob) -> None:
         self.rng, self.df, self.fore, self.sur, self.dob = rng, df, fore, sur, dob
+        self._swapped: set[int] = set()  # rows whose forename and surname were swapped
         pools = name_pools()
         self._forenames = pools.forenames
         self._surnames = pools.surnames["british"]
@@ -298,18 +299,22 @@ class _RowEdits:
         rng, fore, sur, dob = self.rng, self.fore, self.sur, self.dob
         if kind == "name_swap":
             fore[i], sur[i] = sur[i], fore[i]
+            self._swapped.add(i)
             return True
         if kind == "middle_name":
             sex = "F" if self.df["sex"].iat[i] == "F" else "M"
             # drawn whether or not the person has a middle name, so that the stream (and every
             # other row of the upload) is what generator 1.5's registers gave
             middle = str(self._forenames[("british", sex)].sample(rng, 1)[0])
+            # the box that holds the forename: the surname's when the names were swapped
+            # first (a middle name never replaces the surname)
+            box = sur if i in self._swapped else fore
             recorded = self._recorded_middle(i)
             if recorded is not None:
                 middle = recorded
-            elif middle == fore[i]:
+            elif middle == box[i]:
                 return False
-            fore[i] = _mistakes.middle_name(rng, fore[i], middle)
+            box[i] = _mistakes.middle_name(rng, box[i], middle)
             return True
         if kind == "surname_compound":
             other = str(self._surnames.sample(rng, 1)[0])
