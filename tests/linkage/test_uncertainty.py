@@ -15,6 +15,8 @@ from jdl.linkage._calibration import (
     CALIBRATION_FILE,
     ThresholdPoint,
     ThresholdRule,
+    _bootstrap_weights,
+    _f1_standard_error,
     choose_threshold,
     load_calibration,
     threshold_for,
@@ -74,9 +76,41 @@ def test_rule_takes_the_best_f1_that_is_precise_enough():
     assert choose_threshold(table[:2], ThresholdRule(min_precision=0.999)) == (0.8, False)
 
 
+def _point_se(t, f1, se, p=0.998):
+    return ThresholdPoint(threshold=t, precision=p, recall=f1, f1=f1, links=100, wrong=0,
+                          f1_se=se)
+
+
+def test_rule_takes_the_highest_threshold_within_one_standard_error_of_the_best():
+    """The one-standard-error rule (Hastie et al. 2009, §7.10): among precise-enough
+    thresholds, the highest whose F1 is within one standard error of the best F1."""
+    table = (_point_se(0.5, 0.9947, 0.0008), _point_se(0.6, 0.9945, 0.0008),
+             _point_se(0.7, 0.9934, 0.0009), _point_se(0.9, 0.9928, 0.0009),
+             _point_se(0.99, 0.9990, 0.0001, p=0.99))  # best F1, not precise enough
+    assert choose_threshold(table) == (0.6, True)
+    assert choose_threshold(table, ThresholdRule(standard_errors=0)) == (0.5, True)
+    assert choose_threshold(table, ThresholdRule(standard_errors=2)) == (0.7, True)
+    # without a standard error the rule is the plain best F1
+    plain = tuple(_point_se(p.threshold, p.f1, 0.0, p.precision) for p in table)
+    assert choose_threshold(plain) == (0.5, True)
+
+
+def test_bootstrap_standard_error_of_f1_matches_the_binomial_one():
+    """Every row in the records and linked: F1 is the share linked correctly, whose standard
+    error is sqrt(p(1 - p)/n) — here 0.9 of 2,000 rows: 0.00671."""
+    n = 2_000
+    rng = np.random.default_rng(3)
+    right = rng.permutation(np.arange(n) < int(0.9 * n))
+    links = pd.DataFrame({"row_number": np.arange(n), "person_id": np.where(right, 1, 2)})
+    truth = pd.DataFrame({"row_number": np.arange(n), "person_id": np.ones(n, int)})
+    se = _f1_standard_error(links, truth, _bootstrap_weights(n, 1_000, seed=1))
+    assert se == pytest.approx(np.sqrt(0.9 * 0.1 / n), rel=0.08)
+    assert _bootstrap_weights(n, 0, seed=1) is None
+
+
 def test_explicit_threshold_beats_the_calibrated_one():
     class Calibrated:
-        threshold, rule_met, min_precision = 0.85, True, 0.995
+        threshold, rule_met, min_precision, standard_errors = 0.85, True, 0.995, 1.0
 
     assert threshold_for(LinkageSettings(), Calibrated())[0] == 0.85  # type: ignore[arg-type]
     explicit = LinkageSettings(match_threshold=0.95)
@@ -144,7 +178,10 @@ def test_calibration_is_saved_with_the_model_and_follows_its_rule(calibrated_dir
     assert "harsh" in calibration.source
     precise = [p for p in calibration.table if p.precision >= calibration.min_precision]
     if calibration.rule_met:
-        assert calibration.chosen().f1 == max(p.f1 for p in precise)
+        best = max(precise, key=lambda p: p.f1)
+        assert calibration.standard_errors == 1.0 and best.f1_se > 0
+        within = [p.threshold for p in precise if p.f1 >= best.f1 - best.f1_se]
+        assert calibration.threshold == max(within) >= best.threshold
     else:
         assert not precise
     # a calibration belongs to one model: another training time makes it stale

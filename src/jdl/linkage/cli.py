@@ -87,8 +87,9 @@ def link_train(
     ] = None,
     min_precision: Annotated[float, typer.Option(
         min=0.5, max=1.0,
-        help="The threshold rule: highest F1 among thresholds with at least this precision "
-             "on the labelled rows.")] = 0.995,
+        help="The threshold rule: among thresholds with at least this precision on the "
+             "labelled rows, the highest whose F1 is within one standard error of the "
+             "best.")] = 0.995,
 ) -> None:
     """Train the linkage model for a data directory and save it as DIR/linkage-model.json;
     choose the match threshold on labelled rows and save it as DIR/linkage-calibration.json."""
@@ -116,17 +117,18 @@ def link_train(
 
 
 def _print_calibration(chosen) -> None:
+    from jdl.linkage._calibration import rule_phrase
+
     table = Table(title=f"Threshold on {chosen.rows:,} labelled rows ({chosen.source})")
-    for column in ("threshold", "precision", "recall", "F1", "links", "wrong"):
+    for column in ("threshold", "precision", "recall", "F1", "± s.e.", "links", "wrong"):
         table.add_column(column, justify="right")
     for p in chosen.table:
         mark = " ◀" if p.threshold == chosen.threshold else ""
         table.add_row(f"{p.threshold:g}{mark}", f"{p.precision:.2%}", f"{p.recall:.2%}",
-                      f"{p.f1:.4f}", f"{p.links:,}", f"{p.wrong:,}")
+                      f"{p.f1:.4f}", f"{p.f1_se:.4f}", f"{p.links:,}", f"{p.wrong:,}")
     console.print(table)
-    rule = (f"highest F1 with precision ≥ {chosen.min_precision:.1%}" if chosen.rule_met else
-            f"no threshold reached precision {chosen.min_precision:.1%}: the most precise one")
-    console.print(f"Chosen threshold: {chosen.threshold:g} ({rule}); saved with the model.")
+    console.print(f"Chosen threshold: {chosen.threshold:g} ({rule_phrase(chosen)}); "
+                  f"saved with the model.")
 
 
 def _print_uncertainty(u, *, calibrated: bool) -> None:
