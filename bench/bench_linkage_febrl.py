@@ -297,7 +297,8 @@ def lab_case(data_dir: str) -> dict[str, Any]:
     # The lab's own decision at its default (ambiguous rows unlinked), which the sweep's
     # "at_default" reproduces up to ambiguity.
     own = result.links.assign(probability=1.0)
-    out["lab_output_at_default"] = quality(own[own["person_id"].notna()], truth, 0.5)
+    out["lab_output_at_default"] = {**quality(own[own["person_id"].notna()], truth, 0.5),
+                                    "threshold": default}
     out.update({"tool": "lab", "train_s": round(train_s, 2), "link_s": round(link_s, 2),
                 "candidate_pairs": len(candidates), "rows": len(rows)})
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -186,16 +187,34 @@ def test_middle_names_keep_or_replace_the_forename(harsh_rows):
     assert (joined | replaced).all() and joined.any() and replaced.any()
 
 
-def test_middle_names_are_the_recorded_ones_where_there_are(harsh_rows):
-    """A person with a recorded middle name uses it (the first, with two); a person without
-    one uses a name the register does not hold for them."""
-    rows = _only(harsh_rows, "middle_name")
-    typed = rows["forename"].str.split(" ").str[-1]
-    recorded = rows["middle_names"].str.split(" ").str[0]
-    has = rows["middle_names"].notna()
-    assert has.sum() > 5 and (~has).sum() > 0
-    assert (typed[has] == recorded[has]).all()
-    assert (typed[~has] != rows.loc[~has, "forename_reg"]).all()
+def test_middle_names_are_the_recorded_ones(harsh_rows):
+    """A person with a recorded middle name uses it (the first, with two); the register
+    records every given name, so a person without one never makes the mistake."""
+    rows = harsh_rows[harsh_rows["kinds"].map(lambda k: "middle_name" in k)]
+    assert len(rows) > 20 and rows["middle_names"].notna().all()
+    only = _only(harsh_rows, "middle_name")
+    typed = only["forename"].str.split(" ").str[-1]
+    assert (typed == only["middle_names"].str.split(" ").str[0]).all()
+    # people without a middle name are a quarter of the upload, not of these rows
+    assert harsh_rows["middle_names"].isna().mean() > 0.15
+
+
+def test_without_recorded_middle_names_the_middle_name_is_one_the_register_lacks(
+        synthetic_data_dir, tmp_path):
+    """On a register that records no middle names (a contract 1.1 extract) who has one is
+    unknown: the mistake uses a name the register does not hold for the person."""
+    from jdl.admin.synth._submission import ErrorRates, _apply_errors
+
+    rng = np.random.default_rng(4)
+    people = pd.DataFrame({"forename": ["MARK"] * 400, "surname": ["WALKER"] * 400,
+                           "date_of_birth": pd.Timestamp(1980, 5, 6), "sex": "M",
+                           "middle_names": None, "alias_forename": None,
+                           "alias_surname": None, "alias_dob": None})
+    rates = ErrorRates.preset("harsh")
+    out = _apply_errors(rng, people, rates)
+    used = out[out["errors"].str.contains("middle_name")]
+    assert len(used) > 3
+    assert (used["forename"].str.split(" ").str[-1] != "MARK").all()
 
 
 def test_transliterations_fold_back_or_are_known_variants(harsh_rows):

@@ -87,9 +87,12 @@ class ErrorRates:
     * ``middle_name`` (``Mark Anthony`` or ``Anthony`` alone for a registered Mark Anthony):
       the middle name is the most discordant field of confirmed duplicates (58%) and
       forename/middle-name swaps a main cause of forename mismatch (Just et al.). The person's
-      recorded middle name (the first, with two) when the register holds one (generator 1.6
-      records them for 75% of people); otherwise one the register does not hold, drawn from
-      the forenames of the person's sex.
+      recorded middle name (the first, with two). The register records every given name
+      (generator 1.6: 75% of people have a middle name, 8% two), so a person without a
+      recorded middle name has none and cannot make this mistake (like a nickname for a name
+      that has none). Only on a register that records no middle names at all (a contract 1.1
+      extract) is the middle name one the register does not hold, drawn from the forenames of
+      the person's sex: who has one is then unknown.
     * ``transliteration`` (Muhammad/Mohammed, Ł/L, é/e; among names that have a variant):
       "Muhammad" has at least 14 common romanisations; registers such as the PNC hold ASCII.
 
@@ -282,6 +285,10 @@ class _RowEdits:
     def __init__(self, rng, df, fore, sur, dob) -> None:
         self.rng, self.df, self.fore, self.sur, self.dob = rng, df, fore, sur, dob
         self._swapped: set[int] = set()  # rows whose forename and surname were swapped
+        # Whether the register records middle names (contract 1.2); an extract without them
+        # (1.1) says nothing about who has one.
+        self._records_middle_names = ("middle_names" in df.columns
+                                      and bool(df["middle_names"].notna().any()))
         pools = name_pools()
         self._forenames = pools.forenames
         self._surnames = pools.surnames["british"]
@@ -312,6 +319,12 @@ class _RowEdits:
             recorded = self._recorded_middle(i)
             if recorded is not None:
                 middle = recorded
+            elif self._records_middle_names:
+                # the register records every given name, so this person has no middle name
+                # to be known by; the draw the mistake makes is still taken, so that every
+                # later row is unchanged
+                rng.random()
+                return False
             elif middle == box[i]:
                 return False
             box[i] = _mistakes.middle_name(rng, box[i], middle)
