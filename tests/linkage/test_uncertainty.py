@@ -15,10 +15,10 @@ from jdl.linkage._calibration import (
     CALIBRATION_FILE,
     ThresholdPoint,
     ThresholdRule,
-    _bootstrap_weights,
-    _f1_standard_error,
     choose_threshold,
+    f1_standard_errors,
     load_calibration,
+    row_outcomes,
     threshold_for,
     uncertainty_check,
 )
@@ -103,9 +103,14 @@ def test_bootstrap_standard_error_of_f1_matches_the_binomial_one():
     right = rng.permutation(np.arange(n) < int(0.9 * n))
     links = pd.DataFrame({"row_number": np.arange(n), "person_id": np.where(right, 1, 2)})
     truth = pd.DataFrame({"row_number": np.arange(n), "person_id": np.ones(n, int)})
-    se = _f1_standard_error(links, truth, _bootstrap_weights(n, 1_000, seed=1))
+    outcomes = row_outcomes(links, truth)
+    assert outcomes.sum(axis=0).tolist() == [n, n, int(0.9 * n)]
+    se, = f1_standard_errors([outcomes], 1_000, seed=1)
     assert se == pytest.approx(np.sqrt(0.9 * 0.1 / n), rel=0.08)
-    assert _bootstrap_weights(n, 0, seed=1) is None
+    # the same resamples at every threshold: identical outcomes, identical errors
+    assert f1_standard_errors([outcomes, outcomes], 200, seed=2) == pytest.approx(
+        [f1_standard_errors([outcomes], 200, seed=2)[0]] * 2, rel=1e-12)
+    assert f1_standard_errors([outcomes], 0, seed=1) == [0.0]
 
 
 def test_explicit_threshold_beats_the_calibrated_one():

@@ -146,42 +146,51 @@ def threshold_table(result: LinkResult, truth: pd.DataFrame,
                     seed: int = 0) -> tuple[ThresholdPoint, ...]:
     """Precision, recall and F1 of one linked labelled upload at each threshold of ``grid``,
     with F1's bootstrap standard error over ``bootstrap`` resamples of the rows (0: none)."""
-    points = []
-    weights = _bootstrap_weights(len(result.links), bootstrap, seed)
+    qualities, outcomes = [], []
     for t in grid:
         links = result.at_threshold(t).links
-        q = link_quality(links, truth)
+        qualities.append(link_quality(links, truth))
+        outcomes.append(row_outcomes(links, truth))
+    errors = f1_standard_errors(outcomes, bootstrap, seed)
+    points = []
+    for t, q, se in zip(grid, qualities, errors, strict=True):
         p, r = float(q["precision"]), float(q["recall"])
         f1 = 2 * p * r / (p + r) if p + r else 0.0
-        se = 0.0 if weights is None else _f1_standard_error(links, truth, weights)
         points.append(ThresholdPoint(threshold=float(t), precision=p, recall=r, f1=f1,
                                      links=int(q["linked"]), wrong=int(q["wrong"]), f1_se=se))
     return tuple(points)
 
 
-def _bootstrap_weights(n_rows: int, resamples: int, seed: int) -> np.ndarray | None:
-    """How often each row is drawn in each resample (resamples × rows): the same resamples at
-    every threshold, so the thresholds' F1s are compared on the same draws."""
-    if resamples <= 1 or n_rows == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=resamples).astype(float)
-
-
-def _f1_standard_error(links: pd.DataFrame, truth: pd.DataFrame, weights: np.ndarray) -> float:
-    """Bootstrap standard error of F1 = 2·correct / (linked + in records), rows resampled
-    (``links`` has one row per labelled row, in the order the weights were drawn for)."""
+def row_outcomes(links: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Per labelled row (in ``links`` order), as 0/1 columns: linked, in the records, linked
+    to the right person — what precision, recall and F1 are sums of."""
     merged = links.loc[:, ["row_number", "person_id"]].merge(
         _truth(truth), on="row_number", how="left")
     linked = merged["person_id"].notna().to_numpy()
     in_records = merged["true_person_id"].notna().to_numpy()
     same = (pd.to_numeric(merged["person_id"]).astype("Int64")
             == merged["true_person_id"]).fillna(False).to_numpy(bool)
-    correct = (linked & in_records & same).astype(float)
-    denominator = weights @ linked.astype(float) + weights @ in_records.astype(float)
-    f1 = np.divide(2.0 * (weights @ correct), denominator, out=np.zeros(len(weights)),
-                   where=denominator > 0)
-    return float(np.std(f1, ddof=1))
+    return np.column_stack([linked, in_records, linked & in_records & same]).astype(float)
+
+
+def f1_standard_errors(outcomes: list[np.ndarray], resamples: int, seed: int) -> list[float]:
+    """Bootstrap standard error of F1 = 2·correct / (linked + in records) for each threshold's
+    :func:`row_outcomes`: rows resampled with replacement, the **same** resamples for every
+    threshold so their F1s are compared on the same draws; one row count vector per resample
+    (memory grows with the rows, not with rows × resamples). 0 when ``resamples`` < 2."""
+    if resamples < 2 or not outcomes or len(outcomes[0]) == 0:
+        return [0.0] * len(outcomes)
+    stacked = np.stack(outcomes)  # thresholds × rows × (linked, in records, correct)
+    n_rows = stacked.shape[1]
+    rng = np.random.default_rng(seed)
+    f1 = np.empty((resamples, len(outcomes)))
+    for b in range(resamples):
+        counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
+        linked, in_records, correct = np.moveaxis(stacked.transpose(0, 2, 1) @ counts, 1, 0)
+        denominator = linked + in_records
+        f1[b] = np.divide(2.0 * correct, denominator, out=np.zeros(len(outcomes)),
+                          where=denominator > 0)
+    return [float(x) for x in np.std(f1, axis=0, ddof=1)]
 
 
 def choose_threshold(table: tuple[ThresholdPoint, ...],
