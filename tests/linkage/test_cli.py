@@ -73,6 +73,9 @@ def test_link_train_chooses_the_threshold_on_labelled_uploads(register, tmp_path
     assert "Chosen threshold" in err and "labelled uploads checked.csv" in err
     saved = json.loads((data / "linkage-calibration.json").read_text())
     assert saved["threshold"] in [p["threshold"] for p in saved["table"]]
+    # the one-standard-error rule by default, its standard errors shown and saved
+    assert saved["standard_errors"] == 1.0 and "± s.e." in err
+    assert all(p["f1_se"] >= 0 for p in saved["table"])
 
     summary = tmp_path / "summary.json"
     try:

@@ -90,6 +90,10 @@ def link_train(
         help="The threshold rule: among thresholds with at least this precision on the "
              "labelled rows, the highest whose F1 is within one standard error of the "
              "best.")] = 0.995,
+    standard_errors: Annotated[float, typer.Option(
+        min=0.0, max=5.0,
+        help="How many bootstrap standard errors below the best F1 a higher threshold may "
+             "be and still be chosen (0: the plain highest F1).")] = 1.0,
 ) -> None:
     """Train the linkage model for a data directory and save it as DIR/linkage-model.json;
     choose the match threshold on labelled rows and save it as DIR/linkage-calibration.json."""
@@ -102,7 +106,8 @@ def link_train(
     checked = labelled_from_files(list(labelled)) if labelled else None
     with console.status("Training the linkage model and choosing its threshold..."):
         model = train_model(data, calibration=frames, settings=get_settings().linkage,
-                            labelled=checked, rule=ThresholdRule(min_precision=min_precision))
+                            labelled=checked, rule=ThresholdRule(min_precision=min_precision,
+                                                                 standard_errors=standard_errors))
     console.print(f"Trained on {model.n_people:,} people ({model.n_register_records:,} records); "
                   f"labelled pairs: {model.label_pairs}")
     console.print(model.parameters().to_string(index=False, float_format="{:.4g}".format))
