@@ -18,10 +18,10 @@ from jdl.linkage._calibration import (
     choose_threshold,
     f1_standard_errors,
     load_calibration,
-    row_outcomes,
     threshold_for,
     uncertainty_check,
 )
+from jdl.linkage._evaluate import link_outcomes
 from jdl.linkage._result import UnresolvedRows, estimate_uncertainty
 from tests.linkage.conftest import FAST
 
@@ -103,7 +103,7 @@ def test_bootstrap_standard_error_of_f1_matches_the_binomial_one():
     right = rng.permutation(np.arange(n) < int(0.9 * n))
     links = pd.DataFrame({"row_number": np.arange(n), "person_id": np.where(right, 1, 2)})
     truth = pd.DataFrame({"row_number": np.arange(n), "person_id": np.ones(n, int)})
-    outcomes = row_outcomes(links, truth)
+    outcomes = link_outcomes(links, truth).to_numpy(float)
     assert outcomes.sum(axis=0).tolist() == [n, n, int(0.9 * n)]
     se, = f1_standard_errors([outcomes], 1_000, seed=1)
     assert se == pytest.approx(np.sqrt(0.9 * 0.1 / n), rel=0.08)

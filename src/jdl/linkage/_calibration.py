@@ -42,7 +42,7 @@ import pandas as pd
 
 from jdl.core.config import LinkageSettings
 from jdl.core.errors import UsageError
-from jdl.linkage._evaluate import link_quality
+from jdl.linkage._evaluate import link_outcomes, outcome_quality
 from jdl.linkage._link import LinkOptions, link_rows
 from jdl.linkage._model import LinkageModel
 from jdl.linkage._register import Workspace
@@ -83,13 +83,6 @@ class ThresholdRule:
     grid: tuple[float, ...] = THRESHOLD_GRID
     bootstrap: int = 400  # resamples of the labelled rows for the standard error of F1
     seed: int = 20_191
-
-    def describe(self) -> str:
-        within = ("" if self.standard_errors <= 0 else
-                  f", and of those the highest whose F1 is within {self.standard_errors:g} "
-                  f"standard error of the best")
-        return (f"the thresholds whose precision on the labelled calibration rows is at least "
-                f"{self.min_precision:.1%}{within}")
 
 
 @dataclass(frozen=True)
@@ -146,12 +139,9 @@ def threshold_table(result: LinkResult, truth: pd.DataFrame,
                     seed: int = 0) -> tuple[ThresholdPoint, ...]:
     """Precision, recall and F1 of one linked labelled upload at each threshold of ``grid``,
     with F1's bootstrap standard error over ``bootstrap`` resamples of the rows (0: none)."""
-    qualities, outcomes = [], []
-    for t in grid:
-        links = result.at_threshold(t).links
-        qualities.append(link_quality(links, truth))
-        outcomes.append(row_outcomes(links, truth))
-    errors = f1_standard_errors(outcomes, bootstrap, seed)
+    outcomes = [link_outcomes(result.at_threshold(t).links, truth) for t in grid]
+    qualities = [outcome_quality(o) for o in outcomes]
+    errors = f1_standard_errors([o.to_numpy(float) for o in outcomes], bootstrap, seed)
     points = []
     for t, q, se in zip(grid, qualities, errors, strict=True):
         p, r = float(q["precision"]), float(q["recall"])
@@ -161,23 +151,13 @@ def threshold_table(result: LinkResult, truth: pd.DataFrame,
     return tuple(points)
 
 
-def row_outcomes(links: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
-    """Per labelled row (in ``links`` order), as 0/1 columns: linked, in the records, linked
-    to the right person — what precision, recall and F1 are sums of."""
-    merged = links.loc[:, ["row_number", "person_id"]].merge(
-        _truth(truth), on="row_number", how="left")
-    linked = merged["person_id"].notna().to_numpy()
-    in_records = merged["true_person_id"].notna().to_numpy()
-    same = (pd.to_numeric(merged["person_id"]).astype("Int64")
-            == merged["true_person_id"]).fillna(False).to_numpy(bool)
-    return np.column_stack([linked, in_records, linked & in_records & same]).astype(float)
-
-
 def f1_standard_errors(outcomes: list[np.ndarray], resamples: int, seed: int) -> list[float]:
     """Bootstrap standard error of F1 = 2·correct / (linked + in records) for each threshold's
-    :func:`row_outcomes`: rows resampled with replacement, the **same** resamples for every
-    threshold so their F1s are compared on the same draws; one row count vector per resample
-    (memory grows with the rows, not with rows × resamples). 0 when ``resamples`` < 2."""
+    rows × (linked, in records, correct) of :func:`~jdl.linkage._evaluate.link_outcomes`
+    (0/1, the rows in the same order at every threshold): rows resampled with replacement,
+    the **same** resamples for every threshold so their F1s are compared on the same draws;
+    one row count vector per resample (memory grows with the rows, not with rows ×
+    resamples). 0 when ``resamples`` < 2."""
     if resamples < 2 or not outcomes or len(outcomes[0]) == 0:
         return [0.0] * len(outcomes)
     stacked = np.stack(outcomes)  # thresholds × rows × (linked, in records, correct)
@@ -186,7 +166,7 @@ def f1_standard_errors(outcomes: list[np.ndarray], resamples: int, seed: int) ->
     f1 = np.empty((resamples, len(outcomes)))
     for b in range(resamples):
         counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
-        linked, in_records, correct = np.moveaxis(stacked.transpose(0, 2, 1) @ counts, 1, 0)
+        linked, in_records, correct = (stacked.transpose(0, 2, 1) @ counts).T
         denominator = linked + in_records
         f1[b] = np.divide(2.0 * correct, denominator, out=np.zeros(len(outcomes)),
                           where=denominator > 0)

@@ -15,21 +15,36 @@ def _truth_pairs(truth: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def link_quality(links: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float | int]:
-    """Precision and recall of a link table against the truth.
-
-    precision = correct links / links made; recall = correct links / rows whose person is in
-    the records. Rows flagged ambiguous count as not linked.
-    """
+def link_outcomes(links: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per row of ``links`` (in its order): ``linked``, ``in_records`` (the truth has a person
+    for it) and ``correct`` (linked to that person) — what precision and recall count. Rows
+    flagged ambiguous have no person and count as not linked."""
     merged = links.loc[:, ["row_number", "person_id"]].merge(
         _truth_pairs(truth), on="row_number", how="left", suffixes=("", "_true")
     )
     linked = merged["person_id"].notna()
     in_records = merged["person_id_true"].notna()
     correct = linked & in_records & (merged["person_id"] == merged["person_id_true"]).fillna(False)
-    n_linked, n_true, n_correct = int(linked.sum()), int(in_records.sum()), int(correct.sum())
+    return pd.DataFrame({"linked": linked, "in_records": in_records,
+                         "correct": correct.astype(bool)})
+
+
+def link_quality(links: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float | int]:
+    """Precision and recall of a link table against the truth.
+
+    precision = correct links / links made; recall = correct links / rows whose person is in
+    the records. Rows flagged ambiguous count as not linked.
+    """
+    return outcome_quality(link_outcomes(links, truth))
+
+
+def outcome_quality(outcomes: pd.DataFrame) -> dict[str, float | int]:
+    """:func:`link_quality` from the rows' :func:`link_outcomes`."""
+    n_linked = int(outcomes["linked"].sum())
+    n_true = int(outcomes["in_records"].sum())
+    n_correct = int(outcomes["correct"].sum())
     return {
-        "rows": len(merged),
+        "rows": len(outcomes),
         "in_records": n_true,
         "linked": n_linked,
         "correct": n_correct,
