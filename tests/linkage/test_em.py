@@ -112,3 +112,75 @@ def test_an_upload_of_strangers_teaches_no_disagreement():
                              prior_strength=200, n_rows=rows)
     assert free.in_register < 0.1
     assert free.m["forename"]["else"] <= fixed.m["forename"]["else"]
+
+
+# --- the u of the placeholder levels, re-based on the upload's share of 1 January dates -----
+
+def _jan1(dates: np.ndarray) -> np.ndarray:
+    return dates.astype("datetime64[Y]").astype("datetime64[D]") == dates
+
+
+def _same_year_placeholder(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The "1 January of the same year" level between two arrays of dates (datetime64[D]):
+    either date is 1 January and the years agree, the dates differ."""
+    same_year = a.astype("datetime64[Y]") == b.astype("datetime64[Y]")
+    return (_jan1(a) | _jan1(b)) & same_year & (a != b)
+
+
+def _dates(rng, n: int, jan1_share: float) -> np.ndarray:
+    """Birth dates uniform over 1945-2004, ``jan1_share`` of them moved to 1 January."""
+    days = rng.integers(0, 60 * 365, n).astype("timedelta64[D]")
+    dates = np.datetime64("1945-01-01") + days
+    jan1 = rng.random(n) < jan1_share
+    return np.where(jan1, dates.astype("datetime64[Y]").astype("datetime64[D]"), dates)
+
+
+@pytest.mark.parametrize("upload_share", [0.0, 0.05, 0.4])
+def test_placeholder_factor_matches_the_pairs_it_stands_for(upload_share):
+    """Known answer by simulation: the share of upload-register pairs at the placeholder level
+    over the share of register-register pairs (where the model's u is sampled)."""
+    from jdl.linkage._em import placeholder_u_factor
+
+    rng = np.random.default_rng(11)
+    register_share = 0.01
+    pairs = 4_000_000
+    register_a = _dates(rng, pairs, register_share)
+    register_b = _dates(rng, pairs, register_share)
+    upload = _dates(rng, pairs, upload_share)
+    u_register = _same_year_placeholder(register_a, register_b).mean()
+    u_upload = _same_year_placeholder(upload, register_b).mean()
+    # the shares as the lab measures them: every 1 January, a real birthday or not
+    factor = placeholder_u_factor(upload_share=_jan1(upload).mean(),
+                                  register_share=_jan1(register_b).mean())
+    assert u_upload / u_register == pytest.approx(factor, rel=0.05)
+
+
+def _dob_model() -> LinkageModel:
+    labels = ["exact", "1 January of the same year", "1 January, a year or two out",
+              "one character", "else"]
+    levels = [{"is_null_level": True, "label_for_charts": "null"}] + [
+        {"label_for_charts": label, "m_probability": 0.2, "u_probability": 0.2}
+        for label in labels]
+    splink = {"comparisons": [{"output_column_name": "dob", "comparison_levels": levels}],
+              "probability_two_random_records_match": 1e-3}
+    return LinkageModel(splink=splink, n_people=1000, n_register_records=1000,
+                        data_version="test", trained_at="")
+
+
+def test_rebase_moves_only_the_placeholder_levels():
+    from jdl.linkage._em import rebase_placeholder_u
+
+    # Splink numbers non-null levels from the bottom: else 0, one character 1, a year or two
+    # out 2, same year 3, exact 4
+    candidates = pd.DataFrame({"row_number": [1, 2, 3, 4, 5], "person_id": [1, 2, 3, 4, 5],
+                               "match_weight": [5.0] * 5, "gamma_dob": [0, 1, 2, 3, 4]})
+    out = rebase_placeholder_u(candidates, _dob_model(), upload_share=0.07,
+                               register_share=0.01)
+    shift = np.log2((0.07 + 0.01) / 0.02)  # 4 times as likely: 2 bits
+    assert out["match_weight"].tolist() == pytest.approx([5, 5, 5 - shift, 5 - shift, 5])
+    assert out["match_probability"].tolist() == pytest.approx(
+        list(1 / (1 + np.exp2(-out["match_weight"]))))
+    # an upload with as many 1 January dates as the register: nothing moves
+    same = rebase_placeholder_u(candidates, _dob_model(), upload_share=0.01,
+                                register_share=0.01)
+    assert same["match_weight"].tolist() == [5.0] * 5

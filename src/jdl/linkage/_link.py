@@ -20,7 +20,7 @@ import pandas as pd
 from jdl.core.config import LinkageSettings, SparkSettings
 from jdl.core.errors import UsageError
 from jdl.linkage._deterministic import id_links_sql
-from jdl.linkage._em import estimate_upload_m
+from jdl.linkage._em import estimate_upload_m, rebase_placeholder_u
 from jdl.linkage._features import (
     FEATURE_COLUMNS,
     REGISTER,
@@ -278,6 +278,9 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     else:
         candidates = pd.DataFrame(columns=["row_number", "person_id", "record_id",
                                            "match_weight", "match_probability"])
+    candidates = rebase_placeholder_u(
+        candidates, model, upload_share=placeholder_share(workspace, "remaining_features"),
+        register_share=placeholder_share(workspace, REGISTER_TABLE))
     adjust = guard_adjustment(workspace, model, candidates, rows_table="remaining_features",
                               twin_share=options.twin_share,
                               namesake_share=options.namesake_share,
@@ -298,6 +301,15 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     )
     chosen = best_candidates(posteriors, threshold=options.match_threshold)
     return assemble(rows["row_number"], id_links, chosen, row_summary(posteriors))
+
+
+def placeholder_share(workspace: Workspace, table: str) -> float:
+    """The share of ``table``'s dates of birth that are 1 January (``dob_placeholder_year``
+    set), among those given: the u of a placeholder level depends on it."""
+    share = workspace.scalar(
+        "SELECT avg(CASE WHEN dob_placeholder_year IS NULL THEN 0.0 ELSE 1.0 END) "
+        f"FROM {table} WHERE dob IS NOT NULL")
+    return float(share) if share is not None else 0.0
 
 
 def _forename_unrelated_sql(a: str, b: str) -> str:
