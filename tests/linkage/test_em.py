@@ -152,7 +152,8 @@ def test_placeholder_factor_matches_the_pairs_it_stands_for(upload_share):
     # the shares as the lab measures them: every 1 January, a real birthday or not
     factor = placeholder_u_factor(upload_share=_jan1(upload).mean(),
                                   register_share=_jan1(register_b).mean())
-    assert u_upload / u_register == pytest.approx(factor, rel=0.05)
+    # 4M pairs: about 1,000-1,700 at the level on each side, so 10% is some 2.5 standard errors
+    assert u_upload / u_register == pytest.approx(factor, rel=0.1)
 
 
 def _dob_model() -> LinkageModel:

@@ -128,6 +128,9 @@ def comparisons() -> list[Any]:
             ), "year one off"),
             label(cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=2,
                                                   metric="day"), "a day or two off"),
+            # before the placeholder levels: a one-digit slip that lands on, or comes from, a
+            # 1 January is weighed as a slip, not by the upload's share of placeholder dates
+            label(cll.LevenshteinLevel("dob", 1), "one character"),
             # 1 January typed when only the year of birth is known, on either side
             label(cll.CustomLevel(
                 'dob_placeholder_year_l = dob_year_r OR dob_year_l = dob_placeholder_year_r'
@@ -137,7 +140,6 @@ def comparisons() -> list[Any]:
                 'abs(dob_placeholder_year_l - dob_year_r) <= 2 '
                 'OR abs(dob_year_l - dob_placeholder_year_r) <= 2'
             ), "1 January, a year or two out"),
-            label(cll.LevenshteinLevel("dob", 1), "one character"),
             label(cll.CustomLevel(digits_transposed_sql("dob_l", "dob_r")), "digits transposed"),
             label(cll.CustomLevel(
                 'dob_md_swapped_l = dob_md_r AND abs(dob_year_l - dob_year_r) = 1'
