@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from bench.linkage_independent.run import RESULTS
 
@@ -40,6 +41,26 @@ def set_table(runs: dict[str, dict], labels: list[str]) -> str:
             cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f} "
                       f"({d['threshold']})",
                       f"{b['threshold']}: {b['f1']:.3f}", _pct(s["blocking_recall"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cap_table(run: dict[str, Any]) -> str | None:
+    """Each set at the rule's threshold with relatives weighed (the default) and capped."""
+    sets = run["sets"]
+    if not any("with_related_cap" in s for s in sets.values()):
+        return None
+    lines = ["| set | relatives weighed: P / R / F1 | relatives capped: P / R / F1 |",
+             "|---|---|---|"]
+    for name, s in sets.items():
+        cells = [name]
+        for d in (s["default_threshold"], s.get("with_related_cap")):
+            if d is None:
+                cells.append("–")
+            elif not d["in_records"]:
+                cells.append(f"{d['wrong']} wrong links")
+            else:
+                cells.append(f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -80,6 +101,11 @@ def main() -> None:
               + ", ".join(f"{k} {v['link_s']}" for k, v in r["sets"].items()))
     print()
     print(set_table(runs, labels))
+    capped = cap_table(runs[labels[0]])
+    if capped:
+        print(f"\n**{labels[0]}: relatives weighed or capped (related_cap), at the rule's "
+              "threshold**\n")
+        print(capped)
     for set_name in runs[labels[0]]["sets"]:
         print(f"\n**{set_name}**\n")
         print(error_table(runs, labels, set_name))
