@@ -101,6 +101,9 @@ def test_from_the_start_page_to_a_feasibility_answer(browser, live_lab, screens,
     download.value.save_as(agreement)
     assert agreement.read_text(encoding="utf-8").startswith("# Data-sharing agreement")
     page.get_by_role("link", name="Read the template on this site").click()
+    # wait for the page: checking it mid-navigation reads a document that is not there yet
+    page.wait_for_url("**/guidance/data-sharing-agreement")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
     found["agreement"] = checked(page, axe)
     page.goto("/guidance/publication")
     found["publication"] = checked(page, axe)
