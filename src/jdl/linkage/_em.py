@@ -106,8 +106,12 @@ def rebase_placeholder_u(candidates: pd.DataFrame, model: LinkageModel, *,
     gammas = [dob.labels.index(label) for label in PLACEHOLDER_LEVELS if label in dob.labels]
     at_level = candidates["gamma_dob"].isin(gammas).to_numpy()
     weight = candidates["match_weight"].to_numpy(float) - np.log2(factor) * at_level
-    return candidates.assign(match_weight=weight,
-                             match_probability=1.0 / (1.0 + np.exp2(-weight)))
+    return candidates.assign(match_weight=weight, match_probability=_probability(weight))
+
+
+def _probability(match_weight: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
+    """Splink's match probability from a match weight (which includes the prior odds)."""
+    return 1.0 / (1.0 + np.exp2(-match_weight))
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,7 @@ def estimate_upload_m(candidates: pd.DataFrame, model: LinkageModel, *,
         if change < tolerance:
             break
     out = candidates.assign(match_weight=weights(m_now, in_register))
-    # Splink's match weight includes the prior odds of a pair
-    out["match_probability"] = 1.0 / (1.0 + np.exp2(-out["match_weight"]))
+    out["match_probability"] = _probability(out["match_weight"])
     estimated = {c.name: dict(zip(c.labels, map(float, m_now[c.name]), strict=True))
                  for c in comparisons}
     return UploadEstimate(out, estimated, in_register)

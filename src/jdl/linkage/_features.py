@@ -162,3 +162,13 @@ def term_frequency_sql(column: str, features_table: str) -> str:
         SELECT {column}, count(*) / sum(count(*)) OVER () AS tf_{column}
         FROM {features_table} WHERE {column} IS NOT NULL GROUP BY {column}
     """
+
+
+def placeholder_share_sql(features_table: str) -> str:
+    """The share of ``features_table``'s dates of birth that are 1 January
+    (``dob_placeholder_year`` set), among those given: the u of a placeholder date level
+    depends on it (:func:`jdl.linkage._em.placeholder_u_factor`)."""
+    return (
+        "SELECT coalesce(avg(CASE WHEN dob_placeholder_year IS NULL THEN 0.0 ELSE 1.0 END), 0.0) "
+        f"FROM {features_table} WHERE dob IS NOT NULL"
+    )

@@ -25,6 +25,7 @@ from jdl.linkage._features import (
     FEATURE_COLUMNS,
     REGISTER,
     SUBMISSION,
+    placeholder_share_sql,
     submission_features_sql,
     term_frequency_sql,
 )
@@ -278,9 +279,11 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     else:
         candidates = pd.DataFrame(columns=["row_number", "person_id", "record_id",
                                            "match_weight", "match_probability"])
-    candidates = rebase_placeholder_u(
-        candidates, model, upload_share=placeholder_share(workspace, "remaining_features"),
-        register_share=placeholder_share(workspace, REGISTER_TABLE))
+    if not candidates.empty:
+        candidates = rebase_placeholder_u(
+            candidates, model,
+            upload_share=float(workspace.scalar(placeholder_share_sql("remaining_features"))),
+            register_share=workspace.register_placeholder_share())
     adjust = guard_adjustment(workspace, model, candidates, rows_table="remaining_features",
                               twin_share=options.twin_share,
                               namesake_share=options.namesake_share,
@@ -301,15 +304,6 @@ def link_rows(workspace: Workspace, model: LinkageModel, rows: pd.DataFrame,
     )
     chosen = best_candidates(posteriors, threshold=options.match_threshold)
     return assemble(rows["row_number"], id_links, chosen, row_summary(posteriors))
-
-
-def placeholder_share(workspace: Workspace, table: str) -> float:
-    """The share of ``table``'s dates of birth that are 1 January (``dob_placeholder_year``
-    set), among those given: the u of a placeholder level depends on it."""
-    share = workspace.scalar(
-        "SELECT avg(CASE WHEN dob_placeholder_year IS NULL THEN 0.0 ELSE 1.0 END) "
-        f"FROM {table} WHERE dob IS NOT NULL")
-    return float(share) if share is not None else 0.0
 
 
 def _forename_unrelated_sql(a: str, b: str) -> str:

@@ -13,7 +13,11 @@ from typing import Any
 import pandas as pd
 
 from jdl.engines.duckdb import ADMIN_DATABASE, DuckDBEngine, open_admin
-from jdl.linkage._features import register_features_sql, term_frequency_sql
+from jdl.linkage._features import (
+    placeholder_share_sql,
+    register_features_sql,
+    term_frequency_sql,
+)
 from jdl.linkage._names import nickname_groups
 
 REGISTER_TABLE = "register_features"
@@ -27,6 +31,7 @@ class Workspace:
         self.engine = engine
         self.register_file: Path | None = None  # the Parquet the register view reads, if any
         self._scratch: Path | None = None
+        self._placeholder_share: float | None = None  # of the register's dates; per build
         self.engine.register("nickname_groups_df", nickname_groups())
         self.run("CREATE TABLE nickname_groups AS SELECT * FROM nickname_groups_df")
         self.engine.unregister("nickname_groups_df")
@@ -64,6 +69,7 @@ class Workspace:
         """Build the feature records, or read them from the cache as a view: each blocking
         join then reads only the columns it needs from Parquet, which measured faster than
         loading 12M records into memory first (and saves the load)."""
+        self._placeholder_share = None
         if cache is not None:
             self.run(f"CREATE OR REPLACE VIEW {REGISTER_TABLE} AS "
                      f"SELECT * FROM read_parquet('{cache}')")
@@ -106,6 +112,13 @@ class Workspace:
         under 1.1, or a hand-made test register, has not: its people then have none)."""
         columns = self.engine.execute("DESCRIBE adm.people").fetchall()
         return any(row[0] == "middle_names" for row in columns)
+
+    def register_placeholder_share(self) -> float:
+        """The share of the register's dates of birth that are 1 January, read once per
+        register build (a scan of every feature record; each upload's linking needs it)."""
+        if self._placeholder_share is None:
+            self._placeholder_share = float(self.scalar(placeholder_share_sql(REGISTER_TABLE)))
+        return self._placeholder_share
 
     def count_people(self) -> int:
         return int(self.scalar("SELECT count(*) FROM adm.people"))
