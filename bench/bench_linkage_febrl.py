@@ -232,7 +232,7 @@ def _linked(links: pd.DataFrame) -> pd.DataFrame:
     return best[best["person_id"].notna()].loc[:, ["row_number", "person_id", "probability"]]
 
 
-def _best_per_row(pairs: pd.DataFrame) -> pd.DataFrame:
+def best_per_row(pairs: pd.DataFrame) -> pd.DataFrame:
     """``row_number, person_id, probability``: each row's highest-probability person."""
     ordered = pairs.sort_values(["row_number", "probability"], ascending=[True, False])
     return ordered.drop_duplicates("row_number").loc[:, ["row_number", "person_id",
@@ -304,26 +304,35 @@ def lab_case(data_dir: str) -> dict[str, Any]:
     return out
 
 
-def _tool_frames(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Register and submission as the peers see them: lower-case names, ISO dates."""
+def tool_register(data_dir: Path) -> pd.DataFrame:
+    """The register's people as the peers see them: lower-case names, ISO dates."""
     import duckdb
 
     con = duckdb.connect(str(data_dir / "admin.duckdb"), read_only=True)
     try:
-        register = con.execute("""
+        return con.execute("""
             SELECT person_id AS unique_id, lower(trim(forename)) AS first_name,
                    lower(trim(surname)) AS surname, strftime(date_of_birth, '%Y-%m-%d') AS dob
             FROM people""").df()
     finally:
         con.close()
-    rows = pd.read_parquet(data_dir / "rows.parquet")
-    submission = pd.DataFrame({
+
+
+def tool_submission(rows: pd.DataFrame) -> pd.DataFrame:
+    """Submitted rows (``row_number, forename, surname, date_of_birth``) as the peers see
+    them: lower-case names, ISO dates."""
+    return pd.DataFrame({
         "unique_id": rows["row_number"],
         "first_name": rows["forename"].str.strip().str.lower(),
         "surname": rows["surname"].str.strip().str.lower(),
         "dob": pd.to_datetime(rows["date_of_birth"]).dt.strftime("%Y-%m-%d"),
     })
-    return register, submission, pd.read_parquet(data_dir / "truth.parquet")
+
+
+def _tool_frames(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Register, submission and truth of a built FEBRL case, as the peers see them."""
+    return (tool_register(data_dir), tool_submission(pd.read_parquet(data_dir / "rows.parquet")),
+            pd.read_parquet(data_dir / "truth.parquet"))
 
 
 def splink_tutorial_scores(register: pd.DataFrame, submission: pd.DataFrame
@@ -380,7 +389,7 @@ def splink_case(data_dir: str) -> dict[str, Any]:
     """Splink 5 as its tutorial sets it up (names + date of birth), link_only."""
     register, submission, truth = _tool_frames(Path(data_dir))
     scored, train_s, link_s, n_pairs = splink_tutorial_scores(register, submission)
-    out = summarise(_best_per_row(scored), truth, SPLINK_DEFAULT)
+    out = summarise(best_per_row(scored), truth, SPLINK_DEFAULT)
     out.update({"tool": "splink", "train_s": round(train_s, 2), "link_s": round(link_s, 2),
                 "candidate_pairs": n_pairs, "rows": len(submission)})
     return out
@@ -412,13 +421,13 @@ def recordlinkage_case(data_dir: str) -> dict[str, Any]:
     scored = pd.DataFrame({"row_number": probability.index.get_level_values(0),
                            "person_id": probability.index.get_level_values(1),
                            "probability": probability.to_numpy()})
-    out = summarise(_best_per_row(scored), truth, RL_DEFAULT)
+    out = summarise(best_per_row(scored), truth, RL_DEFAULT)
     # The documentation's other classifier: the number of agreeing fields (here >= 2 of 3).
     agreements = features.sum(axis=1) / features.shape[1]
     by_sum = pd.DataFrame({"row_number": agreements.index.get_level_values(0),
                            "person_id": agreements.index.get_level_values(1),
                            "probability": agreements.to_numpy()})
-    out["sum_of_agreements"] = summarise(_best_per_row(by_sum), truth, 2 / 3)
+    out["sum_of_agreements"] = summarise(best_per_row(by_sum), truth, 2 / 3)
     out["sum_of_agreements"].pop("sweep")
     out.update({"tool": "recordlinkage", "train_and_link_s": round(elapsed, 2),
                 "candidate_pairs": len(pairs), "rows": len(submission)})

@@ -26,57 +26,35 @@ import json
 import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.linkage_independent import run
 from bench.linkage_independent.score import best_threshold, by_error_type, metrics, sweep
+from bench.linkage_independent.tables import pct
 
 PEERS_FILE = "linkage_independent_peers.json"
 SPLINK_THRESHOLD = 0.9  # the threshold the issue compared Splink at
 SWEEP = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
-def register_frame(data_dir: Path) -> pd.DataFrame:
-    """The register's people as Splink's tutorial takes them: lower-case names, ISO dates."""
-    import duckdb
-
-    con = duckdb.connect(str(data_dir / "admin.duckdb"), read_only=True)
-    try:
-        return con.execute("""
-            SELECT person_id AS unique_id, lower(trim(forename)) AS first_name,
-                   lower(trim(surname)) AS surname, strftime(date_of_birth, '%Y-%m-%d') AS dob
-            FROM people""").df()
-    finally:
-        con.close()
-
-
-def submission_frame(submission: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "unique_id": submission["row_number"],
-        "first_name": submission["forename"].astype(str).str.strip().str.lower(),
-        "surname": submission["surname"].astype(str).str.strip().str.lower(),
-        "dob": pd.to_datetime(submission["date_of_birth"]).dt.strftime("%Y-%m-%d"),
-    })
-
-
 def best_links(scored: pd.DataFrame) -> pd.DataFrame:
     """Each row's highest-probability person, as a link table ``score.at_threshold`` reads."""
-    best = scored.sort_values(["row_number", "probability"], ascending=[True, False])
-    best = best.drop_duplicates("row_number")
+    from bench.bench_linkage_febrl import best_per_row
+
+    best = best_per_row(scored)
     return pd.DataFrame({"row_number": best["row_number"], "person_id": best["person_id"],
                          "match_probability": best["probability"], "method": "probabilistic"})
 
 
 def splink_set(register: pd.DataFrame, entry: dict[str, Any]) -> dict[str, Any]:
-    from bench.bench_linkage_febrl import splink_tutorial_scores
+    from bench.bench_linkage_febrl import splink_tutorial_scores, tool_submission
     from bench.linkage_independent.score import at_threshold
 
     truth = entry["truth"]
     scored, train_s, link_s, n_pairs = splink_tutorial_scores(
-        register, submission_frame(entry["submission"]))
+        register, tool_submission(entry["submission"]))
     links = best_links(scored)
     table = sweep(links, truth, SWEEP)
     best = best_threshold(table)
@@ -100,7 +78,9 @@ def main(label: str, synth: str | None, only: list[str] | None) -> dict[str, Any
     people, placed = run.place(run.test_sets(False, synth_path))
     # its own copy: the lab's run keeps a trained model in run.WORK / "register"
     data_dir = run.build_register(synth_path, people, run.WORK / "register-peers")
-    register = register_frame(data_dir)
+    from bench.bench_linkage_febrl import tool_register
+
+    register = tool_register(data_dir)
     results = {}
     for name, entry in placed.items():
         if only and name not in only:
@@ -127,10 +107,6 @@ def main(label: str, synth: str | None, only: list[str] | None) -> dict[str, Any
     return entry
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
 LINE_PRECISION = 0.995  # the issue's line: F1 ≥ 0.95 with precision ≥ 99.5%
 
 
@@ -150,7 +126,7 @@ def _line_cell(table: dict[str, dict[str, Any]]) -> str:
     if found is None:
         return "none"
     t, m = found
-    return f"{t}: {_pct(m['precision'])} / {_pct(m['recall'])} / {m['f1']:.3f}"
+    return f"{t}: {pct(m['precision'])} / {pct(m['recall'])} / {m['f1']:.3f}"
 
 
 def table(peer_label: str, lab_label: str | None) -> str:
@@ -173,7 +149,7 @@ def table(peer_label: str, lab_label: str | None) -> str:
             if not m["in_records"]:
                 cells.append(f"{m['wrong']} wrong links")
             else:
-                cells.append(f"{_pct(m['precision'])} / {_pct(m['recall'])} / {m['f1']:.3f}")
+                cells.append(f"{pct(m['precision'])} / {pct(m['recall'])} / {m['f1']:.3f}")
         cells[-1] += f" ({s['best_threshold']['threshold']})"
         cells.append(_line_cell(s["sweep"]) if s["at_0_9"]["in_records"] else "–")
         own = lab.get(name)
@@ -183,7 +159,7 @@ def table(peer_label: str, lab_label: str | None) -> str:
             cells += [f"{own['default_threshold']['wrong']} wrong links", "–"]
         else:
             d = own["default_threshold"]
-            cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f} "
+            cells += [f"{pct(d['precision'])} / {pct(d['recall'])} / {d['f1']:.3f} "
                       f"({d['threshold']})", _line_cell(own["sweep"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from typing import Any
 from bench.linkage_independent.run import RESULTS
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
@@ -38,9 +38,9 @@ def set_table(runs: dict[str, dict], labels: list[str]) -> str:
                 cells += [f"{d['wrong']} wrong links at {d['threshold']}",
                           f"{low['wrong']} at 0.5", "–"]
                 continue
-            cells += [f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f} "
+            cells += [f"{pct(d['precision'])} / {pct(d['recall'])} / {d['f1']:.3f} "
                       f"({d['threshold']})",
-                      f"{b['threshold']}: {b['f1']:.3f}", _pct(s["blocking_recall"])]
+                      f"{b['threshold']}: {b['f1']:.3f}", pct(s["blocking_recall"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -60,7 +60,7 @@ def cap_table(run: dict[str, Any]) -> str | None:
             elif not d["in_records"]:
                 cells.append(f"{d['wrong']} wrong links")
             else:
-                cells.append(f"{_pct(d['precision'])} / {_pct(d['recall'])} / {d['f1']:.3f}")
+                cells.append(f"{pct(d['precision'])} / {pct(d['recall'])} / {d['f1']:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -77,8 +77,8 @@ def error_table(runs: dict[str, dict], labels: list[str], set_name: str) -> str:
             if e is None:
                 cells += ["–", "–"]
                 continue
-            recall = _pct(e["recall"]) if e["in_records"] else "–"
-            cells += [f"{recall} ({_pct(e['blocking_recall']) if e['in_records'] else '–'})",
+            recall = pct(e["recall"]) if e["in_records"] else "–"
+            cells += [f"{recall} ({pct(e['blocking_recall']) if e['in_records'] else '–'})",
                       str(e["wrong"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
